@@ -1,0 +1,17 @@
+# Production image: web (gunicorn), Celery worker and beat all run from it (docker-compose.yml).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+WORKDIR /app
+
+COPY pyproject.toml ./
+RUN pip install --upgrade "pip>=25.1" && pip install --group runtime
+
+COPY . .
+RUN SECRET_KEY=collectstatic-only DEBUG=0 python manage.py collectstatic --noinput -v 0
+
+RUN useradd --system --home /app headcount && chown -R headcount /app
+USER headcount
+
+EXPOSE 8000
+CMD ["sh", "-c", "gunicorn config.wsgi:application --bind 0.0.0.0:${PORT:-8000} --workers ${WEB_WORKERS:-2} --access-logfile - --config python:config.gunicorn"]

@@ -1,0 +1,26 @@
+"""Writes about people who sign in."""
+
+from __future__ import annotations
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+from accounts.models import User, normalize_email_address
+
+
+def company_admin_create(*, email: str, password: str, role: str, full_name: str = "") -> User:
+    """Create a portal user in the *current* schema (call it inside the company's schema).
+
+    Raises ValidationError for a malformed or taken email, an unknown role, or a password the
+    configured validators refuse.
+    """
+    email = normalize_email_address(email)
+    validate_email(email)
+    if role not in User.Role.values:
+        raise ValidationError(f'Unknown role "{role}".', code="invalid")
+    if User.objects.filter(email=email).exists():
+        raise ValidationError(f"{email} already has a login here.", code="unique")
+    candidate = User(email=email, full_name=full_name, role=role)
+    validate_password(password, user=candidate)
+    return User.objects.create_user(email=email, password=password, full_name=full_name, role=role)

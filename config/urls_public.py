@@ -1,0 +1,17 @@
+"""URLs of the public site: support staff's admin, the health check, a landing page."""
+
+from django.contrib import admin
+from django.urls import path
+from django.views.generic import TemplateView
+
+from tenants.health import healthz
+
+admin.site.site_header = "Headcount support"
+admin.site.site_title = "Headcount support"
+admin.site.index_title = "Companies and support staff"
+
+urlpatterns = [
+    path("", TemplateView.as_view(template_name="public/home.html"), name="home"),
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+]

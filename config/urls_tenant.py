@@ -1,0 +1,8 @@
+"""URLs of one company, served under `/t/<slug>/` (django-tenants adds the prefix)."""
+
+from django.urls import include, path
+
+urlpatterns = [
+    path("scim/v2", include("scim.urls")),
+    path("", include("provisioning_ui.urls")),
+]

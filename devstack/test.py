@@ -1,0 +1,37 @@
+"""`make test`: the whole suite against real PostgreSQL and Redis (local or embedded)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from devstack.envfile import load_env_file
+from devstack.services import resolve
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main(argv: list[str]) -> int:
+    load_env_file(ROOT / ".env.test")
+    data_dir = Path(os.environ.get("HEADCOUNT_DATA_DIR", ROOT / ".data"))
+    # Redis database 1, so a `make run` on the same Redis keeps its queues to itself.
+    services = resolve(data_dir=data_dir, database="headcount", redis_index=1)
+    env = {
+        **os.environ,
+        "DATABASE_URL": services.database_url,
+        "REDIS_URL": services.redis_url,
+        "DEBUG": "0",
+        "SECRET_KEY": os.environ.get("SECRET_KEY", "test-only-secret-key-not-for-production"),
+    }
+    for note in services.notes:
+        print(f"· {note}", flush=True)
+    try:
+        return subprocess.call([sys.executable, "-m", "pytest", *argv], cwd=ROOT, env=env)  # noqa: S603
+    finally:
+        services.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

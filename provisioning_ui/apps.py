@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ProvisioningUiConfig(AppConfig):
+    name = "provisioning_ui"
+    verbose_name = "Company portal"

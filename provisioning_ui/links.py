@@ -1,0 +1,18 @@
+"""Absolute URLs that company admins paste into their identity provider."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest
+
+from tenants.models import Company
+
+
+def scim_base_url(request: HttpRequest | None, company: Company) -> str:
+    """The SCIM base URL of `company`, absolute. PUBLIC_BASE_URL wins when set (behind a proxy
+    the request's host may be an internal name); otherwise the request's own origin."""
+    if settings.PUBLIC_BASE_URL:
+        return settings.PUBLIC_BASE_URL + company.scim_base_path
+    if request is None:
+        return company.scim_base_path
+    return request.build_absolute_uri(company.scim_base_path)

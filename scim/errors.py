@@ -1,0 +1,125 @@
+"""SCIM errors (RFC 7644 §3.12): small exception classes with a stable status and scimType.
+
+Domain code raises these; `scim.exceptions.scim_exception_handler` turns them, and DRF's own
+errors, into the SCIM Error body.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
+
+
+class ScimError(Exception):
+    status: int = 400
+    scim_type: str | None = None
+    default_detail = "The request could not be processed."
+
+    def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None):
+        self.detail = detail or self.default_detail
+        self.headers = headers or {}
+        super().__init__(self.detail)
+
+    @classmethod
+    def with_status(cls, status: int, detail: str) -> ScimError:
+        """An error with no scimType of its own (500, 406 …)."""
+        error = cls(detail)
+        error.status = status
+        return error
+
+    def body(self) -> dict[str, Any]:
+        return error_body(self.status, self.detail, self.scim_type)
+
+
+def error_body(status: int, detail: str, scim_type: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"schemas": [ERROR_SCHEMA], "status": str(status), "detail": detail}
+    if scim_type:
+        body["scimType"] = scim_type
+    return body
+
+
+class InvalidFilter(ScimError):
+    scim_type = "invalidFilter"
+    default_detail = "The filter is not valid."
+
+
+class InvalidSyntax(ScimError):
+    scim_type = "invalidSyntax"
+    default_detail = "The request body is not valid SCIM."
+
+
+class InvalidPath(ScimError):
+    scim_type = "invalidPath"
+    default_detail = "The PATCH path is not valid."
+
+
+class NoTarget(ScimError):
+    scim_type = "noTarget"
+    default_detail = "The PATCH path matched nothing."
+
+
+class InvalidValue(ScimError):
+    scim_type = "invalidValue"
+    default_detail = "A value in the request is not valid."
+
+
+class Mutability(ScimError):
+    scim_type = "mutability"
+    default_detail = "The request tried to change an attribute that cannot be changed."
+
+
+class TooMany(ScimError):
+    scim_type = "tooMany"
+    default_detail = "The request would return too many results."
+
+
+class Uniqueness(ScimError):
+    status = 409
+    scim_type = "uniqueness"
+    default_detail = "A resource with that unique value already exists."
+
+
+class NotAuthenticated(ScimError):
+    status = 401
+    default_detail = "Authentication required: send a Bearer token or Basic credentials."
+
+
+class ProvisioningDisabled(ScimError):
+    status = 403
+    default_detail = "SCIM provisioning is not active for this company. Contact support."
+
+
+class Forbidden(ScimError):
+    status = 403
+    default_detail = "This credential may not do that."
+
+
+class NotFound(ScimError):
+    status = 404
+    default_detail = "Resource not found."
+
+
+class MethodNotAllowed(ScimError):
+    status = 405
+    default_detail = "Method not allowed on this endpoint."
+
+
+class PreconditionFailed(ScimError):
+    status = 412
+    default_detail = "The resource changed since the version given in If-Match."
+
+
+class PayloadTooLarge(ScimError):
+    status = 413
+    default_detail = "The request body is too large."
+
+
+class TooManyRequests(ScimError):
+    status = 429
+    default_detail = "Too many requests. Retry later."
+
+
+class ServiceUnavailable(ScimError):
+    status = 503
+    default_detail = "The service is temporarily unavailable. Retry later."

@@ -1,0 +1,55 @@
+"""One exception handler for the SCIM API: every failure leaves as a SCIM Error body."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions as drf
+from rest_framework.response import Response
+
+from scim import errors
+
+logger = logging.getLogger(__name__)
+
+
+def _to_scim_error(exc: Exception) -> errors.ScimError | None:
+    if isinstance(exc, errors.ScimError):
+        return exc
+    if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed):
+        return errors.NotAuthenticated(str(exc.detail))
+    if isinstance(exc, drf.ParseError):
+        return errors.InvalidSyntax(f"The request body is not valid JSON: {exc.detail}")
+    if isinstance(exc, drf.UnsupportedMediaType):
+        return errors.InvalidSyntax("Send the body as application/scim+json or application/json.")
+    if isinstance(exc, drf.MethodNotAllowed):
+        return errors.MethodNotAllowed(str(exc.detail))
+    if isinstance(exc, drf.NotFound | Http404):
+        return errors.NotFound()
+    if isinstance(exc, drf.PermissionDenied | PermissionDenied):
+        return errors.Forbidden()
+    if isinstance(exc, drf.Throttled):
+        wait = getattr(exc, "wait", None)
+        headers = {"Retry-After": str(int(wait) + 1)} if wait is not None else {}
+        return errors.TooManyRequests(headers=headers)
+    if isinstance(exc, drf.APIException):
+        return errors.ScimError.with_status(exc.status_code, str(exc.detail))
+    return None
+
+
+def scim_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    error = _to_scim_error(exc)
+    if error is None:
+        request = context.get("request")
+        request_id = getattr(request, "request_id", "-")
+        # No internals in the body: the request id lets support find the traceback in the log.
+        logger.exception("Unhandled error in SCIM API (request id %s)", request_id)
+        error = errors.ScimError.with_status(
+            500, f"Internal error. Quote request id {request_id} to support."
+        )
+    headers = dict(error.headers)
+    if error.status == 401:
+        headers.setdefault("WWW-Authenticate", 'Bearer realm="SCIM", Basic realm="SCIM"')
+    return Response(error.body(), status=error.status, headers=headers)

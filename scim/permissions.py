@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+
+from scim import errors
+
+
+class ScimClientPermission(BasePermission):
+    """A SCIM call needs a valid credential of this company (401), and the company must have
+    SCIM provisioning switched on by support and be active (403). Both are read on every
+    request, so a revoke or a switch-off takes effect on the next call."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if request.auth is None:
+            raise errors.NotAuthenticated()
+        company = request._request.tenant  # type: ignore[attr-defined]
+        if not company.is_active:
+            raise errors.ProvisioningDisabled(
+                f"{company.name} is suspended. Contact support to restore access."
+            )
+        if not company.scim_enabled:
+            raise errors.ProvisioningDisabled(
+                f"SCIM provisioning is not active for {company.name}. "
+                "Contact support to activate it."
+            )
+        return True

@@ -1,0 +1,128 @@
+"""Companies (tenants) and their routes. These tables live in the `public` schema."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django_tenants.models import DomainMixin, TenantMixin
+
+from tenants.slugs import SLUG_MAX_LENGTH, validate_company_slug
+
+
+def system_schema_names() -> tuple[str, str]:
+    """Schemas that have a Company row for django-tenants' sake but are not customers."""
+    return (settings.PUBLIC_SCHEMA_NAME, settings.TENANT_BASE_SCHEMA)
+
+
+class CompanyQuerySet(models.QuerySet["Company"]):
+    def customers(self) -> CompanyQuerySet:
+        """Real companies: everything but the `public` row and the base (template) schema."""
+        return self.exclude(schema_name__in=system_schema_names())
+
+
+class Company(TenantMixin):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended"
+
+    slug = models.CharField(
+        max_length=SLUG_MAX_LENGTH,
+        unique=True,
+        validators=[validate_company_slug],
+        help_text="Used in the company's URLs: /t/<slug>/ and /t/<slug>/scim/v2/. Cannot change.",
+    )
+    name = models.CharField(max_length=200)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+
+    scim_enabled = models.BooleanField(
+        "SCIM provisioning",
+        default=False,
+        help_text="Until support switches this on, the company cannot create credentials and "
+        "its SCIM endpoint refuses every call.",
+    )
+    # Who flipped the switch last, as text: support staff live in `public`, and a foreign key
+    # to the user table would resolve to the *company's* user table inside a tenant schema.
+    scim_changed_by = models.CharField(max_length=254, blank=True)
+    scim_changed_at = models.DateTimeField(null=True, blank=True)
+
+    seat_limit = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Active users allowed. Empty means unlimited."
+    )
+    # Active users, kept by the member services under a row lock on this company (the seat
+    # lock); recomputed by the periodic seat check. Lets support list thousands of companies
+    # with usage without counting inside thousands of schemas.
+    seats_used = models.PositiveIntegerField(default=0)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = CompanyQuerySet.as_manager()
+
+    # A deleted company keeps its schema until support drops it deliberately (see docs).
+    auto_drop_schema = False
+    auto_create_schema = True
+
+    class Meta:
+        verbose_name = "company"
+        verbose_name_plural = "companies"
+        ordering = ["slug"]
+        permissions = [("switch_scim", "Can switch SCIM provisioning on or off")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.slug})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+    @property
+    def accepts_scim(self) -> bool:
+        """Whether the company's SCIM endpoint serves requests at all."""
+        return self.scim_enabled and self.is_active
+
+    @property
+    def seats_display(self) -> str:
+        limit = "unlimited" if self.seat_limit is None else str(self.seat_limit)
+        return f"{self.seats_used} / {limit}"
+
+    @property
+    def portal_path(self) -> str:
+        return f"/{settings.TENANT_SUBFOLDER_PREFIX}/{self.slug}/"
+
+    @property
+    def scim_base_path(self) -> str:
+        return f"{self.portal_path}scim/v2"
+
+
+class Domain(DomainMixin):
+    """The route of a company. With subfolder routing `domain` holds the slug in `/t/<slug>/`."""
+
+    class Meta:
+        verbose_name = "route"
+
+
+class CompanyEvent(models.Model):
+    """Support-side audit trail: who changed what about a company, and when."""
+
+    class Action(models.TextChoices):
+        CREATED = "created", "Company created"
+        SCIM_ENABLED = "scim_enabled", "SCIM provisioning switched on"
+        SCIM_DISABLED = "scim_disabled", "SCIM provisioning switched off"
+        SEAT_LIMIT_CHANGED = "seat_limit_changed", "Seat limit changed"
+        STATUS_CHANGED = "status_changed", "Status changed"
+        RENAMED = "renamed", "Renamed"
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="events")
+    action = models.CharField(max_length=32, choices=Action.choices)
+    actor = models.CharField(max_length=254, help_text="Staff email, or the command that acted.")
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["company", "-created_at"], name="companyevent_company_recent")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.company.slug}: {self.get_action_display()}"

@@ -1,0 +1,166 @@
+"""Writes about companies. Every change support makes goes through here and is recorded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django_tenants.utils import schema_context
+
+from accounts.models import User
+from accounts.services import company_admin_create
+from tenants.models import Company, CompanyEvent, Domain
+from tenants.slugs import schema_name_for, validate_company_slug
+
+
+@dataclass(frozen=True)
+class InitialAdmin:
+    email: str
+    password: str
+
+
+def company_create(
+    *,
+    slug: str,
+    name: str,
+    actor: str,
+    seat_limit: int | None = None,
+    scim_enabled: bool = False,
+    admin: InitialAdmin | None = None,
+) -> Company:
+    """Create a company, its schema (cloned from the base schema), its route and, optionally,
+    its first owner. All of it or none of it: any failure rolls the whole creation back.
+
+    Raises ValidationError for a bad slug, a taken slug, an empty name, a bad admin email or a
+    password the validators refuse.
+    """
+    slug = slug.strip()
+    name = name.strip()
+    validate_company_slug(slug)
+    if not name:
+        raise ValidationError("A company name is required.", code="required")
+    if seat_limit is not None and seat_limit < 0:
+        raise ValidationError("A seat limit cannot be negative.", code="invalid")
+    if Company.objects.filter(slug=slug).exists():
+        raise ValidationError(f'A company with the slug "{slug}" already exists.', code="unique")
+
+    now = timezone.now()
+    with transaction.atomic():
+        company = Company(
+            schema_name=schema_name_for(slug),
+            slug=slug,
+            name=name,
+            seat_limit=seat_limit,
+            scim_enabled=scim_enabled,
+            scim_changed_by=actor if scim_enabled else "",
+            scim_changed_at=now if scim_enabled else None,
+        )
+        company.full_clean()
+        # Saving creates the schema: a clone of TENANT_BASE_SCHEMA, migrations marked applied.
+        company.save(verbosity=0)
+        Domain.objects.create(domain=slug, tenant=company, is_primary=True)
+        CompanyEvent.objects.create(
+            company=company,
+            action=CompanyEvent.Action.CREATED,
+            actor=actor,
+            detail={"name": name, "seat_limit": seat_limit, "scim_enabled": scim_enabled},
+        )
+        if admin is not None:
+            with schema_context(company.schema_name):
+                company_admin_create(
+                    email=admin.email, password=admin.password, role=User.Role.OWNER
+                )
+    return company
+
+
+def company_set_scim(*, company: Company, enabled: bool, actor: str) -> bool:
+    """Switch SCIM provisioning on or off. Returns False when it was already in that state
+    (nothing is recorded then). The effect is immediate: the SCIM API reads the flag on every
+    request."""
+    with transaction.atomic():
+        locked = Company.objects.select_for_update().get(pk=company.pk)
+        if locked.scim_enabled == enabled:
+            return False
+        locked.scim_enabled = enabled
+        locked.scim_changed_by = actor
+        locked.scim_changed_at = timezone.now()
+        locked.save(
+            update_fields=["scim_enabled", "scim_changed_by", "scim_changed_at", "updated_at"]
+        )
+        CompanyEvent.objects.create(
+            company=locked,
+            action=CompanyEvent.Action.SCIM_ENABLED
+            if enabled
+            else CompanyEvent.Action.SCIM_DISABLED,
+            actor=actor,
+        )
+    company.scim_enabled = locked.scim_enabled
+    company.scim_changed_by = locked.scim_changed_by
+    company.scim_changed_at = locked.scim_changed_at
+    return True
+
+
+def company_update_settings(
+    *,
+    company: Company,
+    actor: str,
+    name: str | None = None,
+    seat_limit: int | None = None,
+    clear_seat_limit: bool = False,
+    status: str | None = None,
+) -> list[str]:
+    """Change a company's name, seat limit or status, recording each change. Returns the names
+    of the fields that changed. Lowering the limit below current usage is allowed: nobody is
+    deactivated, the periodic seat check flags the company instead."""
+    new_limit = None if clear_seat_limit else seat_limit
+    if new_limit is not None and new_limit < 0:
+        raise ValidationError("A seat limit cannot be negative.", code="invalid")
+    if status is not None and status not in Company.Status.values:
+        raise ValidationError(f'Unknown status "{status}".', code="invalid")
+    if name is not None and not name.strip():
+        raise ValidationError("A company name is required.", code="required")
+
+    changed: list[str] = []
+    with transaction.atomic():
+        locked = Company.objects.select_for_update().get(pk=company.pk)
+        events: list[CompanyEvent] = []
+        if name is not None and name.strip() != locked.name:
+            events.append(
+                _event(locked, CompanyEvent.Action.RENAMED, actor, locked.name, name.strip())
+            )
+            locked.name = name.strip()
+            changed.append("name")
+        if (seat_limit is not None or clear_seat_limit) and new_limit != locked.seat_limit:
+            events.append(
+                _event(
+                    locked,
+                    CompanyEvent.Action.SEAT_LIMIT_CHANGED,
+                    actor,
+                    locked.seat_limit,
+                    new_limit,
+                )
+            )
+            locked.seat_limit = new_limit
+            changed.append("seat_limit")
+        if status is not None and status != locked.status:
+            events.append(
+                _event(locked, CompanyEvent.Action.STATUS_CHANGED, actor, locked.status, status)
+            )
+            locked.status = status
+            changed.append("status")
+        if changed:
+            locked.save(update_fields=[*changed, "updated_at"])
+            CompanyEvent.objects.bulk_create(events)
+    for field in changed:
+        setattr(company, field, getattr(locked, field))
+    return changed
+
+
+def _event(
+    company: Company, action: str, actor: str, before: object, after: object
+) -> CompanyEvent:
+    return CompanyEvent(
+        company=company, action=action, actor=actor, detail={"from": before, "to": after}
+    )

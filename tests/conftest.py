@@ -1,0 +1,68 @@
+"""Shared fixtures.
+
+Two companies exist for the whole session (created once, kept with --reuse-db): `acme`, where
+tests act, and `outsider`, whose data must never show up at acme (and whose credentials must
+never work there). Each test runs in a transaction that is rolled back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.db import connection
+from django_tenants.utils import schema_context
+
+from accounts.models import User
+from tenants.models import Company
+from tenants.services import company_create
+
+TEST_PASSWORD = "Correct-Horse-Battery-9"
+
+
+def _ensure_company(slug: str, name: str) -> Company:
+    existing = Company.objects.filter(slug=slug).first()
+    if existing is not None:
+        return existing
+    return company_create(slug=slug, name=name, scim_enabled=True, actor="tests")
+
+
+@pytest.fixture(autouse=True)
+def _plain_static_storage(settings: pytest.FixtureRequest) -> None:
+    # Production serves hashed files from `collectstatic`; tests render pages without running it.
+    settings.STORAGES = {  # type: ignore[attr-defined]
+        **settings.STORAGES,  # type: ignore[attr-defined]
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> None:
+    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        _ensure_company("acme", "Acme Inc")
+        _ensure_company("outsider", "Outsider Ltd")
+
+
+@pytest.fixture
+def acme(db: None) -> Iterator[Company]:
+    """The company under test, with the connection in its schema. SCIM is on."""
+    company = Company.objects.get(slug="acme")
+    connection.set_tenant(company)
+    yield company
+    connection.set_schema_to_public()
+
+
+@pytest.fixture
+def outsider(db: None) -> Company:
+    return Company.objects.get(slug="outsider")
+
+
+def make_portal_user(company: Company, *, email: str, role: str = User.Role.OWNER) -> User:
+    with schema_context(company.schema_name):
+        return User.objects.create_user(email=email, password=TEST_PASSWORD, role=role)
+
+
+@pytest.fixture
+def support_superuser(db: None) -> User:
+    with schema_context("public"):
+        return User.objects.create_superuser("root@support.test", TEST_PASSWORD)

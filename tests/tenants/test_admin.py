@@ -1,0 +1,155 @@
+"""Support staff in the Django admin: who may flip the SCIM switch, and that it is recorded."""
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.test import Client
+from django_tenants.utils import schema_context, schema_exists
+
+from accounts.models import User
+from tenants.models import Company, CompanyEvent
+from tests.conftest import TEST_PASSWORD
+
+
+def staff_member(email: str, *, may_switch_scim: bool) -> User:
+    with schema_context("public"):
+        user = User.objects.create_user(email=email, password=TEST_PASSWORD, is_staff=True)
+        codenames = ["view_company", "change_company", "add_company"]
+        if may_switch_scim:
+            codenames.append("switch_scim")
+        user.user_permissions.set(
+            Permission.objects.filter(content_type__app_label="tenants", codename__in=codenames)
+        )
+        return user
+
+
+def change_form(company: Company, **overrides: object) -> dict[str, object]:
+    data: dict[str, object] = {
+        "name": company.name,
+        "status": company.status,
+        "seat_limit": "" if company.seat_limit is None else company.seat_limit,
+        "scim_enabled": "on" if company.scim_enabled else "",
+        "events-TOTAL_FORMS": "0",
+        "events-INITIAL_FORMS": "0",
+    }
+    data.update(overrides)
+    return {key: value for key, value in data.items() if value != ""}
+
+
+@pytest.fixture
+def staff_client(db: None) -> Client:
+    client = Client()
+    client.force_login(staff_member("helpdesk@vendor.test", may_switch_scim=False))
+    return client
+
+
+@pytest.fixture
+def lead_client(db: None) -> Client:
+    client = Client()
+    client.force_login(staff_member("lead@vendor.test", may_switch_scim=True))
+    return client
+
+
+def test_company_list_shows_scim_state_and_seats(lead_client: Client) -> None:
+    response = lead_client.get("/admin/tenants/company/")
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Acme Inc" in page and "Outsider Ltd" in page
+    assert "0 / unlimited" in page
+    assert "tenant-base" not in page and "Headcount (public schema)" not in page
+
+
+def test_company_search_and_filter(lead_client: Client) -> None:
+    found = lead_client.get("/admin/tenants/company/", {"q": "outsid"}).content.decode()
+    filtered = lead_client.get(
+        "/admin/tenants/company/", {"scim_enabled__exact": "0"}
+    ).content.decode()
+
+    assert "Outsider Ltd" in found and "Acme Inc" not in found
+    assert "Acme Inc" not in filtered
+
+
+def test_staff_without_permission_cannot_switch_scim(staff_client: Client, acme: Company) -> None:
+    acme_id = acme.pk
+    Company.objects.filter(pk=acme_id).update(scim_enabled=False)
+
+    form = staff_client.get(f"/admin/tenants/company/{acme_id}/change/").content.decode()
+    staff_client.post(
+        f"/admin/tenants/company/{acme_id}/change/", change_form(acme, scim_enabled="on")
+    )
+    action = staff_client.post(
+        "/admin/tenants/company/", {"action": "enable_scim", "_selected_action": [acme_id]}
+    )
+
+    assert 'name="scim_enabled"' not in form
+    assert Company.objects.get(pk=acme_id).scim_enabled is False
+    assert action.status_code == 200  # Django says "No action selected": the action is not offered
+    assert not CompanyEvent.objects.filter(company_id=acme_id, action__startswith="scim").exists()
+
+
+def test_permitted_staff_switch_scim_and_it_is_recorded(lead_client: Client, acme: Company) -> None:
+    acme_id = acme.pk
+
+    response = lead_client.post(
+        f"/admin/tenants/company/{acme_id}/change/", change_form(acme, scim_enabled="")
+    )
+
+    assert response.status_code == 302
+    company = Company.objects.get(pk=acme_id)
+    assert company.scim_enabled is False
+    assert company.scim_changed_by == "lead@vendor.test"
+    assert company.scim_changed_at is not None
+    event = CompanyEvent.objects.filter(company_id=acme_id).first()
+    assert event is not None
+    assert (event.action, event.actor) == (CompanyEvent.Action.SCIM_DISABLED, "lead@vendor.test")
+
+
+def test_permitted_staff_switch_scim_with_the_list_action(
+    lead_client: Client, acme: Company
+) -> None:
+    Company.objects.filter(pk=acme.pk).update(scim_enabled=False)
+
+    lead_client.post(
+        "/admin/tenants/company/", {"action": "enable_scim", "_selected_action": [acme.pk]}
+    )
+
+    assert Company.objects.get(pk=acme.pk).scim_enabled is True
+    assert CompanyEvent.objects.filter(company_id=acme.pk, action="scim_enabled").exists()
+
+
+def test_seat_limit_change_is_recorded(lead_client: Client, acme: Company) -> None:
+    lead_client.post(f"/admin/tenants/company/{acme.pk}/change/", change_form(acme, seat_limit=50))
+
+    assert Company.objects.get(pk=acme.pk).seat_limit == 50
+    event = CompanyEvent.objects.get(company_id=acme.pk, action="seat_limit_changed")
+    assert event.detail == {"from": None, "to": 50}
+
+
+def test_staff_create_a_company_in_the_admin(lead_client: Client) -> None:
+    response = lead_client.post(
+        "/admin/tenants/company/add/",
+        {
+            "slug": "hooli",
+            "name": "Hooli",
+            "seat_limit": "10",
+            "scim_enabled": "on",
+            "events-TOTAL_FORMS": "0",
+            "events-INITIAL_FORMS": "0",
+        },
+    )
+
+    assert response.status_code == 302
+    company = Company.objects.get(slug="hooli")
+    assert company.scim_enabled and company.seat_limit == 10
+    assert schema_exists("co_hooli")
+
+
+def test_admin_refuses_a_bad_slug_with_a_message(lead_client: Client) -> None:
+    response = lead_client.post(
+        "/admin/tenants/company/add/",
+        {"slug": "Not OK", "name": "X", "events-TOTAL_FORMS": "0", "events-INITIAL_FORMS": "0"},
+    )
+
+    assert response.status_code == 200
+    assert "lowercase letters, digits and hyphens" in response.content.decode()
+    assert not Company.objects.filter(name="X").exists()
