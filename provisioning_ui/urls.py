@@ -1,10 +1,49 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import path, reverse_lazy
 
-from provisioning_ui import views
+from provisioning_ui import access_rights, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("access/", access_rights.access_rights, name="access_rights"),
+    path("access/tokens/", access_rights.token_generate, name="token_generate"),
+    path("access/basic/", access_rights.basic_generate, name="basic_generate"),
+    path(
+        "access/credentials/<str:credential_id>/revoke/",
+        access_rights.credential_revoke_view,
+        name="credential_revoke",
+    ),
+    path(
+        "access/basic/<str:credential_id>/regenerate/",
+        access_rights.basic_regenerate_view,
+        name="basic_regenerate",
+    ),
+    # Sign-in, sign-out, password reset by email: Django's views, our templates.
     path("login/", auth_views.LoginView.as_view(template_name="portal/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "password-reset/",
+        views.CompanyPasswordResetView.as_view(success_url=reverse_lazy("password_reset_done")),
+        name="password_reset",
+    ),
+    path(
+        "password-reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(template_name="portal/password_reset_sent.html"),
+        name="password_reset_done",
+    ),
+    path(
+        "password-reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(
+            template_name="portal/password_reset_confirm.html",
+            success_url=reverse_lazy("password_reset_complete"),
+        ),
+        name="password_reset_confirm",
+    ),
+    path(
+        "password-reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(
+            template_name="portal/password_reset_done.html"
+        ),
+        name="password_reset_complete",
+    ),
 ]

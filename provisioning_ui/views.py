@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -17,3 +20,15 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "portal/dashboard.html",
         {"company": company, "scim_base_url": scim_base_url(request, company)},
     )
+
+
+class CompanyPasswordResetView(auth_views.PasswordResetView):
+    """Django's password reset, with the company's name in the email."""
+
+    template_name = "portal/password_reset.html"
+    email_template_name = "portal/email/password_reset.txt"
+    subject_template_name = "portal/email/password_reset_subject.txt"
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        self.extra_email_context = {"company_name": self.request.tenant.name}  # type: ignore[attr-defined]
+        return super().form_valid(form)

@@ -8,10 +8,12 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django_tenants.utils import schema_context
 
 from tenants.models import Company, CompanyEvent
 from tenants.services import company_create, company_set_scim, company_update_settings
+from tokens.models import Credential, CredentialEvent
 
 
 def actor_of(request: HttpRequest) -> str:
@@ -59,6 +61,7 @@ class CompanyAdmin(admin.ModelAdmin):
         "scim_changed_by",
         "scim_changed_at",
         "company_urls",
+        "credential_activity",
         "created_at",
         "updated_at",
     )
@@ -80,6 +83,7 @@ class CompanyAdmin(admin.ModelAdmin):
                 "scim_changed_by",
                 "scim_changed_at",
                 "company_urls",
+                "credential_activity",
                 "created_at",
                 "updated_at",
             )
@@ -122,12 +126,6 @@ class CompanyAdmin(admin.ModelAdmin):
         if "scim_enabled" in form.changed_data and self.has_switch_scim_permission(request):
             company_set_scim(company=current, enabled=bool(data["scim_enabled"]), actor=actor)
 
-    def save_related(
-        self, request: HttpRequest, form: ModelForm, formsets: Any, change: bool
-    ) -> None:
-        # The history inline is read-only; the services above already wrote what happened.
-        return None
-
     @admin.display(description="SCIM", boolean=True, ordering="scim_enabled")
     def scim_on(self, obj: Company) -> bool:
         return obj.scim_enabled
@@ -142,6 +140,34 @@ class CompanyAdmin(admin.ModelAdmin):
             'Portal: <a href="{0}">{0}</a><br>SCIM base URL: <code>{1}</code>',
             obj.portal_path,
             obj.scim_base_path,
+        )
+
+    @admin.display(description="Credential activity")
+    def credential_activity(self, obj: Company) -> str:
+        """The company's own audit trail of API credentials, read from its schema."""
+        with schema_context(obj.schema_name):
+            active = Credential.objects.usable().count()
+            events = list(CredentialEvent.objects.select_related("credential")[:20])
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{} <code>{}…</code></td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    f"{event.created_at:%Y-%m-%d %H:%M}",
+                    event.get_action_display(),
+                    event.credential.name,
+                    event.credential.display_prefix,
+                    event.actor,
+                    event.ip or "",
+                )
+                for event in events
+            ),
+        )
+        return format_html(
+            "<p>{} usable credential(s).</p><table><tr><th>When</th><th>What</th>"
+            "<th>Credential</th><th>Who</th><th>From</th></tr>{}</table>",
+            active,
+            rows,
         )
 
     @admin.action(

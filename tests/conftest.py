@@ -66,3 +66,14 @@ def make_portal_user(company: Company, *, email: str, role: str = User.Role.OWNE
 def support_superuser(db: None) -> User:
     with schema_context("public"):
         return User.objects.create_superuser("root@support.test", TEST_PASSWORD)
+
+
+@pytest.fixture(scope="session")
+def live_server_url(
+    django_db_setup: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """Base URL of a real gunicorn server on the test database (for end-to-end tests)."""
+    from tests.live import gunicorn_server
+
+    with gunicorn_server(tmp_path_factory.mktemp("live-server")) as url:
+        yield url

@@ -1,26 +1,75 @@
-"""DRF authentication for the SCIM API: `Authorization: Bearer <token>` or `Basic <b64>`."""
+"""DRF authentication for the SCIM API: `Authorization: Bearer <token>` or `Basic <b64>`.
+
+The lookup runs in the schema of the company named in the URL, so a credential is only ever
+valid at its own company. Nothing is cached: a revoke takes effect on the next request.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import base64
+import binascii
+from dataclasses import dataclass
 
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
-SCHEMES = ("bearer", "basic")
+from tokens import secrets
+from tokens.models import Credential
+from tokens.selectors import credential_for_basic, credential_for_bearer
+from tokens.services import credential_record_use
+
+INVALID = "The credential is not valid for this company."
+
+
+@dataclass(frozen=True)
+class ScimClient:
+    """Who is calling the SCIM API: the identity provider holding `credential`."""
+
+    credential: Credential
+
+    is_authenticated = True
+
+    @property
+    def label(self) -> str:
+        return f"{self.credential.get_kind_display()} {self.credential.name}"
 
 
 class ScimCredentialAuthentication(BaseAuthentication):
-    def authenticate(self, request: Request) -> tuple[Any, Any] | None:
-        header = request.META.get("HTTP_AUTHORIZATION", "")
+    def authenticate(self, request: Request) -> tuple[ScimClient, Credential] | None:
+        header = request.META.get("HTTP_AUTHORIZATION", "").strip()
         if not header:
             return None
-        scheme, _, _credential = header.partition(" ")
-        if scheme.lower() not in SCHEMES:
+        scheme, _, value = header.partition(" ")
+        value = value.strip()
+        if scheme.lower() == "bearer":
+            credential = credential_for_bearer(value)
+        elif scheme.lower() == "basic":
+            credential = self._basic(value)
+        elif secrets.is_well_formed(scheme, secrets.BEARER_PREFIX) and not value:
+            # Some IdP set-ups send the bare token as the header value.
+            credential = credential_for_bearer(scheme)
+        else:
             raise AuthenticationFailed("Use a Bearer token or Basic credentials.")
-        # Credentials are issued on the Access rights screen; until one exists none is valid.
-        raise AuthenticationFailed("The credential is not valid for this company.")
+        if credential is None:
+            raise AuthenticationFailed(INVALID)
+        if credential.status == Credential.Status.EXPIRED and credential.expires_at is not None:
+            raise AuthenticationFailed(
+                f"This credential expired on {credential.expires_at:%Y-%m-%d %H:%M} UTC."
+            )
+        credential_record_use(credential=credential, ip=request.META.get("REMOTE_ADDR"))
+        return ScimClient(credential), credential
+
+    @staticmethod
+    def _basic(value: str) -> Credential | None:
+        try:
+            decoded = base64.b64decode(value, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            raise AuthenticationFailed("The Basic credentials are not valid base64.") from None
+        username, separator, secret = decoded.partition(":")
+        if not separator:
+            raise AuthenticationFailed("Basic credentials are username:secret, base64-encoded.")
+        return credential_for_basic(username, secret)
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="SCIM", Basic realm="SCIM"'

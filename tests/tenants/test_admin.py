@@ -8,6 +8,7 @@ from django_tenants.utils import schema_context, schema_exists
 from accounts.models import User
 from tenants.models import Company, CompanyEvent
 from tests.conftest import TEST_PASSWORD
+from tokens.services import token_issue
 
 
 def staff_member(email: str, *, may_switch_scim: bool) -> User:
@@ -23,13 +24,16 @@ def staff_member(email: str, *, may_switch_scim: bool) -> User:
 
 
 def change_form(company: Company, **overrides: object) -> dict[str, object]:
+    """What the browser posts: the fields, plus the read-only history inline's rows."""
+    event_ids = list(CompanyEvent.objects.filter(company=company).values_list("id", flat=True))
     data: dict[str, object] = {
         "name": company.name,
         "status": company.status,
         "seat_limit": "" if company.seat_limit is None else company.seat_limit,
         "scim_enabled": "on" if company.scim_enabled else "",
-        "events-TOTAL_FORMS": "0",
-        "events-INITIAL_FORMS": "0",
+        "events-TOTAL_FORMS": str(len(event_ids)),
+        "events-INITIAL_FORMS": str(len(event_ids)),
+        **{f"events-{index}-id": event_id for index, event_id in enumerate(event_ids)},
     }
     data.update(overrides)
     return {key: value for key, value in data.items() if value != ""}
@@ -153,3 +157,33 @@ def test_admin_refuses_a_bad_slug_with_a_message(lead_client: Client) -> None:
     assert response.status_code == 200
     assert "lowercase letters, digits and hyphens" in response.content.decode()
     assert not Company.objects.filter(name="X").exists()
+
+
+def test_superuser_saves_a_company_with_its_history_shown(support_superuser: User) -> None:
+    acme = Company.objects.get(slug="acme")
+    client = Client()
+    client.force_login(support_superuser)
+    page = client.get(f"/admin/tenants/company/{acme.pk}/change/").content.decode()
+
+    response = client.post(
+        f"/admin/tenants/company/{acme.pk}/change/", change_form(acme, seat_limit=7)
+    )
+
+    assert "History" in page and "Company created" in page
+    assert response.status_code == 302
+    assert Company.objects.get(pk=acme.pk).seat_limit == 7
+
+
+def test_support_sees_a_companys_credential_activity(support_superuser: User) -> None:
+    acme = Company.objects.get(slug="acme")
+    with schema_context(acme.schema_name):
+        issued = token_issue(company=acme, name="Okta production", actor="ada@acme.test")
+    client = Client()
+    client.force_login(support_superuser)
+
+    page = client.get(f"/admin/tenants/company/{acme.pk}/change/").content.decode()
+
+    assert "Credential activity" in page
+    assert "1 usable credential(s)" in page
+    assert "Okta production" in page and "ada@acme.test" in page
+    assert issued.credential.display_prefix in page and issued.secret not in page

@@ -132,3 +132,17 @@ def test_bad_arguments_exit_non_zero_with_a_message(db: None) -> None:
     assert result.returncode != 0
     assert "one of the arguments --enable --disable is required" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_portal_user_add_creates_a_login_in_that_company_only(db: None) -> None:
+    output = run(
+        "portal_user_add", "--company", "acme", "--email", "Vic@Acme.test", "--role", "viewer"
+    )
+
+    assert "vic@acme.test can sign in at /t/acme/ as Viewer (read-only)" in output
+    with schema_context("co_acme"):
+        assert User.objects.get(email="vic@acme.test").role == "viewer"
+    with schema_context("co_outsider"):
+        assert not User.objects.filter(email="vic@acme.test").exists()
+    with pytest.raises(CommandError, match="already has a login"):
+        run("portal_user_add", "--company", "acme", "--email", "vic@acme.test")

@@ -1,0 +1,46 @@
+"""Give someone a login to a company's portal (support staff, or automation)."""
+
+from __future__ import annotations
+
+import secrets
+from argparse import ArgumentParser
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+from django_tenants.utils import schema_context
+
+from accounts.models import User
+from accounts.services import company_admin_create
+from tenants.management.commands._support import get_company, validation_message
+
+
+class Command(BaseCommand):
+    help = "Create a portal login (owner, admin or viewer) in a company."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("--company", required=True, help="company slug")
+        parser.add_argument("--email", required=True)
+        parser.add_argument("--role", choices=User.Role.values, default=User.Role.ADMIN)
+        parser.add_argument("--name", default="", help="full name")
+        parser.add_argument(
+            "--password", help="initial password; omitted: a random one they must reset by email"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        company = get_company(options["company"])
+        password = options["password"] or secrets.token_urlsafe(24)
+        try:
+            with schema_context(company.schema_name):
+                user = company_admin_create(
+                    email=options["email"],
+                    password=password,
+                    role=options["role"],
+                    full_name=options["name"],
+                )
+        except ValidationError as error:
+            raise CommandError(validation_message(error)) from None
+        hint = "" if options["password"] else " They set a password via 'Forgot your password?'."
+        self.stdout.write(
+            f"{user.email} can sign in at {company.portal_path} as {user.get_role_display()}.{hint}"
+        )

@@ -1,0 +1,175 @@
+"""The "Access rights" screen: SCIM base URL, tokens, Basic credentials, their audit trail.
+
+A generated secret is rendered once, in the response to the POST that made it, with
+`Cache-Control: no-store`; it is not kept anywhere (not even in the session) to be shown
+again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.cache import add_never_cache_headers, patch_cache_control
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from provisioning_ui.forms import BasicForm, TokenForm
+from provisioning_ui.links import scim_base_url
+from provisioning_ui.permissions import actor_label, client_ip, credential_manager_required
+from tenants.models import Company
+from tokens.models import Credential, CredentialEvent
+from tokens.services import (
+    CredentialsLocked,
+    IssuedCredential,
+    basic_issue,
+    basic_regenerate,
+    credential_revoke,
+    token_issue,
+)
+
+AUDIT_TRAIL_LENGTH = 30
+
+
+def _company(request: HttpRequest) -> Company:
+    return request.tenant  # type: ignore[attr-defined]
+
+
+def _page(
+    request: HttpRequest,
+    *,
+    token_form: TokenForm | None = None,
+    basic_form: BasicForm | None = None,
+    revealed: IssuedCredential | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    company = _company(request)
+    credentials = list(Credential.objects.order_by("-created_at")[:200])
+    context: dict[str, Any] = {
+        "company": company,
+        "scim_base_url": scim_base_url(request, company),
+        "can_manage": request.user.can_manage_credentials,  # type: ignore[union-attr]
+        "tokens": [c for c in credentials if c.kind == Credential.Kind.TOKEN],
+        "basic": next(
+            (c for c in credentials if c.kind == Credential.Kind.BASIC and c.revoked_at is None),
+            None,
+        ),
+        "events": CredentialEvent.objects.select_related("credential")[:AUDIT_TRAIL_LENGTH],
+        "token_form": token_form or TokenForm(),
+        "basic_form": basic_form or BasicForm(),
+        "revealed": revealed,
+    }
+    response = render(request, "portal/access_rights.html", context, status=status)
+    if revealed is not None:
+        # The secret must not survive in any cache, nor come back with the Back button.
+        add_never_cache_headers(response)
+        patch_cache_control(response, no_store=True, private=True)
+    return response
+
+
+def _locked(request: HttpRequest, error: CredentialsLocked) -> HttpResponse:
+    messages.error(request, str(error))
+    return _page(request, status=403)
+
+
+@require_GET
+@login_required
+def access_rights(request: HttpRequest) -> HttpResponse:
+    return _page(request)
+
+
+@require_POST
+@credential_manager_required
+def token_generate(request: HttpRequest) -> HttpResponse:
+    form = TokenForm(request.POST)
+    if not form.is_valid():
+        return _page(request, token_form=form, status=400)
+    try:
+        issued = token_issue(
+            company=_company(request),
+            name=form.cleaned_data["name"],
+            note=form.cleaned_data["note"],
+            expires_at=form.expires_at(),
+            actor=actor_label(request),
+            ip=client_ip(request),
+        )
+    except CredentialsLocked as error:
+        return _locked(request, error)
+    except ValidationError as error:
+        form.add_error("name", error)
+        return _page(request, token_form=form, status=400)
+    return _page(request, revealed=issued)
+
+
+@require_POST
+@credential_manager_required
+def basic_generate(request: HttpRequest) -> HttpResponse:
+    form = BasicForm(request.POST)
+    if not form.is_valid():
+        return _page(request, basic_form=form, status=400)
+    try:
+        issued = basic_issue(
+            company=_company(request),
+            note=form.cleaned_data["note"],
+            actor=actor_label(request),
+            ip=client_ip(request),
+        )
+    except CredentialsLocked as error:
+        return _locked(request, error)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return _page(request, status=400)
+    return _page(request, revealed=issued)
+
+
+def _credential_or_404(credential_id: str) -> Credential:
+    try:
+        return Credential.objects.get(pk=credential_id)
+    except (Credential.DoesNotExist, ValidationError):
+        raise Http404("No such credential.") from None
+
+
+@require_http_methods(["GET", "POST"])
+@credential_manager_required
+def credential_revoke_view(request: HttpRequest, credential_id: str) -> HttpResponse:
+    credential = _credential_or_404(credential_id)
+    if request.method == "GET":
+        return render(
+            request,
+            "portal/confirm_credential.html",
+            {"credential": credential, "action": "revoke"},
+        )
+    credential_revoke(
+        credential_id=str(credential.pk), actor=actor_label(request), ip=client_ip(request)
+    )
+    messages.success(
+        request, f"{credential.get_kind_display()} “{credential.name}” revoked. It no longer works."
+    )
+    return redirect("access_rights")
+
+
+@require_http_methods(["GET", "POST"])
+@credential_manager_required
+def basic_regenerate_view(request: HttpRequest, credential_id: str) -> HttpResponse:
+    credential = _credential_or_404(credential_id)
+    if credential.kind != Credential.Kind.BASIC or credential.revoked_at is not None:
+        raise Http404("No such Basic credentials.")
+    if request.method == "GET":
+        return render(
+            request,
+            "portal/confirm_credential.html",
+            {"credential": credential, "action": "regenerate"},
+        )
+    try:
+        issued = basic_regenerate(
+            company=_company(request),
+            credential_id=str(credential.pk),
+            actor=actor_label(request),
+            ip=client_ip(request),
+        )
+    except CredentialsLocked as error:
+        return _locked(request, error)
+    return _page(request, revealed=issued)

@@ -1,0 +1,34 @@
+"""Who may do what in the company portal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+
+View = Callable[..., HttpResponse]
+
+
+def credential_manager_required(view: View) -> View:
+    """Owners and admins manage credentials; viewers get a 403, whatever they POST."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.can_manage_credentials:  # type: ignore[union-attr]
+            raise PermissionDenied("Only owners and admins can manage credentials.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def actor_label(request: HttpRequest) -> str:
+    return getattr(request.user, "email", "") or "unknown"

@@ -1,0 +1,127 @@
+"""Real processes for end-to-end tests: a gunicorn server on the test database, and
+committed companies that those processes can see (the usual per-test transaction is
+invisible to another process)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from django.conf import settings
+from django.db import connection
+
+from tenants.models import Company
+from tenants.services import InitialAdmin, company_create
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_database_url() -> str:
+    """DATABASE_URL of the runner, pointed at the test database pytest-django created."""
+    name = settings.DATABASES["default"]["NAME"]
+    if not name.startswith("test_"):
+        raise RuntimeError("No test database is set up: mark the test with django_db.")
+    parts = urlsplit(os.environ["DATABASE_URL"])
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+@contextmanager
+def gunicorn_server(tmp_dir: Path) -> Iterator[str]:
+    """Serve the project with gunicorn (DEBUG off) on a free port; yield its base URL."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": test_database_url(),
+        "DEBUG": "0",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "STATIC_ROOT": str(tmp_dir / "static"),
+        "DB_CONN_MAX_AGE": "0",
+    }
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+    log = (tmp_dir / "gunicorn.log").open("wb")
+    process = subprocess.Popen(  # noqa: S603
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--threads",
+            "4",
+            "--config",
+            "python:config.gunicorn",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(base_url + "/healthz", process)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def _wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("gunicorn exited during start-up")
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - our own loopback server
+                return
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within 30 s")
+
+
+@contextmanager
+def committed_company(
+    *, scim_enabled: bool, admin_email: str, admin_password: str
+) -> Iterator[Company]:
+    """A company whose rows are committed (so a server process sees them), dropped after."""
+    connection.set_schema_to_public()
+    slug = f"live-{uuid.uuid4().hex[:8]}"
+    company = company_create(
+        slug=slug,
+        name=f"Live {slug[5:]}",
+        scim_enabled=scim_enabled,
+        admin=InitialAdmin(email=admin_email, password=admin_password),
+        actor="tests",
+    )
+    try:
+        yield company
+    finally:
+        connection.set_schema_to_public()
+        company.delete(force_drop=True)

@@ -1,0 +1,215 @@
+"""The Access rights screen as a company admin uses it (server-rendered pages)."""
+
+import re
+
+import pytest
+from django.core import mail
+from django.test import Client
+from django_tenants.utils import schema_context
+
+from accounts.models import User
+from tenants.models import Company
+from tests.conftest import TEST_PASSWORD, make_portal_user
+from tokens.models import Credential
+
+PAGE = "/t/acme/access/"
+TOKEN_RE = re.compile(r"hct_[0-9A-Za-z]{38}")
+
+
+def signed_in(
+    company: Company, role: str = User.Role.OWNER, email: str = "ada@acme.test"
+) -> Client:
+    make_portal_user(company, email=email, role=role)
+    browser = Client()
+    response = browser.post(
+        f"/t/{company.slug}/login/", {"username": email, "password": TEST_PASSWORD}
+    )
+    assert response.status_code == 302
+    return browser
+
+
+def credentials(company: Company) -> list[Credential]:
+    with schema_context(company.schema_name):
+        return list(Credential.objects.all())
+
+
+def test_page_shows_the_scim_base_url_and_auth_modes(acme: Company) -> None:
+    page = signed_in(acme).get(PAGE).content.decode()
+
+    assert "http://testserver/t/acme/scim/v2" in page
+    assert "Bearer token" in page and "HTTP Basic" in page
+    assert "not active" not in page
+
+
+def test_while_scim_is_off_the_page_says_so_and_generation_is_disabled(acme: Company) -> None:
+    Company.objects.filter(pk=acme.pk).update(scim_enabled=False)
+    browser = signed_in(acme)
+
+    page = browser.get(PAGE).content.decode()
+    forged = browser.post("/t/acme/access/tokens/", {"name": "Okta"})
+    forged_basic = browser.post("/t/acme/access/basic/", {})
+
+    assert "SCIM provisioning is not active for Acme Inc. Contact support to activate it." in page
+    assert re.search(r'<button type="submit" class="primary"\s+disabled', page)
+    assert forged.status_code == 403 and forged_basic.status_code == 403
+    assert "not active" in forged.content.decode()
+    assert credentials(acme) == []
+
+
+def test_generated_token_is_shown_exactly_once(acme: Company) -> None:
+    browser = signed_in(acme)
+
+    response = browser.post(
+        "/t/acme/access/tokens/",
+        {"name": "Okta production", "note": "for the US org", "expires_in": "90"},
+    )
+
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    shown = TOKEN_RE.findall(response.content.decode())
+    assert len(set(shown)) == 1
+    secret = shown[0]
+    assert "won't see it again" in response.content.decode()
+    again = browser.get(PAGE).content.decode()
+    assert secret not in again and secret[:12] in again
+    assert "Okta production" in again and "for the US org" in again
+    (stored,) = credentials(acme)
+    assert stored.expires_at is not None and stored.created_by == "ada@acme.test"
+
+
+def test_duplicate_name_is_refused_with_a_message(acme: Company) -> None:
+    browser = signed_in(acme)
+    browser.post("/t/acme/access/tokens/", {"name": "Okta"})
+
+    response = browser.post("/t/acme/access/tokens/", {"name": "OKTA"})
+
+    assert response.status_code == 400
+    assert "A token named &quot;OKTA&quot; exists already" in response.content.decode()
+    assert not TOKEN_RE.search(response.content.decode())
+    assert len(credentials(acme)) == 1
+
+
+def test_missing_name_is_refused(acme: Company) -> None:
+    response = signed_in(acme).post("/t/acme/access/tokens/", {"name": ""})
+
+    assert response.status_code == 400
+    assert "This field is required." in response.content.decode()
+
+
+def test_revoke_asks_for_confirmation_then_revokes(acme: Company) -> None:
+    browser = signed_in(acme)
+    browser.post("/t/acme/access/tokens/", {"name": "Okta"})
+    (token,) = credentials(acme)
+
+    confirm = browser.get(f"/t/acme/access/credentials/{token.pk}/revoke/")
+    done = browser.post(f"/t/acme/access/credentials/{token.pk}/revoke/", follow=True)
+
+    assert "Revoke “Okta”?" in confirm.content.decode()
+    assert "revoked. It no longer works." in done.content.decode()
+    (revoked,) = credentials(acme)
+    assert revoked.status == "revoked" and revoked.revoked_by == "ada@acme.test"
+
+
+def test_basic_credentials_generate_regenerate_revoke(acme: Company) -> None:
+    browser = signed_in(acme)
+
+    created = browser.post("/t/acme/access/basic/", {"note": "Okta AIW app"}).content.decode()
+    (pair,) = credentials(acme)
+    regenerated = browser.post(f"/t/acme/access/basic/{pair.pk}/regenerate/").content.decode()
+    browser.post(f"/t/acme/access/credentials/{pair.pk}/revoke/")
+    after = browser.get(PAGE).content.decode()
+
+    first_secret = re.search(r"hcb_[0-9A-Za-z]{38}", created)
+    second_secret = re.search(r"hcb_[0-9A-Za-z]{38}", regenerated)
+    assert first_secret and second_secret and first_secret.group() != second_secret.group()
+    assert pair.username in created and pair.username in regenerated
+    assert "Generate Basic credentials" in after
+    assert "Secret regenerated" in after and "Revoked" in after
+
+
+def test_viewer_sees_but_cannot_manage(acme: Company) -> None:
+    viewer = signed_in(acme, role=User.Role.VIEWER, email="vic@acme.test")
+
+    page = viewer.get(PAGE).content.decode()
+    forged = viewer.post("/t/acme/access/tokens/", {"name": "Okta"})
+    forged_basic = viewer.post("/t/acme/access/basic/", {})
+
+    assert "/t/acme/scim/v2" in page
+    assert 'id="token-form"' not in page and "read-only access" in page
+    assert forged.status_code == 403 and forged_basic.status_code == 403
+    assert credentials(acme) == []
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(acme: Company, client: Client) -> None:
+    page = client.get(PAGE)
+    forged = client.post("/t/acme/access/tokens/", {"name": "Okta"})
+
+    assert page.status_code == 302 and page["Location"].startswith("/t/acme/login/")
+    assert forged.status_code in (302, 403)
+    assert credentials(acme) == []
+
+
+def test_unknown_credential_is_404(acme: Company) -> None:
+    browser = signed_in(acme)
+
+    assert browser.get("/t/acme/access/credentials/not-a-uuid/revoke/").status_code == 404
+    assert (
+        browser.post(
+            "/t/acme/access/credentials/00000000-0000-0000-0000-000000000000/revoke/"
+        ).status_code
+        == 404
+    )
+
+
+def test_another_companys_credential_cannot_be_revoked_from_here(
+    acme: Company, outsider: Company
+) -> None:
+    with schema_context(outsider.schema_name):
+        from tokens.services import token_issue
+
+        theirs = token_issue(company=outsider, name="Theirs", actor="tests")
+    browser = signed_in(acme)
+
+    response = browser.post(f"/t/acme/access/credentials/{theirs.credential.pk}/revoke/")
+
+    assert response.status_code == 404
+    with schema_context(outsider.schema_name):
+        assert Credential.objects.get(pk=theirs.credential.pk).revoked_at is None
+
+
+def test_password_reset_by_email(acme: Company) -> None:
+    make_portal_user(acme, email="ada@acme.test")
+    browser = Client()
+
+    browser.post("/t/acme/password-reset/", {"email": "ADA@acme.test"})
+    (message,) = mail.outbox
+    link = re.search(r"http://testserver(/t/acme/password-reset/\S+/\S+/)", message.body)
+    assert link, message.body
+    assert "Acme Inc" in message.subject
+    form = browser.get(link.group(1), follow=True)
+    set_password = browser.post(
+        form.redirect_chain[-1][0] if form.redirect_chain else link.group(1),
+        {"new_password1": "Brand-New-Secret-77", "new_password2": "Brand-New-Secret-77"},
+        follow=True,
+    )
+    signed = Client().post(
+        "/t/acme/login/", {"username": "ada@acme.test", "password": "Brand-New-Secret-77"}
+    )
+
+    assert "Password changed" in set_password.content.decode()
+    assert signed.status_code == 302
+
+
+def test_password_reset_mail_is_not_sent_for_another_companys_user(
+    acme: Company, outsider: Company
+) -> None:
+    make_portal_user(outsider, email="olga@outsider.test")
+
+    Client().post("/t/acme/password-reset/", {"email": "olga@outsider.test"})
+
+    assert mail.outbox == []
+
+
+@pytest.mark.parametrize("path", ["/t/acme/access/", "/t/acme/"])
+def test_pages_need_sign_in(acme: Company, client: Client, path: str) -> None:
+    assert client.get(path).status_code == 302
