@@ -60,6 +60,7 @@ TENANT_APPS = [
     "django.contrib.sessions",
     "accounts",
     "tokens",
+    "directory",
     "scim",
     "provisioning_ui",
 ]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from scim.listing import MAX_COUNT
+
 SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 DOCUMENTATION_URI = "https://github.com/headcount/headcount#connect-okta"
 
@@ -32,12 +34,12 @@ def service_provider_config(location: str) -> dict[str, Any]:
     return {
         "schemas": [SCHEMA],
         "documentationUri": DOCUMENTATION_URI,
-        "patch": {"supported": False},
+        "patch": {"supported": True},
         "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
-        "filter": {"supported": False, "maxResults": 0},
+        "filter": {"supported": True, "maxResults": MAX_COUNT},
         "changePassword": {"supported": False},
-        "sort": {"supported": False},
-        "etag": {"supported": False},
+        "sort": {"supported": True},
+        "etag": {"supported": True},
         "authenticationSchemes": AUTHENTICATION_SCHEMES,
         "meta": {"resourceType": "ServiceProviderConfig", "location": location},
     }

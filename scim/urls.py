@@ -1,12 +1,33 @@
-"""SCIM 2.0 endpoints, mounted at `/t/<slug>/scim/v2`. Patterns carry no trailing-slash
-redirects: Okta POSTs to `/Users` exactly."""
+"""SCIM 2.0 endpoints, mounted at `/t/<slug>/scim/v2`. No trailing-slash redirects: Okta POSTs
+to `/Users` exactly (a trailing slash is tolerated, never required)."""
 
 from django.urls import re_path
 
-from scim.views_base import UnknownEndpointView
-from scim.views_discovery import ServiceProviderConfigView
+from scim import views_discovery as discovery
+from scim import views_users as users
+from scim.views_base import RootSearchView, UnknownEndpointView
 
 urlpatterns = [
-    re_path(r"^/ServiceProviderConfig/?$", ServiceProviderConfigView.as_view(), name="scim-spc"),
+    re_path(r"^/Users/?$", users.UsersView.as_view(), name="scim-users"),
+    re_path(r"^/Users/\.search/?$", users.UsersSearchView.as_view(), name="scim-users-search"),
+    re_path(r"^/Users/(?P<member_id>[^/]+)/?$", users.UserView.as_view(), name="scim-user"),
+    re_path(r"^/\.search/?$", RootSearchView.as_view(), name="scim-root-search"),
+    re_path(
+        r"^/ServiceProviderConfig/?$",
+        discovery.ServiceProviderConfigView.as_view(),
+        name="scim-spc",
+    ),
+    re_path(r"^/Schemas/?$", discovery.SchemasView.as_view(), name="scim-schemas"),
+    re_path(
+        r"^/Schemas/(?P<schema_id>[^/]+)/?$", discovery.SchemaView.as_view(), name="scim-schema"
+    ),
+    re_path(
+        r"^/ResourceTypes/?$", discovery.ResourceTypesView.as_view(), name="scim-resource-types"
+    ),
+    re_path(
+        r"^/ResourceTypes/(?P<name>[^/]+)/?$",
+        discovery.ResourceTypeView.as_view(),
+        name="scim-resource-type",
+    ),
     re_path(r"^(?:/.*)?$", UnknownEndpointView.as_view(), name="scim-unknown"),
 ]

@@ -28,6 +28,24 @@ class ScimView(APIView):
         return scim_exception_handler
 
 
+def json_body(request: Request) -> Any:
+    """The parsed JSON body; an empty body is a client error, not an empty object."""
+    if not request.stream or not request.body.strip():
+        raise errors.InvalidSyntax("The request body is empty: send the resource as JSON.")
+    return request.data
+
+
+class RootSearchView(ScimView):
+    """POST /.search across resource types (RFC 7644 §3.4.3) is optional; say so with 501."""
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        raise errors.ScimError.with_status(
+            501,
+            "Searching several resource types at once is not supported: "
+            "POST to /Users/.search or /Groups/.search.",
+        )
+
+
 class UnknownEndpointView(ScimView):
     """Anything under scim/v2 that names no endpoint: a SCIM 404, once the caller is known."""
 

@@ -1,18 +1,56 @@
-"""Discovery endpoints. Read-only: writes answer 405 with a SCIM error."""
+"""Discovery endpoints (RFC 7644 §4). Read-only: writes answer 405 with a SCIM error."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from provisioning_ui.links import scim_base_url
+from scim import errors
+from scim.listing import list_response
+from scim.schema import RESOURCE_TYPES, SCHEMAS
 from scim.service_provider import service_provider_config
 from scim.views_base import ScimView
+
+
+def _base(request: Request) -> str:
+    return scim_base_url(request._request, request._request.tenant)  # type: ignore[attr-defined]
 
 
 class ServiceProviderConfigView(ScimView):
     """GET only; any write answers 405 (after authentication)."""
 
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return Response(service_provider_config(request.build_absolute_uri(request.path)))
+    def get(self, request: Request) -> Response:
+        return Response(service_provider_config(f"{_base(request)}/ServiceProviderConfig"))
+
+
+class SchemasView(ScimView):
+    def get(self, request: Request) -> Response:
+        base = _base(request)
+        resources = [schema.to_scim(f"{base}/Schemas/{schema.id}") for schema in SCHEMAS]
+        return Response(list_response(len(resources), 1, resources))
+
+
+class SchemaView(ScimView):
+    def get(self, request: Request, schema_id: str) -> Response:
+        schema = next((s for s in SCHEMAS if s.id.lower() == schema_id.lower()), None)
+        if schema is None:
+            raise errors.NotFound(f"No schema {schema_id!r}.")
+        return Response(schema.to_scim(f"{_base(request)}/Schemas/{schema.id}"))
+
+
+class ResourceTypesView(ScimView):
+    def get(self, request: Request) -> Response:
+        base = _base(request)
+        resources = [rt.to_scim(f"{base}/ResourceTypes/{rt.name}") for rt in RESOURCE_TYPES]
+        return Response(list_response(len(resources), 1, resources))
+
+
+class ResourceTypeView(ScimView):
+    def get(self, request: Request, name: str) -> Response:
+        resource_type = next((rt for rt in RESOURCE_TYPES if rt.name.lower() == name.lower()), None)
+        if resource_type is None:
+            raise errors.NotFound(f"No resource type {name!r}.")
+        return Response(
+            resource_type.to_scim(f"{_base(request)}/ResourceTypes/{resource_type.name}")
+        )

@@ -12,7 +12,12 @@ from django.utils.html import format_html, format_html_join
 from django_tenants.utils import schema_context
 
 from tenants.models import Company, CompanyEvent
-from tenants.services import company_create, company_set_scim, company_update_settings
+from tenants.services import (
+    POLICY_FIELDS,
+    company_create,
+    company_set_scim,
+    company_update_settings,
+)
 from tokens.models import Credential, CredentialEvent
 
 
@@ -58,6 +63,9 @@ class CompanyAdmin(admin.ModelAdmin):
         "seat_limit",
         "seats_used",
         "scim_enabled",
+        "username_immutable",
+        "username_is_work_email",
+        "attribute_allowlist",
         "scim_changed_by",
         "scim_changed_at",
         "company_urls",
@@ -122,6 +130,7 @@ class CompanyAdmin(admin.ModelAdmin):
             seat_limit=data.get("seat_limit"),
             clear_seat_limit=data.get("seat_limit") is None,
             status=data.get("status"),
+            policies={field: data[field] for field in POLICY_FIELDS if field in data},
         )
         if "scim_enabled" in form.changed_data and self.has_switch_scim_permission(request):
             company_set_scim(company=current, enabled=bool(data["scim_enabled"]), actor=actor)

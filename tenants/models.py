@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django_tenants.models import DomainMixin, TenantMixin
 
+from tenants.policies import validate_attribute_allowlist
 from tenants.slugs import SLUG_MAX_LENGTH, validate_company_slug
 
 
@@ -52,6 +53,28 @@ class Company(TenantMixin):
     # lock); recomputed by the periodic seat check. Lets support list thousands of companies
     # with usage without counting inside thousands of schemas.
     seats_used = models.PositiveIntegerField(default=0)
+
+    # SCIM policies (set by support; shown read-only to company admins).
+    username_immutable = models.BooleanField(
+        "userName cannot change",
+        default=False,
+        help_text="Refuse any change of a user's userName (400 mutability).",
+    )
+    username_is_work_email = models.BooleanField(
+        "userName must be the primary work email",
+        default=False,
+        help_text="Refuse users whose userName differs from their primary work email (400).",
+    )
+    attribute_allowlist = models.JSONField(
+        "attributes kept",
+        default=list,
+        blank=True,
+        validators=[validate_attribute_allowlist],
+        help_text='SCIM attributes this company maps, e.g. ["name", "emails", '
+        '"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"]. '
+        "Others are ignored: not stored, not returned. Empty: keep every attribute. userName, "
+        "externalId and active are always kept.",
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -111,6 +134,7 @@ class CompanyEvent(models.Model):
         SEAT_LIMIT_CHANGED = "seat_limit_changed", "Seat limit changed"
         STATUS_CHANGED = "status_changed", "Status changed"
         RENAMED = "renamed", "Renamed"
+        POLICY_CHANGED = "policy_changed", "SCIM policy changed"
 
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="events")
     action = models.CharField(max_length=32, choices=Action.choices)

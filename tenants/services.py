@@ -12,7 +12,10 @@ from django_tenants.utils import schema_context
 from accounts.models import User
 from accounts.services import company_admin_create
 from tenants.models import Company, CompanyEvent, Domain
+from tenants.policies import validate_attribute_allowlist
 from tenants.slugs import schema_name_for, validate_company_slug
+
+POLICY_FIELDS = ("username_immutable", "username_is_work_email", "attribute_allowlist")
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,7 @@ def company_update_settings(
     seat_limit: int | None = None,
     clear_seat_limit: bool = False,
     status: str | None = None,
+    policies: dict[str, object] | None = None,
 ) -> list[str]:
     """Change a company's name, seat limit or status, recording each change. Returns the names
     of the fields that changed. Lowering the limit below current usage is allowed: nobody is
@@ -150,6 +154,25 @@ def company_update_settings(
             )
             locked.status = status
             changed.append("status")
+        for field, value in (policies or {}).items():
+            if field not in POLICY_FIELDS:
+                raise ValidationError(f"Unknown policy {field!r}.", code="invalid")
+            if field == "attribute_allowlist":
+                validate_attribute_allowlist(value)
+                value = [str(item).strip() for item in value or []]  # type: ignore[attr-defined]
+            if value != getattr(locked, field):
+                events.append(
+                    _event(
+                        locked,
+                        CompanyEvent.Action.POLICY_CHANGED,
+                        actor,
+                        getattr(locked, field),
+                        value,
+                    )
+                )
+                events[-1].detail["policy"] = field
+                setattr(locked, field, value)
+                changed.append(field)
         if changed:
             locked.save(update_fields=[*changed, "updated_at"])
             CompanyEvent.objects.bulk_create(events)

@@ -8,9 +8,11 @@ never work there). Each test runs in a transaction that is rolled back.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_context
 
 from accounts.models import User
@@ -77,3 +79,28 @@ def live_server_url(
 
     with gunicorn_server(tmp_path_factory.mktemp("live-server")) as url:
         yield url
+
+
+class _QueryCounter:
+    def __init__(self, context: CaptureQueriesContext):
+        self.context = context
+
+    @property
+    def statements(self) -> list[str]:
+        # django-tenants re-sends `SET search_path` before each query; count the real work.
+        return [
+            q["sql"]
+            for q in self.context.captured_queries
+            if not q["sql"].startswith("SET search_path")
+        ]
+
+
+@contextmanager
+def max_queries(limit: int) -> Iterator[_QueryCounter]:
+    """Fail when the block runs more than `limit` queries (search_path switches not counted)."""
+    with CaptureQueriesContext(connection) as context:
+        counter = _QueryCounter(context)
+        yield counter
+    if len(counter.statements) > limit:
+        listing = "\n".join(counter.statements)
+        pytest.fail(f"Expected at most {limit} queries, ran {len(counter.statements)}:\n{listing}")

@@ -12,9 +12,12 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
@@ -125,3 +128,51 @@ def committed_company(
     finally:
         connection.set_schema_to_public()
         company.delete(force_drop=True)
+
+
+T = TypeVar("T")
+
+
+def in_thread(work: Callable[[], T]) -> T:
+    """Run `work` on another thread, hence another database connection: outside the test's
+    transaction, so what it writes is committed and visible to server processes."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(work).result()
+
+
+@dataclass(frozen=True)
+class LiveCompany:
+    company: Company
+    bearer: str
+    basic_username: str
+    basic_secret: str
+
+
+@contextmanager
+def live_scim_company(django_db_blocker: Any) -> Iterator[LiveCompany]:
+    """A committed company with SCIM on, a Bearer token and Basic credentials; dropped after."""
+    from django_tenants.utils import schema_context
+
+    from tokens.services import basic_issue, token_issue
+
+    manager = committed_company(
+        scim_enabled=True, admin_email="owner@live.test", admin_password="Live-Owner-Pass-1"
+    )
+
+    def arrange() -> LiveCompany:
+        with django_db_blocker.unblock():
+            company = manager.__enter__()
+            with schema_context(company.schema_name):
+                token = token_issue(company=company, name="IdP", actor="tests")
+                pair = basic_issue(company=company, actor="tests")
+            return LiveCompany(company, token.secret, pair.credential.username or "", pair.secret)
+
+    def clean_up() -> None:
+        with django_db_blocker.unblock():
+            manager.__exit__(None, None, None)
+
+    live = in_thread(arrange)
+    try:
+        yield live
+    finally:
+        in_thread(clean_up)

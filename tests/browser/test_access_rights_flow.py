@@ -7,10 +7,9 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from django_tenants.utils import schema_context
@@ -19,14 +18,13 @@ from playwright.sync_api import Browser, Page, expect
 from accounts.models import User
 from tenants.models import Company
 from tests.conftest import TEST_PASSWORD
-from tests.live import committed_company
+from tests.live import committed_company, in_thread
 from tokens.models import Credential
 
 # django_db (not transactional: a flush would empty the shared tables) makes pytest-django set
 # up the test database even when only these tests run; the data they need is committed by
 # other threads, outside the test's transaction.
 pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.django_db]
-T = TypeVar("T")
 
 
 def scim_status(url: str, token: str | None) -> int:
@@ -78,11 +76,6 @@ def scene(django_db_blocker: Any) -> Iterator[Scene]:
         yield Scene(company=company, support_email=support_email)
     finally:
         in_thread(clean_up)
-
-
-def in_thread(work: Callable[[], T]) -> T:
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(work).result()
 
 
 def test_company_admin_generates_uses_and_revokes_a_token(

@@ -1,5 +1,7 @@
 """Support staff in the Django admin: who may flip the SCIM switch, and that it is recorded."""
 
+import json
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
@@ -31,6 +33,9 @@ def change_form(company: Company, **overrides: object) -> dict[str, object]:
         "status": company.status,
         "seat_limit": "" if company.seat_limit is None else company.seat_limit,
         "scim_enabled": "on" if company.scim_enabled else "",
+        "username_immutable": "on" if company.username_immutable else "",
+        "username_is_work_email": "on" if company.username_is_work_email else "",
+        "attribute_allowlist": json.dumps(company.attribute_allowlist),
         "events-TOTAL_FORMS": str(len(event_ids)),
         "events-INITIAL_FORMS": str(len(event_ids)),
         **{f"events-{index}-id": event_id for index, event_id in enumerate(event_ids)},
@@ -187,3 +192,25 @@ def test_support_sees_a_companys_credential_activity(support_superuser: User) ->
     assert "1 usable credential(s)" in page
     assert "Okta production" in page and "ada@acme.test" in page
     assert issued.credential.display_prefix in page and issued.secret not in page
+
+
+def test_support_sets_scim_policies_and_bad_allowlists_are_refused(lead_client: Client) -> None:
+    acme = Company.objects.get(slug="acme")
+
+    refused = lead_client.post(
+        f"/admin/tenants/company/{acme.pk}/change/",
+        change_form(acme, attribute_allowlist='["name", "nosuch"]'),
+    )
+    saved = lead_client.post(
+        f"/admin/tenants/company/{acme.pk}/change/",
+        change_form(acme, username_immutable="on", attribute_allowlist='["name", "emails"]'),
+    )
+
+    assert (
+        refused.status_code == 200
+        and "Unknown SCIM User attribute(s): nosuch" in refused.content.decode()
+    )
+    assert saved.status_code == 302
+    company = Company.objects.get(pk=acme.pk)
+    assert company.username_immutable is True and company.attribute_allowlist == ["name", "emails"]
+    assert CompanyEvent.objects.filter(company=acme, action="policy_changed").count() == 2

@@ -1,0 +1,80 @@
+"""Writing the provisioning ledger. Succeeded writes are recorded inside the write's own
+transaction; failures after it rolled back, so the record survives the rollback."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from directory.models import ProvisioningEvent
+from scim.errors import ScimError
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """Who is calling, for the ledger: taken from the request by the SCIM views."""
+
+    idp: str = ""
+    credential: str = ""
+    request_id: str = ""
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What the call was about, as far as it is known."""
+
+    resource_type: str
+    resource_id: Any = None
+    user_name: str = ""
+    external_id: str = ""
+    display_name: str = ""
+
+    @classmethod
+    def from_payload(cls, resource_type: str, payload: Any, resource_id: Any = None) -> Subject:
+        data = payload if isinstance(payload, dict) else {}
+
+        def text(key: str) -> str:
+            value = next((v for k, v in data.items() if str(k).lower() == key.lower()), "")
+            return str(value)[:255] if isinstance(value, str | int) else ""
+
+        return cls(
+            resource_type=resource_type,
+            resource_id=resource_id,
+            user_name=text("userName"),
+            external_id=text("externalId"),
+            display_name=text("displayName"),
+        )
+
+
+def _row(operation: str, subject: Subject, context: CallContext) -> dict[str, Any]:
+    return {
+        "operation": operation,
+        "resource_type": subject.resource_type,
+        "resource_id": subject.resource_id,
+        "user_name": subject.user_name,
+        "external_id": subject.external_id or "",
+        "display_name": subject.display_name,
+        "idp": context.idp[:200],
+        "credential": context.credential[:150],
+        "request_id": context.request_id[:64],
+    }
+
+
+def ledger_success(operation: str, subject: Subject, context: CallContext, status: int) -> None:
+    ProvisioningEvent.objects.create(
+        **_row(operation, subject, context),
+        outcome=ProvisioningEvent.Outcome.SUCCEEDED,
+        status=status,
+    )
+
+
+def ledger_failure(
+    operation: str, subject: Subject, context: CallContext, error: ScimError
+) -> None:
+    ProvisioningEvent.objects.create(
+        **_row(operation, subject, context),
+        outcome=ProvisioningEvent.Outcome.FAILED,
+        status=error.status,
+        scim_type=error.scim_type or "",
+        detail=error.detail[:2000],
+    )

@@ -1,0 +1,127 @@
+"""The company's directory as its identity provider provisions it (tables in the company's
+schema): members (SCIM Users), their multi-valued attributes, and the provisioning ledger.
+
+A member is stored twice over, on purpose: `attributes` holds the whole canonical SCIM
+resource (what GET returns), and indexed columns hold what is filtered, unique, sorted or
+joined. Services keep the two in step; nothing else writes these tables.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+
+
+class Member(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user_name = models.CharField(max_length=255)
+    # NULL, not "": absent externalIds must not collide under the unique constraint.
+    external_id = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    active = models.BooleanField(default=True)
+    display_name = models.CharField(max_length=255, blank=True)
+    given_name = models.CharField(max_length=255, blank=True)
+    family_name = models.CharField(max_length=255, blank=True)
+    # Lower-cased primary email (or the first one), for `emails eq` lookups and the portal.
+    primary_email = models.CharField(max_length=320, blank=True)
+    manager = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reports"
+    )
+    # The manager as the IdP named them (an id or a userName) while no such member exists yet;
+    # resolved into `manager` when that member is created.
+    manager_ref = models.CharField(max_length=255, blank=True)
+    attributes = models.JSONField(default=dict)
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(Lower("user_name"), name="member_user_name_ci_unique"),
+            models.UniqueConstraint(
+                fields=["external_id"],
+                condition=Q(external_id__isnull=False),
+                name="member_external_id_unique",
+            ),
+        ]
+        indexes = [
+            # Stable paging order (created_at, id); covering so a page of ids is index-only.
+            models.Index(fields=["created_at", "id"], name="member_page_order"),
+            models.Index(fields=["active", "created_at", "id"], name="member_active_page"),
+            models.Index(Lower("display_name"), name="member_display_name_ci"),
+            models.Index(Lower("given_name"), name="member_given_name_ci"),
+            models.Index(Lower("family_name"), name="member_family_name_ci"),
+            models.Index(fields=["primary_email"], name="member_primary_email"),
+            # Prefix search on the portal's Members page: LIKE 'abc%' needs a pattern opclass.
+            # The lower(user_name) and lower(display_name) ones are in migration 0002 (SQL):
+            # Django renders an opclass on an expression index with a syntax PostgreSQL refuses.
+            models.Index(
+                fields=["primary_email"],
+                opclasses=["varchar_pattern_ops"],
+                name="member_email_prefix",
+            ),
+            models.Index(fields=["updated_at"], name="member_updated_at"),
+            models.Index(
+                fields=["manager_ref"], condition=~Q(manager_ref=""), name="member_pending_manager"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.user_name
+
+
+class MemberValue(models.Model):
+    """One value of a multi-valued attribute (emails, phoneNumbers, addresses …), so filters
+    such as `emails[type eq "work" and value co "@acme"]` run as indexed SQL."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="values")
+    attribute = models.CharField(max_length=32)
+    item = models.JSONField()
+    value_lower = models.CharField(max_length=1024, blank=True)
+    type_lower = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["attribute", "value_lower"], name="membervalue_lookup"),
+            models.Index(fields=["member", "attribute"], name="membervalue_member"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.attribute}: {self.value_lower}"
+
+
+class ProvisioningEvent(models.Model):
+    """The provisioning ledger: one row per SCIM write, and per failed SCIM request that named
+    a resource. Bodies are never stored with secrets."""
+
+    class Outcome(models.TextChoices):
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    operation = models.CharField(max_length=16)  # create, replace, patch, delete
+    resource_type = models.CharField(max_length=16)  # User, Group
+    resource_id = models.UUIDField(null=True, blank=True)
+    user_name = models.CharField(max_length=255, blank=True)
+    external_id = models.CharField(max_length=255, blank=True)
+    display_name = models.CharField(max_length=255, blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    status = models.PositiveSmallIntegerField()
+    scim_type = models.CharField(max_length=32, blank=True)
+    detail = models.TextField(blank=True)
+    idp = models.CharField(max_length=200, blank=True, help_text="The caller's User-Agent")
+    credential = models.CharField(max_length=150, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="provisioning_recent"),
+            models.Index(fields=["outcome", "-created_at"], name="provisioning_outcome_recent"),
+            models.Index(fields=["resource_id"], name="provisioning_resource"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.operation} {self.resource_type} {self.outcome}"

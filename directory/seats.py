@@ -1,0 +1,34 @@
+"""Seats: an active member uses one. The count lives on the company row in `public`, changed
+only under a row lock on that company (the seat lock), in the transaction of the write."""
+
+from __future__ import annotations
+
+from django.db.models import F
+
+from scim.errors import ScimError
+from tenants.models import Company
+
+
+class SeatLimitReached(ScimError):
+    status = 403
+    default_detail = "Seat limit reached."
+
+
+def seats_take(company: Company, count: int = 1) -> None:
+    """Take `count` seats for members becoming active. Locks the company row until the
+    transaction ends, so concurrent creates cannot both take the last seat. Raises
+    SeatLimitReached when the limit would be passed. Call inside a transaction."""
+    locked = Company.objects.select_for_update().only("seat_limit", "seats_used").get(pk=company.pk)
+    if locked.seat_limit is not None and locked.seats_used + count > locked.seat_limit:
+        raise SeatLimitReached(
+            f"Seat limit reached: {locked.seats_used} of {locked.seat_limit} seats in use. "
+            "Deactivate a user or ask support to raise the limit."
+        )
+    Company.objects.filter(pk=company.pk).update(seats_used=F("seats_used") + count)
+
+
+def seats_release(company: Company, count: int = 1) -> None:
+    """Give back `count` seats (members deactivated or deleted). Call inside a transaction."""
+    Company.objects.filter(pk=company.pk, seats_used__gte=count).update(
+        seats_used=F("seats_used") - count
+    )

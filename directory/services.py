@@ -1,0 +1,245 @@
+"""Writes about members (SCIM Users). Each service owns its transaction, the seat lock, the
+multi-valued attribute rows and the ledger row; views call exactly one of them."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from directory.ledger import CallContext, Subject, ledger_failure, ledger_success
+from directory.models import Member, MemberValue
+from directory.seats import seats_release, seats_take
+from directory.selectors import member_get, parse_member_id
+from scim import errors
+from scim.patch import apply_patch
+from scim.schema import ENTERPRISE_USER, USER
+from scim.user_input import UserPolicy, normalize_user, policy_from, primary_email
+from tenants.models import Company
+
+MULTI_VALUED = ("emails", "phoneNumbers", "ims", "photos", "addresses", "entitlements", "roles",
+                "x509Certificates")  # fmt: skip
+
+
+def user_policy(company: Company) -> UserPolicy:
+    return policy_from(company.username_is_work_email, company.attribute_allowlist)
+
+
+def member_create(*, company: Company, payload: Any, context: CallContext) -> Member:
+    """Create a member from a POSTed User. Raises ScimError subclasses: InvalidValue /
+    InvalidSyntax for a bad body, Uniqueness (409) when userName or externalId is taken,
+    SeatLimitReached (403) when no seat is free. Every outcome is recorded in the ledger."""
+    subject = Subject.from_payload("User", payload)
+    try:
+        resource = normalize_user(payload, user_policy(company))
+        with transaction.atomic():
+            now = timezone.now()
+            member = Member(id=uuid.uuid4(), created_at=now, updated_at=now, version=1)
+            _apply(member, resource)
+            if member.active:
+                seats_take(company)
+            _save(member, insert=True)
+            _write_values(member, resource, replace=False)
+            _adopt_waiting_reports(member)
+            ledger_success("create", _subject(member), context, 201)
+    except errors.ScimError as error:
+        ledger_failure("create", subject, context, error)
+        raise
+    return member
+
+
+def member_replace(
+    *,
+    company: Company,
+    member_id: str,
+    payload: Any,
+    context: CallContext,
+    if_match: str | None = None,
+) -> Member:
+    """PUT: replace the member with the User in `payload` (readOnly id/meta/groups and
+    `password` are ignored). Raises NotFound, PreconditionFailed, Mutability (userName
+    immutable by company policy), Uniqueness, SeatLimitReached (reactivation), InvalidValue."""
+    subject = Subject.from_payload("User", payload, parse_member_id(member_id))
+    try:
+        with transaction.atomic():
+            member = member_get(member_id, for_update=True)
+            _check_if_match(member, if_match)
+            resource = normalize_user(payload, user_policy(company))
+            _update(company, member, resource)
+            ledger_success("replace", _subject(member), context, 200)
+    except errors.ScimError as error:
+        ledger_failure("replace", subject, context, error)
+        raise
+    return member
+
+
+def member_patch(
+    *,
+    company: Company,
+    member_id: str,
+    operations: Sequence[Any],
+    context: CallContext,
+    if_match: str | None = None,
+) -> Member:
+    """PATCH: apply the operations to the stored User, atomically (any failing operation
+    changes nothing). Raises what member_replace raises, plus the PATCH errors (InvalidPath,
+    NoTarget, InvalidSyntax)."""
+    subject = Subject("User", parse_member_id(member_id))
+    try:
+        with transaction.atomic():
+            member = member_get(member_id, for_update=True)
+            subject = _subject(member)
+            _check_if_match(member, if_match)
+            patched = apply_patch(copy.deepcopy(member.attributes), operations, USER)
+            resource = normalize_user(patched, user_policy(company), default_active=False)
+            _update(company, member, resource)
+            ledger_success("patch", _subject(member), context, 200)
+    except errors.ScimError as error:
+        ledger_failure("patch", subject, context, error)
+        raise
+    return member
+
+
+def member_delete(
+    *, company: Company, member_id: str, context: CallContext, if_match: str | None = None
+) -> None:
+    """DELETE (Entra's hard delete): the member is gone; a later GET is 404. Frees the seat."""
+    subject = Subject("User", parse_member_id(member_id))
+    try:
+        with transaction.atomic():
+            member = member_get(member_id, for_update=True)
+            subject = _subject(member)
+            _check_if_match(member, if_match)
+            if member.active:
+                seats_release(company)
+            member.delete()
+            ledger_success("delete", subject, context, 204)
+    except errors.ScimError as error:
+        ledger_failure("delete", subject, context, error)
+        raise
+
+
+# --- internals ------------------------------------------------------------------------------
+
+
+def _subject(member: Member) -> Subject:
+    return Subject(
+        resource_type="User",
+        resource_id=member.id,
+        user_name=member.user_name,
+        external_id=member.external_id or "",
+        display_name=member.display_name,
+    )
+
+
+def _check_if_match(member: Member, if_match: str | None) -> None:
+    if if_match is None or if_match.strip() == "*":
+        return
+    wanted = {tag.strip().removeprefix("W/").strip('"') for tag in if_match.split(",")}
+    if str(member.version) not in wanted:
+        raise errors.PreconditionFailed(
+            f'The user changed: its version is W/"{member.version}", not {if_match}.'
+        )
+
+
+def _update(company: Company, member: Member, resource: dict[str, Any]) -> None:
+    was_active = member.active
+    old_user_name = member.user_name
+    if company.username_immutable and resource["userName"].lower() != old_user_name.lower():
+        raise errors.Mutability(
+            f'userName cannot change for this company (it is "{old_user_name}").'
+        )
+    _apply(member, resource)
+    if member.active and not was_active:
+        seats_take(company)
+    elif was_active and not member.active:
+        seats_release(company)
+    member.version += 1
+    member.updated_at = timezone.now()
+    _save(member, insert=False)
+    _write_values(member, resource, replace=True)
+    if member.user_name.lower() != old_user_name.lower():
+        _adopt_waiting_reports(member)
+
+
+def _apply(member: Member, resource: dict[str, Any]) -> None:
+    """Copy the canonical resource onto the member's columns."""
+    member.attributes = resource
+    member.user_name = resource["userName"]
+    member.external_id = resource.get("externalId") or None
+    member.active = bool(resource.get("active", True))
+    member.display_name = str(resource.get("displayName", ""))[:255]
+    name = resource.get("name", {})
+    member.given_name = str(name.get("givenName", ""))[:255]
+    member.family_name = str(name.get("familyName", ""))[:255]
+    member.primary_email = (primary_email(resource) or "").lower()[:320]
+    _link_manager(member, resource.get(ENTERPRISE_USER, {}).get("manager"))
+
+
+def _link_manager(member: Member, manager: dict[str, Any] | None) -> None:
+    reference = (manager or {}).get("value", "")
+    if not reference:
+        member.manager, member.manager_ref = None, ""
+        return
+    by_id = parse_member_id(reference)
+    lookup = Q(pk=by_id) if by_id else Q()
+    lookup |= Q(user_name_ci=reference.lower())
+    found = (
+        Member.objects.alias(user_name_ci=Lower("user_name"))
+        .filter(lookup)
+        .exclude(pk=member.pk)
+        .first()
+    )
+    if found is None and (by_id == member.id or reference.lower() == member.user_name.lower()):
+        raise errors.InvalidValue("A user cannot be their own manager.")
+    member.manager = found
+    member.manager_ref = "" if found else reference[:255]
+
+
+def _adopt_waiting_reports(member: Member) -> None:
+    """Members whose manager was named before this member existed now point at it."""
+    Member.objects.filter(manager__isnull=True).exclude(manager_ref="").filter(
+        Q(manager_ref=str(member.id)) | Q(manager_ref__iexact=member.user_name)
+    ).exclude(pk=member.pk).update(manager=member, manager_ref="")
+
+
+def _save(member: Member, *, insert: bool) -> None:
+    try:
+        with transaction.atomic():
+            member.save(force_insert=insert)
+    except IntegrityError as error:
+        constraint = getattr(getattr(error.__cause__, "diag", None), "constraint_name", "") or ""
+        if "user_name" in constraint:
+            raise errors.Uniqueness(
+                f'A user with userName "{member.user_name}" already exists.'
+            ) from None
+        if "external_id" in constraint:
+            raise errors.Uniqueness(
+                f'A user with externalId "{member.external_id}" already exists.'
+            ) from None
+        raise
+
+
+def _write_values(member: Member, resource: dict[str, Any], *, replace: bool) -> None:
+    if replace:
+        MemberValue.objects.filter(member=member).delete()
+    rows = [
+        MemberValue(
+            member=member,
+            attribute=attribute,
+            item=item,
+            value_lower=str(item.get("value", ""))[:1024].lower(),
+            type_lower=str(item.get("type", ""))[:64].lower(),
+        )
+        for attribute in MULTI_VALUED
+        for item in resource.get(attribute, [])
+        if isinstance(item, dict)
+    ]
+    if rows:
+        MemberValue.objects.bulk_create(rows)

@@ -1,0 +1,76 @@
+"""Members: the company's users as its identity provider provisioned them. Read-only."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.db.models.lookups import StartsWith
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from directory.models import Member
+from directory.selectors import parse_member_id
+from provisioning_ui.links import scim_base_url
+from scim.user_resource import user_to_scim
+
+PAGE_SIZE = 50
+
+
+@require_GET
+@login_required
+def members(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()
+    state = request.GET.get("state", "all")
+    queryset = Member.objects.order_by("created_at", "id").only(
+        "id",
+        "user_name",
+        "display_name",
+        "given_name",
+        "family_name",
+        "primary_email",
+        "active",
+        "updated_at",
+    )
+    if query:
+        prefix = query.lower()
+        queryset = queryset.filter(
+            Q(StartsWith(Lower("user_name"), prefix))
+            | Q(StartsWith(Lower("display_name"), prefix))
+            | Q(primary_email__startswith=prefix)
+        )
+    if state in ("active", "deactivated"):
+        queryset = queryset.filter(active=state == "active")
+    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "portal/members.html",
+        {"page": page, "query": query, "state": state, "company": request.tenant},  # type: ignore[attr-defined]
+    )
+
+
+@require_GET
+@login_required
+def member_detail(request: HttpRequest, member_id: str) -> HttpResponse:
+    parsed = parse_member_id(member_id)
+    member = Member.objects.select_related("manager").filter(pk=parsed).first() if parsed else None
+    if member is None:
+        raise Http404("No such member.")
+    company = request.tenant  # type: ignore[attr-defined]
+    resource = user_to_scim(member, users_url=scim_base_url(request, company) + "/Users")
+    return render(
+        request,
+        "portal/member_detail.html",
+        {
+            "member": member,
+            "resource": resource,
+            "resource_json": json.dumps(resource, indent=2, ensure_ascii=False),
+            "reports": member.reports.order_by("user_name").only("id", "user_name", "display_name")[
+                :50
+            ],
+        },
+    )

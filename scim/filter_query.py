@@ -1,0 +1,305 @@
+"""Translate a parsed SCIM filter into a Django `Q` over members, so filtering is SQL that
+indexes serve, never rows loaded into Python.
+
+Indexed columns answer the attributes IdPs filter on (userName, externalId, id, active,
+names, emails, meta dates); multi-valued attributes go through `MemberValue` with EXISTS;
+every other attribute is read from the JSONB resource.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Exists, F, OuterRef, Q
+from django.db.models.fields.json import KeyTextTransform, KeyTransform
+from django.db.models.functions import Lower
+from django.db.models.lookups import (
+    Contains,
+    EndsWith,
+    Exact,
+    GreaterThan,
+    GreaterThanOrEqual,
+    IsNull,
+    LessThan,
+    LessThanOrEqual,
+    StartsWith,
+)
+
+from directory.models import MemberValue
+from scim.errors import InvalidFilter
+from scim.filter import And, Comparison, Expr, Not, Or, Present, ValuePath
+from scim.schema import BOOLEAN, COMPLEX, DATETIME, USER, Attribute, ResolvedAttribute
+
+_ORDERING = {"gt": GreaterThan, "ge": GreaterThanOrEqual, "lt": LessThan, "le": LessThanOrEqual}
+_STRING_MATCH = {"co": Contains, "sw": StartsWith, "ew": EndsWith}
+
+
+@dataclass(frozen=True)
+class Column:
+    field: str
+    kind: str  # "ci" (case-insensitive text), "exact" text, "bool", "datetime", "uuid"
+
+
+# Attributes stored in their own indexed columns (see directory.models.Member).
+COLUMNS: dict[str, Column] = {
+    "id": Column("id", "uuid"),
+    "externalId": Column("external_id", "exact"),
+    "userName": Column("user_name", "ci"),
+    "displayName": Column("display_name", "ci"),
+    "name.givenName": Column("given_name", "ci"),
+    "name.familyName": Column("family_name", "ci"),
+    "active": Column("active", "bool"),
+    "meta.created": Column("created_at", "datetime"),
+    "meta.lastModified": Column("updated_at", "datetime"),
+}
+
+
+def users_q(expr: Expr) -> Q:
+    """The Q selecting members that match `expr`. Raises InvalidFilter for unknown attributes
+    and operators that do not apply to an attribute's type."""
+    if isinstance(expr, And):
+        return users_q(expr.left) & users_q(expr.right)
+    if isinstance(expr, Or):
+        return users_q(expr.left) | users_q(expr.right)
+    if isinstance(expr, Not):
+        return ~users_q(expr.expr)
+    if isinstance(expr, ValuePath):
+        resolved = _resolve(expr.path)
+        if not resolved.attribute.multi_valued or resolved.sub_attribute is not None:
+            raise InvalidFilter(f'"{expr.path}[…]" needs a multi-valued attribute.')
+        return _values_exist(resolved.attribute, _item_q(expr.filter, resolved.attribute))
+    if isinstance(expr, Present | Comparison):
+        return _term(expr)
+    raise InvalidFilter("Unsupported filter expression.")
+
+
+def _resolve(path: str) -> ResolvedAttribute:
+    resolved = USER.resolve(path)
+    if resolved is None:
+        raise InvalidFilter(f'Unknown attribute "{path}" in filter.')
+    if resolved.attribute.name == "password":
+        raise InvalidFilter("password cannot be filtered on.")
+    return resolved
+
+
+def _term(term: Present | Comparison) -> Q:
+    resolved = _resolve(term.path)
+    if resolved.attribute.multi_valued:
+        if resolved.attribute.name == "groups":
+            raise InvalidFilter(
+                "Filtering users by groups is not supported; filter Groups by members."
+            )
+        sub = resolved.sub_attribute or resolved.attribute.sub("value")
+        if sub is None:
+            raise InvalidFilter(f'"{term.path}" needs a sub-attribute.')
+        inner = _item_term(term, sub) if isinstance(term, Comparison) else _item_present(sub)
+        return _values_exist(resolved.attribute, inner)
+    column = COLUMNS.get(resolved.dotted) if not resolved.is_extension else None
+    if column is not None:
+        return _column_term(term, column)
+    if (
+        resolved.is_extension
+        and resolved.dotted == "manager.value"
+        and isinstance(term, Comparison)
+    ):
+        return _manager_term(term)
+    path = _json_path(resolved)
+    if isinstance(term, Present):
+        return _json_present(path)
+    target = resolved.target
+    if target.type == COMPLEX:
+        raise InvalidFilter(f'"{term.path}" is complex: compare one of its sub-attributes.')
+    return _compare(_json_expr(path, target), target, term.op, term.value, nullable=True)
+
+
+def _column_term(term: Present | Comparison, column: Column) -> Q:
+    if isinstance(term, Present):
+        if column.kind in ("ci", "exact"):
+            return Q(**{f"{column.field}__isnull": False}) & ~Q(**{column.field: ""})
+        return Q(**{f"{column.field}__isnull": False})
+    if column.kind == "uuid":
+        if term.op not in ("eq", "ne"):
+            raise InvalidFilter("id supports eq and ne only.")
+        parsed = _uuid(term.value)
+        match = Q(pk=parsed) if parsed else Q(pk__in=[])
+        return match if term.op == "eq" else ~match
+    attribute = Attribute(
+        column.field,
+        type={"bool": BOOLEAN, "datetime": DATETIME}.get(column.kind, "string"),
+        case_exact=column.kind == "exact",
+    )
+    return _compare(
+        F(column.field), attribute, term.op, term.value, nullable=column.field == "external_id"
+    )
+
+
+def _manager_term(term: Comparison) -> Q:
+    if term.op not in ("eq", "ne") or not isinstance(term.value, str):
+        raise InvalidFilter("manager.value supports eq and ne with a string.")
+    parsed = _uuid(term.value)
+    match = Q(manager_ref__iexact=term.value)
+    if parsed:
+        match |= Q(manager_id=parsed)
+    return match if term.op == "eq" else ~match
+
+
+def _compare(expression: Any, attribute: Attribute, op: str, value: Any, *, nullable: bool) -> Q:
+    """`expression op value` for an attribute of `attribute`'s type and case-sensitivity."""
+    if value is None:
+        if op == "eq":
+            return _absent(expression)
+        if op == "ne":
+            return ~_absent(expression)
+        raise InvalidFilter(f"Only eq and ne compare with null (got {op}).")
+    if attribute.type == BOOLEAN:
+        if op not in ("eq", "ne"):
+            raise InvalidFilter(f"{attribute.name} is a boolean: use eq or ne.")
+        flag = _boolean(value, attribute.name)
+        return _with_ne(Q(Exact(expression, flag)), op, expression, nullable)
+    if attribute.type == DATETIME:
+        moment = _datetime(value, attribute.name)
+        if op in _STRING_MATCH:
+            raise InvalidFilter(f"{attribute.name} is a date: use eq, ne, gt, ge, lt or le.")
+        return _ordered(expression, op, moment, nullable)
+    if not isinstance(value, str):
+        raise InvalidFilter(f"{attribute.name} is a string: compare it with a quoted value.")
+    if not attribute.case_exact:
+        expression, value = Lower(expression), value.lower()
+    if op in _STRING_MATCH:
+        return Q(_STRING_MATCH[op](expression, value))
+    return _ordered(expression, op, value, nullable)
+
+
+def _ordered(expression: Any, op: str, value: Any, nullable: bool) -> Q:
+    if op in ("eq", "ne"):
+        return _with_ne(Q(Exact(expression, value)), op, expression, nullable)
+    if op in _ORDERING:
+        return Q(_ORDERING[op](expression, value))
+    raise InvalidFilter(f'Operator "{op}" does not apply here.')
+
+
+def _with_ne(equal: Q, op: str, expression: Any, nullable: bool) -> Q:
+    if op == "eq":
+        return equal
+    # "ne" also matches users that have no value at all.
+    return ~equal | _absent(expression) if nullable else ~equal
+
+
+def _absent(expression: Any) -> Q:
+    return Q(IsNull(expression, True))
+
+
+def _json_path(resolved: ResolvedAttribute) -> list[str]:
+    path = [resolved.attribute.name]
+    if resolved.is_extension and resolved.schema is not None:
+        path.insert(0, resolved.schema.id)
+    if resolved.sub_attribute is not None:
+        path.append(resolved.sub_attribute.name)
+    return path
+
+
+def _json_expr(path: list[str], attribute: Attribute) -> Any:
+    container: Any = "attributes"
+    for key in path[:-1]:
+        container = KeyTransform(key, container)
+    if attribute.type == BOOLEAN:
+        return KeyTransform(path[-1], container)
+    return KeyTextTransform(path[-1], container)
+
+
+def _json_present(path: list[str]) -> Q:
+    text = _json_expr(path, Attribute(path[-1]))
+    return Q(IsNull(text, False)) & ~Q(Exact(text, ""))
+
+
+# --- multi-valued attributes ----------------------------------------------------------------
+
+
+def _values_exist(attribute: Attribute, inner: Q) -> Q:
+    return Q(
+        Exists(
+            MemberValue.objects.filter(member=OuterRef("pk"), attribute=attribute.name).filter(
+                inner
+            )
+        )
+    )
+
+
+def _item_q(expr: Expr, attribute: Attribute) -> Q:
+    """A filter inside `attr[…]`, over one value (a MemberValue row)."""
+    if isinstance(expr, And):
+        return _item_q(expr.left, attribute) & _item_q(expr.right, attribute)
+    if isinstance(expr, Or):
+        return _item_q(expr.left, attribute) | _item_q(expr.right, attribute)
+    if isinstance(expr, Not):
+        return ~_item_q(expr.expr, attribute)
+    if isinstance(expr, ValuePath):
+        raise InvalidFilter("Value paths cannot be nested.")
+    sub = attribute.sub(expr.path.rsplit(":", 1)[-1].split(".")[-1])
+    if sub is None:
+        raise InvalidFilter(f'"{attribute.name}" has no sub-attribute "{expr.path}".')
+    if isinstance(expr, Present):
+        return _item_present(sub)
+    return _item_term(expr, sub)
+
+
+def _item_expr(sub: Attribute) -> tuple[Any, bool]:
+    """The SQL expression for a sub-attribute of a MemberValue, and whether it is lower-cased."""
+    if sub.name == "value" and not sub.case_exact:
+        return F("value_lower"), True
+    if sub.name == "type":
+        return F("type_lower"), True
+    if sub.type == BOOLEAN:
+        return KeyTransform(sub.name, "item"), False
+    return KeyTextTransform(sub.name, "item"), False
+
+
+def _item_present(sub: Attribute) -> Q:
+    expression, _ = _item_expr(sub)
+    if sub.type == BOOLEAN:
+        return Q(IsNull(expression, False))
+    return Q(IsNull(expression, False)) & ~Q(Exact(expression, ""))
+
+
+def _item_term(term: Comparison, sub: Attribute) -> Q:
+    expression, lowered = _item_expr(sub)
+    if lowered:
+        if term.value is not None and not isinstance(term.value, str):
+            raise InvalidFilter(f"{sub.name} is a string: compare it with a quoted value.")
+        value = term.value.lower() if isinstance(term.value, str) else None
+        exact_attribute = Attribute(sub.name, case_exact=True)
+        return _compare(expression, exact_attribute, term.op, value, nullable=False)
+    return _compare(expression, sub, term.op, term.value, nullable=True)
+
+
+# --- literals -------------------------------------------------------------------------------
+
+
+def _uuid(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def _boolean(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise InvalidFilter(f"{name} is a boolean: compare it with true or false.")
+
+
+def _datetime(value: Any, name: str) -> dt.datetime:
+    if not isinstance(value, str):
+        raise InvalidFilter(f"{name} is a date: compare it with a quoted ISO 8601 date-time.")
+    try:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidFilter(
+            f'"{value}" is not an ISO 8601 date-time (e.g. 2024-05-13T04:42:34Z).'
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)

@@ -1,0 +1,128 @@
+"""List requests (RFC 7644 §3.4.2, §3.4.3): parameters, paging, the ListResponse envelope."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import F, Model, OrderBy, Q, QuerySet
+from django.db.models.fields.json import KeyTextTransform, KeyTransform
+from django.db.models.functions import Lower
+
+from scim.errors import InvalidValue
+from scim.filter import Expr, parse_filter
+from scim.projection import parse_attribute_list
+from scim.schema import ResolvedAttribute, ResourceType
+
+LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+DEFAULT_COUNT = 100
+MAX_COUNT = 1000
+
+
+@dataclass(frozen=True)
+class ListParams:
+    start_index: int = 1
+    count: int = DEFAULT_COUNT
+    filter: Expr | None = None
+    sort_by: ResolvedAttribute | None = None
+    descending: bool = False
+    attributes: list[ResolvedAttribute] = field(default_factory=list)
+    excluded: list[ResolvedAttribute] = field(default_factory=list)
+
+
+def _integer(raw: Any, name: str) -> int | None:
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, bool):
+        raise InvalidValue(f"{name} must be an integer.")
+    try:
+        return int(str(raw).strip())
+    except ValueError:
+        raise InvalidValue(f'{name} must be an integer; got "{raw}".') from None
+
+
+def _paths(raw: Any) -> str | None:
+    if isinstance(raw, list):
+        return ",".join(str(item) for item in raw)
+    return None if raw is None else str(raw)
+
+
+def parse_list_params(source: Mapping[str, Any], resource_type: ResourceType) -> ListParams:
+    """Read list parameters from a query string or a SearchRequest body. Parameter names are
+    matched case-insensitively. Raises InvalidFilter or InvalidValue."""
+    values = {str(key).lower(): value for key, value in source.items()}
+    start = _integer(values.get("startindex"), "startIndex") or 1
+    count = _integer(values.get("count"), "count")
+    count = DEFAULT_COUNT if count is None else min(max(count, 0), MAX_COUNT)
+    raw_filter = values.get("filter")
+    if raw_filter is not None and not isinstance(raw_filter, str):
+        raise InvalidValue("filter must be a string.")
+    sort_by = None
+    if values.get("sortby"):
+        sort_by = resource_type.resolve(str(values["sortby"]))
+        if sort_by is None or (sort_by.target.multi_valued and sort_by.sub_attribute is None):
+            raise InvalidValue(f'Cannot sort by "{values["sortby"]}".')
+    order = str(values.get("sortorder") or "ascending").lower()
+    if order not in ("ascending", "descending"):
+        raise InvalidValue('sortOrder is "ascending" or "descending".')
+    return ListParams(
+        start_index=max(start, 1),
+        count=count,
+        filter=parse_filter(raw_filter) if raw_filter and raw_filter.strip() else None,
+        sort_by=sort_by,
+        descending=order == "descending",
+        attributes=parse_attribute_list(_paths(values.get("attributes")), resource_type),
+        excluded=parse_attribute_list(_paths(values.get("excludedattributes")), resource_type),
+    )
+
+
+def sort_expression(
+    path: ResolvedAttribute, columns: Mapping[str, str], descending: bool
+) -> OrderBy:
+    """ORDER BY for `sortBy`: a column when the attribute has one, else the JSONB value."""
+    column = columns.get(path.dotted) if not path.is_extension else None
+    if column is not None:
+        expression: Any = F(column)
+    else:
+        container: Any = "attributes"
+        keys = [path.schema.id] if path.is_extension and path.schema else []
+        keys += [path.attribute.name] + ([path.sub_attribute.name] if path.sub_attribute else [])
+        for key in keys[:-1]:
+            container = KeyTransform(key, container)
+        expression = Lower(KeyTextTransform(keys[-1], container))
+    return expression.desc(nulls_last=True) if descending else expression.asc(nulls_last=True)
+
+
+def page(
+    queryset: QuerySet[Any],
+    params: ListParams,
+    *,
+    condition: Q | None,
+    order: list[Any],
+    fetch: Callable[[list[Any]], Mapping[Any, Model]],
+) -> tuple[int, list[Any]]:
+    """(totalResults, the page's objects in order). The total is a database COUNT; the page is
+    two queries: the ids of the page (ordered, from an index), then those rows."""
+    if condition is not None:
+        queryset = queryset.filter(condition)
+    total = queryset.count()
+    if params.count == 0 or params.start_index > total:
+        return total, []
+    offset = params.start_index - 1
+    ids = list(
+        queryset.order_by(*order).values_list("pk", flat=True)[offset : offset + params.count]
+    )
+    rows = fetch(ids)
+    return total, [rows[pk] for pk in ids if pk in rows]
+
+
+def list_response(total: int, start_index: int, resources: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "schemas": [LIST_RESPONSE],
+        "totalResults": total,
+        "startIndex": start_index,
+        "itemsPerPage": len(resources),
+        "Resources": resources,
+    }

@@ -1,0 +1,62 @@
+"""Validation of individual attribute values with well-kept libraries: language tags
+(langcodes), ISO 3166 countries (pycountry), email addresses (Django's validator), IANA time
+zones (zoneinfo). Each returns the value to store or raises InvalidValue."""
+
+from __future__ import annotations
+
+import zoneinfo
+from functools import cache
+
+import langcodes
+import pycountry
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+from scim.errors import InvalidValue
+
+
+def language_tag(value: str, attribute: str) -> str:
+    """A BCP 47 tag whose language is ISO 639-1 (two letters): "en", "en-US", "fr-CA".
+    `en_US` is accepted as written (a common locale spelling)."""
+    try:
+        valid = langcodes.tag_is_valid(value.replace("_", "-"))
+        language = langcodes.Language.get(value).language if valid else None
+    except (ValueError, LookupError):
+        language = None
+    if not language or len(language) != 2:
+        raise InvalidValue(
+            f'{attribute} must be a language tag based on an ISO 639-1 code, such as "en" or '
+            f'"en-US"; got "{value}".'
+        )
+    return value
+
+
+def country_code(value: str) -> str:
+    """An ISO 3166-1 alpha-2 country code, returned upper-case."""
+    if len(value) != 2 or pycountry.countries.get(alpha_2=value.upper()) is None:
+        raise InvalidValue(
+            "addresses.country must be an ISO 3166-1 alpha-2 code such as "
+            f'"US" or "DE"; got "{value}".'
+        )
+    return value.upper()
+
+
+def email_address(value: str) -> str:
+    try:
+        validate_email(value)
+    except ValidationError:
+        raise InvalidValue(f'emails.value must be an email address; got "{value}".') from None
+    return value
+
+
+@cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def time_zone(value: str) -> str:
+    if value not in _time_zones():
+        raise InvalidValue(
+            f'timezone must be an IANA time zone such as "America/Los_Angeles"; got "{value}".'
+        )
+    return value

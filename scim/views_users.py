@@ -1,0 +1,164 @@
+"""/Users endpoints. Thin: read the request, call one selector or service, serialize."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.db.models import Model
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from directory import services
+from directory.ledger import CallContext
+from directory.models import Member
+from directory.selectors import member_get
+from provisioning_ui.links import scim_base_url
+from scim import errors
+from scim.filter_query import COLUMNS, users_q
+from scim.listing import (
+    SEARCH_REQUEST,
+    ListParams,
+    list_response,
+    page,
+    parse_list_params,
+    sort_expression,
+)
+from scim.patch import validate_patch_request
+from scim.projection import parse_attribute_list, project
+from scim.schema import USER
+from scim.user_resource import etag, user_to_scim
+from scim.views_base import ScimView, json_body
+from tenants.models import Company
+
+SORT_COLUMNS = {path: column.field for path, column in COLUMNS.items() if column.kind != "uuid"}
+PAGE_ORDER = ("created_at", "id")
+
+
+def _company(request: Request) -> Company:
+    return request._request.tenant  # type: ignore[attr-defined]
+
+
+def _users_url(request: Request) -> str:
+    return scim_base_url(request._request, _company(request)) + "/Users"
+
+
+def _context(request: Request) -> CallContext:
+    return CallContext(
+        idp=request.META.get("HTTP_USER_AGENT", ""),
+        credential=getattr(request.user, "label", ""),
+        request_id=getattr(request._request, "request_id", ""),
+    )
+
+
+def _single(request: Request, member: Member, *, status: int = 200) -> Response:
+    resource = user_to_scim(member, users_url=_users_url(request))
+    shown = project(
+        resource,
+        USER,
+        attributes=parse_attribute_list(request.query_params.get("attributes"), USER),
+        excluded=parse_attribute_list(request.query_params.get("excludedAttributes"), USER),
+    )
+    headers = {"ETag": etag(member.version)}
+    if status == 201:
+        headers["Location"] = resource["meta"]["location"]
+    return Response(shown, status=status, headers=headers)
+
+
+def _list(request: Request, params: ListParams) -> Response:
+    order = [
+        *(
+            [sort_expression(params.sort_by, SORT_COLUMNS, params.descending)]
+            if params.sort_by
+            else []
+        ),
+        *PAGE_ORDER,
+    ]
+
+    def fetch(ids: list[Any]) -> Mapping[Any, Model]:
+        return Member.objects.select_related("manager").in_bulk(ids)
+
+    total, members = page(
+        Member.objects.all(),
+        params,
+        condition=users_q(params.filter) if params.filter else None,
+        order=order,
+        fetch=fetch,
+    )
+    users_url = _users_url(request)
+    resources = [
+        project(
+            user_to_scim(m, users_url=users_url),
+            USER,
+            attributes=params.attributes,
+            excluded=params.excluded,
+        )
+        for m in members
+    ]
+    return Response(list_response(total, params.start_index, resources))
+
+
+class UsersView(ScimView):
+    def get(self, request: Request) -> Response:
+        return _list(request, parse_list_params(request.query_params, USER))
+
+    def post(self, request: Request) -> Response:
+        member = services.member_create(
+            company=_company(request), payload=json_body(request), context=_context(request)
+        )
+        return _single(request, member, status=201)
+
+
+class UsersSearchView(ScimView):
+    def post(self, request: Request) -> Response:
+        body = json_body(request)
+        if not isinstance(body, dict):
+            raise errors.InvalidSyntax("A SearchRequest is a JSON object.")
+        schemas = (
+            [str(s).lower() for s in body.get("schemas", [])]
+            if isinstance(body.get("schemas"), list)
+            else []
+        )
+        if SEARCH_REQUEST.lower() not in schemas:
+            raise errors.InvalidSyntax(f'A SearchRequest lists "{SEARCH_REQUEST}" in schemas.')
+        return _list(request, parse_list_params(body, USER))
+
+
+class UserView(ScimView):
+    def get(self, request: Request, member_id: str) -> Response:
+        member = member_get(member_id)
+        if_none_match = request.META.get("HTTP_IF_NONE_MATCH")
+        if if_none_match and etag(member.version) in [t.strip() for t in if_none_match.split(",")]:
+            return Response(status=304, headers={"ETag": etag(member.version)})
+        return _single(request, member)
+
+    def put(self, request: Request, member_id: str) -> Response:
+        member = services.member_replace(
+            company=_company(request),
+            member_id=member_id,
+            payload=json_body(request),
+            context=_context(request),
+            if_match=request.META.get("HTTP_IF_MATCH"),
+        )
+        return _single(request, member)
+
+    def patch(self, request: Request, member_id: str) -> Response:
+        member = services.member_patch(
+            company=_company(request),
+            member_id=member_id,
+            operations=validate_patch_request(json_body(request)),
+            context=_context(request),
+            if_match=request.META.get("HTTP_IF_MATCH"),
+        )
+        if "return=minimal" in request.META.get("HTTP_PREFER", "").replace(" ", "").lower():
+            return Response(status=204, headers={"ETag": etag(member.version)})
+        return _single(request, member)
+
+    def delete(self, request: Request, member_id: str) -> Response:
+        services.member_delete(
+            company=_company(request),
+            member_id=member_id,
+            context=_context(request),
+            if_match=request.META.get("HTTP_IF_MATCH"),
+        )
+        return Response(status=204)

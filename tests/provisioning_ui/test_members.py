@@ -1,0 +1,69 @@
+"""The Members page: what the IdP provisioned, searchable, read-only."""
+
+from __future__ import annotations
+
+from django.test import Client
+
+from accounts.models import User
+from tenants.models import Company
+from tests.conftest import TEST_PASSWORD, make_portal_user
+from tests.scim.conftest import Scim, okta_user
+from tests.scim.conftest import scim as scim  # the fixture, shared with the SCIM tests
+
+
+def signed_in(company: Company) -> Client:
+    make_portal_user(company, email="vic@acme.test", role=User.Role.VIEWER)
+    browser = Client()
+    browser.post("/t/acme/login/", {"username": "vic@acme.test", "password": TEST_PASSWORD})
+    return browser
+
+
+def test_members_list_search_and_status_filter(scim: Scim, acme: Company) -> None:
+    scim.post("/Users", okta_user("ada@acme.test", externalId="1", displayName="Ada Lovelace"))
+    grace = scim.post(
+        "/Users",
+        okta_user("grace@acme.test", externalId="2", displayName="Grace Hopper", active=False),
+    ).json()
+    browser = signed_in(acme)
+
+    everyone = browser.get("/t/acme/members/").content.decode()
+    searched = browser.get("/t/acme/members/", {"q": "GRA"}).content.decode()
+    deactivated = browser.get("/t/acme/members/", {"state": "deactivated"}).content.decode()
+    active = browser.get("/t/acme/members/", {"state": "active"}).content.decode()
+
+    assert "Ada Lovelace" in everyone and "Grace Hopper" in everyone and "2 members" in everyone
+    assert "identity provider is the source of truth" in everyone
+    assert "Grace Hopper" in searched and "Ada Lovelace" not in searched
+    assert "Grace Hopper" in deactivated and "Ada Lovelace" not in deactivated
+    assert "Ada Lovelace" in active and "Grace Hopper" not in active
+    assert f"/t/acme/members/{grace['id']}/" in everyone
+
+
+def test_member_detail_shows_every_attribute_and_the_manager(scim: Scim, acme: Company) -> None:
+    boss = scim.post(
+        "/Users", okta_user("boss@acme.test", externalId="b", displayName="The Boss")
+    ).json()
+    ada = scim.post("/Users", okta_user("ada@acme.test", externalId="a", title="Engineer",
+                                        **{"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"manager": {"value": boss["id"]}, "department": "R&D"}})).json()  # fmt: skip
+    browser = signed_in(acme)
+
+    page = browser.get(f"/t/acme/members/{ada['id']}/").content.decode()
+    unknown = browser.get("/t/acme/members/00000000-0000-0000-0000-000000000000/")
+
+    assert "ada@acme.test" in page and "Engineer" in page and "R&amp;D" in page
+    assert f'href="/t/acme/members/{boss["id"]}/"' in page and "The Boss" in page
+    assert "Read-only" in page
+    assert unknown.status_code == 404
+
+
+def test_dashboard_shows_the_scim_policies_read_only(acme: Company) -> None:
+    Company.objects.filter(pk=acme.pk).update(
+        username_immutable=True, attribute_allowlist=["name", "emails"]
+    )
+    browser = signed_in(acme)
+
+    page = browser.get("/t/acme/").content.decode()
+
+    assert "No: changes are refused" in page
+    assert "userName, externalId, active, name, emails" in page
+    assert "<form" not in page.split('id="scim-policies"')[1].split("</section>")[0]

@@ -1,0 +1,64 @@
+"""Discovery endpoints, as Okta's SPEC test and Entra's schema discovery read them."""
+
+from __future__ import annotations
+
+from tests.scim.conftest import Scim, assert_error
+
+
+def test_service_provider_config_tells_the_truth(scim: Scim) -> None:
+    body = scim.get("/ServiceProviderConfig").json()
+
+    assert body["schemas"] == ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"]
+    assert body["patch"] == {"supported": True}
+    assert body["bulk"] == {"supported": False, "maxOperations": 0, "maxPayloadSize": 0}
+    assert body["filter"] == {"supported": True, "maxResults": 1000}
+    assert body["changePassword"] == {"supported": False}
+    assert body["sort"] == {"supported": True} and body["etag"] == {"supported": True}
+    assert [s["type"] for s in body["authenticationSchemes"]] == ["oauthbearertoken", "httpbasic"]
+    assert body["meta"]["location"] == "http://testserver/t/acme/scim/v2/ServiceProviderConfig"
+
+
+def test_resource_types(scim: Scim) -> None:
+    listed = scim.get("/ResourceTypes").json()
+    user = scim.get("/ResourceTypes/User").json()
+
+    assert [r["endpoint"] for r in listed["Resources"]] == ["/Users", "/Groups"]
+    assert listed["totalResults"] == 2
+    assert user["schema"] == "urn:ietf:params:scim:schemas:core:2.0:User"
+    assert user["schemaExtensions"] == [
+        {"schema": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User", "required": False}
+    ]
+    assert_error(scim.get("/ResourceTypes/Printer"), 404)
+
+
+def test_schemas_make_work_email_and_groups_discoverable(scim: Scim) -> None:
+    listed = scim.get("/Schemas").json()
+    user = scim.get("/Schemas/urn:ietf:params:scim:schemas:core:2.0:User").json()
+
+    assert {s["id"] for s in listed["Resources"]} == {
+        "urn:ietf:params:scim:schemas:core:2.0:User",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+        "urn:ietf:params:scim:schemas:core:2.0:Group",
+    }
+    emails = next(a for a in user["attributes"] if a["name"] == "emails")
+    assert emails["multiValued"] is True
+    assert {s["name"] for s in emails["subAttributes"]} >= {"value", "type", "primary"}
+    user_name = next(a for a in user["attributes"] if a["name"] == "userName")
+    assert (
+        user_name["caseExact"] is False
+        and user_name["uniqueness"] == "server"
+        and user_name["required"] is True
+    )
+    password = next(a for a in user["attributes"] if a["name"] == "password")
+    assert password["returned"] == "never" and password["mutability"] == "writeOnly"
+    assert_error(scim.get("/Schemas/urn:nope"), 404)
+
+
+def test_discovery_refuses_writes_with_405(scim: Scim) -> None:
+    for path in ("/ServiceProviderConfig", "/ResourceTypes", "/Schemas"):
+        assert_error(scim.post(path, "test", content_type="text/plain"), 405)
+
+
+def test_unknown_endpoint_is_a_scim_404(scim: Scim) -> None:
+    assert_error(scim.get("/Printers"), 404)
+    assert_error(scim.get("/Users/x/y"), 404)

@@ -1,0 +1,629 @@
+"""/Users as identity providers call it: every status code a client can provoke."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection
+from django_tenants.utils import schema_context
+
+from directory.models import Member, MemberValue, ProvisioningEvent
+from tenants.models import Company
+from tests.conftest import max_queries
+from tests.scim.conftest import Scim, assert_error, okta_user
+
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+
+
+def create(scim: Scim, **overrides: Any) -> dict[str, Any]:
+    response = scim.post("/Users", okta_user(**overrides))
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+# --- create -----------------------------------------------------------------------------------
+
+
+def test_okta_create_returns_the_full_user_with_location_and_etag(scim: Scim) -> None:
+    response = scim.post("/Users", okta_user())
+
+    assert response.status_code == 201
+    body = response.json()
+    assert body["id"] and body["userName"] == "test.user@okta.local"
+    assert body["name"] == {"givenName": "Test", "familyName": "User"}
+    assert body["emails"] == [{"primary": True, "value": "test.user@okta.local", "type": "work"}]
+    assert body["active"] is True and body["externalId"] == "00ujl29u0le5T6Aj10h7"
+    assert "password" not in body and "groups" not in body
+    assert body["meta"]["resourceType"] == "User"
+    assert (
+        response["Location"]
+        == body["meta"]["location"]
+        == f"http://testserver/t/acme/scim/v2/Users/{body['id']}"
+    )
+    assert response["ETag"] == body["meta"]["version"]
+    assert response["Content-Type"].startswith("application/scim+json")
+
+
+def test_password_is_never_stored(scim: Scim) -> None:
+    body = create(scim)
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT attributes::text FROM directory_member WHERE id = %s", [body["id"]])
+        (stored,) = cursor.fetchone()
+    assert "1mz050nq" not in stored and "password" not in stored
+
+
+def test_post_without_content_type_is_read_as_json(scim: Scim) -> None:
+    import json
+
+    response = scim.client.post(
+        "/t/acme/scim/v2/Users", data=json.dumps(okta_user()), content_type="",
+        HTTP_AUTHORIZATION=f"Bearer {scim.token}",
+    )  # fmt: skip
+
+    assert response.status_code == 201, response.content
+
+
+def test_reprovisioning_the_same_user_is_a_409(scim: Scim) -> None:
+    create(scim)
+
+    same = scim.post("/Users", okta_user(externalId="other"))
+    other_case = scim.post("/Users", okta_user(user_name="TEST.USER@okta.local", externalId="x2"))
+    same_external = scim.post("/Users", okta_user(user_name="someone@okta.local"))
+
+    assert_error(same, 409, "uniqueness")
+    assert_error(other_case, 409, "uniqueness")
+    assert "externalId" in assert_error(same_external, 409, "uniqueness")["detail"]
+    assert Member.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fragment"),
+    [
+        ({"userName": ""}, "userName is required"),
+        ({"userName": None}, "userName is required"),
+        ({"emails": [{"value": "not-an-email", "type": "work"}]}, "email"),
+        ({"preferredLanguage": "english"}, "ISO 639-1"),
+        ({"addresses": [{"country": "USA", "locality": "Paris"}]}, "ISO 3166-1"),
+        ({"timezone": "Mars/Olympus"}, "IANA"),
+        ({"active": "maybe"}, "true or false"),
+        ({"name": "Just a string"}, "object"),
+    ],
+)
+def test_bad_values_are_400_invalid_value_and_store_nothing(
+    scim: Scim, overrides: dict, fragment: str
+) -> None:
+    body = okta_user()
+    body.update(overrides)
+
+    response = scim.post("/Users", body)
+
+    assert fragment in assert_error(response, 400, "invalidValue")["detail"]
+    assert Member.objects.count() == 0
+
+
+@pytest.mark.parametrize("raw", ["{not json", "[1, 2]", '"a string"', ""])
+def test_bodies_that_are_not_a_json_object_are_400_invalid_syntax(scim: Scim, raw: str) -> None:
+    response = scim.post("/Users", raw)
+
+    assert_error(response, 400, "invalidSyntax")
+
+
+def test_valid_languages_countries_and_the_enterprise_extension_are_kept(scim: Scim) -> None:
+    body = create(
+        scim,
+        preferredLanguage="en-US",
+        addresses=[{"country": "de", "locality": "Berlin", "type": "work"}],
+        phoneNumbers=[{"value": "+1 555 0100", "type": "mobile"}],
+        title="Engineer",
+        **{ENTERPRISE: {"employeeNumber": 701, "costCenter": "CC1", "department": "R&D"}},
+    )
+
+    assert body["preferredLanguage"] == "en-US"
+    assert body["addresses"] == [{"country": "DE", "locality": "Berlin", "type": "work"}]
+    assert body[ENTERPRISE] == {"employeeNumber": "701", "costCenter": "CC1", "department": "R&D"}
+    assert ENTERPRISE in body["schemas"]
+
+
+def test_entra_create_with_nulls_and_the_misspelled_extension(scim: Scim) -> None:
+    response = scim.post(
+        "/Users",
+        {
+            "schemas": [
+                "urn:ietf:params:scim:schemas:core:2.0:User",
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0User",
+            ],
+            "externalId": "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef",
+            "userName": "Test_User_ab6490ee-1e48-479e-a20b-2d77186b5dd1",
+            "active": True,
+            "addresses": None,
+            "title": None,
+            "manager": None,
+            "emails": [
+                {"primary": True, "type": "work", "value": "Test_User_fd0ea19b@testuser.com"}
+            ],
+            "meta": {"resourceType": "User"},
+            "name": {
+                "formatted": "givenName familyName",
+                "familyName": "familyName",
+                "givenName": "givenName",
+            },
+            "roles": [],
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0User": {"department": "Sales"},
+        },
+    )
+
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert "title" not in body and "addresses" not in body and "roles" not in body
+    assert body[ENTERPRISE] == {"department": "Sales"}
+
+
+# --- read -------------------------------------------------------------------------------------
+
+
+def test_get_by_id_and_unknown_ids(scim: Scim) -> None:
+    created = create(scim)
+
+    found = scim.get(f"/Users/{created['id']}")
+    unknown = scim.get("/Users/010101001010101011001010101011")
+    unknown_uuid = scim.get("/Users/6e0d7c6b-2f58-4d86-9c4d-1c0b1f1b0d0e")
+
+    assert found.status_code == 200 and found.json() == created
+    assert_error(unknown, 404)
+    assert_error(unknown_uuid, 404)
+
+
+def test_if_none_match_gives_304(scim: Scim) -> None:
+    created = create(scim)
+
+    response = scim.get(f"/Users/{created['id']}", HTTP_IF_NONE_MATCH=created["meta"]["version"])
+
+    assert response.status_code == 304
+
+
+def test_attributes_and_excluded_attributes(scim: Scim) -> None:
+    created = create(scim, **{ENTERPRISE: {"department": "R&D", "costCenter": "7"}})
+
+    only = scim.get(
+        f"/Users/{created['id']}?attributes=userName,name.givenName,{ENTERPRISE}:department"
+    ).json()
+    without = scim.get(f"/Users/{created['id']}?excludedAttributes=emails,name,meta").json()
+
+    assert only == {
+        "schemas": created["schemas"],
+        "id": created["id"],
+        "userName": "test.user@okta.local",
+        "name": {"givenName": "Test"},
+        ENTERPRISE: {"department": "R&D"},
+    }
+    assert "emails" not in without and "name" not in without and "meta" not in without
+    assert without["id"] == created["id"] and without["userName"] == "test.user@okta.local"
+
+
+# --- filter and paging ------------------------------------------------------------------------
+
+
+def test_filter_no_match_is_200_with_zero_results(scim: Scim) -> None:
+    response = scim.get('/Users?filter=userName eq "abcdefgh@example.com"')
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+        "totalResults": 0,
+        "startIndex": 1,
+        "itemsPerPage": 0,
+        "Resources": [],
+    }
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        'filter=userName eq "TEST.USER@OKTA.LOCAL"',
+        "filter=userName%20eq%20%22test.user%40okta.local%22&startIndex=1&count=100",
+        "filter=userName+eq+%22test.user%40okta.local%22",
+        'filter=externalId eq "00ujl29u0le5T6Aj10h7"',
+        'filter=emails[type eq "work"].value eq "Test.User@okta.local"',
+        'filter=emails[type eq "work" and value co "test.user"]',
+        'filter=name.familyName sw "us" and active eq true',
+        'filter=not (userName eq "nobody") and title pr or displayName eq "Test User"',
+    ],
+)
+def test_filters_idps_send(scim: Scim, query: str) -> None:
+    created = create(scim)
+    create(scim, user_name="other@okta.local", externalId="x9", displayName="Other",
+           name={"givenName": "O", "familyName": "Ther"})  # fmt: skip
+
+    body = scim.get(f"/Users?{query}").json()
+
+    assert body["totalResults"] == 1, body
+    assert body["Resources"][0]["id"] == created["id"]
+
+
+def test_filter_on_the_enterprise_extension(scim: Scim) -> None:
+    created = create(scim, **{ENTERPRISE: {"employeeNumber": "42"}})
+
+    exact = scim.get(f'/Users?filter={ENTERPRISE}:employeeNumber eq "42"').json()
+    missing = scim.get(f'/Users?filter={ENTERPRISE}:employeeNumber eq "43"').json()
+
+    assert [r["id"] for r in exact["Resources"]] == [created["id"]]
+    assert missing["totalResults"] == 0
+
+
+def test_like_metacharacters_in_filter_values_are_literal(scim: Scim) -> None:
+    create(scim, user_name="a_b%c@okta.local", externalId="m1")
+    create(scim, user_name="axbyc@okta.local", externalId="m2")
+
+    body = scim.get('/Users?filter=userName co "_b%"').json()
+
+    assert [r["userName"] for r in body["Resources"]] == ["a_b%c@okta.local"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["filter=RUNSCOPE300HFLUAKLAB151", 'filter=userName xx "a"', 'filter=nosuch eq "a"', 'filter=active eq "maybe"',
+     'filter=meta.created gt "yesterday"', "filter=(userName eq \"a\""],
+)  # fmt: skip
+def test_bad_filters_are_400_invalid_filter(scim: Scim, query: str) -> None:
+    assert_error(scim.get(f"/Users?{query}"), 400, "invalidFilter")
+
+
+def test_okta_import_pages_cover_every_user_once(
+    scim: Scim, django_assert_max_num_queries: Any
+) -> None:
+    ids = {create(scim, user_name=f"u{i}@okta.local", externalId=f"e{i}")["id"] for i in range(25)}
+
+    seen: list[str] = []
+    start = 1
+    while True:
+        # company route, credential, COUNT, page ids, page rows: the same at any size.
+        with max_queries(5):
+            body = scim.get(f"/Users?startIndex={start}&count=10").json()
+        seen += [r["id"] for r in body["Resources"]]
+        assert body["startIndex"] == start and body["totalResults"] == 25
+        if start + body["itemsPerPage"] > body["totalResults"]:
+            break
+        start += body["itemsPerPage"]
+
+    assert len(seen) == 25 and set(seen) == ids
+
+
+@pytest.mark.parametrize(
+    ("query", "items", "start"),
+    [("count=0", 0, 1), ("count=-5", 0, 1), ("startIndex=0&count=2", 2, 1), ("startIndex=-3&count=2", 2, 1),
+     ("startIndex=3&count=100", 1, 3), ("startIndex=999999999&count=2", 0, 999999999), ("", 3, 1)],
+)  # fmt: skip
+def test_paging_edges(scim: Scim, query: str, items: int, start: int) -> None:
+    for i in range(3):
+        create(scim, user_name=f"p{i}@okta.local", externalId=f"p{i}")
+
+    body = scim.get(f"/Users?{query}").json()
+
+    assert body["totalResults"] == 3
+    assert body["itemsPerPage"] == len(body["Resources"]) == items
+    assert body["startIndex"] == start
+
+
+@pytest.mark.parametrize(
+    "query", ["count=ten", "startIndex=1.5", "sortOrder=sideways", "sortBy=emails"]
+)
+def test_bad_paging_parameters_are_400(scim: Scim, query: str) -> None:
+    assert_error(scim.get(f"/Users?{query}"), 400, "invalidValue")
+
+
+def test_sort_by_and_order(scim: Scim) -> None:
+    for name in ["carol", "alice", "bob"]:
+        create(scim, user_name=f"{name}@okta.local", externalId=name, displayName=name.title())
+
+    ascending = scim.get("/Users?sortBy=userName").json()
+    descending = scim.get("/Users?sortBy=displayName&sortOrder=descending").json()
+
+    assert [r["userName"][:3] for r in ascending["Resources"]] == ["ali", "bob", "car"]
+    assert [r["displayName"] for r in descending["Resources"]] == ["Carol", "Bob", "Alice"]
+
+
+def test_search_endpoint(scim: Scim) -> None:
+    created = create(scim)
+
+    response = scim.post(
+        "/Users/.search",
+        {"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+         "filter": 'userName eq "test.user@okta.local"', "attributes": ["userName"], "startIndex": 1, "count": 10},
+    )  # fmt: skip
+    not_a_search = scim.post("/Users/.search", {"filter": 'userName eq "x"'})
+
+    assert response.status_code == 200
+    assert response.json()["Resources"] == [
+        {"schemas": created["schemas"], "id": created["id"], "userName": "test.user@okta.local"}
+    ]
+    assert_error(not_a_search, 400, "invalidSyntax")
+
+
+# --- update -----------------------------------------------------------------------------------
+
+
+def test_okta_put_with_readonly_fields_and_odd_meta(scim: Scim) -> None:
+    created = create(scim)
+    body = {**created, "name": {"givenName": "Changed", "familyName": "User"}, "groups": [], "password": "x",
+            "meta": {"created": "04-12-2018 00:00:00", "version": "v1.0"}}  # fmt: skip
+
+    response = scim.put(f"/Users/{created['id']}", body)
+
+    assert response.status_code == 200, response.content
+    updated = response.json()
+    assert updated["name"]["givenName"] == "Changed"
+    assert updated["meta"]["created"] == created["meta"]["created"]
+    assert updated["meta"]["version"] != created["meta"]["version"]
+
+
+def test_put_that_collides_with_another_user_is_409(scim: Scim) -> None:
+    first = create(scim)
+    second = create(scim, user_name="second@okta.local", externalId="s2")
+
+    response = scim.put(f"/Users/{second['id']}", {**second, "userName": "TEST.user@okta.local"})
+
+    assert_error(response, 409, "uniqueness")
+    assert scim.get(f"/Users/{second['id']}").json()["userName"] == "second@okta.local"
+    assert first["id"]
+
+
+def test_okta_deactivate_and_reactivate_by_patch(scim: Scim) -> None:
+    created = create(scim)
+    deactivate = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                  "Operations": [{"op": "replace", "value": {"active": False}}]}  # fmt: skip
+
+    off = scim.patch(f"/Users/{created['id']}", deactivate)
+    still_there = scim.get(f"/Users/{created['id']}")
+    filtered = scim.get('/Users?filter=userName eq "test.user@okta.local"').json()
+    on = scim.patch(
+        f"/Users/{created['id']}",
+        {**deactivate, "Operations": [{"op": "replace", "value": {"active": True}}]},
+    )
+
+    assert off.status_code == 200 and off.json()["active"] is False
+    assert still_there.status_code == 200 and still_there.json()["active"] is False
+    assert filtered["Resources"][0]["active"] is False
+    assert on.json()["active"] is True
+
+
+def test_entra_disable_with_string_false_and_204_on_request(scim: Scim) -> None:
+    created = create(scim)
+    body = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "Replace", "path": "active", "value": "False"}]}  # fmt: skip
+
+    response = scim.patch(f"/Users/{created['id']}", body, HTTP_PREFER="return=minimal")
+
+    assert response.status_code == 204
+    assert scim.get(f"/Users/{created['id']}").json()["active"] is False
+
+
+def test_entra_attribute_updates(scim: Scim) -> None:
+    created = create(scim)
+    body = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [
+        {"op": "Replace", "path": 'emails[type eq "work"].value', "value": "updated@okta.local"},
+        {"op": "Replace", "path": "name.familyName", "value": "updatedFamilyName"},
+        {"op": "Add", "path": "nickName", "value": "Babs"},
+        {"op": "replace", "value": {"displayName": "Bjfe", "name.givenName": "Kkom",
+                                    f"{ENTERPRISE}:employeeNumber": "Aklq"}},
+    ]}  # fmt: skip
+
+    response = scim.patch(f"/Users/{created['id']}", body)
+
+    assert response.status_code == 200, response.content
+    user = response.json()
+    assert user["emails"][0]["value"] == "updated@okta.local"
+    assert user["name"] == {"givenName": "Kkom", "familyName": "updatedFamilyName"}
+    assert user["nickName"] == "Babs" and user["displayName"] == "Bjfe"
+    assert user[ENTERPRISE]["employeeNumber"] == "Aklq"
+    assert (
+        scim.get('/Users?filter=emails.value eq "updated@okta.local"').json()["totalResults"] == 1
+    )
+
+
+def test_patch_is_atomic(scim: Scim) -> None:
+    created = create(scim)
+    body = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [
+        {"op": "replace", "path": "displayName", "value": "Changed"},
+        {"op": "replace", "path": "preferredLanguage", "value": "english"},
+    ]}  # fmt: skip
+
+    response = scim.patch(f"/Users/{created['id']}", body)
+
+    assert_error(response, 400, "invalidValue")
+    assert scim.get(f"/Users/{created['id']}").json()["displayName"] == "Test User"
+
+
+@pytest.mark.parametrize(
+    ("operations", "scim_type"),
+    [([{"op": "remove"}], "noTarget"), ([{"op": "replace", "path": "nosuch", "value": 1}], "invalidPath"),
+     ([{"op": "replace", "path": "id", "value": "x"}], "mutability"), ([{"op": "jump", "path": "title"}], "invalidSyntax")],
+)  # fmt: skip
+def test_patch_errors(scim: Scim, operations: list, scim_type: str) -> None:
+    created = create(scim)
+
+    response = scim.patch(
+        f"/Users/{created['id']}",
+        {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": operations},
+    )
+
+    assert_error(response, 400, scim_type)
+
+
+def test_patch_without_the_patchop_envelope_is_400(scim: Scim) -> None:
+    created = create(scim)
+
+    assert_error(scim.patch(f"/Users/{created['id']}", {"Operations": []}), 400, "invalidSyntax")
+
+
+def test_if_match_mismatch_is_412(scim: Scim) -> None:
+    created = create(scim)
+    body = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "title", "value": "x"}]}  # fmt: skip
+
+    stale = scim.patch(f"/Users/{created['id']}", body, HTTP_IF_MATCH='W/"999"')
+    fresh = scim.patch(f"/Users/{created['id']}", body, HTTP_IF_MATCH=created["meta"]["version"])
+
+    assert_error(stale, 412)
+    assert fresh.status_code == 200
+
+
+# --- manager ----------------------------------------------------------------------------------
+
+
+def test_manager_by_id_by_username_and_before_the_manager_exists(scim: Scim) -> None:
+    boss = create(scim, user_name="boss@okta.local", externalId="boss", displayName="The Boss")
+    by_id = create(
+        scim,
+        user_name="a@okta.local",
+        externalId="a",
+        **{ENTERPRISE: {"manager": {"value": boss["id"], "displayName": "The Boss"}}},
+    )
+    by_name = create(
+        scim,
+        user_name="b@okta.local",
+        externalId="b",
+        **{ENTERPRISE: {"manager": {"value": "BOSS@okta.local"}}},
+    )
+    early = create(
+        scim,
+        user_name="c@okta.local",
+        externalId="c",
+        **{ENTERPRISE: {"manager": {"value": "later@okta.local"}}},
+    )
+
+    later = create(scim, user_name="later@okta.local", externalId="later")
+
+    assert by_id[ENTERPRISE]["manager"] == {
+        "value": boss["id"],
+        "$ref": boss["meta"]["location"],
+        "displayName": "The Boss",
+    }
+    assert by_name[ENTERPRISE]["manager"]["value"] == boss["id"]
+    assert early[ENTERPRISE]["manager"] == {"value": "later@okta.local"}
+    assert scim.get(f"/Users/{early['id']}").json()[ENTERPRISE]["manager"]["value"] == later["id"]
+
+
+def test_entra_manager_forms(scim: Scim) -> None:
+    boss = create(scim, user_name="boss@okta.local", externalId="boss")
+    user = create(scim, user_name="a@okta.local", externalId="a")
+    url = f"/Users/{user['id']}"
+
+    def patch(op: dict) -> dict:
+        response = scim.patch(
+            url, {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [op]}
+        )
+        assert response.status_code == 200, response.content
+        return response.json()
+
+    as_list = patch(
+        {
+            "op": "Add",
+            "path": "manager",
+            "value": [{"$ref": f"http://x/Users/{boss['id']}", "value": boss["id"]}],
+        }
+    )
+    cleared = patch({"op": "add", "path": f"{ENTERPRISE}:manager", "value": ""})
+    as_string = patch({"op": "add", "path": f"{ENTERPRISE}:manager", "value": boss["id"]})
+
+    assert as_list[ENTERPRISE]["manager"]["value"] == boss["id"]
+    assert ENTERPRISE not in cleared
+    assert as_string[ENTERPRISE]["manager"]["value"] == boss["id"]
+
+
+# --- delete, policies, ledger -----------------------------------------------------------------
+
+
+def test_entra_hard_delete(scim: Scim) -> None:
+    created = create(scim)
+
+    deleted = scim.delete(f"/Users/{created['id']}")
+
+    assert deleted.status_code == 204
+    assert_error(scim.get(f"/Users/{created['id']}"), 404)
+    assert scim.get('/Users?filter=userName eq "test.user@okta.local"').json()["totalResults"] == 0
+    assert_error(scim.delete(f"/Users/{created['id']}"), 404)
+    assert not MemberValue.objects.exists()
+
+
+def test_username_immutable_policy(scim: Scim, acme: Company) -> None:
+    Company.objects.filter(pk=acme.pk).update(username_immutable=True)
+    created = create(scim)
+
+    response = scim.patch(f"/Users/{created['id']}", {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                                                     "Operations": [{"op": "replace", "path": "userName", "value": "new@okta.local"}]})  # fmt: skip
+
+    assert "cannot change" in assert_error(response, 400, "mutability")["detail"]
+
+
+def test_username_must_be_the_work_email_policy(scim: Scim, acme: Company) -> None:
+    Company.objects.filter(pk=acme.pk).update(username_is_work_email=True)
+
+    refused = scim.post(
+        "/Users", okta_user(emails=[{"value": "other@okta.local", "type": "work", "primary": True}])
+    )
+    accepted = scim.post("/Users", okta_user())
+
+    assert "primary work email" in assert_error(refused, 400, "invalidValue")["detail"]
+    assert accepted.status_code == 201
+
+
+def test_attribute_allowlist_drops_unmapped_attributes(scim: Scim, acme: Company) -> None:
+    Company.objects.filter(pk=acme.pk).update(
+        attribute_allowlist=["name", "emails", f"{ENTERPRISE}:department"]
+    )
+
+    body = create(scim, title="CEO", **{ENTERPRISE: {"department": "R&D", "costCenter": "7"}})
+
+    assert "title" not in body and "displayName" not in body and "locale" not in body
+    assert body["name"] == {"givenName": "Test", "familyName": "User"}
+    assert body[ENTERPRISE] == {"department": "R&D"}
+    assert body["userName"] and body["externalId"] and body["active"] is True
+
+
+def test_writes_and_failures_are_recorded_in_the_ledger(scim: Scim) -> None:
+    created = create(scim)
+    scim.post("/Users", okta_user())
+
+    events = list(
+        ProvisioningEvent.objects.order_by("id").values(
+            "operation", "outcome", "status", "scim_type", "user_name", "idp"
+        )
+    )
+
+    assert events == [
+        {"operation": "create", "outcome": "succeeded", "status": 201, "scim_type": "", "user_name": "test.user@okta.local",
+         "idp": "Okta SCIM Client 1.0.0"},
+        {"operation": "create", "outcome": "failed", "status": 409, "scim_type": "uniqueness", "user_name": "test.user@okta.local",
+         "idp": "Okta SCIM Client 1.0.0"},
+    ]  # fmt: skip
+    assert created
+
+
+def test_seats_are_counted_and_the_limit_enforced(scim: Scim, acme: Company) -> None:
+    Company.objects.filter(pk=acme.pk).update(seat_limit=1, seats_used=0)
+    first = create(scim)
+
+    refused = scim.post("/Users", okta_user(user_name="second@okta.local", externalId="s2"))
+    scim.patch(f"/Users/{first['id']}", {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                                         "Operations": [{"op": "replace", "value": {"active": False}}]})  # fmt: skip
+    inactive_ok = scim.post(
+        "/Users", okta_user(user_name="third@okta.local", externalId="s3", active=False)
+    )
+    now_free = scim.post("/Users", okta_user(user_name="second@okta.local", externalId="s2"))
+
+    assert (
+        assert_error(refused, 403)["detail"]
+        == "Seat limit reached: 1 of 1 seats in use. Deactivate a user or ask support to raise the limit."
+    )
+    assert inactive_ok.status_code == 201 and now_free.status_code == 201
+    assert Company.objects.get(pk=acme.pk).seats_used == 1
+
+
+def test_another_companys_user_is_404_here(scim: Scim, outsider: Company) -> None:
+    created = create(scim)
+
+    with schema_context(outsider.schema_name):
+        assert not Member.objects.filter(pk=created["id"]).exists()
+    assert scim.get(f"/Users/{created['id']}").status_code == 200
