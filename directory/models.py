@@ -125,3 +125,51 @@ class ProvisioningEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.operation} {self.resource_type} {self.outcome}"
+
+
+class Group(models.Model):
+    """A group pushed by the identity provider; each group is a role of the company."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    display_name = models.CharField(max_length=255)
+    external_id = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001 - as Member
+    members = models.ManyToManyField(Member, through="Membership", related_name="groups")
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(Lower("display_name"), name="group_display_name_ci_unique"),
+            models.UniqueConstraint(
+                fields=["external_id"],
+                condition=Q(external_id__isnull=False),
+                name="group_external_id_unique",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["created_at", "id"], name="group_page_order"),
+            models.Index(fields=["updated_at"], name="group_updated_at"),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+
+class Membership(models.Model):
+    """A member holding a group's role."""
+
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="memberships")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="memberships")
+    # `display` as the IdP sent it when adding the member; empty: the user's own name is shown.
+    display = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["group", "member"], name="membership_unique"),
+        ]
+        indexes = [models.Index(fields=["member", "group"], name="membership_by_member")]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} in {self.group_id}"

@@ -23,8 +23,16 @@ from scim.schema import ENTERPRISE_USER, USER
 from scim.user_input import UserPolicy, normalize_user, policy_from, primary_email
 from tenants.models import Company
 
-MULTI_VALUED = ("emails", "phoneNumbers", "ims", "photos", "addresses", "entitlements", "roles",
-                "x509Certificates")  # fmt: skip
+MULTI_VALUED = (
+    "emails",
+    "phoneNumbers",
+    "ims",
+    "photos",
+    "addresses",
+    "entitlements",
+    "roles",
+    "x509Certificates",
+)
 
 
 def user_policy(company: Company) -> UserPolicy:

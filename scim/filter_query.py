@@ -28,10 +28,10 @@ from django.db.models.lookups import (
     StartsWith,
 )
 
-from directory.models import MemberValue
+from directory.models import Membership, MemberValue
 from scim.errors import InvalidFilter
 from scim.filter import And, Comparison, Expr, Not, Or, Present, ValuePath
-from scim.schema import BOOLEAN, COMPLEX, DATETIME, USER, Attribute, ResolvedAttribute
+from scim.schema import BOOLEAN, COMPLEX, DATETIME, GROUP, USER, Attribute, ResolvedAttribute
 
 _ORDERING = {"gt": GreaterThan, "ge": GreaterThanOrEqual, "lt": LessThan, "le": LessThanOrEqual}
 _STRING_MATCH = {"co": Contains, "sw": StartsWith, "ew": EndsWith}
@@ -124,7 +124,7 @@ def _column_term(term: Present | Comparison, column: Column) -> Q:
         if term.op not in ("eq", "ne"):
             raise InvalidFilter("id supports eq and ne only.")
         parsed = _uuid(term.value)
-        match = Q(pk=parsed) if parsed else Q(pk__in=[])
+        match = Q(**{column.field: parsed}) if parsed else Q(pk__in=[])
         return match if term.op == "eq" else ~match
     attribute = Attribute(
         column.field,
@@ -303,3 +303,75 @@ def _datetime(value: Any, name: str) -> dt.datetime:
             f'"{value}" is not an ISO 8601 date-time (e.g. 2024-05-13T04:42:34Z).'
         ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+# --- groups ---------------------------------------------------------------------------------
+
+GROUP_COLUMNS: dict[str, Column] = {
+    "id": Column("id", "uuid"),
+    "externalId": Column("external_id", "exact"),
+    "displayName": Column("display_name", "ci"),
+    "meta.created": Column("created_at", "datetime"),
+    "meta.lastModified": Column("updated_at", "datetime"),
+}
+
+
+def groups_q(expr: Expr) -> Q:
+    """The Q selecting groups that match `expr` (displayName, externalId, id, meta dates, and
+    members: `members[value eq "<user id>"]`, `members.value eq …`, `members pr`)."""
+    if isinstance(expr, And):
+        return groups_q(expr.left) & groups_q(expr.right)
+    if isinstance(expr, Or):
+        return groups_q(expr.left) | groups_q(expr.right)
+    if isinstance(expr, Not):
+        return ~groups_q(expr.expr)
+    if isinstance(expr, ValuePath):
+        resolved = GROUP.resolve(expr.path)
+        if resolved is None or resolved.attribute.name != "members" or resolved.sub_attribute:
+            raise InvalidFilter(f'"{expr.path}[…]" is not a multi-valued attribute of Group.')
+        return _memberships_exist(_membership_q(expr.filter))
+    resolved = GROUP.resolve(expr.path)
+    if resolved is None:
+        raise InvalidFilter(f'Unknown attribute "{expr.path}" in filter.')
+    if resolved.attribute.name == "members":
+        sub = resolved.sub_attribute.name if resolved.sub_attribute else "value"
+        inner = Present(sub) if isinstance(expr, Present) else Comparison(sub, expr.op, expr.value)
+        return _memberships_exist(_membership_q(inner))
+    column = GROUP_COLUMNS.get(resolved.dotted)
+    if column is None:
+        raise InvalidFilter(f'Groups cannot be filtered on "{expr.path}".')
+    return _column_term(expr, column)
+
+
+def _memberships_exist(inner: Q) -> Q:
+    return Q(Exists(Membership.objects.filter(group=OuterRef("pk")).filter(inner)))
+
+
+def _membership_q(expr: Expr) -> Q:
+    """A filter inside `members[…]`, over one membership row."""
+    if isinstance(expr, And):
+        return _membership_q(expr.left) & _membership_q(expr.right)
+    if isinstance(expr, Or):
+        return _membership_q(expr.left) | _membership_q(expr.right)
+    if isinstance(expr, Not):
+        return ~_membership_q(expr.expr)
+    if isinstance(expr, ValuePath):
+        raise InvalidFilter("Value paths cannot be nested.")
+    name = expr.path.split(".")[-1].lower()
+    if name == "value":
+        if isinstance(expr, Present):
+            return Q()
+        return _column_term(expr, Column("member_id", "uuid"))
+    if name == "display":
+        display = Attribute("display")
+        if isinstance(expr, Present):
+            return Q()
+        return _compare(
+            F("member__display_name"), display, expr.op, expr.value, nullable=False
+        ) | _compare(F("member__user_name"), display, expr.op, expr.value, nullable=False)
+    if name == "type":
+        if isinstance(expr, Present):
+            return Q()
+        matches_user = isinstance(expr.value, str) and expr.value.lower() == "user"
+        return Q() if (expr.op == "eq") == matches_user else Q(pk__in=[])
+    raise InvalidFilter(f'members has no sub-attribute "{expr.path}" to filter on.')

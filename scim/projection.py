@@ -81,8 +81,11 @@ def _keep_only(
                 path.sub_attribute.name
             ]
         elif isinstance(value, list):
-            subs = [{path.sub_attribute.name: v[path.sub_attribute.name]} for v in value
-                    if isinstance(v, dict) and path.sub_attribute.name in v]  # fmt: skip
+            subs = [
+                {path.sub_attribute.name: v[path.sub_attribute.name]}
+                for v in value
+                if isinstance(v, dict) and path.sub_attribute.name in v
+            ]
             if subs:
                 target[path.attribute.name] = subs
     return kept
@@ -93,3 +96,12 @@ def _drop_empty_extensions(resource: dict[str, Any], resource_type: ResourceType
         if schema.id in resource and not resource[schema.id]:
             resource.pop(schema.id)
     return resource
+
+
+def wants(
+    name: str, attributes: list[ResolvedAttribute], excluded: list[ResolvedAttribute]
+) -> bool:
+    """Whether a response projected with these lists carries attribute `name`."""
+    if attributes:
+        return any(path.attribute.name == name for path in attributes)
+    return not any(path.attribute.name == name and path.sub_attribute is None for path in excluded)

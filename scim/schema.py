@@ -243,7 +243,8 @@ GROUP_SCHEMA = Schema(
                 Attribute(
                     "$ref", type=REFERENCE, mutability=IMMUTABLE, reference_types=("User", "Group")
                 ),
-                Attribute("display", mutability=READ_ONLY),
+                # As the IdP sends it (Okta sends the member's userName); ours when absent.
+                Attribute("display"),
                 Attribute("type", mutability=IMMUTABLE, canonical_values=("User", "Group")),
             ),
         ),

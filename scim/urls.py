@@ -4,6 +4,7 @@ to `/Users` exactly (a trailing slash is tolerated, never required)."""
 from django.urls import re_path
 
 from scim import views_discovery as discovery
+from scim import views_groups as groups
 from scim import views_users as users
 from scim.views_base import RootSearchView, UnknownEndpointView
 
@@ -11,6 +12,9 @@ urlpatterns = [
     re_path(r"^/Users/?$", users.UsersView.as_view(), name="scim-users"),
     re_path(r"^/Users/\.search/?$", users.UsersSearchView.as_view(), name="scim-users-search"),
     re_path(r"^/Users/(?P<member_id>[^/]+)/?$", users.UserView.as_view(), name="scim-user"),
+    re_path(r"^/Groups/?$", groups.GroupsView.as_view(), name="scim-groups"),
+    re_path(r"^/Groups/\.search/?$", groups.GroupsSearchView.as_view(), name="scim-groups-search"),
+    re_path(r"^/Groups/(?P<group_id>[^/]+)/?$", groups.GroupView.as_view(), name="scim-group"),
     re_path(r"^/\.search/?$", RootSearchView.as_view(), name="scim-root-search"),
     re_path(
         r"^/ServiceProviderConfig/?$",

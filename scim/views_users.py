@@ -10,12 +10,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from directory import services
+from directory.groups import member_groups
 from directory.ledger import CallContext
 from directory.models import Member
 from directory.selectors import member_get
 from provisioning_ui.links import scim_base_url
 from scim import errors
 from scim.filter_query import COLUMNS, users_q
+from scim.group_resource import user_groups
 from scim.listing import (
     SEARCH_REQUEST,
     ListParams,
@@ -25,8 +27,8 @@ from scim.listing import (
     sort_expression,
 )
 from scim.patch import validate_patch_request
-from scim.projection import parse_attribute_list, project
-from scim.schema import USER
+from scim.projection import parse_attribute_list, project, wants
+from scim.schema import USER, ResolvedAttribute
 from scim.user_resource import etag, user_to_scim
 from scim.views_base import ScimView, json_body
 from tenants.models import Company
@@ -39,11 +41,15 @@ def _company(request: Request) -> Company:
     return request._request.tenant  # type: ignore[attr-defined]
 
 
+def scim_base(request: Request) -> str:
+    return scim_base_url(request._request, _company(request))
+
+
 def _users_url(request: Request) -> str:
-    return scim_base_url(request._request, _company(request)) + "/Users"
+    return scim_base(request) + "/Users"
 
 
-def _context(request: Request) -> CallContext:
+def call_context(request: Request) -> CallContext:
     return CallContext(
         idp=request.META.get("HTTP_USER_AGENT", ""),
         credential=getattr(request.user, "label", ""),
@@ -51,17 +57,36 @@ def _context(request: Request) -> CallContext:
     )
 
 
+def _render(
+    request: Request,
+    members: list[Member],
+    attributes: list[ResolvedAttribute],
+    excluded: list[ResolvedAttribute],
+) -> list[dict[str, Any]]:
+    base = scim_base(request)
+    roles = member_groups(m.id for m in members) if wants("groups", attributes, excluded) else {}
+    return [
+        project(
+            user_to_scim(
+                m,
+                users_url=f"{base}/Users",
+                groups=user_groups(roles.get(m.id, []), f"{base}/Groups"),
+            ),
+            USER,
+            attributes=attributes,
+            excluded=excluded,
+        )
+        for m in members
+    ]
+
+
 def _single(request: Request, member: Member, *, status: int = 200) -> Response:
-    resource = user_to_scim(member, users_url=_users_url(request))
-    shown = project(
-        resource,
-        USER,
-        attributes=parse_attribute_list(request.query_params.get("attributes"), USER),
-        excluded=parse_attribute_list(request.query_params.get("excludedAttributes"), USER),
-    )
+    attributes = parse_attribute_list(request.query_params.get("attributes"), USER)
+    excluded = parse_attribute_list(request.query_params.get("excludedAttributes"), USER)
+    (shown,) = _render(request, [member], attributes, excluded)
     headers = {"ETag": etag(member.version)}
     if status == 201:
-        headers["Location"] = resource["meta"]["location"]
+        headers["Location"] = f"{_users_url(request)}/{member.id}"
     return Response(shown, status=status, headers=headers)
 
 
@@ -85,16 +110,7 @@ def _list(request: Request, params: ListParams) -> Response:
         order=order,
         fetch=fetch,
     )
-    users_url = _users_url(request)
-    resources = [
-        project(
-            user_to_scim(m, users_url=users_url),
-            USER,
-            attributes=params.attributes,
-            excluded=params.excluded,
-        )
-        for m in members
-    ]
+    resources = _render(request, members, params.attributes, params.excluded)
     return Response(list_response(total, params.start_index, resources))
 
 
@@ -104,7 +120,7 @@ class UsersView(ScimView):
 
     def post(self, request: Request) -> Response:
         member = services.member_create(
-            company=_company(request), payload=json_body(request), context=_context(request)
+            company=_company(request), payload=json_body(request), context=call_context(request)
         )
         return _single(request, member, status=201)
 
@@ -137,7 +153,7 @@ class UserView(ScimView):
             company=_company(request),
             member_id=member_id,
             payload=json_body(request),
-            context=_context(request),
+            context=call_context(request),
             if_match=request.META.get("HTTP_IF_MATCH"),
         )
         return _single(request, member)
@@ -147,7 +163,7 @@ class UserView(ScimView):
             company=_company(request),
             member_id=member_id,
             operations=validate_patch_request(json_body(request)),
-            context=_context(request),
+            context=call_context(request),
             if_match=request.META.get("HTTP_IF_MATCH"),
         )
         if "return=minimal" in request.META.get("HTTP_PREFER", "").replace(" ", "").lower():
@@ -158,7 +174,7 @@ class UserView(ScimView):
         services.member_delete(
             company=_company(request),
             member_id=member_id,
-            context=_context(request),
+            context=call_context(request),
             if_match=request.META.get("HTTP_IF_MATCH"),
         )
         return Response(status=204)

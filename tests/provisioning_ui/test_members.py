@@ -43,8 +43,20 @@ def test_member_detail_shows_every_attribute_and_the_manager(scim: Scim, acme: C
     boss = scim.post(
         "/Users", okta_user("boss@acme.test", externalId="b", displayName="The Boss")
     ).json()
-    ada = scim.post("/Users", okta_user("ada@acme.test", externalId="a", title="Engineer",
-                                        **{"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"manager": {"value": boss["id"]}, "department": "R&D"}})).json()  # fmt: skip
+    ada = scim.post(
+        "/Users",
+        okta_user(
+            "ada@acme.test",
+            externalId="a",
+            title="Engineer",
+            **{
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {
+                    "manager": {"value": boss["id"]},
+                    "department": "R&D",
+                }
+            },
+        ),
+    ).json()
     browser = signed_in(acme)
 
     page = browser.get(f"/t/acme/members/{ada['id']}/").content.decode()

@@ -106,7 +106,7 @@ def test_okta_flow(live: tuple[str, LiveCompany], basic: bool) -> None:
     assert isinstance(users.body["totalResults"], int) and isinstance(
         users.body["itemsPerPage"], int
     )
-    assert groups.status in (200, 404)
+    assert groups.status == 200 and groups.body["Resources"] == []
     assert (
         IdP(base, "Bearer non-token", "Okta", None)
         .call("GET", "/Users?startIndex=1&count=2")
@@ -134,12 +134,22 @@ def test_okta_flow(live: tuple[str, LiveCompany], basic: bool) -> None:
         ).body["totalResults"]
         == 0
     )
-    created = client.call("POST", "/Users", {
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": user_name,
-        "name": {"givenName": "Test", "familyName": "User"},
-        "emails": [{"primary": True, "value": user_name, "type": "work"}], "displayName": "Test User",
-        "locale": "en-US", "externalId": "00ujl29u0le5T6Aj10h7", "groups": [], "password": "1mz050nq", "active": True,
-    })  # fmt: skip
+    created = client.call(
+        "POST",
+        "/Users",
+        {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": user_name,
+            "name": {"givenName": "Test", "familyName": "User"},
+            "emails": [{"primary": True, "value": user_name, "type": "work"}],
+            "displayName": "Test User",
+            "locale": "en-US",
+            "externalId": "00ujl29u0le5T6Aj10h7",
+            "groups": [],
+            "password": "1mz050nq",
+            "active": True,
+        },
+    )
     assert created.status == 201, created.body
     user_id = created.body["id"]
     assert created.headers["Location"].endswith(f"/Users/{user_id}")
@@ -153,8 +163,15 @@ def test_okta_flow(live: tuple[str, LiveCompany], basic: bool) -> None:
     assert missing.status == 404 and missing.body["detail"]
 
     # O8 duplicate; O9 case-insensitive filter and the bare-word filter.
-    duplicate = client.call("POST", "/Users", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-                                                "userName": user_name, "emails": [{"value": user_name}]})  # fmt: skip
+    duplicate = client.call(
+        "POST",
+        "/Users",
+        {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": user_name,
+            "emails": [{"value": user_name}],
+        },
+    )
     assert (
         duplicate.status == 409
         and duplicate.body["scimType"] == "uniqueness"
@@ -230,20 +247,41 @@ def test_entra_flow(live: tuple[str, LiveCompany]) -> None:
     assert probe.status == 200 and probe.body["totalResults"] == 0 and probe.body["Resources"] == []
 
     # E4 create (the documented body, with the misspelled extension URN and nulls).
-    created = client.call("POST", "/Users", {
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", "urn:ietf:params:scim:schemas:extension:enterprise:2.0User"],
-        "externalId": "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef", "userName": "Test_User_ab6490ee@testuser.com", "active": True,
-        "addresses": None, "title": None, "manager": None,
-        "emails": [{"primary": True, "type": "work", "value": "Test_User_fd0ea19b@testuser.com"}],
-        "meta": {"resourceType": "User"},
-        "name": {"formatted": "givenName familyName", "familyName": "familyName", "givenName": "givenName"}, "roles": [],
-    })  # fmt: skip
+    created = client.call(
+        "POST",
+        "/Users",
+        {
+            "schemas": [
+                "urn:ietf:params:scim:schemas:core:2.0:User",
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0User",
+            ],
+            "externalId": "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef",
+            "userName": "Test_User_ab6490ee@testuser.com",
+            "active": True,
+            "addresses": None,
+            "title": None,
+            "manager": None,
+            "emails": [
+                {"primary": True, "type": "work", "value": "Test_User_fd0ea19b@testuser.com"}
+            ],
+            "meta": {"resourceType": "User"},
+            "name": {
+                "formatted": "givenName familyName",
+                "familyName": "familyName",
+                "givenName": "givenName",
+            },
+            "roles": [],
+        },
+    )
     assert created.status == 201, created.body
     user_id = created.body["id"]
 
     # E3 matching on each attribute Entra uses.
-    for query in ('userName eq "test_user_ab6490ee@testuser.com"', 'externalId eq "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef"',
-                  'emails[type eq "work"].value eq "Test_User_fd0ea19b@testuser.com"'):  # fmt: skip
+    for query in (
+        'userName eq "test_user_ab6490ee@testuser.com"',
+        'externalId eq "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef"',
+        'emails[type eq "work"].value eq "Test_User_fd0ea19b@testuser.com"',
+    ):
         assert [
             r["id"] for r in client.call("GET", "/Users?filter=" + quote(query)).body["Resources"]
         ] == [user_id], query
@@ -253,15 +291,40 @@ def test_entra_flow(live: tuple[str, LiveCompany]) -> None:
     assert client.call("GET", "/Users/7b3f8a9e-0000-4000-8000-000000000000").body["status"] == "404"
 
     # E6 updates in the default and the flag form.
-    update = client.call("PATCH", f"/Users/{user_id}", {"schemas": [PATCH_OP], "Operations": [
-        {"op": "Replace", "path": 'emails[type eq "work"].value', "value": "updatedEmail@microsoft.com"},
-        {"op": "Replace", "path": "name.familyName", "value": "updatedFamilyName"},
-        {"op": "Add", "path": "nickName", "value": "Babs"},
-        {"op": "Replace", "path": f"{ENTERPRISE}:employeeNumber", "value": "701"},
-    ]})  # fmt: skip
-    flagged = client.call("PATCH", f"/Users/{user_id}", {"schemas": [PATCH_OP], "Operations": [
-        {"op": "replace", "value": {"displayName": "Bjfe", "name.givenName": "Kkom", f"{ENTERPRISE}:employeeNumber": "Aklq"}},
-    ]})  # fmt: skip
+    update = client.call(
+        "PATCH",
+        f"/Users/{user_id}",
+        {
+            "schemas": [PATCH_OP],
+            "Operations": [
+                {
+                    "op": "Replace",
+                    "path": 'emails[type eq "work"].value',
+                    "value": "updatedEmail@microsoft.com",
+                },
+                {"op": "Replace", "path": "name.familyName", "value": "updatedFamilyName"},
+                {"op": "Add", "path": "nickName", "value": "Babs"},
+                {"op": "Replace", "path": f"{ENTERPRISE}:employeeNumber", "value": "701"},
+            ],
+        },
+    )
+    flagged = client.call(
+        "PATCH",
+        f"/Users/{user_id}",
+        {
+            "schemas": [PATCH_OP],
+            "Operations": [
+                {
+                    "op": "replace",
+                    "value": {
+                        "displayName": "Bjfe",
+                        "name.givenName": "Kkom",
+                        f"{ENTERPRISE}:employeeNumber": "Aklq",
+                    },
+                },
+            ],
+        },
+    )
     assert update.status in (200, 204) and flagged.status in (200, 204)
     user = client.call("GET", f"/Users/{user_id}").body
     assert user["emails"][0]["value"] == "updatedEmail@microsoft.com"
@@ -338,3 +401,142 @@ def test_entra_flow(live: tuple[str, LiveCompany]) -> None:
         ).body["totalResults"]
         == 0
     )
+
+
+def test_okta_push_groups_flow(live: tuple[str, LiveCompany]) -> None:
+    base, company = live
+    client = okta(base, company, basic=False)
+    user_a = client.call("POST", "/Users", {"userName": "a@okta.local"}).body["id"]
+    user_b = client.call("POST", "/Users", {"userName": "b@okta.local"}).body["id"]
+
+    # O14 create, membership update (remove by filter + add), rename with the readOnly id.
+    created = client.call(
+        "POST",
+        "/Groups",
+        {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "Test SCIMv2",
+            "members": [],
+        },
+    )
+    assert created.status == 201
+    group_id = created.body["id"]
+    client.call(
+        "PATCH",
+        f"/Groups/{group_id}",
+        {
+            "schemas": [PATCH_OP],
+            "Operations": [{"op": "add", "path": "members", "value": [{"value": user_a}]}],
+        },
+    )
+    update = client.call(
+        "PATCH",
+        f"/Groups/{group_id}",
+        {
+            "schemas": [PATCH_OP],
+            "Operations": [
+                {"op": "remove", "path": f'members[value eq "{user_a}"]'},
+                {
+                    "op": "add",
+                    "path": "members",
+                    "value": [{"value": user_b, "display": "b@okta.local"}],
+                },
+            ],
+        },
+    )
+    rename = client.call(
+        "PATCH",
+        f"/Groups/{group_id}",
+        {
+            "schemas": [PATCH_OP],
+            "Operations": [
+                {"op": "replace", "value": {"id": group_id, "displayName": "Test SCIMv2 renamed"}},
+            ],
+        },
+    )
+    assert update.status in (200, 204) and rename.status in (200, 204)
+    group = client.call("GET", f"/Groups/{group_id}").body
+    assert group["displayName"] == "Test SCIMv2 renamed" and [
+        m["value"] for m in group["members"]
+    ] == [user_b]
+    assert [g["display"] for g in client.call("GET", f"/Users/{user_b}").body["groups"]] == [
+        "Test SCIMv2 renamed"
+    ]
+
+    # O15 import groups.
+    listed = client.call("GET", "/Groups?startIndex=1&count=100").body
+    assert listed["totalResults"] == 1 and listed["Resources"][0]["id"] == group_id
+
+    # Unlink with "Delete the group in the target app": the role goes, the users stay.
+    assert client.call("DELETE", f"/Groups/{group_id}").status == 204
+    assert client.call("GET", f"/Groups/{group_id}").status == 404
+    after = client.call("GET", f"/Users/{user_b}").body
+    assert after["active"] is True and "groups" not in after
+
+
+def test_entra_group_flow(live: tuple[str, LiveCompany]) -> None:
+    base, company = live
+    client = IdP(base, f"Bearer {company.bearer}", "Azure AD SCIM Client", "application/scim+json")
+    u1 = client.call("POST", "/Users", {"userName": "u1@testuser.com"}).body["id"]
+    u2 = client.call("POST", "/Users", {"userName": "u2@testuser.com"}).body["id"]
+
+    # E1 test connection for groups.
+    probe = client.call(
+        "GET",
+        "/Groups?excludedAttributes=members&filter="
+        + quote('displayName eq "7c1e6a2b-0f4f-4d0b-9b35-5a1f2d3c4b5e"'),
+    )
+    assert probe.status == 200 and probe.body["totalResults"] == 0
+
+    # E10 create.
+    created = client.call(
+        "POST",
+        "/Groups",
+        {
+            "schemas": [
+                "urn:ietf:params:scim:schemas:core:2.0:Group",
+                "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group",
+            ],
+            "externalId": "8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159",
+            "displayName": "displayName",
+            "meta": {"resourceType": "Group"},
+        },
+    )
+    assert created.status == 201 and created.body["members"] == []
+    group_id = created.body["id"]
+
+    # E11 reads without members.
+    single = client.call("GET", f"/Groups/{group_id}?excludedAttributes=members").body
+    listed = client.call(
+        "GET", "/Groups?excludedAttributes=members&filter=" + quote('displayName eq "displayName"')
+    ).body
+    assert "members" not in single and "members" not in listed["Resources"][0]
+
+    # E12 rename, add several members, remove with a value array, remove with a filter.
+    ops = [
+        [{"op": "Replace", "path": "displayName", "value": "Renamed"}],
+        [{"op": "Add", "path": "members", "value": [{"$ref": None, "value": u1}, {"value": u2}]}],
+        [{"op": "Remove", "path": "members", "value": [{"$ref": None, "value": u1}]}],
+    ]
+    for operations in ops:
+        assert (
+            client.call(
+                "PATCH", f"/Groups/{group_id}", {"schemas": [PATCH_OP], "Operations": operations}
+            ).status
+            == 204
+        )
+    group = client.call("GET", f"/Groups/{group_id}").body
+    assert group["displayName"] == "Renamed" and [m["value"] for m in group["members"]] == [u2]
+    flagged = client.call(
+        "PATCH",
+        f"/Groups/{group_id}",
+        {
+            "schemas": [PATCH_OP],
+            "Operations": [{"op": "remove", "path": f'members[value eq "{u2}"]'}],
+        },
+    )
+    assert flagged.status == 204 and client.call("GET", f"/Groups/{group_id}").body["members"] == []
+
+    # E13 delete.
+    assert client.call("DELETE", f"/Groups/{group_id}").status == 204
+    assert client.call("GET", f"/Groups/{group_id}").status == 404

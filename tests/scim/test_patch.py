@@ -80,8 +80,10 @@ def test_rfc_add_a_member_to_a_group() -> None:
         resource_type=GROUP,
     )
 
-    # `display` is readOnly: the server computes it, so a client's copy is ignored.
-    assert result["members"] == [{"$ref": f"https://example.com/v2/Users/{BABS}", "value": BABS}]
+    # `display` is kept as the client sent it (our Group schema makes it readWrite).
+    assert result["members"] == [
+        {"display": "Babs Jensen", "$ref": f"https://example.com/v2/Users/{BABS}", "value": BABS}
+    ]
 
 
 def test_rfc_add_without_a_path_adds_an_email_and_sets_the_nickname() -> None:
@@ -194,7 +196,10 @@ def test_rfc_replace_all_members() -> None:
         resource_type=GROUP,
     )
 
-    assert result["members"] == [{"value": BABS}, {"value": JAMES}]
+    assert result["members"] == [
+        {"display": "Babs Jensen", "value": BABS},
+        {"display": "James Smith", "value": JAMES},
+    ]
 
 
 def test_rfc_replace_the_work_address() -> None:
@@ -500,7 +505,10 @@ def test_okta_membership_update_removes_and_adds_in_one_request() -> None:
         resource_type=GROUP,
     )
 
-    assert result == {"displayName": "Tour Guides", "members": [{"value": JAMES}]}
+    assert result == {
+        "displayName": "Tour Guides",
+        "members": [{"value": JAMES, "display": "test.user@okta.local"}],
+    }
 
 
 def test_entra_manager_as_a_one_element_list_on_path_manager() -> None:
@@ -837,15 +845,16 @@ def test_read_only_paths_are_mutability_errors(op: str, path: str) -> None:
     assert raised.value.scim_type == "mutability"
 
 
-def test_read_only_member_display_is_a_mutability_error() -> None:
+def test_member_display_can_be_written() -> None:
     group = _group()
 
-    with pytest.raises(Mutability):
-        _patch(
-            group,
-            {"op": "replace", "path": f'members[value eq "{BABS}"].display', "value": "x"},
-            resource_type=GROUP,
-        )
+    result = _patch(
+        group,
+        {"op": "replace", "path": f'members[value eq "{BABS}"].display', "value": "x"},
+        resource_type=GROUP,
+    )
+
+    assert [m["display"] for m in result["members"] if m["value"] == BABS] == ["x"]
 
 
 def test_immutable_member_value_cannot_be_replaced_or_removed() -> None:

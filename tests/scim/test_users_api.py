@@ -58,9 +58,11 @@ def test_post_without_content_type_is_read_as_json(scim: Scim) -> None:
     import json
 
     response = scim.client.post(
-        "/t/acme/scim/v2/Users", data=json.dumps(okta_user()), content_type="",
+        "/t/acme/scim/v2/Users",
+        data=json.dumps(okta_user()),
+        content_type="",
         HTTP_AUTHORIZATION=f"Bearer {scim.token}",
-    )  # fmt: skip
+    )
 
     assert response.status_code == 201, response.content
 
@@ -233,8 +235,13 @@ def test_filter_no_match_is_200_with_zero_results(scim: Scim) -> None:
 )
 def test_filters_idps_send(scim: Scim, query: str) -> None:
     created = create(scim)
-    create(scim, user_name="other@okta.local", externalId="x9", displayName="Other",
-           name={"givenName": "O", "familyName": "Ther"})  # fmt: skip
+    create(
+        scim,
+        user_name="other@okta.local",
+        externalId="x9",
+        displayName="Other",
+        name={"givenName": "O", "familyName": "Ther"},
+    )
 
     body = scim.get(f"/Users?{query}").json()
 
@@ -263,9 +270,15 @@ def test_like_metacharacters_in_filter_values_are_literal(scim: Scim) -> None:
 
 @pytest.mark.parametrize(
     "query",
-    ["filter=RUNSCOPE300HFLUAKLAB151", 'filter=userName xx "a"', 'filter=nosuch eq "a"', 'filter=active eq "maybe"',
-     'filter=meta.created gt "yesterday"', "filter=(userName eq \"a\""],
-)  # fmt: skip
+    [
+        "filter=RUNSCOPE300HFLUAKLAB151",
+        'filter=userName xx "a"',
+        'filter=nosuch eq "a"',
+        'filter=active eq "maybe"',
+        'filter=meta.created gt "yesterday"',
+        'filter=(userName eq "a"',
+    ],
+)
 def test_bad_filters_are_400_invalid_filter(scim: Scim, query: str) -> None:
     assert_error(scim.get(f"/Users?{query}"), 400, "invalidFilter")
 
@@ -278,8 +291,8 @@ def test_okta_import_pages_cover_every_user_once(
     seen: list[str] = []
     start = 1
     while True:
-        # company route, credential, COUNT, page ids, page rows: the same at any size.
-        with max_queries(5):
+        # company route, credential, COUNT, page ids, page rows, their groups: any size.
+        with max_queries(6):
             body = scim.get(f"/Users?startIndex={start}&count=10").json()
         seen += [r["id"] for r in body["Resources"]]
         assert body["startIndex"] == start and body["totalResults"] == 25
@@ -292,9 +305,16 @@ def test_okta_import_pages_cover_every_user_once(
 
 @pytest.mark.parametrize(
     ("query", "items", "start"),
-    [("count=0", 0, 1), ("count=-5", 0, 1), ("startIndex=0&count=2", 2, 1), ("startIndex=-3&count=2", 2, 1),
-     ("startIndex=3&count=100", 1, 3), ("startIndex=999999999&count=2", 0, 999999999), ("", 3, 1)],
-)  # fmt: skip
+    [
+        ("count=0", 0, 1),
+        ("count=-5", 0, 1),
+        ("startIndex=0&count=2", 2, 1),
+        ("startIndex=-3&count=2", 2, 1),
+        ("startIndex=3&count=100", 1, 3),
+        ("startIndex=999999999&count=2", 0, 999999999),
+        ("", 3, 1),
+    ],
+)
 def test_paging_edges(scim: Scim, query: str, items: int, start: int) -> None:
     for i in range(3):
         create(scim, user_name=f"p{i}@okta.local", externalId=f"p{i}")
@@ -329,9 +349,14 @@ def test_search_endpoint(scim: Scim) -> None:
 
     response = scim.post(
         "/Users/.search",
-        {"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
-         "filter": 'userName eq "test.user@okta.local"', "attributes": ["userName"], "startIndex": 1, "count": 10},
-    )  # fmt: skip
+        {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "filter": 'userName eq "test.user@okta.local"',
+            "attributes": ["userName"],
+            "startIndex": 1,
+            "count": 10,
+        },
+    )
     not_a_search = scim.post("/Users/.search", {"filter": 'userName eq "x"'})
 
     assert response.status_code == 200
@@ -346,8 +371,13 @@ def test_search_endpoint(scim: Scim) -> None:
 
 def test_okta_put_with_readonly_fields_and_odd_meta(scim: Scim) -> None:
     created = create(scim)
-    body = {**created, "name": {"givenName": "Changed", "familyName": "User"}, "groups": [], "password": "x",
-            "meta": {"created": "04-12-2018 00:00:00", "version": "v1.0"}}  # fmt: skip
+    body = {
+        **created,
+        "name": {"givenName": "Changed", "familyName": "User"},
+        "groups": [],
+        "password": "x",
+        "meta": {"created": "04-12-2018 00:00:00", "version": "v1.0"},
+    }
 
     response = scim.put(f"/Users/{created['id']}", body)
 
@@ -371,8 +401,10 @@ def test_put_that_collides_with_another_user_is_409(scim: Scim) -> None:
 
 def test_okta_deactivate_and_reactivate_by_patch(scim: Scim) -> None:
     created = create(scim)
-    deactivate = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                  "Operations": [{"op": "replace", "value": {"active": False}}]}  # fmt: skip
+    deactivate = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "value": {"active": False}}],
+    }
 
     off = scim.patch(f"/Users/{created['id']}", deactivate)
     still_there = scim.get(f"/Users/{created['id']}")
@@ -390,8 +422,10 @@ def test_okta_deactivate_and_reactivate_by_patch(scim: Scim) -> None:
 
 def test_entra_disable_with_string_false_and_204_on_request(scim: Scim) -> None:
     created = create(scim)
-    body = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-            "Operations": [{"op": "Replace", "path": "active", "value": "False"}]}  # fmt: skip
+    body = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "Replace", "path": "active", "value": "False"}],
+    }
 
     response = scim.patch(f"/Users/{created['id']}", body, HTTP_PREFER="return=minimal")
 
@@ -401,13 +435,26 @@ def test_entra_disable_with_string_false_and_204_on_request(scim: Scim) -> None:
 
 def test_entra_attribute_updates(scim: Scim) -> None:
     created = create(scim)
-    body = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [
-        {"op": "Replace", "path": 'emails[type eq "work"].value', "value": "updated@okta.local"},
-        {"op": "Replace", "path": "name.familyName", "value": "updatedFamilyName"},
-        {"op": "Add", "path": "nickName", "value": "Babs"},
-        {"op": "replace", "value": {"displayName": "Bjfe", "name.givenName": "Kkom",
-                                    f"{ENTERPRISE}:employeeNumber": "Aklq"}},
-    ]}  # fmt: skip
+    body = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [
+            {
+                "op": "Replace",
+                "path": 'emails[type eq "work"].value',
+                "value": "updated@okta.local",
+            },
+            {"op": "Replace", "path": "name.familyName", "value": "updatedFamilyName"},
+            {"op": "Add", "path": "nickName", "value": "Babs"},
+            {
+                "op": "replace",
+                "value": {
+                    "displayName": "Bjfe",
+                    "name.givenName": "Kkom",
+                    f"{ENTERPRISE}:employeeNumber": "Aklq",
+                },
+            },
+        ],
+    }
 
     response = scim.patch(f"/Users/{created['id']}", body)
 
@@ -424,10 +471,13 @@ def test_entra_attribute_updates(scim: Scim) -> None:
 
 def test_patch_is_atomic(scim: Scim) -> None:
     created = create(scim)
-    body = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [
-        {"op": "replace", "path": "displayName", "value": "Changed"},
-        {"op": "replace", "path": "preferredLanguage", "value": "english"},
-    ]}  # fmt: skip
+    body = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [
+            {"op": "replace", "path": "displayName", "value": "Changed"},
+            {"op": "replace", "path": "preferredLanguage", "value": "english"},
+        ],
+    }
 
     response = scim.patch(f"/Users/{created['id']}", body)
 
@@ -437,9 +487,13 @@ def test_patch_is_atomic(scim: Scim) -> None:
 
 @pytest.mark.parametrize(
     ("operations", "scim_type"),
-    [([{"op": "remove"}], "noTarget"), ([{"op": "replace", "path": "nosuch", "value": 1}], "invalidPath"),
-     ([{"op": "replace", "path": "id", "value": "x"}], "mutability"), ([{"op": "jump", "path": "title"}], "invalidSyntax")],
-)  # fmt: skip
+    [
+        ([{"op": "remove"}], "noTarget"),
+        ([{"op": "replace", "path": "nosuch", "value": 1}], "invalidPath"),
+        ([{"op": "replace", "path": "id", "value": "x"}], "mutability"),
+        ([{"op": "jump", "path": "title"}], "invalidSyntax"),
+    ],
+)
 def test_patch_errors(scim: Scim, operations: list, scim_type: str) -> None:
     created = create(scim)
 
@@ -459,8 +513,10 @@ def test_patch_without_the_patchop_envelope_is_400(scim: Scim) -> None:
 
 def test_if_match_mismatch_is_412(scim: Scim) -> None:
     created = create(scim)
-    body = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-            "Operations": [{"op": "replace", "path": "title", "value": "x"}]}  # fmt: skip
+    body = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "title", "value": "x"}],
+    }
 
     stale = scim.patch(f"/Users/{created['id']}", body, HTTP_IF_MATCH='W/"999"')
     fresh = scim.patch(f"/Users/{created['id']}", body, HTTP_IF_MATCH=created["meta"]["version"])
@@ -551,8 +607,13 @@ def test_username_immutable_policy(scim: Scim, acme: Company) -> None:
     Company.objects.filter(pk=acme.pk).update(username_immutable=True)
     created = create(scim)
 
-    response = scim.patch(f"/Users/{created['id']}", {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                                                     "Operations": [{"op": "replace", "path": "userName", "value": "new@okta.local"}]})  # fmt: skip
+    response = scim.patch(
+        f"/Users/{created['id']}",
+        {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "userName", "value": "new@okta.local"}],
+        },
+    )
 
     assert "cannot change" in assert_error(response, 400, "mutability")["detail"]
 
@@ -593,11 +654,23 @@ def test_writes_and_failures_are_recorded_in_the_ledger(scim: Scim) -> None:
     )
 
     assert events == [
-        {"operation": "create", "outcome": "succeeded", "status": 201, "scim_type": "", "user_name": "test.user@okta.local",
-         "idp": "Okta SCIM Client 1.0.0"},
-        {"operation": "create", "outcome": "failed", "status": 409, "scim_type": "uniqueness", "user_name": "test.user@okta.local",
-         "idp": "Okta SCIM Client 1.0.0"},
-    ]  # fmt: skip
+        {
+            "operation": "create",
+            "outcome": "succeeded",
+            "status": 201,
+            "scim_type": "",
+            "user_name": "test.user@okta.local",
+            "idp": "Okta SCIM Client 1.0.0",
+        },
+        {
+            "operation": "create",
+            "outcome": "failed",
+            "status": 409,
+            "scim_type": "uniqueness",
+            "user_name": "test.user@okta.local",
+            "idp": "Okta SCIM Client 1.0.0",
+        },
+    ]
     assert created
 
 
@@ -606,8 +679,13 @@ def test_seats_are_counted_and_the_limit_enforced(scim: Scim, acme: Company) -> 
     first = create(scim)
 
     refused = scim.post("/Users", okta_user(user_name="second@okta.local", externalId="s2"))
-    scim.patch(f"/Users/{first['id']}", {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                                         "Operations": [{"op": "replace", "value": {"active": False}}]})  # fmt: skip
+    scim.patch(
+        f"/Users/{first['id']}",
+        {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "value": {"active": False}}],
+        },
+    )
     inactive_ok = scim.post(
         "/Users", okta_user(user_name="third@okta.local", externalId="s3", active=False)
     )

@@ -1,0 +1,246 @@
+"""Groups (roles): reads and writes. Membership changes are set operations in SQL (one
+INSERT … ON CONFLICT DO NOTHING, one DELETE), never a query per member."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce, NullIf
+from django.utils import timezone
+
+from directory.ledger import CallContext, Subject, ledger_failure, ledger_success
+from directory.models import Group, Member, Membership
+from directory.selectors import parse_member_id
+from scim import errors
+from scim.group_input import GroupInput, normalize_group
+from scim.patch import apply_patch
+from scim.schema import GROUP
+
+# --- reads ----------------------------------------------------------------------------------
+
+
+def group_get(group_id: str, *, for_update: bool = False) -> Group:
+    """Raises NotFound for an unknown id (or one that is not a UUID)."""
+    parsed = parse_member_id(group_id)
+    queryset = Group.objects.select_for_update() if for_update else Group.objects.all()
+    group = queryset.filter(pk=parsed).first() if parsed else None
+    if group is None:
+        raise errors.NotFound(f"No group with id {group_id!r}.")
+    return group
+
+
+def _member_display() -> Any:
+    return Coalesce(
+        NullIf(F("display"), Value("")),
+        NullIf(F("member__display_name"), Value("")),
+        F("member__user_name"),
+    )
+
+
+def group_members(group_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[tuple[str, str]]]:
+    """Members of each group as (user id, display), in one query."""
+    rows = (
+        Membership.objects.filter(group_id__in=list(group_ids))
+        .order_by("group_id", "id")
+        .values_list("group_id", "member_id", _member_display())
+    )
+    found: dict[uuid.UUID, list[tuple[str, str]]] = defaultdict(list)
+    for group_id, member_id, display in rows:
+        found[group_id].append((str(member_id), display))
+    return found
+
+
+def member_groups(member_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[tuple[str, str]]]:
+    """Groups (roles) of each member as (group id, display name), in one query."""
+    rows = (
+        Membership.objects.filter(member_id__in=list(member_ids))
+        .order_by("member_id", "group__display_name")
+        .values_list("member_id", "group_id", "group__display_name")
+    )
+    found: dict[uuid.UUID, list[tuple[str, str]]] = defaultdict(list)
+    for member_id, group_id, name in rows:
+        found[member_id].append((str(group_id), name))
+    return found
+
+
+# --- writes ---------------------------------------------------------------------------------
+
+
+def group_create(*, payload: Any, context: CallContext) -> Group:
+    """POST /Groups. Raises InvalidValue (no displayName, unknown member), Uniqueness (409:
+    displayName taken, case-insensitively, or externalId taken)."""
+    subject = Subject.from_payload("Group", payload)
+    try:
+        data = normalize_group(payload)
+        with transaction.atomic():
+            now = timezone.now()
+            group = Group(id=uuid.uuid4(), created_at=now, updated_at=now, version=1)
+            group.display_name, group.external_id = data.display_name, data.external_id
+            _save(group, insert=True)
+            _set_members(group, data.members, current=None)
+            ledger_success("create", _subject(group), context, 201)
+    except errors.ScimError as error:
+        ledger_failure("create", subject, context, error)
+        raise
+    return group
+
+
+def group_replace(
+    *, group_id: str, payload: Any, context: CallContext, if_match: str | None = None
+) -> Group:
+    """PUT /Groups/{id}: new displayName, externalId and the whole member list."""
+    subject = Subject.from_payload("Group", payload, parse_member_id(group_id))
+    try:
+        with transaction.atomic():
+            group = group_get(group_id, for_update=True)
+            _check_if_match(group, if_match)
+            data = normalize_group(payload)
+            _update(group, data, current=_current_members(group))
+            ledger_success("replace", _subject(group), context, 200)
+    except errors.ScimError as error:
+        ledger_failure("replace", subject, context, error)
+        raise
+    return group
+
+
+def group_patch(
+    *, group_id: str, operations: Sequence[Any], context: CallContext, if_match: str | None = None
+) -> Group:
+    """PATCH /Groups/{id} in every dialect (Okta's remove-by-filter then add, Entra's value
+    arrays, renames whose value carries the readOnly id). Atomic: an unknown member id or any
+    bad operation changes nothing (400)."""
+    subject = Subject("Group", parse_member_id(group_id))
+    try:
+        with transaction.atomic():
+            group = group_get(group_id, for_update=True)
+            subject = _subject(group)
+            _check_if_match(group, if_match)
+            current = _current_members(group)
+            patched = apply_patch(_resource_for_patch(group, current), operations, GROUP)
+            _update(group, normalize_group(patched), current=current)
+            ledger_success("patch", _subject(group), context, 204)
+    except errors.ScimError as error:
+        ledger_failure("patch", subject, context, error)
+        raise
+    return group
+
+
+def group_delete(*, group_id: str, context: CallContext, if_match: str | None = None) -> None:
+    """DELETE (Okta's "unlink and delete", Entra's delete): the role disappears from every
+    member; the members themselves are untouched."""
+    subject = Subject("Group", parse_member_id(group_id))
+    try:
+        with transaction.atomic():
+            group = group_get(group_id, for_update=True)
+            subject = _subject(group)
+            _check_if_match(group, if_match)
+            group.delete()
+            ledger_success("delete", subject, context, 204)
+    except errors.ScimError as error:
+        ledger_failure("delete", subject, context, error)
+        raise
+
+
+def _subject(group: Group) -> Subject:
+    return Subject(
+        "Group", group.id, external_id=group.external_id or "", display_name=group.display_name
+    )
+
+
+def _check_if_match(group: Group, if_match: str | None) -> None:
+    if if_match is None or if_match.strip() == "*":
+        return
+    wanted = {tag.strip().removeprefix("W/").strip('"') for tag in if_match.split(",")}
+    if str(group.version) not in wanted:
+        raise errors.PreconditionFailed(f'The group changed: its version is W/"{group.version}".')
+
+
+def _current_members(group: Group) -> dict[uuid.UUID, str]:
+    """The group's members as {user id: display as sent}, in the order they were added."""
+    rows = Membership.objects.filter(group=group).order_by("id").values_list("member_id", "display")
+    return dict(rows)
+
+
+def _resource_for_patch(group: Group, members: dict[uuid.UUID, str]) -> dict[str, Any]:
+    """The group as the PATCH engine sees it: IdPs address members by value, so ids (and the
+    displays they sent) are all it needs, with no join to the user table."""
+    resource: dict[str, Any] = {
+        "displayName": group.display_name,
+        "members": [
+            {"value": str(member_id), **({"display": display} if display else {})}
+            for member_id, display in members.items()
+        ],
+    }
+    if group.external_id:
+        resource["externalId"] = group.external_id
+    return resource
+
+
+def _update(group: Group, data: GroupInput, *, current: dict[uuid.UUID, str]) -> None:
+    group.display_name, group.external_id = data.display_name, data.external_id
+    group.version += 1
+    group.updated_at = timezone.now()
+    _save(group, insert=False)
+    _set_members(group, data.members, current=current)
+
+
+def _save(group: Group, *, insert: bool) -> None:
+    try:
+        with transaction.atomic():
+            group.save(force_insert=insert)
+    except IntegrityError as error:
+        constraint = getattr(getattr(error.__cause__, "diag", None), "constraint_name", "") or ""
+        if "display_name" in constraint:
+            raise errors.Uniqueness(
+                f'A group named "{group.display_name}" already exists.'
+            ) from None
+        if "external_id" in constraint:
+            raise errors.Uniqueness(
+                f'A group with externalId "{group.external_id}" already exists.'
+            ) from None
+        raise
+
+
+CHUNK = 10_000  # ids per query: far below PostgreSQL's 65,535 bind parameters
+
+
+def _chunks(ids: Sequence[uuid.UUID]) -> Iterable[list[uuid.UUID]]:
+    for start in range(0, len(ids), CHUNK):
+        yield list(ids[start : start + CHUNK])
+
+
+def _set_members(
+    group: Group, wanted: Sequence[tuple[uuid.UUID, str]], *, current: dict[uuid.UUID, str] | None
+) -> None:
+    """Make the group's members exactly `wanted`: insert the new ones, delete the gone ones.
+    `current` is the present membership (None for a new group). Raises InvalidValue when an
+    id to add is not a user of this company."""
+    present = current or {}
+    wanted_ids = {member_id for member_id, _ in wanted}
+    to_add = [(member_id, display) for member_id, display in wanted if member_id not in present]
+    known: set[uuid.UUID] = set()
+    for chunk in _chunks([member_id for member_id, _ in to_add]):
+        known.update(Member.objects.filter(pk__in=chunk).values_list("pk", flat=True))
+    unknown = [str(member_id) for member_id, _ in to_add if member_id not in known]
+    if unknown:
+        shown = ", ".join(unknown[:5]) + (" …" if len(unknown) > 5 else "")
+        raise errors.InvalidValue(
+            f"No user with id {shown} in this company: members were not changed."
+        )
+    to_remove = [member_id for member_id in present if member_id not in wanted_ids]
+    for chunk in _chunks(to_remove):
+        Membership.objects.filter(group=group, member_id__in=chunk).delete()
+    if to_add:
+        Membership.objects.bulk_create(
+            [
+                Membership(group=group, member_id=member_id, display=display)
+                for member_id, display in to_add
+            ],
+            ignore_conflicts=True,
+            batch_size=5000,
+        )

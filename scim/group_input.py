@@ -1,0 +1,66 @@
+"""Turn a Group body (POST, PUT, or a PATCH result) into what we store: displayName,
+externalId and the member ids. Pure: whether the ids exist is the service's question."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from scim.errors import InvalidSyntax, InvalidValue
+
+MAX_MEMBERS_PER_REQUEST = 100_000
+
+
+@dataclass(frozen=True)
+class GroupInput:
+    display_name: str
+    external_id: str | None
+    # (user id, display as sent or ""), in the order given, without duplicate ids.
+    members: tuple[tuple[uuid.UUID, str], ...]
+
+
+def _key(payload: Mapping[str, Any], name: str) -> Any:
+    return next((value for key, value in payload.items() if str(key).lower() == name.lower()), None)
+
+
+def normalize_group(payload: Any) -> GroupInput:
+    """Raises InvalidSyntax for a body that is not an object, InvalidValue for a missing
+    displayName, a malformed members list or a member value that is not a user id."""
+    if not isinstance(payload, Mapping):
+        raise InvalidSyntax("The request body must be a JSON object.")
+    display_name = _key(payload, "displayName")
+    if not isinstance(display_name, str) or not display_name.strip():
+        raise InvalidValue("displayName is required.")
+    external_id = _key(payload, "externalId")
+    if external_id is not None and not isinstance(external_id, str | int):
+        raise InvalidValue("externalId must be a string.")
+    return GroupInput(
+        display_name=display_name.strip()[:255],
+        external_id=str(external_id)[:255] if external_id not in (None, "") else None,
+        members=members_of(_key(payload, "members")),
+    )
+
+
+def members_of(raw: Any) -> tuple[tuple[uuid.UUID, str], ...]:
+    """The (user id, display) pairs of a members list ([{"value": id, …}, …] or bare ids)."""
+    if raw is None or raw == "":
+        return ()
+    items = raw if isinstance(raw, list) else [raw]
+    if len(items) > MAX_MEMBERS_PER_REQUEST:
+        raise InvalidValue(f"At most {MAX_MEMBERS_PER_REQUEST} members per request.")
+    seen: dict[uuid.UUID, str] = {}
+    for item in items:
+        value = _key(item, "value") if isinstance(item, Mapping) else item
+        display = _key(item, "display") if isinstance(item, Mapping) else None
+        if value in (None, ""):
+            continue
+        if not isinstance(value, str):
+            raise InvalidValue("members[].value must be the id of a user.")
+        try:
+            member_id = uuid.UUID(value)
+        except ValueError:
+            raise InvalidValue(f'"{value}" is not the id of a user of this company.') from None
+        seen[member_id] = str(display)[:255] if isinstance(display, str) else ""
+    return tuple(seen.items())

@@ -1,0 +1,46 @@
+"""A group as a SCIM Group resource."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from directory.models import Group
+from scim.schema import CORE_GROUP
+from scim.user_resource import etag, scim_datetime
+
+
+def group_to_scim(
+    group: Group, *, groups_url: str, users_url: str, members: list[tuple[str, str]] | None
+) -> dict[str, Any]:
+    """The Group resource; `members` is [(user id, display)], or None when not loaded (the
+    client excluded them)."""
+    resource: dict[str, Any] = {"schemas": [CORE_GROUP], "id": str(group.id)}
+    if group.external_id:
+        resource["externalId"] = group.external_id
+    resource["displayName"] = group.display_name
+    if members is not None:
+        resource["members"] = [
+            {
+                "value": member_id,
+                "$ref": f"{users_url}/{member_id}",
+                "display": display,
+                "type": "User",
+            }
+            for member_id, display in members
+        ]
+    resource["meta"] = {
+        "resourceType": "Group",
+        "created": scim_datetime(group.created_at),
+        "lastModified": scim_datetime(group.updated_at),
+        "location": f"{groups_url}/{group.id}",
+        "version": etag(group.version),
+    }
+    return resource
+
+
+def user_groups(groups: list[tuple[str, str]], groups_url: str) -> list[dict[str, Any]]:
+    """The read-only `groups` attribute of a User: its roles."""
+    return [
+        {"value": group_id, "$ref": f"{groups_url}/{group_id}", "display": name, "type": "direct"}
+        for group_id, name in groups
+    ]
