@@ -13,9 +13,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from directory.groups import member_groups
 from directory.models import Member
 from directory.selectors import parse_member_id
 from provisioning_ui.links import scim_base_url
+from scim.group_resource import user_groups
 from scim.user_resource import user_to_scim
 
 PAGE_SIZE = 50
@@ -61,7 +63,11 @@ def member_detail(request: HttpRequest, member_id: str) -> HttpResponse:
     if member is None:
         raise Http404("No such member.")
     company = request.tenant  # type: ignore[attr-defined]
-    resource = user_to_scim(member, users_url=scim_base_url(request, company) + "/Users")
+    base = scim_base_url(request, company)
+    roles = member_groups([member.id]).get(member.id, [])
+    resource = user_to_scim(
+        member, users_url=f"{base}/Users", groups=user_groups(roles, f"{base}/Groups")
+    )
     return render(
         request,
         "portal/member_detail.html",

@@ -1,12 +1,14 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from provisioning_ui import access_rights, members, views
+from provisioning_ui import access_rights, members, roles, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("members/", members.members, name="members"),
     path("members/<str:member_id>/", members.member_detail, name="member_detail"),
+    path("groups/", roles.groups, name="groups"),
+    path("groups/<str:group_id>/", roles.group_detail, name="group_detail"),
     path("access/", access_rights.access_rights, name="access_rights"),
     path("access/tokens/", access_rights.token_generate, name="token_generate"),
     path("access/basic/", access_rights.basic_generate, name="basic_generate"),

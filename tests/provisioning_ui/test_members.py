@@ -79,3 +79,26 @@ def test_dashboard_shows_the_scim_policies_read_only(acme: Company) -> None:
     assert "No: changes are refused" in page
     assert "userName, externalId, active, name, emails" in page
     assert "<form" not in page.split('id="scim-policies"')[1].split("</section>")[0]
+
+
+def test_groups_page_shows_roles_with_member_counts_and_member_roles(
+    scim: Scim, acme: Company
+) -> None:
+    ada = scim.post(
+        "/Users", okta_user("ada@acme.test", externalId="1", displayName="Ada Lovelace")
+    ).json()
+    bob = scim.post("/Users", okta_user("bob@acme.test", externalId="2", displayName="Bob")).json()
+    admins = scim.post(
+        "/Groups",
+        {"displayName": "Admins", "members": [{"value": ada["id"]}, {"value": bob["id"]}]},
+    ).json()
+    scim.post("/Groups", {"displayName": "Readers", "members": [{"value": bob["id"]}]})
+    browser = signed_in(acme)
+
+    listing = browser.get("/t/acme/groups/").content.decode()
+    detail = browser.get(f"/t/acme/groups/{admins['id']}/").content.decode()
+    member = browser.get(f"/t/acme/members/{bob['id']}/").content.decode()
+
+    assert "Admins</a></td><td>2</td>" in listing and "Readers</a></td><td>1</td>" in listing
+    assert "Ada Lovelace" in detail and "2 members" in detail and "source of truth" in listing
+    assert ">Admins</a>" in member and ">Readers</a>" in member
