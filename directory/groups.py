@@ -8,12 +8,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from django.db import IntegrityError, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 
-from directory.ledger import CallContext, Subject, ledger_failure, ledger_success
+from directory.integrity import check_if_match, save_unique
+from directory.ledger import CallContext, Subject, recorded
 from directory.models import Group, Member, Membership
 from directory.selectors import parse_member_id
 from scim import errors
@@ -74,19 +74,14 @@ def member_groups(member_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[tuple
 def group_create(*, payload: Any, context: CallContext) -> Group:
     """POST /Groups. Raises InvalidValue (no displayName, unknown member), Uniqueness (409:
     displayName taken, case-insensitively, or externalId taken)."""
-    subject = Subject.from_payload("Group", payload)
-    try:
+    with recorded("create", Subject.from_payload("Group", payload), context) as entry:
         data = normalize_group(payload)
-        with transaction.atomic():
-            now = timezone.now()
-            group = Group(id=uuid.uuid4(), created_at=now, updated_at=now, version=1)
-            group.display_name, group.external_id = data.display_name, data.external_id
-            _save(group, insert=True)
-            _set_members(group, data.members, current=None)
-            ledger_success("create", _subject(group), context, 201)
-    except errors.ScimError as error:
-        ledger_failure("create", subject, context, error)
-        raise
+        now = timezone.now()
+        group = Group(id=uuid.uuid4(), created_at=now, updated_at=now, version=1)
+        group.display_name, group.external_id = data.display_name, data.external_id
+        _save(group, insert=True)
+        _set_members(group, data.members, current=None)
+        entry.succeeded(_subject(group), 201)
     return group
 
 
@@ -95,16 +90,11 @@ def group_replace(
 ) -> Group:
     """PUT /Groups/{id}: new displayName, externalId and the whole member list."""
     subject = Subject.from_payload("Group", payload, parse_member_id(group_id))
-    try:
-        with transaction.atomic():
-            group = group_get(group_id, for_update=True)
-            _check_if_match(group, if_match)
-            data = normalize_group(payload)
-            _update(group, data, current=_current_members(group))
-            ledger_success("replace", _subject(group), context, 200)
-    except errors.ScimError as error:
-        ledger_failure("replace", subject, context, error)
-        raise
+    with recorded("replace", subject, context) as entry:
+        group = group_get(group_id, for_update=True)
+        check_if_match(group.version, if_match, "group")
+        _update(group, normalize_group(payload), current=_current_members(group))
+        entry.succeeded(_subject(group), 200)
     return group
 
 
@@ -114,50 +104,32 @@ def group_patch(
     """PATCH /Groups/{id} in every dialect (Okta's remove-by-filter then add, Entra's value
     arrays, renames whose value carries the readOnly id). Atomic: an unknown member id or any
     bad operation changes nothing (400)."""
-    subject = Subject("Group", parse_member_id(group_id))
-    try:
-        with transaction.atomic():
-            group = group_get(group_id, for_update=True)
-            subject = _subject(group)
-            _check_if_match(group, if_match)
-            current = _current_members(group)
-            patched = apply_patch(_resource_for_patch(group, current), operations, GROUP)
-            _update(group, normalize_group(patched), current=current)
-            ledger_success("patch", _subject(group), context, 204)
-    except errors.ScimError as error:
-        ledger_failure("patch", subject, context, error)
-        raise
+    with recorded("patch", Subject("Group", parse_member_id(group_id)), context) as entry:
+        group = group_get(group_id, for_update=True)
+        entry.subject = _subject(group)
+        check_if_match(group.version, if_match, "group")
+        current = _current_members(group)
+        patched = apply_patch(_resource_for_patch(group, current), operations, GROUP)
+        _update(group, normalize_group(patched), current=current)
+        entry.succeeded(_subject(group), 204)
     return group
 
 
 def group_delete(*, group_id: str, context: CallContext, if_match: str | None = None) -> None:
     """DELETE (Okta's "unlink and delete", Entra's delete): the role disappears from every
     member; the members themselves are untouched."""
-    subject = Subject("Group", parse_member_id(group_id))
-    try:
-        with transaction.atomic():
-            group = group_get(group_id, for_update=True)
-            subject = _subject(group)
-            _check_if_match(group, if_match)
-            group.delete()
-            ledger_success("delete", subject, context, 204)
-    except errors.ScimError as error:
-        ledger_failure("delete", subject, context, error)
-        raise
+    with recorded("delete", Subject("Group", parse_member_id(group_id)), context) as entry:
+        group = group_get(group_id, for_update=True)
+        entry.subject = _subject(group)
+        check_if_match(group.version, if_match, "group")
+        group.delete()
+        entry.succeeded(entry.subject, 204)
 
 
 def _subject(group: Group) -> Subject:
     return Subject(
         "Group", group.id, external_id=group.external_id or "", display_name=group.display_name
     )
-
-
-def _check_if_match(group: Group, if_match: str | None) -> None:
-    if if_match is None or if_match.strip() == "*":
-        return
-    wanted = {tag.strip().removeprefix("W/").strip('"') for tag in if_match.split(",")}
-    if str(group.version) not in wanted:
-        raise errors.PreconditionFailed(f'The group changed: its version is W/"{group.version}".')
 
 
 def _current_members(group: Group) -> dict[uuid.UUID, str]:
@@ -190,20 +162,14 @@ def _update(group: Group, data: GroupInput, *, current: dict[uuid.UUID, str]) ->
 
 
 def _save(group: Group, *, insert: bool) -> None:
-    try:
-        with transaction.atomic():
-            group.save(force_insert=insert)
-    except IntegrityError as error:
-        constraint = getattr(getattr(error.__cause__, "diag", None), "constraint_name", "") or ""
-        if "display_name" in constraint:
-            raise errors.Uniqueness(
-                f'A group named "{group.display_name}" already exists.'
-            ) from None
-        if "external_id" in constraint:
-            raise errors.Uniqueness(
-                f'A group with externalId "{group.external_id}" already exists.'
-            ) from None
-        raise
+    save_unique(
+        group,
+        insert=insert,
+        conflicts={
+            "display_name": f'A group named "{group.display_name}" already exists.',
+            "external_id": f'A group with externalId "{group.external_id}" already exists.',
+        },
+    )
 
 
 CHUNK = 10_000  # ids per query: far below PostgreSQL's 65,535 bind parameters

@@ -3,8 +3,12 @@ transaction; failures after it rolled back, so the record survives the rollback.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+
+from django.db import transaction
 
 from directory.models import ProvisioningEvent
 from scim.errors import ScimError
@@ -78,3 +82,27 @@ def ledger_failure(
         scim_type=error.scim_type or "",
         detail=error.detail[:2000],
     )
+
+
+class LedgerEntry:
+    """The ledger row of one write in progress; the service names what it touched."""
+
+    def __init__(self, operation: str, subject: Subject, context: CallContext):
+        self.operation, self.subject, self.context = operation, subject, context
+
+    def succeeded(self, subject: Subject, status: int) -> None:
+        self.subject = subject
+        ledger_success(self.operation, subject, self.context, status)
+
+
+@contextmanager
+def recorded(operation: str, subject: Subject, context: CallContext) -> Iterator[LedgerEntry]:
+    """Run a write in one transaction, recorded in the ledger: the success row inside the
+    transaction (call `entry.succeeded`), a failure row after the rollback."""
+    entry = LedgerEntry(operation, subject, context)
+    try:
+        with transaction.atomic():
+            yield entry
+    except ScimError as error:
+        ledger_failure(operation, entry.subject, context, error)
+        raise

@@ -8,12 +8,12 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from directory.ledger import CallContext, Subject, ledger_failure, ledger_success
+from directory.integrity import check_if_match, save_unique
+from directory.ledger import CallContext, Subject, recorded
 from directory.models import Member, MemberValue
 from directory.seats import seats_release, seats_take
 from directory.selectors import member_get, parse_member_id
@@ -43,22 +43,17 @@ def member_create(*, company: Company, payload: Any, context: CallContext) -> Me
     """Create a member from a POSTed User. Raises ScimError subclasses: InvalidValue /
     InvalidSyntax for a bad body, Uniqueness (409) when userName or externalId is taken,
     SeatLimitReached (403) when no seat is free. Every outcome is recorded in the ledger."""
-    subject = Subject.from_payload("User", payload)
-    try:
+    with recorded("create", Subject.from_payload("User", payload), context) as entry:
         resource = normalize_user(payload, user_policy(company))
-        with transaction.atomic():
-            now = timezone.now()
-            member = Member(id=uuid.uuid4(), created_at=now, updated_at=now, version=1)
-            _apply(member, resource)
-            if member.active:
-                seats_take(company)
-            _save(member, insert=True)
-            _write_values(member, resource, replace=False)
-            _adopt_waiting_reports(member)
-            ledger_success("create", _subject(member), context, 201)
-    except errors.ScimError as error:
-        ledger_failure("create", subject, context, error)
-        raise
+        now = timezone.now()
+        member = Member(id=uuid.uuid4(), created_at=now, updated_at=now, version=1)
+        _apply(member, resource)
+        if member.active:
+            seats_take(company)
+        _save(member, insert=True)
+        _write_values(member, resource, replace=False)
+        _adopt_waiting_reports(member)
+        entry.succeeded(_subject(member), 201)
     return member
 
 
@@ -74,16 +69,11 @@ def member_replace(
     `password` are ignored). Raises NotFound, PreconditionFailed, Mutability (userName
     immutable by company policy), Uniqueness, SeatLimitReached (reactivation), InvalidValue."""
     subject = Subject.from_payload("User", payload, parse_member_id(member_id))
-    try:
-        with transaction.atomic():
-            member = member_get(member_id, for_update=True)
-            _check_if_match(member, if_match)
-            resource = normalize_user(payload, user_policy(company))
-            _update(company, member, resource)
-            ledger_success("replace", _subject(member), context, 200)
-    except errors.ScimError as error:
-        ledger_failure("replace", subject, context, error)
-        raise
+    with recorded("replace", subject, context) as entry:
+        member = member_get(member_id, for_update=True)
+        check_if_match(member.version, if_match, "user")
+        _update(company, member, normalize_user(payload, user_policy(company)))
+        entry.succeeded(_subject(member), 200)
     return member
 
 
@@ -98,19 +88,15 @@ def member_patch(
     """PATCH: apply the operations to the stored User, atomically (any failing operation
     changes nothing). Raises what member_replace raises, plus the PATCH errors (InvalidPath,
     NoTarget, InvalidSyntax)."""
-    subject = Subject("User", parse_member_id(member_id))
-    try:
-        with transaction.atomic():
-            member = member_get(member_id, for_update=True)
-            subject = _subject(member)
-            _check_if_match(member, if_match)
-            patched = apply_patch(copy.deepcopy(member.attributes), operations, USER)
-            resource = normalize_user(patched, user_policy(company), default_active=False)
-            _update(company, member, resource)
-            ledger_success("patch", _subject(member), context, 200)
-    except errors.ScimError as error:
-        ledger_failure("patch", subject, context, error)
-        raise
+    with recorded("patch", Subject("User", parse_member_id(member_id)), context) as entry:
+        member = member_get(member_id, for_update=True)
+        entry.subject = _subject(member)
+        check_if_match(member.version, if_match, "user")
+        patched = apply_patch(copy.deepcopy(member.attributes), operations, USER)
+        _update(
+            company, member, normalize_user(patched, user_policy(company), default_active=False)
+        )
+        entry.succeeded(_subject(member), 200)
     return member
 
 
@@ -118,19 +104,14 @@ def member_delete(
     *, company: Company, member_id: str, context: CallContext, if_match: str | None = None
 ) -> None:
     """DELETE (Entra's hard delete): the member is gone; a later GET is 404. Frees the seat."""
-    subject = Subject("User", parse_member_id(member_id))
-    try:
-        with transaction.atomic():
-            member = member_get(member_id, for_update=True)
-            subject = _subject(member)
-            _check_if_match(member, if_match)
-            if member.active:
-                seats_release(company)
-            member.delete()
-            ledger_success("delete", subject, context, 204)
-    except errors.ScimError as error:
-        ledger_failure("delete", subject, context, error)
-        raise
+    with recorded("delete", Subject("User", parse_member_id(member_id)), context) as entry:
+        member = member_get(member_id, for_update=True)
+        entry.subject = _subject(member)
+        check_if_match(member.version, if_match, "user")
+        if member.active:
+            seats_release(company)
+        member.delete()
+        entry.succeeded(entry.subject, 204)
 
 
 # --- internals ------------------------------------------------------------------------------
@@ -144,16 +125,6 @@ def _subject(member: Member) -> Subject:
         external_id=member.external_id or "",
         display_name=member.display_name,
     )
-
-
-def _check_if_match(member: Member, if_match: str | None) -> None:
-    if if_match is None or if_match.strip() == "*":
-        return
-    wanted = {tag.strip().removeprefix("W/").strip('"') for tag in if_match.split(",")}
-    if str(member.version) not in wanted:
-        raise errors.PreconditionFailed(
-            f'The user changed: its version is W/"{member.version}", not {if_match}.'
-        )
 
 
 def _update(company: Company, member: Member, resource: dict[str, Any]) -> None:
@@ -218,20 +189,14 @@ def _adopt_waiting_reports(member: Member) -> None:
 
 
 def _save(member: Member, *, insert: bool) -> None:
-    try:
-        with transaction.atomic():
-            member.save(force_insert=insert)
-    except IntegrityError as error:
-        constraint = getattr(getattr(error.__cause__, "diag", None), "constraint_name", "") or ""
-        if "user_name" in constraint:
-            raise errors.Uniqueness(
-                f'A user with userName "{member.user_name}" already exists.'
-            ) from None
-        if "external_id" in constraint:
-            raise errors.Uniqueness(
-                f'A user with externalId "{member.external_id}" already exists.'
-            ) from None
-        raise
+    save_unique(
+        member,
+        insert=insert,
+        conflicts={
+            "user_name": f'A user with userName "{member.user_name}" already exists.',
+            "external_id": f'A user with externalId "{member.external_id}" already exists.',
+        },
+    )
 
 
 def _write_values(member: Member, resource: dict[str, Any], *, replace: bool) -> None:

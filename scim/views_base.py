@@ -14,6 +14,7 @@ from scim import errors
 from scim.exceptions import scim_exception_handler
 from scim.media import ScimContentNegotiation, ScimJSONParser, ScimJSONRenderer
 from scim.permissions import ScimClientPermission
+from scim.user_resource import etag
 from tokens.authentication import ScimCredentialAuthentication
 
 
@@ -26,6 +27,14 @@ class ScimView(APIView):
 
     def get_exception_handler(self) -> Callable[[Exception, dict[str, Any]], Response]:
         return scim_exception_handler
+
+
+def not_modified(request: Request, version: int) -> Response | None:
+    """304 when the client's If-None-Match names the current version (RFC 7644 §3.14)."""
+    tags = [tag.strip() for tag in request.META.get("HTTP_IF_NONE_MATCH", "").split(",")]
+    if etag(version) in tags:
+        return Response(status=304, headers={"ETag": etag(version)})
+    return None
 
 
 def json_body(request: Request) -> Any:

@@ -27,7 +27,7 @@ from scim.patch import validate_patch_request
 from scim.projection import parse_attribute_list, project, wants
 from scim.schema import GROUP, ResolvedAttribute
 from scim.user_resource import etag
-from scim.views_base import ScimView, json_body
+from scim.views_base import ScimView, json_body, not_modified
 from scim.views_users import call_context, scim_base
 
 SORT_COLUMNS = {
@@ -121,10 +121,7 @@ class GroupsSearchView(ScimView):
 class GroupView(ScimView):
     def get(self, request: Request, group_id: str) -> Response:
         group = service.group_get(group_id)
-        if_none_match = request.META.get("HTTP_IF_NONE_MATCH")
-        if if_none_match and etag(group.version) in [t.strip() for t in if_none_match.split(",")]:
-            return Response(status=304, headers={"ETag": etag(group.version)})
-        return _single(request, group)
+        return not_modified(request, group.version) or _single(request, group)
 
     def put(self, request: Request, group_id: str) -> Response:
         group = service.group_replace(

@@ -30,7 +30,7 @@ from scim.patch import validate_patch_request
 from scim.projection import parse_attribute_list, project, wants
 from scim.schema import USER, ResolvedAttribute
 from scim.user_resource import etag, user_to_scim
-from scim.views_base import ScimView, json_body
+from scim.views_base import ScimView, json_body, not_modified
 from tenants.models import Company
 
 SORT_COLUMNS = {path: column.field for path, column in COLUMNS.items() if column.kind != "uuid"}
@@ -143,10 +143,7 @@ class UsersSearchView(ScimView):
 class UserView(ScimView):
     def get(self, request: Request, member_id: str) -> Response:
         member = member_get(member_id)
-        if_none_match = request.META.get("HTTP_IF_NONE_MATCH")
-        if if_none_match and etag(member.version) in [t.strip() for t in if_none_match.split(",")]:
-            return Response(status=304, headers={"ETag": etag(member.version)})
-        return _single(request, member)
+        return not_modified(request, member.version) or _single(request, member)
 
     def put(self, request: Request, member_id: str) -> Response:
         member = services.member_replace(

@@ -1,0 +1,33 @@
+"""Checks shared by the member and group services: ETag preconditions, unique columns."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, models, transaction
+
+from scim import errors
+
+
+def check_if_match(version: int, if_match: str | None, noun: str) -> None:
+    """Raises PreconditionFailed unless `If-Match` is absent, `*`, or names `version`."""
+    if if_match is None or if_match.strip() == "*":
+        return
+    wanted = {tag.strip().removeprefix("W/").strip('"') for tag in if_match.split(",")}
+    if str(version) not in wanted:
+        raise errors.PreconditionFailed(
+            f'The {noun} changed: its version is W/"{version}", not {if_match}.'
+        )
+
+
+def save_unique(obj: models.Model, *, insert: bool, conflicts: dict[str, str]) -> None:
+    """Save `obj` in a savepoint; a unique violation whose constraint name contains a key of
+    `conflicts` becomes Uniqueness (409) with that message. The database decides, so two
+    concurrent writes of the same userName cannot both win."""
+    try:
+        with transaction.atomic():
+            obj.save(force_insert=insert)
+    except IntegrityError as error:
+        constraint = getattr(getattr(error.__cause__, "diag", None), "constraint_name", "") or ""
+        for fragment, message in conflicts.items():
+            if fragment in constraint:
+                raise errors.Uniqueness(message) from None
+        raise
