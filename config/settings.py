@@ -212,3 +212,15 @@ if env_bool("SECURE_PROXY", False):
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+# --- Provisioning ledger, exports, seats ----------------------------------------------------
+
+LEDGER_RETENTION_DAYS = int(os.environ.get("LEDGER_RETENTION_DAYS", "90"))
+EXPORT_ROOT = Path(os.environ.get("EXPORT_ROOT") or BASE_DIR / ".data" / "exports")
+EXPORT_TTL_HOURS = int(os.environ.get("EXPORT_TTL_HOURS", "24"))
+SEAT_WARNING_PERCENT = int(os.environ.get("SEAT_WARNING_PERCENT", "80"))
+CELERY_BEAT_SCHEDULE = {
+    "seat-check": {"task": "tenants.tasks.seat_check_all", "schedule": 3600.0},
+    "ledger-retention": {"task": "directory.tasks.ledger_purge_all", "schedule": 24 * 3600.0},
+    "exports-expiry": {"task": "directory.tasks.exports_purge_all", "schedule": 3600.0},
+}

@@ -74,7 +74,7 @@ def member_groups(member_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[tuple
 def group_create(*, payload: Any, context: CallContext) -> Group:
     """POST /Groups. Raises InvalidValue (no displayName, unknown member), Uniqueness (409:
     displayName taken, case-insensitively, or externalId taken)."""
-    with recorded("create", Subject.from_payload("Group", payload), context) as entry:
+    with recorded("create", Subject.from_payload("Group", payload), context, payload) as entry:
         data = normalize_group(payload)
         now = timezone.now()
         group = Group(id=uuid.uuid4(), created_at=now, updated_at=now, version=1)
@@ -90,7 +90,7 @@ def group_replace(
 ) -> Group:
     """PUT /Groups/{id}: new displayName, externalId and the whole member list."""
     subject = Subject.from_payload("Group", payload, parse_member_id(group_id))
-    with recorded("replace", subject, context) as entry:
+    with recorded("replace", subject, context, payload) as entry:
         group = group_get(group_id, for_update=True)
         check_if_match(group.version, if_match, "group")
         _update(group, normalize_group(payload), current=_current_members(group))
@@ -104,7 +104,9 @@ def group_patch(
     """PATCH /Groups/{id} in every dialect (Okta's remove-by-filter then add, Entra's value
     arrays, renames whose value carries the readOnly id). Atomic: an unknown member id or any
     bad operation changes nothing (400)."""
-    with recorded("patch", Subject("Group", parse_member_id(group_id)), context) as entry:
+    with recorded(
+        "patch", Subject("Group", parse_member_id(group_id)), context, list(operations)
+    ) as entry:
         group = group_get(group_id, for_update=True)
         entry.subject = _subject(group)
         check_if_match(group.version, if_match, "group")

@@ -3,6 +3,7 @@ transaction; failures after it rolled back, so the record survives the rollback.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -12,6 +13,9 @@ from django.db import transaction
 
 from directory.models import ProvisioningEvent
 from scim.errors import ScimError
+
+SECRET_KEYS = ("password", "secret", "token")
+MAX_STORED_BODY = 32_000  # characters of JSON; larger bodies are not kept
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,29 @@ class Subject:
         )
 
 
+def redact(body: Any) -> Any:
+    """`body` without secrets: every key naming a password, secret or token is dropped, at any
+    depth. Never store a request body any other way."""
+    if isinstance(body, dict):
+        return {
+            key: redact(value)
+            for key, value in body.items()
+            if not any(word in str(key).lower() for word in SECRET_KEYS)
+        }
+    if isinstance(body, list):
+        return [redact(item) for item in body]
+    return body
+
+
+def _stored_body(payload: Any) -> Any:
+    if payload is None:
+        return None
+    cleaned = redact(payload)
+    if len(json.dumps(cleaned, default=str)) > MAX_STORED_BODY:
+        return {"note": "The request body was too large to keep."}
+    return cleaned
+
+
 def _row(operation: str, subject: Subject, context: CallContext) -> dict[str, Any]:
     return {
         "operation": operation,
@@ -73,7 +100,7 @@ def ledger_success(operation: str, subject: Subject, context: CallContext, statu
 
 
 def ledger_failure(
-    operation: str, subject: Subject, context: CallContext, error: ScimError
+    operation: str, subject: Subject, context: CallContext, error: ScimError, payload: Any = None
 ) -> None:
     ProvisioningEvent.objects.create(
         **_row(operation, subject, context),
@@ -81,6 +108,7 @@ def ledger_failure(
         status=error.status,
         scim_type=error.scim_type or "",
         detail=error.detail[:2000],
+        request_body=_stored_body(payload),
     )
 
 
@@ -96,13 +124,16 @@ class LedgerEntry:
 
 
 @contextmanager
-def recorded(operation: str, subject: Subject, context: CallContext) -> Iterator[LedgerEntry]:
+def recorded(
+    operation: str, subject: Subject, context: CallContext, payload: Any = None
+) -> Iterator[LedgerEntry]:
     """Run a write in one transaction, recorded in the ledger: the success row inside the
-    transaction (call `entry.succeeded`), a failure row after the rollback."""
+    transaction (call `entry.succeeded`), a failure row (with the redacted `payload`) after
+    the rollback."""
     entry = LedgerEntry(operation, subject, context)
     try:
         with transaction.atomic():
             yield entry
     except ScimError as error:
-        ledger_failure(operation, entry.subject, context, error)
+        ledger_failure(operation, entry.subject, context, error, payload)
         raise

@@ -114,6 +114,8 @@ class ProvisioningEvent(models.Model):
     idp = models.CharField(max_length=200, blank=True, help_text="The caller's User-Agent")
     credential = models.CharField(max_length=150, blank=True)
     request_id = models.CharField(max_length=64, blank=True)
+    # The request body of a failed write, with secrets (password) removed.
+    request_body = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -173,3 +175,41 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id} in {self.group_id}"
+
+
+class LedgerExport(models.Model):
+    """A CSV of failed provisioning operations, written by a Celery task, downloadable by the
+    company's admins until it expires."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Ready"
+        FAILED = "failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    requested_by = models.CharField(max_length=254)
+    # The selection: {"outcome": "failed", "operation": "", "since": "", "until": ""}.
+    criteria = models.JSONField(default=dict)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    rows_written = models.PositiveIntegerField(default=0)
+    rows_total = models.PositiveIntegerField(null=True, blank=True)
+    file_name = models.CharField(max_length=255, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"export {self.id} ({self.status})"
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        if not self.rows_total:
+            return 0
+        return min(99, int(100 * self.rows_written / self.rows_total))

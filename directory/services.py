@@ -43,7 +43,7 @@ def member_create(*, company: Company, payload: Any, context: CallContext) -> Me
     """Create a member from a POSTed User. Raises ScimError subclasses: InvalidValue /
     InvalidSyntax for a bad body, Uniqueness (409) when userName or externalId is taken,
     SeatLimitReached (403) when no seat is free. Every outcome is recorded in the ledger."""
-    with recorded("create", Subject.from_payload("User", payload), context) as entry:
+    with recorded("create", Subject.from_payload("User", payload), context, payload) as entry:
         resource = normalize_user(payload, user_policy(company))
         now = timezone.now()
         member = Member(id=uuid.uuid4(), created_at=now, updated_at=now, version=1)
@@ -69,7 +69,7 @@ def member_replace(
     `password` are ignored). Raises NotFound, PreconditionFailed, Mutability (userName
     immutable by company policy), Uniqueness, SeatLimitReached (reactivation), InvalidValue."""
     subject = Subject.from_payload("User", payload, parse_member_id(member_id))
-    with recorded("replace", subject, context) as entry:
+    with recorded("replace", subject, context, payload) as entry:
         member = member_get(member_id, for_update=True)
         check_if_match(member.version, if_match, "user")
         _update(company, member, normalize_user(payload, user_policy(company)))
@@ -88,7 +88,9 @@ def member_patch(
     """PATCH: apply the operations to the stored User, atomically (any failing operation
     changes nothing). Raises what member_replace raises, plus the PATCH errors (InvalidPath,
     NoTarget, InvalidSyntax)."""
-    with recorded("patch", Subject("User", parse_member_id(member_id)), context) as entry:
+    with recorded(
+        "patch", Subject("User", parse_member_id(member_id)), context, list(operations)
+    ) as entry:
         member = member_get(member_id, for_update=True)
         entry.subject = _subject(member)
         check_if_match(member.version, if_match, "user")

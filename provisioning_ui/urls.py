@@ -1,12 +1,16 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from provisioning_ui import access_rights, members, roles, views
+from provisioning_ui import access_rights, log, members, roles, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("members/", members.members, name="members"),
     path("members/<str:member_id>/", members.member_detail, name="member_detail"),
+    path("log/", log.provisioning_log, name="provisioning_log"),
+    path("log/exports/", log.export_create, name="export_create"),
+    path("log/exports/<str:export_id>/", log.export_status, name="export_status"),
+    path("log/exports/<str:export_id>/download/", log.export_download, name="export_download"),
     path("groups/", roles.groups, name="groups"),
     path("groups/<str:group_id>/", roles.group_detail, name="group_detail"),
     path("access/", access_rights.access_rights, name="access_rights"),

@@ -18,17 +18,27 @@ from scim.errors import InvalidValue
 def language_tag(value: str, attribute: str) -> str:
     """A BCP 47 tag whose language is ISO 639-1 (two letters): "en", "en-US", "fr-CA".
     `en_US` is accepted as written (a common locale spelling)."""
+    tag = value.replace("_", "-")
+    language = tag.split("-")[0].lower()
     try:
-        valid = langcodes.tag_is_valid(value.replace("_", "-"))
-        language = langcodes.Language.get(value).language if valid else None
+        valid = langcodes.tag_is_valid(tag)
     except (ValueError, LookupError):
-        language = None
-    if not language or len(language) != 2:
+        valid = False
+    # The language subtag itself must be ISO 639-1; langcodes alone would also accept 3-letter
+    # codes, and it rewrites some 2-letter ones (tl -> fil).
+    if not valid or language not in _iso_639_1():
         raise InvalidValue(
             f'{attribute} must be a language tag based on an ISO 639-1 code, such as "en" or '
             f'"en-US"; got "{value}".'
         )
     return value
+
+
+@cache
+def _iso_639_1() -> frozenset[str]:
+    return frozenset(
+        language.alpha_2 for language in pycountry.languages if hasattr(language, "alpha_2")
+    )
 
 
 def country_code(value: str) -> str:

@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django_tenants.utils import schema_context
 
+from directory.models import ProvisioningEvent
 from tenants.models import Company, CompanyEvent
 from tenants.services import (
     POLICY_FIELDS,
@@ -45,9 +46,9 @@ class CompanyEventInline(admin.TabularInline):
 
 @admin.register(Company)
 class CompanyAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug", "scim_on", "seats", "status", "created_at")
+    list_display = ("name", "slug", "scim_on", "seats", "seat_level", "status", "created_at")
     list_display_links = ("name", "slug")
-    list_filter = ("scim_enabled", "status", "created_at")
+    list_filter = ("scim_enabled", "status", "seat_level", "created_at")
     search_fields = ("slug", "name")
     ordering = ("slug",)
     list_per_page = 50
@@ -69,6 +70,9 @@ class CompanyAdmin(admin.ModelAdmin):
         "scim_changed_by",
         "scim_changed_at",
         "company_urls",
+        "seat_level",
+        "seats_checked_at",
+        "recent_failures",
         "credential_activity",
         "created_at",
         "updated_at",
@@ -91,6 +95,9 @@ class CompanyAdmin(admin.ModelAdmin):
                 "scim_changed_by",
                 "scim_changed_at",
                 "company_urls",
+                "seat_level",
+                "seats_checked_at",
+                "recent_failures",
                 "credential_activity",
                 "created_at",
                 "updated_at",
@@ -149,6 +156,36 @@ class CompanyAdmin(admin.ModelAdmin):
             'Portal: <a href="{0}">{0}</a><br>SCIM base URL: <code>{1}</code>',
             obj.portal_path,
             obj.scim_base_path,
+        )
+
+    @admin.display(description="Recent provisioning failures")
+    def recent_failures(self, obj: Company) -> str:
+        """The company's last failed SCIM requests, read from its own ledger."""
+        with schema_context(obj.schema_name):
+            events = list(
+                ProvisioningEvent.objects.filter(outcome=ProvisioningEvent.Outcome.FAILED)[:20]
+            )
+        if not events:
+            return "None."
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{} {}</td><td>{}</td><td>{} {}</td><td>{}</td></tr>",
+            (
+                (
+                    f"{e.created_at:%Y-%m-%d %H:%M}",
+                    e.operation,
+                    e.resource_type,
+                    e.user_name or e.display_name,
+                    e.status,
+                    e.detail,
+                    e.idp,
+                )
+                for e in events
+            ),
+        )
+        return format_html(
+            "<table><tr><th>When</th><th>What</th><th>Who</th><th>Error</th><th>IdP</th></tr>{}</table>",
+            rows,
         )
 
     @admin.display(description="Credential activity")

@@ -54,6 +54,16 @@ class Company(TenantMixin):
     # with usage without counting inside thousands of schemas.
     seats_used = models.PositiveIntegerField(default=0)
 
+    class SeatLevel(models.TextChoices):
+        OK = "ok", "OK"
+        WARNING = "warning", "Nearly full"
+        FULL = "full", "Full"
+        OVER = "over", "Over the limit"
+
+    # Set by the periodic seat check; warnings are sent when the level rises.
+    seat_level = models.CharField(max_length=8, choices=SeatLevel.choices, default=SeatLevel.OK)
+    seats_checked_at = models.DateTimeField(null=True, blank=True)
+
     # SCIM policies (set by support; shown read-only to company admins).
     username_immutable = models.BooleanField(
         "userName cannot change",
@@ -150,3 +160,19 @@ class CompanyEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.company.slug}: {self.get_action_display()}"
+
+
+class SeatUsage(models.Model):
+    """A snapshot taken by the periodic seat check: usage over time, per company."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="seat_usage")
+    seats_used = models.PositiveIntegerField()
+    seat_limit = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["company", "-created_at"], name="seatusage_company_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.company_id}: {self.seats_used}/{self.seat_limit}"

@@ -18,6 +18,7 @@ from django_tenants.utils import schema_context
 from accounts.models import User
 from tenants.models import Company
 from tenants.services import company_create
+from tests.scim_client import scim as scim  # the SCIM client fixture, for every test
 
 TEST_PASSWORD = "Correct-Horse-Battery-9"
 
@@ -27,6 +28,13 @@ def _ensure_company(slug: str, name: str) -> Company:
     if existing is not None:
         return existing
     return company_create(slug=slug, name=name, scim_enabled=True, actor="tests")
+
+
+@pytest.fixture(autouse=True)
+def _public_schema_first() -> None:
+    # A request made by an earlier test leaves the shared connection in that company's schema
+    # (the middleware switches it; nothing switches back). Every test starts in `public`.
+    connection.set_schema_to_public()
 
 
 @pytest.fixture(autouse=True)
@@ -68,6 +76,29 @@ def make_portal_user(company: Company, *, email: str, role: str = User.Role.OWNE
 def support_superuser(db: None) -> User:
     with schema_context("public"):
         return User.objects.create_superuser("root@support.test", TEST_PASSWORD)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _export_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Exports of this run go to a temporary folder shared with server and worker processes."""
+    from django.conf import settings
+
+    root = tmp_path_factory.mktemp("exports")
+    previous = settings.EXPORT_ROOT
+    settings.EXPORT_ROOT = root
+    yield
+    settings.EXPORT_ROOT = previous
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(
+    django_db_setup: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[object]:
+    """A real Celery worker (threads pool) on the real Redis broker and the test database."""
+    from tests.live import celery_worker
+
+    with celery_worker(tmp_path_factory.mktemp("worker")) as process:
+        yield process
 
 
 @pytest.fixture(scope="session")

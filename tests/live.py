@@ -4,6 +4,8 @@ invisible to another process)."""
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import socket
 import subprocess
@@ -44,18 +46,68 @@ def test_database_url() -> str:
     return urlunsplit(parts._replace(path="/" + name))
 
 
-@contextmanager
-def gunicorn_server(tmp_dir: Path) -> Iterator[str]:
-    """Serve the project with gunicorn (DEBUG off) on a free port; yield its base URL."""
-    port = free_port()
-    env = {
+def process_env(**extra: str) -> dict[str, str]:
+    """Environment of a server or worker process: the test database, DEBUG off."""
+    return {
         **os.environ,
         "DATABASE_URL": test_database_url(),
         "DEBUG": "0",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "STATIC_ROOT": str(tmp_dir / "static"),
         "DB_CONN_MAX_AGE": "0",
+        "EXPORT_ROOT": str(settings.EXPORT_ROOT),
+        **extra,
     }
+
+
+@contextmanager
+def celery_worker(tmp_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A real Celery worker on the real broker (REDIS_URL), consuming this run's queue."""
+    log = (tmp_dir / "worker.log").open("wb")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool",
+            "threads",
+            "--concurrency",
+            "2",
+            "--without-gossip",
+            "--without-mingle",
+            "-l",
+            "info",
+        ],
+        cwd=ROOT,
+        env=process_env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while b"ready" not in (tmp_dir / "worker.log").read_bytes():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    "the Celery worker did not start: " + (tmp_dir / "worker.log").read_text()
+                )
+            time.sleep(0.2)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@contextmanager
+def gunicorn_server(tmp_dir: Path) -> Iterator[str]:
+    """Serve the project with gunicorn (DEBUG off) on a free port; yield its base URL."""
+    port = free_port()
+    env = process_env(STATIC_ROOT=str(tmp_dir / "static"))
     subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
         cwd=ROOT,
@@ -176,3 +228,50 @@ def live_scim_company(django_db_blocker: Any) -> Iterator[LiveCompany]:
         yield live
     finally:
         in_thread(clean_up)
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+
+class IdP:
+    """An HTTP client that talks like an identity provider."""
+
+    def __init__(self, base: str, authorization: str, user_agent: str, content_type: str | None):
+        self.base, self.authorization, self.user_agent, self.content_type = (
+            base,
+            authorization,
+            user_agent,
+            content_type,
+        )
+
+    def call(self, method: str, path: str, body: Any = None) -> Reply:
+        # http.client, not urllib: urllib adds a form Content-Type to every body, and the
+        # point here is to send exactly the headers the IdP sends (sometimes none).
+        url = urlsplit(self.base + path)
+        data = None if body is None else json.dumps(body).encode()
+        headers = {
+            "Authorization": self.authorization,
+            "Accept": "application/scim+json",
+            "User-Agent": self.user_agent,
+        }
+        if data is not None and self.content_type:
+            headers["Content-Type"] = self.content_type
+        connection = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=15)
+        try:
+            connection.request(
+                method,
+                url.path + (f"?{url.query}" if url.query else ""),
+                body=data,
+                headers=headers,
+            )
+            response = connection.getresponse()
+            raw = response.read()
+            return Reply(
+                response.status, dict(response.getheaders()), json.loads(raw) if raw else None
+            )
+        finally:
+            connection.close()

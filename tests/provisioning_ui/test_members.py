@@ -7,8 +7,7 @@ from django.test import Client
 from accounts.models import User
 from tenants.models import Company
 from tests.conftest import TEST_PASSWORD, make_portal_user
-from tests.scim.conftest import Scim, okta_user
-from tests.scim.conftest import scim as scim  # the fixture, shared with the SCIM tests
+from tests.scim_client import Scim, okta_user
 
 
 def signed_in(company: Company) -> Client:

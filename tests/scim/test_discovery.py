@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.scim.conftest import Scim, assert_error
+from tests.scim_client import Scim, assert_error
 
 
 def test_service_provider_config_tells_the_truth(scim: Scim) -> None:

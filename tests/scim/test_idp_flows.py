@@ -5,68 +5,18 @@ token and with Basic credentials."""
 from __future__ import annotations
 
 import base64
-import http.client
-import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import pytest
 
-from tests.live import LiveCompany, live_scim_company
+from tests.live import IdP, LiveCompany, live_scim_company
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db]
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: dict[str, str]
-    body: Any
-
-
-class IdP:
-    """An HTTP client that talks like an identity provider."""
-
-    def __init__(self, base: str, authorization: str, user_agent: str, content_type: str | None):
-        self.base, self.authorization, self.user_agent, self.content_type = (
-            base,
-            authorization,
-            user_agent,
-            content_type,
-        )
-
-    def call(self, method: str, path: str, body: Any = None) -> Reply:
-        # http.client, not urllib: urllib adds a form Content-Type to every body, and the
-        # point here is to send exactly the headers the IdP sends (sometimes none).
-        url = urlsplit(self.base + path)
-        data = None if body is None else json.dumps(body).encode()
-        headers = {
-            "Authorization": self.authorization,
-            "Accept": "application/scim+json",
-            "User-Agent": self.user_agent,
-        }
-        if data is not None and self.content_type:
-            headers["Content-Type"] = self.content_type
-        connection = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=15)
-        try:
-            connection.request(
-                method,
-                url.path + (f"?{url.query}" if url.query else ""),
-                body=data,
-                headers=headers,
-            )
-            response = connection.getresponse()
-            raw = response.read()
-            return Reply(
-                response.status, dict(response.getheaders()), json.loads(raw) if raw else None
-            )
-        finally:
-            connection.close()
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from django_tenants.utils import schema_context
 from directory.models import Member, MemberValue, ProvisioningEvent
 from tenants.models import Company
 from tests.conftest import max_queries
-from tests.scim.conftest import Scim, assert_error, okta_user
+from tests.scim_client import Scim, assert_error, okta_user
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 

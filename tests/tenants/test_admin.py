@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from django.db import connection
 from django.contrib.auth.models import Permission
 from django.test import Client
 from django_tenants.utils import schema_context, schema_exists
@@ -214,3 +215,34 @@ def test_support_sets_scim_policies_and_bad_allowlists_are_refused(lead_client: 
     company = Company.objects.get(pk=acme.pk)
     assert company.username_immutable is True and company.attribute_allowlist == ["name", "emails"]
     assert CompanyEvent.objects.filter(company=acme, action="policy_changed").count() == 2
+
+
+def test_support_sees_usage_flags_and_recent_failures(
+    support_superuser: User, scim: object
+) -> None:
+    acme = Company.objects.get(slug="acme")
+    Company.objects.filter(pk=acme.pk).update(seat_level="over", seat_limit=1, seats_used=3)
+    with schema_context(acme.schema_name):
+        from directory.models import ProvisioningEvent
+
+        ProvisioningEvent.objects.create(
+            operation="create",
+            resource_type="User",
+            user_name="x@acme.test",
+            outcome="failed",
+            status=403,
+            detail="Seat limit reached: 1 of 1 seats in use.",
+            idp="Okta",
+        )
+    connection.set_schema_to_public()
+    client = Client()
+    client.force_login(support_superuser)
+
+    listing = client.get("/admin/tenants/company/", {"seat_level__exact": "over"}).content.decode()
+    page = client.get(f"/admin/tenants/company/{acme.pk}/change/").content.decode()
+
+    assert "Acme Inc" in listing and "Over the limit" in listing and "3 / 1" in listing
+    assert (
+        "Recent provisioning failures" in page
+        and "Seat limit reached: 1 of 1 seats in use." in page
+    )

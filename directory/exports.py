@@ -1,0 +1,180 @@
+"""Downloadable exports of the provisioning ledger (failed operations by default). A Celery
+task writes the CSV in constant memory; only the company's own admins can download it."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from directory.models import LedgerExport, ProvisioningEvent
+
+logger = logging.getLogger(__name__)
+
+OPERATIONS = ("create", "replace", "patch", "delete")
+CSV_COLUMNS = (
+    "time",
+    "operation",
+    "resource_type",
+    "resource_id",
+    "user_name",
+    "external_id",
+    "display_name",
+    "http_status",
+    "scim_type",
+    "error",
+    "identity_provider",
+    "request_id",
+)
+PROGRESS_EVERY = 1000
+
+
+def clean_criteria(raw: dict[str, Any]) -> dict[str, str]:
+    """The selection from a form or query string, with anything unknown dropped."""
+    outcome = str(raw.get("outcome")) if raw.get("outcome") in ("failed", "all") else "failed"
+    operation = str(raw.get("operation")) if raw.get("operation") in OPERATIONS else ""
+    criteria = {"outcome": outcome, "operation": operation, "since": "", "until": ""}
+    for key in ("since", "until"):
+        try:
+            criteria[key] = dt.date.fromisoformat(str(raw.get(key) or "")).isoformat()
+        except ValueError:
+            criteria[key] = ""
+    return criteria
+
+
+def ledger_events(criteria: dict[str, str]) -> QuerySet[ProvisioningEvent]:
+    """Ledger rows matching the selection, newest first (indexed on outcome and time)."""
+    events = ProvisioningEvent.objects.all()
+    if criteria.get("outcome", "failed") == "failed":
+        events = events.filter(outcome=ProvisioningEvent.Outcome.FAILED)
+    if criteria.get("operation"):
+        events = events.filter(operation=criteria["operation"])
+    if criteria.get("since"):
+        events = events.filter(created_at__date__gte=criteria["since"])
+    if criteria.get("until"):
+        events = events.filter(created_at__date__lte=criteria["until"])
+    return events.order_by("-created_at", "-id")
+
+
+def export_request(*, requested_by: str, criteria: dict[str, str]) -> LedgerExport:
+    """Record an export and queue its task once the transaction commits. A broker outage does
+    not fail the request: the export stays queued and the hourly maintenance re-queues it."""
+    export = LedgerExport.objects.create(
+        requested_by=requested_by,
+        criteria=criteria,
+        expires_at=timezone.now() + dt.timedelta(hours=settings.EXPORT_TTL_HOURS),
+    )
+    transaction.on_commit(lambda: enqueue_export(export.pk))
+    return export
+
+
+def enqueue_export(export_id: Any) -> bool:
+    from directory.tasks import export_ledger
+
+    try:
+        export_ledger.delay(str(export_id))
+    except Exception:
+        logger.warning(
+            "Export %s could not be queued (broker unavailable); it will be retried.",
+            export_id,
+            exc_info=True,
+        )
+        return False
+    return True
+
+
+def export_path(export: LedgerExport) -> Path:
+    """Where the file of `export` lives: one folder per company schema, so a file can only be
+    reached through its own company's database row."""
+    return Path(settings.EXPORT_ROOT) / connection.schema_name / f"{export.pk}.csv"  # type: ignore[attr-defined]
+
+
+def _cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    # Spreadsheet formula injection: a cell starting with = + - @ is data, not a formula.
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+def export_run(export_id: str) -> LedgerExport:
+    """Write the CSV of an export, from scratch (so a retried task is harmless). Streams the
+    rows with a server-side cursor: memory stays flat whatever the row count."""
+    export = LedgerExport.objects.get(pk=export_id)
+    if export.status == LedgerExport.Status.DONE:
+        return export
+    events = ledger_events(export.criteria)
+    total = events.count()
+    LedgerExport.objects.filter(pk=export.pk).update(
+        status=LedgerExport.Status.RUNNING, rows_total=total, rows_written=0
+    )
+    path = export_path(export)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".part")
+    written = 0
+    rows = events.values_list(
+        "created_at",
+        "operation",
+        "resource_type",
+        "resource_id",
+        "user_name",
+        "external_id",
+        "display_name",
+        "status",
+        "scim_type",
+        "detail",
+        "idp",
+        "request_id",
+    )
+    with partial.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(CSV_COLUMNS)
+        for row in rows.iterator(chunk_size=2000):
+            created_at, *rest = row
+            writer.writerow([created_at.isoformat(), *(_cell(value) for value in rest)])
+            written += 1
+            if written % PROGRESS_EVERY == 0:
+                LedgerExport.objects.filter(pk=export.pk).update(rows_written=written)
+    os.replace(partial, path)
+    LedgerExport.objects.filter(pk=export.pk).update(
+        status=LedgerExport.Status.DONE,
+        rows_written=written,
+        file_name=path.name,
+        finished_at=timezone.now(),
+    )
+    export.refresh_from_db()
+    return export
+
+
+def export_fail(export_id: str, error: str) -> None:
+    LedgerExport.objects.filter(pk=export_id).update(
+        status=LedgerExport.Status.FAILED, error=error[:500]
+    )
+
+
+def exports_maintain() -> dict[str, int]:
+    """Hourly, per company: delete expired exports (and their files); re-queue exports stuck
+    in the queue (their message was lost, e.g. the broker was down)."""
+    now = timezone.now()
+    expired = list(LedgerExport.objects.filter(expires_at__lte=now))
+    for export in expired:
+        export_path(export).unlink(missing_ok=True)
+    LedgerExport.objects.filter(pk__in=[e.pk for e in expired]).delete()
+    stuck = LedgerExport.objects.filter(
+        status=LedgerExport.Status.QUEUED, created_at__lte=now - dt.timedelta(minutes=2)
+    )
+    requeued = sum(enqueue_export(export_id) for export_id in stuck.values_list("pk", flat=True))
+    return {"expired": len(expired), "requeued": requeued}
+
+
+def ledger_purge(retention_days: int) -> int:
+    """Delete ledger rows older than the retention period; returns how many."""
+    cutoff = timezone.now() - dt.timedelta(days=retention_days)
+    deleted, _ = ProvisioningEvent.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

@@ -1,0 +1,51 @@
+"""Celery tasks of the directory. They run in the schema of the company that queued them
+(tenant-schemas-celery stamps it on the message); the periodic ones visit every company."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+from django.conf import settings
+from django_tenants.utils import schema_context
+
+from directory import exports
+from tenants.models import Company
+
+
+@shared_task(bind=True, acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def export_ledger(self: Any, export_id: str) -> int:
+    """Write an export's CSV. Idempotent: a redelivered message (worker killed mid-export)
+    rewrites the file from scratch."""
+    try:
+        return exports.export_run(export_id).rows_written
+    except OSError:
+        raise
+    except Exception as error:
+        exports.export_fail(export_id, f"The export failed: {type(error).__name__}. Try again.")
+        raise
+
+
+def _each_company() -> list[str]:
+    return list(Company.objects.customers().values_list("schema_name", flat=True))
+
+
+@shared_task
+def ledger_purge_all() -> int:
+    """Retention: drop ledger rows older than LEDGER_RETENTION_DAYS in every company."""
+    total = 0
+    for schema in _each_company():
+        with schema_context(schema):
+            total += exports.ledger_purge(settings.LEDGER_RETENTION_DAYS)
+    return total
+
+
+@shared_task
+def exports_purge_all() -> dict[str, int]:
+    """Expire old exports and re-queue stuck ones, in every company."""
+    totals = {"expired": 0, "requeued": 0}
+    for schema in _each_company():
+        with schema_context(schema):
+            for key, value in exports.exports_maintain().items():
+                totals[key] += value
+    return totals

@@ -1,0 +1,82 @@
+"""The periodic seat check: recount active users in every company, keep a snapshot, warn
+company admins at 80% and 100%, flag companies whose limit is now below their usage.
+Nobody is ever deactivated automatically."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils import timezone
+from django_tenants.utils import schema_context
+
+from accounts.models import User
+from directory.models import Member
+from tenants.models import Company, SeatUsage
+
+logger = logging.getLogger(__name__)
+ORDER: list[str] = [
+    Company.SeatLevel.OK,
+    Company.SeatLevel.WARNING,
+    Company.SeatLevel.FULL,
+    Company.SeatLevel.OVER,
+]
+
+
+def seat_level(used: int, limit: int | None) -> str:
+    if limit is None:
+        return Company.SeatLevel.OK
+    if used > limit:
+        return Company.SeatLevel.OVER
+    if used >= limit:
+        return Company.SeatLevel.FULL
+    if limit and used * 100 >= limit * settings.SEAT_WARNING_PERCENT:
+        return Company.SeatLevel.WARNING
+    return Company.SeatLevel.OK
+
+
+def company_seat_check(company: Company) -> str:
+    """Recount one company under its seat lock (so no SCIM write slips between count and
+    store), snapshot it, and warn its admins when the level rose. Returns the level."""
+    with transaction.atomic():
+        locked = Company.objects.select_for_update().get(pk=company.pk)
+        with schema_context(locked.schema_name):
+            used = Member.objects.filter(active=True).count()
+        level = seat_level(used, locked.seat_limit)
+        rose = ORDER.index(level) > ORDER.index(locked.seat_level)
+        Company.objects.filter(pk=locked.pk).update(
+            seats_used=used, seat_level=level, seats_checked_at=timezone.now()
+        )
+        SeatUsage.objects.create(company=locked, seats_used=used, seat_limit=locked.seat_limit)
+    if rose and level != Company.SeatLevel.OK:
+        _warn_admins(locked, used, level)
+    return level
+
+
+def _warn_admins(company: Company, used: int, level: str) -> None:
+    with schema_context(company.schema_name):
+        recipients = list(
+            User.objects.filter(
+                is_active=True, role__in=[User.Role.OWNER, User.Role.ADMIN]
+            ).values_list("email", flat=True)
+        )
+    if not recipients:
+        return
+    state = {"warning": "nearly full", "full": "full", "over": "over the limit"}[level]
+    send_mail(
+        subject=f"Headcount: {company.name} seats are {state} ({used} of {company.seat_limit})",
+        message=(
+            f"{company.name} uses {used} of its {company.seat_limit} seats.\n\n"
+            "When every seat is in use, your identity provider cannot create or reactivate "
+            "users in Headcount. Deactivate users you no longer need, or ask support to raise "
+            "the limit.\n"
+        ),
+        from_email=None,
+        recipient_list=recipients,
+        fail_silently=True,
+    )
+    logger.info(
+        "Seat warning (%s) sent to %d admin(s) of %s", level, len(recipients), company.schema_name
+    )

@@ -1,0 +1,55 @@
+"""The periodic seat check, in process (it also runs in a real worker: test_worker_tasks)."""
+
+from __future__ import annotations
+
+from django.core import mail
+
+from accounts.models import User
+from tenants.models import Company, SeatUsage
+from tenants.seat_check import company_seat_check, seat_level
+from tests.conftest import make_portal_user
+from tests.scim_client import Scim, okta_user
+
+
+def test_levels() -> None:
+    assert [seat_level(used, 10) for used in (0, 7, 8, 9, 10, 11)] == [
+        "ok",
+        "ok",
+        "warning",
+        "warning",
+        "full",
+        "over",
+    ]
+    assert seat_level(5000, None) == "ok"
+
+
+def test_recount_snapshot_and_warnings_when_the_level_rises(scim: Scim, acme: Company) -> None:
+    make_portal_user(acme, email="owner@acme.test")
+    make_portal_user(acme, email="viewer@acme.test", role=User.Role.VIEWER)
+    for i in range(4):
+        scim.post("/Users", okta_user(f"u{i}@acme.test", externalId=str(i)))
+    Company.objects.filter(pk=acme.pk).update(seat_limit=5, seats_used=99)  # drifted counter
+
+    snapshots_before = SeatUsage.objects.filter(company=acme).count()
+
+    first = company_seat_check(Company.objects.get(pk=acme.pk))
+    again = company_seat_check(Company.objects.get(pk=acme.pk))
+
+    company = Company.objects.get(pk=acme.pk)
+    assert first == again == "warning" and company.seats_used == 4 and company.seats_checked_at
+    assert SeatUsage.objects.filter(company=acme).count() == snapshots_before + 2
+    (message,) = mail.outbox  # once, when the level rose; not every hour
+    assert message.to == ["owner@acme.test"] and "4 of 5" in message.subject
+
+
+def test_limit_lowered_below_usage_flags_the_company_and_deactivates_nobody(
+    scim: Scim, acme: Company
+) -> None:
+    for i in range(3):
+        scim.post("/Users", okta_user(f"u{i}@acme.test", externalId=str(i)))
+    Company.objects.filter(pk=acme.pk).update(seat_limit=2)
+
+    level = company_seat_check(Company.objects.get(pk=acme.pk))
+
+    assert level == "over"
+    assert scim.get("/Users?filter=active eq true").json()["totalResults"] == 3

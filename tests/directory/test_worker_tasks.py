@@ -1,0 +1,75 @@
+"""Periodic tasks, queued on the real broker and run by a real Celery worker (not eager)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.utils import timezone
+from django_tenants.utils import schema_context
+
+from directory.models import ProvisioningEvent
+from directory.tasks import ledger_purge_all
+from tenants.models import Company, SeatUsage
+from tenants.tasks import seat_check_all
+from tests.live import IdP, in_thread, live_scim_company
+
+pytestmark = [pytest.mark.live, pytest.mark.django_db]
+
+
+def eventually(check: Callable[[], bool], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail("the worker did not do it in time")
+        time.sleep(0.2)
+
+
+def test_seat_check_and_retention_run_in_the_worker(
+    live_server_url: str, celery_worker_process: Any, django_db_blocker: Any
+) -> None:
+    with live_scim_company(django_db_blocker) as live:
+        idp = IdP(
+            f"{live_server_url}/t/{live.company.slug}/scim/v2",
+            f"Bearer {live.bearer}",
+            "Okta",
+            "application/scim+json",
+        )
+        for name in ("a", "b", "c", "d"):
+            assert idp.call("POST", "/Users", {"userName": f"{name}@live.test"}).status == 201
+
+        def arrange() -> None:
+            with django_db_blocker.unblock():
+                Company.objects.filter(pk=live.company.pk).update(seat_limit=5, seats_used=0)
+                with schema_context(live.company.schema_name):
+                    oldest = ProvisioningEvent.objects.order_by("id").first()
+                    ProvisioningEvent.objects.filter(pk=oldest.pk).update(
+                        created_at=timezone.now() - dt.timedelta(days=120)
+                    )
+
+        in_thread(arrange)
+        seat_check_all.delay()
+        ledger_purge_all.delay()
+
+        def checked() -> bool:
+            with django_db_blocker.unblock():
+                company = Company.objects.get(pk=live.company.pk)
+                with schema_context(company.schema_name):
+                    purged = ProvisioningEvent.objects.count() == 3
+                return company.seats_checked_at is not None and purged
+
+        eventually(lambda: in_thread(checked))
+
+        def state() -> tuple[int, str, int]:
+            with django_db_blocker.unblock():
+                company = Company.objects.get(pk=live.company.pk)
+                return (
+                    company.seats_used,
+                    company.seat_level,
+                    SeatUsage.objects.filter(company=company).count(),
+                )
+
+        assert in_thread(state) == (4, "warning", 1)

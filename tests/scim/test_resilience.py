@@ -1,0 +1,154 @@
+"""SCIM keeps working when Redis (the Celery broker) is down; seats hold under races."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from config.celery import app
+from directory.exports import enqueue_export
+from directory.models import LedgerExport, ProvisioningEvent
+from tenants.models import Company
+from tests.conftest import TEST_PASSWORD, make_portal_user
+from tests.live import IdP, in_thread, live_scim_company
+from tests.scim_client import Scim, okta_user
+
+
+@pytest.fixture
+def broker_down() -> Any:
+    previous = app.conf.broker_url
+    app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens there
+    app.pool.force_close_all()
+    yield
+    app.conf.broker_url = previous
+    app.pool.force_close_all()
+
+
+def test_scim_writes_and_the_ledger_work_without_the_broker(broker_down: None, scim: Scim) -> None:
+    created = scim.post("/Users", okta_user())
+    duplicate = scim.post("/Users", okta_user())
+
+    assert created.status_code == 201 and duplicate.status_code == 409
+    assert list(ProvisioningEvent.objects.values_list("outcome", flat=True).order_by("id")) == [
+        "succeeded",
+        "failed",
+    ]
+
+
+def test_an_export_asked_for_while_the_broker_is_down_waits_and_is_requeued(
+    broker_down: None, acme: Company, django_capture_on_commit_callbacks: Any
+) -> None:
+    make_portal_user(acme, email="ada@acme.test")
+    browser = Client()
+    browser.post("/t/acme/login/", {"username": "ada@acme.test", "password": TEST_PASSWORD})
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = browser.post("/t/acme/log/exports/", {"outcome": "failed"})
+
+    assert response.status_code == 302
+    export = LedgerExport.objects.get()
+    assert export.status == "queued"
+    assert enqueue_export(export.pk) is False  # still down: logged, not raised
+
+
+@pytest.mark.live
+@pytest.mark.django_db
+def test_100_concurrent_creates_against_10_free_seats(
+    live_server_url: str, django_db_blocker: Any
+) -> None:
+    with live_scim_company(django_db_blocker) as live:
+
+        def limit() -> None:
+            with django_db_blocker.unblock():
+                Company.objects.filter(pk=live.company.pk).update(seat_limit=10)
+
+        in_thread(limit)
+        idp = IdP(
+            f"{live_server_url}/t/{live.company.slug}/scim/v2",
+            f"Bearer {live.bearer}",
+            "Okta",
+            "application/scim+json",
+        )
+
+        with ThreadPoolExecutor(max_workers=20) as pool:
+            statuses = list(
+                pool.map(
+                    lambda i: idp.call("POST", "/Users", {"userName": f"race{i}@live.test"}).status,
+                    range(100),
+                )
+            )
+
+        assert statuses.count(201) == 10 and statuses.count(403) == 90
+        assert idp.call("GET", "/Users?count=0").body["totalResults"] == 10
+
+        def seats() -> int:
+            with django_db_blocker.unblock():
+                return Company.objects.get(pk=live.company.pk).seats_used
+
+        assert in_thread(seats) == 10
+
+
+@pytest.mark.live
+@pytest.mark.django_db
+def test_50_concurrent_posts_of_one_username_make_one_user(
+    live_server_url: str, django_db_blocker: Any
+) -> None:
+    with live_scim_company(django_db_blocker) as live:
+        idp = IdP(
+            f"{live_server_url}/t/{live.company.slug}/scim/v2",
+            f"Bearer {live.bearer}",
+            "Okta",
+            "application/scim+json",
+        )
+
+        with ThreadPoolExecutor(max_workers=20) as pool:
+            statuses = list(
+                pool.map(
+                    lambda _: idp.call("POST", "/Users", {"userName": "same@live.test"}).status,
+                    range(50),
+                )
+            )
+
+        assert statuses.count(201) == 1 and statuses.count(409) == 49
+
+
+@pytest.mark.live
+@pytest.mark.django_db
+def test_reactivations_racing_creations_never_pass_the_limit(
+    live_server_url: str, django_db_blocker: Any
+) -> None:
+    with live_scim_company(django_db_blocker) as live:
+        idp = IdP(
+            f"{live_server_url}/t/{live.company.slug}/scim/v2",
+            f"Bearer {live.bearer}",
+            "Okta",
+            "application/scim+json",
+        )
+        sleeping = [
+            idp.call("POST", "/Users", {"userName": f"old{i}@live.test", "active": False}).body[
+                "id"
+            ]
+            for i in range(10)
+        ]
+
+        def limit() -> None:
+            with django_db_blocker.unblock():
+                Company.objects.filter(pk=live.company.pk).update(seat_limit=5)
+
+        in_thread(limit)
+        wake = {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "value": {"active": True}}],
+        }
+        calls = [("PATCH", f"/Users/{i}", wake) for i in sleeping] + [
+            ("POST", "/Users", {"userName": f"new{i}@live.test"}) for i in range(10)
+        ]
+
+        with ThreadPoolExecutor(max_workers=20) as pool:
+            statuses = list(pool.map(lambda call: idp.call(*call).status, calls))
+
+        assert sum(s in (200, 201) for s in statuses) == 5 and statuses.count(403) == 15
+        assert idp.call("GET", "/Users?filter=active%20eq%20true&count=0").body["totalResults"] == 5
