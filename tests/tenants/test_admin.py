@@ -3,8 +3,8 @@
 import json
 
 import pytest
-from django.db import connection
 from django.contrib.auth.models import Permission
+from django.db import connection
 from django.test import Client
 from django_tenants.utils import schema_context, schema_exists
 
