@@ -224,3 +224,7 @@ CELERY_BEAT_SCHEDULE = {
     "ledger-retention": {"task": "directory.tasks.ledger_purge_all", "schedule": 24 * 3600.0},
     "exports-expiry": {"task": "directory.tasks.exports_purge_all", "schedule": 3600.0},
 }
+
+# Largest request body accepted (a PATCH adding thousands of group members fits); larger
+# bodies are refused with a SCIM 413 before they are parsed.
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("MAX_REQUEST_BYTES", str(10 * 1024 * 1024)))

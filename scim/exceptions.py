@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
@@ -18,6 +19,9 @@ logger = logging.getLogger(__name__)
 def _to_scim_error(exc: Exception) -> errors.ScimError | None:
     if isinstance(exc, errors.ScimError):
         return exc
+    if isinstance(exc, RequestDataTooBig):
+        limit_mb = settings.DATA_UPLOAD_MAX_MEMORY_SIZE // (1024 * 1024)
+        return errors.PayloadTooLarge(f"The request body is larger than {limit_mb} MB.")
     if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed):
         return errors.NotAuthenticated(str(exc.detail))
     if isinstance(exc, drf.ParseError):

@@ -705,3 +705,12 @@ def test_another_companys_user_is_404_here(scim: Scim, outsider: Company) -> Non
     with schema_context(outsider.schema_name):
         assert not Member.objects.filter(pk=created["id"]).exists()
     assert scim.get(f"/Users/{created['id']}").status_code == 200
+
+
+def test_a_body_over_the_limit_is_413_with_a_scim_error(scim: Scim) -> None:
+    huge = okta_user(title="x" * (11 * 1024 * 1024))
+
+    response = scim.post("/Users", huge)
+
+    assert_error(response, 413)
+    assert Member.objects.count() == 0
