@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | md5sum | cut -c1-12)
 
-.PHONY: run test serve worker beat lint fmt typecheck migrations-check check install clean-data bench-company
+.PHONY: run test serve worker beat lint fmt typecheck migrations-check check install clean-data bench bench-company
 
 install: $(STAMP)
 
@@ -52,6 +52,10 @@ migrations-check: install
 
 ## Everything CI checks.
 check: lint typecheck migrations-check test
+
+## SCIM load benchmark (see bench/README.md): seeds, serves with gunicorn, drives every workload.
+bench: install
+	$(PY) -m bench.run $(ARGS)
 
 ## Time company creation (see bench/README.md).
 bench-company: install

@@ -228,3 +228,6 @@ CELERY_BEAT_SCHEDULE = {
 # Largest request body accepted (a PATCH adding thousands of group members fits); larger
 # bodies are refused with a SCIM 413 before they are parsed.
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("MAX_REQUEST_BYTES", str(10 * 1024 * 1024)))
+
+# Benchmark-only ceiling endpoints under scim/v2/_bench/ (never on in production).
+BENCH_ENDPOINTS = env_bool("BENCH_ENDPOINTS", False)

@@ -17,7 +17,8 @@ from directory.ledger import CallContext, Subject, recorded
 from directory.models import Group, Member, Membership
 from directory.selectors import parse_member_id
 from scim import errors
-from scim.group_input import GroupInput, normalize_group
+from scim.filter import Comparison, parse_path
+from scim.group_input import GroupInput, members_of, normalize_group
 from scim.patch import apply_patch
 from scim.schema import GROUP
 
@@ -110,9 +111,13 @@ def group_patch(
         group = group_get(group_id, for_update=True)
         entry.subject = _subject(group)
         check_if_match(group.version, if_match, "group")
-        current = _current_members(group)
-        patched = apply_patch(_resource_for_patch(group, current), operations, GROUP)
-        _update(group, normalize_group(patched), current=current)
+        plan = membership_plan(operations)
+        if plan is not None:
+            _apply_plan(group, plan)
+        else:
+            current = _current_members(group)
+            patched = apply_patch(_resource_for_patch(group, current), operations, GROUP)
+            _update(group, normalize_group(patched), current=current)
         entry.succeeded(_subject(group), 204)
     return group
 
@@ -126,6 +131,103 @@ def group_delete(*, group_id: str, context: CallContext, if_match: str | None = 
         check_if_match(group.version, if_match, "group")
         group.delete()
         entry.succeeded(entry.subject, 204)
+
+
+# --- the fast path: what IdPs send every time, as SQL, without loading the members ----------
+
+Step = tuple[str, Any]  # ("add", [(id, display)]), ("remove", [id]), ("rename", name)
+
+
+def membership_plan(operations: Sequence[Any]) -> list[Step] | None:
+    """The operations as SQL-able steps when they are only member adds/removes by value and
+    renames (Okta's and Entra's everyday PATCHes); None for anything else, which takes the
+    general path (load the group, apply the PATCH engine, diff)."""
+    steps: list[Step] = []
+    for operation in operations:
+        if not isinstance(operation, dict):
+            return None
+        fields = {str(key).lower(): value for key, value in operation.items()}
+        op, path, value = str(fields.get("op", "")).lower(), fields.get("path"), fields.get("value")
+        step = _step(op, path, value)
+        if step is None:
+            return None
+        steps.append(step)
+    return steps
+
+
+def _step(op: str, path: Any, value: Any) -> Step | None:
+    if path is None and op == "replace" and isinstance(value, dict):
+        keys = {str(key).lower() for key in value} - {"id", "schemas", "meta"}
+        name = next((v for k, v in value.items() if str(k).lower() == "displayname"), None)
+        return (
+            ("rename", name)
+            if keys == {"displayname"} and isinstance(name, str) and name.strip()
+            else None
+        )
+    if not isinstance(path, str):
+        return None
+    if (
+        path.lower() == "displayname"
+        and op in ("add", "replace")
+        and isinstance(value, str)
+        and value.strip()
+    ):
+        return "rename", value
+    if path.lower() == "members" and op == "add" and value not in (None, "", []):
+        return "add", members_of(value)
+    if path.lower() == "members" and op == "remove" and isinstance(value, list) and value:
+        return "remove", [member_id for member_id, _ in members_of(value)]
+    if op == "remove" and path.lower().startswith("members["):
+        try:
+            parsed = parse_path(path)
+        except errors.ScimError:
+            return None
+        flt = parsed.filter
+        if (
+            parsed.attribute.lower() == "members"
+            and parsed.sub_attribute is None
+            and isinstance(flt, Comparison)
+            and flt.path.lower() == "value"
+            and flt.op == "eq"
+            and isinstance(flt.value, str)
+        ):
+            member_id = parse_member_id(flt.value)
+            return "remove", [member_id] if member_id else []
+    return None
+
+
+def _apply_plan(group: Group, plan: list[Step]) -> None:
+    for kind, argument in plan:
+        if kind == "rename":
+            group.display_name = argument.strip()[:255]
+        elif kind == "add":
+            _add_members(group, argument)
+        elif kind == "remove" and argument:
+            Membership.objects.filter(group=group, member_id__in=argument).delete()
+    group.version += 1
+    group.updated_at = timezone.now()
+    _save(group, insert=False)
+
+
+def _add_members(group: Group, members: Sequence[tuple[uuid.UUID, str]]) -> None:
+    ids = [member_id for member_id, _ in members]
+    known: set[uuid.UUID] = set()
+    for chunk in _chunks(ids):
+        known.update(Member.objects.filter(pk__in=chunk).values_list("pk", flat=True))
+    unknown = [str(i) for i in ids if i not in known]
+    if unknown:
+        shown = ", ".join(unknown[:5]) + (" …" if len(unknown) > 5 else "")
+        raise errors.InvalidValue(
+            f"No user with id {shown} in this company: members were not changed."
+        )
+    Membership.objects.bulk_create(
+        [
+            Membership(group=group, member_id=member_id, display=display)
+            for member_id, display in members
+        ],
+        ignore_conflicts=True,
+        batch_size=5000,
+    )
 
 
 def _subject(group: Group) -> Subject:

@@ -103,17 +103,25 @@ def page(
     order: list[Any],
     fetch: Callable[[list[Any]], Mapping[Any, Model]],
 ) -> tuple[int, list[Any]]:
-    """(totalResults, the page's objects in order). The total is a database COUNT; the page is
-    two queries: the ids of the page (ordered, from an index), then those rows."""
+    """(totalResults, the page's objects in order). The total is a database COUNT (skipped when
+    a first page is short); the page is the ids (ordered, from an index), then those rows."""
     if condition is not None:
         queryset = queryset.filter(condition)
-    total = queryset.count()
-    if params.count == 0 or params.start_index > total:
+    if params.start_index == 1 and params.count > 0:
+        # The first page (every IdP's pre-create check, `filter=userName eq …`): a short first
+        # page is the whole result, so no COUNT is needed.
+        ids = list(queryset.order_by(*order).values_list("pk", flat=True)[: params.count])
+        total = len(ids) if len(ids) < params.count else queryset.count()
+    else:
+        total = queryset.count()
+        if params.count == 0 or params.start_index > total:
+            return total, []
+        offset = params.start_index - 1
+        ids = list(
+            queryset.order_by(*order).values_list("pk", flat=True)[offset : offset + params.count]
+        )
+    if not ids:
         return total, []
-    offset = params.start_index - 1
-    ids = list(
-        queryset.order_by(*order).values_list("pk", flat=True)[offset : offset + params.count]
-    )
     rows = fetch(ids)
     return total, [rows[pk] for pk in ids if pk in rows]
 

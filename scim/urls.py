@@ -1,6 +1,7 @@
 """SCIM 2.0 endpoints, mounted at `/t/<slug>/scim/v2`. No trailing-slash redirects: Okta POSTs
 to `/Users` exactly (a trailing slash is tolerated, never required)."""
 
+from django.conf import settings
 from django.urls import re_path
 
 from scim import views_discovery as discovery
@@ -33,5 +34,14 @@ urlpatterns = [
         discovery.ResourceTypeView.as_view(),
         name="scim-resource-type",
     ),
-    re_path(r"^(?:/.*)?$", UnknownEndpointView.as_view(), name="scim-unknown"),
 ]
+
+if settings.BENCH_ENDPOINTS:
+    from scim import views_bench
+
+    urlpatterns += [
+        re_path(r"^/_bench/empty$", views_bench.EmptyView.as_view()),
+        re_path(r"^/_bench/lookup$", views_bench.LookupView.as_view()),
+    ]
+
+urlpatterns.append(re_path(r"^(?:/.*)?$", UnknownEndpointView.as_view(), name="scim-unknown"))

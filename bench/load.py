@@ -1,0 +1,247 @@
+"""SCIM load generator: fixed duration, fixed concurrency, one keep-alive connection per
+client thread. Reports req/s, p50/p95/p99 and errors per workload, and each workload as a
+share of the ceiling measured on the same server in the same run.
+
+The client is Python (threads + http.client) running on the same 2 cores as the server, so
+absolute figures are a lower bound; the shares of the ceiling are what compare across runs.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import random
+import statistics
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+Request = tuple[str, str, Any]  # method, path, body
+
+
+@dataclass
+class Result:
+    name: str
+    requests: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        ordered = sorted(self.latencies) or [0.0]
+
+        def pct(p: float) -> float:
+            return round(1000 * ordered[min(len(ordered) - 1, int(p * len(ordered)))], 2)
+
+        return {
+            "workload": self.name,
+            "requests": self.requests,
+            "errors": self.errors,
+            "req_per_s": round(self.requests / self.seconds, 1) if self.seconds else 0,
+            "p50_ms": pct(0.50),
+            "p95_ms": pct(0.95),
+            "p99_ms": pct(0.99),
+        }
+
+
+class Client:
+    def __init__(self, base: str, token: str):
+        parts = urlsplit(base)
+        self.host, self.port, self.prefix = (
+            parts.hostname or "127.0.0.1",
+            parts.port or 80,
+            parts.path,
+        )
+        self.headers = {
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/scim+json",
+            "Accept": "application/scim+json",
+            "User-Agent": "Headcount bench",
+        }
+        self.connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
+
+    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        data = None if body is None else json.dumps(body)
+        for attempt in range(2):
+            try:
+                self.connection.request(method, self.prefix + path, body=data, headers=self.headers)
+                response = self.connection.getresponse()
+                raw = response.read()
+                return response.status, (json.loads(raw) if raw else None)
+            except (http.client.HTTPException, ConnectionError):
+                self.connection.close()
+                self.connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
+                if attempt:
+                    raise
+        raise RuntimeError("unreachable")
+
+
+def run(
+    name: str,
+    base: str,
+    token: str,
+    make: Callable[[random.Random], Request],
+    duration: float,
+    concurrency: int,
+    ok: tuple[int, ...] = (200, 201, 204),
+) -> Result:
+    result = Result(name)
+    lock = threading.Lock()
+    deadline = time.monotonic() + duration
+
+    def client_loop(seed: int) -> None:
+        rng, client, mine = random.Random(seed), Client(base, token), Result(name)
+        while time.monotonic() < deadline:
+            method, path, body = make(rng)
+            started = time.perf_counter()
+            status, _ = client.call(method, path, body)
+            mine.latencies.append(time.perf_counter() - started)
+            mine.requests += 1
+            mine.errors += status not in ok
+        with lock:
+            result.requests += mine.requests
+            result.errors += mine.errors
+            result.latencies += mine.latencies
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=client_loop, args=(seed,)) for seed in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def sample_users(base: str, token: str, total: int, wanted: int = 2000) -> list[dict[str, Any]]:
+    """Users spread over the whole company (pages at random depths)."""
+    client = Client(base, token)
+    users: list[dict[str, Any]] = []
+    rng = random.Random(7)
+    while len(users) < wanted:
+        start = rng.randint(1, max(1, total - 100))
+        _, body = client.call("GET", f"/Users?startIndex={start}&count=100&attributes=userName")
+        users += body["Resources"]
+    return users[:wanted]
+
+
+def import_sweep(base: str, token: str) -> dict[str, Any]:
+    """Okta's import: every page of 100 in order, one client, timed end to end."""
+    client, start, pages, first, last = Client(base, token), 1, 0, 0.0, 0.0
+    began = time.perf_counter()
+    while True:
+        t0 = time.perf_counter()
+        _, body = client.call("GET", f"/Users?startIndex={start}&count=100")
+        elapsed = time.perf_counter() - t0
+        first = first or elapsed
+        last = elapsed
+        pages += 1
+        if not body["Resources"] or start + body["itemsPerPage"] > body["totalResults"]:
+            break
+        start += body["itemsPerPage"]
+    return {
+        "workload": "import_sweep",
+        "pages": pages,
+        "seconds": round(time.perf_counter() - began, 2),
+        "first_page_ms": round(first * 1000, 2),
+        "last_page_ms": round(last * 1000, 2),
+    }
+
+
+def workloads(
+    users: list[dict[str, Any]], total: int, group_id: str
+) -> dict[str, Callable[[random.Random], Request]]:
+    ids = [u["id"] for u in users]
+    names = {u["id"]: u["userName"] for u in users}
+
+    def put(rng: random.Random) -> Request:
+        member_id = rng.choice(ids)
+        body = {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": names[member_id],
+            "name": {"givenName": "User", "familyName": str(rng.randint(1, 10**6))},
+            "emails": [{"value": names[member_id], "type": "work", "primary": True}],
+            "active": True,
+        }
+        return "PUT", f"/Users/{member_id}", body
+
+    def group_patch(rng: random.Random) -> Request:
+        op = rng.choice(["add", "remove"])
+        member = rng.choice(ids)
+        if op == "add":
+            return (
+                "PATCH",
+                f"/Groups/{group_id}",
+                {
+                    "schemas": [PATCH_OP],
+                    "Operations": [{"op": "add", "path": "members", "value": [{"value": member}]}],
+                },
+            )
+        return (
+            "PATCH",
+            f"/Groups/{group_id}",
+            {
+                "schemas": [PATCH_OP],
+                "Operations": [{"op": "remove", "path": f'members[value eq "{member}"]'}],
+            },
+        )
+
+    return {
+        "ceiling_empty": lambda rng: ("GET", "/_bench/empty", None),
+        "ceiling_lookup": lambda rng: (
+            "GET",
+            f"/_bench/lookup?userName=user{rng.randint(1, total)}@example.com",
+            None,
+        ),
+        "filter_username": lambda rng: (
+            "GET",
+            "/Users?filter=" + quote(f'userName eq "user{rng.randint(1, total)}@example.com"'),
+            None,
+        ),
+        "get_by_id": lambda rng: ("GET", f"/Users/{rng.choice(ids)}", None),
+        "post": lambda rng: (
+            "POST",
+            "/Users",
+            {
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": f"bench-{uuid.uuid4().hex}@example.com",
+                "name": {"givenName": "Bench", "familyName": "User"},
+                "emails": [{"primary": True, "value": "bench@example.com", "type": "work"}],
+                "password": "x",
+                "active": True,
+            },
+        ),
+        "patch_active": lambda rng: (
+            "PATCH",
+            f"/Users/{rng.choice(ids)}",
+            {
+                "schemas": [PATCH_OP],
+                "Operations": [{"op": "replace", "value": {"active": rng.random() < 0.5}}],
+            },
+        ),
+        "page_random_depth": lambda rng: (
+            "GET",
+            f"/Users?startIndex={rng.randint(1, max(1, total - 100))}&count=100",
+            None,
+        ),
+        "put": put,
+        "group_patch": group_patch,
+    }
+
+
+def summarize(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    by_name = {r["workload"]: r for r in results}
+    lookup = by_name.get("ceiling_lookup", {}).get("req_per_s") or 0
+    for row in results:
+        if lookup and "req_per_s" in row and not row["workload"].startswith("ceiling"):
+            row["share_of_lookup_ceiling"] = f"{100 * row['req_per_s'] / lookup:.0f}%"
+    return results
+
+
+def median_of(values: list[float]) -> float:
+    return statistics.median(values) if values else 0.0

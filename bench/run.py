@@ -1,0 +1,214 @@
+"""`make bench`: seed a company, start the production server (gunicorn, DEBUG off) with the
+ceiling endpoints, drive every workload, write JSON and a Markdown table to bench/results/.
+
+    make bench                                   # 100,000 users, 10 s per workload
+    make bench ARGS="--users 1000,100000,1000000 --duration 20"   # the scale sweep
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import load  # noqa: E402
+from devstack.services import resolve  # noqa: E402
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(env: dict[str, str], workers: int) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--config",
+            "python:config.gunicorn",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(150):
+        try:
+            urllib.request.urlopen(url + "/healthz", timeout=2)  # noqa: S310
+            return server, url
+        except Exception:
+            time.sleep(0.2)
+    server.kill()
+    raise SystemExit("gunicorn did not start")
+
+
+def worker_rss_mb(server: subprocess.Popen[bytes]) -> list[float]:
+    return [
+        round(child.memory_info().rss / 2**20, 1) for child in psutil.Process(server.pid).children()
+    ]
+
+
+def bench_size(env: dict[str, str], users: int, args: argparse.Namespace) -> dict[str, Any]:
+    slug = f"bench-{users}"
+    print(f"\n== {users:,} users: seeding {slug} …", flush=True)
+    print(
+        "   "
+        + manage(
+            env,
+            "bench_seed",
+            "--company",
+            slug,
+            "--users",
+            str(users),
+            "--groups",
+            str(args.groups),
+            "--reset",
+        ),
+        flush=True,
+    )
+    token = manage(env, "token_issue", "--company", slug, "--name", f"bench {time.time_ns()}")
+    server, url = start_server(env, args.workers)
+    try:
+        base = f"{url}/t/{slug}/scim/v2"
+        users_sample = load.sample_users(base, token, users)
+        group_id = load.Client(base, token).call(
+            "GET", "/Groups?filter=" + load.quote('displayName eq "Group 0"')
+        )[1]["Resources"][0]["id"]
+        plans = load.workloads(users_sample, users, group_id)
+        chosen = [name for name in plans if not args.workloads or name in args.workloads.split(",")]
+        results = []
+        for name in chosen:
+            result = load.run(
+                name, base, token, plans[name], args.duration, args.concurrency, ok=(200, 201, 204)
+            )
+            results.append(result.summary())
+            print(
+                f"   {name:<20} {results[-1]['req_per_s']:>8} req/s  p50 {results[-1]['p50_ms']:>7} ms  "
+                f"p99 {results[-1]['p99_ms']:>7} ms  errors {results[-1]['errors']}",
+                flush=True,
+            )
+        if args.sweep:
+            results.append(load.import_sweep(base, token))
+            print(f"   import_sweep {results[-1]}", flush=True)
+        return {
+            "users": users,
+            "results": load.summarize(results),
+            "worker_rss_mb": worker_rss_mb(server),
+        }
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def markdown(report: dict[str, Any]) -> str:
+    lines = [
+        f"Run {report['started']} on {report['machine']} ({report['cpus']} cores), gunicorn "
+        f"{report['workers']} sync workers, {report['concurrency']} clients, {report['duration']} s per workload.",
+        "",
+    ]
+    for size in report["sizes"]:
+        lines += [
+            f"### {size['users']:,} users (worker RSS after the run: {size['worker_rss_mb']} MB)",
+            "",
+            "| workload | req/s | p50 ms | p95 ms | p99 ms | errors | share of lookup ceiling |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for row in size["results"]:
+            if row["workload"] == "import_sweep":
+                lines.append(
+                    f"| import sweep ({row['pages']} pages of 100) | total {row['seconds']} s | first page {row['first_page_ms']} | | last page {row['last_page_ms']} | | |"
+                )
+                continue
+            lines.append(
+                f"| {row['workload']} | {row['req_per_s']} | {row['p50_ms']} | {row['p95_ms']} | {row['p99_ms']} | {row['errors']} | {row.get('share_of_lookup_ceiling', '')} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--users", default="100000", help="comma-separated company sizes")
+    parser.add_argument("--groups", type=int, default=10)
+    parser.add_argument("--duration", type=float, default=10)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workloads", default="", help="comma-separated subset")
+    parser.add_argument(
+        "--no-sweep", dest="sweep", action="store_false", help="skip the full import sweep"
+    )
+    args = parser.parse_args(argv)
+
+    services = resolve(data_dir=ROOT / ".data", database="headcount_bench", redis_index=2)
+    env = {
+        **os.environ,
+        "DATABASE_URL": services.database_url,
+        "REDIS_URL": services.redis_url,
+        "DEBUG": "0",
+        "SECRET_KEY": "bench-only",
+        "BENCH_ENDPOINTS": "1",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "DB_CONN_MAX_AGE": "600",
+    }
+    manage({**env, "DEBUG": "1"}, "migrate_schemas", "--noinput", "-v", "0")
+    manage({**env, "DEBUG": "1"}, "collectstatic", "--noinput", "-v", "0")
+    report: dict[str, Any] = {
+        "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": platform.platform(),
+        "cpus": os.cpu_count(),
+        "workers": args.workers,
+        "concurrency": args.concurrency,
+        "duration": args.duration,
+        "sizes": [],
+    }
+    for users in (int(u) for u in args.users.split(",")):
+        report["sizes"].append(bench_size(env, users, args))
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = report["started"].replace(":", "")
+    (out / f"{stamp}.json").write_text(json.dumps(report, indent=2))
+    (out / f"{stamp}.md").write_text(markdown(report))
+    print("\n" + markdown(report))
+    services.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

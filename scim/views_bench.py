@@ -1,0 +1,34 @@
+"""Ceiling endpoints for the benchmark (bench/), routed only when BENCH_ENDPOINTS is on: an
+empty DRF view, and a view doing one indexed lookup and serializing one user. The benchmark
+reports every workload as a share of these, measured on the same server in the same run."""
+
+from __future__ import annotations
+
+from django.db.models.functions import Lower
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from directory.models import Member
+from scim.media import ScimContentNegotiation, ScimJSONRenderer
+
+
+class _BenchView(APIView):
+    authentication_classes: list[type] = []
+    permission_classes: list[type] = []
+    renderer_classes = [ScimJSONRenderer]
+    content_negotiation_class = ScimContentNegotiation
+
+
+class EmptyView(_BenchView):
+    def get(self, request: Request) -> Response:
+        return Response({})
+
+
+class LookupView(_BenchView):
+    def get(self, request: Request) -> Response:
+        user_name = request.query_params.get("userName", "").lower()
+        member = Member.objects.alias(ci=Lower("user_name")).filter(ci=user_name).first()
+        if member is None:
+            return Response({}, status=404)
+        return Response({"id": str(member.id), **member.attributes})
