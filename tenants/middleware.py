@@ -2,38 +2,104 @@
 
 from __future__ import annotations
 
-from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseNotFound, JsonResponse
-from django.template.loader import render_to_string
-from django_tenants.middleware.subfolder import TenantSubfolderMiddleware
+from types import ModuleType
+from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import DisallowedHost
+from django.db import connection as django_connection
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseNotFound,
+    JsonResponse,
+)
+from django.template.loader import render_to_string
+from django.urls import clear_url_caches, set_urlconf
+from django_tenants.middleware.subfolder import TenantSubfolderMiddleware
+from django_tenants.urlresolvers import get_subfolder_urlconf
+from django_tenants.utils import get_public_schema_name, get_tenant_domain_model, get_tenant_model
+
+# django-tenants adds set_tenant/set_schema_to_public to the connection, and `tenant` and a
+# module `urlconf` to the request; neither is in Django's type stubs.
+connection: Any = django_connection
 HEALTH_PATH = "/healthz"
 SCIM_ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
+# One URLconf module per company slug, reused across requests so URL resolution is not
+# rebuilt on every request; bounded, and Django's resolver caches are dropped with it.
+MAX_CACHED_URLCONFS = 4096
+_urlconfs: dict[str, ModuleType] = {}
+
+
+def _scim_error(status: int, detail: str) -> JsonResponse:
+    return JsonResponse(
+        {"schemas": [SCIM_ERROR_SCHEMA], "status": str(status), "detail": detail},
+        status=status,
+        content_type="application/scim+json",
+    )
 
 
 class CompanyRoutingMiddleware(TenantSubfolderMiddleware):
     """django-tenants' subfolder routing: `/t/<slug>/…` runs in that company's schema, anything
     else in `public`. An unknown slug is a 404 and never falls back to another schema; on the
-    SCIM API the 404 has a SCIM error body, since identity providers parse it."""
+    SCIM API errors have a SCIM body, since identity providers parse it.
 
-    def process_request(self, request: HttpRequest) -> HttpResponse | None:
+    Differs from the parent in two ways: the per-company URLconf is cached instead of rebuilt
+    (and every URL cache cleared) on each request, and a bad Host header is a clean 400."""
+
+    def process_request(self, http_request: HttpRequest) -> HttpResponse | None:
+        request: Any = http_request
         if request.path == HEALTH_PATH:
             # The health check must answer (503) even when the database that routing reads is
             # down, so it skips routing: it needs no company.
             request.urlconf = settings.PUBLIC_SCHEMA_URLCONF
             return None
-        return super().process_request(request)
+        if hasattr(request, "tenant"):
+            return None
+        try:
+            hostname = self.hostname_from_request(request)
+        except DisallowedHost:
+            if "/scim/v2" in request.path:
+                return _scim_error(400, "This host name is not served here.")
+            return HttpResponseBadRequest("This host name is not served here.")
+        connection.set_schema_to_public()
+        prefix = f"/{settings.TENANT_SUBFOLDER_PREFIX}/"
+        if not request.path.startswith(prefix):
+            tenant = get_tenant_model().objects.get(schema_name=get_public_schema_name())
+            self.setup_url_routing(request, force_public=True)
+            tenant.domain_url = hostname
+            request.tenant = tenant
+            connection.set_tenant(tenant)
+            return None
+        slug = request.path[len(prefix) :].split("/")[0]
+        domain_model = get_tenant_domain_model()
+        try:
+            tenant = self.get_tenant(domain_model=domain_model, hostname=slug)
+        except domain_model.DoesNotExist:
+            return self.no_tenant_found(request, slug)
+        tenant.domain_subfolder = slug
+        tenant.domain_url = hostname
+        request.tenant = tenant
+        connection.set_tenant(tenant)
+        urlconf = _urlconf_for(tenant)
+        request.urlconf = urlconf
+        set_urlconf(urlconf)  # type: ignore[arg-type]
+        return None
 
     def no_tenant_found(self, request: HttpRequest, hostname: str) -> HttpResponse:
         if "/scim/v2" in request.path:
-            return JsonResponse(
-                {
-                    "schemas": [SCIM_ERROR_SCHEMA],
-                    "status": "404",
-                    "detail": "No company is served at this URL. Check the SCIM base URL.",
-                },
-                status=404,
-                content_type="application/scim+json",
-            )
+            return _scim_error(404, "No company is served at this URL. Check the SCIM base URL.")
         # A response, not Http404: the 404 handler would run before sessions exist.
         return HttpResponseNotFound(render_to_string("portal/unknown_company.html"))
+
+
+def _urlconf_for(tenant: object) -> ModuleType:
+    slug = tenant.domain_subfolder  # type: ignore[attr-defined]
+    urlconf = _urlconfs.get(slug)
+    if urlconf is None:
+        if len(_urlconfs) >= MAX_CACHED_URLCONFS:
+            _urlconfs.clear()
+            clear_url_caches()
+        urlconf = _urlconfs[slug] = get_subfolder_urlconf(tenant)
+    return urlconf

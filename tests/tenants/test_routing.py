@@ -94,3 +94,22 @@ def test_anonymous_visitor_is_sent_to_the_company_sign_in(acme: Company, client:
     assert response.status_code == 302
     assert response["Location"] == "/t/acme/login/?next=/t/acme/"
     connection.set_schema_to_public()
+
+
+def test_a_bad_host_header_is_a_clean_400(db: None) -> None:
+    scim = Client(HTTP_HOST="evil.example").get("/t/acme/scim/v2/Users")
+    page = Client(HTTP_HOST="evil.example").get("/t/acme/login/")
+
+    assert scim.status_code == 400 and scim.json()["status"] == "400"
+    assert scim["Content-Type"].startswith("application/scim+json")
+    assert page.status_code == 400 and b"Traceback" not in page.content
+
+
+def test_each_company_keeps_its_own_urls(acme: Company, outsider: Company) -> None:
+    first = Client().get("/t/acme/login/")
+    second = Client().get("/t/outsider/login/")
+    again = Client().get("/t/acme/login/")
+
+    assert b'action=""' in first.content or b"Sign in to Acme Inc" in first.content
+    assert b"Sign in to Outsider Ltd" in second.content
+    assert b"/t/outsider/" not in again.content and b"/t/acme/password-reset/" in again.content
