@@ -2,7 +2,7 @@
 client thread. Reports req/s, p50/p95/p99 and errors per workload, and each workload as a
 share of the ceiling measured on the same server in the same run.
 
-The client is Python (threads + http.client) running on the same 2 cores as the server, so
+The client is Python (forked processes + http.client) on the same 2 cores as the server, so
 absolute figures are a lower bound; the shares of the ceiling are what compare across runs.
 """
 
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import http.client
 import json
+import multiprocessing
 import random
 import statistics
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -90,30 +90,35 @@ def run(
     concurrency: int,
     ok: tuple[int, ...] = (200, 201, 204),
 ) -> Result:
-    result = Result(name)
-    lock = threading.Lock()
-    deadline = time.monotonic() + duration
+    """`concurrency` client processes (forked: no GIL shared between clients), each with one
+    keep-alive connection, for `duration` seconds."""
+    context = multiprocessing.get_context("fork")
+    queue: Any = context.Queue()
+    deadline = time.time() + duration
 
     def client_loop(seed: int) -> None:
         rng, client, mine = random.Random(seed), Client(base, token), Result(name)
-        while time.monotonic() < deadline:
+        while time.time() < deadline:
             method, path, body = make(rng)
             started = time.perf_counter()
             status, _ = client.call(method, path, body)
             mine.latencies.append(time.perf_counter() - started)
             mine.requests += 1
             mine.errors += status not in ok
-        with lock:
-            result.requests += mine.requests
-            result.errors += mine.errors
-            result.latencies += mine.latencies
+        queue.put((mine.requests, mine.errors, mine.latencies))
 
     started = time.monotonic()
-    threads = [threading.Thread(target=client_loop, args=(seed,)) for seed in range(concurrency)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    processes = [context.Process(target=client_loop, args=(seed,)) for seed in range(concurrency)]
+    for process in processes:
+        process.start()
+    result = Result(name)
+    for _ in processes:
+        requests, errors, latencies = queue.get()
+        result.requests += requests
+        result.errors += errors
+        result.latencies += latencies
+    for process in processes:
+        process.join()
     result.seconds = time.monotonic() - started
     return result
 
