@@ -157,6 +157,10 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 # CSRF tokens live in the (per-company) session instead of a host-wide cookie.
 CSRF_USE_SESSIONS = True
+# Test runs (and the servers they start) hash passwords fast; never set this in production.
+if env_bool("FAST_PASSWORD_HASHING", False):
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -23,6 +23,7 @@ def main(argv: list[str]) -> int:
         "DATABASE_URL": services.database_url,
         "REDIS_URL": services.redis_url,
         "DEBUG": "0",
+        "FAST_PASSWORD_HASHING": "1",
         "SECRET_KEY": os.environ.get("SECRET_KEY", "test-only-secret-key-not-for-production"),
     }
     for note in services.notes:

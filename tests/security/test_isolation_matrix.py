@@ -1,0 +1,184 @@
+"""Isolation matrix, generated: every SCIM endpoint, every method, every kind of bad or
+foreign credential gets the right SCIM error, and no response carries another company's
+data. Then the same for the portal's object pages."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import itertools
+import json
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+from django_tenants.utils import schema_context
+
+from directory.models import LedgerExport
+from tenants.models import Company
+from tests.conftest import TEST_PASSWORD, make_portal_user
+from tokens.models import Credential
+from tokens.services import basic_issue, credential_revoke, token_issue
+
+ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+ENDPOINTS = [
+    "/Users",
+    "/Users/{user}",
+    "/Users/.search",
+    "/Groups",
+    "/Groups/{group}",
+    "/Groups/.search",
+    "/ServiceProviderConfig",
+    "/Schemas",
+    "/Schemas/urn:ietf:params:scim:schemas:core:2.0:User",
+    "/ResourceTypes",
+    "/ResourceTypes/User",
+    "/.search",
+    "/NoSuchEndpoint",
+]
+CREDENTIALS = [
+    "none",
+    "malformed",
+    "unknown_token",
+    "revoked_token",
+    "expired_token",
+    "other_company_bearer",
+    "other_company_basic",
+    "scim_switched_off",
+    "viewer_portal_session",
+]
+EXPECTED = {kind: 401 for kind in CREDENTIALS} | {"scim_switched_off": 403}
+ACME_SECRETS = ("secret.person", "acme-ext-1", "Acme Secret Group")
+
+
+def _basic(username: str, secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{username}:{secret}".encode()).decode()
+
+
+@pytest.fixture
+def world(scim: Any, acme: Company, outsider: Company) -> dict[str, Any]:
+    """acme with a user, a group and credentials in every state; outsider with its own."""
+    user = scim.post(
+        "/Users", {"userName": "secret.person@acme.test", "externalId": "acme-ext-1"}
+    ).json()
+    group = scim.post(
+        "/Groups", {"displayName": "Acme Secret Group", "members": [{"value": user["id"]}]}
+    ).json()
+    with schema_context(acme.schema_name):
+        revoked = token_issue(company=acme, name="revoked", actor="tests")
+        credential_revoke(credential_id=str(revoked.credential.pk), actor="tests")
+        expired = token_issue(company=acme, name="expired", actor="tests")
+        Credential.objects.filter(pk=expired.credential.pk).update(
+            expires_at=timezone.now() - dt.timedelta(seconds=1)
+        )
+        switched_off = token_issue(company=acme, name="for the switch", actor="tests")
+    with schema_context(outsider.schema_name):
+        foreign = token_issue(company=outsider, name="outsider", actor="tests")
+        foreign_basic = basic_issue(company=outsider, actor="tests")
+    make_portal_user(acme, email="viewer@acme.test", role="viewer")
+    secrets = {
+        "malformed": "Bearer",
+        "unknown_token": "Bearer hct_" + "A" * 38,
+        "revoked_token": f"Bearer {revoked.secret}",
+        "expired_token": f"Bearer {expired.secret}",
+        "other_company_bearer": f"Bearer {foreign.secret}",
+        "other_company_basic": _basic(
+            foreign_basic.credential.username or "", foreign_basic.secret
+        ),
+        "scim_switched_off": f"Bearer {switched_off.secret}",
+    }
+    return {"user": user, "group": group, "secrets": secrets}
+
+
+@pytest.mark.parametrize("credential", CREDENTIALS)
+def test_every_endpoint_and_method_refuses_the_credential(
+    world: dict[str, Any], acme: Company, credential: str
+) -> None:
+    client = Client()
+    headers: dict[str, str] = {}
+    if credential == "viewer_portal_session":
+        client.post("/t/acme/login/", {"username": "viewer@acme.test", "password": TEST_PASSWORD})
+    elif credential != "none":
+        headers["HTTP_AUTHORIZATION"] = world["secrets"][credential]
+    if credential == "scim_switched_off":
+        Company.objects.filter(pk=acme.pk).update(scim_enabled=False)
+    body = json.dumps({"userName": "intruder@acme.test", "displayName": "x", "schemas": []})
+    expected = EXPECTED[credential]
+    hidden = (world["user"]["id"], world["group"]["id"], *ACME_SECRETS)
+
+    for endpoint, method in itertools.product(ENDPOINTS, METHODS):
+        path = "/t/acme/scim/v2" + endpoint.format(
+            user=world["user"]["id"], group=world["group"]["id"]
+        )
+        response = getattr(client, method.lower())(
+            path,
+            data=body if method != "GET" else None,
+            content_type="application/scim+json",
+            **headers,
+        )
+
+        where = f"{method} {endpoint} with {credential}"
+        assert response.status_code == expected, (
+            where,
+            response.status_code,
+            response.content[:200],
+        )
+        assert response["Content-Type"].startswith("application/scim+json"), where
+        payload = response.json()
+        assert payload["schemas"] == [ERROR] and payload["status"] == str(expected), where
+        leaked = response.content.decode() + json.dumps(dict(response.headers))
+        assert not [value for value in hidden if value in leaked], where
+        if expected == 401:
+            assert "Bearer" in response["WWW-Authenticate"], where
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        "members/{user}/",
+        "groups/{group}/",
+        "log/exports/{export}/",
+        "log/exports/{export}/download/",
+        "access/credentials/{credential}/revoke/",
+    ],
+)
+def test_another_companys_objects_are_404_in_the_portal(
+    world: dict[str, Any], acme: Company, outsider: Company, page: str
+) -> None:
+    with schema_context(acme.schema_name):
+        export = LedgerExport.objects.create(
+            requested_by="x", criteria={}, expires_at=timezone.now() + dt.timedelta(hours=1)
+        )
+        credential = Credential.objects.first()
+    make_portal_user(outsider, email="olga@outsider.test")
+    client = Client()
+    client.post("/t/outsider/login/", {"username": "olga@outsider.test", "password": TEST_PASSWORD})
+    assert credential is not None
+    path = "/t/outsider/" + page.format(
+        user=world["user"]["id"],
+        group=world["group"]["id"],
+        export=export.pk,
+        credential=credential.pk,
+    )
+
+    response = client.get(path)
+
+    assert response.status_code == 404
+    assert not [value for value in ACME_SECRETS if value.encode() in response.content]
+
+
+def test_a_session_of_one_company_opens_nothing_at_another(
+    world: dict[str, Any], acme: Company
+) -> None:
+    make_portal_user(acme, email="ada@acme.test")
+    client = Client()
+    client.post("/t/acme/login/", {"username": "ada@acme.test", "password": TEST_PASSWORD})
+
+    for page in ("", "members/", "groups/", "log/", "access/"):
+        response = client.get(f"/t/outsider/{page}")
+
+        assert response.status_code == 302 and response["Location"].startswith(
+            "/t/outsider/login/"
+        ), page
