@@ -114,6 +114,7 @@ CELERY_TIMEZONE = "UTC"
 MIDDLEWARE = [
     # Static files need no tenant and no database query, so they are served before routing.
     "config.request_id.RequestIdMiddleware",
+    "config.security_headers.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "tenants.middleware.CompanyRoutingMiddleware",

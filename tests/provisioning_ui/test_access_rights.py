@@ -213,3 +213,12 @@ def test_password_reset_mail_is_not_sent_for_another_companys_user(
 @pytest.mark.parametrize("path", ["/t/acme/access/", "/t/acme/"])
 def test_pages_need_sign_in(acme: Company, client: Client, path: str) -> None:
     assert client.get(path).status_code == 302
+
+
+def test_portal_pages_carry_a_content_security_policy(acme: Company) -> None:
+    page = signed_in(acme).get(PAGE)
+
+    policy = page["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in policy and "script-src 'self'" in policy
+    assert "<script>" not in page.content.decode()
+    assert page["X-Frame-Options"] == "DENY"
