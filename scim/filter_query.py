@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,15 +58,20 @@ COLUMNS: dict[str, Column] = {
 }
 
 
+def _logical(expr: And | Or | Not, translate: Callable[[Expr], Q]) -> Q:
+    """and / or / not, whatever the leaves translate to."""
+    if isinstance(expr, And):
+        return translate(expr.left) & translate(expr.right)
+    if isinstance(expr, Or):
+        return translate(expr.left) | translate(expr.right)
+    return ~translate(expr.expr)
+
+
 def users_q(expr: Expr) -> Q:
     """The Q selecting members that match `expr`. Raises InvalidFilter for unknown attributes
     and operators that do not apply to an attribute's type."""
-    if isinstance(expr, And):
-        return users_q(expr.left) & users_q(expr.right)
-    if isinstance(expr, Or):
-        return users_q(expr.left) | users_q(expr.right)
-    if isinstance(expr, Not):
-        return ~users_q(expr.expr)
+    if isinstance(expr, And | Or | Not):
+        return _logical(expr, users_q)
     if isinstance(expr, ValuePath):
         resolved = _resolve(expr.path)
         if not resolved.attribute.multi_valued or resolved.sub_attribute is not None:
@@ -230,12 +236,8 @@ def _values_exist(attribute: Attribute, inner: Q) -> Q:
 
 def _item_q(expr: Expr, attribute: Attribute) -> Q:
     """A filter inside `attr[…]`, over one value (a MemberValue row)."""
-    if isinstance(expr, And):
-        return _item_q(expr.left, attribute) & _item_q(expr.right, attribute)
-    if isinstance(expr, Or):
-        return _item_q(expr.left, attribute) | _item_q(expr.right, attribute)
-    if isinstance(expr, Not):
-        return ~_item_q(expr.expr, attribute)
+    if isinstance(expr, And | Or | Not):
+        return _logical(expr, lambda inner: _item_q(inner, attribute))
     if isinstance(expr, ValuePath):
         raise InvalidFilter("Value paths cannot be nested.")
     sub = attribute.sub(expr.path.rsplit(":", 1)[-1].split(".")[-1])
@@ -319,12 +321,8 @@ GROUP_COLUMNS: dict[str, Column] = {
 def groups_q(expr: Expr) -> Q:
     """The Q selecting groups that match `expr` (displayName, externalId, id, meta dates, and
     members: `members[value eq "<user id>"]`, `members.value eq …`, `members pr`)."""
-    if isinstance(expr, And):
-        return groups_q(expr.left) & groups_q(expr.right)
-    if isinstance(expr, Or):
-        return groups_q(expr.left) | groups_q(expr.right)
-    if isinstance(expr, Not):
-        return ~groups_q(expr.expr)
+    if isinstance(expr, And | Or | Not):
+        return _logical(expr, groups_q)
     if isinstance(expr, ValuePath):
         resolved = GROUP.resolve(expr.path)
         if resolved is None or resolved.attribute.name != "members" or resolved.sub_attribute:
@@ -349,12 +347,8 @@ def _memberships_exist(inner: Q) -> Q:
 
 def _membership_q(expr: Expr) -> Q:
     """A filter inside `members[…]`, over one membership row."""
-    if isinstance(expr, And):
-        return _membership_q(expr.left) & _membership_q(expr.right)
-    if isinstance(expr, Or):
-        return _membership_q(expr.left) | _membership_q(expr.right)
-    if isinstance(expr, Not):
-        return ~_membership_q(expr.expr)
+    if isinstance(expr, And | Or | Not):
+        return _logical(expr, _membership_q)
     if isinstance(expr, ValuePath):
         raise InvalidFilter("Value paths cannot be nested.")
     name = expr.path.split(".")[-1].lower()
