@@ -33,7 +33,9 @@ class ScimError(Exception):
 
 
 def error_body(status: int, detail: str, scim_type: str | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"schemas": [ERROR_SCHEMA], "status": str(status), "detail": detail}
+    # A detail may quote client input; keep it encodable whatever the client sent.
+    safe = detail.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
+    body: dict[str, Any] = {"schemas": [ERROR_SCHEMA], "status": str(status), "detail": safe}
     if scim_type:
         body["scimType"] = scim_type
     return body

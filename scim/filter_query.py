@@ -267,6 +267,15 @@ def _item_present(sub: Attribute) -> Q:
 
 
 def _item_term(term: Comparison, sub: Attribute) -> Q:
+    if sub.type == BOOLEAN:
+        # A JSON lookup, so the value is compared as jsonb (no `jsonb = boolean` in SQL).
+        if term.op not in ("eq", "ne"):
+            raise InvalidFilter(f"{sub.name} is a boolean: use eq or ne.")
+        if term.value is None:
+            present = Q(**{f"item__{sub.name}__isnull": False})
+            return ~present if term.op == "eq" else present
+        equal = Q(**{f"item__{sub.name}": _boolean(term.value, sub.name)})
+        return equal if term.op == "eq" else ~equal | Q(**{f"item__{sub.name}__isnull": True})
     expression, lowered = _item_expr(sub)
     if lowered:
         if term.value is not None and not isinstance(term.value, str):

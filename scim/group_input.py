@@ -36,9 +36,15 @@ def normalize_group(payload: Any) -> GroupInput:
     external_id = _key(payload, "externalId")
     if external_id is not None and not isinstance(external_id, str | int):
         raise InvalidValue("externalId must be a string.")
+    for name, value in (
+        ("displayName", display_name.strip()),
+        ("externalId", str(external_id or "")),
+    ):
+        if len(value) > 255:
+            raise InvalidValue(f"{name} is longer than 255 characters.")
     return GroupInput(
-        display_name=display_name.strip()[:255],
-        external_id=str(external_id)[:255] if external_id not in (None, "") else None,
+        display_name=display_name.strip(),
+        external_id=str(external_id) if external_id not in (None, "") else None,
         members=members_of(_key(payload, "members")),
     )
 

@@ -10,8 +10,9 @@ from django.db.models import F, Model, OrderBy, Q, QuerySet
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Lower
 
-from scim.errors import InvalidValue
-from scim.filter import Expr, parse_filter
+from scim.errors import InvalidFilter, InvalidValue
+from scim.filter import Comparison, Expr, parse_filter
+from scim.json_input import unstorable
 from scim.projection import parse_attribute_list
 from scim.schema import ResolvedAttribute, ResourceType
 
@@ -49,10 +50,30 @@ def _paths(raw: Any) -> str | None:
     return None if raw is None else str(raw)
 
 
+def _storable(expr: Expr) -> Expr:
+    """Refuse a filter whose string literals (after JSON unescaping) hold characters the
+    database cannot compare: NUL or unpaired surrogates."""
+    stack: list[Any] = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Comparison) and isinstance(node.value, str) and unstorable(node.value):
+            raise InvalidFilter("A filter value holds a NUL character or an unpaired surrogate.")
+        stack.extend(
+            getattr(node, name)
+            for name in ("left", "right", "expr", "filter")
+            if hasattr(node, name)
+        )
+    return expr
+
+
 def parse_list_params(source: Mapping[str, Any], resource_type: ResourceType) -> ListParams:
     """Read list parameters from a query string or a SearchRequest body. Parameter names are
     matched case-insensitively. Raises InvalidFilter or InvalidValue."""
     values = {str(key).lower(): value for key, value in source.items()}
+    for name in ("filter", "sortby", "sortorder", "attributes", "excludedattributes"):
+        if isinstance(values.get(name), str) and unstorable(values[name]):
+            error = InvalidFilter if name == "filter" else InvalidValue
+            raise error(f"{name} holds a NUL character or an unpaired surrogate.")
     start = _integer(values.get("startindex"), "startIndex") or 1
     count = _integer(values.get("count"), "count")
     count = DEFAULT_COUNT if count is None else min(max(count, 0), MAX_COUNT)
@@ -70,7 +91,7 @@ def parse_list_params(source: Mapping[str, Any], resource_type: ResourceType) ->
     return ListParams(
         start_index=max(start, 1),
         count=count,
-        filter=parse_filter(raw_filter) if raw_filter and raw_filter.strip() else None,
+        filter=_storable(parse_filter(raw_filter)) if raw_filter and raw_filter.strip() else None,
         sort_by=sort_by,
         descending=order == "descending",
         attributes=parse_attribute_list(_paths(values.get("attributes")), resource_type),

@@ -26,6 +26,8 @@ from scim.schema import (
     Schema,
 )
 
+MAX_INDEXED_LENGTH = 255  # userName and externalId live in indexed varchar(255) columns
+
 # Always kept whatever the allow-list says: identity providers match users on them.
 ALWAYS_KEPT = frozenset({"username", "externalid", "active"})
 _TRUE = {"true", "1", "yes"}
@@ -235,6 +237,9 @@ def _finish(resource: dict[str, Any], policy: UserPolicy) -> None:
     if not isinstance(user_name, str) or not user_name.strip():
         raise InvalidValue("userName is required.")
     resource["userName"] = user_name.strip()
+    for name in ("userName", "externalId"):
+        if len(str(resource.get(name, ""))) > MAX_INDEXED_LENGTH:
+            raise InvalidValue(f"{name} is longer than {MAX_INDEXED_LENGTH} characters.")
     for email in resource.get("emails", []):
         if "value" in email:
             email["value"] = values.email_address(email["value"])

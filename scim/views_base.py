@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from scim import errors
 from scim.exceptions import scim_exception_handler
+from scim.json_input import MAX_DEPTH, check_json
 from scim.media import ScimContentNegotiation, ScimJSONParser, ScimJSONRenderer
 from scim.permissions import ScimClientPermission
 from scim.user_resource import etag
@@ -41,7 +42,14 @@ def json_body(request: Request) -> Any:
     """The parsed JSON body; an empty body is a client error, not an empty object."""
     if not request.stream or not request.body.strip():
         raise errors.InvalidSyntax("The request body is empty: send the resource as JSON.")
-    return request.data
+    try:
+        data = request.data
+    except RecursionError:
+        raise errors.InvalidSyntax(
+            f"The JSON body is nested more than {MAX_DEPTH} levels deep."
+        ) from None
+    check_json(data)
+    return data
 
 
 class RootSearchView(ScimView):

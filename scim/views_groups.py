@@ -75,6 +75,9 @@ def _single(request: Request, group: Group, *, status: int = 200) -> Response:
 
 
 def _list(request: Request, params: ListParams) -> Response:
+    if params.sort_by and params.sort_by.dotted not in SORT_COLUMNS:
+        sortable = ", ".join(SORT_COLUMNS)
+        raise errors.InvalidValue(f"Groups sort by {sortable}; not by {params.sort_by.dotted}.")
     order = (
         [sort_expression(params.sort_by, SORT_COLUMNS, params.descending)] if params.sort_by else []
     )
