@@ -77,6 +77,7 @@ def celery_worker(tmp_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
             "2",
             "--without-gossip",
             "--without-mingle",
+            "--purge",
             "-l",
             "info",
         ],

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,11 +22,13 @@ from tests.live import IdP, in_thread, live_scim_company
 pytestmark = [pytest.mark.live, pytest.mark.django_db]
 
 
-def eventually(check: Callable[[], bool], timeout: float = 30) -> None:
+def eventually(check: Callable[[], bool], timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
-            pytest.fail("the worker did not do it in time")
+            log = sorted(Path(tempfile.gettempdir()).glob("pytest-of-*/pytest-*/worker*/worker.log"))
+            tail = log[-1].read_text()[-3000:] if log else "(no worker log found)"
+            pytest.fail(f"the worker did not do it in time; its log ends with:\n{tail}")
         time.sleep(0.2)
 
 
