@@ -26,7 +26,9 @@ def eventually(check: Callable[[], bool], timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
-            log = sorted(Path(tempfile.gettempdir()).glob("pytest-of-*/pytest-*/worker*/worker.log"))
+            log = sorted(
+                Path(tempfile.gettempdir()).glob("pytest-of-*/pytest-*/worker*/worker.log")
+            )
             tail = log[-1].read_text()[-3000:] if log else "(no worker log found)"
             pytest.fail(f"the worker did not do it in time; its log ends with:\n{tail}")
         time.sleep(0.2)

@@ -186,6 +186,11 @@ def assert_list_response(body: dict[str, Any]) -> None:
     assert all(isinstance(resource.get("id"), str) for resource in body["Resources"])
 
 
+def unstorable(text: str) -> bool:
+    """Whether `text` holds a character PostgreSQL text cannot: NUL or a lone surrogate."""
+    return "\x00" in text or any("\ud800" <= c <= "\udfff" for c in text)
+
+
 def query(path: str, **params: str) -> str:
     return f"{path}?{urlencode(params)}"
 
@@ -805,10 +810,31 @@ def test_search_filters_with_any_character_are_a_list_or_an_invalid_filter(
     users = api.post("/Users/.search", search(filter=text))
     groups = api.post("/Groups/.search", search(filter=text))
 
+    # invalidValue for NUL / a lone surrogate is a known inconsistency: see the xfail test.
+    scim_types = {"invalidFilter", "invalidValue"} if unstorable(text) else {"invalidFilter"}
     for response in (users, groups):
-        body = assert_answer(response, {200, 400}, scim_types={"invalidFilter"})
+        body = assert_answer(response, {200, 400}, scim_types=scim_types)
         if response.status_code == 200:
             assert_list_response(body)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="The body check (scim.json_input) refuses a SearchRequest whose filter holds a raw "
+    "NUL or lone surrogate with 400 invalidValue before the filter is read; the same filter in "
+    "a query string is 400 invalidFilter, as RFC 7644 §3.4.2.2 asks.",
+)
+@pytest.mark.parametrize(
+    "text",
+    ['userName eq "a\x00b"', "\x00", 'userName eq "\ud800"'],
+    ids=["nul", "bare-nul", "surrogate"],
+)
+def test_a_search_filter_holding_nul_or_a_lone_surrogate_is_an_invalid_filter(
+    api: Scim, text: str
+) -> None:
+    response = api.post("/Users/.search", search(filter=text))
+
+    assert_error(response, 400, "invalidFilter")
 
 
 @fuzz
