@@ -209,6 +209,18 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
+# --- Rate limits (scim/throttling.py; per minute, sliding window; 0 = unlimited) ----------
+
+RATE_LIMIT_ENABLED = env_bool("RATE_LIMIT_ENABLED", True)
+RATE_LIMIT_REDIS_URL = os.environ.get("RATE_LIMIT_REDIS_URL") or REDIS_URL
+SCIM_RATE_LIMIT_PER_MINUTE = int(os.environ.get("SCIM_RATE_LIMIT_PER_MINUTE", "12000"))
+SCIM_CREDENTIAL_RATE_LIMIT_PER_MINUTE = int(
+    os.environ.get("SCIM_CREDENTIAL_RATE_LIMIT_PER_MINUTE", "6000")
+)
+SCIM_AUTH_FAILURES_PER_MINUTE = int(os.environ.get("SCIM_AUTH_FAILURES_PER_MINUTE", "20"))
+# Proxies in front of the app that append to X-Forwarded-For (config/client_ip.py).
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+
 # Behind a TLS-terminating load balancer set SECURE_PROXY=true.
 if env_bool("SECURE_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

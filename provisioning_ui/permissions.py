@@ -10,6 +10,9 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
+# Portal views record where an action came from; one definition for the whole project.
+from config.client_ip import client_ip as client_ip
+
 View = Callable[..., HttpResponse]
 
 
@@ -24,10 +27,6 @@ def credential_manager_required(view: View) -> View:
         return view(request, *args, **kwargs)
 
     return wrapper
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def actor_label(request: HttpRequest) -> str:

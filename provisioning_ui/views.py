@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from provisioning_ui.links import scim_base_url
+from scim.throttling import limits_for
 
 
 @login_required
@@ -18,7 +19,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "portal/dashboard.html",
-        {"company": company, "scim_base_url": scim_base_url(request, company)},
+        {
+            "company": company,
+            "scim_base_url": scim_base_url(request, company),
+            "rate_limits": limits_for(company),
+        },
     )
 
 

@@ -5,18 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from scim import errors
+from config.client_ip import client_ip
+from scim import errors, throttling
 from scim.exceptions import scim_exception_handler
 from scim.json_input import MAX_DEPTH, check_json
 from scim.media import ScimContentNegotiation, ScimJSONParser, ScimJSONRenderer
 from scim.permissions import ScimClientPermission
 from scim.user_resource import etag
-from tokens.authentication import ScimCredentialAuthentication
+from tokens.authentication import ScimCredentialAuthentication, UnknownCredential
 
 
 class ScimView(APIView):
@@ -28,6 +30,19 @@ class ScimView(APIView):
 
     def get_exception_handler(self) -> Callable[[Exception, dict[str, Any]], Response]:
         return scim_exception_handler
+
+    def perform_authentication(self, request: Request) -> None:
+        """Authenticate, then apply the rate limits (scim/throttling.py) before anything
+        else can answer differently for a right and a wrong credential."""
+        company = request._request.tenant  # type: ignore[attr-defined]
+        try:
+            super().perform_authentication(request)
+        except AuthenticationFailed as failure:
+            if isinstance(failure, UnknownCredential):
+                throttling.record_failed_sign_in(company, client_ip(request))
+            raise
+        if request.auth is not None:
+            throttling.admit(company, str(request.auth.pk), client_ip(request))
 
 
 def not_modified(request: Request, version: int) -> Response | None:

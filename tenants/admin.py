@@ -67,6 +67,7 @@ class CompanyAdmin(admin.ModelAdmin):
         "username_immutable",
         "username_is_work_email",
         "attribute_allowlist",
+        "scim_rate_limit",
         "scim_changed_by",
         "scim_changed_at",
         "company_urls",

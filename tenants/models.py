@@ -86,6 +86,14 @@ class Company(TenantMixin):
         "externalId and active are always kept.",
     )
 
+    scim_rate_limit = models.PositiveIntegerField(
+        "SCIM requests per minute",
+        null=True,
+        blank=True,
+        help_text="Limit on this company's SCIM API, all credentials together. Blank: the "
+        "default (SCIM_RATE_LIMIT_PER_MINUTE). 0: unlimited.",
+    )
+
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

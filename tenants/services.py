@@ -15,7 +15,12 @@ from tenants.models import Company, CompanyEvent, Domain
 from tenants.policies import validate_attribute_allowlist
 from tenants.slugs import schema_name_for, validate_company_slug
 
-POLICY_FIELDS = ("username_immutable", "username_is_work_email", "attribute_allowlist")
+POLICY_FIELDS = (
+    "username_immutable",
+    "username_is_work_email",
+    "attribute_allowlist",
+    "scim_rate_limit",
+)
 
 
 @dataclass(frozen=True)
@@ -157,6 +162,8 @@ def company_update_settings(
         for field, value in (policies or {}).items():
             if field not in POLICY_FIELDS:
                 raise ValidationError(f"Unknown policy {field!r}.", code="invalid")
+            if field == "scim_rate_limit" and value is not None and int(value) < 0:  # type: ignore[call-overload]
+                raise ValidationError("A rate limit cannot be negative.", code="invalid")
             if field == "attribute_allowlist":
                 validate_attribute_allowlist(value)
                 value = [str(item).strip() for item in value or []]  # type: ignore[attr-defined]

@@ -38,6 +38,27 @@ def _public_schema_first() -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> None:
+    # Rate-limit counters live in Redis, outside the rolled-back transaction: without this,
+    # the failed sign-ins of one test (the isolation matrix sends hundreds) would throttle
+    # the next one.
+    clear_rate_limits()
+
+
+def clear_rate_limits() -> None:
+    import redis
+    from django.conf import settings
+
+    from config.ratelimit import KEY_PREFIX
+
+    client = redis.Redis.from_url(settings.RATE_LIMIT_REDIS_URL)
+    keys = list(client.scan_iter(match=KEY_PREFIX + "*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+@pytest.fixture(autouse=True)
 def _plain_static_storage(settings: pytest.FixtureRequest) -> None:
     # Production serves hashed files from `collectstatic`; tests render pages without running it.
     settings.STORAGES = {  # type: ignore[attr-defined]

@@ -105,10 +105,11 @@ def celery_worker(tmp_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
 
 
 @contextmanager
-def gunicorn_server(tmp_dir: Path) -> Iterator[str]:
-    """Serve the project with gunicorn (DEBUG off) on a free port; yield its base URL."""
+def gunicorn_server(tmp_dir: Path, **settings_env: str) -> Iterator[str]:
+    """Serve the project with gunicorn (DEBUG off) on a free port; yield its base URL.
+    `settings_env` adds environment variables (settings) for this server only."""
     port = free_port()
-    env = process_env(STATIC_ROOT=str(tmp_dir / "static"))
+    env = process_env(STATIC_ROOT=str(tmp_dir / "static"), **settings_env)
     subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
         cwd=ROOT,

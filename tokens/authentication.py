@@ -14,12 +14,18 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
+from config.client_ip import client_ip
 from tokens import secrets
 from tokens.models import Credential
 from tokens.selectors import credential_for_basic, credential_for_bearer
 from tokens.services import credential_record_use
 
 INVALID = "The credential is not valid for this company."
+
+
+class UnknownCredential(AuthenticationFailed):
+    """No credential of this company matches: what guessing looks like, so it is counted
+    against the caller's address (see scim/throttling.py)."""
 
 
 @dataclass(frozen=True)
@@ -52,12 +58,12 @@ class ScimCredentialAuthentication(BaseAuthentication):
         else:
             raise AuthenticationFailed("Use a Bearer token or Basic credentials.")
         if credential is None:
-            raise AuthenticationFailed(INVALID)
+            raise UnknownCredential(INVALID)
         if credential.status == Credential.Status.EXPIRED and credential.expires_at is not None:
             raise AuthenticationFailed(
                 f"This credential expired on {credential.expires_at:%Y-%m-%d %H:%M} UTC."
             )
-        credential_record_use(credential=credential, ip=request.META.get("REMOTE_ADDR"))
+        credential_record_use(credential=credential, ip=client_ip(request))
         return ScimClient(credential), credential
 
     @staticmethod
