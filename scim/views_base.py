@@ -14,7 +14,8 @@ from rest_framework.views import APIView
 from config.client_ip import client_ip
 from scim import errors, throttling
 from scim.exceptions import scim_exception_handler
-from scim.json_input import MAX_DEPTH, check_json
+from scim.json_input import MAX_DEPTH, check_json, unstorable
+from scim.listing import SEARCH_REQUEST
 from scim.media import ScimContentNegotiation, ScimJSONParser, ScimJSONRenderer
 from scim.permissions import ScimClientPermission
 from scim.user_resource import etag
@@ -55,16 +56,42 @@ def not_modified(request: Request, version: int) -> Response | None:
 
 def json_body(request: Request) -> Any:
     """The parsed JSON body; an empty body is a client error, not an empty object."""
+    data = _parsed_body(request)
+    check_json(data)
+    return data
+
+
+def _parsed_body(request: Request) -> Any:
     if not request.stream or not request.body.strip():
         raise errors.InvalidSyntax("The request body is empty: send the resource as JSON.")
     try:
-        data = request.data
+        return request.data
     except RecursionError:
         raise errors.InvalidSyntax(
             f"The JSON body is nested more than {MAX_DEPTH} levels deep."
         ) from None
-    check_json(data)
-    return data
+
+
+def search_request(request: Request) -> dict[str, Any]:
+    """The body of a POST …/.search (RFC 7644 §3.4.3): a JSON object naming the SearchRequest
+    schema. A filter NUL or an unpaired surrogate is an invalid filter, as it would be in the
+    query string, rather than the invalid value it is anywhere else in a body."""
+    body = _parsed_body(request)
+    if isinstance(body, dict):
+        for key, value in body.items():
+            if str(key).lower() == "filter" and isinstance(value, str) and unstorable(value):
+                raise errors.InvalidFilter(
+                    "The filter holds a NUL character or an unpaired surrogate."
+                )
+    check_json(body)
+    schemas = body.get("schemas") if isinstance(body, dict) else None
+    if not isinstance(schemas, list) or SEARCH_REQUEST.lower() not in [
+        str(schema).lower() for schema in schemas
+    ]:
+        raise errors.InvalidSyntax(
+            f'A SearchRequest is a JSON object listing "{SEARCH_REQUEST}" in schemas.'
+        )
+    return body
 
 
 class RootSearchView(ScimView):

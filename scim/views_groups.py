@@ -16,7 +16,6 @@ from scim import errors
 from scim.filter_query import GROUP_COLUMNS, groups_q
 from scim.group_resource import group_to_scim
 from scim.listing import (
-    SEARCH_REQUEST,
     ListParams,
     list_response,
     page,
@@ -27,7 +26,7 @@ from scim.patch import validate_patch_request
 from scim.projection import parse_attribute_list, project, wants
 from scim.schema import GROUP, ResolvedAttribute
 from scim.user_resource import etag
-from scim.views_base import ScimView, json_body, not_modified
+from scim.views_base import ScimView, json_body, not_modified, search_request
 from scim.views_users import call_context, scim_base
 
 SORT_COLUMNS = {
@@ -110,15 +109,7 @@ class GroupsView(ScimView):
 
 class GroupsSearchView(ScimView):
     def post(self, request: Request) -> Response:
-        body = json_body(request)
-        schemas = body.get("schemas") if isinstance(body, dict) else None
-        if not isinstance(schemas, list) or SEARCH_REQUEST.lower() not in [
-            str(s).lower() for s in schemas
-        ]:
-            raise errors.InvalidSyntax(
-                f'A SearchRequest is a JSON object listing "{SEARCH_REQUEST}" in schemas.'
-            )
-        return _list(request, parse_list_params(body, GROUP))
+        return _list(request, parse_list_params(search_request(request), GROUP))
 
 
 class GroupView(ScimView):

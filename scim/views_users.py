@@ -15,11 +15,9 @@ from directory.ledger import CallContext
 from directory.models import Member
 from directory.selectors import member_get
 from provisioning_ui.links import scim_base_url
-from scim import errors
 from scim.filter_query import COLUMNS, users_q
 from scim.group_resource import user_groups
 from scim.listing import (
-    SEARCH_REQUEST,
     ListParams,
     list_response,
     page,
@@ -30,7 +28,7 @@ from scim.patch import validate_patch_request
 from scim.projection import parse_attribute_list, project, wants
 from scim.schema import USER, ResolvedAttribute
 from scim.user_resource import etag, user_to_scim
-from scim.views_base import ScimView, json_body, not_modified
+from scim.views_base import ScimView, json_body, not_modified, search_request
 from tenants.models import Company
 
 SORT_COLUMNS = {path: column.field for path, column in COLUMNS.items() if column.kind != "uuid"}
@@ -127,16 +125,7 @@ class UsersView(ScimView):
 
 class UsersSearchView(ScimView):
     def post(self, request: Request) -> Response:
-        body = json_body(request)
-        if not isinstance(body, dict):
-            raise errors.InvalidSyntax("A SearchRequest is a JSON object.")
-        schemas = (
-            [str(s).lower() for s in body.get("schemas", [])]
-            if isinstance(body.get("schemas"), list)
-            else []
-        )
-        if SEARCH_REQUEST.lower() not in schemas:
-            raise errors.InvalidSyntax(f'A SearchRequest lists "{SEARCH_REQUEST}" in schemas.')
+        body = search_request(request)
         return _list(request, parse_list_params(body, USER))
 
 
