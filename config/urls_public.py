@@ -15,3 +15,6 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]
+
+# A database outage is a 503 to retry, not a 500 (config/errors.py).
+handler500 = "config.errors.server_error"

@@ -6,3 +6,6 @@ urlpatterns = [
     path("scim/v2", include("scim.urls")),
     path("", include("provisioning_ui.urls")),
 ]
+
+# A database outage is a 503 to retry, not a 500 (config/errors.py).
+handler500 = "config.errors.server_error"

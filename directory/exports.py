@@ -7,6 +7,7 @@ import csv
 import datetime as dt
 import logging
 import os
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +117,8 @@ def export_run(export_id: str) -> LedgerExport:
     )
     path = export_path(export)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".part")
+    # One partial file per attempt: a redelivered task may overlap a slow first attempt.
+    partial = path.with_suffix(f".{uuid.uuid4().hex}.part")
     written = 0
     rows = events.values_list(
         "created_at",
@@ -164,7 +166,11 @@ def exports_maintain() -> dict[str, int]:
     now = timezone.now()
     expired = list(LedgerExport.objects.filter(expires_at__lte=now))
     for export in expired:
-        export_path(export).unlink(missing_ok=True)
+        path = export_path(export)
+        path.unlink(missing_ok=True)
+        # Partial files left by attempts whose worker was killed.
+        for leftover in path.parent.glob(f"{path.stem}.*.part"):
+            leftover.unlink(missing_ok=True)
     LedgerExport.objects.filter(pk__in=[e.pk for e in expired]).delete()
     stuck = LedgerExport.objects.filter(
         status=LedgerExport.Status.QUEUED, created_at__lte=now - dt.timedelta(minutes=2)

@@ -7,10 +7,12 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
+from config.errors import RETRY_AFTER_SECONDS
 from scim import errors
 
 logger = logging.getLogger(__name__)
@@ -38,6 +40,9 @@ def _to_scim_error(exc: Exception) -> errors.ScimError | None:
         wait = getattr(exc, "wait", None)
         headers = {"Retry-After": str(int(wait) + 1)} if wait is not None else {}
         return errors.TooManyRequests(headers=headers)
+    if isinstance(exc, OperationalError | InterfaceError):
+        # The database is away (restarting, failing over): retry, don't report a bug.
+        return errors.ServiceUnavailable(headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
     if isinstance(exc, drf.APIException):
         return errors.ScimError.with_status(exc.status_code, str(exc.detail))
     return None

@@ -60,10 +60,13 @@ def process_env(**extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def celery_worker(tmp_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """A real Celery worker on the real broker (REDIS_URL), consuming this run's queue."""
+def celery_worker(
+    tmp_dir: Path, *options: str, **settings_env: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A real Celery worker on the real broker (REDIS_URL), consuming this run's queue.
+    `options` are extra worker options (e.g. -Q), `settings_env` extra environment."""
     log = (tmp_dir / "worker.log").open("wb")
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # noqa: S603 - our own worker command
         [
             sys.executable,
             "-m",
@@ -80,9 +83,10 @@ def celery_worker(tmp_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
             "--purge",
             "-l",
             "info",
+            *options,
         ],
         cwd=ROOT,
-        env=process_env(),
+        env=process_env(**settings_env),
         stdout=log,
         stderr=subprocess.STDOUT,
     )

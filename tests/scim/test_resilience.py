@@ -5,6 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import kombu.pools
 import pytest
 from django.test import Client
 
@@ -17,14 +18,23 @@ from tests.live import IdP, in_thread, live_scim_company
 from tests.scim_client import Scim, okta_user
 
 
+def _new_producer_pool() -> None:
+    # Closing the pools is not enough: the app and kombu keep the closed pools and every later
+    # publish fails with "Acquire on closed pool". Drop them (what Celery does after a fork).
+    app.pool.force_close_all()
+    app._pool = None
+    app.amqp._producer_pool = None
+    kombu.pools.reset()
+
+
 @pytest.fixture
 def broker_down() -> Any:
     previous = app.conf.broker_url
     app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens there
-    app.pool.force_close_all()
+    _new_producer_pool()
     yield
     app.conf.broker_url = previous
-    app.pool.force_close_all()
+    _new_producer_pool()
 
 
 def test_scim_writes_and_the_ledger_work_without_the_broker(broker_down: None, scim: Scim) -> None:

@@ -23,7 +23,7 @@ PRODUCTION = {
 
 
 def test_the_deployment_checklist_is_clean_with_production_settings() -> None:
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
         env=process_env(**PRODUCTION),

@@ -1,0 +1,159 @@
+"""PostgreSQL goes away mid-run: the API answers 503 SCIM errors, the portal a readable 503
+page, and when the database is back the server recovers by itself (no stale connections).
+
+The server reaches PostgreSQL through a TCP relay that the test cuts: every open connection
+is dropped and new ones are refused, which is what a database restart or failover looks like
+from the application. The server keeps its connections between requests (DB_CONN_MAX_AGE), as
+in production, so stale connections would show.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from tests import live as live_servers
+from tests.live import free_port, gunicorn_server, live_scim_company
+
+pytestmark = [pytest.mark.live, pytest.mark.django_db]
+
+
+class Relay:
+    """A TCP relay to PostgreSQL that can be cut (drop every connection, refuse new ones)."""
+
+    def __init__(self, target: tuple[str, int]):
+        self.target = target
+        self.port = free_port()
+        self.listener = socket.create_server(("127.0.0.1", self.port))
+        self.listener.settimeout(0.2)
+        self.up = True
+        self.sockets: list[socket.socket] = []
+        self.lock = threading.Lock()
+        self.stopping = False
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while not self.stopping:
+            try:
+                client, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if not self.up:
+                client.close()
+                continue
+            try:
+                server = socket.create_connection(self.target)
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                self.sockets += [client, server]
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        for end in (source, sink):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        self.up = False
+        with self.lock:
+            for end in self.sockets:
+                with contextlib.suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)
+                end.close()
+            self.sockets.clear()
+
+    def restore(self) -> None:
+        self.up = True
+
+    def close(self) -> None:
+        self.stopping = True
+        self.cut()
+        self.listener.close()
+
+
+def call(base: str, method: str, path: str, token: str, body: Any = None) -> tuple[int, Any, dict]:
+    url = urlsplit(base)
+    connection = http.client.HTTPConnection(url.hostname or "", url.port, timeout=20)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"}
+    try:
+        connection.request(method, path, body=json.dumps(body) if body else None, headers=headers)
+        response = connection.getresponse()
+        raw = response.read()
+    except TimeoutError:
+        raise AssertionError(f"{method} {path} got no answer in 20 s") from None
+    connection.close()
+    content_type = response.getheader("Content-Type") or ""
+    parsed = json.loads(raw) if "json" in content_type and raw else raw.decode()
+    return response.status, parsed, dict(response.getheaders())
+
+
+def test_a_database_outage_is_a_503_and_the_server_recovers_by_itself(
+    django_db_blocker: Any, tmp_path: Path
+) -> None:
+    database = urlsplit(live_servers.test_database_url())
+    relay = Relay((database.hostname or "127.0.0.1", database.port or 5432))
+    through_relay = urlunsplit(database._replace(netloc=f"postgres@127.0.0.1:{relay.port}"))
+    try:
+        with (
+            live_scim_company(django_db_blocker) as live,
+            gunicorn_server(tmp_path, DATABASE_URL=through_relay, DB_CONN_MAX_AGE="600") as base,
+        ):
+            users = f"/t/{live.company.slug}/scim/v2/Users"
+            okta_user = {
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": "during.outage@example.com",
+                "active": True,
+            }
+            # Warm up: every worker holds an open database connection.
+            warm = [call(base, "GET", users, live.bearer)[0] for _ in range(8)]
+
+            relay.cut()
+            read = call(base, "GET", users, live.bearer)
+            write = call(base, "POST", users, live.bearer, okta_user)
+            portal = call(base, "GET", f"/t/{live.company.slug}/login/", "")
+            health = call(base, "GET", "/healthz", "")
+
+            relay.restore()
+            deadline = time.monotonic() + 15
+            first_success = None
+            while time.monotonic() < deadline and first_success is None:
+                if call(base, "GET", users, live.bearer)[0] == 200:
+                    first_success = time.monotonic()
+                else:
+                    time.sleep(0.2)
+            after = [call(base, "GET", users, live.bearer)[0] for _ in range(12)]
+            created = call(base, "POST", users, live.bearer, okta_user)
+    finally:
+        relay.close()
+
+    assert warm == [200] * 8
+    for status, body, headers in (read, write):
+        assert status == 503
+        assert body["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+        assert body["status"] == "503"
+        assert headers["Retry-After"] == "5"
+    assert portal[0] == 503 and "Headcount is briefly unavailable" in portal[1]
+    assert health[0] == 503
+    # Back by itself, on every worker, and the write refused during the outage was not kept.
+    assert first_success is not None
+    assert after == [200] * 12
+    assert created[0] == 201
