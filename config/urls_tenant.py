@@ -4,5 +4,6 @@ from django.urls import include, path
 
 urlpatterns = [
     path("scim/v2", include("scim.urls")),
+    path("oauth/", include("provisioning_ui.oauth_urls")),
     path("", include("provisioning_ui.urls")),
 ]
