@@ -53,7 +53,7 @@ def callback() -> Iterator[Callback]:
     holder: dict[str, Callback] = {}
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             parts = urlsplit(self.path)
             if parts.path != "/oauth/callback":  # the browser's favicon request, say
                 self.send_response(404)
