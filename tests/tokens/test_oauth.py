@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import schema_context
@@ -566,11 +567,11 @@ def test_access_rights_lists_connections_and_disconnect_revokes_both_tokens(
     tokens = connect(browser)
     scim_status(tokens.access)
     with schema_context(acme.schema_name):
-        connection = Credential.objects.get(kind=Credential.Kind.OAUTH)
+        approved = Credential.objects.get(kind=Credential.Kind.OAUTH)
 
     page = browser.get("/t/acme/access/").content.decode()
-    confirm = browser.get(f"/t/acme/access/credentials/{connection.pk}/revoke/")
-    done = browser.post(f"/t/acme/access/credentials/{connection.pk}/revoke/", follow=True)
+    confirm = browser.get(f"/t/acme/access/credentials/{approved.pk}/revoke/")
+    done = browser.post(f"/t/acme/access/credentials/{approved.pk}/revoke/", follow=True)
 
     assert 'data-oauth-client="Okta"' in page and "ada@acme.test" in page
     assert "Disconnect…" in page and "Connected" in page
@@ -586,14 +587,35 @@ def test_access_rights_lists_connections_and_disconnect_revokes_both_tokens(
 def test_viewers_see_connections_read_only(acme: Company, okta: Any) -> None:
     connect(signed_in(acme))
     with schema_context(acme.schema_name):
-        connection = Credential.objects.get(kind=Credential.Kind.OAUTH)
+        approved = Credential.objects.get(kind=Credential.Kind.OAUTH)
     viewer = signed_in(acme, role=User.Role.VIEWER)
 
     page = viewer.get("/t/acme/access/").content.decode()
-    forged = viewer.post(f"/t/acme/access/credentials/{connection.pk}/revoke/")
+    forged = viewer.post(f"/t/acme/access/credentials/{approved.pk}/revoke/")
 
     assert 'data-oauth-client="Okta"' in page
     assert "Disconnect…" not in page
     assert forged.status_code == 403
     with schema_context(acme.schema_name):
-        assert Credential.objects.get(pk=connection.pk).revoked_at is None
+        assert Credential.objects.get(pk=approved.pk).revoked_at is None
+
+
+# --- Support admin ------------------------------------------------------------------------------
+
+
+def test_support_registers_clients_in_the_admin_and_sees_connections(
+    acme: Company, okta: Any, support_superuser: User
+) -> None:
+    connect(signed_in(acme, email="ada@acme.test"))
+    connection.set_schema_to_public()
+    admin = Client()
+    admin.force_login(support_superuser)
+
+    applications = admin.get("/admin/oauth2_provider/application/")
+    dot_tokens = admin.get("/admin/oauth2_provider/accesstoken/")
+    company_page = admin.get(f"/admin/tenants/company/{acme.pk}/change/")
+
+    assert applications.status_code == 200 and "Okta" in applications.content.decode()
+    assert dot_tokens.status_code == 404  # codes and tokens live hashed per company
+    html = company_page.content.decode()
+    assert "OAuth tokens issued" in html and "<code>OAuth connection</code>" in html
