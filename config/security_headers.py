@@ -14,6 +14,12 @@ POLICY = (
 )
 
 
+def policy_with_form_target(origin: str) -> str:
+    """POLICY, also letting forms lead to `origin`: browsers apply form-action to the redirect
+    that follows a form post, and an OAuth consent form redirects to the client's origin."""
+    return POLICY.replace("form-action 'self'", f"form-action 'self' {origin}")
+
+
 class ContentSecurityPolicyMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response

@@ -52,6 +52,10 @@ SHARED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "django_celery_beat",
+    # OAuth clients (identity providers) are registered once by support and shared by every
+    # company, so DOT's Application table lives in `public`. Grants and tokens do not use
+    # DOT's tables: they live hashed in each company's schema (tokens.oauth).
+    "oauth2_provider",
 ]
 
 TENANT_APPS = [
@@ -213,7 +217,13 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # oauthlib logs refresh tokens and codes at DEBUG: never let them reach a log, whatever
+        # LOG_LEVEL says.
+        "oauthlib": {"level": "WARNING"},
+        "oauth2_provider": {"level": "WARNING"},
+    },
 }
 
 # --- Rate limits (scim/throttling.py; per minute, sliding window; 0 = unlimited) ----------
@@ -258,3 +268,27 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("MAX_REQUEST_BYTES", str(10 * 1
 
 # Benchmark-only ceiling endpoints under scim/v2/_bench/ (never on in production).
 BENCH_ENDPOINTS = env_bool("BENCH_ENDPOINTS", False)
+
+# --- OAuth 2.0 (identity providers connect with "Authenticate with Headcount") -------------
+
+# Lifetime of an OAuth access token; the identity provider refreshes it with its refresh token.
+OAUTH_ACCESS_TOKEN_SECONDS = int(os.environ.get("OAUTH_ACCESS_TOKEN_SECONDS", "3600"))
+# A refresh token unused for this long stops working (each refresh issues a new one).
+OAUTH_REFRESH_TOKEN_DAYS = int(os.environ.get("OAUTH_REFRESH_TOKEN_DAYS", "90"))
+OAUTH_SCOPE = "scim"
+OAUTH2_PROVIDER: dict[str, Any] = {
+    # Only the authorization code grant (with refresh tokens): no client credentials, password
+    # or implicit grant can mint a token without a company admin's consent.
+    "OAUTH2_SERVER_CLASS": "oauthlib.oauth2.WebApplicationServer",
+    "OAUTH2_VALIDATOR_CLASS": "tokens.oauth.CompanyOAuth2Validator",
+    "ACCESS_TOKEN_GENERATOR": "tokens.oauth.generate_access_token",
+    "REFRESH_TOKEN_GENERATOR": "tokens.oauth.generate_refresh_token",
+    "ACCESS_TOKEN_EXPIRE_SECONDS": OAUTH_ACCESS_TOKEN_SECONDS,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "ROTATE_REFRESH_TOKEN": True,
+    "SCOPES": {OAUTH_SCOPE: "SCIM provisioning: create, update and deactivate users and groups"},
+    "DEFAULT_SCOPES": [OAUTH_SCOPE],
+    # PKCE is accepted from every client and required from public ones (see tokens.oauth).
+    "PKCE_REQUIRED": False,
+    "REQUEST_APPROVAL_PROMPT": "force",
+}

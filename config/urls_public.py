@@ -1,9 +1,10 @@
 """URLs of the public site: support staff's admin, the health check, a landing page."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import path, re_path
 from django.views.generic import TemplateView
 
+from provisioning_ui.oauth import metadata_rfc8414
 from tenants.health import healthz
 
 admin.site.site_header = "Headcount support"
@@ -14,6 +15,12 @@ urlpatterns = [
     path("", TemplateView.as_view(template_name="public/home.html"), name="home"),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    # RFC 8414 §3.1: metadata of the issuer https://host/t/<slug>/oauth.
+    re_path(
+        r"^\.well-known/oauth-authorization-server/t/(?P<slug>[a-z0-9-]+)/oauth/?$",
+        metadata_rfc8414,
+        name="oauth_metadata_rfc8414",
+    ),
 ]
 
 # A database outage is a 503 to retry, not a 500 (config/errors.py).

@@ -22,6 +22,7 @@ from provisioning_ui.links import scim_base_url
 from provisioning_ui.permissions import actor_label, client_ip, credential_manager_required
 from tenants.models import Company
 from tokens.models import Credential, CredentialEvent
+from tokens.selectors import oauth_connections
 from tokens.services import (
     CredentialsLocked,
     IssuedCredential,
@@ -57,6 +58,7 @@ def _page(
             (c for c in credentials if c.kind == Credential.Kind.BASIC and c.revoked_at is None),
             None,
         ),
+        "oauth_connections": oauth_connections(),
         "events": CredentialEvent.objects.select_related("credential")[:AUDIT_TRAIL_LENGTH],
         "token_form": token_form or TokenForm(),
         "basic_form": basic_form or BasicForm(),
@@ -145,9 +147,16 @@ def credential_revoke_view(request: HttpRequest, credential_id: str) -> HttpResp
     credential_revoke(
         credential_id=str(credential.pk), actor=actor_label(request), ip=client_ip(request)
     )
-    messages.success(
-        request, f"{credential.get_kind_display()} “{credential.name}” revoked. It no longer works."
-    )
+    if credential.kind == Credential.Kind.OAUTH:
+        messages.success(
+            request,
+            f"“{credential.name}” disconnected. Its access and refresh tokens no longer work.",
+        )
+    else:
+        messages.success(
+            request,
+            f"{credential.get_kind_display()} “{credential.name}” revoked. It no longer works.",
+        )
     return redirect("access_rights")
 
 

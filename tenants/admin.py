@@ -197,13 +197,16 @@ class CompanyAdmin(admin.ModelAdmin):
             events = list(CredentialEvent.objects.select_related("credential")[:20])
         rows = format_html_join(
             "",
-            "<tr><td>{}</td><td>{}</td><td>{} <code>{}…</code></td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{} <code>{}</code></td><td>{}</td><td>{}</td></tr>",
             (
                 (
                     f"{event.created_at:%Y-%m-%d %H:%M}",
                     event.get_action_display(),
                     event.credential.name,
-                    event.credential.display_prefix,
+                    # OAuth connections have no fixed secret to show the start of.
+                    f"{event.credential.display_prefix}…"
+                    if event.credential.display_prefix
+                    else event.credential.get_kind_display(),
                     event.actor,
                     event.ip or "",
                 )

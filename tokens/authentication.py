@@ -10,6 +10,7 @@ import base64
 import binascii
 from dataclasses import dataclass
 
+from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
@@ -17,7 +18,7 @@ from rest_framework.request import Request
 from config.client_ip import client_ip
 from tokens import secrets
 from tokens.models import Credential
-from tokens.selectors import credential_for_basic, credential_for_bearer
+from tokens.selectors import credential_for_basic, credential_for_bearer, oauth_access_token
 from tokens.services import credential_record_use
 
 INVALID = "The credential is not valid for this company."
@@ -48,7 +49,9 @@ class ScimCredentialAuthentication(BaseAuthentication):
             return None
         scheme, _, value = header.partition(" ")
         value = value.strip()
-        if scheme.lower() == "bearer":
+        if scheme.lower() == "bearer" and value.startswith(secrets.OAUTH_ACCESS_PREFIX):
+            credential = self._oauth(value)
+        elif scheme.lower() == "bearer":
             credential = credential_for_bearer(value)
         elif scheme.lower() == "basic":
             credential = self._basic(value)
@@ -65,6 +68,17 @@ class ScimCredentialAuthentication(BaseAuthentication):
             )
         credential_record_use(credential=credential, ip=client_ip(request))
         return ScimClient(credential), credential
+
+    @staticmethod
+    def _oauth(value: str) -> Credential | None:
+        token = oauth_access_token(value)
+        if token is None:
+            return None
+        if token.expires_at <= timezone.now():
+            raise AuthenticationFailed(
+                "This OAuth access token has expired. Refresh it at the token endpoint."
+            )
+        return token.credential
 
     @staticmethod
     def _basic(value: str) -> Credential | None:

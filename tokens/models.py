@@ -1,4 +1,11 @@
-"""API credentials of one company (tables in the company's schema). Only hashes are stored."""
+"""API credentials of one company (tables in the company's schema). Only hashes are stored.
+
+An OAuth connection (an identity provider a company admin approved) is a Credential of kind
+`oauth`: it carries the name, who approved it, last use, revocation and the audit trail like
+any other credential. Its short-lived access tokens and its refresh token are OAuthToken rows
+hanging off it; authorization codes are OAuthGrant rows. All of them live in the company's
+schema, so a code or token of one company does not exist at another.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +32,7 @@ class Credential(models.Model):
     class Kind(models.TextChoices):
         TOKEN = "token", "Bearer token"
         BASIC = "basic", "Basic credentials"
+        OAUTH = "oauth", "OAuth connection"
 
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
@@ -39,7 +47,12 @@ class Credential(models.Model):
     username = models.CharField(max_length=64, null=True, blank=True, unique=True)
     # The first characters of the secret, so admins can tell credentials apart.
     display_prefix = models.CharField(max_length=16)
-    secret_hash = models.CharField(max_length=64, unique=True)
+    # Empty for OAuth connections: their secrets are the rotating OAuthToken rows.
+    secret_hash = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    # OAuth connections only: the client (a DOT Application in `public`) as text, not a foreign
+    # key, so support can delete a client without reaching into every company's schema.
+    oauth_client_id = models.CharField(max_length=100, blank=True)
+    oauth_scope = models.CharField(max_length=200, blank=True)
 
     created_by = models.CharField(max_length=254)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -67,12 +80,19 @@ class Credential(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(kind="basic", username__isnull=False)
-                | Q(kind="token", username__isnull=True),
+                | Q(kind__in=["token", "oauth"], username__isnull=True),
                 name="credential_username_iff_basic",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="oauth", secret_hash__isnull=True)
+                | (~Q(kind="oauth") & Q(secret_hash__isnull=False)),
+                name="credential_secret_hash_unless_oauth",
             ),
         ]
 
     def __str__(self) -> str:
+        if self.kind == self.Kind.OAUTH:
+            return f"{self.get_kind_display()} {self.name}"
         return f"{self.get_kind_display()} {self.name} ({self.display_prefix}…)"
 
     @property
@@ -96,6 +116,8 @@ class CredentialEvent(models.Model):
         REVOKED = "revoked", "Revoked"
         REGENERATED = "regenerated", "Secret regenerated"
         FIRST_USED = "first_used", "Used for the first time"
+        TOKENS_ISSUED = "oauth_issued", "OAuth tokens issued"
+        TOKENS_REFRESHED = "oauth_refreshed", "OAuth tokens refreshed"
 
     credential = models.ForeignKey(Credential, on_delete=models.CASCADE, related_name="events")
     action = models.CharField(max_length=16, choices=Action.choices)
@@ -108,3 +130,64 @@ class CredentialEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} by {self.actor}"
+
+
+class OAuthGrant(models.Model):
+    """An authorization code a company admin's consent produced (RFC 6749 §4.1.2). Kept after
+    use, marked `used_at`, so a replayed code can be recognised and the tokens issued from it
+    revoked (§4.1.2: "SHOULD revoke all tokens previously issued based on that code")."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    code_hash = models.CharField(max_length=64, unique=True)
+    client_id = models.CharField(max_length=100)
+    client_name = models.CharField(max_length=255)
+    redirect_uri = models.TextField()
+    scope = models.CharField(max_length=200)
+    code_challenge = models.CharField(max_length=128, blank=True)
+    code_challenge_method = models.CharField(max_length=10, blank=True)
+    approved_by = models.CharField(max_length=254)
+    approved_ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    # The connection this code was exchanged for, revoked if the code is replayed.
+    credential = models.ForeignKey(
+        Credential, on_delete=models.CASCADE, null=True, blank=True, related_name="oauth_grants"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Code for {self.client_name} approved by {self.approved_by}"
+
+
+class OAuthToken(models.Model):
+    """An access or refresh token of an OAuth connection; only its SHA-256 is stored."""
+
+    class Kind(models.TextChoices):
+        ACCESS = "access", "Access token"
+        REFRESH = "refresh", "Refresh token"
+
+    id = models.BigAutoField(primary_key=True)
+    credential = models.ForeignKey(
+        Credential, on_delete=models.CASCADE, related_name="oauth_tokens"
+    )
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["credential"],
+                condition=Q(revoked_at__isnull=True),
+                name="oauthtoken_live_by_credential",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of {self.credential_id}"

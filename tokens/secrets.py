@@ -17,6 +17,10 @@ import zlib
 BEARER_PREFIX = "hct_"
 BASIC_SECRET_PREFIX = "hcb_"  # noqa: S105 - a public prefix, not a secret
 BASIC_USERNAME_PREFIX = "scim-"
+# OAuth access and refresh tokens: same format, their own prefixes, so the SCIM
+# authentication knows which table to look in and scanners can tell them apart.
+OAUTH_ACCESS_PREFIX = "hco_"
+OAUTH_REFRESH_PREFIX = "hcr_"
 
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _RANDOM_LENGTH = 32

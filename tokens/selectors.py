@@ -3,8 +3,11 @@ company is simply not there."""
 
 from __future__ import annotations
 
+from django.db.models import F
+from django.utils import timezone
+
 from tokens import secrets
-from tokens.models import Credential
+from tokens.models import Credential, OAuthGrant, OAuthToken
 
 
 def credential_for_bearer(token: str) -> Credential | None:
@@ -28,6 +31,75 @@ def credential_for_basic(username: str, secret: str) -> Credential | None:
         .filter(kind=Credential.Kind.BASIC, username=username)
         .first()
     )
-    if credential is None or not secrets.hashes_match(secret, credential.secret_hash):
+    if credential is None or credential.secret_hash is None:
+        return None
+    if not secrets.hashes_match(secret, credential.secret_hash):
         return None
     return credential
+
+
+def oauth_access_token(token: str) -> OAuthToken | None:
+    """The live (not revoked) OAuth access token, with its connection: one indexed lookup. A
+    malformed token costs no query. Expiry is for the caller to tell apart."""
+    if not secrets.is_well_formed(token, secrets.OAUTH_ACCESS_PREFIX):
+        return None
+    return (
+        OAuthToken.objects.select_related("credential")
+        .filter(
+            kind=OAuthToken.Kind.ACCESS,
+            token_hash=secrets.hash_secret(token),
+            revoked_at__isnull=True,
+            credential__revoked_at__isnull=True,
+        )
+        .first()
+    )
+
+
+def oauth_refresh_token(token: str, client_id: str) -> OAuthToken | None:
+    """The usable refresh token issued to `client_id`, with its connection, or None."""
+    if not secrets.is_well_formed(token, secrets.OAUTH_REFRESH_PREFIX):
+        return None
+    return (
+        OAuthToken.objects.select_related("credential")
+        .filter(
+            kind=OAuthToken.Kind.REFRESH,
+            token_hash=secrets.hash_secret(token),
+            revoked_at__isnull=True,
+            expires_at__gt=timezone.now(),
+            credential__revoked_at__isnull=True,
+            credential__oauth_client_id=client_id,
+        )
+        .first()
+    )
+
+
+def oauth_token_of_client(token: str, client_id: str) -> OAuthToken | None:
+    """An access or refresh token (revoked or not) issued to `client_id`, for RFC 7009."""
+    if not (
+        secrets.is_well_formed(token, secrets.OAUTH_ACCESS_PREFIX)
+        or secrets.is_well_formed(token, secrets.OAUTH_REFRESH_PREFIX)
+    ):
+        return None
+    return (
+        OAuthToken.objects.filter(
+            token_hash=secrets.hash_secret(token), credential__oauth_client_id=client_id
+        )
+        .select_related("credential")
+        .first()
+    )
+
+
+def oauth_grant_for_code(code: str, client_id: str) -> OAuthGrant | None:
+    """The authorization code issued to `client_id` (spent or not), or None."""
+    return OAuthGrant.objects.filter(
+        code_hash=secrets.hash_secret(code), client_id=client_id
+    ).first()
+
+
+def oauth_connections() -> list[Credential]:
+    """OAuth connections for the Access rights screen: live ones first, newest first."""
+    return list(
+        Credential.objects.filter(kind=Credential.Kind.OAUTH).order_by(
+            F("revoked_at").desc(nulls_first=True), "-created_at"
+        )[:100]
+    )

@@ -6,13 +6,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from tenants.models import Company
 from tokens import secrets
-from tokens.models import Credential, CredentialEvent
+from tokens.models import Credential, CredentialEvent, OAuthGrant, OAuthToken
 
 # `last_used_at` is refreshed at most this often, so using a credential is not a write per call.
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
@@ -43,6 +44,13 @@ def _require_scim_enabled(company: Company) -> None:
     # Read fresh: the switch may have been flipped since the request loaded the company.
     if not Company.objects.filter(pk=company.pk, scim_enabled=True).exists():
         raise CredentialsLocked(company)
+
+
+def company_accepts_scim(company: Company) -> bool:
+    """SCIM switched on and the company active, read fresh from the database."""
+    return Company.objects.filter(
+        pk=company.pk, scim_enabled=True, status=Company.Status.ACTIVE
+    ).exists()
 
 
 def token_issue(
@@ -159,6 +167,10 @@ def credential_revoke(*, credential_id: str, actor: str, ip: str | None = None) 
             credential.revoked_at = timezone.now()
             credential.revoked_by = actor
             credential.save(update_fields=["revoked_at", "revoked_by"])
+            # An OAuth connection's access and refresh tokens go with it, in this transaction.
+            OAuthToken.objects.filter(credential=credential, revoked_at__isnull=True).update(
+                revoked_at=credential.revoked_at
+            )
             CredentialEvent.objects.create(
                 credential=credential, action=CredentialEvent.Action.REVOKED, actor=actor, ip=ip
             )
@@ -184,3 +196,161 @@ def credential_record_use(*, credential: Credential, ip: str | None) -> None:
         Credential.objects.filter(
             pk=credential.pk, last_used_at__lt=now - LAST_USED_RESOLUTION
         ).update(last_used_at=now, last_used_ip=ip)
+
+
+# --- OAuth connections ------------------------------------------------------------------------
+
+
+class ConsentRefused(Exception):
+    """A company admin's approval cannot produce an authorization code (the message says why,
+    in words the identity provider may show)."""
+
+
+class GrantAlreadyUsed(Exception):
+    """An authorization code or refresh token was used concurrently; only one use wins."""
+
+
+def _client_label(name: str) -> str:
+    return f"OAuth client {name}"
+
+
+def oauth_grant_create(
+    *,
+    company: Company,
+    code: str,
+    client_id: str,
+    client_name: str,
+    redirect_uri: str,
+    scope: str,
+    code_challenge: str,
+    code_challenge_method: str,
+    approver: object,
+    ip: str | None,
+) -> OAuthGrant:
+    """Store the authorization code a company admin's approval produced (hashed).
+
+    Raises ConsentRefused unless `approver` is an owner/admin of this company and SCIM is on.
+    """
+    if not getattr(approver, "can_manage_credentials", False):
+        raise ConsentRefused(f"Only owners and admins of {company.name} can approve connections.")
+    if not company_accepts_scim(company):
+        raise ConsentRefused(
+            f"SCIM provisioning is not active for {company.name}. Contact support to activate it."
+        )
+    return OAuthGrant.objects.create(
+        code_hash=secrets.hash_secret(code),
+        client_id=client_id,
+        client_name=client_name,
+        redirect_uri=redirect_uri,
+        scope=scope,
+        code_challenge=code_challenge,
+        code_challenge_method=code_challenge_method,
+        approved_by=getattr(approver, "email", "") or "unknown",
+        approved_ip=ip,
+        expires_at=timezone.now()
+        + dt.timedelta(seconds=settings.OAUTH2_PROVIDER["AUTHORIZATION_CODE_EXPIRE_SECONDS"]),
+    )
+
+
+def _store_token_pair(*, credential: Credential, access_token: str, refresh_token: str) -> None:
+    now = timezone.now()
+    OAuthToken.objects.bulk_create(
+        [
+            OAuthToken(
+                credential=credential,
+                kind=OAuthToken.Kind.ACCESS,
+                token_hash=secrets.hash_secret(access_token),
+                expires_at=now + dt.timedelta(seconds=settings.OAUTH_ACCESS_TOKEN_SECONDS),
+            ),
+            OAuthToken(
+                credential=credential,
+                kind=OAuthToken.Kind.REFRESH,
+                token_hash=secrets.hash_secret(refresh_token),
+                expires_at=now + dt.timedelta(days=settings.OAUTH_REFRESH_TOKEN_DAYS),
+            ),
+        ]
+    )
+
+
+def oauth_connection_create(
+    *, grant: OAuthGrant, access_token: str, refresh_token: str, ip: str | None
+) -> Credential:
+    """Exchange an authorization code: the connection (a Credential of kind oauth, approved by
+    the grant's approver) and its first token pair. The code is spent in the same transaction.
+
+    Raises GrantAlreadyUsed when the code was spent meanwhile.
+    """
+    with transaction.atomic():
+        locked = OAuthGrant.objects.select_for_update().get(pk=grant.pk)
+        if locked.used_at is not None:
+            raise GrantAlreadyUsed()
+        credential = Credential.objects.create(
+            kind=Credential.Kind.OAUTH,
+            name=locked.client_name,
+            display_prefix="",
+            oauth_client_id=locked.client_id,
+            oauth_scope=locked.scope,
+            created_by=locked.approved_by,
+        )
+        locked.used_at = timezone.now()
+        locked.credential = credential
+        locked.save(update_fields=["used_at", "credential"])
+        _store_token_pair(
+            credential=credential, access_token=access_token, refresh_token=refresh_token
+        )
+        CredentialEvent.objects.bulk_create(
+            [
+                CredentialEvent(
+                    credential=credential,
+                    action=CredentialEvent.Action.CREATED,
+                    actor=locked.approved_by,
+                    ip=locked.approved_ip,
+                ),
+                CredentialEvent(
+                    credential=credential,
+                    action=CredentialEvent.Action.TOKENS_ISSUED,
+                    actor=_client_label(locked.client_name),
+                    ip=ip,
+                ),
+            ]
+        )
+    return credential
+
+
+def oauth_tokens_rotate(
+    *, refresh: OAuthToken, access_token: str, refresh_token: str, ip: str | None
+) -> None:
+    """Refresh: the presented refresh token and every live access token of the connection are
+    revoked, a new pair is stored. Raises GrantAlreadyUsed when the refresh token was spent
+    meanwhile (two refreshes racing)."""
+    with transaction.atomic():
+        credential = Credential.objects.select_for_update().get(pk=refresh.credential_id)
+        now = timezone.now()
+        spent = OAuthToken.objects.filter(pk=refresh.pk, revoked_at__isnull=True).update(
+            revoked_at=now
+        )
+        if not spent or credential.revoked_at is not None:
+            raise GrantAlreadyUsed()
+        OAuthToken.objects.filter(
+            credential=credential, kind=OAuthToken.Kind.ACCESS, revoked_at__isnull=True
+        ).update(revoked_at=now)
+        _store_token_pair(
+            credential=credential, access_token=access_token, refresh_token=refresh_token
+        )
+        CredentialEvent.objects.create(
+            credential=credential,
+            action=CredentialEvent.Action.TOKENS_REFRESHED,
+            actor=_client_label(credential.name),
+            ip=ip,
+        )
+
+
+def oauth_grant_replayed(*, grant: OAuthGrant, ip: str | None) -> None:
+    """A spent authorization code came back: revoke the connection it was exchanged for
+    (RFC 6749 §4.1.2), since whoever holds the code may hold its tokens too."""
+    if grant.credential_id is not None:
+        credential_revoke(
+            credential_id=str(grant.credential_id),
+            actor="security: authorization code used twice",
+            ip=ip,
+        )

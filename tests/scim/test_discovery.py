@@ -14,7 +14,11 @@ def test_service_provider_config_tells_the_truth(scim: Scim) -> None:
     assert body["filter"] == {"supported": True, "maxResults": 1000}
     assert body["changePassword"] == {"supported": False}
     assert body["sort"] == {"supported": True} and body["etag"] == {"supported": True}
-    assert [s["type"] for s in body["authenticationSchemes"]] == ["oauthbearertoken", "httpbasic"]
+    assert [s["type"] for s in body["authenticationSchemes"]] == [
+        "oauthbearertoken",
+        "oauthbearertoken",
+        "httpbasic",
+    ]
     assert body["meta"]["location"] == "http://testserver/t/acme/scim/v2/ServiceProviderConfig"
 
 

@@ -18,8 +18,15 @@ from django_tenants.utils import schema_context
 from directory.models import LedgerExport
 from tenants.models import Company
 from tests.conftest import TEST_PASSWORD, make_portal_user
-from tokens.models import Credential
-from tokens.services import basic_issue, credential_revoke, token_issue
+from tokens import secrets as token_secrets
+from tokens.models import Credential, OAuthToken
+from tokens.services import (
+    basic_issue,
+    credential_revoke,
+    oauth_connection_create,
+    oauth_grant_create,
+    token_issue,
+)
 
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -48,13 +55,44 @@ CREDENTIALS = [
     "other_company_basic",
     "scim_switched_off",
     "viewer_portal_session",
+    "other_company_oauth",
+    "revoked_oauth",
+    "expired_oauth",
+    "oauth_scim_switched_off",
 ]
-EXPECTED = {kind: 401 for kind in CREDENTIALS} | {"scim_switched_off": 403}
+EXPECTED = {kind: 401 for kind in CREDENTIALS} | {
+    "scim_switched_off": 403,
+    "oauth_scim_switched_off": 403,
+}
 ACME_SECRETS = ("secret.person", "acme-ext-1", "Acme Secret Group")
 
 
 def _basic(username: str, secret: str) -> str:
     return "Basic " + base64.b64encode(f"{username}:{secret}".encode()).decode()
+
+
+def _oauth_access_token(company: Company, approver_email: str) -> tuple[str, Credential]:
+    """An OAuth connection of `company` as a code exchange makes it (no HTTP needed here)."""
+    approver = make_portal_user(company, email=approver_email)
+    with schema_context(company.schema_name):
+        grant = oauth_grant_create(
+            company=company,
+            code=token_secrets.generate_secret("code_"),
+            client_id="okta",
+            client_name="Okta",
+            redirect_uri="https://okta.test/callback",
+            scope="scim",
+            code_challenge="",
+            code_challenge_method="",
+            approver=approver,
+            ip=None,
+        )
+        access = token_secrets.generate_secret(token_secrets.OAUTH_ACCESS_PREFIX)
+        refresh = token_secrets.generate_secret(token_secrets.OAUTH_REFRESH_PREFIX)
+        credential = oauth_connection_create(
+            grant=grant, access_token=access, refresh_token=refresh, ip=None
+        )
+    return access, credential
 
 
 @pytest.fixture
@@ -78,7 +116,20 @@ def world(scim: Any, acme: Company, outsider: Company) -> dict[str, Any]:
         foreign = token_issue(company=outsider, name="outsider", actor="tests")
         foreign_basic = basic_issue(company=outsider, actor="tests")
     make_portal_user(acme, email="viewer@acme.test", role="viewer")
+    foreign_oauth, _ = _oauth_access_token(outsider, "olga.oauth@outsider.test")
+    revoked_oauth, connection = _oauth_access_token(acme, "ada.oauth1@acme.test")
+    expired_oauth, expired_connection = _oauth_access_token(acme, "ada.oauth2@acme.test")
+    switched_off_oauth, _ = _oauth_access_token(acme, "ada.oauth3@acme.test")
+    with schema_context(acme.schema_name):
+        credential_revoke(credential_id=str(connection.pk), actor="tests")
+        OAuthToken.objects.filter(credential=expired_connection).update(
+            expires_at=timezone.now() - dt.timedelta(seconds=1)
+        )
     secrets = {
+        "other_company_oauth": f"Bearer {foreign_oauth}",
+        "revoked_oauth": f"Bearer {revoked_oauth}",
+        "expired_oauth": f"Bearer {expired_oauth}",
+        "oauth_scim_switched_off": f"Bearer {switched_off_oauth}",
         "malformed": "Bearer",
         "unknown_token": "Bearer hct_" + "A" * 38,
         "revoked_token": f"Bearer {revoked.secret}",
@@ -105,7 +156,7 @@ def test_every_endpoint_and_method_refuses_the_credential(
         client.post("/t/acme/login/", {"username": "viewer@acme.test", "password": TEST_PASSWORD})
     elif credential != "none":
         headers["HTTP_AUTHORIZATION"] = world["secrets"][credential]
-    if credential == "scim_switched_off":
+    if credential in ("scim_switched_off", "oauth_scim_switched_off"):
         Company.objects.filter(pk=acme.pk).update(scim_enabled=False)
     body = json.dumps({"userName": "intruder@acme.test", "displayName": "x", "schemas": []})
     expected = EXPECTED[credential]
