@@ -55,6 +55,8 @@ def process_env(**extra: str) -> dict[str, str]:
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DB_CONN_MAX_AGE": "0",
         "EXPORT_ROOT": str(settings.EXPORT_ROOT),
+        # The OAuth test's identity provider listens on a loopback http callback.
+        "OAUTH_ALLOW_HTTP_REDIRECTS": "1",
         **extra,
     }
 

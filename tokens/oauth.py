@@ -175,6 +175,15 @@ class CompanyOAuth2Validator(OAuth2Validator):
     ) -> bool:
         stored = selectors.oauth_refresh_token(refresh_token, client.client_id)
         if stored is None:
+            spent = selectors.oauth_token_of_client(refresh_token, client.client_id)
+            if (
+                spent is not None
+                and spent.kind == OAuthToken.Kind.REFRESH
+                and spent.revoked_at is not None
+            ):
+                # RFC 9700 §4.14.2: a refresh token that was already rotated came back, so
+                # someone else may hold the family; end the whole connection.
+                services.oauth_refresh_replayed(token=spent, ip=_client_ip(request))
             return False
         if not services.company_accepts_scim(current_company()):
             raise errors.InvalidGrantError(

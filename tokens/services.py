@@ -345,6 +345,17 @@ def oauth_tokens_rotate(
         )
 
 
+def oauth_refresh_replayed(*, token: OAuthToken, ip: str | None) -> None:
+    """A refresh token that rotation already spent came back: revoke its connection (both
+    tokens of every generation), as for a replayed code."""
+    if token.credential.revoked_at is None:
+        credential_revoke(
+            credential_id=str(token.credential_id),
+            actor="security: refresh token used twice",
+            ip=ip,
+        )
+
+
 def oauth_grant_replayed(*, grant: OAuthGrant, ip: str | None) -> None:
     """A spent authorization code came back: revoke the connection it was exchanged for
     (RFC 6749 §4.1.2), since whoever holds the code may hold its tokens too."""

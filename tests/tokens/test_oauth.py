@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
@@ -241,6 +242,25 @@ def test_wrong_redirect_uri_gets_an_error_page_not_a_redirect(acme: Company, okt
     assert forged.status_code == 400 and "Location" not in forged
 
 
+def test_support_cannot_register_a_plain_http_callback_in_production(db: None) -> None:
+    # Production settings (DEBUG off, OAUTH_ALLOW_HTTP_REDIRECTS unset): https callbacks only.
+    # The admin's form runs the same model validation.
+    def client(redirect_uri: str) -> Application:
+        return Application(
+            name="Okta",
+            client_id="okta-check",
+            client_type=Application.CLIENT_CONFIDENTIAL,
+            authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
+            redirect_uris=redirect_uri,
+        )
+
+    with pytest.raises(ValidationError) as refused:
+        client("http://okta.test/oauth/callback").full_clean()
+    client(REDIRECT_URI).full_clean()
+
+    assert "redirect_uris" in refused.value.message_dict
+
+
 def test_unknown_client_gets_an_error_page(acme: Company, okta: Any) -> None:
     params = authorize_params(client_id="nobody")
 
@@ -261,6 +281,22 @@ def test_unsupported_response_type_is_reported_to_the_client(acme: Company, okta
 # --- The whole connection, in process -----------------------------------------------------------
 
 
+def test_a_replayed_refresh_token_ends_the_connection(acme: Company, okta: Any) -> None:
+    # RFC 9700 §4.14.2: a rotated refresh token coming back means it leaked; whoever holds the
+    # newer tokens may be the thief, so the whole connection goes.
+    body = exchange(approved_code(signed_in(acme, email="ada@acme.test"))).json()
+    first = Tokens(body["access_token"], body["refresh_token"])
+    refreshed = refresh(first.refresh).json()
+    second = Tokens(refreshed["access_token"], refreshed["refresh_token"])
+
+    replay = refresh(first.refresh)
+
+    assert replay.json()["error"] == "invalid_grant"
+    assert scim_status(second.access) == 401
+    assert refresh(second.refresh).json()["error"] == "invalid_grant"
+    assert ("revoked", "security: refresh token used twice") in events(acme)
+
+
 def test_code_exchange_refresh_and_revocation(acme: Company, okta: Any) -> None:
     browser = signed_in(acme, email="ada@acme.test")
     code = approved_code(browser)
@@ -279,7 +315,6 @@ def test_code_exchange_refresh_and_revocation(acme: Company, okta: Any) -> None:
     second = Tokens(refreshed["access_token"], refreshed["refresh_token"])
     assert scim_status(second.access) == 200
     assert scim_status(first.access) == 401  # replaced by the refresh
-    assert refresh(first.refresh).json()["error"] == "invalid_grant"  # rotated
 
     revoked = token_request_revoke(second.refresh)
     assert revoked.status_code == 200
