@@ -260,6 +260,7 @@ CELERY_BEAT_SCHEDULE = {
     "seat-check": {"task": "tenants.tasks.seat_check_all", "schedule": 3600.0},
     "ledger-retention": {"task": "directory.tasks.ledger_purge_all", "schedule": 24 * 3600.0},
     "exports-expiry": {"task": "directory.tasks.exports_purge_all", "schedule": 3600.0},
+    "oauth-retention": {"task": "tokens.tasks.oauth_purge_all", "schedule": 24 * 3600.0},
 }
 
 # Largest request body accepted (a PATCH adding thousands of group members fits); larger

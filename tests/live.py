@@ -256,7 +256,9 @@ class IdP:
             content_type,
         )
 
-    def call(self, method: str, path: str, body: Any = None) -> Reply:
+    def call(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> Reply:
         # http.client, not urllib: urllib adds a form Content-Type to every body, and the
         # point here is to send exactly the headers the IdP sends (sometimes none).
         url = urlsplit(self.base + path)
@@ -265,6 +267,7 @@ class IdP:
             "Authorization": self.authorization,
             "Accept": "application/scim+json",
             "User-Agent": self.user_agent,
+            **(headers or {}),
         }
         if data is not None and self.content_type:
             headers["Content-Type"] = self.content_type

@@ -365,3 +365,17 @@ def oauth_grant_replayed(*, grant: OAuthGrant, ip: str | None) -> None:
             actor="security: authorization code used twice",
             ip=ip,
         )
+
+
+OAUTH_KEEP_AFTER_EXPIRY = dt.timedelta(days=1)
+
+
+def oauth_purge() -> int:
+    """Retention, in the current company's schema: drop authorization codes and OAuth tokens
+    a day after they expired. Spent-but-unexpired ones stay, so a replay is still recognised
+    (and revokes the connection) for as long as the code or token could have worked.
+    Returns how many rows went."""
+    cutoff = timezone.now() - OAUTH_KEEP_AFTER_EXPIRY
+    grants, _ = OAuthGrant.objects.filter(expires_at__lt=cutoff).delete()
+    tokens, _ = OAuthToken.objects.filter(expires_at__lt=cutoff).delete()
+    return grants + tokens

@@ -162,3 +162,72 @@ def test_reactivations_racing_creations_never_pass_the_limit(
 
         assert sum(s in (200, 201) for s in statuses) == 5 and statuses.count(403) == 15
         assert idp.call("GET", "/Users?filter=active%20eq%20true&count=0").body["totalResults"] == 5
+
+
+@pytest.mark.live
+@pytest.mark.django_db
+def test_concurrent_patches_with_the_same_etag_one_wins_the_rest_get_412(
+    live_server_url: str, django_db_blocker: Any
+) -> None:
+    with live_scim_company(django_db_blocker) as live:
+        idp = IdP(
+            f"{live_server_url}/t/{live.company.slug}/scim/v2",
+            f"Bearer {live.bearer}",
+            "Entra",
+            "application/scim+json",
+        )
+        created = idp.call("POST", "/Users", {"userName": "contended@live.test"})
+        user_id, etag = created.body["id"], created.headers["ETag"]
+
+        def rename(n: int) -> int:
+            patch = {
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "replace", "path": "displayName", "value": f"Writer {n}"}],
+            }
+            return idp.call("PATCH", f"/Users/{user_id}", patch, {"If-Match": etag}).status
+
+        with ThreadPoolExecutor(max_workers=10) as pool:
+            statuses = list(pool.map(rename, range(10)))
+        final = idp.call("GET", f"/Users/{user_id}")
+
+        assert statuses.count(200) == 1 and statuses.count(412) == 9
+        winner = statuses.index(200)
+        assert final.body["displayName"] == f"Writer {winner}"
+        assert final.headers["ETag"] != etag
+
+
+@pytest.mark.live
+@pytest.mark.django_db
+def test_concurrent_membership_patches_lose_no_member(
+    live_server_url: str, django_db_blocker: Any
+) -> None:
+    with live_scim_company(django_db_blocker) as live:
+        idp = IdP(
+            f"{live_server_url}/t/{live.company.slug}/scim/v2",
+            f"Bearer {live.bearer}",
+            "Okta",
+            "application/scim+json",
+        )
+        users = [
+            idp.call("POST", "/Users", {"userName": f"member{i}@live.test"}).body["id"]
+            for i in range(30)
+        ]
+        group = idp.call(
+            "POST",
+            "/Groups",
+            {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Crew"},
+        ).body["id"]
+
+        def add(user_id: str) -> int:
+            patch = {
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "add", "path": "members", "value": [{"value": user_id}]}],
+            }
+            return idp.call("PATCH", f"/Groups/{group}", patch).status
+
+        with ThreadPoolExecutor(max_workers=15) as pool:
+            statuses = list(pool.map(add, users))
+        members = idp.call("GET", f"/Groups/{group}").body.get("members", [])
+
+        assert set(statuses) <= {200, 204}
+        assert sorted(member["value"] for member in members) == sorted(users)
