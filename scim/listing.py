@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import F, Model, OrderBy, Q, QuerySet
+from django.db.models import F, OrderBy, Q, QuerySet
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Lower
 
@@ -122,10 +122,12 @@ def page(
     *,
     condition: Q | None,
     order: list[Any],
-    fetch: Callable[[list[Any]], Mapping[Any, Model]],
+    fetch: Callable[[list[Any]], Mapping[Any, Any]],
 ) -> tuple[int, list[Any]]:
-    """(totalResults, the page's objects in order). The total is a database COUNT (skipped when
-    a first page is short); the page is the ids (ordered, from an index), then those rows."""
+    """(totalResults, the page's objects in order), for filtered or sorted lists. The total is
+    a database COUNT (skipped when a first page is short); the page is the ids (ordered, from
+    an index, OFFSET), then those rows. Unfiltered lists in the default order of a large
+    table use a position index instead (`directory.selectors.members_at`)."""
     if condition is not None:
         queryset = queryset.filter(condition)
     if params.start_index == 1 and params.count > 0:

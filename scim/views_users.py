@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from django.db.models import Model
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -13,7 +12,7 @@ from directory import services
 from directory.groups import member_groups
 from directory.ledger import CallContext
 from directory.models import Member
-from directory.selectors import member_get
+from directory.selectors import member_get, members_at
 from provisioning_ui.links import scim_base_url
 from scim import errors
 from scim.filter_query import COLUMNS, users_q
@@ -29,12 +28,12 @@ from scim.listing import (
 from scim.patch import validate_patch_request
 from scim.projection import parse_attribute_list, project, wants
 from scim.schema import USER, ResolvedAttribute
-from scim.user_resource import etag, user_to_scim
+from scim.user_resource import StoredUser, UserRow, etag, user_to_scim
 from scim.views_base import ScimView, json_body, not_modified
 from tenants.models import Company
 
 SORT_COLUMNS = {path: column.field for path, column in COLUMNS.items() if column.kind != "uuid"}
-PAGE_ORDER = ("created_at", "id")
+PAGE_ORDER = ("seq",)
 
 
 def _company(request: Request) -> Company:
@@ -59,7 +58,7 @@ def call_context(request: Request) -> CallContext:
 
 def _render(
     request: Request,
-    members: list[Member],
+    members: Sequence[StoredUser],
     attributes: list[ResolvedAttribute],
     excluded: list[ResolvedAttribute],
 ) -> list[dict[str, Any]]:
@@ -91,6 +90,17 @@ def _single(request: Request, member: Member, *, status: int = 200) -> Response:
 
 
 def _list(request: Request, params: ListParams) -> Response:
+    if params.filter is None and params.sort_by is None:
+        # Every IdP's import: the position index, flat at any depth and company size.
+        total, queryset = members_at(params.start_index, params.count)
+        members = [UserRow._make(row) for row in queryset.values_list(*UserRow._fields)]
+    else:
+        total, members = _filtered(params)
+    resources = _render(request, members, params.attributes, params.excluded)
+    return Response(list_response(total, params.start_index, resources))
+
+
+def _filtered(params: ListParams) -> tuple[int, list[UserRow]]:
     order = [
         *(
             [sort_expression(params.sort_by, SORT_COLUMNS, params.descending)]
@@ -100,18 +110,17 @@ def _list(request: Request, params: ListParams) -> Response:
         *PAGE_ORDER,
     ]
 
-    def fetch(ids: list[Any]) -> Mapping[Any, Model]:
-        return Member.objects.select_related("manager").in_bulk(ids)
+    def fetch(ids: list[Any]) -> Mapping[Any, UserRow]:
+        rows = Member.objects.filter(pk__in=ids).values_list(*UserRow._fields)
+        return {row[0]: UserRow._make(row) for row in rows}
 
-    total, members = page(
+    return page(
         Member.objects.all(),
         params,
         condition=users_q(params.filter) if params.filter else None,
         order=order,
         fetch=fetch,
     )
-    resources = _render(request, members, params.attributes, params.excluded)
-    return Response(list_response(total, params.start_index, resources))
 
 
 class UsersView(ScimView):
