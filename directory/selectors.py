@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 
 from django.db import connection
-from django.db.models import QuerySet, Subquery
+from django.db.models import QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 
-from directory.models import MEMBER_BUCKET_SIZE, Member
+from directory.models import MEMBER_BUCKET_SIZE, Member, MemberBucket
 from scim.errors import NotFound
 
 # The member count, and the bucket holding the member at a 1-based position with the number of
@@ -49,6 +50,11 @@ def member_get(member_id: str, *, for_update: bool = False) -> Member:
         return queryset.get(pk=parsed)
     except Member.DoesNotExist:
         raise NotFound(f"No user with id {member_id!r}.") from None
+
+
+def member_count() -> int:
+    """The number of members, from the bucket counts (no scan of the members)."""
+    return MemberBucket.objects.aggregate(n=Coalesce(Sum("members"), 0))["n"]
 
 
 def members_at(start_index: int, count: int) -> tuple[int, QuerySet[Member]]:

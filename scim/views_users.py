@@ -12,7 +12,7 @@ from directory import services
 from directory.groups import member_groups
 from directory.ledger import CallContext
 from directory.models import Member
-from directory.selectors import member_get, members_at
+from directory.selectors import member_count, member_get, members_at
 from provisioning_ui.links import scim_base_url
 from scim import errors
 from scim.filter_query import COLUMNS, users_q
@@ -32,7 +32,7 @@ from scim.user_resource import StoredUser, UserRow, etag, user_to_scim
 from scim.views_base import ScimView, json_body, not_modified
 from tenants.models import Company
 
-SORT_COLUMNS = {path: column.field for path, column in COLUMNS.items() if column.kind != "uuid"}
+SORT_COLUMNS = {path: column for path, column in COLUMNS.items() if column.kind != "uuid"}
 PAGE_ORDER = ("seq",)
 
 
@@ -120,6 +120,7 @@ def _filtered(params: ListParams) -> tuple[int, list[UserRow]]:
         condition=users_q(params.filter) if params.filter else None,
         order=order,
         fetch=fetch,
+        total=member_count if params.filter is None else None,
     )
 
 

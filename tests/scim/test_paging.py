@@ -284,3 +284,22 @@ def test_new_members_get_increasing_seq_per_company(acme: Company) -> None:
         cursor.execute("SELECT pg_get_serial_sequence('directory_member', 'seq')")
         (sequence,) = cursor.fetchone()
     assert sequence == "co_acme.directory_member_seq"
+
+
+def test_sort_by_a_case_insensitive_attribute_ignores_case(scim: Scim) -> None:
+    for i, name in enumerate(["bob@okta.local", "Alice@okta.local", "carol@okta.local"]):
+        assert scim.post("/Users", okta_user(name, externalId=f"s{i}")).status_code == 201
+
+    ascending = scim.get("/Users?sortBy=userName").json()
+    descending = scim.get("/Users?sortBy=userName&sortOrder=descending&count=2").json()
+
+    assert [r["userName"] for r in ascending["Resources"]] == [
+        "Alice@okta.local",
+        "bob@okta.local",
+        "carol@okta.local",
+    ]
+    assert [r["userName"] for r in descending["Resources"]] == [
+        "carol@okta.local",
+        "bob@okta.local",
+    ]
+    assert descending["totalResults"] == 3
