@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from django.db.models import QuerySet
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from directory import services
-from directory.groups import member_groups
+from directory.groups import member_groups, roles_column, split_roles
 from directory.ledger import CallContext
 from directory.models import Member
 from directory.selectors import member_count, member_get, members_at
@@ -61,9 +62,12 @@ def _render(
     members: Sequence[StoredUser],
     attributes: list[ResolvedAttribute],
     excluded: list[ResolvedAttribute],
+    roles: Mapping[Any, list[tuple[str, str]]] | None = None,
 ) -> list[dict[str, Any]]:
     base = scim_base(request)
-    roles = member_groups(m.id for m in members) if wants("groups", attributes, excluded) else {}
+    if roles is None:
+        wanted = wants("groups", attributes, excluded)
+        roles = member_groups(m.id for m in members) if wanted else {}
     return [
         project(
             user_to_scim(
@@ -89,18 +93,39 @@ def _single(request: Request, member: Member, *, status: int = 200) -> Response:
     return Response(shown, status=status, headers=headers)
 
 
+def _rows(
+    queryset: QuerySet[Member], roles: dict[Any, list[tuple[str, str]]] | None
+) -> list[UserRow]:
+    """The page's users as UserRows; with `roles` given, their groups in the same query."""
+    if roles is None:
+        return [UserRow._make(row) for row in queryset.values_list(*UserRow._fields)]
+    rows = []
+    for *fields, found in queryset.annotate(roles=roles_column()).values_list(
+        *UserRow._fields, "roles"
+    ):
+        row = UserRow._make(fields)
+        rows.append(row)
+        roles[row.id] = split_roles(found)
+    return rows
+
+
 def _list(request: Request, params: ListParams) -> Response:
+    roles: dict[Any, list[tuple[str, str]]] | None = (
+        {} if wants("groups", params.attributes, params.excluded) else None
+    )
     if params.filter is None and params.sort_by is None:
         # Every IdP's import: the position index, flat at any depth and company size.
         total, queryset = members_at(params.start_index, params.count)
-        members = [UserRow._make(row) for row in queryset.values_list(*UserRow._fields)]
+        members = _rows(queryset, roles)
     else:
-        total, members = _filtered(params)
-    resources = _render(request, members, params.attributes, params.excluded)
+        total, members = _filtered(params, roles)
+    resources = _render(request, members, params.attributes, params.excluded, roles or {})
     return Response(list_response(total, params.start_index, resources))
 
 
-def _filtered(params: ListParams) -> tuple[int, list[UserRow]]:
+def _filtered(
+    params: ListParams, roles: dict[Any, list[tuple[str, str]]] | None
+) -> tuple[int, list[UserRow]]:
     order = [
         *(
             [sort_expression(params.sort_by, SORT_COLUMNS, params.descending)]
@@ -111,8 +136,7 @@ def _filtered(params: ListParams) -> tuple[int, list[UserRow]]:
     ]
 
     def fetch(ids: list[Any]) -> Mapping[Any, UserRow]:
-        rows = Member.objects.filter(pk__in=ids).values_list(*UserRow._fields)
-        return {row[0]: UserRow._make(row) for row in rows}
+        return {row.id: row for row in _rows(Member.objects.filter(pk__in=ids), roles)}
 
     return page(
         Member.objects.all(),
