@@ -8,9 +8,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from django.contrib.postgres.expressions import ArraySubquery
-from django.db.models import CharField, F, OuterRef, Value
-from django.db.models.functions import Cast, Coalesce, Concat, NullIf
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 
 from directory.integrity import check_if_match, save_unique
@@ -68,29 +67,6 @@ def member_groups(member_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[tuple
     for member_id, group_id, name in rows:
         found[member_id].append((str(group_id), name))
     return found
-
-
-def roles_column() -> ArraySubquery:
-    """An annotation for a queryset of members: each member's groups (roles), by display
-    name, as "<group id> <display name>" strings (read them with `split_roles`), so a page of
-    members and their roles is one query. A group id as text is always 36 characters."""
-    return ArraySubquery(
-        Membership.objects.filter(member_id=OuterRef("pk"))
-        .order_by("group__display_name")
-        .values(
-            role=Concat(
-                Cast("group_id", CharField()),
-                Value(" "),
-                "group__display_name",
-                output_field=CharField(),
-            )
-        )
-    )
-
-
-def split_roles(values: Iterable[str]) -> list[tuple[str, str]]:
-    """What `roles_column` read, as (group id, display name) pairs."""
-    return [(value[:36], value[37:]) for value in values]
 
 
 # --- writes ---------------------------------------------------------------------------------

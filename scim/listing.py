@@ -134,7 +134,7 @@ def page(
     """(totalResults, the page's objects in order), for filtered or sorted lists. The total is
     a database COUNT (skipped when a first page is short); the page is the ids (ordered, from
     an index, OFFSET), then those rows. Unfiltered lists in the default order of a large
-    table use a position index instead (`directory.selectors.members_at`). `total`, when
+    table use a position index instead (`directory.selectors.members_page`). `total`, when
     given, answers totalResults without a COUNT (unfiltered lists: a maintained count)."""
     if condition is not None:
         queryset = queryset.filter(condition)

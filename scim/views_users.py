@@ -10,10 +10,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from directory import services
-from directory.groups import member_groups, roles_column, split_roles
+from directory.groups import member_groups
 from directory.ledger import CallContext
 from directory.models import Member
-from directory.selectors import member_count, member_get, members_at
+from directory.selectors import (
+    member_count,
+    member_get,
+    members_page,
+    roles_column,
+    split_roles,
+)
 from provisioning_ui.links import scim_base_url
 from scim import errors
 from scim.filter_query import COLUMNS, users_q
@@ -115,8 +121,10 @@ def _list(request: Request, params: ListParams) -> Response:
     )
     if params.filter is None and params.sort_by is None:
         # Every IdP's import: the position index, flat at any depth and company size.
-        total, queryset = members_at(params.start_index, params.count)
-        members = _rows(queryset, roles)
+        total, found = members_page(params.start_index, params.count, with_roles=roles is not None)
+        members = [UserRow._make(row) for row, _ in found]
+        if roles is not None:
+            roles.update((row[0], groups) for row, groups in found)
     else:
         total, members = _filtered(params, roles)
     resources = _render(request, members, params.attributes, params.excluded, roles or {})

@@ -166,11 +166,14 @@ def test_list_pages_run_a_constant_number_of_queries(scim: Scim) -> None:
     scim.get("/Users?count=1")  # the token's first use is recorded once
 
     for start in (1, MEMBER_BUCKET_SIZE + 1, total - 10):
-        # company route, credential, position (count and bucket), the page's rows with their
-        # groups
-        with max_queries(4):
+        # company route, credential, the page (count, position, rows and their groups)
+        with max_queries(3):
             body = scim.get(f"/Users?startIndex={start}&count=100").json()
         assert body["totalResults"] == total and body["itemsPerPage"] == min(100, total - start + 1)
+    # Past the end the page is empty, and the count is one more query.
+    with max_queries(4):
+        beyond = scim.get(f"/Users?startIndex={total + 1}&count=100").json()
+    assert beyond["totalResults"] == total and beyond["Resources"] == []
     # Filtered: route, credential, COUNT, page ids (OFFSET over an index), rows with groups.
     with max_queries(5):
         filtered = scim.get("/Users?filter=active eq false&startIndex=1500&count=100").json()
