@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
-from django.db.models import Func, Q, Value
+from django.db.models import F, Func, Q, Value
 from django.db.models.functions import Lower
 
 # Members per bucket of `Member.seq` values (bucket = seq // MEMBER_BUCKET_SIZE). The same
@@ -55,7 +55,10 @@ class Member(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(Lower("user_name"), name="member_user_name_ci_unique"),
-            models.UniqueConstraint(fields=["seq"], name="member_seq_unique"),
+            # An expression, so PostgreSQL gets a unique index rather than a UNIQUE constraint:
+            # the schema clone renames UNIQUE constraints (to directory_member_seq_key), which
+            # would break any later migration naming this one; it keeps index names.
+            models.UniqueConstraint(F("seq"), name="member_seq_unique"),
             models.UniqueConstraint(
                 fields=["external_id"],
                 condition=Q(external_id__isnull=False),

@@ -133,7 +133,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name="member",
-            constraint=models.UniqueConstraint(fields=("seq",), name="member_seq_unique"),
+            constraint=models.UniqueConstraint(models.F("seq"), name="member_seq_unique"),
         ),
         migrations.RunSQL(TRIGGERS_FORWARD, TRIGGERS_BACKWARD),
     ]
