@@ -19,26 +19,31 @@ class StoredUser(Protocol):
     @property
     def manager_id(self) -> uuid.UUID | None: ...
     @property
-    def created_at(self) -> dt.datetime: ...
+    def created_at(self) -> dt.datetime | str: ...
     @property
-    def updated_at(self) -> dt.datetime: ...
+    def updated_at(self) -> dt.datetime | str: ...
     @property
     def version(self) -> int: ...
 
 
 class UserRow(NamedTuple):
-    """The columns a User resource needs, read with `values_list(*UserRow._fields)`: no model
-    instances, no manager row, for list pages."""
+    """The columns a User resource needs, read with `values_list(*UserRow._fields)` (or
+    `directory.selectors.members_page`, whose timestamps come formatted): no model instances,
+    no manager row, for list pages."""
 
     id: uuid.UUID
     attributes: dict[str, Any]
     manager_id: uuid.UUID | None
-    created_at: dt.datetime
-    updated_at: dt.datetime
+    created_at: dt.datetime | str
+    updated_at: dt.datetime | str
     version: int
 
 
 def scim_datetime(value: Any) -> str:
+    """An aware UTC datetime as SCIM writes it (milliseconds, truncated, "Z"); a string is
+    taken as already written so (PostgreSQL formats the timestamps of list pages)."""
+    if isinstance(value, str):
+        return value
     return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

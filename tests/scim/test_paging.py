@@ -307,3 +307,17 @@ def test_sort_by_a_case_insensitive_attribute_ignores_case(scim: Scim) -> None:
         "bob@okta.local",
     ]
     assert descending["totalResults"] == 3
+
+
+def test_list_timestamps_are_written_like_get_by_id(scim: Scim) -> None:
+    import datetime as dt
+
+    created = scim.post("/Users", okta_user()).json()
+    moment = dt.datetime(2026, 1, 2, 3, 4, 5, 123999, tzinfo=dt.UTC)
+    Member.objects.filter(pk=created["id"]).update(created_at=moment, updated_at=moment)
+
+    listed = scim.get("/Users").json()["Resources"][0]["meta"]
+    single = scim.get(f"/Users/{created['id']}").json()["meta"]
+
+    assert listed == single
+    assert listed["created"] == listed["lastModified"] == "2026-01-02T03:04:05.123Z"
