@@ -11,8 +11,20 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Func, Q, Value
 from django.db.models.functions import Lower
+
+# Members per bucket of `Member.seq` values (bucket = seq // MEMBER_BUCKET_SIZE). The same
+# number is written in the triggers of migration 0005; change both or neither.
+MEMBER_BUCKET_SIZE = 1024
+MEMBER_SEQUENCE = "directory_member_seq"
+
+
+class NextValue(Func):
+    """`nextval('<sequence>')`: the sequence is resolved in the company's own schema."""
+
+    function = "nextval"
+    output_field = models.BigIntegerField()
 
 
 class Member(models.Model):
@@ -36,10 +48,17 @@ class Member(models.Model):
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
+    # The list order: assigned once, on insert, from a per-company sequence; never changes
+    # (a trigger refuses updates). Positions for `startIndex` are found through MemberBucket.
+    seq = models.BigIntegerField(db_default=NextValue(Value(MEMBER_SEQUENCE)), editable=False)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(Lower("user_name"), name="member_user_name_ci_unique"),
+            # An expression, so PostgreSQL gets a unique index rather than a UNIQUE constraint:
+            # the schema clone renames UNIQUE constraints (to directory_member_seq_key), which
+            # would break any later migration naming this one; it keeps index names.
+            models.UniqueConstraint(F("seq"), name="member_seq_unique"),
             models.UniqueConstraint(
                 fields=["external_id"],
                 condition=Q(external_id__isnull=False),
@@ -47,9 +66,9 @@ class Member(models.Model):
             ),
         ]
         indexes = [
-            # Stable paging order (created_at, id); covering so a page of ids is index-only.
+            # The portal's Members page order (SCIM lists order by `seq`).
             models.Index(fields=["created_at", "id"], name="member_page_order"),
-            models.Index(fields=["active", "created_at", "id"], name="member_active_page"),
+            models.Index(fields=["active", "seq"], name="member_active_seq"),
             models.Index(Lower("display_name"), name="member_display_name_ci"),
             models.Index(Lower("given_name"), name="member_given_name_ci"),
             models.Index(Lower("family_name"), name="member_family_name_ci"),
@@ -70,6 +89,25 @@ class Member(models.Model):
 
     def __str__(self) -> str:
         return self.user_name
+
+
+class MemberBucket(models.Model):
+    """How many members have a `seq` in [bucket * MEMBER_BUCKET_SIZE, (bucket + 1) *
+    MEMBER_BUCKET_SIZE): a prefix sum over these rows (≈ 1,000 at 1M members) turns a SCIM
+    `startIndex` into a seq range and an offset below MEMBER_BUCKET_SIZE, and their sum is
+    the member count. Written only by the triggers on directory_member (migration 0005), in
+    the transaction of the insert or delete, so COPY, bulk inserts and cascades keep it true."""
+
+    bucket = models.BigIntegerField(primary_key=True)
+    members = models.IntegerField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(members__gte=0), name="memberbucket_not_negative")
+        ]
+
+    def __str__(self) -> str:
+        return f"bucket {self.bucket}: {self.members}"
 
 
 class MemberValue(models.Model):

@@ -6,12 +6,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import F, Model, OrderBy, Q, QuerySet
+from django.db.models import F, OrderBy, Q, QuerySet
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Lower
 
 from scim.errors import InvalidFilter, InvalidValue
 from scim.filter import Comparison, Expr, parse_filter
+from scim.filter_query import Column
 from scim.json_input import unstorable
 from scim.projection import parse_attribute_list
 from scim.schema import ResolvedAttribute, ResourceType
@@ -100,12 +101,17 @@ def parse_list_params(source: Mapping[str, Any], resource_type: ResourceType) ->
 
 
 def sort_expression(
-    path: ResolvedAttribute, columns: Mapping[str, str], descending: bool
+    path: ResolvedAttribute, columns: Mapping[str, Column], descending: bool
 ) -> OrderBy:
-    """ORDER BY for `sortBy`: a column when the attribute has one, else the JSONB value."""
+    """ORDER BY for `sortBy`: a column when the attribute has one, else the JSONB value.
+    Case-insensitive attributes sort by lower(column), the expression their index holds (RFC
+    7644 §3.4.2.3 sorts by the attribute's caseExact). Only externalId of the columns can be
+    NULL; on the others NULLS LAST would stop PostgreSQL reading a descending index."""
     column = columns.get(path.dotted) if not path.is_extension else None
     if column is not None:
-        expression: Any = F(column)
+        expression: Any = Lower(column.field) if column.kind == "ci" else F(column.field)
+        if column.kind != "exact":
+            return expression.desc() if descending else expression.asc()
     else:
         container: Any = "attributes"
         keys = [path.schema.id] if path.is_extension and path.schema else []
@@ -122,29 +128,33 @@ def page(
     *,
     condition: Q | None,
     order: list[Any],
-    fetch: Callable[[list[Any]], Mapping[Any, Model]],
+    fetch: Callable[[list[Any]], Mapping[Any, Any]],
+    total: Callable[[], int] | None = None,
 ) -> tuple[int, list[Any]]:
-    """(totalResults, the page's objects in order). The total is a database COUNT (skipped when
-    a first page is short); the page is the ids (ordered, from an index), then those rows."""
+    """(totalResults, the page's objects in order), for filtered or sorted lists. The total is
+    a database COUNT (skipped when a first page is short); the page is the ids (ordered, from
+    an index, OFFSET), then those rows. Unfiltered lists in the default order of a large
+    table use a position index instead (`directory.selectors.members_page`). `total`, when
+    given, answers totalResults without a COUNT (unfiltered lists: a maintained count)."""
     if condition is not None:
         queryset = queryset.filter(condition)
     if params.start_index == 1 and params.count > 0:
         # The first page (every IdP's pre-create check, `filter=userName eq …`): a short first
         # page is the whole result, so no COUNT is needed.
         ids = list(queryset.order_by(*order).values_list("pk", flat=True)[: params.count])
-        total = len(ids) if len(ids) < params.count else queryset.count()
+        found = len(ids) if len(ids) < params.count else (total or queryset.count)()
     else:
-        total = queryset.count()
-        if params.count == 0 or params.start_index > total:
-            return total, []
+        found = (total or queryset.count)()
+        if params.count == 0 or params.start_index > found:
+            return found, []
         offset = params.start_index - 1
         ids = list(
             queryset.order_by(*order).values_list("pk", flat=True)[offset : offset + params.count]
         )
     if not ids:
-        return total, []
+        return found, []
     rows = fetch(ids)
-    return total, [rows[pk] for pk in ids if pk in rows]
+    return found, [rows[pk] for pk in ids if pk in rows]
 
 
 def list_response(total: int, start_index: int, resources: list[dict[str, Any]]) -> dict[str, Any]:

@@ -39,8 +39,11 @@ def project(
     attributes: list[ResolvedAttribute],
     excluded: list[ResolvedAttribute],
 ) -> dict[str, Any]:
-    """A copy of `resource` carrying only what was asked for. `attributes` wins when both
-    are given (RFC 7644 says they are not to be combined)."""
+    """`resource` carrying only what was asked for: a copy, or `resource` itself when nothing
+    is to be left out. `attributes` wins when both are given (RFC 7644 says they are not to be
+    combined)."""
+    if not attributes and not excluded and not _has_empty_extension(resource, resource_type):
+        return resource
     if attributes:
         return _keep_only(resource, resource_type, attributes)
     result = {key: value for key, value in resource.items()}
@@ -89,6 +92,12 @@ def _keep_only(
             if subs:
                 target[path.attribute.name] = subs
     return kept
+
+
+def _has_empty_extension(resource: dict[str, Any], resource_type: ResourceType) -> bool:
+    return any(
+        schema.id in resource and not resource[schema.id] for schema in resource_type.extensions
+    )
 
 
 def _drop_empty_extensions(resource: dict[str, Any], resource_type: ResourceType) -> dict[str, Any]:

@@ -29,9 +29,7 @@ from scim.user_resource import etag
 from scim.views_base import ScimView, json_body, not_modified, search_request
 from scim.views_users import call_context, scim_base
 
-SORT_COLUMNS = {
-    path: column.field for path, column in GROUP_COLUMNS.items() if column.kind != "uuid"
-}
+SORT_COLUMNS = {path: column for path, column in GROUP_COLUMNS.items() if column.kind != "uuid"}
 PAGE_ORDER = ("created_at", "id")
 
 

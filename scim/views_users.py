@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from django.db.models import Model
+from django.db.models import QuerySet
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -13,7 +13,13 @@ from directory import services
 from directory.groups import member_groups
 from directory.ledger import CallContext
 from directory.models import Member
-from directory.selectors import member_get
+from directory.selectors import (
+    member_count,
+    member_get,
+    members_page,
+    roles_column,
+    split_roles,
+)
 from provisioning_ui.links import scim_base_url
 from scim.filter_query import COLUMNS, users_q
 from scim.group_resource import user_groups
@@ -27,12 +33,12 @@ from scim.listing import (
 from scim.patch import validate_patch_request
 from scim.projection import parse_attribute_list, project, wants
 from scim.schema import USER, ResolvedAttribute
-from scim.user_resource import etag, user_to_scim
+from scim.user_resource import StoredUser, UserRow, etag, user_to_scim
 from scim.views_base import ScimView, json_body, not_modified, search_request
 from tenants.models import Company
 
-SORT_COLUMNS = {path: column.field for path, column in COLUMNS.items() if column.kind != "uuid"}
-PAGE_ORDER = ("created_at", "id")
+SORT_COLUMNS = {path: column for path, column in COLUMNS.items() if column.kind != "uuid"}
+PAGE_ORDER = ("seq",)
 
 
 def _company(request: Request) -> Company:
@@ -57,12 +63,15 @@ def call_context(request: Request) -> CallContext:
 
 def _render(
     request: Request,
-    members: list[Member],
+    members: Sequence[StoredUser],
     attributes: list[ResolvedAttribute],
     excluded: list[ResolvedAttribute],
+    roles: Mapping[Any, list[tuple[str, str]]] | None = None,
 ) -> list[dict[str, Any]]:
     base = scim_base(request)
-    roles = member_groups(m.id for m in members) if wants("groups", attributes, excluded) else {}
+    if roles is None:
+        wanted = wants("groups", attributes, excluded)
+        roles = member_groups(m.id for m in members) if wanted else {}
     return [
         project(
             user_to_scim(
@@ -88,7 +97,41 @@ def _single(request: Request, member: Member, *, status: int = 200) -> Response:
     return Response(shown, status=status, headers=headers)
 
 
+def _rows(
+    queryset: QuerySet[Member], roles: dict[Any, list[tuple[str, str]]] | None
+) -> list[UserRow]:
+    """The page's users as UserRows; with `roles` given, their groups in the same query."""
+    if roles is None:
+        return [UserRow._make(row) for row in queryset.values_list(*UserRow._fields)]
+    rows = []
+    for *fields, found in queryset.annotate(roles=roles_column()).values_list(
+        *UserRow._fields, "roles"
+    ):
+        row = UserRow._make(fields)
+        rows.append(row)
+        roles[row.id] = split_roles(found)
+    return rows
+
+
 def _list(request: Request, params: ListParams) -> Response:
+    roles: dict[Any, list[tuple[str, str]]] | None = (
+        {} if wants("groups", params.attributes, params.excluded) else None
+    )
+    if params.filter is None and params.sort_by is None:
+        # Every IdP's import: the position index, flat at any depth and company size.
+        total, found = members_page(params.start_index, params.count, with_roles=roles is not None)
+        members = [UserRow._make(row) for row, _ in found]
+        if roles is not None:
+            roles.update((row[0], groups) for row, groups in found)
+    else:
+        total, members = _filtered(params, roles)
+    resources = _render(request, members, params.attributes, params.excluded, roles or {})
+    return Response(list_response(total, params.start_index, resources))
+
+
+def _filtered(
+    params: ListParams, roles: dict[Any, list[tuple[str, str]]] | None
+) -> tuple[int, list[UserRow]]:
     order = [
         *(
             [sort_expression(params.sort_by, SORT_COLUMNS, params.descending)]
@@ -98,18 +141,17 @@ def _list(request: Request, params: ListParams) -> Response:
         *PAGE_ORDER,
     ]
 
-    def fetch(ids: list[Any]) -> Mapping[Any, Model]:
-        return Member.objects.select_related("manager").in_bulk(ids)
+    def fetch(ids: list[Any]) -> Mapping[Any, UserRow]:
+        return {row.id: row for row in _rows(Member.objects.filter(pk__in=ids), roles)}
 
-    total, members = page(
+    return page(
         Member.objects.all(),
         params,
         condition=users_q(params.filter) if params.filter else None,
         order=order,
         fetch=fetch,
+        total=member_count if params.filter is None else None,
     )
-    resources = _render(request, members, params.attributes, params.excluded)
-    return Response(list_response(total, params.start_index, resources))
 
 
 class UsersView(ScimView):

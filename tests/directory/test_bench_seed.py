@@ -4,9 +4,10 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django_tenants.utils import schema_context
 
-from directory.models import Group, Member, Membership
+from directory.models import MEMBER_BUCKET_SIZE, Group, Member, MemberBucket, Membership
 from tenants.models import Company
 
 
@@ -31,3 +32,36 @@ def test_bench_seed_contract(db: None) -> None:
         ) == ["user1@example.com", "user2@example.com"]
     with pytest.raises(CommandError, match="--reset"):
         call_command("bench_seed", "--company", "seeded", "--users", "5", stdout=StringIO())
+
+
+def test_bench_seed_keeps_the_position_index(db: None) -> None:
+    call_command(
+        "bench_seed", "--company", "seeded", "--users", "1500", "--groups", "0", stdout=StringIO()
+    )
+    company = Company.objects.get(slug="seeded")
+    with schema_context(company.schema_name):
+        counted = sum(MemberBucket.objects.values_list("members", flat=True))
+        with connection.cursor() as cursor:
+            # --reset truncates; deferred foreign-key checks of this test's transaction first.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+    call_command(
+        "bench_seed",
+        "--company",
+        "seeded",
+        "--users",
+        "40",
+        "--groups",
+        "2",
+        "--reset",
+        stdout=StringIO(),
+    )
+
+    with schema_context(company.schema_name):
+        buckets = dict(MemberBucket.objects.filter(members__gt=0).values_list("bucket", "members"))
+        seqs = list(Member.objects.order_by("seq").values_list("seq", flat=True))
+        names = list(Member.objects.order_by("seq").values_list("user_name", flat=True)[:2])
+    assert counted == 1500
+    assert sum(buckets.values()) == 40 == len(seqs)
+    assert set(buckets) == {seq // MEMBER_BUCKET_SIZE for seq in seqs}
+    assert names == ["user1@example.com", "user2@example.com"]
