@@ -25,7 +25,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import load  # noqa: E402
+from bench import load, wrk  # noqa: E402
 from devstack.services import resolve  # noqa: E402
 
 
@@ -113,10 +113,24 @@ def bench_size(env: dict[str, str], users: int, args: argparse.Namespace) -> dic
         chosen = [name for name in plans if not args.workloads or name in args.workloads.split(",")]
         results = []
         for name in chosen:
-            result = load.run(
-                name, base, token, plans[name], args.duration, args.concurrency, ok=(200, 201, 204)
-            )
-            results.append(result.summary())
+            if args.client == "wrk":
+                planned = max(20_000, int(args.duration * 3_000))
+                results.append(
+                    wrk.run(
+                        name, base, token, plans[name], args.duration, args.concurrency, planned
+                    )
+                )
+            else:
+                result = load.run(
+                    name,
+                    base,
+                    token,
+                    plans[name],
+                    args.duration,
+                    args.concurrency,
+                    ok=(200, 201, 204),
+                )
+                results.append(result.summary())
             print(
                 f"   {name:<20} {results[-1]['req_per_s']:>8} req/s  p50 {results[-1]['p50_ms']:>7} ms  "
                 f"p99 {results[-1]['p99_ms']:>7} ms  errors {results[-1]['errors']}",
@@ -138,7 +152,7 @@ def bench_size(env: dict[str, str], users: int, args: argparse.Namespace) -> dic
 def markdown(report: dict[str, Any]) -> str:
     lines = [
         f"Run {report['started']} on {report['machine']} ({report['cpus']} cores), gunicorn "
-        f"{report['workers']} sync workers, {report['concurrency']} clients, {report['duration']} s per workload.",
+        f"{report['workers']} sync workers, {report['concurrency']} clients ({report.get('client', 'python')}), {report['duration']} s per workload.",
         "",
     ]
     for size in report["sizes"]:
@@ -172,6 +186,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--workloads", default="", help="comma-separated subset")
     parser.add_argument(
+        "--client",
+        choices=("wrk", "python"),
+        default="wrk" if wrk.available() else "python",
+        help="load generator: wrk (apt install wrk; the default when installed) or forked "
+        "Python clients",
+    )
+    parser.add_argument(
         "--no-sweep", dest="sweep", action="store_false", help="skip the full import sweep"
     )
     args = parser.parse_args(argv)
@@ -200,6 +221,7 @@ def main(argv: list[str]) -> int:
         "workers": args.workers,
         "concurrency": args.concurrency,
         "duration": args.duration,
+        "client": args.client,
         "sizes": [],
     }
     for users in (int(u) for u in args.users.split(",")):
