@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -13,6 +14,7 @@ from accounts.models import User
 from accounts.services import company_admin_create
 from tenants.models import Company, CompanyEvent, Domain
 from tenants.policies import validate_attribute_allowlist
+from tenants.schema_clone import restore_constraint_names
 from tenants.slugs import schema_name_for, validate_company_slug
 
 POLICY_FIELDS = (
@@ -68,6 +70,7 @@ def company_create(
         company.full_clean()
         # Saving creates the schema: a clone of TENANT_BASE_SCHEMA, migrations marked applied.
         company.save(verbosity=0)
+        restore_constraint_names(company.schema_name, settings.TENANT_BASE_SCHEMA)
         Domain.objects.create(domain=slug, tenant=company, is_primary=True)
         CompanyEvent.objects.create(
             company=company,
