@@ -20,8 +20,23 @@ from scim.errors import ServiceUnavailable, error_body
 RETRY_AFTER_SECONDS = 5
 
 
+# SQLSTATEs after which the same request, retried, should work: the connection is gone
+# (class 08), the server is shutting down (57P01-57P03), or the transaction lost a
+# deadlock or serialization race (40001, 40P01).
+_RETRYABLE_STATES = ("08", "57P01", "57P02", "57P03", "40001", "40P01")
+
+
 def database_unavailable(error: BaseException | None) -> bool:
-    return isinstance(error, OperationalError | InterfaceError)
+    """Whether `error` means "the database cannot serve this right now" (a 503 to retry)
+    rather than a bug (a 500): a lost or refused connection, a server shutting down, a
+    deadlock. Other OperationalErrors (disk full, statement cancelled …) stay 500s."""
+    if isinstance(error, InterfaceError):
+        return True
+    if not isinstance(error, OperationalError):
+        return False
+    state = getattr(error.__cause__, "sqlstate", None)
+    # No SQLSTATE: psycopg could not reach the server or lost it mid-query.
+    return state is None or state.startswith(_RETRYABLE_STATES)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

@@ -47,9 +47,14 @@ for i, key in ipairs(KEYS) do
   local weighted = previous * (window - elapsed) / window + count
   local needed = math.max(cost, 1)
   if weighted + needed > limit then
-    local wait = window - elapsed
-    if previous > 0 and count + needed <= limit then
-      wait = math.min(wait, math.ceil((weighted + needed - limit) * window / previous))
+    local wait
+    if count + needed <= limit then
+      -- Only the previous window's share is in the way: wait until enough of it slides out.
+      wait = math.ceil((weighted + needed - limit) * window / previous)
+    else
+      -- The current window alone is over: it becomes the previous one at the next window
+      -- start, and then its share has to slide out in turn.
+      wait = (window - elapsed) + math.ceil((count + needed - limit) * window / count)
     end
     return {i, wait}
   end

@@ -302,7 +302,8 @@ OAUTH2_PROVIDER: dict[str, Any] = {
     "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
     "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
     "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
-    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    # RFC 9207 `iss`: added by provisioning_ui.oauth per company (DOT's names the host only).
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": False,
     "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
     # A rotated refresh token presented again revokes the connection (tokens.oauth).
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
@@ -313,5 +314,6 @@ OAUTH2_PROVIDER: dict[str, Any] = {
     else ["https"],
 }
 
-# See OAUTH2_PROVIDER["PKCE_REQUIRED"]: PKCE is required per client, which DOT cannot see.
-SILENCED_SYSTEM_CHECKS = ["oauth2_provider.W010"]
+# DOT cannot see what is done outside its settings: PKCE is required per client (see
+# OAUTH2_PROVIDER["PKCE_REQUIRED"]) and the RFC 9207 `iss` is added per company.
+SILENCED_SYSTEM_CHECKS = ["oauth2_provider.W010", "oauth2_provider.W005"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
 from django.contrib.auth.mixins import LoginRequiredMixin
@@ -76,6 +76,11 @@ class AuthorizeView(LoginRequiredMixin, OAuthLibMixin, View):
         except OAuthToolkitError as error:
             # The client and redirect URI are known good: report the error to the client.
             return self._redirect_error(error)
+        problem = _pkce_problem(
+            credentials.get("code_challenge"), credentials.get("code_challenge_method")
+        )
+        if problem:
+            return self._redirect_error(_invalid_request(problem, credentials))
         application = get_application_model().objects.get(client_id=credentials["client_id"])
         company = _company(request)
         refusal = _refusal(request, company)
@@ -142,7 +147,10 @@ class AuthorizeView(LoginRequiredMixin, OAuthLibMixin, View):
                 credentials[optional] = data[optional]
         allow = bool(data.get("allow"))
         refusal = _refusal(request, _company(request))
+        problem = _pkce_problem(data.get("code_challenge"), data.get("code_challenge_method"))
         try:
+            if problem:
+                raise _invalid_request(problem, credentials)
             if allow and refusal:
                 raise OAuthToolkitError(
                     error=oauth_errors.AccessDeniedError(
@@ -157,7 +165,7 @@ class AuthorizeView(LoginRequiredMixin, OAuthLibMixin, View):
             return _error_page(request, error)
         except OAuthToolkitError as error:
             return self._redirect_error(error, application)
-        return OAuth2ResponseRedirect(uri, application.get_allowed_schemes())
+        return OAuth2ResponseRedirect(self._with_issuer(uri), application.get_allowed_schemes())
 
     def _redirect_error(self, error: OAuthToolkitError, application: Any = None) -> HttpResponse:
         _redirect, response = self.error_response(error)
@@ -166,7 +174,43 @@ class AuthorizeView(LoginRequiredMixin, OAuthLibMixin, View):
             if application is not None
             else settings.OAUTH2_PROVIDER.get("ALLOWED_REDIRECT_URI_SCHEMES", ["http", "https"])
         )
-        return OAuth2ResponseRedirect(response["url"], schemes)
+        return OAuth2ResponseRedirect(self._with_issuer(response["url"]), schemes)
+
+    def _with_issuer(self, uri: str) -> str:
+        """RFC 9207: every authorization response names its issuer, this company's
+        `https://host/t/<slug>/oauth` as the metadata says, so a client talking to several
+        companies (or servers) can tell whose response it got. DOT's own `iss` would name
+        the host only, the same for every company."""
+        parts = urlsplit(uri)
+        query = [
+            pair for pair in parse_qsl(parts.query, keep_blank_values=True) if pair[0] != "iss"
+        ]
+        query.append(("iss", oauth_base_url(self.request, _company(self.request))))
+        return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+# RFC 7636 §4.1-4.2: 43 to 128 unreserved characters; only S256 (RFC 9700 §2.1.1: "plain"
+# protects nothing once the authorization request leaks).
+_CODE_CHALLENGE = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
+
+
+def _pkce_problem(challenge: str | None, method: str | None) -> str | None:
+    if not challenge:
+        return "code_challenge_method without a code_challenge." if method else None
+    if method != "S256":
+        return "PKCE: send code_challenge_method=S256 (plain is not accepted)."
+    if not _CODE_CHALLENGE.match(challenge):
+        return "PKCE: code_challenge must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~."
+    return None
+
+
+def _invalid_request(description: str, credentials: dict[str, Any]) -> OAuthToolkitError:
+    return OAuthToolkitError(
+        error=oauth_errors.InvalidRequestError(
+            description=description, state=credentials.get("state")
+        ),
+        redirect_uri=credentials["redirect_uri"],
+    )
 
 
 def _oauthlib_response(body: str | None, headers: dict[str, str], status: int) -> HttpResponse:
@@ -218,8 +262,8 @@ def authorization_server_metadata(issuer: str) -> dict[str, Any]:
         "grant_types_supported": ["authorization_code", "refresh_token"],
         "token_endpoint_auth_methods_supported": auth_methods,
         "revocation_endpoint_auth_methods_supported": auth_methods,
-        "code_challenge_methods_supported": ["S256", "plain"],
-        "service_documentation": "https://github.com/headcount/headcount/blob/main/docs/connect-okta.md",
+        "code_challenge_methods_supported": ["S256"],
+        "authorization_response_iss_parameter_supported": True,
     }
 
 

@@ -7,12 +7,11 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
-from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
-from config.errors import RETRY_AFTER_SECONDS
+from config.errors import RETRY_AFTER_SECONDS, database_unavailable
 from scim import errors
 
 logger = logging.getLogger(__name__)
@@ -40,8 +39,10 @@ def _to_scim_error(exc: Exception) -> errors.ScimError | None:
         wait = getattr(exc, "wait", None)
         headers = {"Retry-After": str(int(wait) + 1)} if wait is not None else {}
         return errors.TooManyRequests(headers=headers)
-    if isinstance(exc, OperationalError | InterfaceError):
-        # The database is away (restarting, failing over): retry, don't report a bug.
+    if database_unavailable(exc):
+        # The database is away (restarting, failing over) or lost a race: retry, not a bug.
+        # Logged all the same, so an outage shows in the log with its cause.
+        logger.warning("Database unavailable: answering 503 (%s)", exc, exc_info=True)
         return errors.ServiceUnavailable(headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
     if isinstance(exc, drf.APIException):
         return errors.ScimError.with_status(exc.status_code, str(exc.detail))

@@ -130,17 +130,23 @@ def page(
     order: list[Any],
     fetch: Callable[[list[Any]], Mapping[Any, Any]],
     total: Callable[[], int] | None = None,
+    fetch_first: Callable[[QuerySet[Any]], list[Any]] | None = None,
 ) -> tuple[int, list[Any]]:
     """(totalResults, the page's objects in order), for filtered or sorted lists. The total is
     a database COUNT (skipped when a first page is short); the page is the ids (ordered, from
-    an index, OFFSET), then those rows. Unfiltered lists in the default order of a large
+    an index, OFFSET), then those rows; or, for a first page and a caller that gives
+    `fetch_first`, the rows in one query. Unfiltered lists in the default order of a large
     table use a position index instead (`directory.selectors.members_page`). `total`, when
     given, answers totalResults without a COUNT (unfiltered lists: a maintained count)."""
     if condition is not None:
         queryset = queryset.filter(condition)
+    if params.start_index == 1 and params.count > 0 and fetch_first is not None:
+        # The first page (every IdP's pre-create check, `filter=userName eq …`), read in one
+        # query; a short first page is the whole result, so no COUNT is needed either.
+        first = fetch_first(queryset.order_by(*order)[: params.count])
+        found = len(first) if len(first) < params.count else (total or queryset.count)()
+        return found, first
     if params.start_index == 1 and params.count > 0:
-        # The first page (every IdP's pre-create check, `filter=userName eq …`): a short first
-        # page is the whole result, so no COUNT is needed.
         ids = list(queryset.order_by(*order).values_list("pk", flat=True)[: params.count])
         found = len(ids) if len(ids) < params.count else (total or queryset.count)()
     else:

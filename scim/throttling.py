@@ -5,11 +5,13 @@ Three limits, all per minute (sliding window), all checked in one Redis round tr
   SCIM_RATE_LIMIT_PER_MINUTE);
 - per credential: one IdP connection cannot use up the whole company's budget
   (SCIM_CREDENTIAL_RATE_LIMIT_PER_MINUTE);
-- failed sign-ins per (company, client address): unknown tokens or Basic secrets. Once over
-  (SCIM_AUTH_FAILURES_PER_MINUTE), every request from that address to that company gets 429,
-  right or wrong, so guessing learns nothing. Keyed by company too, because Okta and Entra
-  call from shared addresses: one company's misconfigured connector must not lock out the
-  others.
+- failed sign-ins per (company, client address): unknown tokens, and wrong secrets for a
+  Basic username (SCIM_AUTH_FAILURES_PER_MINUTE). Past the limit, further unknown tokens
+  from that address get 429, and so does that Basic username from that address, right
+  secret or wrong, so its secret cannot be guessed. A valid *token* is still admitted:
+  tokens carry ~190 random bits (there is nothing to guess), while refusing them would let
+  anyone who knows a company's URL lock its identity provider out by sending junk tokens
+  from the same shared Okta or Entra addresses. Keyed by company too, for the same reason.
 Over a limit: 429 with Retry-After and a SCIM error. Redis away: everything is let through
 (config/ratelimit.py logs it).
 """
@@ -58,42 +60,50 @@ def limits_for(company: Company) -> RateLimits:
     )
 
 
-def _failures(company: Company, ip: str | None, cost: int) -> Limit:
-    return Limit(f"{company.schema_name}:fail:{ip or 'unknown'}", failed_sign_in_limit(), cost)
+def _failures(company: Company, ip: str | None, username: str | None, cost: int) -> Limit:
+    who = f"{ip or 'unknown'}" + (f":basic:{username}" if username is not None else "")
+    return Limit(f"{company.schema_name}:fail:{who}", failed_sign_in_limit(), cost)
 
 
-def admit(company: Company, credential_id: str, ip: str | None) -> None:
+def admit(
+    company: Company, credential_id: str, ip: str | None, basic_username: str | None = None
+) -> None:
     """Count one request made with credential `credential_id`; raise TooManyRequests when a
-    limit is reached."""
+    limit is reached, or when Basic credentials come for a username that this address has
+    been guessing secrets for."""
     rate = limiter()
     if rate is None:
         return
-    failures = _failures(company, ip, cost=0)
     per_company = Limit(f"{company.schema_name}:company", company_limit(company))
     per_credential = Limit(f"{company.schema_name}:cred:{credential_id}", credential_limit())
-    verdict = rate.check([failures, per_company, per_credential])
+    limits = [per_company, per_credential]
+    failures = None
+    if basic_username is not None:
+        failures = _failures(company, ip, basic_username, cost=0)
+        limits.insert(0, failures)
+    verdict = rate.check(limits)
     if not verdict.allowed:
         raise _refusal(verdict, company, failures, per_company)
 
 
-def record_failed_sign_in(company: Company, ip: str | None) -> None:
-    """Count an unknown credential from `ip`; raise TooManyRequests when the address has
-    already used up its failures (the caller raises its own 401 otherwise)."""
+def record_failed_sign_in(company: Company, ip: str | None, basic_username: str | None) -> None:
+    """Count an unknown token, or a wrong secret for a Basic username, from `ip`; raise
+    TooManyRequests when that is over the limit (the caller raises its own 401 otherwise)."""
     rate = limiter()
     if rate is None:
         return
-    failures = _failures(company, ip, cost=1)
+    failures = _failures(company, ip, basic_username, cost=1)
     verdict = rate.check([failures])
     if not verdict.allowed:
         raise _refusal(verdict, company, failures, None)
 
 
 def _refusal(
-    verdict: Verdict, company: Company, failures: Limit, per_company: Limit | None
+    verdict: Verdict, company: Company, failures: Limit | None, per_company: Limit | None
 ) -> TooManyRequests:
     wait = verdict.retry_after
     refused = verdict.refused_by
-    if refused is not None and refused.key == failures.key:
+    if refused is not None and refused == failures:
         detail = (
             f"Too many failed sign-in attempts from this address. Retry after {wait} s "
             "with a valid credential."

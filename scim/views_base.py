@@ -40,10 +40,17 @@ class ScimView(APIView):
             super().perform_authentication(request)
         except AuthenticationFailed as failure:
             if isinstance(failure, UnknownCredential):
-                throttling.record_failed_sign_in(company, client_ip(request))
+                throttling.record_failed_sign_in(
+                    company, client_ip(request), getattr(request, "scim_basic_username", None)
+                )
             raise
         if request.auth is not None:
-            throttling.admit(company, str(request.auth.pk), client_ip(request))
+            throttling.admit(
+                company,
+                str(request.auth.pk),
+                client_ip(request),
+                getattr(request, "scim_basic_username", None),
+            )
 
 
 def not_modified(request: Request, version: int) -> Response | None:

@@ -151,6 +151,7 @@ def _filtered(
         order=order,
         fetch=fetch,
         total=member_count if params.filter is None else None,
+        fetch_first=lambda first_page: _rows(first_page, roles),
     )
 
 

@@ -54,7 +54,9 @@ class ScimCredentialAuthentication(BaseAuthentication):
         elif scheme.lower() == "bearer":
             credential = credential_for_bearer(value)
         elif scheme.lower() == "basic":
-            credential = self._basic(value)
+            username, credential = self._basic(value)
+            # The rate limits count wrong secrets per Basic username (scim/throttling.py).
+            request.scim_basic_username = username  # type: ignore[attr-defined]
         elif secrets.is_well_formed(scheme, secrets.BEARER_PREFIX) and not value:
             # Some IdP set-ups send the bare token as the header value.
             credential = credential_for_bearer(scheme)
@@ -81,7 +83,7 @@ class ScimCredentialAuthentication(BaseAuthentication):
         return token.credential
 
     @staticmethod
-    def _basic(value: str) -> Credential | None:
+    def _basic(value: str) -> tuple[str, Credential | None]:
         try:
             decoded = base64.b64decode(value, validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError, ValueError):
@@ -89,7 +91,7 @@ class ScimCredentialAuthentication(BaseAuthentication):
         username, separator, secret = decoded.partition(":")
         if not separator:
             raise AuthenticationFailed("Basic credentials are username:secret, base64-encoded.")
-        return credential_for_basic(username, secret)
+        return username[:150], credential_for_basic(username, secret)
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="SCIM", Basic realm="SCIM"'

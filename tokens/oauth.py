@@ -23,6 +23,7 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.common import Request as OAuthRequest
 from oauthlib.oauth2.rfc6749 import errors
 
+from config.client_ip import client_ip_from_meta
 from tenants.models import Company
 from tokens import secrets, selectors, services
 from tokens.models import OAuthGrant, OAuthToken
@@ -49,8 +50,8 @@ def current_company() -> Company:
 
 
 def _client_ip(request: OAuthRequest) -> str | None:
-    headers: Any = request.headers
-    return headers.get("REMOTE_ADDR") or None
+    # DOT hands oauthlib Django's META as the request headers.
+    return client_ip_from_meta(request.headers)
 
 
 class CompanyOAuth2Validator(OAuth2Validator):
@@ -219,6 +220,8 @@ class CompanyOAuth2Validator(OAuth2Validator):
                     ip=_client_ip(request),
                 )
             except services.GrantAlreadyUsed:
+                # The same code exchanged twice at once: treat the loser as a replay.
+                services.oauth_grant_replayed(grant=grant, ip=_client_ip(request))
                 raise errors.InvalidGrantError(request=request) from None
         elif request.grant_type == "refresh_token":
             try:
@@ -229,6 +232,9 @@ class CompanyOAuth2Validator(OAuth2Validator):
                     ip=_client_ip(request),
                 )
             except services.GrantAlreadyUsed:
+                services.oauth_refresh_replayed(
+                    token=request.headcount_refresh, ip=_client_ip(request)
+                )
                 raise errors.InvalidGrantError(request=request) from None
         else:  # pragma: no cover - validate_grant_type refuses every other grant
             raise errors.UnsupportedGrantTypeError(request=request)

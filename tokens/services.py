@@ -286,7 +286,9 @@ def oauth_connection_create(
             raise GrantAlreadyUsed()
         credential = Credential.objects.create(
             kind=Credential.Kind.OAUTH,
-            name=locked.client_name,
+            # Credential names are shorter than client names (set by support in the admin).
+            name=locked.client_name[: Credential._meta.get_field("name").max_length]
+            or "OAuth client",
             display_prefix="",
             oauth_client_id=locked.client_id,
             oauth_scope=locked.scope,
@@ -348,7 +350,7 @@ def oauth_tokens_rotate(
 def oauth_refresh_replayed(*, token: OAuthToken, ip: str | None) -> None:
     """A refresh token that rotation already spent came back: revoke its connection (both
     tokens of every generation), as for a replayed code."""
-    if token.credential.revoked_at is None:
+    if Credential.objects.filter(pk=token.credential_id, revoked_at__isnull=True).exists():
         credential_revoke(
             credential_id=str(token.credential_id),
             actor="security: refresh token used twice",
@@ -359,9 +361,16 @@ def oauth_refresh_replayed(*, token: OAuthToken, ip: str | None) -> None:
 def oauth_grant_replayed(*, grant: OAuthGrant, ip: str | None) -> None:
     """A spent authorization code came back: revoke the connection it was exchanged for
     (RFC 6749 §4.1.2), since whoever holds the code may hold its tokens too."""
-    if grant.credential_id is not None:
+    # Re-read: a code exchanged twice at once was linked by the winner after we loaded it.
+    credential_id = (
+        OAuthGrant.objects.filter(pk=grant.pk).values_list("credential_id", flat=True).first()
+    )
+    if (
+        credential_id is not None
+        and Credential.objects.filter(pk=credential_id, revoked_at__isnull=True).exists()
+    ):
         credential_revoke(
-            credential_id=str(grant.credential_id),
+            credential_id=str(credential_id),
             actor="security: authorization code used twice",
             ip=ip,
         )

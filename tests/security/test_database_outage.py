@@ -157,3 +157,27 @@ def test_a_database_outage_is_a_503_and_the_server_recovers_by_itself(
     assert first_success is not None
     assert after == [200] * 12
     assert created[0] == 201
+
+
+def test_only_database_errors_worth_a_retry_are_503s() -> None:
+    import psycopg
+    from django.db import OperationalError
+
+    from config.errors import database_unavailable
+
+    def raised_by_django(cause: Exception) -> OperationalError:
+        error = OperationalError(str(cause))
+        error.__cause__ = cause
+        return error
+
+    retry = [
+        psycopg.OperationalError("connection refused"),  # no SQLSTATE: never reached
+        psycopg.errors.AdminShutdown(),
+        psycopg.errors.ConnectionFailure(),
+        psycopg.errors.DeadlockDetected(),
+        psycopg.errors.SerializationFailure(),
+    ]
+    bugs = [psycopg.errors.DiskFull(), psycopg.errors.QueryCanceled()]
+
+    assert all(database_unavailable(raised_by_django(cause)) for cause in retry)
+    assert not any(database_unavailable(raised_by_django(cause)) for cause in bugs)

@@ -461,6 +461,71 @@ def test_pkce_s256_is_checked(acme: Company, okta: Any) -> None:
     assert right.status_code == 200
 
 
+def test_plain_or_malformed_pkce_challenges_are_refused_to_the_client(
+    acme: Company, okta: Any
+) -> None:
+    browser = signed_in(acme)
+    cases = {
+        "plain": {"code_challenge": "x" * 43, "code_challenge_method": "plain"},
+        "no method (plain by default)": {"code_challenge": "x" * 43},
+        "too long": {"code_challenge": "x" * 200, "code_challenge_method": "S256"},
+        "bad characters": {"code_challenge": "x" * 42 + "!", "code_challenge_method": "S256"},
+    }
+
+    for name, pkce in cases.items():
+        shown = browser.get(f"/t/acme/oauth/authorize?{urlencode(authorize_params(**pkce))}")
+        # The form posted as is (a tampered consent form must be refused the same way).
+        _page, posted = consent(browser, **pkce)
+        for response in (shown, posted):
+            query = redirect_query(response)
+            assert query["error"] == "invalid_request", name
+            assert query["state"] == "xyz-123"
+            assert "PKCE" in query["error_description"], name
+
+
+def test_every_authorization_response_names_the_companys_issuer(acme: Company, okta: Any) -> None:
+    browser = signed_in(acme)
+    issuer = Client().get("/t/acme/oauth/.well-known/oauth-authorization-server").json()
+
+    approved = redirect_query(consent(browser)[1])
+    denied = redirect_query(consent(browser, allow=False)[1])
+    refused = redirect_query(
+        browser.get(f"/t/acme/oauth/authorize?{urlencode(authorize_params(response_type='token'))}")
+    )
+
+    assert issuer["authorization_response_iss_parameter_supported"] is True
+    assert approved["iss"] == denied["iss"] == refused["iss"] == issuer["issuer"]
+    assert issuer["issuer"] == "http://testserver/t/acme/oauth"
+
+
+def test_a_client_with_a_long_name_still_connects(acme: Company, okta: Application) -> None:
+    Application.objects.filter(pk=okta.pk).update(name="Okta " + "x" * 200)
+
+    tokens = connect(signed_in(acme, email="ada@acme.test"))
+
+    assert scim_status(tokens.access) == 200
+
+
+def test_audit_rows_name_the_client_address_behind_a_proxy(
+    acme: Company, okta: Any, settings: Any
+) -> None:
+    settings.TRUSTED_PROXY_COUNT = 1
+    code = approved_code(signed_in(acme, email="ada@acme.test"))
+
+    Client().post(
+        "/t/acme/oauth/token",
+        urlencode({"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI}),
+        content_type="application/x-www-form-urlencoded",
+        HTTP_AUTHORIZATION=basic(),
+        REMOTE_ADDR="10.0.0.5",
+        HTTP_X_FORWARDED_FOR="198.51.100.9",
+    )
+
+    with schema_context(acme.schema_name):
+        issued = CredentialEvent.objects.get(action="oauth_issued")
+    assert issued.ip == "198.51.100.9"
+
+
 def test_public_clients_must_use_pkce(acme: Company, okta: Application) -> None:
     Application.objects.filter(pk=okta.pk).update(client_type=Application.CLIENT_PUBLIC)
 
