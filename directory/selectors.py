@@ -7,12 +7,13 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from django.contrib.postgres.expressions import ArraySubquery
+from django.contrib.postgres.fields import ArrayField
 from django.db import connection
-from django.db.models import CharField, OuterRef, Sum, Value
-from django.db.models.functions import Cast, Coalesce, Concat
+from django.db.models import CharField, Sum
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce
 
-from directory.models import MEMBER_BUCKET_SIZE, Member, MemberBucket, Membership
+from directory.models import MEMBER_BUCKET_SIZE, Member, MemberBucket
 from scim.errors import NotFound
 
 # A page of members from a 1-based position, in one statement (one snapshot: the total and the
@@ -69,15 +70,18 @@ def parse_member_id(raw: str) -> uuid.UUID | None:
         return None
 
 
-def member_get(member_id: str, *, for_update: bool = False) -> Member:
+def member_get(member_id: str, *, for_update: bool = False, with_roles: bool = False) -> Member:
     """The member with this id in the current company. Raises NotFound (also for ids that are
-    not UUIDs: to a client they are simply unknown)."""
+    not UUIDs: to a client they are simply unknown). `with_roles` reads the member's groups
+    in the same query, as `member.roles` (read it with `split_roles`)."""
     parsed = parse_member_id(member_id)
     if parsed is None:
         raise NotFound(f"No user with id {member_id!r}.")
     queryset = Member.objects.select_related("manager")
     if for_update:
         queryset = Member.objects.select_for_update(of=("self",)).select_related("manager")
+    if with_roles:
+        queryset = queryset.annotate(roles=roles_column())
     try:
         return queryset.get(pk=parsed)
     except Member.DoesNotExist:
@@ -120,22 +124,22 @@ def members_page(
     return fetched[0][0], page
 
 
-def roles_column() -> ArraySubquery:
+# The same array as the page query's, for the member table of an ORM query (never aliased
+# there). Raw SQL because the equivalent ArraySubquery cost ~1 ms of query compilation per
+# request, more than the filtered query itself takes in the database.
+_ROLES_SQL = """ARRAY(
+    SELECT r.group_id::text || ' ' || g.display_name
+    FROM directory_membership AS r JOIN directory_group AS g ON g.id = r.group_id
+    WHERE r.member_id = "directory_member"."id"
+    ORDER BY g.display_name
+)"""
+
+
+def roles_column() -> RawSQL:
     """An annotation for a queryset of members: each member's groups (roles), by display
     name, as "<group id> <display name>" strings (read them with `split_roles`), so a page of
     members and their roles is one query. A group id as text is always 36 characters."""
-    return ArraySubquery(
-        Membership.objects.filter(member_id=OuterRef("pk"))
-        .order_by("group__display_name")
-        .values(
-            role=Concat(
-                Cast("group_id", CharField()),
-                Value(" "),
-                "group__display_name",
-                output_field=CharField(),
-            )
-        )
-    )
+    return RawSQL(_ROLES_SQL, (), output_field=ArrayField(CharField()))  # noqa: S611 - constant  # noqa: S611 - constant SQL, no parameters
 
 
 def split_roles(values: Iterable[str]) -> list[tuple[str, str]]:

@@ -87,10 +87,18 @@ def _render(
     ]
 
 
-def _single(request: Request, member: Member, *, status: int = 200) -> Response:
+def _single(
+    request: Request,
+    member: Member,
+    *,
+    status: int = 200,
+    roles: list[tuple[str, str]] | None = None,
+) -> Response:
+    """One User; `roles`, when the caller read them already, saves the groups query."""
     attributes = parse_attribute_list(request.query_params.get("attributes"), USER)
     excluded = parse_attribute_list(request.query_params.get("excludedAttributes"), USER)
-    (shown,) = _render(request, [member], attributes, excluded)
+    known = None if roles is None else {member.id: roles}
+    (shown,) = _render(request, [member], attributes, excluded, known)
     headers = {"ETag": etag(member.version)}
     if status == 201:
         headers["Location"] = f"{_users_url(request)}/{member.id}"
@@ -174,8 +182,12 @@ class UsersSearchView(ScimView):
 
 class UserView(ScimView):
     def get(self, request: Request, member_id: str) -> Response:
-        member = member_get(member_id)
-        return not_modified(request, member.version) or _single(request, member)
+        member = member_get(member_id, with_roles=True)
+        return not_modified(request, member.version) or _single(
+            request,
+            member,
+            roles=split_roles(member.roles),  # type: ignore[attr-defined]
+        )
 
     def put(self, request: Request, member_id: str) -> Response:
         member = services.member_replace(
