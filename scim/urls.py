@@ -42,6 +42,7 @@ if settings.BENCH_ENDPOINTS:
     urlpatterns += [
         re_path(r"^/_bench/empty$", views_bench.EmptyView.as_view()),
         re_path(r"^/_bench/lookup$", views_bench.LookupView.as_view()),
+        re_path(r"^/_bench/authenticated$", views_bench.AuthenticatedEmptyView.as_view()),
     ]
 
 urlpatterns.append(re_path(r"^(?:/.*)?$", UnknownEndpointView.as_view(), name="scim-unknown"))
