@@ -57,12 +57,22 @@ def main(argv: list[str]) -> int:
     run = uuid.uuid4().hex[:6]
     timings: list[float] = []
     created: list[Company] = []
+    present = Company.objects.customers().count()
+    # Creation time as the database fills: the clone reads the catalogs, which grow with
+    # every company (see docs/performance.md, "Company sweep").
+    growth: list[dict[str, float]] = []
     for index in range(args.count):
         started = time.perf_counter()
         created.append(
             company_create(slug=f"bench-{run}-{index}", name=f"Bench {run} {index}", actor="bench")
         )
         timings.append(time.perf_counter() - started)
+        if index % 10 == 9 or index == args.count - 1:
+            recent = timings[-10:]
+            growth.append(
+                {"companies": present + index + 1, "median_s": round(statistics.median(recent), 3)}
+            )
+            print(f"  {present + index + 1:>6} companies: {growth[-1]['median_s']} s", flush=True)
 
     result: dict[str, object] = {
         "benchmark": "company_create",
@@ -73,6 +83,7 @@ def main(argv: list[str]) -> int:
         "max_s": round(max(timings), 3),
         "first_s": round(timings[0], 3),
         "companies_in_database": Company.objects.customers().count(),
+        "median_s_as_companies_grow": growth,
     }
     if args.migrate_noop:
         started = time.perf_counter()
