@@ -277,6 +277,8 @@ OAUTH_ACCESS_TOKEN_SECONDS = int(os.environ.get("OAUTH_ACCESS_TOKEN_SECONDS", "3
 # A refresh token unused for this long stops working (each refresh issues a new one).
 OAUTH_REFRESH_TOKEN_DAYS = int(os.environ.get("OAUTH_REFRESH_TOKEN_DAYS", "90"))
 OAUTH_SCOPE = "scim"
+# DOT's default, spelled out: our models point at it (tenants.OAuthClientCompany).
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 OAUTH2_PROVIDER: dict[str, Any] = {
     # Only the authorization code grant (with refresh tokens): no client credentials, password
     # or implicit grant can mint a token without a company admin's consent.

@@ -31,6 +31,7 @@ from oauthlib.oauth2.rfc6749 import errors as oauth_errors
 
 from config.security_headers import policy_with_form_target
 from tenants.models import Company, Domain, system_schema_names
+from tokens.oauth import client_serves
 
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
 
@@ -125,7 +126,11 @@ class AuthorizeView(LoginRequiredMixin, OAuthLibMixin, View):
             )
         data = form.cleaned_data
         application = get_application_model().objects.filter(client_id=data["client_id"]).first()
-        if application is None or not application.redirect_uri_allowed(data["redirect_uri"]):
+        if (
+            application is None
+            or not client_serves(application, _company(request))
+            or not application.redirect_uri_allowed(data["redirect_uri"])
+        ):
             # Even a "Deny" must never send the browser to a URI the client did not register.
             return render(
                 request,

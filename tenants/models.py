@@ -184,3 +184,27 @@ class SeatUsage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.company_id}: {self.seats_used}/{self.seat_limit}"
+
+
+class OAuthClientCompany(models.Model):
+    """Reserves an identity provider's OAuth client (registered by support) for named
+    companies. A client with no rows here serves every company; with rows, only those. A
+    client registered for one company keeps its secret, which that company's admins must
+    paste into their IdP, from working anywhere else."""
+
+    application = models.ForeignKey(
+        "oauth2_provider.Application", on_delete=models.CASCADE, related_name="companies"
+    )
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="oauth_clients")
+
+    class Meta:
+        verbose_name = "company allowed to use this client"
+        verbose_name_plural = "companies allowed to use this client (none: every company)"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["application", "company"], name="oauth_client_company_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.application} for {self.company}"

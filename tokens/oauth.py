@@ -24,7 +24,7 @@ from oauthlib.common import Request as OAuthRequest
 from oauthlib.oauth2.rfc6749 import errors
 
 from config.client_ip import client_ip_from_meta
-from tenants.models import Company
+from tenants.models import Company, OAuthClientCompany
 from tokens import secrets, selectors, services
 from tokens.models import OAuthGrant, OAuthToken
 
@@ -54,7 +54,23 @@ def _client_ip(request: OAuthRequest) -> str | None:
     return client_ip_from_meta(request.headers)
 
 
+def client_serves(application: Any, company: Company) -> bool:
+    """Whether support left the client open to every company or reserved it for this one
+    (tenants.OAuthClientCompany)."""
+    reserved = OAuthClientCompany.objects.filter(application=application)
+    return not reserved.exists() or reserved.filter(company=company).exists()
+
+
 class CompanyOAuth2Validator(OAuth2Validator):
+    def _load_application(self, client_id: str, request: OAuthRequest) -> Any:
+        # Every path that names a client (authorize, token, revoke) loads it here: a client
+        # reserved for other companies is unknown at this one (invalid_client).
+        application = super()._load_application(client_id, request)
+        if application is not None and not client_serves(application, current_company()):
+            request.client = None
+            return None
+        return application
+
     # --- Which grants and response types exist --------------------------------------------
 
     def validate_response_type(

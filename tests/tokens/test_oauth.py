@@ -21,7 +21,7 @@ from django_tenants.utils import schema_context
 from oauth2_provider.models import Application
 
 from accounts.models import User
-from tenants.models import Company
+from tenants.models import Company, OAuthClientCompany
 from tests.conftest import TEST_PASSWORD, make_portal_user, max_queries
 from tokens import selectors
 from tokens.models import Credential, CredentialEvent, OAuthGrant, OAuthToken
@@ -524,6 +524,39 @@ def test_audit_rows_name_the_client_address_behind_a_proxy(
     with schema_context(acme.schema_name):
         issued = CredentialEvent.objects.get(action="oauth_issued")
     assert issued.ip == "198.51.100.9"
+
+
+def test_a_client_reserved_for_other_companies_is_unknown_here(
+    acme: Company, outsider: Company, okta: Application
+) -> None:
+    OAuthClientCompany.objects.create(application=okta, company=outsider)
+    browser = signed_in(acme)
+
+    shown = browser.get(f"/t/acme/oauth/authorize?{urlencode(authorize_params())}")
+    _page, approved = consent(browser)
+
+    assert shown.status_code == 400 and "Location" not in shown
+    assert "Invalid client_id parameter value." in shown.content.decode()
+    assert approved.status_code == 400 and "Location" not in approved
+
+
+def test_a_client_reserved_for_this_company_works_here(acme: Company, okta: Application) -> None:
+    OAuthClientCompany.objects.create(application=okta, company=acme)
+
+    tokens = connect(signed_in(acme, email="ada@acme.test"))
+
+    assert scim_status(tokens.access) == 200
+
+
+def test_support_reserves_a_client_for_companies_on_its_admin_page(
+    okta: Application, support_superuser: User
+) -> None:
+    admin = Client()
+    admin.force_login(support_superuser)
+
+    page = admin.get(f"/admin/oauth2_provider/application/{okta.pk}/change/").content.decode()
+
+    assert "companies allowed to use this client (none: every company)" in page.lower()
 
 
 def test_public_clients_must_use_pkce(acme: Company, okta: Application) -> None:
