@@ -33,12 +33,14 @@ KEY_PREFIX = "hc:rl:"
 # KEYS: one per limit. ARGV: window (ms), now (ms), then cost and limit for each key.
 # A limit refuses when one more request would not fit (cost 0 = only look). Counts are only
 # added when every limit admits the request, so refused requests use up nothing.
-# Returns {0} when admitted, else {1-based index of the refusing limit, retry-after in ms}.
+# Returns {0} when admitted, else {1-based index of the refusing limit that frees up last,
+# retry-after in ms}.
 _SCRIPT = """
 local window = tonumber(ARGV[1])
 local now = tonumber(ARGV[2])
 local current = math.floor(now / window)
 local elapsed = now - current * window
+local refused, longest = 0, 0
 for i, key in ipairs(KEYS) do
   local cost = tonumber(ARGV[1 + 2 * i])
   local limit = tonumber(ARGV[2 + 2 * i])
@@ -56,8 +58,14 @@ for i, key in ipairs(KEYS) do
       -- start, and then its share has to slide out in turn.
       wait = (window - elapsed) + math.ceil((count + needed - limit) * window / count)
     end
-    return {i, wait}
+    -- Report the limit that frees up last, so one Retry-After is enough for all of them.
+    if wait > longest then
+      refused, longest = i, wait
+    end
   end
+end
+if refused > 0 then
+  return {refused, longest}
 end
 for i, key in ipairs(KEYS) do
   local cost = tonumber(ARGV[1 + 2 * i])

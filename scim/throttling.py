@@ -104,10 +104,7 @@ def _refusal(
     wait = verdict.retry_after
     refused = verdict.refused_by
     if refused is not None and refused == failures:
-        detail = (
-            f"Too many failed sign-in attempts from this address. Retry after {wait} s "
-            "with a valid credential."
-        )
+        detail = f"Too many failed sign-in attempts from this address. Retry after {wait} s."
     elif refused == per_company:
         detail = (
             f"{company.name} has reached its limit of {company_limit(company)} SCIM requests "

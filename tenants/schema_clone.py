@@ -6,6 +6,9 @@ instead of the names the migrations gave them (`membership_unique`, Django's has
 `…_uniq`). Nothing breaks at once, but any later migration that names such a constraint
 (RemoveConstraint, AlterUniqueTogether by name) would fail on every cloned company. Renaming
 them back after the clone keeps every company's schema identical to the base.
+
+Companies cloned before this existed are fixed by migration directory/0006: a later
+migration, in any tenant app, that names a UNIQUE constraint must depend on it.
 """
 
 from __future__ import annotations

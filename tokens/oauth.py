@@ -112,7 +112,8 @@ class CompanyOAuth2Validator(OAuth2Validator):
                 client_id=client_id,
                 client_name=request.client.name,
                 redirect_uri=request.redirect_uri,
-                scope=" ".join(request.scopes),
+                # Each scope once: a request may repeat them ("scim scim …").
+                scope=" ".join(dict.fromkeys(request.scopes)),
                 code_challenge=getattr(request, "code_challenge", None) or "",
                 code_challenge_method=getattr(request, "code_challenge_method", None) or "",
                 approver=user,
@@ -273,6 +274,6 @@ class CompanyOAuth2Validator(OAuth2Validator):
         if stored is not None:
             services.credential_revoke(
                 credential_id=str(stored.credential_id),
-                actor=f"OAuth client {client.name} (revocation request)",
+                actor=services.client_label(client.name, " (revocation request)"),
                 ip=_client_ip(request),
             )

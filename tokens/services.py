@@ -15,6 +15,8 @@ from tenants.models import Company
 from tokens import secrets
 from tokens.models import Credential, CredentialEvent, OAuthGrant, OAuthToken
 
+ACTOR_LENGTH = 254  # CredentialEvent.actor, Credential.revoked_by
+
 # `last_used_at` is refreshed at most this often, so using a credential is not a write per call.
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 
@@ -210,8 +212,11 @@ class GrantAlreadyUsed(Exception):
     """An authorization code or refresh token was used concurrently; only one use wins."""
 
 
-def _client_label(name: str) -> str:
-    return f"OAuth client {name}"
+def client_label(name: str, suffix: str = "") -> str:
+    """How an OAuth client appears in the audit trail; fits the 254-character actor columns
+    whatever name support gave the client (up to 255 characters)."""
+    label = f"OAuth client {name}"
+    return label[: ACTOR_LENGTH - len(suffix)] + suffix
 
 
 def oauth_grant_create(
@@ -311,7 +316,7 @@ def oauth_connection_create(
                 CredentialEvent(
                     credential=credential,
                     action=CredentialEvent.Action.TOKENS_ISSUED,
-                    actor=_client_label(locked.client_name),
+                    actor=client_label(locked.client_name),
                     ip=ip,
                 ),
             ]
@@ -342,7 +347,7 @@ def oauth_tokens_rotate(
         CredentialEvent.objects.create(
             credential=credential,
             action=CredentialEvent.Action.TOKENS_REFRESHED,
-            actor=_client_label(credential.name),
+            actor=client_label(credential.name),
             ip=ip,
         )
 

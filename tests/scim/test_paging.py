@@ -178,6 +178,17 @@ def test_list_pages_run_a_constant_number_of_queries(scim: Scim) -> None:
     with max_queries(5):
         filtered = scim.get("/Users?filter=active eq false&startIndex=1500&count=100").json()
     assert filtered["totalResults"] == total and filtered["itemsPerPage"] == 100
+    # A short filtered first page (every IdP's pre-create check): route, credential, the rows
+    # with their groups; no COUNT.
+    user = Member.objects.order_by("seq").values_list("id", "user_name").first()
+    assert user is not None
+    with max_queries(3):
+        found = scim.get(f'/Users?filter=userName eq "{user[1]}"').json()
+    assert found["totalResults"] == 1 and found["Resources"][0]["id"] == str(user[0])
+    # GET by id: route, credential, the user with its groups.
+    with max_queries(3):
+        single = scim.get(f"/Users/{user[0]}")
+    assert single.status_code == 200 and single.json()["userName"] == user[1]
 
 
 def test_filtered_and_sorted_pages_follow_the_list_order(scim: Scim) -> None:

@@ -300,3 +300,27 @@ def test_company_admins_see_their_limits_and_a_support_change_shows_at_once(
     assert (
         acme.events.filter(action="policy_changed", detail__policy="scim_rate_limit").count() == 2
     )
+
+
+def test_retry_after_waits_for_the_limit_that_frees_up_last(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    limiter = ratelimit.RateLimiter(django_settings.RATE_LIMIT_REDIS_URL, timeout=1)
+    soon = ratelimit.Limit("tests:soon", per_minute=10)
+    late = ratelimit.Limit("tests:late", per_minute=10)
+    start = 2_000_000 * 60.0  # the start of a window
+    clock = {"now": start + 59}
+    monkeypatch.setattr(ratelimit.time, "time", lambda: clock["now"])
+    for _ in range(10):
+        limiter.check([soon])  # full at the very end of a window: frees up within seconds
+    clock["now"] = start + 60.2
+    for _ in range(10):
+        limiter.check([late])  # full at the start of the next one: frees up in over a minute
+    clock["now"] = start + 60.5
+
+    both = limiter.check([soon, late])
+    soon_alone = limiter.check([soon])
+
+    assert (soon_alone.refused_by, soon_alone.retry_after) == (soon, 6)
+    # One Retry-After must be enough for every limit: the longest wait, 59.5 s + 6 s.
+    assert (both.refused_by, both.retry_after) == (late, 66)

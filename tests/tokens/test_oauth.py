@@ -498,12 +498,27 @@ def test_every_authorization_response_names_the_companys_issuer(acme: Company, o
     assert issuer["issuer"] == "http://testserver/t/acme/oauth"
 
 
-def test_a_client_with_a_long_name_still_connects(acme: Company, okta: Application) -> None:
-    Application.objects.filter(pk=okta.pk).update(name="Okta " + "x" * 200)
+def test_a_client_with_the_longest_name_connects_and_is_revoked(
+    acme: Company, okta: Application
+) -> None:
+    # Support may give a client a 255-character name; audit rows and credential names are
+    # shorter columns.
+    Application.objects.filter(pk=okta.pk).update(name="Okta " + "x" * 250)
 
     tokens = connect(signed_in(acme, email="ada@acme.test"))
+    working = scim_status(tokens.access)
+    revoked = token_request_revoke(tokens.refresh)
 
-    assert scim_status(tokens.access) == 200
+    assert working == 200
+    assert revoked.status_code == 200 and scim_status(tokens.access) == 401
+
+
+def test_repeated_scopes_are_one_scope(acme: Company, okta: Any) -> None:
+    code = approved_code(signed_in(acme), scope=" ".join(["scim"] * 41))
+
+    response = exchange(code)
+
+    assert response.status_code == 200 and response.json()["scope"] == "scim"
 
 
 def test_audit_rows_name_the_client_address_behind_a_proxy(
