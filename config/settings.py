@@ -261,7 +261,10 @@ CELERY_BEAT_SCHEDULE = {
     "ledger-retention": {"task": "directory.tasks.ledger_purge_all", "schedule": 24 * 3600.0},
     "exports-expiry": {"task": "directory.tasks.exports_purge_all", "schedule": 3600.0},
     "oauth-retention": {"task": "tokens.tasks.oauth_purge_all", "schedule": 24 * 3600.0},
+    "schema-pool": {"task": "tenants.tasks.schema_pool_fill", "schedule": 60.0},
 }
+# Company schemas cloned ahead of time, so creating a company is a rename (tenants.schema_pool).
+SCHEMA_POOL_SIZE = int(os.environ.get("SCHEMA_POOL_SIZE", "5"))
 
 # Largest request body accepted (a PATCH adding thousands of group members fits); larger
 # bodies are refused with a SCIM 413 before they are parsed.

@@ -208,3 +208,20 @@ class OAuthClientCompany(models.Model):
 
     def __str__(self) -> str:
         return f"{self.application} for {self.company}"
+
+
+class SchemaPoolEntry(models.Model):
+    """A schema cloned from the base ahead of time, waiting to become a company's
+    (tenants.schema_pool)."""
+
+    schema_name = models.CharField(max_length=63, unique=True)
+    fingerprint = models.CharField(
+        max_length=32, help_text="The base schema's migrations when it was cloned."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "pooled schema"
+
+    def __str__(self) -> str:
+        return self.schema_name

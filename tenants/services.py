@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django_tenants.utils import schema_context
+from django_tenants.utils import schema_context, schema_exists
 
 from accounts.models import User
 from accounts.services import company_admin_create
 from tenants.models import Company, CompanyEvent, Domain
 from tenants.policies import validate_attribute_allowlist
 from tenants.schema_clone import restore_constraint_names
+from tenants.schema_pool import pool_take
 from tenants.slugs import schema_name_for, validate_company_slug
+
+logger = logging.getLogger(__name__)
 
 POLICY_FIELDS = (
     "username_immutable",
@@ -68,9 +72,22 @@ def company_create(
             scim_changed_at=now if scim_enabled else None,
         )
         company.full_clean()
-        # Saving creates the schema: a clone of TENANT_BASE_SCHEMA, migrations marked applied.
+        if schema_exists(company.schema_name):
+            # auto_drop_schema is off: a deleted company's schema stays until support drops
+            # it, and a new company must not inherit its data.
+            raise ValidationError(
+                f'The schema of a deleted company "{slug}" still exists; support must drop '
+                "it before the slug is used again.",
+                code="unique",
+            )
+        # A schema cloned ahead of time becomes the company's (a rename); failing that, saving
+        # clones TENANT_BASE_SCHEMA (django-tenants skips the clone when the schema exists).
+        taken = pool_take(company.schema_name)
         company.save(verbosity=0)
-        restore_constraint_names(company.schema_name, settings.TENANT_BASE_SCHEMA)
+        if not taken:
+            restore_constraint_names(company.schema_name, settings.TENANT_BASE_SCHEMA)
+        if taken and settings.SCHEMA_POOL_SIZE > 0:
+            transaction.on_commit(_refill_pool)
         Domain.objects.create(domain=slug, tenant=company, is_primary=True)
         CompanyEvent.objects.create(
             company=company,
@@ -84,6 +101,15 @@ def company_create(
                     email=admin.email, password=admin.password, role=User.Role.OWNER
                 )
     return company
+
+
+def _refill_pool() -> None:
+    from tenants.tasks import schema_pool_fill
+
+    try:
+        schema_pool_fill.delay()
+    except Exception:  # the broker is away: the periodic fill catches up
+        logger.warning("Could not queue the schema pool refill.", exc_info=True)
 
 
 def company_set_scim(*, company: Company, enabled: bool, actor: str) -> bool:

@@ -16,3 +16,11 @@ def seat_check_all() -> dict[str, int]:
         level = company_seat_check(company)
         levels[level] = levels.get(level, 0) + 1
     return levels
+
+
+@shared_task
+def schema_pool_fill() -> int:
+    """Keep SCHEMA_POOL_SIZE company schemas cloned ahead of time (tenants.schema_pool)."""
+    from tenants.schema_pool import pool_fill
+
+    return pool_fill()
