@@ -49,15 +49,15 @@ def restore_constraint_names(schema: str, base: str) -> int:
     with connection.cursor() as cursor:
         cursor.execute(_MISNAMED, {"schema": schema, "base": base})
         renames = cursor.fetchall()
-        for table, current, wanted in renames:
-            cursor.execute(
-                sql.SQL("ALTER TABLE {}.{} RENAME CONSTRAINT {} TO {}")
-                .format(
-                    sql.Identifier(schema),
-                    sql.Identifier(table),
-                    sql.Identifier(current),
-                    sql.Identifier(wanted),
-                )
-                .as_string(cursor.connection)
-            )
+    for table, current, wanted in renames:
+        execute_ddl("ALTER TABLE {}.{} RENAME CONSTRAINT {} TO {}", schema, table, current, wanted)
     return len(renames)
+
+
+def execute_ddl(template: str, *names: str) -> None:
+    """Run a statement whose `{}` placeholders are identifiers (schema, table, constraint
+    names), quoted by psycopg: names come from the catalogs or from our own code, but are
+    never pasted into SQL as text."""
+    statement = sql.SQL(template).format(*(sql.Identifier(name) for name in names))
+    with connection.cursor() as cursor:
+        cursor.execute(statement.as_string(cursor.connection))

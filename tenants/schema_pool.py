@@ -21,7 +21,7 @@ from django_tenants.clone import CloneSchema
 from psycopg import sql
 
 from tenants.models import SchemaPoolEntry
-from tenants.schema_clone import restore_constraint_names
+from tenants.schema_clone import execute_ddl, restore_constraint_names
 
 PREFIX = "pool_"
 
@@ -41,15 +41,6 @@ def base_fingerprint() -> str:
     return str(row[0] if row else "")
 
 
-def _drop(schema: str) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE")
-            .format(sql.Identifier(schema))
-            .as_string(cursor.connection)
-        )
-
-
 def pool_fill(size: int | None = None) -> int:
     """Drop stale pooled schemas, then clone until `size` (SCHEMA_POOL_SIZE) are ready.
     Returns how many were cloned."""
@@ -58,7 +49,7 @@ def pool_fill(size: int | None = None) -> int:
     fingerprint = base_fingerprint()
     for stale in SchemaPoolEntry.objects.exclude(fingerprint=fingerprint):
         with transaction.atomic():
-            _drop(stale.schema_name)
+            execute_ddl("DROP SCHEMA IF EXISTS {} CASCADE", stale.schema_name)
             stale.delete()
     cloned = 0
     while SchemaPoolEntry.objects.count() < wanted:
@@ -82,11 +73,6 @@ def pool_take(schema_name: str) -> bool:
     )
     if entry is None:
         return False
-    with connection.cursor() as cursor:
-        cursor.execute(
-            sql.SQL("ALTER SCHEMA {} RENAME TO {}")
-            .format(sql.Identifier(entry.schema_name), sql.Identifier(schema_name))
-            .as_string(cursor.connection)
-        )
+    execute_ddl("ALTER SCHEMA {} RENAME TO {}", entry.schema_name, schema_name)
     entry.delete()
     return True

@@ -256,6 +256,16 @@ class IdP:
             content_type,
         )
 
+    @classmethod
+    def bearer(cls, server_url: str, live: LiveCompany, user_agent: str = "Okta") -> IdP:
+        """The company's SCIM API with its Bearer token, as a current IdP calls it."""
+        return cls(
+            f"{server_url}/t/{live.company.slug}/scim/v2",
+            f"Bearer {live.bearer}",
+            user_agent,
+            "application/scim+json",
+        )
+
     def call(
         self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
     ) -> Reply:

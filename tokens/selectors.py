@@ -3,6 +3,8 @@ company is simply not there."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import F
 from django.utils import timezone
 
@@ -38,38 +40,38 @@ def credential_for_basic(username: str, secret: str) -> Credential | None:
     return credential
 
 
-def oauth_access_token(token: str) -> OAuthToken | None:
-    """The live (not revoked) OAuth access token, with its connection: one indexed lookup. A
-    malformed token costs no query. Expiry is for the caller to tell apart."""
-    if not secrets.is_well_formed(token, secrets.OAUTH_ACCESS_PREFIX):
+def _live_token(kind: str, prefix: str, token: str, **filters: Any) -> OAuthToken | None:
+    """The not-revoked OAuth token of `kind`, with its live connection: one indexed lookup. A
+    malformed token costs no query."""
+    if not secrets.is_well_formed(token, prefix):
         return None
     return (
         OAuthToken.objects.select_related("credential")
         .filter(
-            kind=OAuthToken.Kind.ACCESS,
+            kind=kind,
             token_hash=secrets.hash_secret(token),
             revoked_at__isnull=True,
             credential__revoked_at__isnull=True,
+            **filters,
         )
         .first()
     )
 
 
+def oauth_access_token(token: str) -> OAuthToken | None:
+    """The live (not revoked) OAuth access token, with its connection. Expiry is for the
+    caller to tell apart."""
+    return _live_token(OAuthToken.Kind.ACCESS, secrets.OAUTH_ACCESS_PREFIX, token)
+
+
 def oauth_refresh_token(token: str, client_id: str) -> OAuthToken | None:
     """The usable refresh token issued to `client_id`, with its connection, or None."""
-    if not secrets.is_well_formed(token, secrets.OAUTH_REFRESH_PREFIX):
-        return None
-    return (
-        OAuthToken.objects.select_related("credential")
-        .filter(
-            kind=OAuthToken.Kind.REFRESH,
-            token_hash=secrets.hash_secret(token),
-            revoked_at__isnull=True,
-            expires_at__gt=timezone.now(),
-            credential__revoked_at__isnull=True,
-            credential__oauth_client_id=client_id,
-        )
-        .first()
+    return _live_token(
+        OAuthToken.Kind.REFRESH,
+        secrets.OAUTH_REFRESH_PREFIX,
+        token,
+        expires_at__gt=timezone.now(),
+        credential__oauth_client_id=client_id,
     )
 
 

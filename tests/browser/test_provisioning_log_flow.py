@@ -36,12 +36,7 @@ def test_admin_downloads_the_failed_operations(
         live_scim_company(django_db_blocker) as other,
     ):
         portal = f"{live_server_url}/t/{acme.company.slug}"
-        idp = IdP(
-            f"{portal}/scim/v2",
-            f"Bearer {acme.bearer}",
-            "Okta SCIM Client 1.0.0",
-            "application/scim+json",
-        )
+        idp = IdP.bearer(live_server_url, acme, "Okta SCIM Client 1.0.0")
         assert idp.call("POST", "/Users", {"userName": "ok@live.test"}).status == 201
         assert idp.call("POST", "/Users", {"userName": "ok@live.test"}).status == 409
         assert (

@@ -38,12 +38,7 @@ def test_seat_check_and_retention_run_in_the_worker(
     live_server_url: str, celery_worker_process: Any, django_db_blocker: Any
 ) -> None:
     with live_scim_company(django_db_blocker) as live:
-        idp = IdP(
-            f"{live_server_url}/t/{live.company.slug}/scim/v2",
-            f"Bearer {live.bearer}",
-            "Okta",
-            "application/scim+json",
-        )
+        idp = IdP.bearer(live_server_url, live, "Okta")
         for name in ("a", "b", "c", "d"):
             assert idp.call("POST", "/Users", {"userName": f"{name}@live.test"}).status == 201
 

@@ -76,12 +76,7 @@ def test_100_concurrent_creates_against_10_free_seats(
                 Company.objects.filter(pk=live.company.pk).update(seat_limit=10)
 
         in_thread(limit)
-        idp = IdP(
-            f"{live_server_url}/t/{live.company.slug}/scim/v2",
-            f"Bearer {live.bearer}",
-            "Okta",
-            "application/scim+json",
-        )
+        idp = IdP.bearer(live_server_url, live, "Okta")
 
         with ThreadPoolExecutor(max_workers=20) as pool:
             statuses = list(
@@ -107,12 +102,7 @@ def test_50_concurrent_posts_of_one_username_make_one_user(
     live_server_url: str, django_db_blocker: Any
 ) -> None:
     with live_scim_company(django_db_blocker) as live:
-        idp = IdP(
-            f"{live_server_url}/t/{live.company.slug}/scim/v2",
-            f"Bearer {live.bearer}",
-            "Okta",
-            "application/scim+json",
-        )
+        idp = IdP.bearer(live_server_url, live, "Okta")
 
         with ThreadPoolExecutor(max_workers=20) as pool:
             statuses = list(
@@ -131,12 +121,7 @@ def test_reactivations_racing_creations_never_pass_the_limit(
     live_server_url: str, django_db_blocker: Any
 ) -> None:
     with live_scim_company(django_db_blocker) as live:
-        idp = IdP(
-            f"{live_server_url}/t/{live.company.slug}/scim/v2",
-            f"Bearer {live.bearer}",
-            "Okta",
-            "application/scim+json",
-        )
+        idp = IdP.bearer(live_server_url, live, "Okta")
         sleeping = [
             idp.call("POST", "/Users", {"userName": f"old{i}@live.test", "active": False}).body[
                 "id"
@@ -170,12 +155,7 @@ def test_concurrent_patches_with_the_same_etag_one_wins_the_rest_get_412(
     live_server_url: str, django_db_blocker: Any
 ) -> None:
     with live_scim_company(django_db_blocker) as live:
-        idp = IdP(
-            f"{live_server_url}/t/{live.company.slug}/scim/v2",
-            f"Bearer {live.bearer}",
-            "Entra",
-            "application/scim+json",
-        )
+        idp = IdP.bearer(live_server_url, live, "Entra")
         created = idp.call("POST", "/Users", {"userName": "contended@live.test"})
         user_id, etag = created.body["id"], created.headers["ETag"]
 
@@ -202,12 +182,7 @@ def test_concurrent_membership_patches_lose_no_member(
     live_server_url: str, django_db_blocker: Any
 ) -> None:
     with live_scim_company(django_db_blocker) as live:
-        idp = IdP(
-            f"{live_server_url}/t/{live.company.slug}/scim/v2",
-            f"Bearer {live.bearer}",
-            "Okta",
-            "application/scim+json",
-        )
+        idp = IdP.bearer(live_server_url, live, "Okta")
         users = [
             idp.call("POST", "/Users", {"userName": f"member{i}@live.test"}).body["id"]
             for i in range(30)

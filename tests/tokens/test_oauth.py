@@ -22,7 +22,8 @@ from oauth2_provider.models import Application
 
 from accounts.models import User
 from tenants.models import Company, OAuthClientCompany
-from tests.conftest import TEST_PASSWORD, make_portal_user, max_queries
+from tests.conftest import max_queries
+from tests.provisioning_ui.test_access_rights import signed_in as portal_session
 from tokens import selectors
 from tokens.models import Credential, CredentialEvent, OAuthGrant, OAuthToken
 
@@ -45,14 +46,7 @@ def okta(db: None) -> Application:
 
 
 def signed_in(company: Company, role: str = User.Role.ADMIN, email: str = "") -> Client:
-    email = email or f"{role}@{company.slug}.test"
-    make_portal_user(company, email=email, role=role)
-    browser = Client()
-    response = browser.post(
-        f"/t/{company.slug}/login/", {"username": email, "password": TEST_PASSWORD}
-    )
-    assert response.status_code == 302
-    return browser
+    return portal_session(company, role, email or f"{role}@{company.slug}.test")
 
 
 def basic(client_id: str = CLIENT_ID, secret: str = CLIENT_SECRET) -> str:
