@@ -158,6 +158,20 @@ def import_sweep(base: str, token: str) -> dict[str, Any]:
     }
 
 
+# The letters for the request workloads ((h), the import sweep, is --no-sweep's).
+WORKLOAD_LETTERS = {
+    "a": "filter_username",
+    "b": "get_by_id",
+    "c": "post",
+    "d": "patch_active",
+    "e": "page_random_depth",
+    "f": "put",
+    "g": "group_patch",
+}
+CEILINGS = ("ceiling_empty", "authenticated_empty", "ceiling_lookup")
+WORKLOAD_NAMES = frozenset(WORKLOAD_LETTERS.values()) | frozenset(CEILINGS)
+
+
 def workloads(
     users: list[dict[str, Any]], total: int, group_id: str
 ) -> dict[str, Callable[[random.Random], Request]]:

@@ -110,7 +110,7 @@ def bench_size(env: dict[str, str], users: int, args: argparse.Namespace) -> dic
             "GET", "/Groups?filter=" + load.quote('displayName eq "Group 0"')
         )[1]["Resources"][0]["id"]
         plans = load.workloads(users_sample, users, group_id)
-        chosen = [name for name in plans if not args.workloads or name in args.workloads.split(",")]
+        chosen = [name for name in plans if not args.workloads or name in args.workloads]
         results = []
         for name in chosen:
             if args.client == "wrk":
@@ -175,6 +175,19 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _workload_names(value: str) -> set[str]:
+    names = set()
+    for given in filter(None, (part.strip() for part in value.split(","))):
+        name = load.WORKLOAD_LETTERS.get(given, given)
+        if name not in load.WORKLOAD_NAMES:
+            known = ", ".join(f"{k}={v}" for k, v in load.WORKLOAD_LETTERS.items())
+            raise argparse.ArgumentTypeError(
+                f"unknown workload {given!r}; choose from {known} or {', '.join(load.CEILINGS)}"
+            )
+        names.add(name)
+    return names | set(load.CEILINGS) if names else names
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -184,7 +197,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--duration", type=float, default=10)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--workloads", default="", help="comma-separated subset")
+    parser.add_argument(
+        "--workloads",
+        default="",
+        type=_workload_names,
+        help="comma-separated subset, by name or by the issue's letter (a-g), e.g. a,b or "
+        "filter_username; the ceilings always run, since every share is of them",
+    )
     parser.add_argument(
         "--client",
         choices=("wrk", "python"),

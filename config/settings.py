@@ -78,6 +78,9 @@ TENANT_SUBFOLDER_PREFIX = "t"
 # so creating a company costs the same however many migrations the project has.
 TENANT_BASE_SCHEMA = "tenant_base"
 TENANT_CREATION_FAKES_MIGRATIONS = True
+# Send `SET search_path` when the company changes, not before every query: see
+# tenants/postgresql_backend/base.py for why that is safe (rolled-back SETs are re-sent).
+TENANT_LIMIT_SET_CALLS = True
 PUBLIC_SCHEMA_NAME = "public"
 
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
@@ -90,7 +93,8 @@ DATABASES: dict[str, dict[str, Any]] = {
         **dj_database_url.parse(
             DATABASE_URL, conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60"))
         ),
-        "ENGINE": "django_tenants.postgresql_backend",
+        # django-tenants' backend, with `SET search_path` sent once per company switch.
+        "ENGINE": "tenants.postgresql_backend",
         "CONN_HEALTH_CHECKS": True,
     }
 }

@@ -11,8 +11,10 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import connection
 from django.db.models import CharField, Sum
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Lower
+from django.db.models.lookups import Exact
 
+from config.prepared_query import PreparedQuery
 from directory.models import MEMBER_BUCKET_SIZE, Member, MemberBucket
 from scim.errors import NotFound
 
@@ -77,6 +79,11 @@ def member_get(member_id: str, *, for_update: bool = False, with_roles: bool = F
     parsed = parse_member_id(member_id)
     if parsed is None:
         raise NotFound(f"No user with id {member_id!r}.")
+    if with_roles and not for_update:
+        found = _MEMBER_WITH_ROLES(parsed)
+        if not found:
+            raise NotFound(f"No user with id {member_id!r}.")
+        return found[0]
     queryset = Member.objects.select_related("manager")
     if for_update:
         queryset = Member.objects.select_for_update(of=("self",)).select_related("manager")
@@ -86,6 +93,14 @@ def member_get(member_id: str, *, for_update: bool = False, with_roles: bool = F
         return queryset.get(pk=parsed)
     except Member.DoesNotExist:
         raise NotFound(f"No user with id {member_id!r}.") from None
+
+
+def member_rows_named(user_name: str) -> list[tuple[Any, ...]]:
+    """The member whose userName is `user_name` (case-insensitively), as a one-item list of
+    (id, attributes, manager_id, created_at, updated_at, version, roles), or an empty list:
+    what `filter=userName eq "…"` selects (every IdP's check before it creates a user), read
+    through the unique index on lower(user_name)."""
+    return _MEMBERS_NAMED(user_name.lower())
 
 
 def member_count() -> int:
@@ -145,3 +160,23 @@ def roles_column() -> RawSQL:
 def split_roles(values: Iterable[str]) -> list[tuple[str, str]]:
     """What `roles_column` (or the page query) read, as (group id, display name) pairs."""
     return [(value[:36], value[37:]) for value in values]
+
+
+# The two reads every identity provider repeats most, compiled once (config/prepared_query.py):
+# GET /Users/<id>, and the userName filter it sends before creating each user.
+_MEMBER_WITH_ROLES: PreparedQuery[Member] = PreparedQuery(
+    lambda pk: (
+        Member.objects.select_related("manager").annotate(roles=roles_column()).filter(pk=pk)[:1]
+    ),
+    samples=(uuid.UUID(int=1),),
+)
+_MEMBERS_NAMED: PreparedQuery[tuple[Any, ...]] = PreparedQuery(
+    lambda lowered: (
+        Member.objects.filter(Exact(Lower("user_name"), lowered))
+        .annotate(roles=roles_column())
+        .values_list(
+            "id", "attributes", "manager_id", "created_at", "updated_at", "version", "roles"
+        )[:1]
+    ),
+    samples=("<user name>",),
+)

@@ -82,6 +82,19 @@ def users_q(expr: Expr) -> Q:
     raise InvalidFilter("Unsupported filter expression.")
 
 
+def user_name_equals(expr: Expr) -> str | None:
+    """The value of a filter that is exactly `userName eq "<string>"` (any spelling of the
+    path), or None. Every identity provider sends it before creating a user, so it has its
+    own prepared query (directory.selectors.member_rows_named) with the same meaning as
+    users_q's: case-insensitive equality."""
+    if not (isinstance(expr, Comparison) and expr.op == "eq" and isinstance(expr.value, str)):
+        return None
+    resolved = USER.resolve(expr.path)
+    if resolved is None or resolved.is_extension or resolved.dotted != "userName":
+        return None
+    return expr.value
+
+
 def _resolve(path: str) -> ResolvedAttribute:
     resolved = USER.resolve(path)
     if resolved is None:

@@ -16,12 +16,13 @@ from directory.models import Member
 from directory.selectors import (
     member_count,
     member_get,
+    member_rows_named,
     members_page,
     roles_column,
     split_roles,
 )
 from provisioning_ui.links import scim_base_url
-from scim.filter_query import COLUMNS, users_q
+from scim.filter_query import COLUMNS, user_name_equals, users_q
 from scim.group_resource import user_groups
 from scim.listing import (
     ListParams,
@@ -131,10 +132,26 @@ def _list(request: Request, params: ListParams) -> Response:
         members = [UserRow._make(row) for row, _ in found]
         if roles is not None:
             roles.update((row[0], groups) for row, groups in found)
+    elif (user_name := _user_name_lookup(params)) is not None:
+        found_rows = member_rows_named(user_name)
+        members = [UserRow._make(row[:-1]) for row in found_rows]
+        if roles is not None:
+            roles.update((row[0], split_roles(row[-1])) for row in found_rows)
+        total = len(members)
     else:
         total, members = _filtered(params, roles)
     resources = _render(request, members, params.attributes, params.excluded, roles or {})
     return Response(list_response(total, params.start_index, resources))
+
+
+def _user_name_lookup(params: ListParams) -> str | None:
+    """The userName of a first-page `filter=userName eq "…"` without sorting: at most one
+    user (userName is unique), so it is the whole result."""
+    if params.filter is None or params.sort_by is not None:
+        return None
+    if params.start_index != 1 or params.count < 1:
+        return None
+    return user_name_equals(params.filter)
 
 
 def _filtered(

@@ -63,9 +63,9 @@ class CompanyRoutingMiddleware(TenantSubfolderMiddleware):
             if "/scim/v2" in request.path:
                 return _scim_error(400, "This host name is not served here.")
             return HttpResponseBadRequest("This host name is not served here.")
-        connection.set_schema_to_public()
         prefix = f"/{settings.TENANT_SUBFOLDER_PREFIX}/"
         if not request.path.startswith(prefix):
+            connection.set_schema_to_public()
             tenant = get_tenant_model().objects.get(schema_name=get_public_schema_name())
             self.setup_url_routing(request, force_public=True)
             tenant.domain_url = hostname
@@ -73,10 +73,9 @@ class CompanyRoutingMiddleware(TenantSubfolderMiddleware):
             connection.set_tenant(tenant)
             return None
         slug = request.path[len(prefix) :].split("/")[0]
-        domain_model = get_tenant_domain_model()
-        try:
-            tenant = self.get_tenant(domain_model=domain_model, hostname=slug)
-        except domain_model.DoesNotExist:
+        tenant = company_for_route(slug)
+        if tenant is None:
+            connection.set_schema_to_public()
             return self.no_tenant_found(request, slug)
         tenant.domain_subfolder = slug
         tenant.domain_url = hostname
@@ -92,6 +91,27 @@ class CompanyRoutingMiddleware(TenantSubfolderMiddleware):
             return _scim_error(404, "No company is served at this URL. Check the SCIM base URL.")
         # A response, not Http404: the 404 handler would run before sessions exist.
         return HttpResponseNotFound(render_to_string("portal/unknown_company.html"))
+
+
+def company_for_route(slug: str) -> Any:
+    """The company routed at `/t/<slug>/`, or None. The tables are named with their schema,
+    so the lookup is right whichever company the connection served last; that spares the
+    two `SET search_path` a switch to `public` and back would cost (tenants/postgresql_backend)
+    when the next request is for the same company, as an identity provider's are."""
+    company_model, domain_model = get_tenant_model(), get_tenant_domain_model()
+    public = get_public_schema_name()
+    company_table = f'"{public}"."{company_model._meta.db_table}"'
+    domain_table = f'"{public}"."{domain_model._meta.db_table}"'
+    company_column = domain_model._meta.get_field("tenant").column
+    found = list(
+        company_model.objects.raw(
+            f"SELECT company.* FROM {company_table} company "  # noqa: S608 - names, not input
+            f"JOIN {domain_table} route ON route.{company_column} = company.id "
+            "WHERE route.domain = %s",
+            [slug],
+        )
+    )
+    return found[0] if found else None
 
 
 def _urlconf_for(tenant: object) -> ModuleType:

@@ -8,8 +8,19 @@ from typing import Any
 from django.db.models import F
 from django.utils import timezone
 
+from config.prepared_query import PreparedQuery
 from tokens import secrets
 from tokens.models import Credential, OAuthGrant, OAuthToken
+
+# Every SCIM request with a token runs this; compiled once (config/prepared_query.py).
+_TOKEN_BY_HASH: PreparedQuery[Credential] = PreparedQuery(
+    lambda secret_hash: (
+        Credential.objects.not_revoked()
+        .filter(kind=Credential.Kind.TOKEN, secret_hash=secret_hash)
+        .order_by("pk")[:1]
+    ),
+    samples=("<secret hash>",),
+)
 
 
 def credential_for_bearer(token: str) -> Credential | None:
@@ -17,11 +28,8 @@ def credential_for_bearer(token: str) -> Credential | None:
     costs no database query."""
     if not secrets.is_well_formed(token, secrets.BEARER_PREFIX):
         return None
-    return (
-        Credential.objects.not_revoked()
-        .filter(kind=Credential.Kind.TOKEN, secret_hash=secrets.hash_secret(token))
-        .first()
-    )
+    found = _TOKEN_BY_HASH(secrets.hash_secret(token))
+    return found[0] if found else None
 
 
 def credential_for_basic(username: str, secret: str) -> Credential | None:

@@ -207,6 +207,44 @@ def test_attributes_and_excluded_attributes(scim: Scim) -> None:
 # --- filter and paging ------------------------------------------------------------------------
 
 
+def test_the_pre_create_check_reads_like_any_filtered_list(scim: Scim) -> None:
+    created = create(scim)
+    group = scim.post(
+        "/Groups",
+        {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "Sales",
+            "members": [{"value": created["id"]}],
+        },
+    ).json()
+    query = 'filter=userName eq "Test.User@okta.local"'
+    spelled_out = 'filter=userName eq "test.user@okta.local" and userName pr'
+
+    found = scim.get(f"/Users?{query}").json()
+    slow = scim.get(f"/Users?{spelled_out}").json()
+    narrowed = scim.get(f"/Users?{query}&attributes=userName").json()
+    without_groups = scim.get(f"/Users?{query}&excludedAttributes=groups").json()
+    second_page = scim.get(f"/Users?{query}&startIndex=2").json()
+    no_room = scim.get(f"/Users?{query}&count=0").json()
+
+    assert found == slow
+    assert found["totalResults"] == 1
+    assert found["Resources"][0]["groups"] == [
+        {
+            "value": group["id"],
+            "display": "Sales",
+            "$ref": group["meta"]["location"],
+            "type": "direct",
+        }
+    ]
+    assert narrowed["Resources"] == [
+        {"schemas": created["schemas"], "id": created["id"], "userName": "test.user@okta.local"}
+    ]
+    assert "groups" not in without_groups["Resources"][0]
+    assert (second_page["totalResults"], second_page["Resources"]) == (1, [])
+    assert (no_room["totalResults"], no_room["Resources"]) == (1, [])
+
+
 def test_filter_no_match_is_200_with_zero_results(scim: Scim) -> None:
     response = scim.get('/Users?filter=userName eq "abcdefgh@example.com"')
 
@@ -231,6 +269,8 @@ def test_filter_no_match_is_200_with_zero_results(scim: Scim) -> None:
         'filter=emails[type eq "work" and value co "test.user"]',
         'filter=name.familyName sw "us" and active eq true',
         'filter=not (userName eq "nobody") and title pr or displayName eq "Test User"',
+        'filter=USERNAME eq "test.user@okta.local"',
+        'filter=urn:ietf:params:scim:schemas:core:2.0:User:userName eq "test.user@okta.local"',
     ],
 )
 def test_filters_idps_send(scim: Scim, query: str) -> None:
