@@ -4,6 +4,11 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
 
+# pg_dump: new company schemas replay the base schema's DDL (tenants/schema_clone.py). The
+# client must be at least the server's version (Debian bookworm: 15, as in docker-compose).
+RUN apt-get update && apt-get install -y --no-install-recommends postgresql-client \
+    && rm -rf /var/lib/apt/lists/*
+
 COPY pyproject.toml ./
 RUN pip install --upgrade "pip>=25.1" && pip install --group runtime
 

@@ -15,8 +15,8 @@ from accounts.models import User
 from accounts.services import company_admin_create
 from tenants.models import Company, CompanyEvent, Domain
 from tenants.policies import validate_attribute_allowlist
-from tenants.schema_clone import restore_constraint_names
-from tenants.schema_pool import pool_take
+from tenants.schema_clone import clone_schema
+from tenants.schema_pool import base_fingerprint, pool_take
 from tenants.slugs import schema_name_for, validate_company_slug
 
 logger = logging.getLogger(__name__)
@@ -80,12 +80,13 @@ def company_create(
                 "it before the slug is used again.",
                 code="unique",
             )
-        # A schema cloned ahead of time becomes the company's (a rename); failing that, saving
-        # clones TENANT_BASE_SCHEMA (django-tenants skips the clone when the schema exists).
+        # A schema cloned ahead of time becomes the company's (a rename); failing that, it is
+        # cloned now. Either way it exists before the save, so django-tenants does not clone.
         taken = pool_take(company.schema_name)
-        company.save(verbosity=0)
         if not taken:
-            restore_constraint_names(company.schema_name, settings.TENANT_BASE_SCHEMA)
+            base = settings.TENANT_BASE_SCHEMA
+            clone_schema(base, company.schema_name, fingerprint=base_fingerprint())
+        company.save(verbosity=0)
         if taken and settings.SCHEMA_POOL_SIZE > 0:
             transaction.on_commit(_refill_pool)
         Domain.objects.create(domain=slug, tenant=company, is_primary=True)
