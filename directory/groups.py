@@ -197,6 +197,7 @@ def _step(op: str, path: Any, value: Any) -> Step | None:
 
 
 def _apply_plan(group: Group, plan: list[Step]) -> None:
+    old_name = group.display_name
     for kind, argument in plan:
         if kind == "rename":
             group.display_name = argument.strip()[:255]
@@ -206,7 +207,7 @@ def _apply_plan(group: Group, plan: list[Step]) -> None:
             Membership.objects.filter(group=group, member_id__in=argument).delete()
     group.version += 1
     group.updated_at = timezone.now()
-    _save(group, insert=False)
+    _save(group, insert=False, keys_changed=group.display_name != old_name)
 
 
 def _add_members(group: Group, members: Sequence[tuple[uuid.UUID, str]]) -> None:
@@ -258,17 +259,19 @@ def _resource_for_patch(group: Group, members: dict[uuid.UUID, str]) -> dict[str
 
 
 def _update(group: Group, data: GroupInput, *, current: dict[uuid.UUID, str]) -> None:
+    keys = (group.display_name, group.external_id)
     group.display_name, group.external_id = data.display_name, data.external_id
     group.version += 1
     group.updated_at = timezone.now()
-    _save(group, insert=False)
+    _save(group, insert=False, keys_changed=(group.display_name, group.external_id) != keys)
     _set_members(group, data.members, current=current)
 
 
-def _save(group: Group, *, insert: bool) -> None:
+def _save(group: Group, *, insert: bool, keys_changed: bool = True) -> None:
     save_unique(
         group,
         insert=insert,
+        keys_changed=keys_changed,
         conflicts={
             "display_name": f'A group named "{group.display_name}" already exists.',
             "external_id": f'A group with externalId "{group.external_id}" already exists.',

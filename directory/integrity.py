@@ -18,10 +18,17 @@ def check_if_match(version: int, if_match: str | None, noun: str) -> None:
         )
 
 
-def save_unique(obj: models.Model, *, insert: bool, conflicts: dict[str, str]) -> None:
+def save_unique(
+    obj: models.Model, *, insert: bool, conflicts: dict[str, str], keys_changed: bool = True
+) -> None:
     """Save `obj` in a savepoint; a unique violation whose constraint name contains a key of
     `conflicts` becomes Uniqueness (409) with that message. The database decides, so two
-    concurrent writes of the same userName cannot both win."""
+    concurrent writes of the same userName cannot both win. An update whose unique columns
+    kept their values (`keys_changed=False`: deactivations, member changes) cannot violate
+    them and is saved without the savepoint's two round trips."""
+    if not insert and not keys_changed:
+        obj.save()
+        return
     try:
         with transaction.atomic():
             obj.save(force_insert=insert)

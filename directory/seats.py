@@ -3,7 +3,7 @@ only under a row lock on that company (the seat lock), in the transaction of the
 
 from __future__ import annotations
 
-from django.db.models import F
+from django.db.models import F, Q
 
 from scim.errors import ScimError
 from tenants.models import Company
@@ -18,13 +18,16 @@ def seats_take(company: Company, count: int = 1) -> None:
     """Take `count` seats for members becoming active. Locks the company row until the
     transaction ends, so concurrent creates cannot both take the last seat. Raises
     SeatLimitReached when the limit would be passed. Call inside a transaction."""
-    locked = Company.objects.select_for_update().only("seat_limit", "seats_used").get(pk=company.pk)
-    if locked.seat_limit is not None and locked.seats_used + count > locked.seat_limit:
-        raise SeatLimitReached(
-            f"Seat limit reached: {locked.seats_used} of {locked.seat_limit} seats in use. "
-            "Deactivate a user or ask support to raise the limit."
-        )
-    Company.objects.filter(pk=company.pk).update(seats_used=F("seats_used") + count)
+    # One statement: the UPDATE locks the row, and a concurrent one waits for it, then
+    # re-checks the condition against the committed count (PostgreSQL's READ COMMITTED).
+    room = Q(seat_limit__isnull=True) | Q(seat_limit__gte=F("seats_used") + count)
+    if Company.objects.filter(room, pk=company.pk).update(seats_used=F("seats_used") + count):
+        return
+    full = Company.objects.only("seat_limit", "seats_used").get(pk=company.pk)
+    raise SeatLimitReached(
+        f"Seat limit reached: {full.seats_used} of {full.seat_limit} seats in use. "
+        "Deactivate a user or ask support to raise the limit."
+    )
 
 
 def seats_release(company: Company, count: int = 1) -> None:

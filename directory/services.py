@@ -70,7 +70,7 @@ def member_replace(
     immutable by company policy), Uniqueness, SeatLimitReached (reactivation), InvalidValue."""
     subject = Subject.from_payload("User", payload, parse_member_id(member_id))
     with recorded("replace", subject, context, payload) as entry:
-        member = member_get(member_id, for_update=True)
+        member = member_get(member_id, for_update=True, with_roles=True)
         check_if_match(member.version, if_match, "user")
         _update(company, member, normalize_user(payload, user_policy(company)))
         entry.succeeded(_subject(member), 200)
@@ -91,7 +91,7 @@ def member_patch(
     with recorded(
         "patch", Subject("User", parse_member_id(member_id)), context, list(operations)
     ) as entry:
-        member = member_get(member_id, for_update=True)
+        member = member_get(member_id, for_update=True, with_roles=True)
         entry.subject = _subject(member)
         check_if_match(member.version, if_match, "user")
         patched = apply_patch(copy.deepcopy(member.attributes), operations, USER)
@@ -131,7 +131,8 @@ def _subject(member: Member) -> Subject:
 
 def _update(company: Company, member: Member, resource: dict[str, Any]) -> None:
     was_active = member.active
-    old_user_name = member.user_name
+    old_user_name, old_external_id = member.user_name, member.external_id
+    old_values = _multi_valued(member.attributes)
     if company.username_immutable and resource["userName"].lower() != old_user_name.lower():
         raise errors.Mutability(
             f'userName cannot change for this company (it is "{old_user_name}").'
@@ -143,10 +144,18 @@ def _update(company: Company, member: Member, resource: dict[str, Any]) -> None:
         seats_release(company)
     member.version += 1
     member.updated_at = timezone.now()
-    _save(member, insert=False)
-    _write_values(member, resource, replace=True)
+    keys_changed = (member.user_name, member.external_id) != (old_user_name, old_external_id)
+    _save(member, insert=False, keys_changed=keys_changed)
+    # The searchable copies of emails, phone numbers… are rewritten only when those changed
+    # (not on the deactivations and reactivations that most updates are).
+    if _multi_valued(resource) != old_values:
+        _write_values(member, resource, replace=True)
     if member.user_name.lower() != old_user_name.lower():
         _adopt_waiting_reports(member)
+
+
+def _multi_valued(resource: dict[str, Any]) -> list[Any]:
+    return [resource.get(attribute, []) for attribute in MULTI_VALUED]
 
 
 def _apply(member: Member, resource: dict[str, Any]) -> None:
@@ -190,10 +199,11 @@ def _adopt_waiting_reports(member: Member) -> None:
     ).exclude(pk=member.pk).update(manager=member, manager_ref="")
 
 
-def _save(member: Member, *, insert: bool) -> None:
+def _save(member: Member, *, insert: bool, keys_changed: bool = True) -> None:
     save_unique(
         member,
         insert=insert,
+        keys_changed=keys_changed,
         conflicts={
             "user_name": f'A user with userName "{member.user_name}" already exists.',
             "external_id": f'A user with externalId "{member.external_id}" already exists.',

@@ -106,6 +106,12 @@ def _single(
     return Response(shown, status=status, headers=headers)
 
 
+def _roles_read(member: Member) -> list[tuple[str, str]]:
+    """The groups a write service read with the member it changed (`member_get(...,
+    with_roles=True)`, under its row lock): a user's write never changes its groups."""
+    return split_roles(member.roles)  # type: ignore[attr-defined]
+
+
 def _rows(
     queryset: QuerySet[Member], roles: dict[Any, list[tuple[str, str]]] | None
 ) -> list[UserRow]:
@@ -188,7 +194,8 @@ class UsersView(ScimView):
         member = services.member_create(
             company=_company(request), payload=json_body(request), context=call_context(request)
         )
-        return _single(request, member, status=201)
+        # A new user is in no group yet (`groups` is read-only on a User).
+        return _single(request, member, status=201, roles=[])
 
 
 class UsersSearchView(ScimView):
@@ -214,7 +221,7 @@ class UserView(ScimView):
             context=call_context(request),
             if_match=request.META.get("HTTP_IF_MATCH"),
         )
-        return _single(request, member)
+        return _single(request, member, roles=_roles_read(member))
 
     def patch(self, request: Request, member_id: str) -> Response:
         member = services.member_patch(
@@ -226,7 +233,7 @@ class UserView(ScimView):
         )
         if "return=minimal" in request.META.get("HTTP_PREFER", "").replace(" ", "").lower():
             return Response(status=204, headers={"ETag": etag(member.version)})
-        return _single(request, member)
+        return _single(request, member, roles=_roles_read(member))
 
     def delete(self, request: Request, member_id: str) -> Response:
         services.member_delete(

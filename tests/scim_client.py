@@ -13,6 +13,7 @@ from tenants.models import Company
 from tokens.services import token_issue
 
 BASE = "/t/acme/scim/v2"
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 
 class Scim:

@@ -36,14 +36,13 @@ from hypothesis import HealthCheck, currently_in_test_context, event, given, set
 from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
 
-from tests.scim_client import Scim, assert_error, okta_user
+from tests.scim_client import PATCH_OP, Scim, assert_error, okta_user
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "60"))
 
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 # RFC 7644 §3.12, Table 9: the only scimType keywords a 400 may carry.

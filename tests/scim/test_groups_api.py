@@ -8,9 +8,8 @@ import pytest
 
 from directory.models import Group, Member, Membership, ProvisioningEvent
 from tests.conftest import max_queries
-from tests.scim_client import Scim, assert_error, okta_user
+from tests.scim_client import PATCH_OP, Scim, assert_error, okta_user
 
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
 

@@ -12,10 +12,10 @@ from urllib.parse import quote
 import pytest
 
 from tests.live import IdP, LiveCompany, live_scim_company
+from tests.scim_client import PATCH_OP
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db]
 
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
 

@@ -11,7 +11,7 @@ from django_tenants.utils import schema_context
 from directory.models import Member, MemberValue, ProvisioningEvent
 from tenants.models import Company
 from tests.conftest import max_queries
-from tests.scim_client import Scim, assert_error, okta_user
+from tests.scim_client import PATCH_OP, Scim, assert_error, okta_user
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
@@ -755,3 +755,51 @@ def test_a_body_over_the_limit_is_413_with_a_scim_error(scim: Scim) -> None:
 
     assert_error(response, 413)
     assert Member.objects.count() == 0
+
+
+def test_searchable_emails_follow_every_kind_of_update(scim: Scim) -> None:
+    created = create(scim)
+    user = f"/Users/{created['id']}"
+
+    def found_by(email: str) -> list[str]:
+        body = scim.get(f'/Users?filter=emails.value eq "{email}"').json()
+        return [r["id"] for r in body["Resources"]]
+
+    deactivate = {"op": "replace", "value": {"active": False}}
+    new_email = {
+        "op": "replace",
+        "path": "emails",
+        "value": [{"value": "moved@okta.local", "type": "work", "primary": True}],
+    }
+    scim.patch(user, {"schemas": [PATCH_OP], "Operations": [deactivate]})
+    assert found_by("test.user@okta.local") == [created["id"]]
+
+    scim.patch(user, {"schemas": [PATCH_OP], "Operations": [new_email]})
+    assert (found_by("test.user@okta.local"), found_by("moved@okta.local")) == ([], [created["id"]])
+
+    scim.put(user, okta_user())
+    assert (found_by("test.user@okta.local"), found_by("moved@okta.local")) == ([created["id"]], [])
+    with schema_context(connection.schema_name):
+        assert MemberValue.objects.filter(member_id=created["id"]).count() == 1
+
+
+def test_write_responses_list_the_users_groups(scim: Scim) -> None:
+    created = create(scim)
+    group = scim.post(
+        "/Groups",
+        {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "Engineering",
+            "members": [{"value": created["id"]}],
+        },
+    ).json()
+    user = f"/Users/{created['id']}"
+
+    patched = scim.patch(
+        user,
+        {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "value": {"active": False}}]},
+    ).json()
+    replaced = scim.put(user, okta_user()).json()
+
+    for body in (patched, replaced):
+        assert [g["value"] for g in body["groups"]] == [group["id"]]
