@@ -587,7 +587,7 @@ def test_manager_by_id_by_username_and_before_the_manager_exists(scim: Scim) -> 
         scim,
         user_name="c@okta.local",
         externalId="c",
-        **{ENTERPRISE: {"manager": {"value": "later@okta.local"}}},
+        **{ENTERPRISE: {"manager": {"value": "Later@Okta.local"}}},
     )
 
     later = create(scim, user_name="later@okta.local", externalId="later")
@@ -598,7 +598,7 @@ def test_manager_by_id_by_username_and_before_the_manager_exists(scim: Scim) -> 
         "displayName": "The Boss",
     }
     assert by_name[ENTERPRISE]["manager"]["value"] == boss["id"]
-    assert early[ENTERPRISE]["manager"] == {"value": "later@okta.local"}
+    assert early[ENTERPRISE]["manager"] == {"value": "Later@Okta.local"}
     assert scim.get(f"/Users/{early['id']}").json()[ENTERPRISE]["manager"]["value"] == later["id"]
 
 
