@@ -49,11 +49,13 @@ def member_create(*, company: Company, payload: Any, context: CallContext) -> Me
         now = timezone.now()
         member = Member(id=uuid.uuid4(), created_at=now, updated_at=now, version=1)
         _apply(member, resource)
-        if member.active:
-            seats_take(company)
         _save(member, insert=True)
         _write_values(member, resource, replace=False)
         _adopt_waiting_reports(member)
+        if member.active:
+            # Last: the seat lock (the company's row) serializes every create of the company
+            # until commit, so it is held for the ledger row and the commit only.
+            seats_take(company)
         entry.succeeded(_subject(member), 201)
     return member
 
@@ -139,10 +141,6 @@ def _update(company: Company, member: Member, resource: dict[str, Any]) -> None:
             f'userName cannot change for this company (it is "{old_user_name}").'
         )
     _apply(member, resource)
-    if member.active and not was_active:
-        seats_take(company)
-    elif was_active and not member.active:
-        seats_release(company)
     member.version += 1
     member.updated_at = timezone.now()
     keys_changed = (member.user_name, member.external_id) != (old_user_name, old_external_id)
@@ -153,6 +151,11 @@ def _update(company: Company, member: Member, resource: dict[str, Any]) -> None:
         _write_values(member, resource, replace=True)
     if member.user_name.lower() != old_user_name.lower():
         _adopt_waiting_reports(member)
+    # Last, as in member_create: the seat lock is held until commit.
+    if member.active and not was_active:
+        seats_take(company)
+    elif was_active and not member.active:
+        seats_release(company)
 
 
 def _multi_valued(resource: dict[str, Any]) -> list[Any]:
