@@ -49,13 +49,14 @@ def member_create(*, company: Company, payload: Any, context: CallContext) -> Me
         now = timezone.now()
         member = Member(id=uuid.uuid4(), created_at=now, updated_at=now, version=1)
         _apply(member, resource)
+        # First, as in member_delete: the seat lock (the company's row) comes before the
+        # position index's bucket row that inserting and deleting members lock, so the two
+        # cannot deadlock. (Creates queue on the last bucket row until commit anyway.)
+        if member.active:
+            seats_take(company)
         _save(member, insert=True)
         _write_values(member, resource, replace=False)
         _adopt_waiting_reports(member)
-        if member.active:
-            # Last: the seat lock (the company's row) serializes every create of the company
-            # until commit, so it is held for the ledger row and the commit only.
-            seats_take(company)
         entry.succeeded(_subject(member), 201)
     return member
 
@@ -151,7 +152,7 @@ def _update(company: Company, member: Member, resource: dict[str, Any]) -> None:
         _write_values(member, resource, replace=True)
     if member.user_name.lower() != old_user_name.lower():
         _adopt_waiting_reports(member)
-    # Last, as in member_create: the seat lock is held until commit.
+    # Last: the seat lock is held until commit, and an update locks no bucket row.
     if member.active and not was_active:
         seats_take(company)
     elif was_active and not member.active:
