@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
 from django.contrib.postgres.fields import ArrayField
 from django.db import connection
 from django.db.models import CharField, Sum
@@ -131,7 +131,7 @@ def members_page(
         return member_count(), []
     page = [
         (
-            (pk, json.loads(attributes), manager_id, created_at, updated_at, version),
+            (pk, orjson.loads(attributes), manager_id, created_at, updated_at, version),
             split_roles(roles or []),
         )
         for _, pk, attributes, manager_id, created_at, updated_at, version, roles in fetched
