@@ -173,8 +173,11 @@ WORKLOAD_NAMES = frozenset(WORKLOAD_LETTERS.values()) | frozenset(CEILINGS)
 
 
 def workloads(
-    users: list[dict[str, Any]], total: int, group_id: str
+    users: list[dict[str, Any]], total: int, group_id: str, *, group_remove: str = "filter"
 ) -> dict[str, Callable[[random.Random], Request]]:
+    """Each workload's request generator. `group_remove` is how (g) removes a member:
+    "filter" as Okta does (`path: members[value eq "…"]`), or "value" as Entra ID does
+    (`path: members` with a value list; django-scim2 only takes this one)."""
     ids = [u["id"] for u in users]
     names = {u["id"]: u["userName"] for u in users}
 
@@ -201,14 +204,12 @@ def workloads(
                     "Operations": [{"op": "add", "path": "members", "value": [{"value": member}]}],
                 },
             )
-        return (
-            "PATCH",
-            f"/Groups/{group_id}",
-            {
-                "schemas": [PATCH_OP],
-                "Operations": [{"op": "remove", "path": f'members[value eq "{member}"]'}],
-            },
+        removal: dict[str, Any] = (
+            {"op": "remove", "path": f'members[value eq "{member}"]'}
+            if group_remove == "filter"
+            else {"op": "remove", "path": "members", "value": [{"value": member}]}
         )
+        return ("PATCH", f"/Groups/{group_id}", {"schemas": [PATCH_OP], "Operations": [removal]})
 
     return {
         "ceiling_empty": lambda rng: ("GET", "/_bench/empty", None),

@@ -25,7 +25,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import load, wrk  # noqa: E402
+from bench import load, peer_run, wrk  # noqa: E402
 from devstack.services import resolve  # noqa: E402
 
 
@@ -111,39 +111,71 @@ def bench_size(env: dict[str, str], users: int, args: argparse.Namespace) -> dic
         )[1]["Resources"][0]["id"]
         plans = load.workloads(users_sample, users, group_id)
         chosen = [name for name in plans if not args.workloads or name in args.workloads]
-        results = []
-        for name in chosen:
-            if args.client == "wrk":
-                planned = max(20_000, int(args.duration * 3_000))
-                results.append(
-                    wrk.run(
-                        name, base, token, plans[name], args.duration, args.concurrency, planned
-                    )
-                )
-            else:
-                result = load.run(
-                    name,
-                    base,
-                    token,
-                    plans[name],
-                    args.duration,
-                    args.concurrency,
-                    ok=(200, 201, 204),
-                )
-                results.append(result.summary())
-            print(
-                f"   {name:<20} {results[-1]['req_per_s']:>8} req/s  p50 {results[-1]['p50_ms']:>7} ms  "
-                f"p99 {results[-1]['p99_ms']:>7} ms  errors {results[-1]['errors']}",
-                flush=True,
-            )
+        results = drive(base, token, plans, chosen, args)
         if args.sweep:
             results.append(load.import_sweep(base, token))
             print(f"   import_sweep {results[-1]}", flush=True)
-        return {
+        measured: dict[str, Any] = {
             "users": users,
             "results": load.summarize(results),
             "worker_rss_mb": worker_rss_mb(server),
         }
+    finally:
+        server.terminate()
+        server.wait(10)
+    if args.peer:
+        measured["peer"] = peer_size(users, args, [n for n in chosen if n not in load.CEILINGS])
+        measured["versus_peer"] = peer_run.ratios(measured["results"], measured["peer"])
+    return measured
+
+
+def drive(
+    base: str,
+    token: str,
+    plans: dict[str, Any],
+    chosen: list[str],
+    args: argparse.Namespace,
+) -> list[dict[str, Any]]:
+    """Run each chosen workload for the set duration and concurrency; print a line each."""
+    results: list[dict[str, Any]] = []
+    for name in chosen:
+        if args.client == "wrk":
+            planned = max(20_000, int(args.duration * 3_000))
+            results.append(
+                wrk.run(name, base, token, plans[name], args.duration, args.concurrency, planned)
+            )
+        else:
+            result = load.run(
+                name,
+                base,
+                token,
+                plans[name],
+                args.duration,
+                args.concurrency,
+                ok=(200, 201, 204),
+            )
+            results.append(result.summary())
+        print(
+            f"   {name:<20} {results[-1]['req_per_s']:>8} req/s  p50 {results[-1]['p50_ms']:>7} ms  "
+            f"p99 {results[-1]['p99_ms']:>7} ms  errors {results[-1]['errors']}",
+            flush=True,
+        )
+    return results
+
+
+def peer_size(users: int, args: argparse.Namespace, chosen: list[str]) -> list[dict[str, Any]]:
+    """The request workloads against django-scim2 (bench/peer_run.py), same size, same load."""
+    print(f"\n== {users:,} users, django-scim2: seeding …", flush=True)
+    print("   " + peer_run.seed(users, args.groups), flush=True)
+    server, base, token = peer_run.start(free_port(), args.workers)
+    try:
+        # The peer reads its whole user table for any page: sample from fewer pages.
+        sample = load.sample_users(base, token, users, wanted=300)
+        group_id = load.Client(base, token).call(
+            "GET", "/Groups?filter=" + load.quote('displayName eq "Group 0"')
+        )[1]["Resources"][0]["id"]
+        plans = load.workloads(sample, users, group_id, group_remove="value")
+        return drive(base, token, plans, chosen, args)
     finally:
         server.terminate()
         server.wait(10)
@@ -172,6 +204,21 @@ def markdown(report: dict[str, Any]) -> str:
                 f"| {row['workload']} | {row['req_per_s']} | {row['p50_ms']} | {row['p95_ms']} | {row['p99_ms']} | {row['errors']} | {row.get('share_of_lookup_ceiling', '')} |"
             )
         lines.append("")
+        if size.get("versus_peer"):
+            lines += [
+                f"#### Against django-scim2, {size['users']:,} users, same run and load",
+                "",
+                "| workload | Headcount req/s (p50 ms) | django-scim2 req/s (p50 ms) | errors "
+                "(peer) | Headcount / peer |",
+                "|---|---|---|---|---|",
+            ]
+            lines += [
+                f"| {row['workload']} | {row['headcount_req_per_s']} ({row['headcount_p50_ms']}) "
+                f"| {row['peer_req_per_s']} ({row['peer_p50_ms']}) | {row['peer_errors']} "
+                f"| {row['ratio']}x |"
+                for row in size["versus_peer"]
+            ]
+            lines.append("")
     return "\n".join(lines)
 
 
@@ -214,7 +261,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--no-sweep", dest="sweep", action="store_false", help="skip the full import sweep"
     )
+    parser.add_argument(
+        "--peer",
+        action="store_true",
+        help="also run the request workloads against django-scim2 (bench/peer; run "
+        "bench/peer/setup.sh once) and report Headcount / peer ratios",
+    )
     args = parser.parse_args(argv)
+    if args.peer and (problem := peer_run.available()):
+        parser.error(f"--peer: {problem}")
 
     services = resolve(data_dir=ROOT / ".data", database="headcount_bench", redis_index=2)
     env = {
