@@ -102,6 +102,9 @@ _PSQL_COMMAND = re.compile(r"^\\(un)?restrict ")
 _HEADER_SETTING = re.compile(r"^(SET \w+ = .*;|SELECT pg_catalog\.set_config\(.*\);)$")
 
 
+_PLAIN_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
 def _replayable(dump: str) -> str:
     kept: list[str] = []
     in_header = True
@@ -120,6 +123,10 @@ def clone_schema(base: str, name: str, *, fingerprint: str) -> None:
     transaction. `fingerprint` identifies the base's state (schema_pool.base_fingerprint):
     the dump of the base is reused while it stays the same. Falls back to django-tenants'
     clone when pg_dump cannot dump this database."""
+    for schema in (base, name):
+        # Both are written into the replayed DDL as bare identifiers.
+        if not _PLAIN_IDENTIFIER.fullmatch(schema):
+            raise ValueError(f"Not a plain lower-case schema name: {schema!r}")
     dump = _dump_of(base, fingerprint)
     if dump is None:
         CloneSchema().clone_schema(base, name)

@@ -114,3 +114,9 @@ def test_the_base_name_is_replaced_only_as_a_whole_name() -> None:
         "CREATE TABLE co_new.t (id integer DEFAULT nextval('co_new.s'::regclass));\n"
         "COMMENT ON TABLE co_new.x_tenant_base IS 'tenant_base_other \"tenant_base\"';"
     )
+
+
+@pytest.mark.parametrize("name", ['x"; DROP SCHEMA public; --', "Upper", "has space", ""])
+def test_only_plain_schema_names_are_written_into_the_ddl(db: None, name: str) -> None:
+    with pytest.raises(ValueError, match="plain lower-case"):
+        schema_clone.clone_schema(BASE, name, fingerprint=base_fingerprint())
