@@ -71,18 +71,30 @@ def start(port: int, workers: int) -> tuple[subprocess.Popen[bytes], str, str]:
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}/scim/v2"
+    # Any answer (401 without the token) means it is up.
+    wait_until_answering(
+        server, base + "/ServiceProviderConfig", "the peer's gunicorn", any_status=True
+    )
+    return server, base, os.environ.get("PEER_TOKEN", "peer-bench-token")
+
+
+def wait_until_answering(
+    server: subprocess.Popen[bytes], url: str, what: str, *, any_status: bool = False
+) -> None:
+    """Return once `url` answers 2xx (or anything, with `any_status`); kill `server` and exit
+    after 30 s."""
     for _ in range(150):
         try:
-            urllib.request.urlopen(base + "/ServiceProviderConfig", timeout=2)  # noqa: S310
-            break
+            urllib.request.urlopen(url, timeout=2)  # noqa: S310
+            return
         except urllib.error.HTTPError:
-            break  # any answer (401 without the token) means it is up
+            if any_status:
+                return
+            time.sleep(0.2)
         except OSError:
             time.sleep(0.2)
-    else:
-        server.kill()
-        raise SystemExit("the peer's gunicorn did not start")
-    return server, base, os.environ.get("PEER_TOKEN", "peer-bench-token")
+    server.kill()
+    raise SystemExit(f"{what} did not start")
 
 
 def ratios(ours: list[dict[str, Any]], peer: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -16,7 +16,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -67,14 +66,8 @@ def start_server(env: dict[str, str], workers: int) -> tuple[subprocess.Popen[by
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    for _ in range(150):
-        try:
-            urllib.request.urlopen(url + "/healthz", timeout=2)  # noqa: S310
-            return server, url
-        except Exception:
-            time.sleep(0.2)
-    server.kill()
-    raise SystemExit("gunicorn did not start")
+    peer_run.wait_until_answering(server, url + "/healthz", "gunicorn")
+    return server, url
 
 
 def worker_rss_mb(server: subprocess.Popen[bytes]) -> list[float]:

@@ -16,6 +16,17 @@ from tests.scim_client import PATCH_OP, Scim, assert_error, okta_user
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
 
+def group_of(scim: Scim, name: str, *member_ids: str) -> dict[str, Any]:
+    return scim.post(
+        "/Groups",
+        {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": name,
+            "members": [{"value": member_id} for member_id in member_ids],
+        },
+    ).json()
+
+
 def create(scim: Scim, **overrides: Any) -> dict[str, Any]:
     response = scim.post("/Users", okta_user(**overrides))
     assert response.status_code == 201, response.content
@@ -209,14 +220,7 @@ def test_attributes_and_excluded_attributes(scim: Scim) -> None:
 
 def test_the_pre_create_check_reads_like_any_filtered_list(scim: Scim) -> None:
     created = create(scim)
-    group = scim.post(
-        "/Groups",
-        {
-            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
-            "displayName": "Sales",
-            "members": [{"value": created["id"]}],
-        },
-    ).json()
+    group = group_of(scim, "Sales", created["id"])
     query = 'filter=userName eq "Test.User@okta.local"'
     spelled_out = 'filter=userName eq "test.user@okta.local" and userName pr'
 
@@ -785,14 +789,7 @@ def test_searchable_emails_follow_every_kind_of_update(scim: Scim) -> None:
 
 def test_write_responses_list_the_users_groups(scim: Scim) -> None:
     created = create(scim)
-    group = scim.post(
-        "/Groups",
-        {
-            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
-            "displayName": "Engineering",
-            "members": [{"value": created["id"]}],
-        },
-    ).json()
+    group = group_of(scim, "Engineering", created["id"])
     user = f"/Users/{created['id']}"
 
     patched = scim.patch(
