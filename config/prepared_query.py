@@ -11,7 +11,9 @@ Build the whole queryset in the function given (filters, ordering, slicing): the
 evaluated as is, never chained. Each argument must reach the SQL unchanged, as a parameter
 (pass it already lowered, parsed as a UUID, and so on): the first call checks that every
 sample argument appears exactly once among the compiled parameters and refuses the query
-otherwise, rather than run SQL whose parameters it cannot place.
+otherwise, rather than run SQL whose parameters it cannot place. Anything else the builder
+computes is frozen at the first call: never build with a value that changes (the time now,
+a setting read at runtime); pass it as an argument.
 """
 
 from __future__ import annotations

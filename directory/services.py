@@ -49,9 +49,8 @@ def member_create(*, company: Company, payload: Any, context: CallContext) -> Me
         now = timezone.now()
         member = Member(id=uuid.uuid4(), created_at=now, updated_at=now, version=1)
         _apply(member, resource)
-        # First, as in member_delete: the seat lock (the company's row) comes before the
-        # position index's bucket row that inserting and deleting members lock, so the two
-        # cannot deadlock. (Creates queue on the last bucket row until commit anyway.)
+        # First, as in member_delete and updates: the seat lock (the company's row) comes
+        # before the position index's bucket row and the new userName's index entry.
         if member.active:
             seats_take(company)
         _save(member, insert=True)
@@ -142,6 +141,12 @@ def _update(company: Company, member: Member, resource: dict[str, Any]) -> None:
             f'userName cannot change for this company (it is "{old_user_name}").'
         )
     _apply(member, resource)
+    # The seat lock (the company's row) before writing the new userName: a create takes it
+    # before inserting one, so a rename racing a create of the same name cannot deadlock.
+    if member.active and not was_active:
+        seats_take(company)
+    elif was_active and not member.active:
+        seats_release(company)
     member.version += 1
     member.updated_at = timezone.now()
     keys_changed = (member.user_name, member.external_id) != (old_user_name, old_external_id)
@@ -152,11 +157,6 @@ def _update(company: Company, member: Member, resource: dict[str, Any]) -> None:
         _write_values(member, resource, replace=True)
     if member.user_name.lower() != old_user_name.lower():
         _adopt_waiting_reports(member)
-    # Last: the seat lock is held until commit, and an update locks no bucket row.
-    if member.active and not was_active:
-        seats_take(company)
-    elif was_active and not member.active:
-        seats_release(company)
 
 
 def _multi_valued(resource: dict[str, Any]) -> list[Any]:

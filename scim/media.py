@@ -37,10 +37,14 @@ class ScimJSONRenderer(JSONRenderer):
         if self.get_indent(accepted_media_type or "", renderer_context or {}) is None:
             try:
                 # Timestamps go through DRF's encoder too, so they read as before ("…Z").
-                return orjson.dumps(
+                encoded = orjson.dumps(
                     data,
                     default=self.encoder_class().default,
                     option=orjson.OPT_PASSTHROUGH_DATETIME,
+                )
+                # DRF escapes the two line separators JavaScript treats as line ends.
+                return encoded.replace(b"\xe2\x80\xa8", b"\\u2028").replace(
+                    b"\xe2\x80\xa9", b"\\u2029"
                 )
             except (TypeError, orjson.JSONEncodeError):
                 pass

@@ -73,7 +73,12 @@ class CompanyRoutingMiddleware(TenantSubfolderMiddleware):
             connection.set_tenant(tenant)
             return None
         slug = request.path[len(prefix) :].split("/")[0]
-        tenant = company_for_route(slug)
+        try:
+            tenant = company_for_route(slug)
+        except Exception:
+            # The error page must not run in the company this connection served last.
+            connection.set_schema_to_public()
+            raise
         if tenant is None:
             connection.set_schema_to_public()
             return self.no_tenant_found(request, slug)

@@ -21,7 +21,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import DatabaseError, connection
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
 from django.db.migrations.loader import MigrationLoader
 from django_tenants.migration_executors import get_executor as tenants_get_executor
 from django_tenants.utils import get_public_schema_name
@@ -41,7 +41,10 @@ def get_executor(codename: str | None = None) -> type:
         def run_migrations(self, tenants: Iterable[str] | None = None) -> None:
             schemas = list(tenants or [])
             if not any(self.options.get(option) for option in _VISIT_ALL_OPTIONS):
-                current = up_to_date(s for s in schemas if s != get_public_schema_name())
+                current = up_to_date(
+                    (s for s in schemas if s != get_public_schema_name()),
+                    using=self.options.get("database") or DEFAULT_DB_ALIAS,
+                )
                 if current:
                     schemas = [s for s in schemas if s not in current]
                     if int(self.options.get("verbosity", 1)) >= 1:
@@ -51,7 +54,7 @@ def get_executor(codename: str | None = None) -> type:
     return SkippingExecutor
 
 
-def up_to_date(schemas: Iterable[str]) -> set[str]:
+def up_to_date(schemas: Iterable[str], *, using: str = DEFAULT_DB_ALIAS) -> set[str]:
     """Those of `schemas` whose django_migrations holds every migration on disk. Empty when
     that cannot be told (a squashed migration on disk, a schema without the table)."""
     loader = MigrationLoader(None, ignore_no_migrations=True)
@@ -61,15 +64,18 @@ def up_to_date(schemas: Iterable[str]) -> set[str]:
     names = list(schemas)
     current: set[str] = set()
     try:
-        for start in range(0, len(names), CHUNK):
-            current |= _current_in(names[start : start + CHUNK], expected)
+        # In a transaction of its own (a savepoint inside a caller's): a failed lookup leaves
+        # the connection usable.
+        with transaction.atomic(using=using):
+            for start in range(0, len(names), CHUNK):
+                current |= _current_in(connections[using], names[start : start + CHUNK], expected)
     except DatabaseError:
         logger.warning("Could not tell which schemas are up to date; migrating all of them.")
         return set()
     return current
 
 
-def _current_in(schemas: list[str], expected: list[str]) -> set[str]:
+def _current_in(connection: Any, schemas: list[str], expected: list[str]) -> set[str]:
     if not schemas:
         return set()
     with connection.cursor() as cursor:

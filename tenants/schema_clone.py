@@ -133,6 +133,9 @@ def clone_schema(base: str, name: str, *, fingerprint: str) -> None:
         restore_constraint_names(name, base)
         return
     with connection.cursor() as cursor:
+        # As the dump's header would: function bodies are not checked while their tables may
+        # not exist yet. SET LOCAL ends with the caller's transaction.
+        cursor.execute("SET LOCAL check_function_bodies = false")
         cursor.execute(_renamed(dump.before_rows, base, name))
         cursor.execute(_copy_rows(base, name, dump.tables, dump.sequences))
         cursor.execute(_renamed(dump.after_rows, base, name))
@@ -178,7 +181,8 @@ def _dump_of(base: str, fingerprint: str) -> _Dump | None:
         _dumps[key] = _Dump(
             before_rows=before,
             after_rows=after,
-            tables=[name for name, kind, _, _ in relations if kind in ("r", "p")],
+            # Plain tables only: a partitioned table's rows are its partitions' (also "r").
+            tables=[name for name, kind, _, _ in relations if kind == "r"],
             sequences=[name for name, kind, _, _ in relations if kind == "S"],
             relations=relations,
             functions=functions,
@@ -222,20 +226,27 @@ def _pg_dump(schema: str, section: str) -> str | None:
     }
     failures = []
     for program in _pg_dump_programs():
-        result = subprocess.run(  # noqa: S603 - a fixed program and arguments
-            [
-                program,
-                f"--section={section}",
-                f"--schema={schema}",
-                "--no-owner",
-                "--no-privileges",
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        try:
+            result = subprocess.run(  # noqa: S603 - a fixed program and arguments
+                [
+                    program,
+                    f"--section={section}",
+                    f"--schema={schema}",
+                    "--no-owner",
+                    "--no-privileges",
+                    # Behind a migration that locks the base, give up soon (and fall back)
+                    # rather than hold the caller's transaction.
+                    "--lock-wait-timeout=10s",
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as error:
+            failures.append(f"{program}: {error}")
+            continue
         if result.returncode == 0:
             return _replayable(result.stdout)
         failures.append(f"{program}: {result.stderr.strip()}")

@@ -14,6 +14,7 @@ RESOURCE = {
     "id": str(uuid.UUID(int=5)),
     "userName": "zoë@example.com",
     "name": {"givenName": "Zoë", "familyName": "Ng"},
+    "displayName": "line\u2028and\u2029paragraph separators",
     "emails": [{"value": "zoë@example.com", "primary": True}],
     "active": False,
     "seen": dt.datetime(2026, 11, 24, 1, 2, 3, 456000, tzinfo=dt.UTC),

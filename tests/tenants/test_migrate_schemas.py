@@ -56,3 +56,5 @@ def test_a_schema_without_its_migrations_table_is_not_called_current(acme: Compa
         cursor.execute("CREATE SCHEMA broken_for_test")
 
     assert up_to_date([acme.schema_name, "broken_for_test"]) == set()
+    # The failed lookup left the connection usable.
+    assert up_to_date([acme.schema_name]) == {acme.schema_name}

@@ -47,6 +47,11 @@ _SHAPE = {
         WHERE p.pronamespace = %(schema)s::regnamespace""",
     "migrations": "SELECT app, name FROM {schema}.django_migrations",
     "permissions": "SELECT codename FROM {schema}.auth_permission",
+    # Where each sequence stands (NULL before its first use): a clone that restarted them
+    # would hand out ids its copied rows already hold.
+    "sequences": """
+        SELECT s.relname, pg_sequence_last_value(s.oid)
+        FROM pg_class s WHERE s.relnamespace = %(schema)s::regnamespace AND s.relkind = 'S'""",
 }
 
 
