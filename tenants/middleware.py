@@ -45,7 +45,8 @@ class CompanyRoutingMiddleware(TenantSubfolderMiddleware):
     else in `public`. An unknown slug is a 404 and never falls back to another schema; on the
     SCIM API errors have a SCIM body, since identity providers parse it.
 
-    Differs from the parent in two ways: the per-company URLconf is cached instead of rebuilt
+    Differs from the parent in three ways: the company is looked up without switching to
+    `public` first (company_for_route), the per-company URLconf is cached instead of rebuilt
     (and every URL cache cleared) on each request, and a bad Host header is a clean 400."""
 
     def process_request(self, http_request: HttpRequest) -> HttpResponse | None:
