@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from django.contrib.postgres.fields import ArrayField
 from django.db import connection
-from django.db.models import CharField, Sum
+from django.db.models import CharField, QuerySet, Sum
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, Lower
 from django.db.models.lookups import Exact
@@ -79,16 +79,14 @@ def member_get(member_id: str, *, for_update: bool = False, with_roles: bool = F
     parsed = parse_member_id(member_id)
     if parsed is None:
         raise NotFound(f"No user with id {member_id!r}.")
-    if with_roles and not for_update:
-        found = _MEMBER_WITH_ROLES(parsed)
+    if with_roles:
+        found = (_MEMBER_LOCKED_WITH_ROLES if for_update else _MEMBER_WITH_ROLES)(parsed)
         if not found:
             raise NotFound(f"No user with id {member_id!r}.")
         return found[0]
     queryset = Member.objects.select_related("manager")
     if for_update:
         queryset = Member.objects.select_for_update(of=("self",)).select_related("manager")
-    if with_roles:
-        queryset = queryset.annotate(roles=roles_column())
     try:
         return queryset.get(pk=parsed)
     except Member.DoesNotExist:
@@ -162,12 +160,18 @@ def split_roles(values: Iterable[str]) -> list[tuple[str, str]]:
     return [(value[:36], value[37:]) for value in values]
 
 
-# The two reads every identity provider repeats most, compiled once (config/prepared_query.py):
-# GET /Users/<id>, and the userName filter it sends before creating each user.
+# The reads every identity provider repeats most, compiled once (config/prepared_query.py):
+# GET /Users/<id>, the same under the row lock of a PUT or PATCH, and the userName filter
+# sent before creating each user.
+def _with_roles(queryset: QuerySet[Member], pk: uuid.UUID) -> QuerySet[Member]:
+    return queryset.select_related("manager").annotate(roles=roles_column()).filter(pk=pk)[:1]
+
+
 _MEMBER_WITH_ROLES: PreparedQuery[Member] = PreparedQuery(
-    lambda pk: (
-        Member.objects.select_related("manager").annotate(roles=roles_column()).filter(pk=pk)[:1]
-    ),
+    lambda pk: _with_roles(Member.objects.all(), pk), samples=(uuid.UUID(int=1),)
+)
+_MEMBER_LOCKED_WITH_ROLES: PreparedQuery[Member] = PreparedQuery(
+    lambda pk: _with_roles(Member.objects.select_for_update(of=("self",)), pk),
     samples=(uuid.UUID(int=1),),
 )
 _MEMBERS_NAMED: PreparedQuery[tuple[Any, ...]] = PreparedQuery(

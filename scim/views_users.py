@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from django.db.models import QuerySet
@@ -118,13 +118,22 @@ def _rows(
     """The page's users as UserRows; with `roles` given, their groups in the same query."""
     if roles is None:
         return [UserRow._make(row) for row in queryset.values_list(*UserRow._fields)]
+    return _keeping_roles(
+        queryset.annotate(roles=roles_column()).values_list(*UserRow._fields, "roles"), roles
+    )
+
+
+def _keeping_roles(
+    fetched: Iterable[Sequence[Any]], roles: dict[Any, list[tuple[str, str]]] | None
+) -> list[UserRow]:
+    """Rows of UserRow's columns followed by the member's roles: the UserRows, with the
+    roles put into `roles` when the response shows groups."""
     rows = []
-    for *fields, found in queryset.annotate(roles=roles_column()).values_list(
-        *UserRow._fields, "roles"
-    ):
+    for *fields, found in fetched:
         row = UserRow._make(fields)
         rows.append(row)
-        roles[row.id] = split_roles(found)
+        if roles is not None:
+            roles[row.id] = split_roles(found)
     return rows
 
 
@@ -139,10 +148,7 @@ def _list(request: Request, params: ListParams) -> Response:
         if roles is not None:
             roles.update((row[0], groups) for row, groups in found)
     elif (user_name := _user_name_lookup(params)) is not None:
-        found_rows = member_rows_named(user_name)
-        members = [UserRow._make(row[:-1]) for row in found_rows]
-        if roles is not None:
-            roles.update((row[0], split_roles(row[-1])) for row in found_rows)
+        members = _keeping_roles(member_rows_named(user_name), roles)
         total = len(members)
     else:
         total, members = _filtered(params, roles)
