@@ -1,6 +1,7 @@
-"""The last-resort error handler (handler500) of both URLconfs.
+"""The last-resort error handler (handler500) of both URLconfs, and the SCIM error response
+that code running outside the SCIM views (middleware, this handler) answers with.
 
-Django calls it for any exception no view handled, including those raised by middleware
+Django calls the handler for any exception no view handled, including those raised by middleware
 (the company lookup in routing, the session save). A database that cannot be reached is not
 a bug: it is a 503 the client should retry, with a SCIM error body on the SCIM API (identity
 providers parse it) and a readable page in the portal.
@@ -39,9 +40,21 @@ def database_unavailable(error: BaseException | None) -> bool:
     return state is None or state.startswith(_RETRYABLE_STATES)
 
 
+def is_scim_path(path: str) -> bool:
+    """Whether `path` is on a company's SCIM API, whose clients expect SCIM error bodies."""
+    return "/scim/v2" in path
+
+
+def scim_error_response(status: int, detail: str, scim_type: str | None = None) -> JsonResponse:
+    """A SCIM Error (RFC 7644 §3.12) for answers given outside the SCIM views."""
+    return JsonResponse(
+        error_body(status, detail, scim_type), status=status, content_type="application/scim+json"
+    )
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
     unavailable = database_unavailable(sys.exc_info()[1])
-    if "/scim/v2" in request.path:
+    if is_scim_path(request.path):
         status = 503 if unavailable else 500
         detail = (
             ServiceUnavailable.default_detail
@@ -49,9 +62,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
             else "Internal error. Quote request id "
             f"{getattr(request, 'request_id', '-')} to support."
         )
-        response: HttpResponse = JsonResponse(
-            error_body(status, detail), status=status, content_type="application/scim+json"
-        )
+        response: HttpResponse = scim_error_response(status, detail)
     elif unavailable:
         # No request context: the context processors would query the database again.
         response = HttpResponse(render_to_string("503.html"), status=503)

@@ -134,6 +134,9 @@ MIDDLEWARE = [
     "config.request_id.RequestIdMiddleware",
     "config.security_headers.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # NUL and invalid UTF-8 are refused here, before static files, routing or any view
+    # reads the path, query, headers, cookies or form (config/request_edge.py).
+    "config.request_edge.RequestEdgeMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "tenants.middleware.CompanyRoutingMiddleware",
     "tenants.cookies.CompanySessionMiddleware",
