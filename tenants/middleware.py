@@ -16,11 +16,11 @@ from django_tenants.urlresolvers import get_subfolder_urlconf
 from django_tenants.utils import get_public_schema_name, get_tenant_domain_model, get_tenant_model
 
 from config.errors import is_scim_path, scim_error_response
+from tenants.health import HEALTH_PATHS
 
 # django-tenants adds set_tenant/set_schema_to_public to the connection, and `tenant` and a
 # module `urlconf` to the request; neither is in Django's type stubs.
 connection: Any = django_connection
-HEALTH_PATH = "/healthz"
 # One URLconf module per company slug, reused across requests so URL resolution is not
 # rebuilt on every request; bounded, and Django's resolver caches are dropped with it.
 MAX_CACHED_URLCONFS = 4096
@@ -38,9 +38,9 @@ class CompanyRoutingMiddleware(TenantSubfolderMiddleware):
 
     def process_request(self, http_request: HttpRequest) -> HttpResponse | None:
         request: Any = http_request
-        if request.path == HEALTH_PATH:
-            # The health check must answer (503) even when the database that routing reads is
-            # down, so it skips routing: it needs no company.
+        if request.path in HEALTH_PATHS:
+            # Health checks must answer (503) even when the database that routing reads is
+            # down, so they skip routing: they need no company.
             request.urlconf = settings.PUBLIC_SCHEMA_URLCONF
             return None
         if hasattr(request, "tenant"):
