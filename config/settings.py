@@ -124,6 +124,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # about a minute); a task outliving it may run twice, which every task here survives.
     "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "900")),
 }
+# Processes (prefork) per worker, each with its own database connection; empty: one per CPU.
+# Part of the connection budget checked at start-up (config/connection_budget.py).
+CELERY_WORKER_CONCURRENCY = int(os.environ.get("CELERY_WORKER_CONCURRENCY") or 0) or None
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 
