@@ -10,6 +10,8 @@ max_requests = int(os.environ.get("WEB_MAX_REQUESTS", "20000"))
 max_requests_jitter = max_requests // 10
 timeout = int(os.environ.get("WEB_TIMEOUT", "30"))
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# The access log (`--access-logfile -`) redacts tokens, codes and secrets in URLs.
+logger_class = "config.access_log.RedactingLogger"
 # Each thread holds its own database connection: part of the connection budget.
 threads = int(os.environ.get("WEB_THREADS", "1"))
 
