@@ -19,4 +19,6 @@ RUN useradd --system --home /app headcount && chown -R headcount /app
 USER headcount
 
 EXPOSE 8000
+# No HEALTHCHECK: this image also runs the worker and beat, which serve no HTTP. The web
+# service's healthcheck is set where it runs (docker-compose.yml: /healthz).
 CMD ["sh", "-c", "gunicorn config.wsgi:application --bind 0.0.0.0:${PORT:-8000} --workers ${WEB_WORKERS:-2} --access-logfile - --config python:config.gunicorn"]

@@ -124,6 +124,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # about a minute); a task outliving it may run twice, which every task here survives.
     "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "900")),
 }
+# Processes (prefork) per worker, each with its own database connection; empty: one per CPU.
+# Part of the connection budget checked at start-up (config/connection_budget.py).
+CELERY_WORKER_CONCURRENCY = int(os.environ.get("CELERY_WORKER_CONCURRENCY") or 0) or None
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 
@@ -134,6 +137,9 @@ MIDDLEWARE = [
     "config.request_id.RequestIdMiddleware",
     "config.security_headers.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # NUL and invalid UTF-8 are refused here, before static files, routing or any view
+    # reads the path, query, headers, cookies or form (config/request_edge.py).
+    "config.request_edge.RequestEdgeMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "tenants.middleware.CompanyRoutingMiddleware",
     "tenants.cookies.CompanySessionMiddleware",
@@ -222,9 +228,19 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Tokens, codes and secrets in URLs are redacted from every line (config/access_log.py).
+    "filters": {"redact_secrets": {"()": "config.access_log.RedactSecretsFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_secrets"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # runserver's request lines (`make run`), through the redacting handler.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},
         # oauthlib logs refresh tokens and codes at DEBUG: never let them reach a log, whatever
         # LOG_LEVEL says.
@@ -255,7 +271,8 @@ if env_bool("SECURE_PROXY", False):
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    # Probes (load balancer, Kubernetes) call these over plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^livez$", r"^healthz$", r"^healthz/detail$"]
 
 # --- Provisioning ledger, exports, seats ----------------------------------------------------
 

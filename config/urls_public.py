@@ -1,11 +1,11 @@
-"""URLs of the public site: support staff's admin, the health check, a landing page."""
+"""URLs of the public site: support staff's admin, the health checks, a landing page."""
 
 from django.contrib import admin
 from django.urls import path, re_path
 from django.views.generic import TemplateView
 
 from provisioning_ui.oauth import metadata_rfc8414
-from tenants.health import healthz
+from tenants.health import healthz, healthz_detail, livez
 
 admin.site.site_header = "Headcount support"
 admin.site.site_title = "Headcount support"
@@ -13,7 +13,9 @@ admin.site.index_title = "Companies and support staff"
 
 urlpatterns = [
     path("", TemplateView.as_view(template_name="public/home.html"), name="home"),
+    path("livez", livez, name="livez"),
     path("healthz", healthz, name="healthz"),
+    path("healthz/detail", healthz_detail, name="healthz_detail"),
     path("admin/", admin.site.urls),
     # RFC 8414 §3.1: metadata of the issuer https://host/t/<slug>/oauth.
     re_path(

@@ -1,16 +1,34 @@
-"""`/healthz` for load balancers: is the database reachable, is the broker reachable."""
+"""Health endpoints, one question each (docs/operations.md says which probe uses which).
+
+- `/livez`: the process answers. No database, no broker: a liveness probe that restarts the
+  process must not fire because PostgreSQL is away (a restart would not bring it back).
+- `/healthz`: this process can serve SCIM, i.e. the database answers. For load balancers and
+  readiness probes. The broker is reported but never fails it: nothing in a SCIM request
+  needs Redis, so a Redis outage must not take every web server out of rotation.
+- `/healthz/detail`: every component (database, broker, Celery workers, migrations), 503 when
+  one is down. For monitoring and people, not load balancers: a worker outage is worth an
+  alert, not a full outage.
+"""
 
 from __future__ import annotations
 
 import logging
 
 import redis
+from celery import current_app
 from django.conf import settings
 from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 
 logger = logging.getLogger(__name__)
+
+# Paths that skip company routing (tenants/middleware.py): routing reads the database, and
+# these must answer, with a 503 if need be, when it is down.
+HEALTH_PATHS = frozenset({"/livez", "/healthz", "/healthz/detail"})
+# How long /healthz/detail waits for a Celery worker to answer a ping.
+WORKER_PING_SECONDS = 1.0
 
 
 def _database_ok() -> bool:
@@ -19,7 +37,7 @@ def _database_ok() -> bool:
             cursor.execute("SELECT 1")
             return cursor.fetchone() == (1,)
     except Exception:
-        logger.warning("healthz: database unreachable", exc_info=True)
+        logger.warning("health: database unreachable", exc_info=True)
         return False
 
 
@@ -33,19 +51,71 @@ def _broker_ok() -> bool:
         finally:
             client.close()
     except Exception:
-        logger.warning("healthz: broker unreachable", exc_info=True)
+        logger.warning("health: broker unreachable", exc_info=True)
         return False
+
+
+def _workers_state() -> str:
+    """ "ok" when a Celery worker answers a ping on the broker within WORKER_PING_SECONDS."""
+    try:
+        with current_app.connection_for_write(settings.CELERY_BROKER_URL) as broker:
+            # limit=1: return as soon as one worker answers instead of waiting the timeout.
+            replies = current_app.control.ping(
+                timeout=WORKER_PING_SECONDS, limit=1, connection=broker
+            )
+    except Exception:
+        logger.warning("health: could not ping Celery workers", exc_info=True)
+        return "unknown"
+    return "ok" if replies else "no reply"
+
+
+def _migrations_state() -> str:
+    """ "ok" when every migration on disk is applied to `public`. Company schemas are migrated
+    by the same `migrate_schemas` run, right after it."""
+    try:
+        executor = MigrationExecutor(connection)
+        plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    except Exception:
+        logger.warning("health: could not read the migration state", exc_info=True)
+        return "unknown"
+    return f"{len(plan)} unapplied" if plan else "ok"
+
+
+@never_cache
+def livez(request: HttpRequest) -> JsonResponse:
+    """200 whenever the process can answer at all."""
+    return JsonResponse({"status": "ok"})
 
 
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
-    """200 when every dependency answers, 503 (with the same body) when one does not."""
+    """200 when the database answers, "degraded" in the body if the broker does not; 503 when
+    the database does not."""
+    database = _database_ok()
     checks = {
-        "database": "ok" if _database_ok() else "unreachable",
+        "database": "ok" if database else "unreachable",
         "broker": "ok" if _broker_ok() else "unreachable",
+    }
+    status = "ok" if all(state == "ok" for state in checks.values()) else "degraded"
+    if not database:
+        status = "down"
+    return JsonResponse({"status": status, "checks": checks}, status=200 if database else 503)
+
+
+@never_cache
+def healthz_detail(request: HttpRequest) -> JsonResponse:
+    """Every component's state; 503 when any is not "ok"."""
+    database = _database_ok()
+    broker = _broker_ok()
+    checks = {
+        "database": "ok" if database else "unreachable",
+        "broker": "ok" if broker else "unreachable",
+        # Without a broker no worker can be asked, and without a database no migration read.
+        "workers": _workers_state() if broker else "unknown",
+        "migrations": _migrations_state() if database else "unknown",
     }
     healthy = all(state == "ok" for state in checks.values())
     return JsonResponse(
-        {"status": "ok" if healthy else "degraded", "checks": checks},
+        {"status": "ok" if healthy else "down", "checks": checks},
         status=200 if healthy else 503,
     )

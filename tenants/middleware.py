@@ -8,36 +8,23 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.db import connection as django_connection
-from django.http import (
-    HttpRequest,
-    HttpResponse,
-    HttpResponseBadRequest,
-    HttpResponseNotFound,
-    JsonResponse,
-)
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseNotFound
 from django.template.loader import render_to_string
 from django.urls import clear_url_caches, set_urlconf
 from django_tenants.middleware.subfolder import TenantSubfolderMiddleware
 from django_tenants.urlresolvers import get_subfolder_urlconf
 from django_tenants.utils import get_public_schema_name, get_tenant_domain_model, get_tenant_model
 
+from config.errors import is_scim_path, scim_error_response
+from tenants.health import HEALTH_PATHS
+
 # django-tenants adds set_tenant/set_schema_to_public to the connection, and `tenant` and a
 # module `urlconf` to the request; neither is in Django's type stubs.
 connection: Any = django_connection
-HEALTH_PATH = "/healthz"
-SCIM_ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
 # One URLconf module per company slug, reused across requests so URL resolution is not
 # rebuilt on every request; bounded, and Django's resolver caches are dropped with it.
 MAX_CACHED_URLCONFS = 4096
 _urlconfs: dict[str, ModuleType] = {}
-
-
-def _scim_error(status: int, detail: str) -> JsonResponse:
-    return JsonResponse(
-        {"schemas": [SCIM_ERROR_SCHEMA], "status": str(status), "detail": detail},
-        status=status,
-        content_type="application/scim+json",
-    )
 
 
 class CompanyRoutingMiddleware(TenantSubfolderMiddleware):
@@ -51,9 +38,9 @@ class CompanyRoutingMiddleware(TenantSubfolderMiddleware):
 
     def process_request(self, http_request: HttpRequest) -> HttpResponse | None:
         request: Any = http_request
-        if request.path == HEALTH_PATH:
-            # The health check must answer (503) even when the database that routing reads is
-            # down, so it skips routing: it needs no company.
+        if request.path in HEALTH_PATHS:
+            # Health checks must answer (503) even when the database that routing reads is
+            # down, so they skip routing: they need no company.
             request.urlconf = settings.PUBLIC_SCHEMA_URLCONF
             return None
         if hasattr(request, "tenant"):
@@ -61,8 +48,8 @@ class CompanyRoutingMiddleware(TenantSubfolderMiddleware):
         try:
             hostname = self.hostname_from_request(request)
         except DisallowedHost:
-            if "/scim/v2" in request.path:
-                return _scim_error(400, "This host name is not served here.")
+            if is_scim_path(request.path):
+                return scim_error_response(400, "This host name is not served here.")
             return HttpResponseBadRequest("This host name is not served here.")
         prefix = f"/{settings.TENANT_SUBFOLDER_PREFIX}/"
         if not request.path.startswith(prefix):
@@ -93,8 +80,10 @@ class CompanyRoutingMiddleware(TenantSubfolderMiddleware):
         return None
 
     def no_tenant_found(self, request: HttpRequest, hostname: str) -> HttpResponse:
-        if "/scim/v2" in request.path:
-            return _scim_error(404, "No company is served at this URL. Check the SCIM base URL.")
+        if is_scim_path(request.path):
+            return scim_error_response(
+                404, "No company is served at this URL. Check the SCIM base URL."
+            )
         # A response, not Http404: the 404 handler would run before sessions exist.
         return HttpResponseNotFound(render_to_string("portal/unknown_company.html"))
 

@@ -1,4 +1,19 @@
+"""Health endpoints. `/livez`: the process answers (Kubernetes liveness). `/healthz`: this
+process can serve SCIM, i.e. the database answers (load balancers, readiness); a broker outage
+does not stop SCIM, so it must not take the server out of rotation. `/healthz/detail`: every
+component, 503 when one is down (monitoring, people; not load balancers)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from django.conf import settings
+from django.db import connection
 from django.test import Client, override_settings
+
+CLOSED_PORT_REDIS = "redis://127.0.0.1:1/0"
 
 
 def test_healthz_reports_database_and_broker(db: None, client: Client) -> None:
@@ -8,12 +23,97 @@ def test_healthz_reports_database_and_broker(db: None, client: Client) -> None:
     assert response.json() == {"status": "ok", "checks": {"database": "ok", "broker": "ok"}}
 
 
-def test_healthz_is_503_when_the_broker_is_down(db: None, client: Client) -> None:
-    with override_settings(CELERY_BROKER_URL="redis://127.0.0.1:1/0"):
+def test_healthz_stays_200_when_only_the_broker_is_down(db: None, client: Client) -> None:
+    with override_settings(CELERY_BROKER_URL=CLOSED_PORT_REDIS):
         response = client.get("/healthz")
 
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "degraded",
+        "checks": {"database": "ok", "broker": "unreachable"},
+    }
+
+
+def test_scim_writes_work_while_healthz_says_the_broker_is_down(
+    acme: Any, scim: Any, client: Client
+) -> None:
+    # What a load balancer sees and what an identity provider gets, during one broker outage.
+    with override_settings(CELERY_BROKER_URL=CLOSED_PORT_REDIS):
+        health = client.get("/healthz")
+        created = scim.post(
+            "/Users",
+            {
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": "broker.down@example.com",
+            },
+        )
+
+    assert health.status_code == 200
+    assert created.status_code == 201
+
+
+def test_livez_answers_without_touching_the_database(client: Client) -> None:
+    # No `db` fixture: pytest-django fails any query made here.
+    response = client.get("/livez")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_healthz_detail_is_503_naming_the_broker_when_it_is_down(db: None, client: Client) -> None:
+    with override_settings(CELERY_BROKER_URL=CLOSED_PORT_REDIS):
+        response = client.get("/healthz/detail")
+
+    body = response.json()
     assert response.status_code == 503
-    assert response.json()["checks"] == {"database": "ok", "broker": "unreachable"}
+    assert body["status"] == "down"
+    assert body["checks"]["database"] == "ok"
+    assert body["checks"]["broker"] == "unreachable"
+    assert body["checks"]["migrations"] == "ok"
+    # No broker: no worker can be asked either.
+    assert body["checks"]["workers"] == "unknown"
+
+
+def test_healthz_detail_is_503_when_a_migration_is_not_applied(db: None, client: Client) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM public.django_migrations WHERE app = 'tokens' "
+            "AND name = '0002_oauth_connections'"
+        )
+
+    response = client.get("/healthz/detail")
+
+    assert response.status_code == 503
+    assert response.json()["checks"]["migrations"] == "1 unapplied"
+
+
+def _broker_without_workers() -> str:
+    """The test broker's server on another Redis database: broadcasts are per database, and
+    the session's Celery worker (if another test started it) listens on the usual one."""
+    url = urlsplit(settings.CELERY_BROKER_URL)
+    database = int(url.path.strip("/") or 0)
+    return urlunsplit(url._replace(path=f"/{(database + 8) % 16}"))
+
+
+def test_healthz_detail_is_503_when_no_worker_answers(db: None, client: Client) -> None:
+    with override_settings(CELERY_BROKER_URL=_broker_without_workers()):
+        response = client.get("/healthz/detail")
+
+    assert response.status_code == 503
+    assert response.json()["checks"]["workers"] == "no reply"
+
+
+@pytest.mark.live
+def test_healthz_detail_is_200_with_a_worker_running(
+    db: None, client: Client, celery_worker_process: object
+) -> None:
+    response = client.get("/healthz/detail")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ok",
+        "checks": {"database": "ok", "broker": "ok", "workers": "ok", "migrations": "ok"},
+    }
 
 
 def test_every_response_carries_a_request_id(db: None, client: Client) -> None:

@@ -42,8 +42,20 @@ class ScimClient:
         return f"{self.credential.get_kind_display()} {self.credential.name}"
 
 
+IN_URL = (
+    "A token in the URL (access_token) is refused: URLs are logged and cached. "
+    "Send it in the Authorization header: Authorization: Bearer <token>."
+)
+
+
 class ScimCredentialAuthentication(BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[ScimClient, Credential] | None:
+        """The calling identity provider, or None when it sent no credential.
+
+        Raises AuthenticationFailed (401) for a credential that is malformed, unknown, expired,
+        or sent in the URL (RFC 6750 §2.3 allows it; we do not, whatever the header says)."""
+        if "access_token" in request.query_params:
+            raise AuthenticationFailed(IN_URL)
         header = request.META.get("HTTP_AUTHORIZATION", "").strip()
         if not header:
             return None

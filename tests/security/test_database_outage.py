@@ -176,6 +176,8 @@ def test_only_database_errors_worth_a_retry_are_503s() -> None:
         psycopg.errors.ConnectionFailure(),
         psycopg.errors.DeadlockDetected(),
         psycopg.errors.SerializationFailure(),
+        psycopg.errors.TooManyConnections(),
+        psycopg.errors.OutOfMemory(),
     ]
     bugs = [psycopg.errors.DiskFull(), psycopg.errors.QueryCanceled()]
 
