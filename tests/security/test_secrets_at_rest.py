@@ -194,6 +194,22 @@ FAILING_USER_OPERATIONS: dict[str, Callable[[], dict[str, Any]]] = {
         "value": SECRET,
     },
     "unknown secret attribute": lambda: {"op": "add", "path": "apiSecret", "value": SECRET},
+    # The error message quotes (the start of) what it could not parse: the secret.
+    "secret inside an unparseable path": lambda: {
+        "op": "replace",
+        "path": f'password "{SECRET}"',
+        "value": "x",
+    },
+    "secret cut short in the message": lambda: {
+        "op": "replace",
+        "path": f'password[value "{SECRET}"]',
+        "value": "x",
+    },
+    "secret compared in a value filter": lambda: {
+        "op": "replace",
+        "path": f'password[value eq "{SECRET}"]',
+        "value": "x",
+    },
     "password as an object": lambda: {
         "op": "replace",
         "path": "password",
