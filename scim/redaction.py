@@ -45,8 +45,8 @@ _QUOTED = re.compile(r'"([^"]*)"?')
 
 @dataclass(frozen=True)
 class _Verdict:
-    """What a PATCH path says: its value is a secret, the path itself must go (it compares a
-    secret, or names one and cannot be parsed), or where the value's members are judged."""
+    """What a PATCH path says: its value is a secret; the path itself must go (a filter on or
+    over a secret, or a path naming one that cannot be parsed); or where the value goes."""
 
     secret_value: bool = False
     secret_path: bool = False
@@ -182,18 +182,16 @@ class _Redactor:
         # Member names are case-insensitive, as the PATCH engine reads them.
         paths = [key for key in operation if str(key).lower() == "path"]
         path = operation[paths[-1]] if paths else None
-        if path is None or (isinstance(path, str) and not path.strip()):
-            return {
-                key: self.resource(item) if str(key).lower() == "value" else self.by_name(item)
-                for key, item in operation.items()
-            }
-        verdict = self.judge(path)
+        pathless = path is None or (isinstance(path, str) and not path.strip())
+        verdict = _Verdict() if pathless else self.judge(path)
         kept = {}
         for key, item in operation.items():
             lowered = str(key).lower()
             if lowered == "value" and verdict.secret_value:
                 self.take(item)
                 kept[key] = REDACTED
+            elif lowered == "value" and pathless:
+                kept[key] = self.resource(item)
             elif lowered == "value" and verdict.schema is not None:
                 kept[key] = self.members_of(verdict.schema, item)
             elif lowered == "value" and verdict.attribute is not None:
@@ -201,6 +199,8 @@ class _Redactor:
             elif lowered == "path" and verdict.secret_path:
                 self.take_path(item)
                 kept[key] = REDACTED
+            elif lowered not in ("value", "path") and names_a_secret(lowered):
+                self.take(item)
             else:
                 kept[key] = self.by_name(item)
         return kept
@@ -219,7 +219,7 @@ class _Redactor:
         resolved = self.resource_type.resolve(parsed.attribute)
         if resolved is None:
             named = names_a_secret(path)
-            return _Verdict(secret_value=named, secret_path=named)
+            return _Verdict(secret_value=named, secret_path=named and parsed.filter is not None)
         attribute = resolved.attribute
         has_filter = parsed.filter is not None
         if _is_secret(resolved):
@@ -230,7 +230,7 @@ class _Redactor:
         sub = attribute.sub(parsed.sub_attribute)
         if sub is None or sub.is_secret:
             secret = sub is not None or names_a_secret(parsed.sub_attribute)
-            return _Verdict(secret_value=secret, secret_path=secret or compares_secret)
+            return _Verdict(secret_value=secret, secret_path=compares_secret)
         return _Verdict(secret_path=compares_secret, attribute=sub)
 
     # --- what was taken -------------------------------------------------------------------
