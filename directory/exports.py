@@ -36,6 +36,7 @@ CSV_COLUMNS = (
     "request_id",
 )
 PROGRESS_EVERY = 1000
+FORMULA_TRIGGERS = frozenset("=+-@\t\r|%")
 
 
 def clean_criteria(raw: dict[str, Any]) -> dict[str, str]:
@@ -99,9 +100,16 @@ def export_path(export: LedgerExport) -> Path:
 
 
 def _cell(value: Any) -> str:
+    """`value` as the text of a CSV cell that a spreadsheet shows as text, never runs.
+
+    OWASP's CSV injection guidance: a cell starting with = + - @ TAB or CR is read as a
+    formula, | and % start DDE and macro references in some spreadsheets; such a cell gets a
+    leading single quote. Spreadsheets skip leading whitespace before a formula, so a
+    trigger behind spaces or line breaks counts too."""
     text = "" if value is None else str(value)
-    # Spreadsheet formula injection: a cell starting with = + - @ is data, not a formula.
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+    if text[:1] in FORMULA_TRIGGERS or text.lstrip()[:1] in FORMULA_TRIGGERS:
+        return "'" + text
+    return text
 
 
 def export_run(export_id: str) -> LedgerExport:
@@ -135,11 +143,12 @@ def export_run(export_id: str) -> LedgerExport:
         "request_id",
     )
     with partial.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
+        # Every cell quoted, as OWASP advises: a cell is one field whatever it holds.
+        writer = csv.writer(handle, quoting=csv.QUOTE_ALL)
         writer.writerow(CSV_COLUMNS)
         for row in rows.iterator(chunk_size=2000):
             created_at, *rest = row
-            writer.writerow([created_at.isoformat(), *(_cell(value) for value in rest)])
+            writer.writerow([_cell(created_at.isoformat()), *(_cell(value) for value in rest)])
             written += 1
             if written % PROGRESS_EVERY == 0:
                 LedgerExport.objects.filter(pk=export.pk).update(rows_written=written)

@@ -13,9 +13,11 @@ from django.db import transaction
 
 from directory.models import ProvisioningEvent
 from scim.errors import ScimError
+from scim.redaction import Redacted, redact_operations, redact_resource, scrub
+from scim.schema import RESOURCE_TYPES, USER
 
-SECRET_KEYS = ("password", "secret", "token")
 MAX_STORED_BODY = 32_000  # characters of JSON; larger bodies are not kept
+_RESOURCE_TYPES = {resource_type.name: resource_type for resource_type in RESOURCE_TYPES}
 
 
 @dataclass(frozen=True)
@@ -54,27 +56,22 @@ class Subject:
         )
 
 
-def redact(body: Any) -> Any:
-    """`body` without secrets: every key naming a password, secret or token is dropped, at any
-    depth. Never store a request body any other way."""
-    if isinstance(body, dict):
-        return {
-            key: redact(value)
-            for key, value in body.items()
-            if not any(word in str(key).lower() for word in SECRET_KEYS)
-        }
-    if isinstance(body, list):
-        return [redact(item) for item in body]
-    return body
+def redact_request(operation: str, resource_type: str, payload: Any) -> Redacted:
+    """The request of a write without its secrets, read as the write reads it: PATCH
+    operations or a resource body, against the schemas of `resource_type` ("User", "Group").
+    Never store a request body any other way."""
+    schemas = _RESOURCE_TYPES.get(resource_type, USER)
+    if operation == "patch":
+        return redact_operations(payload, schemas)
+    return redact_resource(payload, schemas)
 
 
-def _stored_body(payload: Any) -> Any:
-    if payload is None:
+def _stored_body(body: Any) -> Any:
+    if body is None:
         return None
-    cleaned = redact(payload)
-    if len(json.dumps(cleaned, default=str)) > MAX_STORED_BODY:
+    if len(json.dumps(body, default=str)) > MAX_STORED_BODY:
         return {"note": "The request body was too large to keep."}
-    return cleaned
+    return body
 
 
 def _row(operation: str, subject: Subject, context: CallContext) -> dict[str, Any]:
@@ -102,13 +99,15 @@ def ledger_success(operation: str, subject: Subject, context: CallContext, statu
 def ledger_failure(
     operation: str, subject: Subject, context: CallContext, error: ScimError, payload: Any = None
 ) -> None:
+    request = redact_request(operation, subject.resource_type, payload)
     ProvisioningEvent.objects.create(
         **_row(operation, subject, context),
         outcome=ProvisioningEvent.Outcome.FAILED,
         status=error.status,
         scim_type=error.scim_type or "",
-        detail=error.detail[:2000],
-        request_body=_stored_body(payload),
+        # The message may quote the request (a path it could not parse): not its secrets.
+        detail=scrub(error.detail, request.secrets)[:2000],
+        request_body=_stored_body(request.body),
     )
 
 

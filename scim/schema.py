@@ -48,6 +48,12 @@ class Attribute:
     def is_complex(self) -> bool:
         return self.type == COMPLEX
 
+    @property
+    def is_secret(self) -> bool:
+        """A value only a client writes and no one reads back (a password): never returned or
+        writeOnly (RFC 7643 §7). Such values are stored nowhere, not even in a failure log."""
+        return self.returned == NEVER or self.mutability == WRITE_ONLY
+
     def to_scim(self) -> dict[str, Any]:
         """The attribute as RFC 7643 §7 describes it (for /Schemas)."""
         data: dict[str, Any] = {

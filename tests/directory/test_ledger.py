@@ -9,21 +9,32 @@ import datetime as dt
 from django.utils import timezone
 
 from directory.exports import clean_criteria, export_path, export_run, ledger_events, ledger_purge
-from directory.ledger import redact
 from directory.models import LedgerExport, ProvisioningEvent
 from tenants.models import Company
-from tests.scim_client import Scim, okta_user
+from tests.scim_client import PATCH_OP, Scim, okta_user
 
 
-def test_redaction_drops_secrets_at_any_depth() -> None:
-    body = {
-        "userName": "a",
-        "password": "x",
-        "nested": [{"Password": "y", "apiToken": "z", "ok": 1}],
-        "clientSecret": "s",
-    }
+def test_a_failed_patch_keeps_its_operations_without_the_password(scim: Scim) -> None:
+    user_id = scim.post("/Users", okta_user()).json()["id"]
+    operations = [
+        {"op": "Replace", "path": "PASSWORD", "value": "n3w-Passw0rd"},
+        {"op": "replace", "value": {"urn:ietf:params:scim:schemas:core:2.0:User:password": "x"}},
+        {"op": "replace", "path": "displayName", "value": "Ada"},
+    ]
 
-    assert redact(body) == {"userName": "a", "nested": [{"ok": 1}]}
+    response = scim.patch(
+        f"/Users/{user_id}",
+        {"schemas": [PATCH_OP], "Operations": operations},
+        HTTP_IF_MATCH='W/"9"',
+    )
+
+    assert response.status_code == 412
+    event = ProvisioningEvent.objects.get(outcome="failed")
+    assert event.request_body == [
+        {"op": "Replace", "path": "PASSWORD", "value": "[redacted]"},
+        {"op": "replace", "value": {}},
+        {"op": "replace", "path": "displayName", "value": "Ada"},
+    ]
 
 
 def test_failed_writes_keep_a_redacted_body(scim: Scim) -> None:
