@@ -3,10 +3,9 @@ PostgreSQL: it must relay a real session, drop it on a cut, refuse while cut, an
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import os
 import time
+from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
