@@ -140,7 +140,12 @@ def log_findings(logs: Path) -> dict[str, Any]:
     for log in sorted(logs.glob("*.log")):
         text = log.read_text(errors="replace")
         errors = [line for line in text.splitlines() if re.search(r"\bERROR\b|Traceback", line)]
-        found[log.name] = {"error_lines": len(errors), "first": errors[:5]}
+        found[log.name] = {
+            "error_lines": len(errors),
+            "first": errors[:5],
+            # Beat's periodic tasks, run by the worker: proof it works again after the faults.
+            "tasks_succeeded": text.count(" succeeded in "),
+        }
     return found
 
 
@@ -172,6 +177,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"| reads disagreeing with acknowledged writes | {len(report['stale_reads'])} |",
         f"| web worker RSS, start → end (MB) | {memory['web_workers_start']} → {memory['web_workers_end']} |",
         f"| Celery worker RSS, start → end (MB) | {memory['celery_start']} → {memory['celery_end']} |",
+        f"| Celery tasks succeeded (worker log) | "
+        f"{report['log_findings'].get('worker.log', {}).get('tasks_succeeded', 0)} |",
         "",
         "| fault | injected at | healed at | answers meanwhile (+ grace) |",
         "|---|---|---|---|",
