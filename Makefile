@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | md5sum | cut -c1-12)
 
-.PHONY: run test serve worker beat lint fmt typecheck migrations-check check install clean-data bench bench-company
+.PHONY: run test serve worker beat lint fmt typecheck migrations-check check install clean-data bench bench-company soak
 
 install: $(STAMP)
 
@@ -60,6 +60,10 @@ bench: install
 ## Time company creation (see bench/README.md).
 bench-company: install
 	$(PY) -m bench.company_create $(ARGS)
+
+## Soak and fault run (see bench/README.md): own stack, IdP traffic, Redis/PostgreSQL/worker faults.
+soak: install
+	$(PY) -m bench.soak $(ARGS)
 
 clean-data:
 	rm -rf .data

@@ -9,11 +9,8 @@ in production, so stale connections would show.
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
-import socket
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -21,73 +18,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from devstack.relay import Relay
 from tests import live as live_servers
-from tests.live import free_port, gunicorn_server, live_scim_company
+from tests.live import gunicorn_server, live_scim_company
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db]
-
-
-class Relay:
-    """A TCP relay to PostgreSQL that can be cut (drop every connection, refuse new ones)."""
-
-    def __init__(self, target: tuple[str, int]):
-        self.target = target
-        self.port = free_port()
-        self.listener = socket.create_server(("127.0.0.1", self.port))
-        self.listener.settimeout(0.2)
-        self.up = True
-        self.sockets: list[socket.socket] = []
-        self.lock = threading.Lock()
-        self.stopping = False
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-
-    def _accept(self) -> None:
-        while not self.stopping:
-            try:
-                client, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            if not self.up:
-                client.close()
-                continue
-            try:
-                server = socket.create_connection(self.target)
-            except OSError:
-                client.close()
-                continue
-            with self.lock:
-                self.sockets += [client, server]
-            for source, sink in ((client, server), (server, client)):
-                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
-
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            while data := source.recv(65536):
-                sink.sendall(data)
-        for end in (source, sink):
-            with contextlib.suppress(OSError):
-                end.shutdown(socket.SHUT_RDWR)
-
-    def cut(self) -> None:
-        self.up = False
-        with self.lock:
-            for end in self.sockets:
-                with contextlib.suppress(OSError):
-                    end.shutdown(socket.SHUT_RDWR)
-                end.close()
-            self.sockets.clear()
-
-    def restore(self) -> None:
-        self.up = True
-
-    def close(self) -> None:
-        self.stopping = True
-        self.cut()
-        self.listener.close()
 
 
 def call(base: str, method: str, path: str, token: str, body: Any = None) -> tuple[int, Any, dict]:
