@@ -241,6 +241,8 @@ LOGGING = {
         # LOG_LEVEL says.
         "oauthlib": {"level": "WARNING"},
         "oauth2_provider": {"level": "WARNING"},
+        # django-axes narrates every sign-in at INFO; its warnings (failures, pauses) stay.
+        "axes": {"level": "WARNING"},
     },
 }
 

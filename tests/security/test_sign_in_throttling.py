@@ -246,3 +246,16 @@ def test_support_sees_attempts_failures_and_sign_ins_in_the_admin(
     assert AccessLog.objects.filter(ip_address=OWNER_DESK, path_info=PORTAL).exists()
     stored = "".join(AccessAttempt.objects.values_list("post_data", flat=True))
     assert "password=****" in stored and "Wrong-Guess" not in stored  # no password kept
+
+
+def test_an_overlong_username_is_counted_not_a_500(owner: User, settings: object) -> None:
+    limit = settings.AXES_FAILURE_LIMIT  # type: ignore[attr-defined]
+    username = "a" * 250 + "@acme.test"  # with the company, longer than axes' column
+    attacker = Client()
+
+    statuses = [
+        sign_in(attacker, PORTAL, username, "Wrong", ATTACKER).status_code  # type: ignore[attr-defined]
+        for _ in range(limit)
+    ]
+
+    assert statuses == [200] * (limit - 1) + [429]
