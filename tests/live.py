@@ -164,7 +164,7 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
         try:
             with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - our own loopback server
                 return
-        except (urllib.error.URLError, ConnectionError):
+        except OSError:  # refused, reset, or a first answer slower than 2 s (a loaded machine)
             time.sleep(0.1)
     raise RuntimeError(f"{url} did not answer within 30 s")
 
