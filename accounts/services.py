@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from axes.utils import reset as axes_reset
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -24,3 +25,10 @@ def company_admin_create(*, email: str, password: str, role: str, full_name: str
     candidate = User(email=email, full_name=full_name, role=role)
     validate_password(password, user=candidate)
     return User.objects.create_user(email=email, password=password, full_name=full_name, role=role)
+
+
+def sign_in_pauses_clear(*, account: str) -> int:
+    """Forget the failed sign-ins counted against `account` (accounts.sign_in.account_key)
+    from every address, ending any pause; returns how many counters were dropped. For when
+    the person has proved who they are another way (a password reset by email)."""
+    return axes_reset(username=account)

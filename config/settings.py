@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,9 @@ SHARED_APPS = [
     # company, so DOT's Application table lives in `public`. Grants and tokens do not use
     # DOT's tables: they live hashed in each company's schema (tokens.oauth).
     "oauth2_provider",
+    # Sign-in throttling: one table of attempts for the support admin and every company's
+    # portal, in `public` (accounts/sign_in.py keys each account with its company).
+    "axes",
 ]
 
 TENANT_APPS = [
@@ -148,6 +152,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a refused sign-in into the 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls_tenant"
@@ -176,6 +182,11 @@ AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
+# django-axes first: it refuses a paused (account, address) before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 SESSION_COOKIE_NAME = "hc_session"
 SESSION_COOKIE_HTTPONLY = True
@@ -246,6 +257,8 @@ LOGGING = {
         # LOG_LEVEL says.
         "oauthlib": {"level": "WARNING"},
         "oauth2_provider": {"level": "WARNING"},
+        # django-axes narrates every sign-in at INFO; its warnings (failures, pauses) stay.
+        "axes": {"level": "WARNING"},
     },
 }
 
@@ -260,6 +273,30 @@ SCIM_CREDENTIAL_RATE_LIMIT_PER_MINUTE = int(
 SCIM_AUTH_FAILURES_PER_MINUTE = int(os.environ.get("SCIM_AUTH_FAILURES_PER_MINUTE", "20"))
 # Proxies in front of the app that append to X-Forwarded-For (config/client_ip.py).
 TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+
+# --- Sign-in throttling (django-axes, wrapped in accounts/sign_in.py) ----------------------
+# Failed sign-ins at the portal and the support admin are counted per (account, client
+# address). Past SIGN_IN_FAILURE_LIMIT that account is paused *for that address only* for
+# SIGN_IN_LOCKOUT_MINUTES: an attacker elsewhere cannot lock the owner out of their own
+# address, and an office behind one NAT does not lock out everyone else. Guesses during the
+# pause are refused without being counted, so it ends on time however long they go on.
+SIGN_IN_FAILURE_LIMIT = int(os.environ.get("SIGN_IN_FAILURE_LIMIT", "5"))
+AXES_ENABLED = SIGN_IN_FAILURE_LIMIT > 0  # 0 switches throttling off
+AXES_FAILURE_LIMIT = max(SIGN_IN_FAILURE_LIMIT, 1)
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("SIGN_IN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = True
+# Both login forms post `username` (our USERNAME_FIELD is email); the account is keyed with
+# its company, since the same email may sign in at several companies.
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "accounts.sign_in.account_key"
+AXES_CLIENT_IP_CALLABLE = "config.client_ip.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.sign_in.paused_response"
+# Every failure is kept for support (axes' admin pages), not only the running count.
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+# Masked in what axes logs and stores (it always masks the password).
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "csrfmiddlewaretoken"]
 
 # Behind a TLS-terminating load balancer set SECURE_PROXY=true.
 if env_bool("SECURE_PROXY", False):

@@ -41,8 +41,7 @@ urlpatterns = [
     ),
     path(
         "password-reset/<uidb64>/<token>/",
-        auth_views.PasswordResetConfirmView.as_view(
-            template_name="portal/password_reset_confirm.html",
+        views.CompanyPasswordResetConfirmView.as_view(
             success_url=reverse_lazy("password_reset_complete"),
         ),
         name="password_reset_confirm",

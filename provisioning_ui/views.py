@@ -9,6 +9,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from accounts.services import sign_in_pauses_clear
+from accounts.sign_in import account_key
 from provisioning_ui.links import scim_base_url
 from scim.throttling import limits_for
 
@@ -37,3 +39,15 @@ class CompanyPasswordResetView(auth_views.PasswordResetView):
     def form_valid(self, form: Any) -> HttpResponse:
         self.extra_email_context = {"company_name": self.request.tenant.name}  # type: ignore[attr-defined]
         return super().form_valid(form)
+
+
+class CompanyPasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Django's "choose a new password"; the new password also ends any sign-in pause of the
+    account (the person proved they read its mailbox), from every address."""
+
+    template_name = "portal/password_reset_confirm.html"
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        sign_in_pauses_clear(account=account_key(self.request, {"username": form.user.email}))
+        return response

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context, schema_exists
 
@@ -57,11 +57,14 @@ def company_create(
         raise ValidationError("A company name is required.", code="required")
     if seat_limit is not None and seat_limit < 0:
         raise ValidationError("A seat limit cannot be negative.", code="invalid")
-    if Company.objects.filter(slug=slug).exists():
-        raise ValidationError(f'A company with the slug "{slug}" already exists.', code="unique")
 
     now = timezone.now()
     with transaction.atomic():
+        _lock_schema_name(schema_name_for(slug))
+        if Company.objects.filter(slug=slug).exists():
+            raise ValidationError(
+                f'A company with the slug "{slug}" already exists.', code="unique"
+            )
         company = Company(
             schema_name=schema_name_for(slug),
             slug=slug,
@@ -102,6 +105,21 @@ def company_create(
                     email=admin.email, password=admin.password, role=User.Role.OWNER
                 )
     return company
+
+
+def _lock_schema_name(schema_name: str) -> None:
+    """Serialise creations of one schema name until the caller's transaction ends.
+
+    Without it, two creations of one slug both pass the "already exists" check, and the
+    second fails deep in its clone or pooled-schema rename on PostgreSQL's unique index of
+    schema names (an IntegrityError, not a message). Waiting here, the second sees the first's
+    committed company and is refused plainly, or goes ahead if the first rolled back. Other
+    slugs are not held up (a hash collision only makes two of them take turns)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            [f"tenants.company_create:{schema_name}"],
+        )
 
 
 def _refill_pool() -> None:

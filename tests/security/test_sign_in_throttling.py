@@ -1,0 +1,261 @@
+"""Guessing a password at the portal (/t/<slug>/login/) or the support admin (/admin/login/)
+stops after a few failures: the account is paused for that address only, with a 429 page that
+says how long to wait. The owner at their own address, the same email at another company, a
+successful sign-in, the cool-off and a password reset all get people back in."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+from django.core import mail
+from django.db.models import F
+from django.test import Client
+from django_tenants.utils import schema_context
+
+from accounts.models import User
+from tenants.models import Company
+from tests.conftest import TEST_PASSWORD, make_portal_user
+
+ATTACKER = "203.0.113.66"
+OWNER_DESK = "198.51.100.7"
+GUESSES = 100
+PORTAL = "/t/acme/login/"
+ADMIN = "/admin/login/"
+
+
+def sign_in(client: Client, path: str, email: str, password: str, address: str) -> object:
+    form = {"username": email, "password": password}
+    if path == ADMIN:
+        form["next"] = "/admin/"  # the admin's form carries it
+    return client.post(path, form, REMOTE_ADDR=address)
+
+
+def guess(path: str, email: str, *, times: int = GUESSES, address: str = ATTACKER) -> Client:
+    attacker = Client()
+    for attempt in range(times):
+        sign_in(attacker, path, email, f"Wrong-Guess-{attempt}", address)
+    return attacker
+
+
+def assert_paused(response: object, email: str) -> None:
+    """Refused with 429, a page a person can read, how long to wait, and no session."""
+    assert response.status_code == 429  # type: ignore[attr-defined]
+    assert int(response["Retry-After"]) > 14 * 60  # type: ignore[index]
+    page = response.content.decode()  # type: ignore[attr-defined]
+    assert "Too many failed sign-ins" in page
+    assert "Try again in 15 minutes" in page
+    assert email in page
+    assert "_auth_user_id" not in response.wsgi_request.session  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def owner(acme: Company) -> User:
+    return make_portal_user(acme, email="ada@acme.test")
+
+
+def test_portal_100_wrong_passwords_then_the_right_one_is_refused_with_a_wait(owner: User) -> None:
+    attacker = guess(PORTAL, "ada@acme.test")
+
+    refused = sign_in(attacker, PORTAL, "ada@acme.test", TEST_PASSWORD, ATTACKER)
+
+    assert_paused(refused, "ada@acme.test")
+    assert "Forgot your password?" in refused.content.decode()  # type: ignore[attr-defined]
+    assert attacker.get("/t/acme/").status_code == 302  # still signed out
+
+
+def test_admin_100_wrong_passwords_then_the_right_one_is_refused_with_a_wait(
+    support_superuser: User,
+) -> None:
+    attacker = guess(ADMIN, "root@support.test")
+
+    refused = sign_in(attacker, ADMIN, "root@support.test", TEST_PASSWORD, ATTACKER)
+
+    assert_paused(refused, "root@support.test")
+    # The admin's own login form, ready for when the wait is over.
+    assert 'id="login-form"' in refused.content.decode()  # type: ignore[attr-defined]
+    assert attacker.get("/admin/").status_code == 302
+
+
+def test_the_pause_starts_at_the_limit_not_before(owner: User, settings: object) -> None:
+    limit = settings.AXES_FAILURE_LIMIT  # type: ignore[attr-defined]
+    attacker = guess(PORTAL, "ada@acme.test", times=limit - 1)
+
+    last_try = sign_in(attacker, PORTAL, "ada@acme.test", "Wrong-Again", ATTACKER)
+    after = sign_in(attacker, PORTAL, "ada@acme.test", TEST_PASSWORD, ATTACKER)
+
+    assert last_try.status_code == 429  # type: ignore[attr-defined]
+    assert after.status_code == 429  # type: ignore[attr-defined]
+    early = guess(PORTAL, "ada@acme.test", times=limit - 1, address="192.0.2.1")
+    assert sign_in(early, PORTAL, "ada@acme.test", TEST_PASSWORD, "192.0.2.1").status_code == 302  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("path", "email", "user_fixture"),
+    [(PORTAL, "ada@acme.test", "owner"), (ADMIN, "root@support.test", "support_superuser")],
+)
+def test_the_right_password_from_the_owners_own_address_still_works(
+    path: str, email: str, user_fixture: str, request: pytest.FixtureRequest
+) -> None:
+    request.getfixturevalue(user_fixture)
+    guess(path, email)
+
+    signed_in = sign_in(Client(), path, email, TEST_PASSWORD, OWNER_DESK)
+
+    assert signed_in.status_code == 302  # type: ignore[attr-defined]
+
+
+def test_a_forged_x_forwarded_for_does_not_escape_the_pause(owner: User) -> None:
+    # TRUSTED_PROXY_COUNT is 0: the header is whatever the client wrote, so it is ignored.
+    attacker = guess(PORTAL, "ada@acme.test")
+
+    forged = attacker.post(
+        PORTAL,
+        {"username": "ada@acme.test", "password": TEST_PASSWORD},
+        REMOTE_ADDR=ATTACKER,
+        HTTP_X_FORWARDED_FOR=OWNER_DESK,
+    )
+
+    assert forged.status_code == 429
+
+
+def test_behind_a_trusted_proxy_the_forwarded_address_is_the_one_paused(
+    owner: User, settings: object
+) -> None:
+    settings.TRUSTED_PROXY_COUNT = 1  # type: ignore[attr-defined]
+    proxy = "10.0.0.2"
+    attacker = Client()
+    for attempt in range(GUESSES):
+        attacker.post(
+            PORTAL,
+            {"username": "ada@acme.test", "password": f"Wrong-{attempt}"},
+            REMOTE_ADDR=proxy,
+            HTTP_X_FORWARDED_FOR=ATTACKER,
+        )
+
+    through_proxy_owner = Client().post(
+        PORTAL,
+        {"username": "ada@acme.test", "password": TEST_PASSWORD},
+        REMOTE_ADDR=proxy,
+        HTTP_X_FORWARDED_FOR=f"{ATTACKER}, {OWNER_DESK}",
+    )
+    attacker_again = attacker.post(
+        PORTAL,
+        {"username": "ada@acme.test", "password": TEST_PASSWORD},
+        REMOTE_ADDR=proxy,
+        HTTP_X_FORWARDED_FOR=f"{OWNER_DESK}, {ATTACKER}",
+    )
+
+    # The owner behind the same proxy is not the attacker; the attacker's own prepended entry
+    # is not believed.
+    assert through_proxy_owner.status_code == 302
+    assert attacker_again.status_code == 429
+    assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {ATTACKER}
+
+
+@pytest.mark.parametrize(
+    ("path", "email", "user_fixture"),
+    [(PORTAL, "ada@acme.test", "owner"), (ADMIN, "root@support.test", "support_superuser")],
+)
+def test_after_the_cool_off_the_right_password_works_again(
+    path: str, email: str, user_fixture: str, request: pytest.FixtureRequest
+) -> None:
+    request.getfixturevalue(user_fixture)
+    attacker = guess(path, email)
+    # Fifteen minutes pass (the failures are recorded with their time; no sleeping).
+    AccessAttempt.objects.update(attempt_time=F("attempt_time") - timedelta(minutes=15, seconds=1))
+
+    after = sign_in(attacker, path, email, TEST_PASSWORD, ATTACKER)
+
+    assert after.status_code == 302  # type: ignore[attr-defined]
+
+
+def test_guessing_during_the_pause_does_not_extend_it(owner: User) -> None:
+    attacker = guess(PORTAL, "ada@acme.test", times=5)
+    AccessAttempt.objects.update(attempt_time=F("attempt_time") - timedelta(minutes=14))
+
+    guess(PORTAL, "ada@acme.test", times=20)
+    AccessAttempt.objects.update(attempt_time=F("attempt_time") - timedelta(minutes=1, seconds=1))
+
+    assert sign_in(attacker, PORTAL, "ada@acme.test", TEST_PASSWORD, ATTACKER).status_code == 302  # type: ignore[attr-defined]
+
+
+def test_a_pause_at_one_company_leaves_the_same_email_at_another_alone(
+    owner: User, outsider: Company
+) -> None:
+    make_portal_user(outsider, email="ada@acme.test")
+    attacker = guess(PORTAL, "ada@acme.test")
+
+    elsewhere = sign_in(attacker, "/t/outsider/login/", "ada@acme.test", TEST_PASSWORD, ATTACKER)
+
+    assert elsewhere.status_code == 302  # type: ignore[attr-defined]
+    # Nor does a pause at the portal reach the support admin of the same name.
+    assert set(AccessAttempt.objects.values_list("username", flat=True)) == {"acme:ada@acme.test"}
+
+
+def test_a_successful_sign_in_starts_the_count_again(owner: User, settings: object) -> None:
+    limit = settings.AXES_FAILURE_LIMIT  # type: ignore[attr-defined]
+    person = guess(PORTAL, "ada@acme.test", times=limit - 1)
+    assert sign_in(person, PORTAL, "ada@acme.test", TEST_PASSWORD, ATTACKER).status_code == 302  # type: ignore[attr-defined]
+    person.post("/t/acme/logout/")
+
+    guess(PORTAL, "ada@acme.test", times=limit - 1)
+
+    assert sign_in(person, PORTAL, "ada@acme.test", TEST_PASSWORD, ATTACKER).status_code == 302  # type: ignore[attr-defined]
+
+
+def test_a_password_reset_ends_the_pause(owner: User) -> None:
+    attacker = guess(PORTAL, "ada@acme.test", address=OWNER_DESK)  # e.g. an office NAT
+    person = Client()
+    person.post("/t/acme/password-reset/", {"email": "ada@acme.test"}, REMOTE_ADDR=OWNER_DESK)
+    link = re.search(r"http://testserver(/t/acme/password-reset/\S+/)", mail.outbox[-1].body)
+    assert link is not None
+    form = person.get(link.group(1), follow=True, REMOTE_ADDR=OWNER_DESK)
+    new_password = "Brand-New-Passphrase-42"
+
+    person.post(
+        form.redirect_chain[-1][0],
+        {"new_password1": new_password, "new_password2": new_password},
+        REMOTE_ADDR=OWNER_DESK,
+    )
+
+    assert sign_in(person, PORTAL, "ada@acme.test", new_password, OWNER_DESK).status_code == 302  # type: ignore[attr-defined]
+    assert sign_in(attacker, PORTAL, "ada@acme.test", "Wrong", OWNER_DESK).status_code == 200  # type: ignore[attr-defined]
+
+
+def test_support_sees_attempts_failures_and_sign_ins_in_the_admin(
+    owner: User, support_superuser: User
+) -> None:
+    support = Client()
+    with schema_context("public"):
+        support.force_login(support_superuser)
+    guess(PORTAL, "ada@acme.test", times=7)
+    sign_in(Client(), PORTAL, "ada@acme.test", TEST_PASSWORD, OWNER_DESK)
+
+    pages = {
+        model: support.get(f"/admin/axes/{model}/")
+        for model in ("accessattempt", "accessfailurelog", "accesslog")
+    }
+
+    assert {model: page.status_code for model, page in pages.items()} == dict.fromkeys(pages, 200)
+    assert "acme:ada@acme.test" in pages["accessattempt"].content.decode()
+    assert ATTACKER in pages["accessfailurelog"].content.decode()
+    assert AccessFailureLog.objects.filter(locked_out=True).exists()
+    assert AccessLog.objects.filter(ip_address=OWNER_DESK, path_info=PORTAL).exists()
+    stored = "".join(AccessAttempt.objects.values_list("post_data", flat=True))
+    assert "password=****" in stored and "Wrong-Guess" not in stored  # no password kept
+
+
+def test_an_overlong_username_is_counted_not_a_500(owner: User, settings: object) -> None:
+    limit = settings.AXES_FAILURE_LIMIT  # type: ignore[attr-defined]
+    username = "a" * 250 + "@acme.test"  # with the company, longer than axes' column
+    attacker = Client()
+
+    statuses = [
+        sign_in(attacker, PORTAL, username, "Wrong", ATTACKER).status_code  # type: ignore[attr-defined]
+        for _ in range(limit)
+    ]
+
+    assert statuses == [200] * (limit - 1) + [429]
