@@ -164,7 +164,9 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
         try:
             with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - our own loopback server
                 return
-        except (urllib.error.URLError, ConnectionError):
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            # Refused while starting, or no answer yet from a worker still booting (slow
+            # under load): either way, ask again until the deadline.
             time.sleep(0.1)
     raise RuntimeError(f"{url} did not answer within 30 s")
 
