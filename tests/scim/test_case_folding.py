@@ -11,7 +11,8 @@ from urllib.parse import quote
 import pytest
 from django.db import connection
 
-from tests.scim_client import Scim, assert_error
+from tenants.models import Company
+from tests.scim_client import PATCH_OP, Scim, assert_error
 
 # (as created, another spelling): the database may or may not consider them equal; the
 # folding tests below ask it, then hold the API to its answer.
@@ -118,6 +119,24 @@ def test_a_manager_named_in_another_case_is_the_same_user(scim: Scim) -> None:
 
     assert report.status_code == 201, report.content
     assert report.json()[enterprise]["manager"]["value"] == boss["id"]
+
+
+@pytest.mark.parametrize(("created", "other"), SPELLINGS)
+def test_an_immutable_username_may_change_case_as_the_database_folds_it(
+    scim: Scim, acme: Company, created: str, other: str
+) -> None:
+    Company.objects.filter(pk=acme.pk).update(username_immutable=True)
+    equal = _equal_to_the_database(created, other)
+    user = scim.post("/Users", _user(created)).json()
+    rename = {"op": "replace", "path": "userName", "value": f"Ada {other}"}
+
+    response = scim.patch(f"/Users/{user['id']}", {"schemas": [PATCH_OP], "Operations": [rename]})
+
+    if equal:
+        assert response.status_code == 200, response.content
+        assert response.json()["userName"] == f"Ada {other}"
+    else:
+        assert_error(response, 400, "mutability")
 
 
 @pytest.mark.django_db
