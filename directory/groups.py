@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from directory.integrity import check_if_match, save_unique
 from directory.ledger import CallContext, Subject, recorded
-from directory.models import Group, Member, Membership
-from directory.selectors import parse_member_id
+from directory.models import Group, Membership
+from directory.selectors import members_referenced, parse_member_id
 from scim import errors
 from scim.filter import Comparison, parse_path
 from scim.group_input import GroupInput, members_of, normalize_group
@@ -80,6 +80,8 @@ def group_create(*, payload: Any, context: CallContext) -> Group:
         now = timezone.now()
         group = Group(id=uuid.uuid4(), created_at=now, updated_at=now, version=1)
         group.display_name, group.external_id = data.display_name, data.external_id
+        # The members first, as every write takes its locks (directory.selectors).
+        _lock_members([member_id for member_id, _ in data.members])
         _save(group, insert=True)
         _set_members(group, data.members, current=None)
         entry.succeeded(_subject(group), 201)
@@ -198,6 +200,8 @@ def _step(op: str, path: Any, value: Any) -> Step | None:
 
 def _apply_plan(group: Group, plan: list[Step]) -> None:
     old_name = group.display_name
+    # Every member the plan adds, locked before any step writes (directory.selectors' order).
+    _lock_members([member_id for kind, added in plan if kind == "add" for member_id, _ in added])
     for kind, argument in plan:
         if kind == "rename":
             group.display_name = argument.strip()[:255]
@@ -210,17 +214,21 @@ def _apply_plan(group: Group, plan: list[Step]) -> None:
     _save(group, insert=False, keys_changed=group.display_name != old_name)
 
 
-def _add_members(group: Group, members: Sequence[tuple[uuid.UUID, str]]) -> None:
-    ids = [member_id for member_id, _ in members]
-    known: set[uuid.UUID] = set()
-    for chunk in _chunks(ids):
-        known.update(Member.objects.filter(pk__in=chunk).values_list("pk", flat=True))
-    unknown = [str(i) for i in ids if i not in known]
+def _lock_members(ids: Sequence[uuid.UUID]) -> None:
+    """Lock the members a write will add (FOR KEY SHARE, in id order): a concurrent DELETE
+    of one either waits for this write (and then removes the new membership with the user)
+    or came first, and the user is unknown here. Raises InvalidValue naming unknown ids."""
+    known = members_referenced(ids)
+    unknown = [str(member_id) for member_id in dict.fromkeys(ids) if member_id not in known]
     if unknown:
         shown = ", ".join(unknown[:5]) + (" …" if len(unknown) > 5 else "")
         raise errors.InvalidValue(
             f"No user with id {shown} in this company: members were not changed."
         )
+
+
+def _add_members(group: Group, members: Sequence[tuple[uuid.UUID, str]]) -> None:
+    """Add members that `_lock_members` found and locked."""
     Membership.objects.bulk_create(
         [
             Membership(group=group, member_id=member_id, display=display)
@@ -260,6 +268,7 @@ def _resource_for_patch(group: Group, members: dict[uuid.UUID, str]) -> dict[str
 
 def _update(group: Group, data: GroupInput, *, current: dict[uuid.UUID, str]) -> None:
     keys = (group.display_name, group.external_id)
+    _lock_members([member_id for member_id, _ in data.members if member_id not in current])
     group.display_name, group.external_id = data.display_name, data.external_id
     group.version += 1
     group.updated_at = timezone.now()
@@ -291,20 +300,11 @@ def _set_members(
     group: Group, wanted: Sequence[tuple[uuid.UUID, str]], *, current: dict[uuid.UUID, str] | None
 ) -> None:
     """Make the group's members exactly `wanted`: insert the new ones, delete the gone ones.
-    `current` is the present membership (None for a new group). Raises InvalidValue when an
-    id to add is not a user of this company."""
+    `current` is the present membership (None for a new group). The new ones were found and
+    locked by `_lock_members` first."""
     present = current or {}
     wanted_ids = {member_id for member_id, _ in wanted}
     to_add = [(member_id, display) for member_id, display in wanted if member_id not in present]
-    known: set[uuid.UUID] = set()
-    for chunk in _chunks([member_id for member_id, _ in to_add]):
-        known.update(Member.objects.filter(pk__in=chunk).values_list("pk", flat=True))
-    unknown = [str(member_id) for member_id, _ in to_add if member_id not in known]
-    if unknown:
-        shown = ", ".join(unknown[:5]) + (" …" if len(unknown) > 5 else "")
-        raise errors.InvalidValue(
-            f"No user with id {shown} in this company: members were not changed."
-        )
     to_remove = [member_id for member_id in present if member_id not in wanted_ids]
     for chunk in _chunks(to_remove):
         Membership.objects.filter(group=group, member_id__in=chunk).delete()

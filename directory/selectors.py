@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from django.contrib.postgres.fields import ArrayField
 from django.db import connection
-from django.db.models import CharField, QuerySet, Sum
+from django.db.models import CharField, QuerySet, Sum, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, Lower
 from django.db.models.lookups import Exact
@@ -72,21 +72,32 @@ def parse_member_id(raw: str) -> uuid.UUID | None:
         return None
 
 
-def member_get(member_id: str, *, for_update: bool = False, with_roles: bool = False) -> Member:
+def member_get(
+    member_id: str, *, for_update: bool = False, no_key: bool = False, with_roles: bool = False
+) -> Member:
     """The member with this id in the current company. Raises NotFound (also for ids that are
     not UUIDs: to a client they are simply unknown). `with_roles` reads the member's groups
-    in the same query, as `member.roles` (read it with `split_roles`)."""
+    in the same query, as `member.roles` (read it with `split_roles`).
+
+    `for_update` locks the row until the transaction ends: FOR UPDATE (a delete), or, with
+    `no_key`, FOR NO KEY UPDATE (an update, which never changes the id): that mode does not
+    conflict with the FOR KEY SHARE locks of writes that reference the member (a group adding
+    it, a user naming it as manager), so those never wait for its updates, only its delete."""
     parsed = parse_member_id(member_id)
     if parsed is None:
         raise NotFound(f"No user with id {member_id!r}.")
     if with_roles:
+        if for_update and not no_key:
+            raise ValueError("A member read with its roles is locked for an update (no_key).")
         found = (_MEMBER_LOCKED_WITH_ROLES if for_update else _MEMBER_WITH_ROLES)(parsed)
         if not found:
             raise NotFound(f"No user with id {member_id!r}.")
         return found[0]
     queryset = Member.objects.select_related("manager")
     if for_update:
-        queryset = Member.objects.select_for_update(of=("self",)).select_related("manager")
+        queryset = Member.objects.select_for_update(of=("self",), no_key=no_key).select_related(
+            "manager"
+        )
     try:
         return queryset.get(pk=parsed)
     except Member.DoesNotExist:
@@ -94,11 +105,108 @@ def member_get(member_id: str, *, for_update: bool = False, with_roles: bool = F
 
 
 def member_rows_named(user_name: str) -> list[tuple[Any, ...]]:
-    """The member whose userName is `user_name` (case-insensitively), as a one-item list of
-    (id, attributes, manager_id, created_at, updated_at, version, roles), or an empty list:
-    what `filter=userName eq "…"` selects (every IdP's check before it creates a user), read
-    through the unique index on lower(user_name)."""
-    return _MEMBERS_NAMED(user_name.lower())
+    """The member whose userName is `user_name` (case-insensitively, as PostgreSQL folds it:
+    see `folded`), as a one-item list of (id, attributes, manager_id, created_at, updated_at,
+    version, roles), or an empty list: what `filter=userName eq "…"` selects (every IdP's
+    check before it creates a user), read through the unique index on lower(user_name)."""
+    return _MEMBERS_NAMED(user_name)
+
+
+def folded(value: str) -> Lower:
+    """`value` case-folded by the database: `lower(value)` in SQL.
+
+    The one folding rule for userNames, display names, names and email values. The unique
+    indexes are on lower(column), so uniqueness is PostgreSQL's lower() under the database's
+    LC_CTYPE; a literal lowered by Python (str.lower: "İ" -> "i̇", a final "Σ" -> "ς") or
+    compared case-insensitively any other way (upper(), ILIKE) can disagree with it, and a
+    user that a create refused as taken would not be found by the filter an IdP runs before
+    creating. Compare lower(column) with folded(literal), never with a Python-lowered one."""
+    return Lower(Value(value, output_field=CharField()))
+
+
+def same_when_folded(first: str, second: str) -> bool:
+    """Whether the database's folding (`folded`) makes the two strings equal."""
+    if first == second:
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT lower(%s::text) = lower(%s::text)", [first, second])
+        row = cursor.fetchone()
+    return bool(row and row[0])
+
+
+# --- locks taken by writes, in one order -----------------------------------------------------
+#
+# A write locks, in this order: (1) the row it writes (FOR NO KEY UPDATE for an update,
+# FOR UPDATE for a delete: member_get / group_get); (2) the members it will reference (FOR KEY
+# SHARE, by id: a group's new members, a user's new manager); (3) the members whose manager
+# reference it resolves or clears (FOR NO KEY UPDATE, by id: reports waiting for a new
+# userName, the reports of a deleted user); (4) the seat lock (the company's row,
+# directory.seats); (5) what it inserts (the position index's bucket row, unique index entries).
+# A DELETE of a user therefore either waits for every write that references it and then
+# removes those references with it, or comes first, and the writes find the user gone (a 400,
+# or a manager reference left waiting) instead of failing on the foreign key at commit.
+
+_REFERENCED_SQL = "SELECT id FROM directory_member WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE"
+
+_MANAGER_SQL = """
+SELECT id FROM directory_member
+WHERE (id = %(by_id)s OR lower(user_name) = lower(%(reference)s::text)) AND id <> %(own)s
+ORDER BY id
+LIMIT 1
+"""
+
+# The partial index member_pending_manager holds only waiting rows.
+_WAITING_SQL = """
+SELECT id FROM directory_member
+WHERE manager_id IS NULL AND manager_ref <> ''
+  AND (manager_ref = %(id_text)s OR lower(manager_ref) = lower(%(user_name)s::text))
+  AND id <> %(id)s
+ORDER BY id
+FOR NO KEY UPDATE
+"""
+
+_REPORTS_SQL = "SELECT id FROM directory_member WHERE manager_id = %s ORDER BY id FOR NO KEY UPDATE"
+
+
+def members_referenced(ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of `ids` are members, each locked FOR KEY SHARE (in id order) until the
+    transaction ends, so none of them can be deleted before a reference to it commits."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return set()
+    with connection.cursor() as cursor:
+        cursor.execute(_REFERENCED_SQL, [wanted])
+        return {row[0] for row in cursor.fetchall()}
+
+
+def manager_named(reference: str, *, excluding: uuid.UUID, lock: bool) -> uuid.UUID | None:
+    """The id of the member that `reference` names as a manager (its id, or its userName
+    folded as `folded` does), other than `excluding`; None when there is none. `lock` takes it
+    FOR KEY SHARE, as `members_referenced` does."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _MANAGER_SQL + (" FOR KEY SHARE" if lock else ""),
+            {"by_id": parse_member_id(reference), "reference": reference, "own": excluding},
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def members_waiting_for(member_id: uuid.UUID, user_name: str) -> list[uuid.UUID]:
+    """Members whose manager was named (by this id, or by this userName as `folded` folds it)
+    before such a member existed, locked FOR NO KEY UPDATE in id order."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _WAITING_SQL, {"id": member_id, "id_text": str(member_id), "user_name": user_name}
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def reports_of(member_id: uuid.UUID) -> list[uuid.UUID]:
+    """The members whose manager is `member_id`, locked FOR NO KEY UPDATE in id order."""
+    with connection.cursor() as cursor:
+        cursor.execute(_REPORTS_SQL, [member_id])
+        return [row[0] for row in cursor.fetchall()]
 
 
 def member_count() -> int:
@@ -171,12 +279,12 @@ _MEMBER_WITH_ROLES: PreparedQuery[Member] = PreparedQuery(
     lambda pk: _with_roles(Member.objects.all(), pk), samples=(uuid.UUID(int=1),)
 )
 _MEMBER_LOCKED_WITH_ROLES: PreparedQuery[Member] = PreparedQuery(
-    lambda pk: _with_roles(Member.objects.select_for_update(of=("self",)), pk),
+    lambda pk: _with_roles(Member.objects.select_for_update(of=("self",), no_key=True), pk),
     samples=(uuid.UUID(int=1),),
 )
 _MEMBERS_NAMED: PreparedQuery[tuple[Any, ...]] = PreparedQuery(
-    lambda lowered: (
-        Member.objects.filter(Exact(Lower("user_name"), lowered))
+    lambda user_name: (
+        Member.objects.filter(Exact(Lower("user_name"), folded(user_name)))
         .annotate(roles=roles_column())
         .values_list(
             "id", "attributes", "manager_id", "created_at", "updated_at", "version", "roles"

@@ -9,15 +9,21 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import connection
-from django.db.models import Q
-from django.db.models.functions import Lower
 from django.utils import timezone
 
 from directory.integrity import check_if_match, save_unique
 from directory.ledger import CallContext, Subject, recorded
 from directory.models import Member, MemberValue
 from directory.seats import seats_release, seats_take
-from directory.selectors import member_get, parse_member_id
+from directory.selectors import (
+    folded,
+    manager_named,
+    member_get,
+    members_waiting_for,
+    parse_member_id,
+    reports_of,
+    same_when_folded,
+)
 from scim import errors
 from scim.patch import apply_patch
 from scim.schema import ENTERPRISE_USER, USER
@@ -49,13 +55,16 @@ def member_create(*, company: Company, payload: Any, context: CallContext) -> Me
         now = timezone.now()
         member = Member(id=uuid.uuid4(), created_at=now, updated_at=now, version=1)
         _apply(member, resource)
-        # First, as in member_delete and updates: the seat lock (the company's row) comes
-        # before the position index's bucket row and the new userName's index entry.
+        _link_manager(member, resource, current=None)
+        # Locks in the order directory.selectors documents: the waiting reports' rows, then
+        # the seat lock (the company's row), then the position index's bucket row and the new
+        # userName's index entry, as in member_delete and updates.
+        waiting = members_waiting_for(member.id, member.user_name)
         if member.active:
             seats_take(company)
         _save(member, insert=True)
         _write_values(member, resource, replace=False)
-        _adopt_waiting_reports(member)
+        _adopt(member, waiting)
         entry.succeeded(_subject(member), 201)
     return member
 
@@ -73,7 +82,7 @@ def member_replace(
     immutable by company policy), Uniqueness, SeatLimitReached (reactivation), InvalidValue."""
     subject = Subject.from_payload("User", payload, parse_member_id(member_id))
     with recorded("replace", subject, context, payload) as entry:
-        member = member_get(member_id, for_update=True, with_roles=True)
+        member = member_get(member_id, for_update=True, no_key=True, with_roles=True)
         check_if_match(member.version, if_match, "user")
         _update(company, member, normalize_user(payload, user_policy(company)))
         entry.succeeded(_subject(member), 200)
@@ -94,7 +103,7 @@ def member_patch(
     with recorded(
         "patch", Subject("User", parse_member_id(member_id)), context, list(operations)
     ) as entry:
-        member = member_get(member_id, for_update=True, with_roles=True)
+        member = member_get(member_id, for_update=True, no_key=True, with_roles=True)
         entry.subject = _subject(member)
         check_if_match(member.version, if_match, "user")
         patched = apply_patch(copy.deepcopy(member.attributes), operations, USER)
@@ -113,6 +122,10 @@ def member_delete(
         member = member_get(member_id, for_update=True)
         entry.subject = _subject(member)
         check_if_match(member.version, if_match, "user")
+        # Its reports' rows (their manager becomes empty) before the seat lock: the order
+        # every write takes (directory.selectors). No new report can appear meanwhile: naming
+        # this member as manager takes FOR KEY SHARE on its row, which waits for this delete.
+        reports_of(member.id)
         if member.active:
             seats_release(company)
         member.delete()
@@ -136,11 +149,16 @@ def _update(company: Company, member: Member, resource: dict[str, Any]) -> None:
     was_active = member.active
     old_user_name, old_external_id = member.user_name, member.external_id
     old_values = _multi_valued(member.attributes)
-    if company.username_immutable and resource["userName"].lower() != old_user_name.lower():
+    # Renamed as the unique index sees it (the database's folding), not as Python lowers.
+    renamed = not same_when_folded(resource["userName"], old_user_name)
+    if company.username_immutable and renamed:
         raise errors.Mutability(
             f'userName cannot change for this company (it is "{old_user_name}").'
         )
+    current_manager = member.manager_id
     _apply(member, resource)
+    _link_manager(member, resource, current=current_manager)
+    waiting = members_waiting_for(member.id, member.user_name) if renamed else []
     # The seat lock (the company's row) before writing the new userName: a create takes it
     # before inserting one, so a rename racing a create of the same name cannot deadlock.
     if member.active and not was_active:
@@ -155,8 +173,7 @@ def _update(company: Company, member: Member, resource: dict[str, Any]) -> None:
     # (not on the deactivations and reactivations that most updates are).
     if _multi_valued(resource) != old_values:
         _write_values(member, resource, replace=True)
-    if member.user_name.lower() != old_user_name.lower():
-        _adopt_waiting_reports(member)
+    _adopt(member, waiting)
 
 
 def _multi_valued(resource: dict[str, Any]) -> list[Any]:
@@ -173,48 +190,47 @@ def _apply(member: Member, resource: dict[str, Any]) -> None:
     name = resource.get("name", {})
     member.given_name = str(name.get("givenName", ""))[:255]
     member.family_name = str(name.get("familyName", ""))[:255]
-    member.primary_email = (primary_email(resource) or "").lower()[:320]
-    _link_manager(member, resource.get(ENTERPRISE_USER, {}).get("manager"))
+    # Folded by the database, as the filters fold what they compare it with.
+    member.primary_email = folded((primary_email(resource) or "")[:320])
 
 
-def _link_manager(member: Member, manager: dict[str, Any] | None) -> None:
+def _link_manager(member: Member, resource: dict[str, Any], *, current: uuid.UUID | None) -> None:
+    """Point the member at the manager the resource names (by id or userName), or keep the
+    reference waiting for that manager to be created. A manager it did not have before is
+    locked FOR KEY SHARE (directory.selectors' lock order), so a concurrent delete of that
+    manager either waits for this write or has happened, and the reference waits instead.
+    Raises InvalidValue when the member names itself. `current`: the manager it has now
+    (None for a new member)."""
+    manager = resource.get(ENTERPRISE_USER, {}).get("manager")
     reference = (manager or {}).get("value", "")
     if not reference:
-        member.manager, member.manager_ref = None, ""
+        member.manager_id, member.manager_ref = None, ""
         return
-    by_id = parse_member_id(reference)
-    lookup = Q(pk=by_id) if by_id else Q()
-    lookup |= Q(user_name_ci=reference.lower())
-    found = (
-        Member.objects.alias(user_name_ci=Lower("user_name"))
-        .filter(lookup)
-        .exclude(pk=member.pk)
-        .first()
-    )
-    if found is None and (by_id == member.id or reference.lower() == member.user_name.lower()):
+    new = member._state.adding
+    # A create holds no row yet, so it can lock the manager as it looks it up. An update
+    # locks it only when the manager changes: one it already had needs no foreign key check,
+    # and waiting for it would deadlock with its delete, which waits for this member's row.
+    found = manager_named(reference, excluding=member.id, lock=new)
+    if found is not None and found != current and not new:
+        found = manager_named(reference, excluding=member.id, lock=True)
+    if found is None and (
+        parse_member_id(reference) == member.id or same_when_folded(reference, member.user_name)
+    ):
         raise errors.InvalidValue("A user cannot be their own manager.")
-    member.manager = found
+    member.manager_id = found
     member.manager_ref = "" if found else reference[:255]
 
 
-# Runs on every create: constant SQL, since compiling the equivalent ORM update cost ~0.5 ms
-# (a tenth of a create). The partial index member_pending_manager holds only waiting rows.
-_ADOPT_SQL = """
-UPDATE directory_member SET manager_id = %(id)s, manager_ref = ''
-WHERE manager_id IS NULL AND manager_ref <> ''
-  AND (manager_ref = %(id_text)s OR upper(manager_ref) = upper(%(user_name)s))
-  AND id <> %(id)s
-"""
+# Constant SQL, since compiling the equivalent ORM update cost ~0.5 ms (a tenth of a create).
+_ADOPT_SQL = "UPDATE directory_member SET manager_id = %s, manager_ref = '' WHERE id = ANY(%s)"
 
 
-def _adopt_waiting_reports(member: Member) -> None:
-    """Members whose manager was named (by id or userName, any case) before this member
-    existed now point at it."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _ADOPT_SQL,
-            {"id": member.id, "id_text": str(member.id), "user_name": member.user_name},
-        )
+def _adopt(member: Member, waiting: list[uuid.UUID]) -> None:
+    """The members whose manager was named (by id or userName) before this member existed,
+    found and locked by `members_waiting_for`, now point at it."""
+    if waiting:
+        with connection.cursor() as cursor:
+            cursor.execute(_ADOPT_SQL, [member.id, waiting])
 
 
 def _save(member: Member, *, insert: bool, keys_changed: bool = True) -> None:
@@ -237,8 +253,8 @@ def _write_values(member: Member, resource: dict[str, Any], *, replace: bool) ->
             member=member,
             attribute=attribute,
             item=item,
-            value_lower=str(item.get("value", ""))[:1024].lower(),
-            type_lower=str(item.get("type", ""))[:64].lower(),
+            value_lower=folded(str(item.get("value", ""))[:1024]),
+            type_lower=folded(str(item.get("type", ""))[:64]),
         )
         for attribute in MULTI_VALUED
         for item in resource.get(attribute, [])

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET
 
 from directory.groups import member_groups
 from directory.models import Member
-from directory.selectors import parse_member_id
+from directory.selectors import folded, parse_member_id
 from provisioning_ui.links import scim_base_url
 from scim.group_resource import user_groups
 from scim.user_resource import user_to_scim
@@ -39,11 +39,11 @@ def members(request: HttpRequest) -> HttpResponse:
         "updated_at",
     )
     if query:
-        prefix = query.lower()
+        prefix = folded(query)
         queryset = queryset.filter(
             Q(StartsWith(Lower("user_name"), prefix))
             | Q(StartsWith(Lower("display_name"), prefix))
-            | Q(primary_email__startswith=prefix)
+            | Q(StartsWith("primary_email", prefix))
         )
     if state in ("active", "deactivated"):
         queryset = queryset.filter(active=state == "active")

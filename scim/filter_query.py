@@ -30,6 +30,7 @@ from django.db.models.lookups import (
 )
 
 from directory.models import Membership, MemberValue
+from directory.selectors import folded
 from scim.errors import InvalidFilter
 from scim.filter import And, Comparison, Expr, Not, Or, Present, ValuePath
 from scim.schema import BOOLEAN, COMPLEX, DATETIME, GROUP, USER, Attribute, ResolvedAttribute
@@ -159,14 +160,24 @@ def _manager_term(term: Comparison) -> Q:
     if term.op not in ("eq", "ne") or not isinstance(term.value, str):
         raise InvalidFilter("manager.value supports eq and ne with a string.")
     parsed = _uuid(term.value)
-    match = Q(manager_ref__iexact=term.value)
+    match = Q(Exact(Lower("manager_ref"), folded(term.value)))
     if parsed:
         match |= Q(manager_id=parsed)
     return match if term.op == "eq" else ~match
 
 
-def _compare(expression: Any, attribute: Attribute, op: str, value: Any, *, nullable: bool) -> Q:
-    """`expression op value` for an attribute of `attribute`'s type and case-sensitivity."""
+def _compare(
+    expression: Any,
+    attribute: Attribute,
+    op: str,
+    value: Any,
+    *,
+    nullable: bool,
+    stored_folded: bool = False,
+) -> Q:
+    """`expression op value` for an attribute of `attribute`'s type and case-sensitivity.
+    Case-insensitive strings compare as the database folds them (`folded`): lower() of the
+    column, or the column itself when it is `stored_folded`, with lower() of the literal."""
     if value is None:
         if op == "eq":
             return _absent(expression)
@@ -185,8 +196,9 @@ def _compare(expression: Any, attribute: Attribute, op: str, value: Any, *, null
         return _ordered(expression, op, moment, nullable)
     if not isinstance(value, str):
         raise InvalidFilter(f"{attribute.name} is a string: compare it with a quoted value.")
-    if not attribute.case_exact:
-        expression, value = Lower(expression), value.lower()
+    if stored_folded or not attribute.case_exact:
+        value = folded(value)
+        expression = expression if stored_folded else Lower(expression)
     if op in _STRING_MATCH:
         return Q(_STRING_MATCH[op](expression, value))
     return _ordered(expression, op, value, nullable)
@@ -262,7 +274,8 @@ def _item_q(expr: Expr, attribute: Attribute) -> Q:
 
 
 def _item_expr(sub: Attribute) -> tuple[Any, bool]:
-    """The SQL expression for a sub-attribute of a MemberValue, and whether it is lower-cased."""
+    """The SQL expression for a sub-attribute of a MemberValue, and whether it is stored
+    folded (lower() by the database, directory.services._write_values)."""
     if sub.name == "value" and not sub.case_exact:
         return F("value_lower"), True
     if sub.name == "type":
@@ -291,11 +304,7 @@ def _item_term(term: Comparison, sub: Attribute) -> Q:
         return equal if term.op == "eq" else ~equal | Q(**{f"item__{sub.name}__isnull": True})
     expression, lowered = _item_expr(sub)
     if lowered:
-        if term.value is not None and not isinstance(term.value, str):
-            raise InvalidFilter(f"{sub.name} is a string: compare it with a quoted value.")
-        value = term.value.lower() if isinstance(term.value, str) else None
-        exact_attribute = Attribute(sub.name, case_exact=True)
-        return _compare(expression, exact_attribute, term.op, value, nullable=False)
+        return _compare(expression, sub, term.op, term.value, nullable=False, stored_folded=True)
     return _compare(expression, sub, term.op, term.value, nullable=True)
 
 

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from directory.models import Member
+from directory.selectors import folded
 from scim.media import ScimContentNegotiation, ScimJSONRenderer
 from scim.views_base import ScimView
 
@@ -29,8 +30,8 @@ class EmptyView(_BenchView):
 
 class LookupView(_BenchView):
     def get(self, request: Request) -> Response:
-        user_name = request.query_params.get("userName", "").lower()
-        member = Member.objects.alias(ci=Lower("user_name")).filter(ci=user_name).first()
+        user_name = request.query_params.get("userName", "")
+        member = Member.objects.alias(ci=Lower("user_name")).filter(ci=folded(user_name)).first()
         if member is None:
             return Response({}, status=404)
         return Response({"id": str(member.id), **member.attributes})
