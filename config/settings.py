@@ -180,7 +180,8 @@ WSGI_APPLICATION = "config.wsgi.application"
 
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "dashboard"
+# The public site's only signed-in place; the portal's login names its own (its dashboard).
+LOGIN_REDIRECT_URL = "admin:index"
 LOGOUT_REDIRECT_URL = "login"
 # django-axes first: it refuses a paused (account, address) before the password is checked.
 AUTHENTICATION_BACKENDS = [

@@ -27,7 +27,11 @@ urlpatterns = [
         name="basic_regenerate",
     ),
     # Sign-in, sign-out, password reset by email: Django's views, our templates.
-    path("login/", auth_views.LoginView.as_view(template_name="portal/login.html"), name="login"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(template_name="portal/login.html", next_page="dashboard"),
+        name="login",
+    ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(
         "password-reset/",

@@ -246,3 +246,16 @@ def test_support_sees_usage_flags_and_recent_failures(
         "Recent provisioning failures" in page
         and "Seat limit reached: 1 of 1 seats in use." in page
     )
+
+
+def test_support_sign_in_without_a_next_field_lands_on_the_admin(db: None) -> None:
+    # Scripts and password managers post the form without the hidden `next` field.
+    staff_member("script@headcount.example", may_switch_scim=True)
+    client = Client()
+
+    response = client.post(
+        "/admin/login/", {"username": "script@headcount.example", "password": TEST_PASSWORD}
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/"
