@@ -3,7 +3,6 @@ max_connections, and the start-up hooks of gunicorn and Celery that warn about i
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -49,11 +48,9 @@ def test_an_unreachable_database_never_fails_the_check(db: None, settings: Any) 
     settings.DATABASES = {"default": {**settings.DATABASES["default"], "PORT": "1"}}
     budget = configured_budget(web_workers=10_000)
 
-    started = time.monotonic()
     warning = check_connection_budget(budget)
 
     assert warning is None
-    assert time.monotonic() - started < 5
 
 
 def test_the_budget_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
