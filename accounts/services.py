@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from axes.handlers.proxy import AxesProxyHandler
 from axes.utils import reset as axes_reset
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -32,3 +33,12 @@ def sign_in_pauses_clear(*, account: str) -> int:
     from every address, ending any pause; returns how many counters were dropped. For when
     the person has proved who they are another way (a password reset by email)."""
     return axes_reset(username=account)
+
+
+def sign_in_logs_purge(*, older_than_days: int) -> int:
+    """Drop the sign-in records (successful sign-ins and failures kept for support) older than
+    `older_than_days`; returns how many went. Counters of a running pause are not records:
+    they end with their cool-off."""
+    return AxesProxyHandler.reset_logs(
+        age_days=older_than_days
+    ) + AxesProxyHandler.reset_failure_logs(age_days=older_than_days)

@@ -315,6 +315,8 @@ if env_bool("SECURE_PROXY", False):
 # --- Provisioning ledger, exports, seats ----------------------------------------------------
 
 LEDGER_RETENTION_DAYS = int(os.environ.get("LEDGER_RETENTION_DAYS", "90"))
+# Support's record of sign-ins and failed sign-ins (addresses, user agents), purged daily.
+SIGN_IN_LOG_RETENTION_DAYS = int(os.environ.get("SIGN_IN_LOG_RETENTION_DAYS", "90"))
 EXPORT_ROOT = Path(os.environ.get("EXPORT_ROOT") or BASE_DIR / ".data" / "exports")
 EXPORT_TTL_HOURS = int(os.environ.get("EXPORT_TTL_HOURS", "24"))
 SEAT_WARNING_PERCENT = int(os.environ.get("SEAT_WARNING_PERCENT", "80"))
@@ -323,6 +325,10 @@ CELERY_BEAT_SCHEDULE = {
     "ledger-retention": {"task": "directory.tasks.ledger_purge_all", "schedule": 24 * 3600.0},
     "exports-expiry": {"task": "directory.tasks.exports_purge_all", "schedule": 3600.0},
     "oauth-retention": {"task": "tokens.tasks.oauth_purge_all", "schedule": 24 * 3600.0},
+    "sign-in-log-retention": {
+        "task": "accounts.tasks.sign_in_logs_purge_old",
+        "schedule": 24 * 3600.0,
+    },
     "schema-pool": {"task": "tenants.tasks.schema_pool_fill", "schedule": 60.0},
 }
 # Company schemas cloned ahead of time, so creating a company is a rename (tenants.schema_pool).

@@ -259,3 +259,25 @@ def test_an_overlong_username_is_counted_not_a_500(owner: User, settings: object
     ]
 
     assert statuses == [200] * (limit - 1) + [429]
+
+
+def test_sign_in_records_older_than_the_retention_are_purged_daily(
+    owner: User, settings: object
+) -> None:
+    from accounts.tasks import sign_in_logs_purge_old
+
+    settings.SIGN_IN_LOG_RETENTION_DAYS = 30  # type: ignore[attr-defined]
+    guess(PORTAL, owner.email, times=2)
+    sign_in(Client(), PORTAL, owner.email, TEST_PASSWORD, OWNER_DESK)
+    with schema_context("public"):
+        AccessLog.objects.update(attempt_time=F("attempt_time") - timedelta(days=31))
+        AccessFailureLog.objects.filter(pk=AccessFailureLog.objects.first().pk).update(  # type: ignore[union-attr]
+            attempt_time=F("attempt_time") - timedelta(days=31)
+        )
+
+    purged = sign_in_logs_purge_old()
+
+    with schema_context("public"):
+        assert purged == 2
+        assert not AccessLog.objects.exists()
+        assert AccessFailureLog.objects.count() == 1
