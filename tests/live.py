@@ -164,7 +164,8 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
         try:
             with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - our own loopback server
                 return
-        except (urllib.error.URLError, ConnectionError):
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            # TimeoutError: a worker still starting on a loaded machine answers after 2 s.
             time.sleep(0.1)
     raise RuntimeError(f"{url} did not answer within 30 s")
 
