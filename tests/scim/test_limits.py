@@ -4,7 +4,12 @@ Groups; a refusal is a SCIM error that names the limit, and changes nothing but 
 
 from __future__ import annotations
 
+import os
+import time
 import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -14,6 +19,7 @@ from directory.models import Group, Member, ProvisioningEvent
 from scim import group_input, listing, patch, user_input
 from scim.errors import InvalidValue, PayloadTooLarge
 from scim.user_input import UserPolicy, normalize_user
+from tests.live import IdP, gunicorn_server, live_scim_company
 from tests.scim_client import PATCH_OP, Scim, assert_error, okta_user
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -316,9 +322,7 @@ def group(name: str, **fields: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("name", ["displayName", "externalId"])
-def test_group_names_at_their_limit_are_kept_and_one_more_is_refused(
-    scim: Scim, name: str
-) -> None:
+def test_group_names_at_their_limit_are_kept_and_one_more_is_refused(scim: Scim, name: str) -> None:
     at_limit = scim.post("/Groups", {**group("At"), name: "g" * NAME})
     over = scim.post("/Groups", {**group("Over"), name: "h" * (NAME + 1)})
 
@@ -392,3 +396,80 @@ def test_search_count_above_the_maximum_is_capped_and_the_cap_is_advertised(
 
     assert (page["totalResults"], page["itemsPerPage"], len(page["Resources"])) == (5, 3, 3)
     assert advertised == 3
+
+
+# --- a worker's memory after the largest page ---------------------------------------------
+
+
+def _worker_pids(base_url: str) -> list[int]:
+    """The gunicorn workers serving `base_url`: children of the master this test started."""
+    port = base_url.rsplit(":", 1)[1]
+    parents: dict[int, int] = {}
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(
+                line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line
+            )
+            command = (status.parent / "cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue  # a process that ended while we looked
+        if b"gunicorn" in command and f"127.0.0.1:{port}".encode() in command:
+            parents[int(fields["Pid"])] = int(fields["PPid"])
+    (master,) = [pid for pid, parent in parents.items() if parent == os.getpid()]
+    return sorted(pid for pid, parent in parents.items() if parent == master)
+
+
+def _rss_bytes(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) * 1024
+    return total
+
+
+# Both workers together. One page of 1,000 users of 32 KiB kept by a worker is about 95 MiB.
+MARGIN = 48 * 2**20
+
+
+@pytest.mark.live
+@pytest.mark.django_db
+def test_workers_give_back_the_memory_of_the_largest_page(
+    django_db_blocker: Any, tmp_path: Path
+) -> None:
+    """Seeded with users of the largest size allowed, the largest page allowed is fetched
+    several times; afterwards the workers hold about what they held before."""
+    template = _padded(user_input.MAX_RESOURCE_BYTES - 64)
+    with gunicorn_server(tmp_path) as base, live_scim_company(django_db_blocker) as live:
+        idp = IdP.bearer(base, live)
+        refused = idp.call("POST", "/Users", okta_user(title="x" * 10_000_000))
+
+        def seed(n: int) -> int:
+            body = {
+                **template,
+                "userName": f"user{n:05d}@example.com",
+                "externalId": f"ext-{n:05d}",
+                "emails": [{"value": f"user{n:05d}@example.com", "type": "work"}],
+            }
+            return idp.call("POST", "/Users", body).status
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            created = Counter(pool.map(seed, range(listing.MAX_COUNT)))
+        workers = _worker_pids(base)
+        for _ in range(4):
+            idp.call("GET", "/Users?count=10")
+        baseline = _rss_bytes(workers)
+        sizes = []
+        for _ in range(6):
+            search = {"schemas": [listing.SEARCH_REQUEST], "count": 100_000}
+            sizes.append(len(idp.call("POST", "/Users/.search", search).body["Resources"]))
+        # The clean-up runs just after a large response; give it a few seconds on a busy
+        # machine.
+        deadline = time.monotonic() + 5
+        while (after := _rss_bytes(workers)) - baseline > MARGIN and time.monotonic() < deadline:
+            time.sleep(0.2)
+
+    assert refused.status == 400 and refused.body["scimType"] == "invalidValue"
+    assert created == {201: listing.MAX_COUNT}
+    assert sizes == [listing.MAX_COUNT] * 6
+    assert after - baseline <= MARGIN, f"{baseline / 2**20:.0f} MiB, then {after / 2**20:.0f} MiB"
