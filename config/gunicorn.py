@@ -27,7 +27,7 @@ def post_worker_init(worker: object) -> None:
 
 # --- Giving memory back after large requests ------------------------------------------------
 # Measured with the largest page allowed (1,000 users of 32 KiB, docs/security.md "Limits"),
-# six times over two workers: without this section the workers grew from 205 MiB to 715 MiB
+# six times over two workers: without this section the workers grew from 205 MiB to 652 MiB
 # and kept it; each of the three parts below alone left them hundreds of MiB up; together they
 # return to what they held before the first page.
 
