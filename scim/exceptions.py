@@ -21,8 +21,9 @@ def _to_scim_error(exc: Exception) -> errors.ScimError | None:
     if isinstance(exc, errors.ScimError):
         return exc
     if isinstance(exc, RequestDataTooBig):
-        limit_mb = settings.DATA_UPLOAD_MAX_MEMORY_SIZE // (1024 * 1024)
-        return errors.PayloadTooLarge(f"The request body is larger than {limit_mb} MB.")
+        return errors.PayloadTooLarge(
+            f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes."
+        )
     if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed):
         return errors.NotAuthenticated(str(exc.detail))
     if isinstance(exc, drf.ParseError):

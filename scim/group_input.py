@@ -8,8 +8,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from scim import values
 from scim.errors import InvalidSyntax, InvalidValue
 
+# displayName and externalId are unique varchar(255) columns.
+MAX_NAME_LENGTH = 255
+# Members in one POST, PUT or PATCH operation. Member lists are legitimately long (a PUT
+# carries the whole group; Okta and Entra push membership in batches), so this is far above
+# any batch; what bounds a request is the body size limit and the PATCH operation count.
 MAX_MEMBERS_PER_REQUEST = 100_000
 
 
@@ -27,7 +33,8 @@ def _key(payload: Mapping[str, Any], name: str) -> Any:
 
 def normalize_group(payload: Any) -> GroupInput:
     """Raises InvalidSyntax for a body that is not an object, InvalidValue for a missing
-    displayName, a malformed members list or a member value that is not a user id."""
+    displayName, a displayName or externalId over MAX_NAME_LENGTH, a malformed members list,
+    more than MAX_MEMBERS_PER_REQUEST members or a member value that is not a user id."""
     if not isinstance(payload, Mapping):
         raise InvalidSyntax("The request body must be a JSON object.")
     display_name = _key(payload, "displayName")
@@ -40,8 +47,7 @@ def normalize_group(payload: Any) -> GroupInput:
         ("displayName", display_name.strip()),
         ("externalId", str(external_id or "")),
     ):
-        if len(value) > 255:
-            raise InvalidValue(f"{name} is longer than 255 characters.")
+        values.text_within(value, name, MAX_NAME_LENGTH)
     return GroupInput(
         display_name=display_name.strip(),
         external_id=str(external_id) if external_id not in (None, "") else None,
@@ -55,7 +61,10 @@ def members_of(raw: Any) -> tuple[tuple[uuid.UUID, str], ...]:
         return ()
     items = raw if isinstance(raw, list) else [raw]
     if len(items) > MAX_MEMBERS_PER_REQUEST:
-        raise InvalidValue(f"At most {MAX_MEMBERS_PER_REQUEST} members per request.")
+        raise InvalidValue(
+            f"members has {len(items):,} values; at most {MAX_MEMBERS_PER_REQUEST:,} are "
+            "accepted in one request: send them in several."
+        )
     seen: dict[uuid.UUID, str] = {}
     for item in items:
         value = _key(item, "value") if isinstance(item, Mapping) else item

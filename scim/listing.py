@@ -20,6 +20,9 @@ from scim.schema import ResolvedAttribute, ResourceType
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 DEFAULT_COUNT = 100
+# Resources per page, advertised as ServiceProviderConfig filter.maxResults; a larger count is
+# answered with this many (RFC 7644 §3.4.2.4 lets the server return fewer). With
+# user_input.MAX_RESOURCE_BYTES it bounds the largest page of users.
 MAX_COUNT = 1000
 
 

@@ -30,12 +30,15 @@ from scim.errors import (
     InvalidValue,
     Mutability,
     NoTarget,
+    PayloadTooLarge,
     ScimError,
 )
 from scim.filter import And, Comparison, Expr, check_value_filter, matches, parse_path
 from scim.schema import IMMUTABLE, READ_ONLY, Attribute, ResourceType, Schema
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+# Operations in one PATCH. IdPs send one to a few; a group's members travel as value lists
+# inside an operation, not one operation per member.
 MAX_OPERATIONS = 1000
 OPS = ("add", "replace", "remove")
 
@@ -47,7 +50,8 @@ def validate_patch_request(body: Any) -> list[dict[str, Any]]:
 
     Raises InvalidSyntax when the body is not an object, `schemas` does not list the PatchOp
     URN (compared case-insensitively), or `Operations` (also `operations`) is not a non-empty
-    list of at most MAX_OPERATIONS objects.
+    list of objects; PayloadTooLarge (413, as RFC 7644 §3.7.4 answers a bulk request over
+    maxOperations) for more than MAX_OPERATIONS operations.
     """
     if not isinstance(body, Mapping):
         raise InvalidSyntax("The PATCH body must be a JSON object.")
@@ -62,9 +66,9 @@ def validate_patch_request(body: Any) -> list[dict[str, Any]]:
     if not isinstance(operations, list) or not operations:
         raise InvalidSyntax('"Operations" must be a non-empty list of operations.')
     if len(operations) > MAX_OPERATIONS:
-        raise InvalidSyntax(
-            f"A PATCH request may contain at most {MAX_OPERATIONS} operations; "
-            f"this one has {len(operations)}."
+        raise PayloadTooLarge(
+            f"A PATCH request may contain at most {MAX_OPERATIONS:,} operations; "
+            f"this one has {len(operations):,}: send them in several requests."
         )
     for index, operation in enumerate(operations):
         if not isinstance(operation, Mapping):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scim.listing import MAX_COUNT
+from scim import listing
 
 SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 DOCUMENTATION_URI = "https://github.com/headcount/headcount#connect-okta"
@@ -50,7 +50,8 @@ def service_provider_config(location: str) -> dict[str, Any]:
         "documentationUri": DOCUMENTATION_URI,
         "patch": {"supported": True},
         "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
-        "filter": {"supported": True, "maxResults": MAX_COUNT},
+        # A larger count is answered with this many (RFC 7644 §3.4.2.4).
+        "filter": {"supported": True, "maxResults": listing.MAX_COUNT},
         "changePassword": {"supported": False},
         "sort": {"supported": True},
         "etag": {"supported": True},

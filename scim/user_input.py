@@ -13,8 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from scim import values
-from scim.errors import InvalidSyntax, InvalidValue
+from scim.errors import InvalidSyntax, InvalidValue, PayloadTooLarge
 from scim.schema import (
     BOOLEAN,
     COMPLEX,
@@ -26,7 +28,20 @@ from scim.schema import (
     Schema,
 )
 
-MAX_INDEXED_LENGTH = 255  # userName and externalId live in indexed varchar(255) columns
+# Limits on one user (docs/security.md, "Limits"). Real profiles from Okta and Entra take a
+# few hundred bytes to a few KB; these leave them ample room and bound what one user costs to
+# store, and so what a page of users costs to serve.
+# Strings that are also kept in an indexed varchar(255) column (matched, sorted, unique):
+MAX_INDEXED_LENGTH = 255
+INDEXED = frozenset(
+    {"userName", "externalId", "displayName", "name.givenName", "name.familyName", "manager.value"}
+)
+# Any other string: long group-derived titles, addresses, a manager's display name.
+MAX_STRING_LENGTH = 4096
+# Values of one multi-valued attribute (emails, phoneNumbers, addresses, roles …).
+MAX_VALUES = 100
+# The stored resource as compact JSON: the bound on a user that the page size multiplies.
+MAX_RESOURCE_BYTES = 32 * 1024
 
 # Always kept whatever the allow-list says: identity providers match users on them.
 ALWAYS_KEPT = frozenset({"username", "externalid", "active"})
@@ -63,8 +78,10 @@ def normalize_user(
 ) -> dict[str, Any]:
     """The canonical resource for `payload`. A POST or PUT without `active` means an active
     user (`default_active`); after a PATCH that removed it, it stays absent (and the user
-    counts as active). Raises InvalidSyntax for a body that is not a JSON object and
-    InvalidValue for a missing userName or a value of the wrong type or format."""
+    counts as active). Raises InvalidSyntax for a body that is not a JSON object,
+    InvalidValue for a missing userName, a value of the wrong type or format, a string over
+    its length limit or an attribute with more than MAX_VALUES values, and PayloadTooLarge
+    for a resource over MAX_RESOURCE_BYTES."""
     if not isinstance(payload, Mapping):
         raise InvalidSyntax("The request body must be a JSON object.")
     resource: dict[str, Any] = {}
@@ -75,6 +92,12 @@ def normalize_user(
     _finish(resource, policy)
     if default_active:
         resource.setdefault("active", True)
+    size = resource_size(resource)
+    if size > MAX_RESOURCE_BYTES:
+        raise PayloadTooLarge(
+            f"The user would take {size:,} bytes stored (as compact JSON); at most "
+            f"{MAX_RESOURCE_BYTES:,} are accepted."
+        )
     return resource
 
 
@@ -154,6 +177,11 @@ def _coerce(attribute: Attribute, raw: Any, label: str) -> Any:
         return _manager(raw)
     if attribute.multi_valued:
         items = raw if isinstance(raw, list) else [raw]
+        # Before looking at any value: a list of 240,000 emails is refused at once.
+        if len(items) > MAX_VALUES:
+            raise InvalidValue(
+                f"{label} has {len(items):,} values; at most {MAX_VALUES:,} are accepted."
+            )
         coerced = [
             item
             for item in (_coerce_single(attribute, entry, label) for entry in items)
@@ -185,7 +213,12 @@ def _coerce_single(attribute: Attribute, raw: Any, label: str) -> Any:
         return _boolean(raw, label)
     if isinstance(raw, bool) or not isinstance(raw, str | int | float):
         raise InvalidValue(f"{label} must be a string.")
-    return str(raw)
+    return _bounded(str(raw), label)
+
+
+def _bounded(text: str, label: str) -> str:
+    limit = MAX_INDEXED_LENGTH if label in INDEXED else MAX_STRING_LENGTH
+    return values.text_within(text, label, limit)
 
 
 def _boolean(raw: Any, label: str) -> bool:
@@ -204,7 +237,7 @@ def _manager(raw: Any) -> dict[str, Any] | None:
     if raw is None or raw == "":
         return None
     if isinstance(raw, str | int):
-        return {"value": str(raw)}
+        return {"value": _bounded(str(raw), "manager.value")}
     if not isinstance(raw, Mapping):
         raise InvalidValue("manager must be an object with a value, or the manager's id.")
     value = raw.get("value")
@@ -212,12 +245,12 @@ def _manager(raw: Any) -> dict[str, Any] | None:
         return None
     if not isinstance(value, str | int):
         raise InvalidValue("manager.value must be a string.")
-    manager = {"value": str(value)}
+    manager = {"value": _bounded(str(value), "manager.value")}
     # Kept as the IdP sent it (Okta maps the manager's name); never computed by us, so what an
     # IdP writes is what it reads back.
     display_name = raw.get("displayName")
     if isinstance(display_name, str) and display_name:
-        manager["displayName"] = display_name
+        manager["displayName"] = _bounded(display_name, "manager.displayName")
     return manager
 
 
@@ -237,9 +270,6 @@ def _finish(resource: dict[str, Any], policy: UserPolicy) -> None:
     if not isinstance(user_name, str) or not user_name.strip():
         raise InvalidValue("userName is required.")
     resource["userName"] = user_name.strip()
-    for name in ("userName", "externalId"):
-        if len(str(resource.get(name, ""))) > MAX_INDEXED_LENGTH:
-            raise InvalidValue(f"{name} is longer than {MAX_INDEXED_LENGTH} characters.")
     for email in resource.get("emails", []):
         if "value" in email:
             email["value"] = values.email_address(email["value"])
@@ -259,6 +289,11 @@ def _finish(resource: dict[str, Any], policy: UserPolicy) -> None:
                 f'userName is "{resource["userName"]}" and the primary work email is '
                 f'"{work or "missing"}".'
             )
+
+
+def resource_size(resource: Mapping[str, Any]) -> int:
+    """Bytes of `resource` as compact JSON: what MAX_RESOURCE_BYTES limits."""
+    return len(orjson.dumps(resource))
 
 
 def primary_work_email(resource: Mapping[str, Any]) -> str | None:

@@ -1,6 +1,7 @@
-"""Validation of individual attribute values with well-kept libraries: language tags
-(langcodes), ISO 3166 countries (pycountry), email addresses (Django's validator), IANA time
-zones (zoneinfo). Each returns the value to store or raises InvalidValue."""
+"""Validation of individual attribute values: their length, and with well-kept libraries
+language tags (langcodes), ISO 3166 countries (pycountry), email addresses (Django's
+validator), IANA time zones (zoneinfo). Each returns the value to store or raises
+InvalidValue."""
 
 from __future__ import annotations
 
@@ -13,6 +14,16 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from scim.errors import InvalidValue
+
+
+def text_within(value: str, attribute: str, limit: int) -> str:
+    """`value` when it has at most `limit` characters; raises InvalidValue naming the
+    attribute and the limit otherwise (without quoting the value: it may be megabytes)."""
+    if len(value) > limit:
+        raise InvalidValue(
+            f"{attribute} is {len(value):,} characters long; at most {limit:,} are accepted."
+        )
+    return value
 
 
 def language_tag(value: str, attribute: str) -> str:

@@ -7,7 +7,14 @@ from typing import Any
 
 import pytest
 
-from scim.errors import InvalidPath, InvalidSyntax, InvalidValue, Mutability, NoTarget
+from scim.errors import (
+    InvalidPath,
+    InvalidSyntax,
+    InvalidValue,
+    Mutability,
+    NoTarget,
+    PayloadTooLarge,
+)
 from scim.patch import MAX_OPERATIONS, PATCH_OP, apply_patch, validate_patch_request
 from scim.schema import ENTERPRISE_USER, GROUP, USER, ResourceType
 
@@ -1017,10 +1024,10 @@ def test_validate_accepts_exactly_the_maximum_number_of_operations() -> None:
 def test_validate_rejects_too_many_operations() -> None:
     body = _body([{"op": "remove", "path": "title"}] * (MAX_OPERATIONS + 1))
 
-    with pytest.raises(InvalidSyntax) as raised:
+    with pytest.raises(PayloadTooLarge) as raised:
         validate_patch_request(body)
 
-    assert "at most 1000 operations" in raised.value.detail
+    assert "at most 1,000 operations" in raised.value.detail
 
 
 @pytest.mark.parametrize(
