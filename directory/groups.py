@@ -18,7 +18,7 @@ from directory.models import Group, Membership
 from directory.selectors import members_referenced, parse_member_id
 from scim import errors
 from scim.filter import Comparison, parse_path
-from scim.group_input import GroupInput, members_of, normalize_group
+from scim.group_input import MAX_NAME_LENGTH, GroupInput, members_of, normalize_group
 from scim.patch import apply_patch
 from scim.schema import GROUP
 
@@ -161,19 +161,10 @@ def _step(op: str, path: Any, value: Any) -> Step | None:
     if path is None and op == "replace" and isinstance(value, dict):
         keys = {str(key).lower() for key in value} - {"id", "schemas", "meta"}
         name = next((v for k, v in value.items() if str(k).lower() == "displayname"), None)
-        return (
-            ("rename", name)
-            if keys == {"displayname"} and isinstance(name, str) and name.strip()
-            else None
-        )
+        return ("rename", name) if keys == {"displayname"} and _fast_rename(name) else None
     if not isinstance(path, str):
         return None
-    if (
-        path.lower() == "displayname"
-        and op in ("add", "replace")
-        and isinstance(value, str)
-        and value.strip()
-    ):
+    if path.lower() == "displayname" and op in ("add", "replace") and _fast_rename(value):
         return "rename", value
     if path.lower() == "members" and op == "add" and value not in (None, "", []):
         return "add", members_of(value)
@@ -198,13 +189,19 @@ def _step(op: str, path: Any, value: Any) -> Step | None:
     return None
 
 
+def _fast_rename(name: Any) -> bool:
+    """Whether a rename to `name` needs none of group_input's checks (the general path
+    refuses an empty or overlong name with their message)."""
+    return isinstance(name, str) and 0 < len(name.strip()) <= MAX_NAME_LENGTH
+
+
 def _apply_plan(group: Group, plan: list[Step]) -> None:
     old_name = group.display_name
     # Every member the plan adds, locked before any step writes (directory.selectors' order).
     _lock_members([member_id for kind, added in plan if kind == "add" for member_id, _ in added])
     for kind, argument in plan:
         if kind == "rename":
-            group.display_name = argument.strip()[:255]
+            group.display_name = argument.strip()
         elif kind == "add":
             _add_members(group, argument)
         elif kind == "remove" and argument:
