@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from devstack.envfile import load_env_file
+from devstack.envfile import load_env_file, write_dev_env
 from devstack.services import resolve
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,10 +37,11 @@ def main() -> int:
     port = os.environ.setdefault("PORT", "8000")
     data_dir = Path(os.environ.get("HEADCOUNT_DATA_DIR", ROOT / ".data"))
     services = resolve(data_dir=data_dir, database="headcount", redis_index=0)
-    os.environ["DATABASE_URL"] = services.database_url
-    os.environ["REDIS_URL"] = services.redis_url
+    os.environ.update(services.env)
     for note in services.notes:
         print(f"· {note}")
+    # `manage.py` in a second terminal reads this while we run (removed when we stop).
+    dev_env = write_dev_env(services.env)
 
     print("· Migrating (public schema, base schema, every company) …")
     manage("migrate_schemas", "--noinput", "-v", "0")
@@ -65,6 +66,7 @@ Headcount is running.
   SCIM base URL  : {base}/t/{slug}/scim/v2
   Support admin  : {base}/admin/      sign in as {support_login}
   Health         : {base}/healthz
+  Commands       : .venv/bin/python manage.py company_list   (same database and Redis)
 Press Ctrl-C to stop.
 """,
         flush=True,
@@ -118,6 +120,7 @@ Press Ctrl-C to stop.
             process.wait(max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             process.kill()
+    dev_env.unlink(missing_ok=True)
     services.stop()
     return exit_code
 
