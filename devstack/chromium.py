@@ -41,8 +41,12 @@ def ensure_chromium() -> str | None:
     if found is None and can_install():
         print("· Installing Debian's chromium for the browser tests (apt-get) …", flush=True)
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for command in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "chromium"]):
-            subprocess.run(command, env=env, check=False)  # noqa: S603 - fixed commands
+        subprocess.run(["apt-get", "update", "-q"], env=env, check=False)  # noqa: S607
+        subprocess.run(
+            ["apt-get", "install", "-y", "-q", "chromium"],  # noqa: S607 - apt-get from PATH
+            env=env,
+            check=False,
+        )
         found = chromium_path()
     if found is None:
         print(INSTALL_HINT, file=sys.stderr)

