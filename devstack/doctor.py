@@ -137,8 +137,14 @@ def check_disk() -> Finding:
 
 
 def main() -> int:
-    findings = [check_python(), check_postgres(), check_redis(), check_pg_dump(),
-                check_chromium(), check_disk()]
+    findings = [
+        check_python(),
+        check_postgres(),
+        check_redis(),
+        check_pg_dump(),
+        check_chromium(),
+        check_disk(),
+    ]
     for finding in findings:
         mark = "ok  " if finding.ok else ("MISSING" if finding.required else "warn")
         print(f"{mark:8}{finding.name:11}{finding.what}")

@@ -162,8 +162,16 @@ class EmbeddedPostgres:
         if user is not None:
             os.chown(self.pgdata, user.pw_uid, user.pw_gid)
         if not (self.pgdata / "PG_VERSION").exists():
-            self._run("initdb", "-D", str(self.pgdata), "-U", "postgres", "--auth=trust",
-                      "--encoding=UTF8", "--no-instructions")
+            self._run(
+                "initdb",
+                "-D",
+                str(self.pgdata),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-instructions",
+            )
         port = self._running_port()
         if port is None:
             port = self._start_server()
@@ -182,8 +190,19 @@ class EmbeddedPostgres:
         )
         log = self.pgdata / "server.log"
         try:
-            self._run("pg_ctl", "start", "-w", "-t", "60", "-D", str(self.pgdata),
-                      "-l", str(log), "-o", options)
+            self._run(
+                "pg_ctl",
+                "start",
+                "-w",
+                "-t",
+                "60",
+                "-D",
+                str(self.pgdata),
+                "-l",
+                str(log),
+                "-o",
+                options,
+            )
         except RuntimeError as error:
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
             raise RuntimeError(f"{error}\n{tail}") from None

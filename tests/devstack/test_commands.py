@@ -34,7 +34,10 @@ def run(module_or_script: list[str], **env: str) -> subprocess.CompletedProcess[
 
 
 def test_make_test_without_chromium_stops_before_running_anything_with_one_line() -> None:
-    result = run(["-m", "devstack.test", "tests/test_health.py", "-q"], HEADCOUNT_CHROMIUM="/nonexistent/chromium")
+    result = run(
+        ["-m", "devstack.test", "tests/test_health.py", "-q"],
+        HEADCOUNT_CHROMIUM="/nonexistent/chromium",
+    )
 
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0
@@ -65,7 +68,11 @@ def test_manage_py_in_a_second_terminal_uses_the_servers_of_make_run(
 ) -> None:
     # What `make run` leaves for other terminals; the shell has no DEBUG, SECRET_KEY or URLs.
     with live_scim_company(django_db_blocker) as live:
-        write_dev_env_in(tmp_path, DATABASE_URL=live_servers.test_database_url(), REDIS_URL=os.environ["REDIS_URL"])
+        write_dev_env_in(
+            tmp_path,
+            DATABASE_URL=live_servers.test_database_url(),
+            REDIS_URL=os.environ["REDIS_URL"],
+        )
 
         result = run(["manage.py", "company_list", "--json"], HEADCOUNT_DATA_DIR=str(tmp_path))
 

@@ -33,7 +33,9 @@ def pinned(group: str) -> dict[str, str]:
 def test_the_lock_holds_every_pin_of_its_group(group: str) -> None:
     lock = locked(group)
 
-    missing = {name: version for name, version in pinned(group).items() if lock.get(name) != version}
+    missing = {
+        name: version for name, version in pinned(group).items() if lock.get(name) != version
+    }
 
     assert not missing, f"requirements/{group}.txt is out of date (make lock): {missing}"
 
