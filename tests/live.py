@@ -164,7 +164,9 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
         try:
             with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - our own loopback server
                 return
-        except (urllib.error.URLError, ConnectionError):
+        # OSError: refused while binding, or a worker still booting past the read timeout
+        # (a loaded machine); URLError wraps the former.
+        except (urllib.error.URLError, OSError):
             time.sleep(0.1)
     raise RuntimeError(f"{url} did not answer within 30 s")
 
