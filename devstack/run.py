@@ -5,6 +5,7 @@ Ctrl-C stops every process, then any embedded server this started.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import signal
@@ -40,8 +41,10 @@ def main() -> int:
     os.environ.update(services.env)
     for note in services.notes:
         print(f"· {note}")
-    # `manage.py` in a second terminal reads this while we run (removed when we stop).
+    # `manage.py` in a second terminal reads this while we run (removed when we stop, even
+    # when a step below fails).
     dev_env = write_dev_env(services.env)
+    atexit.register(dev_env.unlink, missing_ok=True)
 
     print("· Migrating (public schema, base schema, every company) …")
     manage("migrate_schemas", "--noinput", "-v", "0")
@@ -120,7 +123,6 @@ Press Ctrl-C to stop.
             process.wait(max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             process.kill()
-    dev_env.unlink(missing_ok=True)
     services.stop()
     return exit_code
 
