@@ -1,24 +1,53 @@
 # Headcount — the two commands a newcomer needs are `make run` and `make test`.
 SHELL := /bin/bash
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
-VENV := .venv
+# The interpreter a fresh virtualenv is made with (3.11, 3.12 or 3.13): `make install PYTHON=…`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3.13 || command -v python3)
+VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | md5sum | cut -c1-12)
+# Every dependency, pinned with hashes (`make lock` writes them from pyproject.toml's groups).
+LOCK := requirements/dev.txt
+STAMP := $(VENV)/.installed-$(shell cat $(LOCK) | md5sum | cut -c1-12)
+# Resolved once for Python 3.11-3.13 on every platform; no index URL is written into the files.
+LOCK_COMPILE = $(VENV)/bin/uv pip compile pyproject.toml --universal --generate-hashes \
+  --no-emit-index-url --no-emit-find-links --no-header --quiet
 
-.PHONY: run test serve worker beat lint fmt typecheck migrations-check check install clean-data bench bench-company soak
+.PHONY: run test manage doctor serve worker beat lint fmt typecheck migrations-check check install lock lock-check clean-data bench bench-company soak
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): $(LOCK)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade "pip>=25.1"
-	$(PY) -m pip install --quiet --group dev
+	@$(PY) -m devstack.pyversion
+	$(PY) -m pip install --quiet --require-hashes -r $(LOCK)
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
+
+## Re-resolve requirements/*.txt after editing a dependency group in pyproject.toml.
+lock: install
+	$(LOCK_COMPILE) --group runtime -o requirements/runtime.txt
+	$(LOCK_COMPILE) --group dev -o requirements/dev.txt
+
+## Fails if requirements/*.txt are not what pyproject.toml resolves to (CI). The current pins
+## are kept as preferences, so only a change in pyproject.toml shows, not a new upstream release.
+lock-check: install
+	@for group in runtime dev; do \
+	  cp requirements/$$group.txt $(VENV)/lock-check.txt \
+	  && $(LOCK_COMPILE) --group $$group -o $(VENV)/lock-check.txt \
+	  && cmp -s $(VENV)/lock-check.txt requirements/$$group.txt \
+	  || { echo "requirements/$$group.txt does not match pyproject.toml: run make lock"; exit 1; }; \
+	done
 
 ## Run the product: web + Celery worker + beat, with embedded PostgreSQL/Redis when none answer.
 run: install
 	$(PY) -m devstack.run
+
+## A management command on the servers `make run` uses: make manage ARGS="company_list".
+manage: install
+	$(PY) -m devstack.manage $(ARGS)
+
+## What this machine has and lacks for `make run` / `make test`, with fixes (before install too).
+doctor:
+	@VENV=$(VENV) $(PYTHON) -m devstack.doctor
 
 ## Run the whole test suite against real PostgreSQL and Redis (local or embedded).
 test: install

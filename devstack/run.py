@@ -5,6 +5,7 @@ Ctrl-C stops every process, then any embedded server this started.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import signal
@@ -13,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from devstack.envfile import load_env_file
+from devstack.envfile import load_env_file, write_dev_env
 from devstack.services import resolve
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,10 +38,13 @@ def main() -> int:
     port = os.environ.setdefault("PORT", "8000")
     data_dir = Path(os.environ.get("HEADCOUNT_DATA_DIR", ROOT / ".data"))
     services = resolve(data_dir=data_dir, database="headcount", redis_index=0)
-    os.environ["DATABASE_URL"] = services.database_url
-    os.environ["REDIS_URL"] = services.redis_url
+    os.environ.update(services.env)
     for note in services.notes:
         print(f"· {note}")
+    # `manage.py` in a second terminal reads this while we run (removed when we stop, even
+    # when a step below fails).
+    dev_env = write_dev_env(services.env)
+    atexit.register(dev_env.unlink, missing_ok=True)
 
     print("· Migrating (public schema, base schema, every company) …")
     manage("migrate_schemas", "--noinput", "-v", "0")
@@ -65,6 +69,7 @@ Headcount is running.
   SCIM base URL  : {base}/t/{slug}/scim/v2
   Support admin  : {base}/admin/      sign in as {support_login}
   Health         : {base}/healthz
+  Commands       : .venv/bin/python manage.py company_list   (same database and Redis)
 Press Ctrl-C to stop.
 """,
         flush=True,

