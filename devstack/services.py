@@ -170,6 +170,11 @@ class EmbeddedPostgres:
                 "postgres",
                 "--auth=trust",
                 "--encoding=UTF8",
+                # Case folding (lower(), which uniqueness and filters use) by Unicode's rules,
+                # as on a server with a C.UTF-8 or en_US.UTF-8 ctype, whatever this machine's
+                # locale: with the environment's "C" only ASCII letters would fold.
+                "--locale-provider=builtin",
+                "--builtin-locale=C.UTF-8",
                 "--no-instructions",
             )
         port = self._running_port()

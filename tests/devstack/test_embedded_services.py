@@ -21,6 +21,9 @@ def embedded(monkeypatch: pytest.MonkeyPatch):
     # server runs as `nobody`).
     data_dir = ROOT / ".data" / f"selftest-{uuid.uuid4().hex[:8]}"
     monkeypatch.setenv("HEADCOUNT_EMBEDDED", "1")
+    # A bare machine's locale (containers often have none): nothing may depend on it.
+    monkeypatch.setenv("LANG", "C")
+    monkeypatch.setenv("LC_ALL", "C")
     monkeypatch.delenv("PG_DUMP", raising=False)
     services = resolve(data_dir=data_dir, database="headcount_selftest", redis_index=3)
     yield services
@@ -68,3 +71,15 @@ def test_the_embedded_server_brings_a_pg_dump_that_can_dump_it(embedded) -> None
 
     assert dumped.returncode == 0, dumped.stderr
     assert "PostgreSQL database dump" in dumped.stdout
+
+
+@pytest.mark.live
+def test_the_embedded_server_folds_case_by_unicode_whatever_the_machines_locale(
+    embedded,
+) -> None:
+    # userName uniqueness and filters fold with the database's lower() (docs/architecture.md):
+    # a "C" ctype, which an unset LANG gives initdb, would fold ASCII letters only.
+    with psycopg.connect(embedded.database_url) as conn:
+        folded = conn.execute("SELECT lower(%s)", ["İNCI ΣΊΣΥΦΟΣ \uff21"]).fetchone()
+
+    assert folded == ("inci σίσυφοσ \uff41",)  # full-width A folds too
