@@ -30,6 +30,7 @@ from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.oauth2.rfc6749 import errors as oauth_errors
 
 from config.security_headers import policy_with_form_target
+from tenants.gate import scim_gate
 from tenants.models import Company, Domain, system_schema_names
 from tokens.oauth import client_serves
 
@@ -42,7 +43,7 @@ def _company(request: HttpRequest) -> Company:
 
 def _refusal(request: HttpRequest, company: Company) -> str | None:
     """Why this person cannot approve a connection for this company now, or None."""
-    if not company.accepts_scim:
+    if not scim_gate(company).open:
         return (
             f"SCIM provisioning is not active for {company.name}. "
             "Contact support to activate it, then connect again."

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from tenants.gate import scim_gate
 from tenants.models import Company
 from tokens import secrets
 from tokens.models import Credential, CredentialEvent, OAuthGrant, OAuthToken
@@ -44,15 +45,8 @@ class IssuedCredential:
 
 def _require_scim_enabled(company: Company) -> None:
     # Read fresh: the switch may have been flipped since the request loaded the company.
-    if not Company.objects.filter(pk=company.pk, scim_enabled=True).exists():
+    if not scim_gate(company, fresh=True).switched_on:
         raise CredentialsLocked(company)
-
-
-def company_accepts_scim(company: Company) -> bool:
-    """SCIM switched on and the company active, read fresh from the database."""
-    return Company.objects.filter(
-        pk=company.pk, scim_enabled=True, status=Company.Status.ACTIVE
-    ).exists()
 
 
 def token_issue(
@@ -238,7 +232,7 @@ def oauth_grant_create(
     """
     if not getattr(approver, "can_manage_credentials", False):
         raise ConsentRefused(f"Only owners and admins of {company.name} can approve connections.")
-    if not company_accepts_scim(company):
+    if not scim_gate(company, fresh=True).open:
         raise ConsentRefused(
             f"SCIM provisioning is not active for {company.name}. Contact support to activate it."
         )
