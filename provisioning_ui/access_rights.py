@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from provisioning_ui.forms import BasicForm, TokenForm
 from provisioning_ui.links import scim_base_url
 from provisioning_ui.permissions import actor_label, client_ip, credential_manager_required
+from tenants.gate import scim_gate
 from tenants.models import Company
 from tokens.models import Credential, CredentialEvent
 from tokens.selectors import oauth_connections
@@ -48,9 +49,12 @@ def _page(
     status: int = 200,
 ) -> HttpResponse:
     company = _company(request)
+    gate = scim_gate(company)
     credentials = list(Credential.objects.order_by("-created_at")[:200])
     context: dict[str, Any] = {
         "company": company,
+        "scim_open": gate.open,
+        "scim_closed_because": gate.detail,
         "scim_base_url": scim_base_url(request, company),
         "can_manage": request.user.can_manage_credentials,  # type: ignore[union-attr]
         "tokens": [c for c in credentials if c.kind == Credential.Kind.TOKEN],
