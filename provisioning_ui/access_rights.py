@@ -22,8 +22,13 @@ from provisioning_ui.links import scim_base_url
 from provisioning_ui.permissions import actor_label, client_ip, credential_manager_required
 from tenants.gate import scim_gate
 from tenants.models import Company
-from tokens.models import Credential, CredentialEvent
-from tokens.selectors import oauth_connections
+from tokens.models import Credential
+from tokens.selectors import (
+    credential_events_recent,
+    credential_get,
+    credentials_recent,
+    oauth_connections,
+)
 from tokens.services import (
     CredentialsLocked,
     IssuedCredential,
@@ -50,7 +55,7 @@ def _page(
 ) -> HttpResponse:
     company = _company(request)
     gate = scim_gate(company)
-    credentials = list(Credential.objects.order_by("-created_at")[:200])
+    credentials = credentials_recent()
     context: dict[str, Any] = {
         "company": company,
         "scim_open": gate.open,
@@ -63,7 +68,7 @@ def _page(
             None,
         ),
         "oauth_connections": oauth_connections(),
-        "events": CredentialEvent.objects.select_related("credential")[:AUDIT_TRAIL_LENGTH],
+        "events": credential_events_recent(AUDIT_TRAIL_LENGTH),
         "token_form": token_form or TokenForm(),
         "basic_form": basic_form or BasicForm(),
         "revealed": revealed,
@@ -132,10 +137,10 @@ def basic_generate(request: HttpRequest) -> HttpResponse:
 
 
 def _credential_or_404(credential_id: str) -> Credential:
-    try:
-        return Credential.objects.get(pk=credential_id)
-    except (Credential.DoesNotExist, ValidationError):
-        raise Http404("No such credential.") from None
+    credential = credential_get(credential_id)
+    if credential is None:
+        raise Http404("No such credential.")
+    return credential
 
 
 @require_http_methods(["GET", "POST"])
