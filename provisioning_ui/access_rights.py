@@ -20,9 +20,15 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from provisioning_ui.forms import BasicForm, TokenForm
 from provisioning_ui.links import scim_base_url
 from provisioning_ui.permissions import actor_label, client_ip, credential_manager_required
+from tenants.gate import scim_gate
 from tenants.models import Company
-from tokens.models import Credential, CredentialEvent
-from tokens.selectors import oauth_connections
+from tokens.models import Credential
+from tokens.selectors import (
+    credential_events_recent,
+    credential_get,
+    credentials_recent,
+    oauth_connections,
+)
 from tokens.services import (
     CredentialsLocked,
     IssuedCredential,
@@ -48,9 +54,12 @@ def _page(
     status: int = 200,
 ) -> HttpResponse:
     company = _company(request)
-    credentials = list(Credential.objects.order_by("-created_at")[:200])
+    gate = scim_gate(company)
+    credentials = credentials_recent()
     context: dict[str, Any] = {
         "company": company,
+        "scim_open": gate.open,
+        "scim_closed_because": gate.detail,
         "scim_base_url": scim_base_url(request, company),
         "can_manage": request.user.can_manage_credentials,  # type: ignore[union-attr]
         "tokens": [c for c in credentials if c.kind == Credential.Kind.TOKEN],
@@ -59,7 +68,7 @@ def _page(
             None,
         ),
         "oauth_connections": oauth_connections(),
-        "events": CredentialEvent.objects.select_related("credential")[:AUDIT_TRAIL_LENGTH],
+        "events": credential_events_recent(AUDIT_TRAIL_LENGTH),
         "token_form": token_form or TokenForm(),
         "basic_form": basic_form or BasicForm(),
         "revealed": revealed,
@@ -128,10 +137,10 @@ def basic_generate(request: HttpRequest) -> HttpResponse:
 
 
 def _credential_or_404(credential_id: str) -> Credential:
-    try:
-        return Credential.objects.get(pk=credential_id)
-    except (Credential.DoesNotExist, ValidationError):
-        raise Http404("No such credential.") from None
+    credential = credential_get(credential_id)
+    if credential is None:
+        raise Http404("No such credential.")
+    return credential
 
 
 @require_http_methods(["GET", "POST"])

@@ -8,12 +8,11 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from directory.exports import OPERATIONS, clean_criteria, export_path, export_request, ledger_events
 from directory.models import LedgerExport
-from directory.selectors import parse_member_id
+from directory.portal_selectors import export_live, exports_live
 from provisioning_ui.permissions import actor_label
 
 PAGE_SIZE = 50
@@ -24,7 +23,7 @@ PAGE_SIZE = 50
 def provisioning_log(request: HttpRequest) -> HttpResponse:
     criteria = clean_criteria({"outcome": "all", **request.GET.dict()})
     page = Paginator(ledger_events(criteria), PAGE_SIZE).get_page(request.GET.get("page"))
-    exports = LedgerExport.objects.filter(expires_at__gt=timezone.now())[:10]
+    exports = exports_live()
     return render(
         request,
         "portal/provisioning_log.html",
@@ -47,12 +46,7 @@ def export_create(request: HttpRequest) -> HttpResponse:
 
 
 def _export_or_404(export_id: str) -> LedgerExport:
-    parsed = parse_member_id(export_id)
-    export = (
-        LedgerExport.objects.filter(pk=parsed, expires_at__gt=timezone.now()).first()
-        if parsed
-        else None
-    )
+    export = export_live(export_id)
     if export is None:
         raise Http404("No such export.")
     return export

@@ -6,16 +6,14 @@ import json
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Q
-from django.db.models.functions import Lower
-from django.db.models.lookups import StartsWith
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from directory.groups import member_groups
 from directory.models import Member
-from directory.selectors import folded, parse_member_id
+from directory.portal_selectors import member_reports, members_for_portal
+from directory.selectors import parse_member_id
 from provisioning_ui.links import scim_base_url
 from scim.group_resource import user_groups
 from scim.user_resource import user_to_scim
@@ -28,26 +26,7 @@ PAGE_SIZE = 50
 def members(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     state = request.GET.get("state", "all")
-    queryset = Member.objects.order_by("created_at", "id").only(
-        "id",
-        "user_name",
-        "display_name",
-        "given_name",
-        "family_name",
-        "primary_email",
-        "active",
-        "updated_at",
-    )
-    if query:
-        prefix = folded(query)
-        queryset = queryset.filter(
-            Q(StartsWith(Lower("user_name"), prefix))
-            | Q(StartsWith(Lower("display_name"), prefix))
-            | Q(StartsWith("primary_email", prefix))
-        )
-    if state in ("active", "deactivated"):
-        queryset = queryset.filter(active=state == "active")
-    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(members_for_portal(query, state), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "portal/members.html",
@@ -75,8 +54,6 @@ def member_detail(request: HttpRequest, member_id: str) -> HttpResponse:
             "member": member,
             "resource": resource,
             "resource_json": json.dumps(resource, indent=2, ensure_ascii=False),
-            "reports": member.reports.order_by("user_name").only("id", "user_name", "display_name")[
-                :50
-            ],
+            "reports": member_reports(member),
         },
     )

@@ -25,13 +25,15 @@ from django.views.decorators.debug import sensitive_post_parameters
 from oauth2_provider.exceptions import FatalClientError, OAuthToolkitError
 from oauth2_provider.forms import AllowForm
 from oauth2_provider.http import OAuth2ResponseRedirect
-from oauth2_provider.models import get_application_model
 from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.oauth2.rfc6749 import errors as oauth_errors
 
 from config.security_headers import policy_with_form_target
-from tenants.models import Company, Domain, system_schema_names
+from tenants.gate import scim_gate
+from tenants.models import Company
+from tenants.selectors import company_for_slug
 from tokens.oauth import client_serves
+from tokens.selectors import oauth_client
 
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
 
@@ -42,7 +44,7 @@ def _company(request: HttpRequest) -> Company:
 
 def _refusal(request: HttpRequest, company: Company) -> str | None:
     """Why this person cannot approve a connection for this company now, or None."""
-    if not company.accepts_scim:
+    if not scim_gate(company).open:
         return (
             f"SCIM provisioning is not active for {company.name}. "
             "Contact support to activate it, then connect again."
@@ -53,6 +55,15 @@ def _refusal(request: HttpRequest, company: Company) -> str | None:
             "Ask one of them to connect the identity provider."
         )
     return None
+
+
+def _unknown_client(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "portal/oauth_error.html",
+        {"error": "invalid_request", "description": "Unknown client or redirect URI."},
+        status=400,
+    )
 
 
 def _error_page(request: HttpRequest, error: OAuthToolkitError) -> HttpResponse:
@@ -82,7 +93,9 @@ class AuthorizeView(LoginRequiredMixin, OAuthLibMixin, View):
         )
         if problem:
             return self._redirect_error(_invalid_request(problem, credentials))
-        application = get_application_model().objects.get(client_id=credentials["client_id"])
+        application = oauth_client(credentials["client_id"])
+        if application is None:  # deleted by support since oauthlib validated it
+            return _unknown_client(request)
         company = _company(request)
         refusal = _refusal(request, company)
         form = AllowForm(
@@ -125,22 +138,14 @@ class AuthorizeView(LoginRequiredMixin, OAuthLibMixin, View):
                 status=400,
             )
         data = form.cleaned_data
-        application = get_application_model().objects.filter(client_id=data["client_id"]).first()
+        application = oauth_client(data["client_id"])
         if (
             application is None
             or not client_serves(application, _company(request))
             or not application.redirect_uri_allowed(data["redirect_uri"])
         ):
             # Even a "Deny" must never send the browser to a URI the client did not register.
-            return render(
-                request,
-                "portal/oauth_error.html",
-                {
-                    "error": "invalid_request",
-                    "description": "Unknown client or redirect URI.",
-                },
-                status=400,
-            )
+            return _unknown_client(request)
         credentials: dict[str, Any] = {
             "client_id": data["client_id"],
             "redirect_uri": data["redirect_uri"],
@@ -280,12 +285,7 @@ def metadata(request: HttpRequest) -> JsonResponse:
 def metadata_rfc8414(request: HttpRequest, slug: str) -> JsonResponse:
     """The same document where RFC 8414 §3.1 puts it for an issuer with a path:
     /.well-known/oauth-authorization-server/t/<slug>/oauth (served by the public site)."""
-    route = (
-        Domain.objects.select_related("tenant")
-        .filter(domain=slug)
-        .exclude(tenant__schema_name__in=system_schema_names())
-        .first()
-    )
-    if route is None:
+    company = company_for_slug(slug)
+    if company is None:
         raise Http404("No company is served at this URL.")
-    return JsonResponse(authorization_server_metadata(oauth_base_url(request, route.tenant)))
+    return JsonResponse(authorization_server_metadata(oauth_base_url(request, company)))

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from directory.models import Group, Member
+from directory.models import Group
+from directory.portal_selectors import group_member_list, groups_with_member_counts
 from directory.selectors import parse_member_id
 
 PAGE_SIZE = 50
@@ -18,9 +18,7 @@ PAGE_SIZE = 50
 @require_GET
 @login_required
 def groups(request: HttpRequest) -> HttpResponse:
-    # One GROUP BY query for all counts on the page.
-    queryset = Group.objects.annotate(member_count=Count("memberships")).order_by("display_name")
-    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(groups_with_member_counts(), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "portal/groups.html", {"page": page})
 
 
@@ -31,10 +29,5 @@ def group_detail(request: HttpRequest, group_id: str) -> HttpResponse:
     group = Group.objects.filter(pk=parsed).first() if parsed else None
     if group is None:
         raise Http404("No such group.")
-    members = (
-        Member.objects.filter(memberships__group=group)
-        .order_by("user_name")
-        .only("id", "user_name", "display_name", "active")
-    )
-    page = Paginator(members, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(group_member_list(group), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "portal/group_detail.html", {"group": group, "page": page})

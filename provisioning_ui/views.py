@@ -13,16 +13,20 @@ from accounts.services import sign_in_pauses_clear
 from accounts.sign_in import account_key
 from provisioning_ui.links import scim_base_url
 from scim.throttling import limits_for
+from tenants.gate import scim_gate
 
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     company = request.tenant  # type: ignore[attr-defined]
+    gate = scim_gate(company)
     return render(
         request,
         "portal/dashboard.html",
         {
             "company": company,
+            "scim_open": gate.open,
+            "scim_closed_because": gate.detail,
             "scim_base_url": scim_base_url(request, company),
             "rate_limits": limits_for(company),
         },

@@ -6,6 +6,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from scim import errors
+from tenants.gate import scim_gate
 
 
 class ScimClientPermission(BasePermission):
@@ -16,14 +17,7 @@ class ScimClientPermission(BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         if request.auth is None:
             raise errors.NotAuthenticated()
-        company = request._request.tenant  # type: ignore[attr-defined]
-        if not company.is_active:
-            raise errors.ProvisioningDisabled(
-                f"{company.name} is suspended. Contact support to restore access."
-            )
-        if not company.scim_enabled:
-            raise errors.ProvisioningDisabled(
-                f"SCIM provisioning is not active for {company.name}. "
-                "Contact support to activate it."
-            )
+        gate = scim_gate(request._request.tenant)  # type: ignore[attr-defined]
+        if not gate.open:
+            raise errors.ProvisioningDisabled(gate.detail)
         return True

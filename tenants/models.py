@@ -113,15 +113,6 @@ class Company(TenantMixin):
         return f"{self.name} ({self.slug})"
 
     @property
-    def is_active(self) -> bool:
-        return self.status == self.Status.ACTIVE
-
-    @property
-    def accepts_scim(self) -> bool:
-        """Whether the company's SCIM endpoint serves requests at all."""
-        return self.scim_enabled and self.is_active
-
-    @property
     def seats_display(self) -> str:
         limit = "unlimited" if self.seat_limit is None else str(self.seat_limit)
         return f"{self.seats_used} / {limit}"

@@ -24,6 +24,7 @@ from oauthlib.common import Request as OAuthRequest
 from oauthlib.oauth2.rfc6749 import errors
 
 from config.client_ip import client_ip_from_meta
+from tenants.gate import scim_gate
 from tenants.models import Company, OAuthClientCompany
 from tokens import secrets, selectors, services
 from tokens.models import OAuthGrant, OAuthToken
@@ -141,7 +142,7 @@ class CompanyOAuth2Validator(OAuth2Validator):
             return False
         if grant.expires_at <= timezone.now():
             return False
-        if not services.company_accepts_scim(current_company()):
+        if not scim_gate(current_company(), fresh=True).open:
             raise errors.InvalidGrantError(
                 description="SCIM provisioning is not active for this company.", request=request
             )
@@ -203,7 +204,7 @@ class CompanyOAuth2Validator(OAuth2Validator):
                 # someone else may hold the family; end the whole connection.
                 services.oauth_refresh_replayed(token=spent, ip=_client_ip(request))
             return False
-        if not services.company_accepts_scim(current_company()):
+        if not scim_gate(current_company(), fresh=True).open:
             raise errors.InvalidGrantError(
                 description="SCIM provisioning is not active for this company.", request=request
             )

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import F
 from django.utils import timezone
+from oauth2_provider.models import AbstractApplication, get_application_model
 
 from config.prepared_query import PreparedQuery
 from tokens import secrets
-from tokens.models import Credential, OAuthGrant, OAuthToken
+from tokens.models import Credential, CredentialEvent, OAuthGrant, OAuthToken
 
 # Every SCIM request with a token runs this; compiled once (config/prepared_query.py).
 _TOKEN_BY_HASH: PreparedQuery[Credential] = PreparedQuery(
@@ -113,3 +115,28 @@ def oauth_connections() -> list[Credential]:
             F("revoked_at").desc(nulls_first=True), "-created_at"
         )[:100]
     )
+
+
+def credentials_recent(limit: int = 200) -> list[Credential]:
+    """The newest `limit` credentials of every kind, revoked ones included."""
+    return list(Credential.objects.order_by("-created_at")[:limit])
+
+
+def credential_events_recent(limit: int) -> list[CredentialEvent]:
+    """The newest `limit` entries of the credentials' audit trail, each with its credential."""
+    return list(CredentialEvent.objects.select_related("credential")[:limit])
+
+
+def credential_get(credential_id: str) -> Credential | None:
+    """The credential with this id (revoked or not); None for an unknown or malformed id."""
+    try:
+        return Credential.objects.filter(pk=credential_id).first()
+    except ValidationError:  # not a UUID
+        return None
+
+
+def oauth_client(client_id: str) -> AbstractApplication | None:
+    """The OAuth client support registered under `client_id` (django-oauth-toolkit's
+    Application, in `public`), or None. Whether it serves this company is
+    tokens.oauth.client_serves."""
+    return get_application_model().objects.filter(client_id=client_id).first()

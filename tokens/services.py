@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from tenants.gate import scim_gate
 from tenants.models import Company
 from tokens import secrets
 from tokens.models import Credential, CredentialEvent, OAuthGrant, OAuthToken
@@ -24,12 +25,8 @@ BASIC_DEFAULT_NAME = "Basic credentials"
 
 
 class CredentialsLocked(Exception):
-    """Credentials cannot be created: support has not switched SCIM provisioning on."""
-
-    def __init__(self, company: Company):
-        super().__init__(
-            f"SCIM provisioning is not active for {company.name}. Contact support to activate it."
-        )
+    """Credentials cannot be created: support has not switched SCIM provisioning on, or has
+    suspended the company. The message is the gate's, for the company's admins."""
 
 
 @dataclass(frozen=True)
@@ -42,17 +39,12 @@ class IssuedCredential:
         return f"{self.credential.username}:{self.secret}"
 
 
-def _require_scim_enabled(company: Company) -> None:
-    # Read fresh: the switch may have been flipped since the request loaded the company.
-    if not Company.objects.filter(pk=company.pk, scim_enabled=True).exists():
-        raise CredentialsLocked(company)
-
-
-def company_accepts_scim(company: Company) -> bool:
-    """SCIM switched on and the company active, read fresh from the database."""
-    return Company.objects.filter(
-        pk=company.pk, scim_enabled=True, status=Company.Status.ACTIVE
-    ).exists()
+def _require_scim_open(company: Company) -> None:
+    # Read fresh: support may have flipped the switch or suspended the company since the
+    # request loaded it. A credential the SCIM API would refuse is not worth issuing.
+    gate = scim_gate(company, fresh=True)
+    if not gate.open:
+        raise CredentialsLocked(gate.detail)
 
 
 def token_issue(
@@ -66,15 +58,15 @@ def token_issue(
 ) -> IssuedCredential:
     """Issue a named Bearer token in the current company's schema.
 
-    Raises CredentialsLocked while SCIM is off, ValidationError for an empty or taken name or
-    an expiry in the past.
+    Raises CredentialsLocked while SCIM is off or the company suspended, ValidationError for
+    an empty or taken name or an expiry in the past.
     """
     name = name.strip()
     if not name:
         raise ValidationError("Give the token a name.", code="required")
     if expires_at is not None and expires_at <= timezone.now():
         raise ValidationError("The expiry must be in the future.", code="invalid")
-    _require_scim_enabled(company)
+    _require_scim_open(company)
     secret = secrets.generate_secret(secrets.BEARER_PREFIX)
     credential = Credential(
         kind=Credential.Kind.TOKEN,
@@ -105,9 +97,10 @@ def basic_issue(
 ) -> IssuedCredential:
     """Issue the company's Basic credentials (one pair at a time).
 
-    Raises CredentialsLocked while SCIM is off, ValidationError when a pair exists already.
+    Raises CredentialsLocked while SCIM is off or the company suspended, ValidationError when
+    a pair exists already.
     """
-    _require_scim_enabled(company)
+    _require_scim_open(company)
     secret = secrets.generate_secret(secrets.BASIC_SECRET_PREFIX)
     credential = Credential(
         kind=Credential.Kind.BASIC,
@@ -137,10 +130,10 @@ def basic_regenerate(
 ) -> IssuedCredential:
     """New secret for the Basic credentials, same username; the old secret stops working now.
 
-    Raises CredentialsLocked while SCIM is off, Credential.DoesNotExist for an unknown or
-    revoked pair.
+    Raises CredentialsLocked while SCIM is off or the company suspended,
+    Credential.DoesNotExist for an unknown or revoked pair.
     """
-    _require_scim_enabled(company)
+    _require_scim_open(company)
     secret = secrets.generate_secret(secrets.BASIC_SECRET_PREFIX)
     with transaction.atomic():
         credential = (
@@ -238,7 +231,7 @@ def oauth_grant_create(
     """
     if not getattr(approver, "can_manage_credentials", False):
         raise ConsentRefused(f"Only owners and admins of {company.name} can approve connections.")
-    if not company_accepts_scim(company):
+    if not scim_gate(company, fresh=True).open:
         raise ConsentRefused(
             f"SCIM provisioning is not active for {company.name}. Contact support to activate it."
         )

@@ -56,6 +56,23 @@ def test_while_scim_is_off_the_page_says_so_and_generation_is_disabled(acme: Com
     assert credentials(acme) == []
 
 
+def test_a_suspended_company_sees_why_and_cannot_generate(acme: Company) -> None:
+    Company.objects.filter(pk=acme.pk).update(status=Company.Status.SUSPENDED)
+    browser = signed_in(acme)
+    suspended = "Acme Inc is suspended. Contact support to restore access."
+
+    page = browser.get(PAGE).content.decode()
+    overview = browser.get("/t/acme/").content.decode()
+    forged = browser.post("/t/acme/access/tokens/", {"name": "Okta"})
+    forged_basic = browser.post("/t/acme/access/basic/", {})
+
+    assert suspended in page and suspended in overview
+    assert len(re.findall(r'<button type="submit" class="primary"\s+disabled', page)) == 2
+    assert forged.status_code == 403 and forged_basic.status_code == 403
+    assert suspended in forged.content.decode() and suspended in forged_basic.content.decode()
+    assert credentials(acme) == []
+
+
 def test_generated_token_is_shown_exactly_once(acme: Company) -> None:
     browser = signed_in(acme)
 

@@ -67,6 +67,28 @@ def test_member_detail_shows_every_attribute_and_the_manager(scim: Scim, acme: C
     assert unknown.status_code == 404
 
 
+def test_a_managers_page_lists_their_reports_by_user_name(scim: Scim, acme: Company) -> None:
+    boss = scim.post("/Users", okta_user("boss@acme.test", externalId="b")).json()
+    manager = {
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {
+            "manager": {"value": boss["id"]}
+        }
+    }
+    zed = scim.post(
+        "/Users", okta_user("zed@acme.test", externalId="z", displayName="", **manager)
+    ).json()
+    amy = scim.post(
+        "/Users", okta_user("amy@acme.test", externalId="a", displayName="Amy", **manager)
+    ).json()
+    browser = signed_in(acme)
+
+    page = browser.get(f"/t/acme/members/{boss['id']}/").content.decode()
+
+    reports = page.split("<dt>Reports</dt>")[1].split("</dd>")[0]
+    assert reports.index(f"/t/acme/members/{amy['id']}/") < reports.index(zed["id"])
+    assert ">Amy</a>" in reports and ">zed@acme.test</a>" in reports
+
+
 def test_dashboard_shows_the_scim_policies_read_only(acme: Company) -> None:
     Company.objects.filter(pk=acme.pk).update(
         username_immutable=True, attribute_allowlist=["name", "emails"]

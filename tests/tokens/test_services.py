@@ -87,6 +87,24 @@ def test_nothing_is_issued_while_scim_is_off(acme: Company) -> None:
     assert not Credential.objects.exists()
 
 
+def test_a_suspended_company_cannot_issue_tokens_or_basic_credentials(acme: Company) -> None:
+    pair = basic_issue(company=acme, actor="a")
+    # Suspended by support after the request loaded the company: the services read it fresh.
+    Company.objects.filter(pk=acme.pk).update(status=Company.Status.SUSPENDED)
+    suspended = r"^Acme Inc is suspended\. Contact support to restore access\.$"
+
+    with pytest.raises(CredentialsLocked, match=suspended):
+        token_issue(company=acme, name="Okta", actor="a")
+    with pytest.raises(CredentialsLocked, match=suspended):
+        basic_regenerate(company=acme, credential_id=str(pair.credential.pk), actor="a")
+    credential_revoke(credential_id=str(pair.credential.pk), actor="a")
+    with pytest.raises(CredentialsLocked, match=suspended):
+        basic_issue(company=acme, actor="a")
+
+    assert Credential.objects.get().secret_hash == hash_secret(pair.secret)
+    assert Credential.objects.filter(revoked_at__isnull=True).count() == 0
+
+
 def test_one_basic_pair_at_a_time_and_regenerate_keeps_the_username(acme: Company) -> None:
     issued = basic_issue(company=acme, actor="a")
     with pytest.raises(ValidationError, match="exist already"):

@@ -1,0 +1,82 @@
+"""Portal pages cost a fixed number of queries, however many members, groups, credentials and
+exports the company has: no page grows a query per row."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+from django_tenants.utils import schema_context
+
+from directory.exports import export_request
+from tenants.models import Company
+from tests.conftest import TEST_PASSWORD, make_portal_user, max_queries
+from tests.scim_client import Scim, okta_user
+from tokens.services import basic_issue, credential_revoke, token_issue
+
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+
+
+def _company_with(scim: Scim, acme: Company, rows: int) -> dict[str, Any]:
+    """`rows` members reporting to one boss, all in two groups; `rows` tokens (one revoked),
+    Basic credentials and `rows` exports."""
+    boss = scim.post("/Users", okta_user("boss@acme.test", externalId="boss")).json()
+    members = [
+        scim.post(
+            "/Users",
+            okta_user(
+                f"m{i}@acme.test",
+                externalId=f"m{i}",
+                **{ENTERPRISE: {"manager": {"value": boss["id"]}}},
+            ),
+        ).json()["id"]
+        for i in range(rows)
+    ]
+    refs = [{"value": member} for member in members]
+    group = scim.post("/Groups", {"displayName": "Admins", "members": refs}).json()
+    scim.post("/Groups", {"displayName": "Readers", "members": refs})
+    with schema_context(acme.schema_name):
+        tokens = [token_issue(company=acme, name=f"t{i}", actor="a") for i in range(rows)]
+        credential_revoke(credential_id=str(tokens[0].credential.pk), actor="a")
+        basic_issue(company=acme, actor="a")
+        exports = [
+            export_request(requested_by="a", criteria={"outcome": "failed"}) for _ in range(rows)
+        ]
+    return {"boss": boss["id"], "group": group["id"], "export": exports[0].pk}
+
+
+def _signed_in(acme: Company) -> Client:
+    make_portal_user(acme, email="owner@acme.test")
+    browser = Client()
+    browser.post("/t/acme/login/", {"username": "owner@acme.test", "password": TEST_PASSWORD})
+    return browser
+
+
+# Page → most queries (search_path switches not counted). Each includes the session, the
+# signed-in user and the company's route.
+PAGES = {
+    "/t/acme/": 3,
+    "/t/acme/members/": 5,  # count, page
+    "/t/acme/members/?q=m&state=active": 5,
+    "/t/acme/members/{boss}/": 6,  # member, roles, reports (one query for them all)
+    "/t/acme/groups/": 5,  # count, page with member counts
+    "/t/acme/groups/{group}/": 6,  # group, count, page
+    "/t/acme/access/": 6,  # credentials, OAuth connections, audit trail
+    "/t/acme/log/": 6,  # count, page, exports
+    "/t/acme/log/exports/{export}/": 4,
+}
+
+
+@pytest.mark.parametrize("rows", [2, 12])
+@pytest.mark.parametrize(("page", "limit"), PAGES.items())
+def test_portal_pages_cost_the_same_few_queries_at_any_size(
+    scim: Scim, acme: Company, rows: int, page: str, limit: int
+) -> None:
+    ids = _company_with(scim, acme, rows)
+    browser = _signed_in(acme)
+
+    with max_queries(limit):
+        response = browser.get(page.format(**ids))
+
+    assert response.status_code == 200
