@@ -13,7 +13,14 @@ from directory import exports
 from tenants.models import Company
 
 
-@shared_task(bind=True, acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+@shared_task(
+    name="directory.tasks.export_ledger",
+    bind=True,
+    acks_late=True,
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    max_retries=5,
+)
 def export_ledger(self: Any, export_id: str) -> int:
     """Write an export's CSV. Idempotent: a redelivered message (worker killed mid-export)
     rewrites the file from scratch."""
@@ -30,7 +37,7 @@ def _each_company() -> list[str]:
     return list(Company.objects.customers().values_list("schema_name", flat=True))
 
 
-@shared_task
+@shared_task(name="directory.tasks.ledger_purge_all")
 def ledger_purge_all() -> int:
     """Retention: drop ledger rows older than LEDGER_RETENTION_DAYS in every company."""
     total = 0
@@ -40,7 +47,7 @@ def ledger_purge_all() -> int:
     return total
 
 
-@shared_task
+@shared_task(name="directory.tasks.exports_purge_all")
 def exports_purge_all() -> dict[str, int]:
     """Expire old exports and re-queue stuck ones, in every company."""
     totals = {"expired": 0, "requeued": 0}

@@ -8,7 +8,7 @@ from tenants.models import Company
 from tenants.seat_check import company_seat_check
 
 
-@shared_task
+@shared_task(name="tenants.tasks.seat_check_all")
 def seat_check_all() -> dict[str, int]:
     """Run the seat check for every company; returns how many are at each level."""
     levels: dict[str, int] = {}
@@ -18,7 +18,7 @@ def seat_check_all() -> dict[str, int]:
     return levels
 
 
-@shared_task
+@shared_task(name="tenants.tasks.schema_pool_fill")
 def schema_pool_fill() -> int:
     """Keep SCHEMA_POOL_SIZE company schemas cloned ahead of time (tenants.schema_pool)."""
     from tenants.schema_pool import pool_fill

@@ -9,7 +9,7 @@ from tenants.models import Company
 from tokens.services import oauth_purge
 
 
-@shared_task
+@shared_task(name="tokens.tasks.oauth_purge_all")
 def oauth_purge_all() -> int:
     """Daily: drop expired OAuth codes and tokens in every company (tokens.services)."""
     total = 0
