@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.views import defaults
 
-from scim.errors import ServiceUnavailable, error_body
+from scim_protocol.errors import ServiceUnavailable, error_body
 
 RETRY_AFTER_SECONDS = 5
 

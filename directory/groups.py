@@ -16,11 +16,11 @@ from directory.integrity import check_if_match, save_unique
 from directory.ledger import CallContext, Subject, recorded
 from directory.models import Group, Membership
 from directory.selectors import members_referenced, parse_member_id
-from scim import errors
-from scim.filter import Comparison, parse_path
-from scim.group_input import MAX_NAME_LENGTH, GroupInput, members_of, normalize_group
-from scim.patch import apply_patch
-from scim.schema import GROUP
+from scim_protocol import errors
+from scim_protocol.filter import Comparison, parse_path
+from scim_protocol.group_input import MAX_NAME_LENGTH, GroupInput, members_of, normalize_group
+from scim_protocol.patch import apply_patch
+from scim_protocol.schema import GROUP
 
 # --- reads ----------------------------------------------------------------------------------
 

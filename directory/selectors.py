@@ -16,7 +16,7 @@ from django.db.models.lookups import Exact
 
 from config.prepared_query import PreparedQuery
 from directory.models import MEMBER_BUCKET_SIZE, Member, MemberBucket
-from scim.errors import NotFound
+from scim_protocol.errors import NotFound
 
 # A page of members from a 1-based position, in one statement (one snapshot: the total and the
 # positions agree). The bucket holding the position comes from a running sum over the bucket

@@ -24,10 +24,10 @@ from directory.selectors import (
     reports_of,
     same_when_folded,
 )
-from scim import errors
-from scim.patch import apply_patch
-from scim.schema import ENTERPRISE_USER, USER
-from scim.user_input import UserPolicy, normalize_user, policy_from, primary_email
+from scim_protocol import errors
+from scim_protocol.patch import apply_patch
+from scim_protocol.schema import ENTERPRISE_USER, USER
+from scim_protocol.user_input import UserPolicy, normalize_user, policy_from, primary_email
 from tenants.models import Company
 
 MULTI_VALUED = (

@@ -12,7 +12,7 @@ from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
 from config.errors import RETRY_AFTER_SECONDS, database_unavailable
-from scim import errors
+from scim_protocol import errors
 
 logger = logging.getLogger(__name__)
 

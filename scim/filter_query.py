@@ -31,9 +31,17 @@ from django.db.models.lookups import (
 
 from directory.models import Membership, MemberValue
 from directory.selectors import folded
-from scim.errors import InvalidFilter
-from scim.filter import And, Comparison, Expr, Not, Or, Present, ValuePath
-from scim.schema import BOOLEAN, COMPLEX, DATETIME, GROUP, USER, Attribute, ResolvedAttribute
+from scim_protocol.errors import InvalidFilter
+from scim_protocol.filter import And, Comparison, Expr, Not, Or, Present, ValuePath
+from scim_protocol.schema import (
+    BOOLEAN,
+    COMPLEX,
+    DATETIME,
+    GROUP,
+    USER,
+    Attribute,
+    ResolvedAttribute,
+)
 
 _ORDERING = {"gt": GreaterThan, "ge": GreaterThanOrEqual, "lt": LessThan, "le": LessThanOrEqual}
 _STRING_MATCH = {"co": Contains, "sw": StartsWith, "ew": EndsWith}

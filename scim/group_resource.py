@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from directory.models import Group
-from scim.schema import CORE_GROUP
-from scim.user_resource import etag, scim_datetime
+from scim_protocol.schema import CORE_GROUP
+from scim_protocol.user_resource import etag, scim_datetime
 
 
 def group_to_scim(

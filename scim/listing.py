@@ -10,12 +10,12 @@ from django.db.models import F, OrderBy, Q, QuerySet
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Lower
 
-from scim.errors import InvalidFilter, InvalidValue
-from scim.filter import Comparison, Expr, parse_filter
 from scim.filter_query import Column
-from scim.json_input import unstorable
-from scim.projection import parse_attribute_list
-from scim.schema import ResolvedAttribute, ResourceType
+from scim_protocol.errors import InvalidFilter, InvalidValue
+from scim_protocol.filter import Comparison, Expr, parse_filter
+from scim_protocol.json_input import unstorable
+from scim_protocol.projection import parse_attribute_list
+from scim_protocol.schema import ResolvedAttribute, ResourceType
 
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from config.ratelimit import Limit, Verdict, limiter
-from scim.errors import TooManyRequests
+from scim_protocol.errors import TooManyRequests
 from tenants.models import Company
 
 

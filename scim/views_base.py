@@ -12,13 +12,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.client_ip import client_ip
-from scim import errors, throttling
+from scim import throttling
 from scim.exceptions import scim_exception_handler
-from scim.json_input import MAX_DEPTH, check_json, unstorable
 from scim.listing import SEARCH_REQUEST
 from scim.media import ScimContentNegotiation, ScimJSONParser, ScimJSONRenderer
 from scim.permissions import ScimClientPermission
-from scim.user_resource import etag
+from scim_protocol import errors
+from scim_protocol.json_input import MAX_DEPTH, check_json, unstorable
+from scim_protocol.user_resource import etag
 from tokens.authentication import ScimCredentialAuthentication, UnknownCredential
 
 

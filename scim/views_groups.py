@@ -12,7 +12,6 @@ from rest_framework.response import Response
 
 from directory import groups as service
 from directory.models import Group
-from scim import errors
 from scim.filter_query import GROUP_COLUMNS, groups_q
 from scim.group_resource import group_to_scim
 from scim.listing import (
@@ -22,12 +21,13 @@ from scim.listing import (
     parse_list_params,
     sort_expression,
 )
-from scim.patch import validate_patch_request
-from scim.projection import parse_attribute_list, project, wants
-from scim.schema import GROUP, ResolvedAttribute
-from scim.user_resource import etag
 from scim.views_base import ScimView, json_body, not_modified, search_request
 from scim.views_users import call_context, scim_base
+from scim_protocol import errors
+from scim_protocol.patch import validate_patch_request
+from scim_protocol.projection import parse_attribute_list, project, wants
+from scim_protocol.schema import GROUP, ResolvedAttribute
+from scim_protocol.user_resource import etag
 
 SORT_COLUMNS = {path: column for path, column in GROUP_COLUMNS.items() if column.kind != "uuid"}
 PAGE_ORDER = ("created_at", "id")

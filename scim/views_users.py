@@ -31,11 +31,11 @@ from scim.listing import (
     parse_list_params,
     sort_expression,
 )
-from scim.patch import validate_patch_request
-from scim.projection import parse_attribute_list, project, wants
-from scim.schema import USER, ResolvedAttribute
-from scim.user_resource import StoredUser, UserRow, etag, user_to_scim
 from scim.views_base import ScimView, json_body, not_modified, search_request
+from scim_protocol.patch import validate_patch_request
+from scim_protocol.projection import parse_attribute_list, project, wants
+from scim_protocol.schema import USER, ResolvedAttribute
+from scim_protocol.user_resource import StoredUser, UserRow, etag, user_to_scim
 from tenants.models import Company
 
 SORT_COLUMNS = {path: column for path, column in COLUMNS.items() if column.kind != "uuid"}

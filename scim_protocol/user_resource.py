@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any, NamedTuple, Protocol
 
-from scim.schema import CORE_USER, ENTERPRISE_USER
+from scim_protocol.schema import CORE_USER, ENTERPRISE_USER
 
 
 class StoredUser(Protocol):

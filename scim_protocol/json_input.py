@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scim.errors import InvalidSyntax, InvalidValue
+from scim_protocol.errors import InvalidSyntax, InvalidValue
 
 MAX_DEPTH = 32
 

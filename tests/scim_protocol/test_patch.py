@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from scim.errors import (
+from scim_protocol.errors import (
     InvalidPath,
     InvalidSyntax,
     InvalidValue,
@@ -15,8 +15,8 @@ from scim.errors import (
     NoTarget,
     PayloadTooLarge,
 )
-from scim.patch import MAX_OPERATIONS, PATCH_OP, apply_patch, validate_patch_request
-from scim.schema import ENTERPRISE_USER, GROUP, USER, ResourceType
+from scim_protocol.patch import MAX_OPERATIONS, PATCH_OP, apply_patch, validate_patch_request
+from scim_protocol.schema import ENTERPRISE_USER, GROUP, USER, ResourceType
 
 BABS = "2819c223-7f76-453a-919d-413861904646"
 JAMES = "08e1d05d-121c-4561-8b96-473d93df9210"

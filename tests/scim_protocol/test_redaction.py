@@ -1,4 +1,4 @@
-"""Taking secrets out of SCIM requests before they are kept (scim/redaction.py)."""
+"""Taking secrets out of SCIM requests before they are kept (scim_protocol/redaction.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,15 @@ from typing import Any
 
 import pytest
 
-from scim.redaction import REDACTED, redact_operations, redact_resource, scrub
-from scim.schema import CORE_USER, ENTERPRISE_USER, GROUP, RESOURCE_TYPES, USER, ResourceType
+from scim_protocol.redaction import REDACTED, redact_operations, redact_resource, scrub
+from scim_protocol.schema import (
+    CORE_USER,
+    ENTERPRISE_USER,
+    GROUP,
+    RESOURCE_TYPES,
+    USER,
+    ResourceType,
+)
 
 S = "s3cret-Value-42"
 

@@ -8,7 +8,7 @@ the way the write reads it:
   (`password`, `PASSWORD`), URN-qualified names (`urn:…:core:2.0:User:password`), dotted
   names (`name.givenName`), attributes nested under a schema URN key, sub-attributes of
   complex values;
-- a PATCH operation by its `path`, parsed with the PATCH path grammar (`scim.filter`) and
+- a PATCH operation by its `path`, parsed with the PATCH path grammar (`scim_protocol.filter`) and
   resolved against the schema, so `PASSWORD`, the URN spelling and `password[…]` are all the
   password; a value filter that compares a secret counts as naming it.
 
@@ -28,9 +28,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from scim.errors import ScimError
-from scim.filter import And, Comparison, Expr, Not, Or, Present, ValuePath, parse_path
-from scim.schema import Attribute, ResolvedAttribute, ResourceType, Schema
+from scim_protocol.errors import ScimError
+from scim_protocol.filter import And, Comparison, Expr, Not, Or, Present, ValuePath, parse_path
+from scim_protocol.schema import Attribute, ResolvedAttribute, ResourceType, Schema
 
 REDACTED = "[redacted]"
 SECRET_WORDS = ("password", "secret", "token")

@@ -25,8 +25,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn, TypeAlias
 
-from scim.errors import InvalidFilter, InvalidPath, ScimError
-from scim.schema import BOOLEAN, Attribute
+from scim_protocol.errors import InvalidFilter, InvalidPath, ScimError
+from scim_protocol.schema import BOOLEAN, Attribute
 
 MAX_FILTER_LENGTH = 10_000  # characters
 MAX_FILTER_TERMS = 200  # comparisons and `pr` terms

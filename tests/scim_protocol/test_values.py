@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from scim import values
-from scim.errors import InvalidValue
-from scim.vocabularies import IANA_TIME_ZONES, ISO_639_1_LANGUAGES, ISO_3166_ALPHA_2
+from scim_protocol import values
+from scim_protocol.errors import InvalidValue
+from scim_protocol.vocabularies import IANA_TIME_ZONES, ISO_639_1_LANGUAGES, ISO_3166_ALPHA_2
 
 
 def test_every_published_value_is_accepted() -> None:

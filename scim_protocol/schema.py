@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from scim.vocabularies import IANA_TIME_ZONES, ISO_639_1_LANGUAGES, ISO_3166_ALPHA_2
+from scim_protocol.vocabularies import IANA_TIME_ZONES, ISO_639_1_LANGUAGES, ISO_3166_ALPHA_2
 
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE_USER = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"

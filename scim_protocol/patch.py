@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from scim.errors import (
+from scim_protocol.errors import (
     InvalidFilter,
     InvalidPath,
     InvalidSyntax,
@@ -33,8 +33,8 @@ from scim.errors import (
     PayloadTooLarge,
     ScimError,
 )
-from scim.filter import And, Comparison, Expr, check_value_filter, matches, parse_path
-from scim.schema import IMMUTABLE, READ_ONLY, Attribute, ResourceType, Schema
+from scim_protocol.filter import And, Comparison, Expr, check_value_filter, matches, parse_path
+from scim_protocol.schema import IMMUTABLE, READ_ONLY, Attribute, ResourceType, Schema
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 # Operations in one PATCH. IdPs send one to a few; a group's members travel as value lists

@@ -15,9 +15,9 @@ from typing import Any
 
 import orjson
 
-from scim import values
-from scim.errors import InvalidSyntax, InvalidValue, PayloadTooLarge
-from scim.schema import (
+from scim_protocol import values
+from scim_protocol.errors import InvalidSyntax, InvalidValue, PayloadTooLarge
+from scim_protocol.schema import (
     BOOLEAN,
     COMPLEX,
     ENTERPRISE_USER,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from scim.errors import InvalidFilter, InvalidPath
-from scim.filter import (
+from scim_protocol.errors import InvalidFilter, InvalidPath
+from scim_protocol.filter import (
     MAX_FILTER_DEPTH,
     MAX_FILTER_LENGTH,
     MAX_FILTER_TERMS,
@@ -21,7 +21,7 @@ from scim.filter import (
     parse_filter,
     parse_path,
 )
-from scim.schema import GROUP_SCHEMA, USER_SCHEMA, Attribute
+from scim_protocol.schema import GROUP_SCHEMA, USER_SCHEMA, Attribute
 
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 CORE_USER_NAME = f"{CORE_USER}:userName"

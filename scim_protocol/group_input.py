@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from scim import values
-from scim.errors import InvalidSyntax, InvalidValue
+from scim_protocol import values
+from scim_protocol.errors import InvalidSyntax, InvalidValue
 
 # displayName and externalId are unique varchar(255) columns.
 MAX_NAME_LENGTH = 255

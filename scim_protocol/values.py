@@ -13,7 +13,7 @@ import pycountry
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-from scim.errors import InvalidValue
+from scim_protocol.errors import InvalidValue
 
 
 def text_within(value: str, attribute: str, limit: int) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from scim.errors import InvalidValue
-from scim.schema import ALWAYS, ResolvedAttribute, ResourceType
+from scim_protocol.errors import InvalidValue
+from scim_protocol.schema import ALWAYS, ResolvedAttribute, ResourceType
 
 MAX_ATTRIBUTE_PATHS = 100
 
