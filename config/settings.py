@@ -340,7 +340,7 @@ SCHEMA_POOL_SIZE = int(os.environ.get("SCHEMA_POOL_SIZE", "5"))
 # larger bodies are refused with a SCIM 413 before they are parsed. The protocol's own limits
 # (string lengths, values per attribute, bytes per user, page size, PATCH operations, members
 # per request) are constants next to the code that applies them: scim_protocol/user_input.py,
-# scim_protocol/group_input.py, scim/listing.py, scim_protocol/patch.py. Memory given back
+# scim_protocol/group_input.py, scim_protocol/listing.py, scim_protocol/patch.py. Memory given back
 # after large requests: WEB_MEMORY_CLEANUP_AFTER_BYTES, read by config/gunicorn.py.
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("MAX_REQUEST_BYTES", str(10 * 1024 * 1024)))
 

@@ -6,11 +6,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from provisioning_ui.links import scim_base_url
-from scim.listing import list_response
-from scim.service_provider import service_provider_config
 from scim.views_base import ScimView
 from scim_protocol import errors
+from scim_protocol.listing import list_response
 from scim_protocol.schema import RESOURCE_TYPES, SCHEMAS
+from scim_protocol.service_provider import service_provider_config
 
 
 def _base(request: Request) -> str:

@@ -12,18 +12,12 @@ from rest_framework.response import Response
 
 from directory import groups as service
 from directory.models import Group
-from scim.filter_query import GROUP_COLUMNS, groups_q
-from scim.group_resource import group_to_scim
-from scim.listing import (
-    ListParams,
-    list_response,
-    page,
-    parse_list_params,
-    sort_expression,
-)
+from directory.search import GROUP_COLUMNS, groups_q, page, sort_expression
 from scim.views_base import ScimView, json_body, not_modified, search_request
 from scim.views_users import call_context, scim_base
 from scim_protocol import errors
+from scim_protocol.group_resource import group_to_scim
+from scim_protocol.listing import ListParams, list_response, parse_list_params
 from scim_protocol.patch import validate_patch_request
 from scim_protocol.projection import parse_attribute_list, project, wants
 from scim_protocol.schema import GROUP, ResolvedAttribute

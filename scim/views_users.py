@@ -13,6 +13,7 @@ from directory import services
 from directory.groups import member_groups
 from directory.ledger import CallContext
 from directory.models import Member
+from directory.search import COLUMNS, page, sort_expression, user_name_equals, users_q
 from directory.selectors import (
     member_count,
     member_get,
@@ -22,16 +23,9 @@ from directory.selectors import (
     split_roles,
 )
 from provisioning_ui.links import scim_base_url
-from scim.filter_query import COLUMNS, user_name_equals, users_q
-from scim.group_resource import user_groups
-from scim.listing import (
-    ListParams,
-    list_response,
-    page,
-    parse_list_params,
-    sort_expression,
-)
 from scim.views_base import ScimView, json_body, not_modified, search_request
+from scim_protocol.group_resource import user_groups
+from scim_protocol.listing import ListParams, list_response, parse_list_params
 from scim_protocol.patch import validate_patch_request
 from scim_protocol.projection import parse_attribute_list, project, wants
 from scim_protocol.schema import USER, ResolvedAttribute

@@ -16,8 +16,7 @@ import orjson
 import pytest
 
 from directory.models import Group, Member, ProvisioningEvent
-from scim import listing
-from scim_protocol import group_input, patch, user_input
+from scim_protocol import group_input, listing, patch, user_input
 from scim_protocol.errors import InvalidValue, PayloadTooLarge
 from scim_protocol.user_input import UserPolicy, normalize_user
 from tests.live import IdP, gunicorn_server, live_scim_company

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import F, OrderBy, Q, QuerySet
-from django.db.models.fields.json import KeyTextTransform, KeyTransform
-from django.db.models.functions import Lower
-
-from scim.filter_query import Column
 from scim_protocol.errors import InvalidFilter, InvalidValue
 from scim_protocol.filter import Comparison, Expr, parse_filter
 from scim_protocol.json_input import unstorable
@@ -101,69 +96,6 @@ def parse_list_params(source: Mapping[str, Any], resource_type: ResourceType) ->
         attributes=parse_attribute_list(_paths(values.get("attributes")), resource_type),
         excluded=parse_attribute_list(_paths(values.get("excludedattributes")), resource_type),
     )
-
-
-def sort_expression(
-    path: ResolvedAttribute, columns: Mapping[str, Column], descending: bool
-) -> OrderBy:
-    """ORDER BY for `sortBy`: a column when the attribute has one, else the JSONB value.
-    Case-insensitive attributes sort by lower(column), the expression their index holds (RFC
-    7644 §3.4.2.3 sorts by the attribute's caseExact). Only externalId of the columns can be
-    NULL; on the others NULLS LAST would stop PostgreSQL reading a descending index."""
-    column = columns.get(path.dotted) if not path.is_extension else None
-    if column is not None:
-        expression: Any = Lower(column.field) if column.kind == "ci" else F(column.field)
-        if column.kind != "exact":
-            return expression.desc() if descending else expression.asc()
-    else:
-        container: Any = "attributes"
-        keys = [path.schema.id] if path.is_extension and path.schema else []
-        keys += [path.attribute.name] + ([path.sub_attribute.name] if path.sub_attribute else [])
-        for key in keys[:-1]:
-            container = KeyTransform(key, container)
-        expression = Lower(KeyTextTransform(keys[-1], container))
-    return expression.desc(nulls_last=True) if descending else expression.asc(nulls_last=True)
-
-
-def page(
-    queryset: QuerySet[Any],
-    params: ListParams,
-    *,
-    condition: Q | None,
-    order: list[Any],
-    fetch: Callable[[list[Any]], Mapping[Any, Any]],
-    total: Callable[[], int] | None = None,
-    fetch_first: Callable[[QuerySet[Any]], list[Any]] | None = None,
-) -> tuple[int, list[Any]]:
-    """(totalResults, the page's objects in order), for filtered or sorted lists. The total is
-    a database COUNT (skipped when a first page is short); the page is the ids (ordered, from
-    an index, OFFSET), then those rows; or, for a first page and a caller that gives
-    `fetch_first`, the rows in one query. Unfiltered lists in the default order of a large
-    table use a position index instead (`directory.selectors.members_page`). `total`, when
-    given, answers totalResults without a COUNT (unfiltered lists: a maintained count)."""
-    if condition is not None:
-        queryset = queryset.filter(condition)
-    if params.start_index == 1 and params.count > 0 and fetch_first is not None:
-        # The first page (every IdP's pre-create check, `filter=userName eq …`), read in one
-        # query; a short first page is the whole result, so no COUNT is needed either.
-        first = fetch_first(queryset.order_by(*order)[: params.count])
-        found = len(first) if len(first) < params.count else (total or queryset.count)()
-        return found, first
-    if params.start_index == 1 and params.count > 0:
-        ids = list(queryset.order_by(*order).values_list("pk", flat=True)[: params.count])
-        found = len(ids) if len(ids) < params.count else (total or queryset.count)()
-    else:
-        found = (total or queryset.count)()
-        if params.count == 0 or params.start_index > found:
-            return found, []
-        offset = params.start_index - 1
-        ids = list(
-            queryset.order_by(*order).values_list("pk", flat=True)[offset : offset + params.count]
-        )
-    if not ids:
-        return found, []
-    rows = fetch(ids)
-    return found, [rows[pk] for pk in ids if pk in rows]
 
 
 def list_response(total: int, start_index: int, resources: list[dict[str, Any]]) -> dict[str, Any]:

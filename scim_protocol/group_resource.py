@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+import uuid
+from typing import Any, Protocol
 
-from directory.models import Group
 from scim_protocol.schema import CORE_GROUP
 from scim_protocol.user_resource import etag, scim_datetime
 
 
+class StoredGroup(Protocol):
+    """What a Group resource is built from (a `directory.models.Group`); read-only, so the
+    model's fields satisfy it."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def external_id(self) -> str | None: ...
+    @property
+    def display_name(self) -> str: ...
+    @property
+    def created_at(self) -> dt.datetime: ...
+    @property
+    def updated_at(self) -> dt.datetime: ...
+    @property
+    def version(self) -> int: ...
+
+
 def group_to_scim(
-    group: Group, *, groups_url: str, users_url: str, members: list[tuple[str, str]] | None
+    group: StoredGroup, *, groups_url: str, users_url: str, members: list[tuple[str, str]] | None
 ) -> dict[str, Any]:
     """The Group resource; `members` is [(user id, display)], or None when not loaded (the
     client excluded them)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scim import listing
+from scim_protocol import listing
 
 SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 DOCUMENTATION_URI = "https://github.com/headcount/headcount#connect-okta"
