@@ -138,12 +138,12 @@ CELERY_TIMEZONE = "UTC"
 
 MIDDLEWARE = [
     # Static files need no tenant and no database query, so they are served before routing.
-    "config.request_id.RequestIdMiddleware",
-    "config.security_headers.ContentSecurityPolicyMiddleware",
+    "infra.request_id.RequestIdMiddleware",
+    "infra.security_headers.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # NUL and invalid UTF-8 are refused here, before static files, routing or any view
-    # reads the path, query, headers, cookies or form (config/request_edge.py).
-    "config.request_edge.RequestEdgeMiddleware",
+    # reads the path, query, headers, cookies or form (infra/request_edge.py).
+    "infra.request_edge.RequestEdgeMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "tenants.middleware.CompanyRoutingMiddleware",
     "tenants.cookies.CompanySessionMiddleware",
@@ -272,7 +272,7 @@ SCIM_CREDENTIAL_RATE_LIMIT_PER_MINUTE = int(
     os.environ.get("SCIM_CREDENTIAL_RATE_LIMIT_PER_MINUTE", "6000")
 )
 SCIM_AUTH_FAILURES_PER_MINUTE = int(os.environ.get("SCIM_AUTH_FAILURES_PER_MINUTE", "20"))
-# Proxies in front of the app that append to X-Forwarded-For (config/client_ip.py).
+# Proxies in front of the app that append to X-Forwarded-For (infra/client_ip.py).
 TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 
 # --- Sign-in throttling (django-axes, wrapped in accounts/sign_in.py) ----------------------
@@ -292,7 +292,7 @@ AXES_RESET_ON_SUCCESS = True
 # its company, since the same email may sign in at several companies.
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_USERNAME_CALLABLE = "accounts.sign_in.account_key"
-AXES_CLIENT_IP_CALLABLE = "config.client_ip.client_ip"
+AXES_CLIENT_IP_CALLABLE = "infra.client_ip.client_ip"
 AXES_LOCKOUT_CALLABLE = "accounts.sign_in.paused_response"
 # Every failure is kept for support (axes' admin pages), not only the running count.
 AXES_ENABLE_ACCESS_FAILURE_LOG = True

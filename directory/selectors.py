@@ -14,8 +14,8 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, Lower
 from django.db.models.lookups import Exact
 
-from config.prepared_query import PreparedQuery
 from directory.models import MEMBER_BUCKET_SIZE, Member, MemberBucket
+from infra.prepared_query import PreparedQuery
 from scim_protocol.errors import NotFound
 
 # A page of members from a 1-based position, in one statement (one snapshot: the total and the
@@ -268,7 +268,7 @@ def split_roles(values: Iterable[str]) -> list[tuple[str, str]]:
     return [(value[:36], value[37:]) for value in values]
 
 
-# The reads every identity provider repeats most, compiled once (config/prepared_query.py):
+# The reads every identity provider repeats most, compiled once (infra/prepared_query.py):
 # GET /Users/<id>, the same under the row lock of a PUT or PATCH, and the userName filter
 # sent before creating each user.
 def _with_roles(queryset: QuerySet[Member], pk: uuid.UUID) -> QuerySet[Member]:

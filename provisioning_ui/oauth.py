@@ -29,7 +29,7 @@ from oauth2_provider.models import get_application_model
 from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.oauth2.rfc6749 import errors as oauth_errors
 
-from config.security_headers import policy_with_form_target
+from infra.security_headers import policy_with_form_target
 from tenants.models import Company, Domain, system_schema_names
 from tokens.oauth import client_serves
 

@@ -13,7 +13,7 @@ Three limits, all per minute (sliding window), all checked in one Redis round tr
   anyone who knows a company's URL lock its identity provider out by sending junk tokens
   from the same shared Okta or Entra addresses. Keyed by company too, for the same reason.
 Over a limit: 429 with Retry-After and a SCIM error. Redis away: everything is let through
-(config/ratelimit.py logs it).
+(infra/ratelimit.py logs it).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from config.ratelimit import Limit, Verdict, limiter
+from infra.ratelimit import Limit, Verdict, limiter
 from scim_protocol.errors import TooManyRequests
 from tenants.models import Company
 

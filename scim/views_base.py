@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.client_ip import client_ip
+from infra.client_ip import client_ip
 from scim import throttling
 from scim.exceptions import scim_exception_handler
 from scim.media import ScimContentNegotiation, ScimJSONParser, ScimJSONRenderer

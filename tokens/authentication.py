@@ -15,7 +15,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
-from config.client_ip import client_ip
+from infra.client_ip import client_ip
 from tokens import secrets
 from tokens.models import Credential
 from tokens.selectors import credential_for_basic, credential_for_bearer, oauth_access_token

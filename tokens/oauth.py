@@ -23,7 +23,7 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.common import Request as OAuthRequest
 from oauthlib.oauth2.rfc6749 import errors
 
-from config.client_ip import client_ip_from_meta
+from infra.client_ip import client_ip_from_meta
 from tenants.models import Company, OAuthClientCompany
 from tokens import secrets, selectors, services
 from tokens.models import OAuthGrant, OAuthToken

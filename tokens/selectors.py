@@ -8,11 +8,11 @@ from typing import Any
 from django.db.models import F
 from django.utils import timezone
 
-from config.prepared_query import PreparedQuery
+from infra.prepared_query import PreparedQuery
 from tokens import secrets
 from tokens.models import Credential, OAuthGrant, OAuthToken
 
-# Every SCIM request with a token runs this; compiled once (config/prepared_query.py).
+# Every SCIM request with a token runs this; compiled once (infra/prepared_query.py).
 _TOKEN_BY_HASH: PreparedQuery[Credential] = PreparedQuery(
     lambda secret_hash: (
         Credential.objects.not_revoked()

@@ -19,7 +19,7 @@ from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.http.multipartparser import MultiPartParserError
 
-from config.errors import is_scim_path, scim_error_response
+from infra.scim_edge import is_scim_path, scim_error_response
 
 _FORM = "application/x-www-form-urlencoded"
 _MULTIPART = "multipart/form-data"

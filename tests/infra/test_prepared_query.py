@@ -11,8 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from config.prepared_query import PreparedQuery
 from directory.models import Member
+from infra.prepared_query import PreparedQuery
 from tenants.models import Company
 
 
