@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from infra.client_ip import client_ip
 from scim import throttling
+from scim.authentication import ScimCredentialAuthentication, UnknownCredential
 from scim.exceptions import scim_exception_handler
 from scim.media import ScimContentNegotiation, ScimJSONParser, ScimJSONRenderer
 from scim.permissions import ScimClientPermission
@@ -20,7 +21,6 @@ from scim_protocol import errors
 from scim_protocol.json_input import MAX_DEPTH, check_json, unstorable
 from scim_protocol.listing import SEARCH_REQUEST
 from scim_protocol.user_resource import etag
-from tokens.authentication import ScimCredentialAuthentication, UnknownCredential
 
 
 class ScimView(APIView):

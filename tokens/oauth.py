@@ -96,7 +96,7 @@ class CompanyOAuth2Validator(OAuth2Validator):
         return False
 
     def validate_bearer_token(self, token: str, scopes: Any, request: OAuthRequest) -> bool:
-        # SCIM requests are authenticated by tokens.authentication, not by DOT.
+        # SCIM requests are authenticated by scim.authentication, not by DOT.
         return False
 
     # --- Authorization codes ----------------------------------------------------------------

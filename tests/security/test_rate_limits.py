@@ -24,7 +24,7 @@ from tenants.models import Company
 from tenants.services import company_update_settings
 from tests.live import gunicorn_server, live_scim_company
 from tests.provisioning_ui.test_members import signed_in
-from tests.tokens.test_scim_authentication import (
+from tests.scim.test_authentication import (
     assert_scim_error,
     basic,
     bearer,
