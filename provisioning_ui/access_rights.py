@@ -18,8 +18,8 @@ from django.utils.cache import add_never_cache_headers, patch_cache_control
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from provisioning_ui.forms import BasicForm, TokenForm
-from provisioning_ui.links import scim_base_url
 from provisioning_ui.permissions import actor_label, client_ip, credential_manager_required
+from tenants.links import scim_base_url
 from tenants.models import Company
 from tokens.models import Credential, CredentialEvent
 from tokens.selectors import oauth_connections

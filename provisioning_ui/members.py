@@ -16,9 +16,9 @@ from django.views.decorators.http import require_GET
 from directory.groups import member_groups
 from directory.models import Member
 from directory.selectors import folded, parse_member_id
-from provisioning_ui.links import scim_base_url
 from scim_protocol.group_resource import user_groups
 from scim_protocol.user_resource import user_to_scim
+from tenants.links import scim_base_url
 
 PAGE_SIZE = 50
 

@@ -13,8 +13,14 @@ from rest_framework.response import Response
 from directory import groups as service
 from directory.models import Group
 from directory.search import GROUP_COLUMNS, groups_q, page, sort_expression
-from scim.views_base import ScimView, json_body, not_modified, search_request
-from scim.views_users import call_context, scim_base
+from scim.views_base import (
+    ScimView,
+    call_context,
+    json_body,
+    not_modified,
+    scim_base,
+    search_request,
+)
 from scim_protocol import errors
 from scim_protocol.group_resource import group_to_scim
 from scim_protocol.listing import ListParams, list_response, parse_list_params

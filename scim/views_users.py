@@ -11,7 +11,6 @@ from rest_framework.response import Response
 
 from directory import services
 from directory.groups import member_groups
-from directory.ledger import CallContext
 from directory.models import Member
 from directory.search import COLUMNS, page, sort_expression, user_name_equals, users_q
 from directory.selectors import (
@@ -22,38 +21,28 @@ from directory.selectors import (
     roles_column,
     split_roles,
 )
-from provisioning_ui.links import scim_base_url
-from scim.views_base import ScimView, json_body, not_modified, search_request
+from scim.views_base import (
+    ScimView,
+    call_context,
+    company_of,
+    json_body,
+    not_modified,
+    scim_base,
+    search_request,
+)
 from scim_protocol.group_resource import user_groups
 from scim_protocol.listing import ListParams, list_response, parse_list_params
 from scim_protocol.patch import validate_patch_request
 from scim_protocol.projection import parse_attribute_list, project, wants
 from scim_protocol.schema import USER, ResolvedAttribute
 from scim_protocol.user_resource import StoredUser, UserRow, etag, user_to_scim
-from tenants.models import Company
 
 SORT_COLUMNS = {path: column for path, column in COLUMNS.items() if column.kind != "uuid"}
 PAGE_ORDER = ("seq",)
 
 
-def _company(request: Request) -> Company:
-    return request._request.tenant  # type: ignore[attr-defined]
-
-
-def scim_base(request: Request) -> str:
-    return scim_base_url(request._request, _company(request))
-
-
 def _users_url(request: Request) -> str:
     return scim_base(request) + "/Users"
-
-
-def call_context(request: Request) -> CallContext:
-    return CallContext(
-        idp=request.META.get("HTTP_USER_AGENT", ""),
-        credential=getattr(request.user, "label", ""),
-        request_id=getattr(request._request, "request_id", ""),
-    )
 
 
 def _render(
@@ -192,7 +181,7 @@ class UsersView(ScimView):
 
     def post(self, request: Request) -> Response:
         member = services.member_create(
-            company=_company(request), payload=json_body(request), context=call_context(request)
+            company=company_of(request), payload=json_body(request), context=call_context(request)
         )
         # A new user is in no group yet (`groups` is read-only on a User).
         return _single(request, member, status=201, roles=[])
@@ -215,7 +204,7 @@ class UserView(ScimView):
 
     def put(self, request: Request, member_id: str) -> Response:
         member = services.member_replace(
-            company=_company(request),
+            company=company_of(request),
             member_id=member_id,
             payload=json_body(request),
             context=call_context(request),
@@ -225,7 +214,7 @@ class UserView(ScimView):
 
     def patch(self, request: Request, member_id: str) -> Response:
         member = services.member_patch(
-            company=_company(request),
+            company=company_of(request),
             member_id=member_id,
             operations=validate_patch_request(json_body(request)),
             context=call_context(request),
@@ -237,7 +226,7 @@ class UserView(ScimView):
 
     def delete(self, request: Request, member_id: str) -> Response:
         services.member_delete(
-            company=_company(request),
+            company=company_of(request),
             member_id=member_id,
             context=call_context(request),
             if_match=request.META.get("HTTP_IF_MATCH"),
