@@ -45,6 +45,8 @@ SHARED_APPS = [
     "django_tenants",
     "tenants",
     "accounts",
+    # Support staff's Company admin (an interface app without models).
+    "support_admin",
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.admin",
