@@ -76,6 +76,11 @@ TENANT_APPS = [
 ]
 
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
+# The benchmark app (bench/): its seeding command and the ceiling endpoints under
+# scim/v2/_bench/. Never in production; it has no models, so no schema holds its tables.
+BENCH_ENDPOINTS = env_bool("BENCH_ENDPOINTS", False)
+if BENCH_ENDPOINTS:
+    INSTALLED_APPS.append("bench")
 
 TENANT_MODEL = "tenants.Company"
 TENANT_DOMAIN_MODEL = "tenants.Domain"
@@ -345,9 +350,6 @@ SCHEMA_POOL_SIZE = int(os.environ.get("SCHEMA_POOL_SIZE", "5"))
 # scim_protocol/group_input.py, scim_protocol/listing.py, scim_protocol/patch.py. Memory given back
 # after large requests: WEB_MEMORY_CLEANUP_AFTER_BYTES, read by config/gunicorn.py.
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("MAX_REQUEST_BYTES", str(10 * 1024 * 1024)))
-
-# Benchmark-only ceiling endpoints under scim/v2/_bench/ (never on in production).
-BENCH_ENDPOINTS = env_bool("BENCH_ENDPOINTS", False)
 
 # --- OAuth 2.0 (identity providers connect with "Authenticate with Headcount") -------------
 

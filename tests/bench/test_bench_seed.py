@@ -7,6 +7,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django_tenants.utils import schema_context
 
+from bench.management.commands import bench_seed
 from directory.models import MEMBER_BUCKET_SIZE, Group, Member, MemberBucket, Membership
 from tenants.models import Company
 
@@ -14,7 +15,9 @@ from tenants.models import Company
 def test_bench_seed_contract(db: None) -> None:
     out = StringIO()
 
-    call_command("bench_seed", "--company", "seeded", "--users", "50", "--groups", "5", stdout=out)
+    call_command(
+        bench_seed.Command(), "--company", "seeded", "--users", "50", "--groups", "5", stdout=out
+    )
 
     company = Company.objects.get(slug="seeded")
     assert "Seeded seeded: 50 users, 5 groups" in out.getvalue()
@@ -31,12 +34,19 @@ def test_bench_seed_contract(db: None) -> None:
             Member.objects.order_by("created_at").values_list("user_name", flat=True)[:2]
         ) == ["user1@example.com", "user2@example.com"]
     with pytest.raises(CommandError, match="--reset"):
-        call_command("bench_seed", "--company", "seeded", "--users", "5", stdout=StringIO())
+        call_command(bench_seed.Command(), "--company", "seeded", "--users", "5", stdout=StringIO())
 
 
 def test_bench_seed_keeps_the_position_index(db: None) -> None:
     call_command(
-        "bench_seed", "--company", "seeded", "--users", "1500", "--groups", "0", stdout=StringIO()
+        bench_seed.Command(),
+        "--company",
+        "seeded",
+        "--users",
+        "1500",
+        "--groups",
+        "0",
+        stdout=StringIO(),
     )
     company = Company.objects.get(slug="seeded")
     with schema_context(company.schema_name):
@@ -46,7 +56,7 @@ def test_bench_seed_keeps_the_position_index(db: None) -> None:
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
     call_command(
-        "bench_seed",
+        bench_seed.Command(),
         "--company",
         "seeded",
         "--users",
