@@ -3,15 +3,15 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from celery import shared_task
 from django.conf import settings
-from django_tenants.utils import schema_context
 
 from directory import exports
 from directory.seat_check import company_seat_check
-from tenants.models import Company
+from tenants.periodic import for_each_company
 
 
 @shared_task(
@@ -34,28 +34,20 @@ def export_ledger(self: Any, export_id: str) -> int:
         raise
 
 
-def _each_company() -> list[str]:
-    return list(Company.objects.customers().values_list("schema_name", flat=True))
-
-
 @shared_task(name="directory.tasks.ledger_purge_all")
 def ledger_purge_all() -> int:
     """Retention: drop ledger rows older than LEDGER_RETENTION_DAYS in every company."""
-    total = 0
-    for schema in _each_company():
-        with schema_context(schema):
-            total += exports.ledger_purge(settings.LEDGER_RETENTION_DAYS)
-    return total
+    days = settings.LEDGER_RETENTION_DAYS
+    return sum(for_each_company(lambda _company: exports.ledger_purge(days)))
 
 
 @shared_task(name="directory.tasks.exports_purge_all")
 def exports_purge_all() -> dict[str, int]:
     """Expire old exports and re-queue stuck ones, in every company."""
     totals = {"expired": 0, "requeued": 0}
-    for schema in _each_company():
-        with schema_context(schema):
-            for key, value in exports.exports_maintain().items():
-                totals[key] += value
+    for counts in for_each_company(lambda _company: exports.exports_maintain()):
+        for key, value in counts.items():
+            totals[key] += value
     return totals
 
 
@@ -63,8 +55,4 @@ def exports_purge_all() -> dict[str, int]:
 @shared_task(name="tenants.tasks.seat_check_all")
 def seat_check_all() -> dict[str, int]:
     """Run the seat check for every company; returns how many are at each level."""
-    levels: dict[str, int] = {}
-    for company in Company.objects.customers().iterator():
-        level = company_seat_check(company)
-        levels[level] = levels.get(level, 0) + 1
-    return levels
+    return dict(Counter(for_each_company(company_seat_check)))
