@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Exists, F, OrderBy, OuterRef, Q, QuerySet
@@ -30,6 +29,7 @@ from django.db.models.lookups import (
     StartsWith,
 )
 
+from directory.columns import GROUP_COLUMNS, MEMBER_COLUMNS, Column
 from directory.models import Membership, MemberValue
 from directory.selectors import folded
 from scim_protocol.errors import InvalidFilter
@@ -47,26 +47,6 @@ from scim_protocol.schema import (
 
 _ORDERING = {"gt": GreaterThan, "ge": GreaterThanOrEqual, "lt": LessThan, "le": LessThanOrEqual}
 _STRING_MATCH = {"co": Contains, "sw": StartsWith, "ew": EndsWith}
-
-
-@dataclass(frozen=True)
-class Column:
-    field: str
-    kind: str  # "ci" (case-insensitive text), "exact" text, "bool", "datetime", "uuid"
-
-
-# Attributes stored in their own indexed columns (see directory.models.Member).
-COLUMNS: dict[str, Column] = {
-    "id": Column("id", "uuid"),
-    "externalId": Column("external_id", "exact"),
-    "userName": Column("user_name", "ci"),
-    "displayName": Column("display_name", "ci"),
-    "name.givenName": Column("given_name", "ci"),
-    "name.familyName": Column("family_name", "ci"),
-    "active": Column("active", "bool"),
-    "meta.created": Column("created_at", "datetime"),
-    "meta.lastModified": Column("updated_at", "datetime"),
-}
 
 
 def _logical(expr: And | Or | Not, translate: Callable[[Expr], Q]) -> Q:
@@ -127,7 +107,7 @@ def _term(term: Present | Comparison) -> Q:
             raise InvalidFilter(f'"{term.path}" needs a sub-attribute.')
         inner = _item_term(term, sub) if isinstance(term, Comparison) else _item_present(sub)
         return _values_exist(resolved.attribute, inner)
-    column = COLUMNS.get(resolved.dotted) if not resolved.is_extension else None
+    column = MEMBER_COLUMNS.get(resolved.dotted) if not resolved.is_extension else None
     if column is not None:
         return _column_term(term, column)
     if (
@@ -349,14 +329,6 @@ def _datetime(value: Any, name: str) -> dt.datetime:
 
 
 # --- groups ---------------------------------------------------------------------------------
-
-GROUP_COLUMNS: dict[str, Column] = {
-    "id": Column("id", "uuid"),
-    "externalId": Column("external_id", "exact"),
-    "displayName": Column("display_name", "ci"),
-    "meta.created": Column("created_at", "datetime"),
-    "meta.lastModified": Column("updated_at", "datetime"),
-}
 
 
 def groups_q(expr: Expr) -> Q:

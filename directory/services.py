@@ -11,6 +11,7 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
+from directory.columns import member_column_values
 from directory.integrity import check_if_match, save_unique
 from directory.ledger import CallContext, Subject, recorded
 from directory.models import Member, MemberValue
@@ -183,13 +184,8 @@ def _multi_valued(resource: dict[str, Any]) -> list[Any]:
 def _apply(member: Member, resource: dict[str, Any]) -> None:
     """Copy the canonical resource onto the member's columns."""
     member.attributes = resource
-    member.user_name = resource["userName"]
-    member.external_id = resource.get("externalId") or None
-    member.active = bool(resource.get("active", True))
-    member.display_name = str(resource.get("displayName", ""))[:255]
-    name = resource.get("name", {})
-    member.given_name = str(name.get("givenName", ""))[:255]
-    member.family_name = str(name.get("familyName", ""))[:255]
+    for field, value in member_column_values(resource).items():
+        setattr(member, field, value)
     # Folded by the database, as the filters fold what they compare it with.
     member.primary_email = folded((primary_email(resource) or "")[:320])
 

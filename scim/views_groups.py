@@ -11,8 +11,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from directory import groups as service
+from directory.columns import GROUP_COLUMNS
 from directory.models import Group
-from directory.search import GROUP_COLUMNS, groups_q, page, sort_expression
+from directory.search import groups_q, page, sort_expression
 from scim.views_base import (
     ScimView,
     call_context,

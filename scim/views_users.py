@@ -10,9 +10,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from directory import services
+from directory.columns import MEMBER_COLUMNS
 from directory.groups import member_groups
 from directory.models import Member
-from directory.search import COLUMNS, page, sort_expression, user_name_equals, users_q
+from directory.search import page, sort_expression, user_name_equals, users_q
 from directory.selectors import (
     member_count,
     member_get,
@@ -37,7 +38,7 @@ from scim_protocol.projection import parse_attribute_list, project, wants
 from scim_protocol.schema import USER, ResolvedAttribute
 from scim_protocol.user_resource import StoredUser, UserRow, etag, user_to_scim
 
-SORT_COLUMNS = {path: column for path, column in COLUMNS.items() if column.kind != "uuid"}
+SORT_COLUMNS = {path: column for path, column in MEMBER_COLUMNS.items() if column.kind != "uuid"}
 PAGE_ORDER = ("seq",)
 
 
