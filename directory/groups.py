@@ -15,7 +15,7 @@ from django.utils import timezone
 from directory.integrity import check_if_match, save_unique
 from directory.ledger import CallContext, Subject, recorded
 from directory.models import Group, Membership
-from directory.selectors import members_referenced, parse_member_id
+from directory.selectors import GroupRef, MemberRef, members_referenced, parse_member_id
 from scim_protocol import errors
 from scim_protocol.filter import Comparison, parse_path
 from scim_protocol.group_input import MAX_NAME_LENGTH, GroupInput, members_of, normalize_group
@@ -43,29 +43,29 @@ def _member_display() -> Any:
     )
 
 
-def group_members(group_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[tuple[str, str]]]:
-    """Members of each group as (user id, display), in one query."""
+def group_members(group_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[MemberRef]]:
+    """Members of each group, in one query."""
     rows = (
         Membership.objects.filter(group_id__in=list(group_ids))
         .order_by("group_id", "id")
         .values_list("group_id", "member_id", _member_display())
     )
-    found: dict[uuid.UUID, list[tuple[str, str]]] = defaultdict(list)
+    found: dict[uuid.UUID, list[MemberRef]] = defaultdict(list)
     for group_id, member_id, display in rows:
-        found[group_id].append((str(member_id), display))
+        found[group_id].append(MemberRef(str(member_id), display))
     return found
 
 
-def member_groups(member_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[tuple[str, str]]]:
-    """Groups (roles) of each member as (group id, display name), in one query."""
+def member_groups(member_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[GroupRef]]:
+    """Groups (roles) of each member, in one query."""
     rows = (
         Membership.objects.filter(member_id__in=list(member_ids))
         .order_by("member_id", "group__display_name")
         .values_list("member_id", "group_id", "group__display_name")
     )
-    found: dict[uuid.UUID, list[tuple[str, str]]] = defaultdict(list)
+    found: dict[uuid.UUID, list[GroupRef]] = defaultdict(list)
     for member_id, group_id, name in rows:
-        found[member_id].append((str(group_id), name))
+        found[member_id].append(GroupRef(str(group_id), name))
     return found
 
 

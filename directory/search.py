@@ -30,9 +30,17 @@ from django.db.models.lookups import (
 )
 
 from directory.columns import GROUP_COLUMNS, MEMBER_COLUMNS, Column
-from directory.models import Membership, MemberValue
-from directory.selectors import folded
-from scim_protocol.errors import InvalidFilter
+from directory.models import Group, Member, Membership, MemberValue
+from directory.selectors import (
+    GroupRef,
+    MemberPage,
+    folded,
+    member_count,
+    member_rows,
+    members_named,
+    members_page,
+)
+from scim_protocol.errors import InvalidFilter, InvalidValue
 from scim_protocol.filter import And, Comparison, Expr, Not, Or, Present, ValuePath
 from scim_protocol.listing import ListParams
 from scim_protocol.schema import (
@@ -76,7 +84,7 @@ def users_q(expr: Expr) -> Q:
 def user_name_equals(expr: Expr) -> str | None:
     """The value of a filter that is exactly `userName eq "<string>"` (any spelling of the
     path), or None. Every identity provider sends it before creating a user, so it has its
-    own prepared query (directory.selectors.member_rows_named) with the same meaning as
+    own prepared query (directory.selectors.members_named) with the same meaning as
     users_q's: case-insensitive equality."""
     if not (isinstance(expr, Comparison) and expr.op == "eq" and isinstance(expr.value, str)):
         return None
@@ -445,3 +453,78 @@ def page(
         return found, []
     rows = fetch(ids)
     return found, [rows[pk] for pk in ids if pk in rows]
+
+
+# --- the two lists ----------------------------------------------------------------------------
+
+# uuid columns (ids) have no sort order a client could want.
+MEMBER_SORT_COLUMNS = {path: c for path, c in MEMBER_COLUMNS.items() if c.kind != "uuid"}
+GROUP_SORT_COLUMNS = {path: c for path, c in GROUP_COLUMNS.items() if c.kind != "uuid"}
+# The stable order under any sortBy (and the whole order without one).
+MEMBER_PAGE_ORDER = ("seq",)
+GROUP_PAGE_ORDER = ("created_at", "id")
+
+
+def members_list(params: ListParams, *, with_roles: bool) -> MemberPage:
+    """The page of users a SCIM list request asks for, with their groups when `with_roles`.
+    Each shape of request takes its cheapest read: the position index for an unfiltered,
+    unsorted list (every IdP's import), the prepared userName query for the check before a
+    create, else a filtered, sorted page. Raises InvalidFilter for a filter it cannot run."""
+    if params.filter is None and params.sort_by is None:
+        # Flat at any depth and company size.
+        return members_page(params.start_index, params.count, with_roles=with_roles)
+    if (user_name := _user_name_lookup(params)) is not None:
+        return members_named(user_name, with_roles=with_roles)
+    roles: dict[uuid.UUID, list[GroupRef]] | None = {} if with_roles else None
+    order = [
+        *(
+            [sort_expression(params.sort_by, MEMBER_SORT_COLUMNS, params.descending)]
+            if params.sort_by
+            else []
+        ),
+        *MEMBER_PAGE_ORDER,
+    ]
+
+    def fetch(ids: list[Any]) -> Mapping[Any, Any]:
+        return {row.id: row for row in member_rows(Member.objects.filter(pk__in=ids), roles)}
+
+    total, rows = page(
+        Member.objects.all(),
+        params,
+        condition=users_q(params.filter) if params.filter else None,
+        order=order,
+        fetch=fetch,
+        total=member_count if params.filter is None else None,
+        fetch_first=lambda first_page: member_rows(first_page, roles),
+    )
+    return MemberPage(total, rows, roles or {})
+
+
+def _user_name_lookup(params: ListParams) -> str | None:
+    """The userName of a first-page `filter=userName eq "…"` without sorting: at most one
+    user (userName is unique), so it is the whole result."""
+    if params.filter is None or params.sort_by is not None:
+        return None
+    if params.start_index != 1 or params.count < 1:
+        return None
+    return user_name_equals(params.filter)
+
+
+def groups_list(params: ListParams) -> tuple[int, list[Group]]:
+    """(totalResults, the page of groups) a SCIM list request asks for. Raises InvalidValue
+    for a sortBy without a column, InvalidFilter for a filter it cannot run."""
+    if params.sort_by and params.sort_by.dotted not in GROUP_SORT_COLUMNS:
+        sortable = ", ".join(GROUP_SORT_COLUMNS)
+        raise InvalidValue(f"Groups sort by {sortable}; not by {params.sort_by.dotted}.")
+    order = (
+        [sort_expression(params.sort_by, GROUP_SORT_COLUMNS, params.descending)]
+        if params.sort_by
+        else []
+    )
+    return page(
+        Group.objects.all(),
+        params,
+        condition=groups_q(params.filter) if params.filter else None,
+        order=[*order, *GROUP_PAGE_ORDER],
+        fetch=Group.objects.in_bulk,
+    )

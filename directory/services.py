@@ -17,9 +17,11 @@ from directory.ledger import CallContext, Subject, recorded
 from directory.models import Member, MemberValue
 from directory.seats import seats_release, seats_take
 from directory.selectors import (
+    MemberWithRoles,
     folded,
     manager_named,
     member_get,
+    member_get_with_roles,
     members_waiting_for,
     parse_member_id,
     reports_of,
@@ -77,17 +79,20 @@ def member_replace(
     payload: Any,
     context: CallContext,
     if_match: str | None = None,
-) -> Member:
+) -> MemberWithRoles:
     """PUT: replace the member with the User in `payload` (readOnly id/meta/groups and
-    `password` are ignored). Raises NotFound, PreconditionFailed, Mutability (userName
-    immutable by company policy), Uniqueness, SeatLimitReached (reactivation), InvalidValue."""
+    `password` are ignored); returns the member and its groups, read with the row lock (a
+    user's write never changes them). Raises NotFound, PreconditionFailed, Mutability
+    (userName immutable by company policy), Uniqueness, SeatLimitReached (reactivation),
+    InvalidValue."""
     subject = Subject.from_payload("User", payload, parse_member_id(member_id))
     with recorded("replace", subject, context, payload) as entry:
-        member = member_get(member_id, for_update=True, no_key=True, with_roles=True)
+        found = member_get_with_roles(member_id, for_update=True)
+        member = found.member
         check_if_match(member.version, if_match, "user")
         _update(company, member, normalize_user(payload, user_policy(company)))
         entry.succeeded(_subject(member), 200)
-    return member
+    return found
 
 
 def member_patch(
@@ -97,14 +102,15 @@ def member_patch(
     operations: Sequence[Any],
     context: CallContext,
     if_match: str | None = None,
-) -> Member:
+) -> MemberWithRoles:
     """PATCH: apply the operations to the stored User, atomically (any failing operation
-    changes nothing). Raises what member_replace raises, plus the PATCH errors (InvalidPath,
-    NoTarget, InvalidSyntax)."""
+    changes nothing); returns what member_replace returns. Raises what member_replace raises,
+    plus the PATCH errors (InvalidPath, NoTarget, InvalidSyntax)."""
     with recorded(
         "patch", Subject("User", parse_member_id(member_id)), context, list(operations)
     ) as entry:
-        member = member_get(member_id, for_update=True, no_key=True, with_roles=True)
+        found = member_get_with_roles(member_id, for_update=True)
+        member = found.member
         entry.subject = _subject(member)
         check_if_match(member.version, if_match, "user")
         patched = apply_patch(copy.deepcopy(member.attributes), operations, USER)
@@ -112,7 +118,7 @@ def member_patch(
             company, member, normalize_user(patched, user_policy(company), default_active=False)
         )
         entry.succeeded(_subject(member), 200)
-    return member
+    return found
 
 
 def member_delete(

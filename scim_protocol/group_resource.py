@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from scim_protocol.schema import CORE_GROUP
 from scim_protocol.user_resource import etag, scim_datetime
+
+Ref = tuple[str, str]  # (id, display): a group's member, or a user's group
 
 
 class StoredGroup(Protocol):
@@ -29,7 +32,7 @@ class StoredGroup(Protocol):
 
 
 def group_to_scim(
-    group: StoredGroup, *, groups_url: str, users_url: str, members: list[tuple[str, str]] | None
+    group: StoredGroup, *, groups_url: str, users_url: str, members: Sequence[Ref] | None
 ) -> dict[str, Any]:
     """The Group resource; `members` is [(user id, display)], or None when not loaded (the
     client excluded them)."""
@@ -57,7 +60,7 @@ def group_to_scim(
     return resource
 
 
-def user_groups(groups: list[tuple[str, str]], groups_url: str) -> list[dict[str, Any]]:
+def user_groups(groups: Sequence[Ref], groups_url: str) -> list[dict[str, Any]]:
     """The read-only `groups` attribute of a User: its roles."""
     return [
         {"value": group_id, "$ref": f"{groups_url}/{group_id}", "display": name, "type": "direct"}

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 from scim_protocol.schema import CORE_USER, ENTERPRISE_USER
 
 
 class StoredUser(Protocol):
-    """What a User resource is built from: a Member, or a UserRow read for a list page."""
+    """What a User resource is built from: a Member, or a row read for a list page
+    (directory.selectors.MemberRow)."""
 
     @property
     def id(self) -> uuid.UUID: ...
@@ -24,19 +25,6 @@ class StoredUser(Protocol):
     def updated_at(self) -> dt.datetime | str: ...
     @property
     def version(self) -> int: ...
-
-
-class UserRow(NamedTuple):
-    """The columns a User resource needs, read with `values_list(*UserRow._fields)` (or
-    `directory.selectors.members_page`, whose timestamps come formatted): no model instances,
-    no manager row, for list pages."""
-
-    id: uuid.UUID
-    attributes: dict[str, Any]
-    manager_id: uuid.UUID | None
-    created_at: dt.datetime | str
-    updated_at: dt.datetime | str
-    version: int
 
 
 def scim_datetime(value: Any) -> str:
