@@ -12,6 +12,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 
+from directory.errors import GroupNotFound
 from directory.integrity import check_if_match, save_unique
 from directory.ledger import CallContext, Subject, recorded
 from directory.models import Group, Membership
@@ -26,12 +27,13 @@ from scim_protocol.schema import GROUP
 
 
 def group_get(group_id: str, *, for_update: bool = False) -> Group:
-    """Raises NotFound for an unknown id (or one that is not a UUID)."""
+    """The group with this id in the current company. Raises GroupNotFound for an unknown id
+    (or one that is not a UUID)."""
     parsed = parse_member_id(group_id)
     queryset = Group.objects.select_for_update() if for_update else Group.objects.all()
     group = queryset.filter(pk=parsed).first() if parsed else None
     if group is None:
-        raise errors.NotFound(f"No group with id {group_id!r}.")
+        raise GroupNotFound(f"No group with id {group_id!r}.")
     return group
 
 

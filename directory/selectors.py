@@ -16,9 +16,9 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, Lower
 from django.db.models.lookups import Exact
 
+from directory.errors import MemberNotFound
 from directory.models import MEMBER_BUCKET_SIZE, Member, MemberBucket
 from infra.prepared_query import PreparedQuery
-from scim_protocol.errors import NotFound
 
 # A page of members from a 1-based position, in one statement (one snapshot: the total and the
 # positions agree). The bucket holding the position comes from a running sum over the bucket
@@ -117,8 +117,8 @@ def parse_member_id(raw: str) -> uuid.UUID | None:
 
 
 def member_get(member_id: str, *, for_update: bool = False, no_key: bool = False) -> Member:
-    """The member with this id in the current company. Raises NotFound (also for ids that are
-    not UUIDs: to a client they are simply unknown).
+    """The member with this id in the current company. Raises MemberNotFound (also for ids
+    that are not UUIDs: to a client they are simply unknown).
 
     `for_update` locks the row until the transaction ends: FOR UPDATE (a delete), or, with
     `no_key`, FOR NO KEY UPDATE (an update, which never changes the id): that mode does not
@@ -126,7 +126,7 @@ def member_get(member_id: str, *, for_update: bool = False, no_key: bool = False
     it, a user naming it as manager), so those never wait for its updates, only its delete."""
     parsed = parse_member_id(member_id)
     if parsed is None:
-        raise NotFound(f"No user with id {member_id!r}.")
+        raise MemberNotFound(f"No user with id {member_id!r}.")
     queryset = Member.objects.select_related("manager")
     if for_update:
         queryset = Member.objects.select_for_update(of=("self",), no_key=no_key).select_related(
@@ -135,12 +135,13 @@ def member_get(member_id: str, *, for_update: bool = False, no_key: bool = False
     try:
         return queryset.get(pk=parsed)
     except Member.DoesNotExist:
-        raise NotFound(f"No user with id {member_id!r}.") from None
+        raise MemberNotFound(f"No user with id {member_id!r}.") from None
 
 
 def member_get_with_roles(member_id: str, *, for_update: bool = False) -> MemberWithRoles:
-    """The member with this id and its groups, in one query. Raises NotFound as `member_get`
-    does. `for_update` locks the row FOR NO KEY UPDATE (an update's lock: see `member_get`)."""
+    """The member with this id and its groups, in one query. Raises MemberNotFound as
+    `member_get` does. `for_update` locks the row FOR NO KEY UPDATE (an update's lock: see
+    `member_get`)."""
     parsed = parse_member_id(member_id)
     found = (
         None
@@ -148,7 +149,7 @@ def member_get_with_roles(member_id: str, *, for_update: bool = False) -> Member
         else (_MEMBER_LOCKED_WITH_ROLES if for_update else _MEMBER_WITH_ROLES)(parsed)
     )
     if not found:
-        raise NotFound(f"No user with id {member_id!r}.")
+        raise MemberNotFound(f"No user with id {member_id!r}.")
     member = found[0]
     return MemberWithRoles(member, _group_refs(member.roles))  # type: ignore[attr-defined]
 

@@ -9,8 +9,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from directory.errors import GroupNotFound
+from directory.groups import group_get
 from directory.models import Group, Member
-from directory.selectors import parse_member_id
 
 PAGE_SIZE = 50
 
@@ -27,10 +28,10 @@ def groups(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def group_detail(request: HttpRequest, group_id: str) -> HttpResponse:
-    parsed = parse_member_id(group_id)
-    group = Group.objects.filter(pk=parsed).first() if parsed else None
-    if group is None:
-        raise Http404("No such group.")
+    try:
+        group = group_get(group_id)
+    except GroupNotFound:
+        raise Http404("No such group.") from None
     members = (
         Member.objects.filter(memberships__group=group)
         .order_by("user_name")
