@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | md5sum | cut -c1-12)
 
-.PHONY: run test serve worker beat lint fmt typecheck migrations-check check install clean-data bench bench-company soak
+.PHONY: run test test-unprepared serve worker beat lint fmt typecheck migrations-check check install clean-data bench bench-company soak
 
 install: $(STAMP)
 
@@ -23,6 +23,11 @@ run: install
 ## Run the whole test suite against real PostgreSQL and Redis (local or embedded).
 test: install
 	$(PY) -m devstack.test $(ARGS)
+
+## The suites that reach the prepared queries again, with them switched off (plain Django).
+test-unprepared: install
+	PREPARED_QUERIES=0 $(PY) -m devstack.test tests/scim tests/tokens tests/infra \
+	  tests/security/test_isolation_matrix.py -p no:cacheprovider -q $(ARGS)
 
 ## Production server (gunicorn, DEBUG off) on $$PORT; what docker-compose and the benchmark use.
 serve: install

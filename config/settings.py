@@ -114,6 +114,9 @@ DATABASES: dict[str, dict[str, Any]] = {
 }
 DATABASES["default"].setdefault("OPTIONS", {})
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
+# The few statements every SCIM request runs are compiled once per process
+# (infra/prepared_query.py); 0 runs them as plain Django querysets (tests both ways).
+PREPARED_QUERIES = env_bool("PREPARED_QUERIES", True)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

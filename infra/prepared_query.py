@@ -14,6 +14,9 @@ sample argument appears exactly once among the compiled parameters and refuses t
 otherwise, rather than run SQL whose parameters it cannot place. Anything else the builder
 computes is frozen at the first call: never build with a value that changes (the time now,
 a setting read at runtime); pass it as an argument.
+
+PREPARED_QUERIES=0 switches them off: each call builds and runs its queryset as Django would
+(`make test-unprepared` runs the suites that reach them that way).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import QuerySet
 
@@ -80,6 +84,9 @@ class PreparedQuery(Generic[T]):
         self._local = threading.local()
 
     def __call__(self, *args: object) -> list[T]:
+        if not settings.PREPARED_QUERIES:
+            # Plain Django, for the suite's second run and for measuring what this saves.
+            return list(self.build(*args))
         compiled: _Compiled | None = getattr(self._local, "compiled", None)
         if compiled is None:
             compiled = self._local.compiled = _Compiled(self.build(*self.samples), self.samples)

@@ -2,6 +2,7 @@
 schema selected at the time of the call."""
 
 import uuid
+from typing import Any
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -99,3 +100,21 @@ def test_a_query_whose_arguments_cannot_be_placed_is_refused(acme: Company, buil
 
     with pytest.raises(ImproperlyConfigured, match="exactly one"):
         prepared("ada@acme.test")
+
+
+def test_switched_off_it_builds_the_queryset_on_every_call(acme: Company, settings: Any) -> None:
+    settings.PREPARED_QUERIES = False
+    _member("one@acme.test")
+    _member("two@acme.test")
+    built: list[str] = []
+
+    def build(name: str) -> Any:
+        built.append(name)
+        return Member.objects.filter(user_name=name).values_list("user_name", flat=True)
+
+    named: PreparedQuery[str] = PreparedQuery(build, samples=("<name>",))
+
+    assert named("one@acme.test") == ["one@acme.test"]
+    assert named("two@acme.test") == ["two@acme.test"]
+    assert named("three@acme.test") == []
+    assert built == ["one@acme.test", "two@acme.test", "three@acme.test"]
