@@ -95,7 +95,10 @@ def test_it_reads_the_company_selected_when_called(acme: Company, outsider: Comp
         lambda name: Member.objects.filter(user_name="x", active=bool(name)),
     ],
 )
-def test_a_query_whose_arguments_cannot_be_placed_is_refused(acme: Company, build: object) -> None:
+def test_a_query_whose_arguments_cannot_be_placed_is_refused(
+    acme: Company, build: object, settings: Any
+) -> None:
+    settings.PREPARED_QUERIES = True  # the check belongs to compiling (`make test-unprepared`)
     prepared: PreparedQuery[Member] = PreparedQuery(build, samples=("<Name>",))  # type: ignore[arg-type]
 
     with pytest.raises(ImproperlyConfigured, match="exactly one"):
