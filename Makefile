@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-$(shell cat $(LOCK) | md5sum | cut -c1-12)
 LOCK_COMPILE = $(VENV)/bin/uv pip compile pyproject.toml --universal --generate-hashes \
   --no-emit-index-url --no-emit-find-links --no-header --quiet
 
-.PHONY: run test manage doctor serve worker beat lint fmt typecheck migrations-check check install lock lock-check clean-data bench bench-company soak
+.PHONY: run test test-unprepared manage doctor serve worker beat lint fmt typecheck migrations-check check install lock lock-check clean-data bench bench-company soak
 
 install: $(STAMP)
 
@@ -53,6 +53,11 @@ doctor:
 test: install
 	$(PY) -m devstack.test $(ARGS)
 
+## The suites that reach the prepared queries again, with them switched off (plain Django).
+test-unprepared: install
+	PREPARED_QUERIES=0 $(PY) -m devstack.test tests/scim tests/tokens tests/infra \
+	  tests/security/test_isolation_matrix.py -p no:cacheprovider -q $(ARGS)
+
 ## Production server (gunicorn, DEBUG off) on $$PORT; what docker-compose and the benchmark use.
 serve: install
 	DEBUG=0 $(PY) manage.py collectstatic --noinput -v 0
@@ -68,6 +73,7 @@ beat: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 fmt: install
 	$(VENV)/bin/ruff check --fix .

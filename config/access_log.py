@@ -1,6 +1,6 @@
 """Secrets never reach a log through a URL.
 
-A token sent as `?access_token=…` is refused (tokens/authentication.py), but by then the URL
+A token sent as `?access_token=…` is refused (scim/authentication.py), but by then the URL
 has been logged: the access log writes the request line, runserver's `django.server` too. So
 both log the URL with the values of secret-looking parameters (tokens, codes, secrets,
 passwords) replaced, and any value shaped like one of our secrets, whatever its name.

@@ -45,6 +45,8 @@ SHARED_APPS = [
     "django_tenants",
     "tenants",
     "accounts",
+    # Support staff's Company admin (an interface app without models).
+    "support_admin",
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.admin",
@@ -74,6 +76,11 @@ TENANT_APPS = [
 ]
 
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
+# The benchmark app (bench/): its seeding command and the ceiling endpoints under
+# scim/v2/_bench/. Never in production; it has no models, so no schema holds its tables.
+BENCH_ENDPOINTS = env_bool("BENCH_ENDPOINTS", False)
+if BENCH_ENDPOINTS:
+    INSTALLED_APPS.append("bench")
 
 TENANT_MODEL = "tenants.Company"
 TENANT_DOMAIN_MODEL = "tenants.Domain"
@@ -107,6 +114,9 @@ DATABASES: dict[str, dict[str, Any]] = {
 }
 DATABASES["default"].setdefault("OPTIONS", {})
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
+# The few statements every SCIM request runs are compiled once per process
+# (infra/prepared_query.py); 0 runs them as plain Django querysets (tests both ways).
+PREPARED_QUERIES = env_bool("PREPARED_QUERIES", True)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -138,12 +148,12 @@ CELERY_TIMEZONE = "UTC"
 
 MIDDLEWARE = [
     # Static files need no tenant and no database query, so they are served before routing.
-    "config.request_id.RequestIdMiddleware",
-    "config.security_headers.ContentSecurityPolicyMiddleware",
+    "infra.request_id.RequestIdMiddleware",
+    "infra.security_headers.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # NUL and invalid UTF-8 are refused here, before static files, routing or any view
-    # reads the path, query, headers, cookies or form (config/request_edge.py).
-    "config.request_edge.RequestEdgeMiddleware",
+    # reads the path, query, headers, cookies or form (infra/request_edge.py).
+    "infra.request_edge.RequestEdgeMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "tenants.middleware.CompanyRoutingMiddleware",
     "tenants.cookies.CompanySessionMiddleware",
@@ -272,7 +282,7 @@ SCIM_CREDENTIAL_RATE_LIMIT_PER_MINUTE = int(
     os.environ.get("SCIM_CREDENTIAL_RATE_LIMIT_PER_MINUTE", "6000")
 )
 SCIM_AUTH_FAILURES_PER_MINUTE = int(os.environ.get("SCIM_AUTH_FAILURES_PER_MINUTE", "20"))
-# Proxies in front of the app that append to X-Forwarded-For (config/client_ip.py).
+# Proxies in front of the app that append to X-Forwarded-For (infra/client_ip.py).
 TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 
 # --- Sign-in throttling (django-axes, wrapped in accounts/sign_in.py) ----------------------
@@ -292,7 +302,7 @@ AXES_RESET_ON_SUCCESS = True
 # its company, since the same email may sign in at several companies.
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_USERNAME_CALLABLE = "accounts.sign_in.account_key"
-AXES_CLIENT_IP_CALLABLE = "config.client_ip.client_ip"
+AXES_CLIENT_IP_CALLABLE = "infra.client_ip.client_ip"
 AXES_LOCKOUT_CALLABLE = "accounts.sign_in.paused_response"
 # Every failure is kept for support (axes' admin pages), not only the running count.
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
@@ -339,13 +349,10 @@ SCHEMA_POOL_SIZE = int(os.environ.get("SCHEMA_POOL_SIZE", "5"))
 # Largest request body accepted (a PUT of a group with tens of thousands of members fits);
 # larger bodies are refused with a SCIM 413 before they are parsed. The protocol's own limits
 # (string lengths, values per attribute, bytes per user, page size, PATCH operations, members
-# per request) are constants next to the code that applies them: scim/user_input.py,
-# scim/group_input.py, scim/listing.py, scim/patch.py. Memory given back after large requests:
-# WEB_MEMORY_CLEANUP_AFTER_BYTES, read by config/gunicorn.py.
+# per request) are constants next to the code that applies them: scim_protocol/user_input.py,
+# scim_protocol/group_input.py, scim_protocol/listing.py, scim_protocol/patch.py. Memory given back
+# after large requests: WEB_MEMORY_CLEANUP_AFTER_BYTES, read by config/gunicorn.py.
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("MAX_REQUEST_BYTES", str(10 * 1024 * 1024)))
-
-# Benchmark-only ceiling endpoints under scim/v2/_bench/ (never on in production).
-BENCH_ENDPOINTS = env_bool("BENCH_ENDPOINTS", False)
 
 # --- OAuth 2.0 (identity providers connect with "Authenticate with Headcount") -------------
 

@@ -12,26 +12,28 @@ from django.db.models import F, Value
 from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 
+from directory.errors import GroupNotFound
 from directory.integrity import check_if_match, save_unique
 from directory.ledger import CallContext, Subject, recorded
 from directory.models import Group, Membership
-from directory.selectors import members_referenced, parse_member_id
-from scim import errors
-from scim.filter import Comparison, parse_path
-from scim.group_input import MAX_NAME_LENGTH, GroupInput, members_of, normalize_group
-from scim.patch import apply_patch
-from scim.schema import GROUP
+from directory.selectors import GroupRef, MemberRef, members_referenced, parse_member_id
+from scim_protocol import errors
+from scim_protocol.filter import Comparison, parse_path
+from scim_protocol.group_input import MAX_NAME_LENGTH, GroupInput, members_of, normalize_group
+from scim_protocol.patch import apply_patch
+from scim_protocol.schema import GROUP
 
 # --- reads ----------------------------------------------------------------------------------
 
 
 def group_get(group_id: str, *, for_update: bool = False) -> Group:
-    """Raises NotFound for an unknown id (or one that is not a UUID)."""
+    """The group with this id in the current company. Raises GroupNotFound for an unknown id
+    (or one that is not a UUID)."""
     parsed = parse_member_id(group_id)
     queryset = Group.objects.select_for_update() if for_update else Group.objects.all()
     group = queryset.filter(pk=parsed).first() if parsed else None
     if group is None:
-        raise errors.NotFound(f"No group with id {group_id!r}.")
+        raise GroupNotFound(f"No group with id {group_id!r}.")
     return group
 
 
@@ -43,29 +45,29 @@ def _member_display() -> Any:
     )
 
 
-def group_members(group_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[tuple[str, str]]]:
-    """Members of each group as (user id, display), in one query."""
+def group_members(group_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[MemberRef]]:
+    """Members of each group, in one query."""
     rows = (
         Membership.objects.filter(group_id__in=list(group_ids))
         .order_by("group_id", "id")
         .values_list("group_id", "member_id", _member_display())
     )
-    found: dict[uuid.UUID, list[tuple[str, str]]] = defaultdict(list)
+    found: dict[uuid.UUID, list[MemberRef]] = defaultdict(list)
     for group_id, member_id, display in rows:
-        found[group_id].append((str(member_id), display))
+        found[group_id].append(MemberRef(str(member_id), display))
     return found
 
 
-def member_groups(member_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[tuple[str, str]]]:
-    """Groups (roles) of each member as (group id, display name), in one query."""
+def member_groups(member_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[GroupRef]]:
+    """Groups (roles) of each member, in one query."""
     rows = (
         Membership.objects.filter(member_id__in=list(member_ids))
         .order_by("member_id", "group__display_name")
         .values_list("member_id", "group_id", "group__display_name")
     )
-    found: dict[uuid.UUID, list[tuple[str, str]]] = defaultdict(list)
+    found: dict[uuid.UUID, list[GroupRef]] = defaultdict(list)
     for member_id, group_id, name in rows:
-        found[member_id].append((str(group_id), name))
+        found[member_id].append(GroupRef(str(group_id), name))
     return found
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import IntegrityError, models, transaction
 
-from scim import errors
+from scim_protocol import errors
 
 
 def check_if_match(version: int, if_match: str | None, noun: str) -> None:

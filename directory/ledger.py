@@ -12,9 +12,9 @@ from typing import Any
 from django.db import transaction
 
 from directory.models import ProvisioningEvent
-from scim.errors import ScimError
-from scim.redaction import Redacted, redact_operations, redact_resource, scrub
-from scim.schema import RESOURCE_TYPES, USER
+from scim_protocol.errors import ScimError
+from scim_protocol.redaction import Redacted, redact_operations, redact_resource, scrub
+from scim_protocol.schema import RESOURCE_TYPES, USER
 
 MAX_STORED_BODY = 32_000  # characters of JSON; larger bodies are not kept
 _RESOURCE_TYPES = {resource_type.name: resource_type for resource_type in RESOURCE_TYPES}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.db.models import F, Q
 
-from scim.errors import ScimError
+from scim_protocol.errors import ScimError
 from tenants.models import Company
 
 

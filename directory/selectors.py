@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Iterable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import orjson
 from django.contrib.postgres.fields import ArrayField
@@ -14,9 +16,9 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, Lower
 from django.db.models.lookups import Exact
 
-from config.prepared_query import PreparedQuery
+from directory.errors import MemberNotFound
 from directory.models import MEMBER_BUCKET_SIZE, Member, MemberBucket
-from scim.errors import NotFound
+from infra.prepared_query import PreparedQuery
 
 # A page of members from a 1-based position, in one statement (one snapshot: the total and the
 # positions agree). The bucket holding the position comes from a running sum over the bucket
@@ -61,8 +63,50 @@ ORDER BY m.seq
 LIMIT %(count)s
 """
 
-# (id, attributes, manager_id, created, lastModified (SCIM timestamps), version)
-MemberColumns = tuple[uuid.UUID, dict[str, Any], uuid.UUID | None, str, str, int]
+
+class GroupRef(NamedTuple):
+    """A group a member is in (one of its roles): what a User's `groups` shows."""
+
+    id: str
+    display: str
+
+
+class MemberRef(NamedTuple):
+    """A member of a group: what a Group's `members` shows."""
+
+    id: str
+    display: str
+
+
+class MemberRow(NamedTuple):
+    """The columns a User resource needs, for list pages: no model instance, no manager row.
+    Timestamps are datetimes, or already in SCIM's form when the page query formatted them.
+    Satisfies scim_protocol.user_resource.StoredUser, as Member does."""
+
+    id: uuid.UUID
+    attributes: dict[str, Any]
+    manager_id: uuid.UUID | None
+    created_at: dt.datetime | str
+    updated_at: dt.datetime | str
+    version: int
+
+
+@dataclass(frozen=True)
+class MemberWithRoles:
+    """A member and its groups (by display name), read in one query."""
+
+    member: Member
+    roles: list[GroupRef]
+
+
+@dataclass(frozen=True)
+class MemberPage:
+    """A page of members: the total the list has, the page's rows in order, and each row's
+    groups by member id (empty when the caller did not ask for them)."""
+
+    total: int
+    rows: list[MemberRow]
+    roles: dict[uuid.UUID, list[GroupRef]]
 
 
 def parse_member_id(raw: str) -> uuid.UUID | None:
@@ -72,12 +116,9 @@ def parse_member_id(raw: str) -> uuid.UUID | None:
         return None
 
 
-def member_get(
-    member_id: str, *, for_update: bool = False, no_key: bool = False, with_roles: bool = False
-) -> Member:
-    """The member with this id in the current company. Raises NotFound (also for ids that are
-    not UUIDs: to a client they are simply unknown). `with_roles` reads the member's groups
-    in the same query, as `member.roles` (read it with `split_roles`).
+def member_get(member_id: str, *, for_update: bool = False, no_key: bool = False) -> Member:
+    """The member with this id in the current company. Raises MemberNotFound (also for ids
+    that are not UUIDs: to a client they are simply unknown).
 
     `for_update` locks the row until the transaction ends: FOR UPDATE (a delete), or, with
     `no_key`, FOR NO KEY UPDATE (an update, which never changes the id): that mode does not
@@ -85,14 +126,7 @@ def member_get(
     it, a user naming it as manager), so those never wait for its updates, only its delete."""
     parsed = parse_member_id(member_id)
     if parsed is None:
-        raise NotFound(f"No user with id {member_id!r}.")
-    if with_roles:
-        if for_update and not no_key:
-            raise ValueError("A member read with its roles is locked for an update (no_key).")
-        found = (_MEMBER_LOCKED_WITH_ROLES if for_update else _MEMBER_WITH_ROLES)(parsed)
-        if not found:
-            raise NotFound(f"No user with id {member_id!r}.")
-        return found[0]
+        raise MemberNotFound(f"No user with id {member_id!r}.")
     queryset = Member.objects.select_related("manager")
     if for_update:
         queryset = Member.objects.select_for_update(of=("self",), no_key=no_key).select_related(
@@ -101,15 +135,59 @@ def member_get(
     try:
         return queryset.get(pk=parsed)
     except Member.DoesNotExist:
-        raise NotFound(f"No user with id {member_id!r}.") from None
+        raise MemberNotFound(f"No user with id {member_id!r}.") from None
 
 
-def member_rows_named(user_name: str) -> list[tuple[Any, ...]]:
+def member_get_with_roles(member_id: str, *, for_update: bool = False) -> MemberWithRoles:
+    """The member with this id and its groups, in one query. Raises MemberNotFound as
+    `member_get` does. `for_update` locks the row FOR NO KEY UPDATE (an update's lock: see
+    `member_get`)."""
+    parsed = parse_member_id(member_id)
+    found = (
+        None
+        if parsed is None
+        else (_MEMBER_LOCKED_WITH_ROLES if for_update else _MEMBER_WITH_ROLES)(parsed)
+    )
+    if not found:
+        raise MemberNotFound(f"No user with id {member_id!r}.")
+    member = found[0]
+    return MemberWithRoles(member, _group_refs(member.roles))  # type: ignore[attr-defined]
+
+
+def members_named(user_name: str, *, with_roles: bool) -> MemberPage:
     """The member whose userName is `user_name` (case-insensitively, as PostgreSQL folds it:
-    see `folded`), as a one-item list of (id, attributes, manager_id, created_at, updated_at,
-    version, roles), or an empty list: what `filter=userName eq "…"` selects (every IdP's
-    check before it creates a user), read through the unique index on lower(user_name)."""
-    return _MEMBERS_NAMED(user_name)
+    see `folded`), as a page of one, or of none: what `filter=userName eq "…"` selects (every
+    IdP's check before it creates a user), read through the unique index on lower(user_name),
+    with its groups in the same query."""
+    roles: dict[uuid.UUID, list[GroupRef]] | None = {} if with_roles else None
+    rows = _keeping_roles(_MEMBERS_NAMED(user_name), roles)
+    return MemberPage(len(rows), rows, roles or {})
+
+
+def member_rows(
+    queryset: QuerySet[Member], roles: dict[uuid.UUID, list[GroupRef]] | None
+) -> list[MemberRow]:
+    """The members of `queryset` as MemberRows, in its order; with `roles` given, their
+    groups are read in the same query and put into it."""
+    if roles is None:
+        return [MemberRow._make(row) for row in queryset.values_list(*MemberRow._fields)]
+    return _keeping_roles(
+        queryset.annotate(roles=_roles_column()).values_list(*MemberRow._fields, "roles"), roles
+    )
+
+
+def _keeping_roles(
+    fetched: Iterable[Iterable[Any]], roles: dict[uuid.UUID, list[GroupRef]] | None
+) -> list[MemberRow]:
+    """Rows of MemberRow's columns followed by the member's roles: the MemberRows, with the
+    roles put into `roles` when it is given."""
+    rows = []
+    for *fields, found in fetched:
+        row = MemberRow._make(fields)
+        rows.append(row)
+        if roles is not None:
+            roles[row.id] = _group_refs(found)
+    return rows
 
 
 def folded(value: str) -> Lower:
@@ -214,14 +292,12 @@ def member_count() -> int:
     return MemberBucket.objects.aggregate(n=Coalesce(Sum("members"), 0))["n"]
 
 
-def members_page(
-    start_index: int, count: int, *, with_roles: bool
-) -> tuple[int, list[tuple[MemberColumns, list[tuple[str, str]]]]]:
-    """(the number of members, the `count` members from 1-based position `start_index` in
-    list order, `seq`), each as (MemberColumns, its groups as (id, display name) by name;
-    empty unless `with_roles`). One query, as cheap at position 1,000,000 as at 1."""
+def members_page(start_index: int, count: int, *, with_roles: bool) -> MemberPage:
+    """The `count` members from 1-based position `start_index` in list order (`seq`), with
+    the number of members, and their groups by name when `with_roles`. One query, as cheap at
+    position 1,000,000 as at 1."""
     if count <= 0:
-        return member_count(), []
+        return MemberPage(member_count(), [], {})
     with connection.cursor() as cursor:
         cursor.execute(
             _PAGE_SQL,
@@ -234,15 +310,16 @@ def members_page(
         )
         fetched = cursor.fetchall()
     if not fetched:
-        return member_count(), []
-    page = [
-        (
-            (pk, orjson.loads(attributes), manager_id, created_at, updated_at, version),
-            split_roles(roles or []),
+        return MemberPage(member_count(), [], {})
+    rows = []
+    roles: dict[uuid.UUID, list[GroupRef]] = {}
+    for _, pk, attributes, manager_id, created_at, updated_at, version, groups in fetched:
+        rows.append(
+            MemberRow(pk, orjson.loads(attributes), manager_id, created_at, updated_at, version)
         )
-        for _, pk, attributes, manager_id, created_at, updated_at, version, roles in fetched
-    ]
-    return fetched[0][0], page
+        if with_roles:
+            roles[pk] = _group_refs(groups or [])
+    return MemberPage(fetched[0][0], rows, roles)
 
 
 # The same array as the page query's, for the member table of an ORM query (never aliased
@@ -256,23 +333,23 @@ _ROLES_SQL = """ARRAY(
 )"""
 
 
-def roles_column() -> RawSQL:
+def _roles_column() -> RawSQL:
     """An annotation for a queryset of members: each member's groups (roles), by display
-    name, as "<group id> <display name>" strings (read them with `split_roles`), so a page of
+    name, as "<group id> <display name>" strings (read them with `_group_refs`), so a page of
     members and their roles is one query. A group id as text is always 36 characters."""
     return RawSQL(_ROLES_SQL, (), output_field=ArrayField(CharField()))  # noqa: S611 - constant  # noqa: S611 - constant SQL, no parameters
 
 
-def split_roles(values: Iterable[str]) -> list[tuple[str, str]]:
-    """What `roles_column` (or the page query) read, as (group id, display name) pairs."""
-    return [(value[:36], value[37:]) for value in values]
+def _group_refs(values: Iterable[str]) -> list[GroupRef]:
+    """What `_roles_column` (or the page query) read, as GroupRefs."""
+    return [GroupRef(value[:36], value[37:]) for value in values]
 
 
-# The reads every identity provider repeats most, compiled once (config/prepared_query.py):
+# The reads every identity provider repeats most, compiled once (infra/prepared_query.py):
 # GET /Users/<id>, the same under the row lock of a PUT or PATCH, and the userName filter
 # sent before creating each user.
 def _with_roles(queryset: QuerySet[Member], pk: uuid.UUID) -> QuerySet[Member]:
-    return queryset.select_related("manager").annotate(roles=roles_column()).filter(pk=pk)[:1]
+    return queryset.select_related("manager").annotate(roles=_roles_column()).filter(pk=pk)[:1]
 
 
 _MEMBER_WITH_ROLES: PreparedQuery[Member] = PreparedQuery(
@@ -285,7 +362,7 @@ _MEMBER_LOCKED_WITH_ROLES: PreparedQuery[Member] = PreparedQuery(
 _MEMBERS_NAMED: PreparedQuery[tuple[Any, ...]] = PreparedQuery(
     lambda user_name: (
         Member.objects.filter(Exact(Lower("user_name"), folded(user_name)))
-        .annotate(roles=roles_column())
+        .annotate(roles=_roles_column())
         .values_list(
             "id", "attributes", "manager_id", "created_at", "updated_at", "version", "roles"
         )[:1]

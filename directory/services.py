@@ -11,23 +11,26 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
+from directory.columns import member_column_values
 from directory.integrity import check_if_match, save_unique
 from directory.ledger import CallContext, Subject, recorded
 from directory.models import Member, MemberValue
 from directory.seats import seats_release, seats_take
 from directory.selectors import (
+    MemberWithRoles,
     folded,
     manager_named,
     member_get,
+    member_get_with_roles,
     members_waiting_for,
     parse_member_id,
     reports_of,
     same_when_folded,
 )
-from scim import errors
-from scim.patch import apply_patch
-from scim.schema import ENTERPRISE_USER, USER
-from scim.user_input import UserPolicy, normalize_user, policy_from, primary_email
+from scim_protocol import errors
+from scim_protocol.patch import apply_patch
+from scim_protocol.schema import ENTERPRISE_USER, USER
+from scim_protocol.user_input import UserPolicy, normalize_user, policy_from, primary_email
 from tenants.models import Company
 
 MULTI_VALUED = (
@@ -76,17 +79,20 @@ def member_replace(
     payload: Any,
     context: CallContext,
     if_match: str | None = None,
-) -> Member:
+) -> MemberWithRoles:
     """PUT: replace the member with the User in `payload` (readOnly id/meta/groups and
-    `password` are ignored). Raises NotFound, PreconditionFailed, Mutability (userName
-    immutable by company policy), Uniqueness, SeatLimitReached (reactivation), InvalidValue."""
+    `password` are ignored); returns the member and its groups, read with the row lock (a
+    user's write never changes them). Raises NotFound, PreconditionFailed, Mutability
+    (userName immutable by company policy), Uniqueness, SeatLimitReached (reactivation),
+    InvalidValue."""
     subject = Subject.from_payload("User", payload, parse_member_id(member_id))
     with recorded("replace", subject, context, payload) as entry:
-        member = member_get(member_id, for_update=True, no_key=True, with_roles=True)
+        found = member_get_with_roles(member_id, for_update=True)
+        member = found.member
         check_if_match(member.version, if_match, "user")
         _update(company, member, normalize_user(payload, user_policy(company)))
         entry.succeeded(_subject(member), 200)
-    return member
+    return found
 
 
 def member_patch(
@@ -96,14 +102,15 @@ def member_patch(
     operations: Sequence[Any],
     context: CallContext,
     if_match: str | None = None,
-) -> Member:
+) -> MemberWithRoles:
     """PATCH: apply the operations to the stored User, atomically (any failing operation
-    changes nothing). Raises what member_replace raises, plus the PATCH errors (InvalidPath,
-    NoTarget, InvalidSyntax)."""
+    changes nothing); returns what member_replace returns. Raises what member_replace raises,
+    plus the PATCH errors (InvalidPath, NoTarget, InvalidSyntax)."""
     with recorded(
         "patch", Subject("User", parse_member_id(member_id)), context, list(operations)
     ) as entry:
-        member = member_get(member_id, for_update=True, no_key=True, with_roles=True)
+        found = member_get_with_roles(member_id, for_update=True)
+        member = found.member
         entry.subject = _subject(member)
         check_if_match(member.version, if_match, "user")
         patched = apply_patch(copy.deepcopy(member.attributes), operations, USER)
@@ -111,7 +118,7 @@ def member_patch(
             company, member, normalize_user(patched, user_policy(company), default_active=False)
         )
         entry.succeeded(_subject(member), 200)
-    return member
+    return found
 
 
 def member_delete(
@@ -183,13 +190,8 @@ def _multi_valued(resource: dict[str, Any]) -> list[Any]:
 def _apply(member: Member, resource: dict[str, Any]) -> None:
     """Copy the canonical resource onto the member's columns."""
     member.attributes = resource
-    member.user_name = resource["userName"]
-    member.external_id = resource.get("externalId") or None
-    member.active = bool(resource.get("active", True))
-    member.display_name = str(resource.get("displayName", ""))[:255]
-    name = resource.get("name", {})
-    member.given_name = str(name.get("givenName", ""))[:255]
-    member.family_name = str(name.get("familyName", ""))[:255]
+    for field, value in member_column_values(resource).items():
+        setattr(member, field, value)
     # Folded by the database, as the filters fold what they compare it with.
     member.primary_email = folded((primary_email(resource) or "")[:320])
 

@@ -18,9 +18,9 @@ from django.utils.cache import add_never_cache_headers, patch_cache_control
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from provisioning_ui.forms import BasicForm, TokenForm
-from provisioning_ui.links import scim_base_url
 from provisioning_ui.permissions import actor_label, client_ip, credential_manager_required
 from tenants.gate import scim_gate
+from tenants.links import scim_base_url
 from tenants.models import Company
 from tokens.models import Credential
 from tokens.selectors import (

@@ -10,13 +10,13 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from directory.errors import MemberNotFound
 from directory.groups import member_groups
-from directory.models import Member
 from directory.portal_selectors import member_reports, members_for_portal
-from directory.selectors import parse_member_id
-from provisioning_ui.links import scim_base_url
-from scim.group_resource import user_groups
-from scim.user_resource import user_to_scim
+from directory.selectors import member_get
+from scim_protocol.group_resource import user_groups
+from scim_protocol.user_resource import user_to_scim
+from tenants.links import scim_base_url
 
 PAGE_SIZE = 50
 
@@ -37,10 +37,10 @@ def members(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def member_detail(request: HttpRequest, member_id: str) -> HttpResponse:
-    parsed = parse_member_id(member_id)
-    member = Member.objects.select_related("manager").filter(pk=parsed).first() if parsed else None
-    if member is None:
-        raise Http404("No such member.")
+    try:
+        member = member_get(member_id)
+    except MemberNotFound:
+        raise Http404("No such member.") from None
     company = request.tenant  # type: ignore[attr-defined]
     base = scim_base_url(request, company)
     roles = member_groups([member.id]).get(member.id, [])

@@ -28,7 +28,7 @@ from oauth2_provider.http import OAuth2ResponseRedirect
 from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.oauth2.rfc6749 import errors as oauth_errors
 
-from config.security_headers import policy_with_form_target
+from infra.security_headers import policy_with_form_target
 from tenants.gate import scim_gate
 from tenants.models import Company
 from tenants.selectors import company_for_slug

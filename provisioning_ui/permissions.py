@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
 # Portal views record where an action came from; one definition for the whole project.
-from config.client_ip import client_ip as client_ip
+from infra.client_ip import client_ip as client_ip
 
 View = Callable[..., HttpResponse]
 

@@ -8,9 +8,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from directory.models import Group
+from directory.errors import GroupNotFound
+from directory.groups import group_get
 from directory.portal_selectors import group_member_list, groups_with_member_counts
-from directory.selectors import parse_member_id
 
 PAGE_SIZE = 50
 
@@ -25,9 +25,9 @@ def groups(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def group_detail(request: HttpRequest, group_id: str) -> HttpResponse:
-    parsed = parse_member_id(group_id)
-    group = Group.objects.filter(pk=parsed).first() if parsed else None
-    if group is None:
-        raise Http404("No such group.")
+    try:
+        group = group_get(group_id)
+    except GroupNotFound:
+        raise Http404("No such group.") from None
     page = Paginator(group_member_list(group), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "portal/group_detail.html", {"group": group, "page": page})

@@ -11,9 +11,9 @@ from django.shortcuts import render
 
 from accounts.services import sign_in_pauses_clear
 from accounts.sign_in import account_key
-from provisioning_ui.links import scim_base_url
-from scim.throttling import limits_for
 from tenants.gate import scim_gate
+from tenants.links import scim_base_url
+from tenants.rate_limits import limits_for
 
 
 @login_required

@@ -11,8 +11,8 @@ from django.http import Http404
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
-from config.errors import RETRY_AFTER_SECONDS, database_unavailable
-from scim import errors
+from infra.db_errors import RETRY_AFTER_SECONDS, database_unavailable
+from scim_protocol import errors
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from typing import Any
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from scim import errors
+from scim_protocol import errors
 from tenants.gate import scim_gate
 
 

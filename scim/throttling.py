@@ -13,51 +13,15 @@ Three limits, all per minute (sliding window), all checked in one Redis round tr
   anyone who knows a company's URL lock its identity provider out by sending junk tokens
   from the same shared Okta or Entra addresses. Keyed by company too, for the same reason.
 Over a limit: 429 with Retry-After and a SCIM error. Redis away: everything is let through
-(config/ratelimit.py logs it).
+(infra/ratelimit.py logs it).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from django.conf import settings
-
-from config.ratelimit import Limit, Verdict, limiter
-from scim.errors import TooManyRequests
+from infra.ratelimit import Limit, Verdict, limiter
+from scim_protocol.errors import TooManyRequests
 from tenants.models import Company
-
-
-def company_limit(company: Company) -> int:
-    if company.scim_rate_limit is not None:
-        return company.scim_rate_limit
-    return int(settings.SCIM_RATE_LIMIT_PER_MINUTE)
-
-
-def credential_limit() -> int:
-    return int(settings.SCIM_CREDENTIAL_RATE_LIMIT_PER_MINUTE)
-
-
-def failed_sign_in_limit() -> int:
-    return int(settings.SCIM_AUTH_FAILURES_PER_MINUTE)
-
-
-@dataclass(frozen=True)
-class RateLimits:
-    """What a company's admins are told about their limits (0 = unlimited)."""
-
-    enabled: bool
-    company: int
-    credential: int
-    failed_sign_ins: int
-
-
-def limits_for(company: Company) -> RateLimits:
-    return RateLimits(
-        enabled=bool(settings.RATE_LIMIT_ENABLED),
-        company=company_limit(company),
-        credential=credential_limit(),
-        failed_sign_ins=failed_sign_in_limit(),
-    )
+from tenants.rate_limits import company_limit, credential_limit, failed_sign_in_limit
 
 
 def _failures(company: Company, ip: str | None, username: str | None, cost: int) -> Limit:

@@ -1,7 +1,6 @@
 """SCIM 2.0 endpoints, mounted at `/t/<slug>/scim/v2`. No trailing-slash redirects: Okta POSTs
 to `/Users` exactly (a trailing slash is tolerated, never required)."""
 
-from django.conf import settings
 from django.urls import re_path
 
 from scim import views_discovery as discovery
@@ -35,14 +34,5 @@ urlpatterns = [
         name="scim-resource-type",
     ),
 ]
-
-if settings.BENCH_ENDPOINTS:
-    from scim import views_bench
-
-    urlpatterns += [
-        re_path(r"^/_bench/empty$", views_bench.EmptyView.as_view()),
-        re_path(r"^/_bench/lookup$", views_bench.LookupView.as_view()),
-        re_path(r"^/_bench/authenticated$", views_bench.AuthenticatedEmptyView.as_view()),
-    ]
 
 urlpatterns.append(re_path(r"^(?:/.*)?$", UnknownEndpointView.as_view(), name="scim-unknown"))

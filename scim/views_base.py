@@ -11,15 +11,38 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.client_ip import client_ip
-from scim import errors, throttling
+from directory.ledger import CallContext
+from infra.client_ip import client_ip
+from scim import throttling
+from scim.authentication import ScimCredentialAuthentication, UnknownCredential
 from scim.exceptions import scim_exception_handler
-from scim.json_input import MAX_DEPTH, check_json, unstorable
-from scim.listing import SEARCH_REQUEST
 from scim.media import ScimContentNegotiation, ScimJSONParser, ScimJSONRenderer
 from scim.permissions import ScimClientPermission
-from scim.user_resource import etag
-from tokens.authentication import ScimCredentialAuthentication, UnknownCredential
+from scim_protocol import errors
+from scim_protocol.json_input import MAX_DEPTH, check_json, unstorable
+from scim_protocol.listing import SEARCH_REQUEST
+from scim_protocol.user_resource import etag
+from tenants.links import scim_base_url
+from tenants.models import Company
+
+
+def company_of(request: Request) -> Company:
+    """The company the routing middleware resolved from the URL (the schema is already set)."""
+    return request._request.tenant  # type: ignore[attr-defined]
+
+
+def scim_base(request: Request) -> str:
+    """The company's absolute SCIM base URL, as resources' `location` and `$ref` give it."""
+    return scim_base_url(request._request, company_of(request))
+
+
+def call_context(request: Request) -> CallContext:
+    """Who made this SCIM call, for the provisioning log."""
+    return CallContext(
+        idp=request.META.get("HTTP_USER_AGENT", ""),
+        credential=getattr(request.user, "label", ""),
+        request_id=getattr(request._request, "request_id", ""),
+    )
 
 
 class ScimView(APIView):
@@ -35,7 +58,7 @@ class ScimView(APIView):
     def perform_authentication(self, request: Request) -> None:
         """Authenticate, then apply the rate limits (scim/throttling.py) before anything
         else can answer differently for a right and a wrong credential."""
-        company = request._request.tenant  # type: ignore[attr-defined]
+        company = company_of(request)
         try:
             super().perform_authentication(request)
         except AuthenticationFailed as failure:

@@ -5,28 +5,23 @@ from __future__ import annotations
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from provisioning_ui.links import scim_base_url
-from scim import errors
-from scim.listing import list_response
-from scim.schema import RESOURCE_TYPES, SCHEMAS
-from scim.service_provider import service_provider_config
-from scim.views_base import ScimView
-
-
-def _base(request: Request) -> str:
-    return scim_base_url(request._request, request._request.tenant)  # type: ignore[attr-defined]
+from scim.views_base import ScimView, scim_base
+from scim_protocol import errors
+from scim_protocol.listing import list_response
+from scim_protocol.schema import RESOURCE_TYPES, SCHEMAS
+from scim_protocol.service_provider import service_provider_config
 
 
 class ServiceProviderConfigView(ScimView):
     """GET only; any write answers 405 (after authentication)."""
 
     def get(self, request: Request) -> Response:
-        return Response(service_provider_config(f"{_base(request)}/ServiceProviderConfig"))
+        return Response(service_provider_config(f"{scim_base(request)}/ServiceProviderConfig"))
 
 
 class SchemasView(ScimView):
     def get(self, request: Request) -> Response:
-        base = _base(request)
+        base = scim_base(request)
         resources = [schema.to_scim(f"{base}/Schemas/{schema.id}") for schema in SCHEMAS]
         return Response(list_response(len(resources), 1, resources))
 
@@ -36,12 +31,12 @@ class SchemaView(ScimView):
         schema = next((s for s in SCHEMAS if s.id.lower() == schema_id.lower()), None)
         if schema is None:
             raise errors.NotFound(f"No schema {schema_id!r}.")
-        return Response(schema.to_scim(f"{_base(request)}/Schemas/{schema.id}"))
+        return Response(schema.to_scim(f"{scim_base(request)}/Schemas/{schema.id}"))
 
 
 class ResourceTypesView(ScimView):
     def get(self, request: Request) -> Response:
-        base = _base(request)
+        base = scim_base(request)
         resources = [rt.to_scim(f"{base}/ResourceTypes/{rt.name}") for rt in RESOURCE_TYPES]
         return Response(list_response(len(resources), 1, resources))
 
@@ -52,5 +47,5 @@ class ResourceTypeView(ScimView):
         if resource_type is None:
             raise errors.NotFound(f"No resource type {name!r}.")
         return Response(
-            resource_type.to_scim(f"{_base(request)}/ResourceTypes/{resource_type.name}")
+            resource_type.to_scim(f"{scim_base(request)}/ResourceTypes/{resource_type.name}")
         )

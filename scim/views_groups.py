@@ -3,34 +3,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from django.db.models import Model
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from directory import groups as service
 from directory.models import Group
-from scim import errors
-from scim.filter_query import GROUP_COLUMNS, groups_q
-from scim.group_resource import group_to_scim
-from scim.listing import (
-    ListParams,
-    list_response,
-    page,
-    parse_list_params,
-    sort_expression,
+from directory.search import groups_list
+from scim.views_base import (
+    ScimView,
+    call_context,
+    json_body,
+    not_modified,
+    scim_base,
+    search_request,
 )
-from scim.patch import validate_patch_request
-from scim.projection import parse_attribute_list, project, wants
-from scim.schema import GROUP, ResolvedAttribute
-from scim.user_resource import etag
-from scim.views_base import ScimView, json_body, not_modified, search_request
-from scim.views_users import call_context, scim_base
-
-SORT_COLUMNS = {path: column for path, column in GROUP_COLUMNS.items() if column.kind != "uuid"}
-PAGE_ORDER = ("created_at", "id")
+from scim_protocol.group_resource import group_to_scim
+from scim_protocol.listing import ListParams, list_response, parse_list_params
+from scim_protocol.patch import validate_patch_request
+from scim_protocol.projection import parse_attribute_list, project, wants
+from scim_protocol.schema import GROUP, ResolvedAttribute
+from scim_protocol.user_resource import etag
 
 
 def _render(
@@ -72,28 +66,9 @@ def _single(request: Request, group: Group, *, status: int = 200) -> Response:
 
 
 def _list(request: Request, params: ListParams) -> Response:
-    if params.sort_by and params.sort_by.dotted not in SORT_COLUMNS:
-        sortable = ", ".join(SORT_COLUMNS)
-        raise errors.InvalidValue(f"Groups sort by {sortable}; not by {params.sort_by.dotted}.")
-    order = (
-        [sort_expression(params.sort_by, SORT_COLUMNS, params.descending)] if params.sort_by else []
-    )
-
-    def fetch(ids: list[Any]) -> Mapping[Any, Model]:
-        return Group.objects.in_bulk(ids)
-
-    total, groups = page(
-        Group.objects.all(),
-        params,
-        condition=groups_q(params.filter) if params.filter else None,
-        order=[*order, *PAGE_ORDER],
-        fetch=fetch,
-    )
-    return Response(
-        list_response(
-            total, params.start_index, _render(request, groups, params.attributes, params.excluded)
-        )
-    )
+    total, groups = groups_list(params)
+    resources = _render(request, groups, params.attributes, params.excluded)
+    return Response(list_response(total, params.start_index, resources))
 
 
 class GroupsView(ScimView):

@@ -2,64 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from django.db.models import QuerySet
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from directory import services
 from directory.groups import member_groups
-from directory.ledger import CallContext
 from directory.models import Member
-from directory.selectors import (
-    member_count,
-    member_get,
-    member_rows_named,
-    members_page,
-    roles_column,
-    split_roles,
+from directory.search import members_list
+from directory.selectors import member_get_with_roles
+from scim.views_base import (
+    ScimView,
+    call_context,
+    company_of,
+    json_body,
+    not_modified,
+    scim_base,
+    search_request,
 )
-from provisioning_ui.links import scim_base_url
-from scim.filter_query import COLUMNS, user_name_equals, users_q
-from scim.group_resource import user_groups
-from scim.listing import (
-    ListParams,
-    list_response,
-    page,
-    parse_list_params,
-    sort_expression,
-)
-from scim.patch import validate_patch_request
-from scim.projection import parse_attribute_list, project, wants
-from scim.schema import USER, ResolvedAttribute
-from scim.user_resource import StoredUser, UserRow, etag, user_to_scim
-from scim.views_base import ScimView, json_body, not_modified, search_request
-from tenants.models import Company
-
-SORT_COLUMNS = {path: column for path, column in COLUMNS.items() if column.kind != "uuid"}
-PAGE_ORDER = ("seq",)
-
-
-def _company(request: Request) -> Company:
-    return request._request.tenant  # type: ignore[attr-defined]
-
-
-def scim_base(request: Request) -> str:
-    return scim_base_url(request._request, _company(request))
+from scim_protocol.group_resource import Ref, user_groups
+from scim_protocol.listing import ListParams, list_response, parse_list_params
+from scim_protocol.patch import validate_patch_request
+from scim_protocol.projection import parse_attribute_list, project, wants
+from scim_protocol.schema import USER, ResolvedAttribute
+from scim_protocol.user_resource import StoredUser, etag, user_to_scim
 
 
 def _users_url(request: Request) -> str:
     return scim_base(request) + "/Users"
-
-
-def call_context(request: Request) -> CallContext:
-    return CallContext(
-        idp=request.META.get("HTTP_USER_AGENT", ""),
-        credential=getattr(request.user, "label", ""),
-        request_id=getattr(request._request, "request_id", ""),
-    )
 
 
 def _render(
@@ -67,7 +39,7 @@ def _render(
     members: Sequence[StoredUser],
     attributes: list[ResolvedAttribute],
     excluded: list[ResolvedAttribute],
-    roles: Mapping[Any, list[tuple[str, str]]] | None = None,
+    roles: Mapping[Any, Sequence[Ref]] | None = None,
 ) -> list[dict[str, Any]]:
     base = scim_base(request)
     if roles is None:
@@ -93,7 +65,7 @@ def _single(
     member: Member,
     *,
     status: int = 200,
-    roles: list[tuple[str, str]] | None = None,
+    roles: Sequence[Ref] | None = None,
 ) -> Response:
     """One User; `roles`, when the caller read them already, saves the groups query."""
     attributes = parse_attribute_list(request.query_params.get("attributes"), USER)
@@ -106,90 +78,10 @@ def _single(
     return Response(shown, status=status, headers=headers)
 
 
-def _roles_read(member: Member) -> list[tuple[str, str]]:
-    """The groups a write service read with the member it changed (`member_get(...,
-    with_roles=True)`, under its row lock): a user's write never changes its groups."""
-    return split_roles(member.roles)  # type: ignore[attr-defined]
-
-
-def _rows(
-    queryset: QuerySet[Member], roles: dict[Any, list[tuple[str, str]]] | None
-) -> list[UserRow]:
-    """The page's users as UserRows; with `roles` given, their groups in the same query."""
-    if roles is None:
-        return [UserRow._make(row) for row in queryset.values_list(*UserRow._fields)]
-    return _keeping_roles(
-        queryset.annotate(roles=roles_column()).values_list(*UserRow._fields, "roles"), roles
-    )
-
-
-def _keeping_roles(
-    fetched: Iterable[Sequence[Any]], roles: dict[Any, list[tuple[str, str]]] | None
-) -> list[UserRow]:
-    """Rows of UserRow's columns followed by the member's roles: the UserRows, with the
-    roles put into `roles` when the response shows groups."""
-    rows = []
-    for *fields, found in fetched:
-        row = UserRow._make(fields)
-        rows.append(row)
-        if roles is not None:
-            roles[row.id] = split_roles(found)
-    return rows
-
-
 def _list(request: Request, params: ListParams) -> Response:
-    roles: dict[Any, list[tuple[str, str]]] | None = (
-        {} if wants("groups", params.attributes, params.excluded) else None
-    )
-    if params.filter is None and params.sort_by is None:
-        # Every IdP's import: the position index, flat at any depth and company size.
-        total, found = members_page(params.start_index, params.count, with_roles=roles is not None)
-        members = [UserRow._make(row) for row, _ in found]
-        if roles is not None:
-            roles.update((row[0], groups) for row, groups in found)
-    elif (user_name := _user_name_lookup(params)) is not None:
-        members = _keeping_roles(member_rows_named(user_name), roles)
-        total = len(members)
-    else:
-        total, members = _filtered(params, roles)
-    resources = _render(request, members, params.attributes, params.excluded, roles or {})
-    return Response(list_response(total, params.start_index, resources))
-
-
-def _user_name_lookup(params: ListParams) -> str | None:
-    """The userName of a first-page `filter=userName eq "…"` without sorting: at most one
-    user (userName is unique), so it is the whole result."""
-    if params.filter is None or params.sort_by is not None:
-        return None
-    if params.start_index != 1 or params.count < 1:
-        return None
-    return user_name_equals(params.filter)
-
-
-def _filtered(
-    params: ListParams, roles: dict[Any, list[tuple[str, str]]] | None
-) -> tuple[int, list[UserRow]]:
-    order = [
-        *(
-            [sort_expression(params.sort_by, SORT_COLUMNS, params.descending)]
-            if params.sort_by
-            else []
-        ),
-        *PAGE_ORDER,
-    ]
-
-    def fetch(ids: list[Any]) -> Mapping[Any, UserRow]:
-        return {row.id: row for row in _rows(Member.objects.filter(pk__in=ids), roles)}
-
-    return page(
-        Member.objects.all(),
-        params,
-        condition=users_q(params.filter) if params.filter else None,
-        order=order,
-        fetch=fetch,
-        total=member_count if params.filter is None else None,
-        fetch_first=lambda first_page: _rows(first_page, roles),
-    )
+    found = members_list(params, with_roles=wants("groups", params.attributes, params.excluded))
+    resources = _render(request, found.rows, params.attributes, params.excluded, found.roles)
+    return Response(list_response(found.total, params.start_index, resources))
 
 
 class UsersView(ScimView):
@@ -198,7 +90,7 @@ class UsersView(ScimView):
 
     def post(self, request: Request) -> Response:
         member = services.member_create(
-            company=_company(request), payload=json_body(request), context=call_context(request)
+            company=company_of(request), payload=json_body(request), context=call_context(request)
         )
         # A new user is in no group yet (`groups` is read-only on a User).
         return _single(request, member, status=201, roles=[])
@@ -212,38 +104,36 @@ class UsersSearchView(ScimView):
 
 class UserView(ScimView):
     def get(self, request: Request, member_id: str) -> Response:
-        member = member_get(member_id, with_roles=True)
-        return not_modified(request, member.version) or _single(
-            request,
-            member,
-            roles=split_roles(member.roles),  # type: ignore[attr-defined]
+        found = member_get_with_roles(member_id)
+        return not_modified(request, found.member.version) or _single(
+            request, found.member, roles=found.roles
         )
 
     def put(self, request: Request, member_id: str) -> Response:
-        member = services.member_replace(
-            company=_company(request),
+        found = services.member_replace(
+            company=company_of(request),
             member_id=member_id,
             payload=json_body(request),
             context=call_context(request),
             if_match=request.META.get("HTTP_IF_MATCH"),
         )
-        return _single(request, member, roles=_roles_read(member))
+        return _single(request, found.member, roles=found.roles)
 
     def patch(self, request: Request, member_id: str) -> Response:
-        member = services.member_patch(
-            company=_company(request),
+        found = services.member_patch(
+            company=company_of(request),
             member_id=member_id,
             operations=validate_patch_request(json_body(request)),
             context=call_context(request),
             if_match=request.META.get("HTTP_IF_MATCH"),
         )
         if "return=minimal" in request.META.get("HTTP_PREFER", "").replace(" ", "").lower():
-            return Response(status=204, headers={"ETag": etag(member.version)})
-        return _single(request, member, roles=_roles_read(member))
+            return Response(status=204, headers={"ETag": etag(found.member.version)})
+        return _single(request, found.member, roles=found.roles)
 
     def delete(self, request: Request, member_id: str) -> Response:
         services.member_delete(
-            company=_company(request),
+            company=company_of(request),
             member_id=member_id,
             context=call_context(request),
             if_match=request.META.get("HTTP_IF_MATCH"),

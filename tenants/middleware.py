@@ -15,7 +15,7 @@ from django_tenants.middleware.subfolder import TenantSubfolderMiddleware
 from django_tenants.urlresolvers import get_subfolder_urlconf
 from django_tenants.utils import get_public_schema_name, get_tenant_domain_model, get_tenant_model
 
-from config.errors import is_scim_path, scim_error_response
+from infra.scim_edge import is_scim_path, scim_error_response
 from tenants.health import HEALTH_PATHS
 
 # django-tenants adds set_tenant/set_schema_to_public to the connection, and `tenant` and a

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from scim.schema import USER
+from scim_protocol.schema import USER
 
 
 def validate_attribute_allowlist(value: Any) -> None:

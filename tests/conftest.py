@@ -49,7 +49,7 @@ def clear_rate_limits() -> None:
     import redis
     from django.conf import settings
 
-    from config.ratelimit import KEY_PREFIX
+    from infra.ratelimit import KEY_PREFIX
 
     client = redis.Redis.from_url(settings.RATE_LIMIT_REDIS_URL)
     keys = list(client.scan_iter(match=KEY_PREFIX + "*", count=1000))

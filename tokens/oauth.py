@@ -23,7 +23,7 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.common import Request as OAuthRequest
 from oauthlib.oauth2.rfc6749 import errors
 
-from config.client_ip import client_ip_from_meta
+from infra.client_ip import client_ip_from_meta
 from tenants.gate import scim_gate
 from tenants.models import Company, OAuthClientCompany
 from tokens import secrets, selectors, services
@@ -97,7 +97,7 @@ class CompanyOAuth2Validator(OAuth2Validator):
         return False
 
     def validate_bearer_token(self, token: str, scopes: Any, request: OAuthRequest) -> bool:
-        # SCIM requests are authenticated by tokens.authentication, not by DOT.
+        # SCIM requests are authenticated by scim.authentication, not by DOT.
         return False
 
     # --- Authorization codes ----------------------------------------------------------------

@@ -10,11 +10,11 @@ from django.db.models import F
 from django.utils import timezone
 from oauth2_provider.models import AbstractApplication, get_application_model
 
-from config.prepared_query import PreparedQuery
+from infra.prepared_query import PreparedQuery
 from tokens import secrets
 from tokens.models import Credential, CredentialEvent, OAuthGrant, OAuthToken
 
-# Every SCIM request with a token runs this; compiled once (config/prepared_query.py).
+# Every SCIM request with a token runs this; compiled once (infra/prepared_query.py).
 _TOKEN_BY_HASH: PreparedQuery[Credential] = PreparedQuery(
     lambda secret_hash: (
         Credential.objects.not_revoked()

@@ -14,7 +14,7 @@ WHERE jsonb_typeof(item->'type') = 'string'
   AND type_lower IS DISTINCT FROM lower(left(item->>'type', 64));
 """
 
-# The primary email, else the first one (scim.user_input.primary_email), folded.
+# The primary email, else the first one (scim_protocol.user_input.primary_email), folded.
 PRIMARY_EMAIL = """
 UPDATE directory_member AS m SET primary_email = lower(left(chosen.value, 320))
 FROM (

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.core import mail
 
 from accounts.models import User
+from directory.seat_check import company_seat_check, seat_level
 from tenants.models import Company, SeatUsage
-from tenants.seat_check import company_seat_check, seat_level
 from tests.conftest import make_portal_user
 from tests.scim_client import Scim, okta_user
 

@@ -14,9 +14,8 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from directory.models import ProvisioningEvent
-from directory.tasks import ledger_purge_all
+from directory.tasks import ledger_purge_all, seat_check_all
 from tenants.models import Company, SeatUsage
-from tenants.tasks import seat_check_all
 from tests.live import IdP, in_thread, live_scim_company
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db]

@@ -123,3 +123,18 @@ def test_groups_page_shows_roles_with_member_counts_and_member_roles(
     assert "Admins</a></td><td>2</td>" in listing and "Readers</a></td><td>1</td>" in listing
     assert "Ada Lovelace" in detail and "2 members" in detail and "source of truth" in listing
     assert ">Admins</a>" in member and ">Readers</a>" in member
+
+
+def test_unknown_or_malformed_member_and_group_ids_are_portal_404s(acme: Company) -> None:
+    browser = signed_in(acme)
+
+    answers = [
+        browser.get(path).status_code
+        for path in (
+            "/t/acme/members/not-a-uuid/",
+            "/t/acme/groups/00000000-0000-0000-0000-000000000000/",
+            "/t/acme/groups/not-a-uuid/",
+        )
+    ]
+
+    assert answers == [404, 404, 404]

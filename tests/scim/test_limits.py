@@ -16,9 +16,9 @@ import orjson
 import pytest
 
 from directory.models import Group, Member, ProvisioningEvent
-from scim import group_input, listing, patch, user_input
-from scim.errors import InvalidValue, PayloadTooLarge
-from scim.user_input import UserPolicy, normalize_user
+from scim_protocol import group_input, listing, patch, user_input
+from scim_protocol.errors import InvalidValue, PayloadTooLarge
+from scim_protocol.user_input import UserPolicy, normalize_user
 from tests.live import IdP, gunicorn_server, live_scim_company
 from tests.scim_client import PATCH_OP, Scim, assert_error, okta_user
 

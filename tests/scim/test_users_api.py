@@ -327,6 +327,17 @@ def test_bad_filters_are_400_invalid_filter(scim: Scim, query: str) -> None:
     assert_error(scim.get(f"/Users?{query}"), 400, "invalidFilter")
 
 
+def test_a_user_is_read_with_its_groups_in_one_query(scim: Scim) -> None:
+    user = create(scim, user_name="ada@okta.local")
+    group_of(scim, "Engineers", user["id"])
+
+    # company route, credential, the user with its groups.
+    with max_queries(3):
+        body = scim.get(f"/Users/{user['id']}").json()
+
+    assert [group["display"] for group in body["groups"]] == ["Engineers"]
+
+
 def test_okta_import_pages_cover_every_user_once(
     scim: Scim, django_assert_max_num_queries: Any
 ) -> None:

@@ -98,7 +98,7 @@ def test_only_database_errors_worth_a_retry_are_503s() -> None:
     import psycopg
     from django.db import OperationalError
 
-    from config.errors import database_unavailable
+    from infra.db_errors import database_unavailable
 
     def raised_by_django(cause: Exception) -> OperationalError:
         error = OperationalError(str(cause))

@@ -18,13 +18,13 @@ from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from config import ratelimit
 from directory.models import Member
+from infra import ratelimit
 from tenants.models import Company
 from tenants.services import company_update_settings
 from tests.live import gunicorn_server, live_scim_company
 from tests.provisioning_ui.test_members import signed_in
-from tests.tokens.test_scim_authentication import (
+from tests.scim.test_authentication import (
     assert_scim_error,
     basic,
     bearer,
@@ -210,7 +210,7 @@ def test_redis_away_lets_every_request_through_and_says_so_once(
     settings.SCIM_CREDENTIAL_RATE_LIMIT_PER_MINUTE = 1  # type: ignore[attr-defined]
     token = issue_token(acme)
 
-    with caplog.at_level(logging.WARNING, logger="config.ratelimit"):
+    with caplog.at_level(logging.WARNING, logger="infra.ratelimit"):
         answers = [get(client, "acme", IDP, **bearer(token.secret)).status_code for _ in range(5)]
 
     assert answers == [200] * 5

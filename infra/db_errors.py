@@ -1,0 +1,30 @@
+"""Which database errors mean "the database cannot serve this right now" (a 503 the client
+should retry) rather than a bug (a 500). Used by the SCIM exception handler and handler500."""
+
+from __future__ import annotations
+
+from django.db import InterfaceError, OperationalError
+
+RETRY_AFTER_SECONDS = 5
+
+
+# SQLSTATEs after which the same request, retried, should work: the connection is gone
+# (class 08), the server is shutting down (57P01-57P03), the transaction lost a deadlock or
+# serialization race (40001, 40P01), or the server is overloaded: too many connections
+# (53300; pgbouncer relays it mid-request with its SQLSTATE) or out of memory (53200).
+# Disk full (53100) is not: it needs an operator, and a retry only fills the log.
+_RETRYABLE_STATES = ("08", "57P01", "57P02", "57P03", "40001", "40P01", "53300", "53200")
+
+
+def database_unavailable(error: BaseException | None) -> bool:
+    """Whether `error` means "the database cannot serve this right now" (a 503 to retry)
+    rather than a bug (a 500): a lost or refused connection, a server shutting down or out of
+    connections or memory, a deadlock. Other OperationalErrors (disk full, statement
+    cancelled …) stay 500s."""
+    if isinstance(error, InterfaceError):
+        return True
+    if not isinstance(error, OperationalError):
+        return False
+    state = getattr(error.__cause__, "sqlstate", None)
+    # No SQLSTATE: psycopg could not reach the server or lost it mid-query.
+    return state is None or state.startswith(_RETRYABLE_STATES)

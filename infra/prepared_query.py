@@ -1,0 +1,93 @@
+"""Querysets compiled to SQL once per process, for the few statements every SCIM request runs.
+
+Django turns a queryset into SQL again on every evaluation: ~0.3 ms of Python for the
+credential lookup or a user with its groups on the benchmark machine, as much as the
+database takes to answer them. A `PreparedQuery` builds its queryset once, from sample
+arguments, compiles it, and then runs that SQL with each call's arguments through the same
+compiler, so rows come back exactly as the queryset would return them (model instances,
+`select_related`, annotations, `values_list` tuples, field converters).
+
+Build the whole queryset in the function given (filters, ordering, slicing): the result is
+evaluated as is, never chained. Each argument must reach the SQL unchanged, as a parameter
+(pass it already lowered, parsed as a UUID, and so on): the first call checks that every
+sample argument appears exactly once among the compiled parameters and refuses the query
+otherwise, rather than run SQL whose parameters it cannot place. Anything else the builder
+computes is frozen at the first call: never build with a value that changes (the time now,
+a setting read at runtime); pass it as an argument.
+
+PREPARED_QUERIES=0 switches them off: each call builds and runs its queryset as Django would
+(`make test-unprepared` runs the suites that reach them that way).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db.models import QuerySet
+
+T = TypeVar("T")
+
+
+class _Compiled:
+    def __init__(self, queryset: QuerySet[Any], samples: Sequence[object]) -> None:
+        self.queryset = queryset
+        self.compiler = queryset.query.get_compiler(queryset.db)
+        self.sql, params = self.compiler.as_sql()
+        self.params = list(params)
+        # Where each argument goes, and the type Django gave it there (integers reach the
+        # driver wrapped, as psycopg's Int4 or Int8, to fix their SQL type).
+        self.slots: list[tuple[int, type]] = []
+        for sample in samples:
+            slots = [
+                i
+                for i, param in enumerate(self.params)
+                if isinstance(param, type(sample)) and param == sample
+            ]
+            if len(slots) != 1:
+                raise ImproperlyConfigured(
+                    f"Prepared query: the argument {sample!r} is {len(slots)} of the compiled "
+                    "parameters, not exactly one; it must reach the SQL unchanged."
+                )
+            self.slots.append((slots[0], type(self.params[slots[0]])))
+        # From now on the compiler answers with the SQL compiled above; it keeps what that
+        # compilation worked out (columns, converters, related populators) for the results.
+        self.compiler.as_sql = self._as_sql
+        self.current: list[object] = self.params
+
+    def _as_sql(self, *args: Any, **kwargs: Any) -> tuple[str, tuple[object, ...]]:
+        return self.sql, tuple(self.current)
+
+    def run(self, args: Sequence[object]) -> list[Any]:
+        params = list(self.params)
+        for (slot, kind), value in zip(self.slots, args, strict=True):
+            params[slot] = value if type(value) is kind else kind(value)
+        self.current = params
+        queryset = self.queryset._chain()  # type: ignore[attr-defined]
+        queryset.query.get_compiler = lambda *a, **k: self.compiler
+        return list(queryset)
+
+
+class PreparedQuery(Generic[T]):
+    """`PreparedQuery(build, samples)(*args)` is `list(build(*args))`, compiled once.
+
+    `samples` are arguments of the types the real ones will have, and distinct from any
+    constant in the query (so each is found exactly once among the compiled parameters)."""
+
+    def __init__(self, build: Callable[..., QuerySet[Any]], samples: Sequence[object]) -> None:
+        self.build = build
+        self.samples = tuple(samples)
+        # A compiler holds its connection (one per thread) and the current call's parameters.
+        self._local = threading.local()
+
+    def __call__(self, *args: object) -> list[T]:
+        if not settings.PREPARED_QUERIES:
+            # Plain Django, for the suite's second run and for measuring what this saves.
+            return list(self.build(*args))
+        compiled: _Compiled | None = getattr(self._local, "compiled", None)
+        if compiled is None:
+            compiled = self._local.compiled = _Compiled(self.build(*self.samples), self.samples)
+        return compiled.run(args)

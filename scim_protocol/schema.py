@@ -1,0 +1,357 @@
+"""SCIM schema definitions (RFC 7643 §4, §7): attributes, their types and characteristics.
+
+Plain data, no Django. Everything that needs to know what an attribute is (validation, the
+filter translator, the PATCH engine, projection with `attributes`/`excludedAttributes`, the
+/Schemas endpoint) reads it from here. Attribute names are case-insensitive (RFC 7643 §2.1):
+look them up with `Attribute.sub()` / `Schema.attribute()` / `ResourceType.resolve()`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from scim_protocol.vocabularies import IANA_TIME_ZONES, ISO_639_1_LANGUAGES, ISO_3166_ALPHA_2
+
+CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+ENTERPRISE_USER = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+
+STRING, BOOLEAN, DECIMAL, INTEGER = "string", "boolean", "decimal", "integer"
+DATETIME, REFERENCE, COMPLEX, BINARY = "dateTime", "reference", "complex", "binary"
+
+READ_ONLY, READ_WRITE, IMMUTABLE, WRITE_ONLY = "readOnly", "readWrite", "immutable", "writeOnly"
+ALWAYS, NEVER, DEFAULT, REQUEST = "always", "never", "default", "request"
+
+
+@dataclass(frozen=True)
+class Attribute:
+    name: str
+    type: str = STRING
+    multi_valued: bool = False
+    required: bool = False
+    case_exact: bool = False
+    mutability: str = READ_WRITE
+    returned: str = DEFAULT
+    uniqueness: str = "none"
+    canonical_values: tuple[str, ...] = ()
+    reference_types: tuple[str, ...] = ()
+    sub_attributes: tuple[Attribute, ...] = ()
+    description: str = ""
+
+    def sub(self, name: str) -> Attribute | None:
+        """The sub-attribute called `name` (any case), or None."""
+        wanted = name.lower()
+        return next((a for a in self.sub_attributes if a.name.lower() == wanted), None)
+
+    @property
+    def is_complex(self) -> bool:
+        return self.type == COMPLEX
+
+    @property
+    def is_secret(self) -> bool:
+        """A value only a client writes and no one reads back (a password): never returned or
+        writeOnly (RFC 7643 §7). Such values are stored nowhere, not even in a failure log."""
+        return self.returned == NEVER or self.mutability == WRITE_ONLY
+
+    def to_scim(self) -> dict[str, Any]:
+        """The attribute as RFC 7643 §7 describes it (for /Schemas)."""
+        data: dict[str, Any] = {
+            "name": self.name,
+            "type": self.type,
+            "multiValued": self.multi_valued,
+            "description": self.description or self.name,
+            "required": self.required,
+            "mutability": self.mutability,
+            "returned": self.returned,
+        }
+        if self.type in (STRING, REFERENCE, BINARY):
+            data["caseExact"] = self.case_exact
+            data["uniqueness"] = self.uniqueness
+        if self.canonical_values:
+            data["canonicalValues"] = list(self.canonical_values)
+        if self.reference_types:
+            data["referenceTypes"] = list(self.reference_types)
+        if self.sub_attributes:
+            data["subAttributes"] = [a.to_scim() for a in self.sub_attributes]
+        return data
+
+
+@dataclass(frozen=True)
+class Schema:
+    id: str
+    name: str
+    description: str
+    attributes: tuple[Attribute, ...]
+
+    def attribute(self, name: str) -> Attribute | None:
+        wanted = name.lower()
+        return next((a for a in self.attributes if a.name.lower() == wanted), None)
+
+    def to_scim(self, location: str) -> dict[str, Any]:
+        return {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
+            "id": self.id,
+            "name": self.name,
+            "description": self.description,
+            "attributes": [a.to_scim() for a in self.attributes],
+            "meta": {"resourceType": "Schema", "location": location},
+        }
+
+
+def _multi(
+    name: str, *, types: tuple[str, ...], extra: tuple[Attribute, ...] = (), **kwargs: Any
+) -> Attribute:
+    """A multi-valued complex attribute with the usual value/display/type/primary sub-attributes."""
+    subs = (
+        Attribute("value", **kwargs),
+        Attribute("display", mutability=READ_WRITE),
+        Attribute("type", canonical_values=types),
+        Attribute("primary", type=BOOLEAN),
+        *extra,
+    )
+    return Attribute(name, type=COMPLEX, multi_valued=True, sub_attributes=subs)
+
+
+# --- Common attributes (RFC 7643 §3.1): every resource has them ------------------------------
+
+ID = Attribute("id", case_exact=True, mutability=READ_ONLY, returned=ALWAYS, uniqueness="server")
+EXTERNAL_ID = Attribute("externalId", case_exact=True)
+META = Attribute(
+    "meta",
+    type=COMPLEX,
+    mutability=READ_ONLY,
+    sub_attributes=(
+        Attribute("resourceType", case_exact=True, mutability=READ_ONLY),
+        Attribute("created", type=DATETIME, mutability=READ_ONLY),
+        Attribute("lastModified", type=DATETIME, mutability=READ_ONLY),
+        Attribute(
+            "location",
+            type=REFERENCE,
+            case_exact=True,
+            mutability=READ_ONLY,
+            reference_types=("uri",),
+        ),
+        Attribute("version", case_exact=True, mutability=READ_ONLY),
+    ),
+)
+COMMON_ATTRIBUTES = (ID, EXTERNAL_ID, META)
+
+# --- User (RFC 7643 §4.1) ---------------------------------------------------------------------
+
+USER_SCHEMA = Schema(
+    id=CORE_USER,
+    name="User",
+    description="User Account",
+    attributes=(
+        Attribute("userName", required=True, uniqueness="server"),
+        Attribute(
+            "name",
+            type=COMPLEX,
+            sub_attributes=(
+                Attribute("formatted"),
+                Attribute("familyName"),
+                Attribute("givenName"),
+                Attribute("middleName"),
+                Attribute("honorificPrefix"),
+                Attribute("honorificSuffix"),
+            ),
+        ),
+        Attribute("displayName"),
+        Attribute("nickName"),
+        Attribute("profileUrl", type=REFERENCE, reference_types=("external",)),
+        Attribute("title"),
+        Attribute("userType"),
+        Attribute("preferredLanguage", canonical_values=ISO_639_1_LANGUAGES),
+        Attribute("locale", canonical_values=ISO_639_1_LANGUAGES),
+        Attribute("timezone", canonical_values=IANA_TIME_ZONES),
+        Attribute("active", type=BOOLEAN),
+        Attribute("password", mutability=WRITE_ONLY, returned=NEVER),
+        _multi("emails", types=("work", "home", "other")),
+        _multi("phoneNumbers", types=("work", "home", "mobile", "fax", "pager", "other")),
+        _multi("ims", types=("aim", "gtalk", "icq", "xmpp", "msn", "skype", "qq", "yahoo")),
+        _multi(
+            "photos", types=("photo", "thumbnail"), type=REFERENCE, reference_types=("external",)
+        ),
+        Attribute(
+            "addresses",
+            type=COMPLEX,
+            multi_valued=True,
+            sub_attributes=(
+                Attribute("formatted"),
+                Attribute("streetAddress"),
+                Attribute("locality"),
+                Attribute("region"),
+                Attribute("postalCode"),
+                Attribute("country", canonical_values=ISO_3166_ALPHA_2),
+                Attribute("type", canonical_values=("work", "home", "other")),
+                Attribute("primary", type=BOOLEAN),
+            ),
+        ),
+        Attribute(
+            "groups",
+            type=COMPLEX,
+            multi_valued=True,
+            mutability=READ_ONLY,
+            sub_attributes=(
+                Attribute("value", mutability=READ_ONLY),
+                Attribute(
+                    "$ref", type=REFERENCE, mutability=READ_ONLY, reference_types=("User", "Group")
+                ),
+                Attribute("display", mutability=READ_ONLY),
+                Attribute("type", mutability=READ_ONLY, canonical_values=("direct", "indirect")),
+            ),
+        ),
+        _multi("entitlements", types=()),
+        _multi("roles", types=()),
+        _multi("x509Certificates", types=(), type=BINARY),
+    ),
+)
+
+ENTERPRISE_USER_SCHEMA = Schema(
+    id=ENTERPRISE_USER,
+    name="EnterpriseUser",
+    description="Enterprise User",
+    attributes=(
+        Attribute("employeeNumber"),
+        Attribute("costCenter"),
+        Attribute("organization"),
+        Attribute("division"),
+        Attribute("department"),
+        Attribute(
+            "manager",
+            type=COMPLEX,
+            sub_attributes=(
+                Attribute("value"),
+                Attribute("$ref", type=REFERENCE, reference_types=("User",)),
+                # readOnly in RFC 7643; here it is stored as the IdP sends it (Okta maps the
+                # manager's name), so what a client writes is what it reads back.
+                Attribute("displayName"),
+            ),
+        ),
+    ),
+)
+
+# --- Group (RFC 7643 §4.2) --------------------------------------------------------------------
+
+GROUP_SCHEMA = Schema(
+    id=CORE_GROUP,
+    name="Group",
+    description="Group",
+    attributes=(
+        Attribute("displayName", required=True, uniqueness="server"),
+        Attribute(
+            "members",
+            type=COMPLEX,
+            multi_valued=True,
+            sub_attributes=(
+                Attribute("value", mutability=IMMUTABLE),
+                Attribute(
+                    "$ref", type=REFERENCE, mutability=IMMUTABLE, reference_types=("User", "Group")
+                ),
+                # As the IdP sends it (Okta sends the member's userName); ours when absent.
+                Attribute("display"),
+                Attribute("type", mutability=IMMUTABLE, canonical_values=("User", "Group")),
+            ),
+        ),
+    ),
+)
+
+
+# --- Resource types and path resolution -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResolvedAttribute:
+    """Where a path like `name.givenName` or `urn:…:enterprise:2.0:User:manager.value` points."""
+
+    schema: Schema | None  # None for the common attributes (id, externalId, meta)
+    attribute: Attribute
+    sub_attribute: Attribute | None = None
+
+    @property
+    def is_extension(self) -> bool:
+        return self.schema is not None and self.schema.id not in (CORE_USER, CORE_GROUP)
+
+    @property
+    def target(self) -> Attribute:
+        return self.sub_attribute or self.attribute
+
+    @property
+    def dotted(self) -> str:
+        """Canonical `attr` or `attr.sub` (without URN)."""
+        return self.attribute.name + (f".{self.sub_attribute.name}" if self.sub_attribute else "")
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    name: str
+    endpoint: str
+    schema: Schema
+    extensions: tuple[Schema, ...] = field(default=())
+    description: str = ""
+
+    @property
+    def schemas(self) -> tuple[Schema, ...]:
+        return (self.schema, *self.extensions)
+
+    def schema_by_urn(self, urn: str) -> Schema | None:
+        wanted = urn.lower()
+        return next((s for s in self.schemas if s.id.lower() == wanted), None)
+
+    def resolve(self, path: str) -> ResolvedAttribute | None:
+        """Resolve `attr`, `attr.sub`, `urn:…:attr` or `urn:…:attr.sub` (any case), or None."""
+        schema: Schema | None = None
+        rest = path
+        for candidate in sorted(self.schemas, key=lambda s: len(s.id), reverse=True):
+            prefix = candidate.id.lower() + ":"
+            if path.lower().startswith(prefix):
+                schema, rest = candidate, path[len(prefix) :]
+                break
+        attr_name, _, sub_name = rest.partition(".")
+        if schema is None:
+            common = next(
+                (a for a in COMMON_ATTRIBUTES if a.name.lower() == attr_name.lower()), None
+            )
+            if common is not None:
+                return self._with_sub(None, common, sub_name)
+            # Unqualified names belong to the core schema; IdPs also send extension attributes
+            # unqualified (Entra: path "manager"), so fall back to an extension that has it.
+            for candidate in self.schemas:
+                found = candidate.attribute(attr_name)
+                if found is not None:
+                    return self._with_sub(candidate, found, sub_name)
+            return None
+        attribute = schema.attribute(attr_name)
+        if attribute is None:
+            return None
+        return self._with_sub(schema, attribute, sub_name)
+
+    @staticmethod
+    def _with_sub(
+        schema: Schema | None, attribute: Attribute, sub_name: str
+    ) -> ResolvedAttribute | None:
+        if not sub_name:
+            return ResolvedAttribute(schema, attribute)
+        sub = attribute.sub(sub_name)
+        if sub is None:
+            return None
+        return ResolvedAttribute(schema, attribute, sub)
+
+    def to_scim(self, location: str) -> dict[str, Any]:
+        return {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
+            "id": self.name,
+            "name": self.name,
+            "endpoint": self.endpoint,
+            "description": self.description or self.name,
+            "schema": self.schema.id,
+            "schemaExtensions": [{"schema": s.id, "required": False} for s in self.extensions],
+            "meta": {"resourceType": "ResourceType", "location": location},
+        }
+
+
+USER = ResourceType("User", "/Users", USER_SCHEMA, (ENTERPRISE_USER_SCHEMA,), "User Account")
+GROUP = ResourceType("Group", "/Groups", GROUP_SCHEMA, (), "Group")
+RESOURCE_TYPES = (USER, GROUP)
+SCHEMAS = (USER_SCHEMA, ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA)

@@ -1,0 +1,319 @@
+"""Turn a User body as an IdP sends it (POST, PUT, or the result of a PATCH) into the
+canonical resource we store: canonical attribute names, typed values, readOnly and unknown
+attributes dropped, company policies applied. Pure: no database.
+
+The canonical resource has core attributes at the top level and extension attributes under
+their schema URN; absent attributes are missing, never None. `password` is dropped here and
+never stored or echoed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from scim_protocol import values
+from scim_protocol.errors import InvalidSyntax, InvalidValue, PayloadTooLarge
+from scim_protocol.schema import (
+    BOOLEAN,
+    COMPLEX,
+    ENTERPRISE_USER,
+    READ_ONLY,
+    USER,
+    WRITE_ONLY,
+    Attribute,
+    Schema,
+)
+
+# Limits on one user (docs/security.md, "Limits"). Real profiles from Okta and Entra take a
+# few hundred bytes to a few KB; these leave them ample room and bound what one user costs to
+# store, and so what a page of users costs to serve.
+# Strings that are also kept in an indexed varchar(255) column (matched, sorted, unique):
+MAX_INDEXED_LENGTH = 255
+INDEXED = frozenset(
+    {"userName", "externalId", "displayName", "name.givenName", "name.familyName", "manager.value"}
+)
+# Any other string: long group-derived titles, addresses, a manager's display name.
+MAX_STRING_LENGTH = 4096
+# Values of one multi-valued attribute (emails, phoneNumbers, addresses, roles …).
+MAX_VALUES = 100
+# The stored resource as compact JSON: the bound on a user that the page size multiplies.
+MAX_RESOURCE_BYTES = 32 * 1024
+
+# Always kept whatever the allow-list says: identity providers match users on them.
+ALWAYS_KEPT = frozenset({"username", "externalid", "active"})
+_TRUE = {"true", "1", "yes"}
+_FALSE = {"false", "0", "no"}
+
+
+@dataclass(frozen=True)
+class UserPolicy:
+    """A company's SCIM policies, as far as the shape of a user is concerned."""
+
+    username_is_work_email: bool = False
+    # Canonical paths ("emails", "name", "urn:…:enterprise:2.0:User:department"); empty = all.
+    attribute_allowlist: frozenset[str] = field(default_factory=frozenset)
+
+    def keeps(self, schema: Schema, attribute: Attribute) -> bool:
+        if not self.attribute_allowlist or attribute.name.lower() in ALWAYS_KEPT:
+            return True
+        path = attribute.name if schema.id == USER.schema.id else f"{schema.id}:{attribute.name}"
+        return path.lower() in self.attribute_allowlist
+
+
+def policy_from(username_is_work_email: bool, allowlist: list[str] | None) -> UserPolicy:
+    return UserPolicy(
+        username_is_work_email=username_is_work_email,
+        attribute_allowlist=frozenset(
+            path.strip().lower() for path in allowlist or [] if path.strip()
+        ),
+    )
+
+
+def normalize_user(
+    payload: Any, policy: UserPolicy, *, default_active: bool = True
+) -> dict[str, Any]:
+    """The canonical resource for `payload`. A POST or PUT without `active` means an active
+    user (`default_active`); after a PATCH that removed it, it stays absent (and the user
+    counts as active). Raises InvalidSyntax for a body that is not a JSON object,
+    InvalidValue for a missing userName, a value of the wrong type or format, a string over
+    its length limit or an attribute with more than MAX_VALUES values, and PayloadTooLarge
+    for a resource over MAX_RESOURCE_BYTES."""
+    if not isinstance(payload, Mapping):
+        raise InvalidSyntax("The request body must be a JSON object.")
+    resource: dict[str, Any] = {}
+    for key, raw in payload.items():
+        if not isinstance(key, str):
+            continue
+        _place(resource, key, raw, policy)
+    _finish(resource, policy)
+    if default_active:
+        resource.setdefault("active", True)
+    size = resource_size(resource)
+    if size > MAX_RESOURCE_BYTES:
+        raise PayloadTooLarge(
+            f"The user would take {size:,} bytes stored (as compact JSON); at most "
+            f"{MAX_RESOURCE_BYTES:,} are accepted."
+        )
+    return resource
+
+
+def _extension_for(key: str) -> Schema | None:
+    lowered = key.lower()
+    for schema in USER.extensions:
+        if lowered == schema.id.lower():
+            return schema
+    # Entra's documentation misspells the URN as "…:enterprise:2.0User"; take it as meant.
+    if (
+        lowered.startswith("urn:")
+        and "enterprise" in lowered
+        and lowered.rstrip(":").endswith("user")
+    ):
+        return USER.schema_by_urn(ENTERPRISE_USER)
+    return None
+
+
+def _place(resource: dict[str, Any], key: str, raw: Any, policy: UserPolicy) -> None:
+    extension = _extension_for(key)
+    if extension is not None:
+        if raw is None:
+            return
+        if not isinstance(raw, Mapping):
+            raise InvalidValue(f"{extension.id} must be an object of its attributes.")
+        for sub_key, sub_raw in raw.items():
+            attribute = extension.attribute(str(sub_key))
+            if attribute is not None:
+                _set(resource, extension, attribute, sub_raw, policy)
+        return
+    resolved = USER.resolve(key)
+    if resolved is None or (resolved.schema is None and resolved.attribute.name != "externalId"):
+        return  # schemas, id, meta, unknown attributes: not ours to store
+    schema = resolved.schema or USER.schema
+    if resolved.sub_attribute is not None:
+        # A dotted key at the top level ("name.givenName"): treat as a one-key object.
+        _set(
+            resource,
+            schema,
+            resolved.attribute,
+            {resolved.sub_attribute.name: raw},
+            policy,
+            merge=True,
+        )
+        return
+    _set(resource, schema, resolved.attribute, raw, policy)
+
+
+def _set(
+    resource: dict[str, Any],
+    schema: Schema,
+    attribute: Attribute,
+    raw: Any,
+    policy: UserPolicy,
+    *,
+    merge: bool = False,
+) -> None:
+    if attribute.mutability in (READ_ONLY, WRITE_ONLY) or not policy.keeps(schema, attribute):
+        return  # groups, password …: accepted and dropped
+    value = _coerce(attribute, raw, attribute.name)
+    target = resource if schema.id == USER.schema.id else resource.setdefault(schema.id, {})
+    if value is None:
+        target.pop(attribute.name, None)
+    elif merge and isinstance(target.get(attribute.name), dict):
+        target[attribute.name] = {**target[attribute.name], **value}
+    else:
+        target[attribute.name] = value
+    if schema.id != USER.schema.id and not target:
+        resource.pop(schema.id, None)
+
+
+def _coerce(attribute: Attribute, raw: Any, label: str) -> Any:
+    """The typed value of `raw` for `attribute`, or None when it is absent/empty."""
+    if raw is None or raw == "":
+        return None
+    if attribute.name == "manager":
+        return _manager(raw)
+    if attribute.multi_valued:
+        items = raw if isinstance(raw, list) else [raw]
+        # Before looking at any value: a list of 240,000 emails is refused at once.
+        if len(items) > MAX_VALUES:
+            raise InvalidValue(
+                f"{label} has {len(items):,} values; at most {MAX_VALUES:,} are accepted."
+            )
+        coerced = [
+            item
+            for item in (_coerce_single(attribute, entry, label) for entry in items)
+            if item is not None
+        ]
+        return _one_primary(coerced) or None
+    return _coerce_single(attribute, raw, label)
+
+
+def _coerce_single(attribute: Attribute, raw: Any, label: str) -> Any:
+    if raw is None or raw == "":
+        return None
+    if attribute.type == COMPLEX:
+        if not isinstance(raw, Mapping):
+            if attribute.multi_valued and isinstance(raw, str):
+                raw = {"value": raw}  # ["a@b.c"] for emails: take it as the value
+            else:
+                raise InvalidValue(f"{label} must be an object.")
+        out: dict[str, Any] = {}
+        for key, sub_raw in raw.items():
+            sub = attribute.sub(str(key))
+            if sub is None or sub.mutability == READ_ONLY:
+                continue
+            sub_value = _coerce_single(sub, sub_raw, f"{label}.{sub.name}")
+            if sub_value is not None:
+                out[sub.name] = sub_value
+        return out or None
+    if attribute.type == BOOLEAN:
+        return _boolean(raw, label)
+    if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+        raise InvalidValue(f"{label} must be a string.")
+    return _bounded(str(raw), label)
+
+
+def _bounded(text: str, label: str) -> str:
+    limit = MAX_INDEXED_LENGTH if label in INDEXED else MAX_STRING_LENGTH
+    return values.text_within(text, label, limit)
+
+
+def _boolean(raw: Any, label: str) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().lower() in _TRUE | _FALSE:
+        return raw.strip().lower() in _TRUE
+    raise InvalidValue(f"{label} must be true or false.")
+
+
+def _manager(raw: Any) -> dict[str, Any] | None:
+    """Entra sends the manager as [{"value": id}], as a raw id string, or "" to remove it;
+    others send {"value": id or userName, "displayName": …}."""
+    if isinstance(raw, list):
+        raw = raw[0] if raw else None
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, str | int):
+        return {"value": _bounded(str(raw), "manager.value")}
+    if not isinstance(raw, Mapping):
+        raise InvalidValue("manager must be an object with a value, or the manager's id.")
+    value = raw.get("value")
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str | int):
+        raise InvalidValue("manager.value must be a string.")
+    manager = {"value": _bounded(str(value), "manager.value")}
+    # Kept as the IdP sent it (Okta maps the manager's name); never computed by us, so what an
+    # IdP writes is what it reads back.
+    display_name = raw.get("displayName")
+    if isinstance(display_name, str) and display_name:
+        manager["displayName"] = _bounded(display_name, "manager.displayName")
+    return manager
+
+
+def _one_primary(items: list[Any]) -> list[Any]:
+    """At most one value may be primary (RFC 7643 §2.4): the first one marked wins."""
+    seen = False
+    for item in items:
+        if isinstance(item, dict) and item.get("primary") is True:
+            if seen:
+                item["primary"] = False
+            seen = True
+    return items
+
+
+def _finish(resource: dict[str, Any], policy: UserPolicy) -> None:
+    user_name = resource.get("userName")
+    if not isinstance(user_name, str) or not user_name.strip():
+        raise InvalidValue("userName is required.")
+    resource["userName"] = user_name.strip()
+    for email in resource.get("emails", []):
+        if "value" in email:
+            email["value"] = values.email_address(email["value"])
+    for name in ("preferredLanguage", "locale"):
+        if name in resource:
+            resource[name] = values.language_tag(resource[name], name)
+    if "timezone" in resource:
+        resource["timezone"] = values.time_zone(resource["timezone"])
+    for address in resource.get("addresses", []):
+        if "country" in address:
+            address["country"] = values.country_code(address["country"])
+    if policy.username_is_work_email:
+        work = primary_work_email(resource)
+        if work is None or work.lower() != resource["userName"].lower():
+            raise InvalidValue(
+                "This company requires userName to equal the user's primary work email; "
+                f'userName is "{resource["userName"]}" and the primary work email is '
+                f'"{work or "missing"}".'
+            )
+
+
+def resource_size(resource: Mapping[str, Any]) -> int:
+    """Bytes of `resource` as compact JSON: what MAX_RESOURCE_BYTES limits."""
+    return len(orjson.dumps(resource))
+
+
+def primary_work_email(resource: Mapping[str, Any]) -> str | None:
+    """The primary work email: the work email marked primary, else the first work email, else
+    the primary email, else None."""
+    emails = [e for e in resource.get("emails", []) if isinstance(e, dict) and e.get("value")]
+    work = [e for e in emails if str(e.get("type", "")).lower() == "work"]
+    for candidates in (
+        [e for e in work if e.get("primary") is True],
+        work,
+        [e for e in emails if e.get("primary") is True],
+    ):
+        if candidates:
+            return str(candidates[0]["value"])
+    return None
+
+
+def primary_email(resource: Mapping[str, Any]) -> str | None:
+    """The email shown and matched first: the primary one, else the first one."""
+    emails = [e for e in resource.get("emails", []) if isinstance(e, dict) and e.get("value")]
+    primary = [e for e in emails if e.get("primary") is True]
+    chosen = primary or emails
+    return str(chosen[0]["value"]) if chosen else None

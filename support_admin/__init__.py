@@ -1,0 +1,1 @@
+"""Support staff's Django admin for companies (an interface; no models)."""

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class SupportAdminConfig(AppConfig):
+    name = "support_admin"
+    verbose_name = "Support"
