@@ -80,7 +80,7 @@ def resolve(*, data_dir: Path, database: str, redis_index: int) -> Services:
     if os.environ.get("REDIS_URL") and not force_embedded:
         services.redis_url = os.environ["REDIS_URL"]
         services.notes.append("Redis: REDIS_URL from the environment")
-    elif not force_embedded and _redis_answers(LOCAL_REDIS.format(index=0)):
+    elif not force_embedded and redis_answers(LOCAL_REDIS.format(index=0)):
         services.redis_url = LOCAL_REDIS.format(index=redis_index)
         services.notes.append("Redis: local server on 127.0.0.1:6379")
     else:
@@ -101,7 +101,8 @@ def postgres_answers(url: str) -> bool:
         return False
 
 
-def _redis_answers(url: str) -> bool:
+def redis_answers(url: str) -> bool:
+    """Whether a Redis server answers a PING at `url` within a second."""
     client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
     try:
         return bool(client.ping())
@@ -306,7 +307,7 @@ class EmbeddedRedis:
         )
         url = f"redis://127.0.0.1:{port}/{index}"
         deadline = time.monotonic() + 10
-        while not _redis_answers(url):
+        while not redis_answers(url):
             if time.monotonic() > deadline or self._process.poll() is not None:
                 raise RuntimeError("The embedded Redis did not start.")
             time.sleep(0.05)

@@ -16,7 +16,6 @@ import json
 import os
 import platform
 import re
-import subprocess
 import sys
 import threading
 import time
@@ -29,6 +28,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from bench.run import manage  # noqa: E402
 from bench.soak import faults as fault_schedule  # noqa: E402
 from bench.soak.stack import Stack  # noqa: E402
 from bench.soak.traffic import Clock, IdPClient, group_state, user_state  # noqa: E402
@@ -36,17 +36,6 @@ from bench.soak.verdict import Call, State, Verdict, Window, judge_calls, judge_
 
 LOCAL_SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
 COMPANIES = 3
-
-
-def manage(env: dict[str, str], *args: str) -> str:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
 
 
 def soak_database(url: str | None, name: str) -> str:

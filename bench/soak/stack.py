@@ -18,10 +18,9 @@ from types import TracebackType
 from urllib.parse import urlsplit, urlunsplit
 
 import psutil
-import redis
 
 from devstack.relay import Relay
-from devstack.services import EmbeddedRedis
+from devstack.services import EmbeddedRedis, redis_answers
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -96,13 +95,7 @@ class RedisServer:
             time.sleep(0.05)
 
     def answers(self) -> bool:
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=1, socket_timeout=1)
-        try:
-            return bool(client.ping())
-        except redis.RedisError:
-            return False
-        finally:
-            client.close()
+        return redis_answers(self.url)
 
     def kill(self) -> None:
         if self.process is not None:
