@@ -11,9 +11,9 @@ from typing import Any, NamedTuple
 import orjson
 from django.contrib.postgres.fields import ArrayField
 from django.db import connection
-from django.db.models import CharField, QuerySet, Sum, Value
+from django.db.models import CharField, Func, QuerySet, Sum, Value
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Coalesce, Lower
+from django.db.models.functions import Coalesce, Left, Lower
 from django.db.models.lookups import Exact
 
 from directory.errors import MemberNotFound
@@ -190,7 +190,7 @@ def _keeping_roles(
     return rows
 
 
-def folded(value: str) -> Lower:
+def folded(value: str, *, max_length: int | None = None) -> Func:
     """`value` case-folded by the database: `lower(value)` in SQL.
 
     The one folding rule for userNames, display names, names and email values. The unique
@@ -198,8 +198,12 @@ def folded(value: str) -> Lower:
     LC_CTYPE; a literal lowered by Python (str.lower: "İ" -> "i̇", a final "Σ" -> "ς") or
     compared case-insensitively any other way (upper(), ILIKE) can disagree with it, and a
     user that a create refused as taken would not be found by the filter an IdP runs before
-    creating. Compare lower(column) with folded(literal), never with a Python-lowered one."""
-    return Lower(Value(value, output_field=CharField()))
+    creating. Compare lower(column) with folded(literal), never with a Python-lowered one.
+
+    `max_length` cuts the folded text for a column of that width: cut after folding, since
+    lower() may lengthen text under some collations (ICU's "İ" -> "i̇")."""
+    lowered = Lower(Value(value, output_field=CharField()))
+    return lowered if max_length is None else Left(lowered, max_length)
 
 
 def same_when_folded(first: str, second: str) -> bool:

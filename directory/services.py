@@ -193,7 +193,7 @@ def _apply(member: Member, resource: dict[str, Any]) -> None:
     for field, value in member_column_values(resource).items():
         setattr(member, field, value)
     # Folded by the database, as the filters fold what they compare it with.
-    member.primary_email = folded((primary_email(resource) or "")[:320])
+    member.primary_email = folded(primary_email(resource) or "", max_length=320)
 
 
 def _link_manager(member: Member, resource: dict[str, Any], *, current: uuid.UUID | None) -> None:
@@ -255,8 +255,8 @@ def _write_values(member: Member, resource: dict[str, Any], *, replace: bool) ->
             member=member,
             attribute=attribute,
             item=item,
-            value_lower=folded(str(item.get("value", ""))[:1024]),
-            type_lower=folded(str(item.get("type", ""))[:64]),
+            value_lower=folded(str(item.get("value", "")), max_length=1024),
+            type_lower=folded(str(item.get("type", "")), max_length=64),
         )
         for attribute in MULTI_VALUED
         for item in resource.get(attribute, [])
