@@ -322,6 +322,14 @@ if env_bool("SECURE_PROXY", False):
     # Probes (load balancer, Kubernetes) call these over plain HTTP.
     SECURE_REDIRECT_EXEMPT = [r"^livez$", r"^healthz$", r"^healthz/detail$"]
 
+# --- Health ----------------------------------------------------------------------------------
+
+# /healthz/detail pings a Celery worker (up to a second): each process keeps its answer this
+# long, so polling it hard costs one check per window.
+HEALTH_DETAIL_CACHE_SECONDS = float(os.environ.get("HEALTH_DETAIL_CACHE_SECONDS", "10"))
+# Set: /healthz/detail answers only `Authorization: Bearer <token>` (monitoring), 401 otherwise.
+HEALTH_DETAIL_TOKEN = os.environ.get("HEALTH_DETAIL_TOKEN", "")
+
 # --- Provisioning ledger, exports, seats ----------------------------------------------------
 
 LEDGER_RETENTION_DAYS = int(os.environ.get("LEDGER_RETENTION_DAYS", "90"))
