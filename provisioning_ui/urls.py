@@ -22,6 +22,16 @@ urlpatterns = [
         name="credential_revoke",
     ),
     path(
+        "access/tokens/<str:credential_id>/rotate/",
+        access_rights.token_rotate_view,
+        name="token_rotate",
+    ),
+    path(
+        "access/tokens/<str:credential_id>/rotation/confirm/",
+        access_rights.token_rotation_confirm_view,
+        name="token_rotation_confirm",
+    ),
+    path(
         "access/basic/<str:credential_id>/regenerate/",
         access_rights.basic_regenerate_view,
         name="basic_regenerate",

@@ -15,7 +15,7 @@ from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from directory.models import LedgerExport
+from directory.models import Group, LedgerExport, Member, ProvisioningEvent
 from tenants.models import Company
 from tests.conftest import TEST_PASSWORD, make_portal_user
 from tokens import secrets as token_secrets
@@ -186,6 +186,51 @@ def test_every_endpoint_and_method_refuses_the_credential(
         assert not [value for value in hidden if value in leaked], where
         if expected == 401:
             assert "Bearer" in response["WWW-Authenticate"], where
+
+
+READS_BY_POST = {"/Users/.search", "/Groups/.search", "/.search"}
+
+
+def test_a_read_only_token_reads_everywhere_and_writes_nowhere(
+    world: dict[str, Any], acme: Company
+) -> None:
+    """A read-only token of this company: every GET and every POST …/.search answers as for
+    a full token; every other POST, PUT, PATCH and DELETE is a SCIM 403 and changes nothing."""
+    with schema_context(acme.schema_name):
+        reader = token_issue(
+            company=acme, name="auditor", actor="tests", scope=Credential.Scope.READ_ONLY
+        )
+    client = Client()
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {reader.secret}"}
+    search = json.dumps({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]})
+    write = json.dumps({"userName": "intruder@acme.test", "displayName": "x", "schemas": []})
+    with schema_context(acme.schema_name):
+        before = (Member.objects.count(), Group.objects.count(), ProvisioningEvent.objects.count())
+
+    for endpoint, method in itertools.product(ENDPOINTS, METHODS):
+        path = "/t/acme/scim/v2" + endpoint.format(
+            user=world["user"]["id"], group=world["group"]["id"]
+        )
+        reads = method == "GET" or (method == "POST" and endpoint in READS_BY_POST)
+        response = getattr(client, method.lower())(
+            path,
+            data=None if method == "GET" else (search if reads else write),
+            content_type="application/scim+json",
+            **headers,
+        )
+
+        where = f"{method} {endpoint} with a read-only token"
+        assert response["Content-Type"].startswith("application/scim+json"), where
+        if reads:
+            assert response.status_code not in (401, 403), (where, response.content[:200])
+        else:
+            assert response.status_code == 403, (where, response.status_code)
+            payload = response.json()
+            assert payload["schemas"] == [ERROR] and payload["status"] == "403", where
+            assert "read-only" in payload["detail"], where
+    with schema_context(acme.schema_name):
+        after = (Member.objects.count(), Group.objects.count(), ProvisioningEvent.objects.count())
+    assert after == before
 
 
 @pytest.mark.parametrize(
