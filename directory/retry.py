@@ -88,6 +88,9 @@ def retry_refusal(event: ProvisioningEvent) -> str | None:
         return "Only failed requests can be retried."
     if event.operation not in OPERATIONS or event.resource_type not in RESOURCE_TYPES:
         return "Only creates, replaces, updates and deletes of users and groups can be retried."
+    if event.retry_of_id is not None:
+        # Its request is its original's: retrying from there keeps one line of history.
+        return "This is a retry of an earlier request: retry that one, from its entry."
     if ProvisioningEvent.objects.filter(
         retry_of=event, outcome=ProvisioningEvent.Outcome.SUCCEEDED
     ).exists():
@@ -197,11 +200,14 @@ def _replay(company: Company, event: ProvisioningEvent, context: CallContext) ->
 
 
 def failures_of_kind(status: int, scim_type: str) -> QuerySet[ProvisioningEvent]:
-    """Failed rows with this status and scimType not retried successfully yet, newest first
-    (indexed: provisioning_failed_kind)."""
+    """Failed requests of the identity provider (not retries) with this status and scimType,
+    not retried successfully yet, newest first (indexed: provisioning_failed_kind)."""
     return (
         ProvisioningEvent.objects.filter(
-            outcome=ProvisioningEvent.Outcome.FAILED, status=status, scim_type=scim_type
+            outcome=ProvisioningEvent.Outcome.FAILED,
+            status=status,
+            scim_type=scim_type,
+            retry_of__isnull=True,
         )
         .exclude(_succeeded_retry())
         .order_by("-created_at", "-id")

@@ -15,7 +15,7 @@ from django_tenants.utils import schema_context
 from accounts.models import User
 from directory.ledger import TOO_LARGE_TO_KEEP
 from directory.models import Member, ProvisioningEvent
-from directory.retry import failures_to_retry
+from directory.retry import failures_to_retry, ledger_retry
 from tenants.models import Company
 from tests.conftest import TEST_PASSWORD, make_portal_user
 from tests.scim_client import PATCH_OP, Scim, assert_error, okta_user
@@ -134,6 +134,7 @@ def test_a_patch_is_replayed_without_its_secret_operations(scim: Scim, acme: Com
         ("delete_gone", "gone already"),
         ("succeeded_row", "Only failed requests"),
         ("only_a_secret", "secrets are never kept"),
+        ("a_retry", "retry that one, from its entry"),
     ],
 )
 def test_what_cannot_be_retried_is_refused_with_a_message(
@@ -159,6 +160,14 @@ def test_what_cannot_be_retried_is_refused_with_a_message(
         scim.post("/Users", okta_user("ok@acme.test"))
         with schema_context(acme.schema_name):
             event = ProvisioningEvent.objects.latest("id")
+    elif arrange == "a_retry":
+        set_seat_limit(acme, 0)
+        assert_error(scim.post("/Users", okta_user("r@acme.test")), 403)
+        with schema_context(acme.schema_name):
+            event = ledger_retry(
+                company=acme, event_id=last_failure(acme).pk, actor="tests"
+            ).outcome
+        set_seat_limit(acme, None)
     else:
         user = scim.post("/Users", okta_user("s@acme.test")).json()
         only_password = {
