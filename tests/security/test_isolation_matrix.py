@@ -26,6 +26,7 @@ from tokens.services import (
     oauth_connection_create,
     oauth_grant_create,
     token_issue,
+    token_rotate,
 )
 
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
@@ -241,6 +242,8 @@ def test_a_read_only_token_reads_everywhere_and_writes_nowhere(
         "log/exports/{export}/",
         "log/exports/{export}/download/",
         "access/credentials/{credential}/revoke/",
+        "access/tokens/{token}/rotate/",
+        "access/tokens/{token}/rotation/confirm/",
     ],
 )
 def test_another_companys_objects_are_404_in_the_portal(
@@ -251,6 +254,9 @@ def test_another_companys_objects_are_404_in_the_portal(
             requested_by="x", criteria={}, expires_at=timezone.now() + dt.timedelta(hours=1)
         )
         credential = Credential.objects.first()
+        token = Credential.objects.filter(kind="token", revoked_at__isnull=True).first()
+        assert token is not None
+        token_rotate(company=acme, credential_id=str(token.pk), actor="tests")
     make_portal_user(outsider, email="olga@outsider.test")
     client = Client()
     client.post("/t/outsider/login/", {"username": "olga@outsider.test", "password": TEST_PASSWORD})
@@ -260,6 +266,7 @@ def test_another_companys_objects_are_404_in_the_portal(
         group=world["group"]["id"],
         export=export.pk,
         credential=credential.pk,
+        token=token.pk,
     )
 
     response = client.get(path)
