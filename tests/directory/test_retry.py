@@ -239,3 +239,25 @@ def test_retry_all_failures_of_a_kind_replays_each_user_once_oldest_first(
     log = done.content.decode()
     assert log.count("Retry of an earlier failure") == 3
     assert len(re.findall(r"Retried: done", log)) == 2
+
+
+def test_a_group_create_refused_as_taken_succeeds_once_the_other_group_is_deleted(
+    scim: Scim, acme: Company
+) -> None:
+    member = scim.post("/Users", okta_user("g@acme.test")).json()
+    holder = scim.post("/Groups", {"displayName": "Sales"}).json()
+    taken = scim.post(
+        "/Groups",
+        {"displayName": "SALES", "externalId": "okta-sales", "members": [{"value": member["id"]}]},
+    )
+    assert_error(taken, 409, "uniqueness")
+    failure = last_failure(acme)
+    scim.delete(f"/Groups/{holder['id']}")
+
+    signed_in(acme).post(f"/t/acme/log/{failure.pk}/retry/")
+
+    (retry,) = retries_of(acme, failure)
+    assert retry.outcome == "succeeded" and retry.resource_type == "Group"
+    group = scim.get(f"/Groups/{retry.resource_id}").json()
+    assert group["displayName"] == "SALES" and group["externalId"] == "okta-sales"
+    assert [m["value"] for m in group["members"]] == [member["id"]]
