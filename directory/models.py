@@ -154,6 +154,9 @@ class ProvisioningEvent(models.Model):
     request_id = models.CharField(max_length=64, blank=True)
     # The request body of a failed write, with secrets (password) removed.
     request_body = models.JSONField(null=True, blank=True)
+    # Optional values a successful write left out because they had no one meaning:
+    # [{"attribute", "sent" (cut short), "advice"}] (scim_protocol.user_input.DroppedValue).
+    warnings = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
