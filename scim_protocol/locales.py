@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import unicodedata
 import zoneinfo
-from functools import cache
+from functools import cache, lru_cache
 
 import langcodes
 import pycountry
@@ -65,6 +65,9 @@ _COUNTRY_ALIASES = {
 
 # Longest text we try to read as a name; longer values are not a country or a language.
 _MAX_NAME = 100
+# A directory repeats a few values across its users (one country for most of them): the
+# answers are kept per process, bounded (a few hundred KB at most).
+_REMEMBERED = 4096
 
 
 def _folded(text: str) -> str:
@@ -90,6 +93,7 @@ def _countries() -> dict[str, str]:
     return table
 
 
+@lru_cache(maxsize=_REMEMBERED)
 def country_alpha_2(value: str) -> str | None:
     """The ISO 3166-1 alpha-2 code `value` names: a code in any case ("us"), an alpha-3 code
     ("USA"), a numeric code ("840", "40" for Austria's "040"), the English name, official or
@@ -114,6 +118,7 @@ def _time_zones() -> dict[str, str]:
     return table
 
 
+@lru_cache(maxsize=_REMEMBERED)
 def iana_time_zone(value: str) -> str | None:
     """The IANA zone `value` names: an IANA name in any case ("america/los_angeles"), or a
     Windows zone name ("Pacific Standard Time" -> "America/Los_Angeles", CLDR's mapping for the
@@ -130,6 +135,7 @@ def iso_639_1() -> frozenset[str]:
     )
 
 
+@lru_cache(maxsize=_REMEMBERED)
 def language_tag(value: str) -> str | None:
     """A BCP 47 tag whose language subtag is ISO 639-1, in canonical case: tags as written
     ("en-US", "en-us"), POSIX locales ("en_US", "pt_BR.UTF-8", "sr_RS@latin"), 3-letter
