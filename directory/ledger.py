@@ -107,7 +107,7 @@ def ledger_success(
         outcome=ProvisioningEvent.Outcome.SUCCEEDED,
         status=status,
         detail=detail,
-        warnings=[warning.as_json() for warning in warnings],
+        warnings=[warning.as_json() for warning in warnings] or None,
     )
 
 

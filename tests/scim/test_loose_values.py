@@ -50,7 +50,7 @@ def test_entra_body_with_free_text_values_is_created_with_normalised_values(scim
     assert body["timezone"] == "America/Los_Angeles"
     stored = Member.objects.get(id=body["id"]).attributes
     assert stored["addresses"][0]["country"] == "US"
-    assert ProvisioningEvent.objects.get().warnings == []
+    assert ProvisioningEvent.objects.get().warnings is None
 
 
 def test_a_garbage_country_is_left_out_and_the_ledger_row_warns(scim: Scim) -> None:
