@@ -166,6 +166,11 @@ class ProvisioningEvent(models.Model):
             models.Index(fields=["-created_at", "-id"], name="provisioning_recent"),
             models.Index(fields=["outcome", "-created_at"], name="provisioning_outcome_recent"),
             models.Index(fields=["resource_id"], name="provisioning_resource"),
+            models.Index(
+                fields=["-created_at", "-id"],
+                condition=Q(warnings__isnull=False),
+                name="provisioning_warned_recent",
+            ),
         ]
 
     def __str__(self) -> str:

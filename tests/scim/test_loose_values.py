@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from directory.exports import clean_criteria, ledger_events
 from directory.models import Member, ProvisioningEvent
 from tenants.models import Company
 from tests.scim_client import PATCH_OP, Scim, assert_error, okta_user
@@ -243,3 +244,13 @@ def test_delete_of_an_unknown_user_is_404_under_either_policy(scim: Scim, acme: 
     set_policy(acme, scim_delete_action="deactivate")
 
     assert_error(scim.delete("/Users/6e0d7c6b-2f58-4d86-9c4d-1c0b1f1b0d0e"), 404)
+
+
+def test_the_log_can_list_only_the_writes_with_warnings(scim: Scim) -> None:
+    scim.post("/Users", okta_user("plain@acme.test", externalId="1"))
+    scim.post("/Users", okta_user("far@acme.test", externalId="2", timezone="Mars/Olympus"))
+    scim.post("/Users", okta_user("", externalId="3"))
+
+    warned = ledger_events(clean_criteria({"outcome": "warned"}))
+
+    assert [event.user_name for event in warned] == ["far@acme.test"]
