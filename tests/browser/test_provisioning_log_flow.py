@@ -92,6 +92,10 @@ def test_admin_downloads_the_failed_operations(
         expect(warned).to_contain_text(
             'addresses[type eq "work"].country: “Atlantis” was left out. Not a country we recognise'
         )
+        page.locator('select[name="outcome"]').select_option("warned")
+        page.get_by_role("button", name="Show").click()
+        expect(page.locator("#log tbody tr")).to_have_count(1)
+        expect(page.locator("#log tbody tr.warned")).to_contain_text("far@live.test")
         page.goto(f"{portal}/log/?outcome=failed")
 
         page.get_by_role("button", name="Prepare CSV of failed operations").click()
