@@ -16,7 +16,12 @@ from infra.client_ip import client_ip
 from scim import throttling
 from scim.authentication import ScimCredentialAuthentication, UnknownCredential
 from scim.exceptions import scim_exception_handler
-from scim.media import ScimContentNegotiation, ScimJSONParser, ScimJSONRenderer
+from scim.media import (
+    ScimContentNegotiation,
+    ScimJSONParser,
+    ScimJSONRenderer,
+    UnlabelledJSONParser,
+)
 from scim.permissions import ScimClientPermission
 from scim_protocol import errors
 from scim_protocol.json_input import MAX_DEPTH, check_json, unstorable
@@ -49,7 +54,7 @@ class ScimView(APIView):
     authentication_classes = [ScimCredentialAuthentication]
     permission_classes = [ScimClientPermission]
     renderer_classes = [ScimJSONRenderer]
-    parser_classes = [ScimJSONParser, JSONParser]
+    parser_classes = [ScimJSONParser, JSONParser, UnlabelledJSONParser]
     content_negotiation_class = ScimContentNegotiation
     # True for views whose POST only reads (…/.search): read-only tokens may call them
     # (scim/permissions.py). Every other POST, PUT, PATCH and DELETE is a write.

@@ -79,6 +79,7 @@ PAGES = {
     "/t/acme/groups/{group}/": 6,  # group, count, page
     "/t/acme/access/": 6,  # credentials, OAuth connections, audit trail
     "/t/acme/log/": 6,  # count, page, exports
+    "/t/acme/log/?outcome=warned": 6,
     "/t/acme/log/exports/{export}/": 4,
     # entry with the failure it retried, its retries, the same-kind failures to retry
     "/t/acme/log/{failure}/": 7,

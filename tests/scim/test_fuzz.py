@@ -36,6 +36,8 @@ from hypothesis import HealthCheck, currently_in_test_context, event, given, set
 from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
 
+from directory.models import ProvisioningEvent
+from scim_protocol.vocabularies import IANA_TIME_ZONES, ISO_639_1_LANGUAGES, ISO_3166_ALPHA_2
 from tests.scim_client import PATCH_OP, Scim, assert_error, okta_user
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "60"))
@@ -279,8 +281,18 @@ USER_ATTRIBUTES = [
     f"{CORE_USER}:userName",
     "name.givenName",
     "urn:made:up:2.0:Thing",
+    CORE_USER,  # core attributes nested under their URN
 ]
-GROUP_ATTRIBUTES = ["schemas", "id", "externalId", "displayName", "members", "meta", "urn:x:y"]
+GROUP_ATTRIBUTES = [
+    "schemas",
+    "id",
+    "externalId",
+    "displayName",
+    "members",
+    "meta",
+    "urn:x:y",
+    CORE_GROUP,
+]
 SUB_ATTRIBUTES = ["value", "display", "type", "primary", "$ref", "givenName", "country", "x"]
 MADE_UP_NAMES = st.from_regex(r"[A-Za-z][A-Za-z0-9_$-]{0,12}", fullmatch=True)
 
@@ -293,6 +305,10 @@ def json_scalars() -> st.SearchStrategy[Any]:
         st.floats(allow_nan=False, allow_infinity=False),
         texts(),
         st.sampled_from(["true", "False", "", " ", "a@b.test", "en-US", "US", "Europe/Paris"]),
+        # As directories hold them (issue #19): normalised, or left out with a warning.
+        st.sampled_from(
+            ["United States", "USA", "840", "UK", "Pacific Standard Time", "English", "en_US"]
+        ),
     )
 
 
@@ -536,6 +552,10 @@ USER_PATCH_VALUES = [
     [{"value": "new@acme.test", "type": "work", "primary": True}],
     [{"value": "+1 555 0199", "type": "mobile"}],
     [{"country": "fr", "type": "work"}],
+    [{"country": "United States", "type": "work"}],
+    [{"country": "Atlantis", "type": "work"}],
+    "Pacific Standard Time",
+    "English",
     {"value": "ada@acme.test"},
     {"givenName": "Grace", "familyName": "Hopper"},
     "en-US",
@@ -903,6 +923,40 @@ def test_posting_any_user_body_is_a_201_or_a_scim_error(
     assert_answer(response, {201, 400, 409})
     if stored is not None:
         assert stored.status_code == 200 and stored.json() == created
+
+
+LOOSE_TEXT = st.one_of(
+    texts(min_size=1, max_size=80, url=True),  # no NUL or lone surrogate: those are 400s
+    st.sampled_from(["United States", "deu", "840", "UK", "Atlantis", "Pacific Standard Time"]),
+    st.sampled_from(["Mars/Olympus", "English", "Deutsch", "en_US", "pt_BR.UTF-8", "Klingon"]),
+)
+
+
+@fuzz
+@given(country=LOOSE_TEXT, zone=LOOSE_TEXT, language=LOOSE_TEXT)
+def test_any_country_time_zone_or_language_is_normalised_or_left_out_never_refused(
+    api: Scim, people: dict[str, str], country: str, zone: str, language: str
+) -> None:
+    body = okta_user(
+        "loose@acme.test",
+        addresses=[{"type": "work", "country": country, "locality": "Town"}],
+        timezone=zone,
+        preferredLanguage=language,
+    )
+
+    with isolated():
+        response = api.post("/Users", body)
+        created = response.json()
+        warnings = ProvisioningEvent.objects.filter(user_name="loose@acme.test").get().warnings
+
+    assert response.status_code == 201, created
+    stored_country = created["addresses"][0].get("country")
+    assert stored_country is None or stored_country in ISO_3166_ALPHA_2
+    assert created.get("timezone") in {None, *IANA_TIME_ZONES}
+    language_stored = created.get("preferredLanguage")
+    assert language_stored is None or language_stored.split("-")[0] in ISO_639_1_LANGUAGES
+    left_out = [stored_country, created.get("timezone"), language_stored].count(None)
+    assert len(warnings or []) == left_out
 
 
 @fuzz
