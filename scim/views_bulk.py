@@ -62,23 +62,35 @@ class BulkView(ScimView):
                     500, f"Internal error. Quote request id {context.request_id} to support."
                 ) from None
 
-        def refuse(operation: Operation, error: errors.ScimError) -> None:
-            resource_type = "Group" if operation.resource == "Groups" else "User"
-            ledger_failure(
-                _LEDGER_OPERATION.get(operation.method, "bulk"),
-                Subject.from_payload(resource_type, operation.data),
-                own_context(operation),
-                error,
-                operation.data if operation.method != "PATCH" else None,
-            )
-
         body = run_bulk(
             bulk,
             perform,
             location=lambda resource, resource_id: f"{base}/{resource}/{resource_id}",
-            refuse=refuse,
+            refuse=lambda operation, error: _refused(operation, error, own_context(operation)),
         )
         return Response(body, status=200)
+
+
+def _refused(operation: Operation, error: errors.ScimError, context: CallContext) -> None:
+    """The ledger row of an operation refused before its service ran: every operation of a
+    bulk request leaves one, as every single write does."""
+    resource_type = "Group" if operation.resource == "Groups" else "User"
+    ledger_failure(
+        _LEDGER_OPERATION.get(operation.method, "bulk"),
+        Subject.from_payload(resource_type, operation.data),
+        context,
+        error,
+        # A PatchOp body that failed its own check is not the operations list redaction reads.
+        operation.data if operation.method != "PATCH" else None,
+    )
+
+
+def _patch_operations(operation: Operation, data: Any, context: CallContext) -> list[Any]:
+    try:
+        return validate_patch_request(data)
+    except errors.ScimError as error:
+        _refused(operation, error, context)
+        raise
 
 
 def _perform(
@@ -108,7 +120,7 @@ def _perform(
             found = services.member_patch(
                 company=company,
                 member_id=str(target),
-                operations=validate_patch_request(data),
+                operations=_patch_operations(operation, data, context),
                 context=context,
                 if_match=if_match,
             )
@@ -126,7 +138,7 @@ def _perform(
     else:
         group = groups.group_patch(
             group_id=str(target),
-            operations=validate_patch_request(data),
+            operations=_patch_operations(operation, data, context),
             context=context,
             if_match=if_match,
         )

@@ -187,6 +187,7 @@ def test_each_operation_has_its_own_ledger_row_and_request_id(scim: Scim) -> Non
         create_user("a", "ledger-a"),
         {"method": "POST", "path": "/Users", "bulkId": "b", "data": {"schemas": []}},
         {"method": "GET", "path": "/Users"},
+        {"method": "PATCH", "path": "/Users/bulkId:a", "data": {"schemas": []}},
         {"method": "DELETE", "path": "/Users/bulkId:a"},
     ]
 
@@ -200,7 +201,8 @@ def test_each_operation_has_its_own_ledger_row_and_request_id(scim: Scim) -> Non
         "bulk-ledger-0001#1": ("create", "succeeded", 201),
         "bulk-ledger-0001#2": ("create", "failed", 400),
         "bulk-ledger-0001#3": ("bulk", "failed", 400),
-        "bulk-ledger-0001#4": ("delete", "succeeded", 204),
+        "bulk-ledger-0001#4": ("patch", "failed", 400),
+        "bulk-ledger-0001#5": ("delete", "succeeded", 204),
     }
 
 
