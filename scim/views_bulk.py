@@ -14,6 +14,8 @@ from rest_framework.response import Response
 
 from directory import groups, services
 from directory.ledger import CallContext, Subject, ledger_failure
+from infra.client_ip import client_ip
+from scim import throttling
 from scim.views_base import ScimView, call_context, company_of, json_body, scim_base
 from scim_protocol import errors
 from scim_protocol.bulk import (
@@ -38,6 +40,14 @@ class BulkView(ScimView):
         check_payload_size(int(declared) if declared.isdigit() else 0)
         check_payload_size(len(request.body))
         bulk = parse_bulk_request(json_body(request))
+        if len(bulk.operations) > 1 and request.auth is not None:
+            # Each operation is a write the rate limits count; authentication counted one.
+            throttling.admit(
+                company_of(request),
+                str(request.auth.pk),
+                client_ip(request),
+                cost=len(bulk.operations) - 1,
+            )
         context = call_context(request)
         base = scim_base(request)
 

@@ -251,3 +251,14 @@ def test_bad_operations_are_reported_one_by_one(scim: Scim) -> None:
 
     assert [r["status"] for r in results] == ["400", "400", "400", "201", "400", "400"]
     assert all(r["response"]["schemas"] == [ERROR] for r in results if r["status"] == "400")
+
+
+def test_each_operation_counts_against_the_rate_limits(scim: Scim, acme: Company) -> None:
+    Company.objects.filter(pk=acme.pk).update(scim_rate_limit=5)
+    operations = [create_user(f"r{n}", f"rate{n}") for n in range(10)]
+
+    reply = scim.post("/Bulk", bulk(operations))
+
+    body = assert_error(reply, 429)
+    assert "5 SCIM requests per minute" in body["detail"] and reply["Retry-After"]
+    assert not Member.objects.filter(user_name__startswith="rate").exists()
