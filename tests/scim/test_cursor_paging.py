@@ -321,3 +321,36 @@ def test_a_sweep_while_users_are_created_and_deleted_sends_each_lasting_user_onc
     assert [i for i, n in Counter(seen).items() if n > 1] == []
     lasting = [user_id for user_id in before if user_id not in doomed]
     assert [user_id for user_id in seen if user_id in set(lasting)] == lasting
+
+
+@pytest.mark.parametrize(
+    "sort_by",
+    [
+        "userName",
+        "displayName",
+        "name.givenName",
+        "name.familyName",
+        "active",
+        "meta.created",
+        "meta.lastModified",
+    ],
+)
+@pytest.mark.parametrize("order", ["ascending", "descending"])
+def test_every_cursor_sort_gives_the_order_of_index_paging(
+    scim: Scim, sort_by: str, order: str
+) -> None:
+    for n in range(12):
+        user = okta_user(
+            f"u{n % 5}{n}@acme.test",
+            externalId=f"e{n}",
+            displayName=f"Name {n % 3}",
+            name={"givenName": f"G{n % 4}", "familyName": f"F{n % 2}"},
+            active=n % 2 == 0,
+        )
+        assert scim.post("/Users", user).status_code == 201
+    query = f"sortBy={sort_by}&sortOrder={order}"
+    by_index = scim.get(f"/Users?{query}&count=1000").json()["Resources"]
+
+    ids, _ = sweep(scim, query, 5)
+
+    assert ids == [resource["id"] for resource in by_index]
