@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
+from django.utils.crypto import salted_hmac
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
@@ -24,6 +26,7 @@ from scim.media import (
 )
 from scim.permissions import ScimClientPermission
 from scim_protocol import errors
+from scim_protocol.cursor import CursorCodec
 from scim_protocol.json_input import MAX_DEPTH, check_json, unstorable
 from scim_protocol.listing import SEARCH_REQUEST
 from scim_protocol.user_resource import etag
@@ -39,6 +42,17 @@ def company_of(request: Request) -> Company:
 def scim_base(request: Request) -> str:
     """The company's absolute SCIM base URL, as resources' `location` and `$ref` give it."""
     return scim_base_url(request._request, company_of(request))
+
+
+def cursor_key(company: Company) -> bytes:
+    """The key of `company`'s list cursors (RFC 9865), derived from SECRET_KEY and the
+    company: a cursor issued at one company is invalid at another."""
+    return salted_hmac("headcount.scim.cursor", f"{company.pk}:{company.schema_name}").digest()
+
+
+def cursor_codec(request: Request) -> CursorCodec:
+    """Signs and reads the list cursors of the request's company, at the current time."""
+    return CursorCodec(key=cursor_key(company_of(request)), now=time.time())
 
 
 def call_context(request: Request) -> CallContext:
