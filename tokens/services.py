@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from events.outbox import EventType, NewEvent, Origin, emit
 from tenants.gate import scim_gate
 from tenants.models import Company
 from tokens import secrets
@@ -37,6 +38,29 @@ class IssuedCredential:
     @property
     def basic_pair(self) -> str:
         return f"{self.credential.username}:{self.secret}"
+
+
+def _announce(kind: str, credential: Credential, actor: str) -> None:
+    """The change event of a credential created or revoked, in the current transaction:
+    which credential (never its secret: not even the display prefix) and who acted."""
+    emit(
+        [
+            NewEvent(
+                type=kind,
+                resource_type="Company",
+                display_name=credential.name,
+                data={
+                    "credential": {
+                        "id": str(credential.pk),
+                        "kind": credential.kind,
+                        "name": credential.name,
+                    },
+                    "actor": actor,
+                },
+            )
+        ],
+        origin=Origin(),
+    )
 
 
 def _require_scim_open(company: Company) -> None:
@@ -83,6 +107,7 @@ def token_issue(
             CredentialEvent.objects.create(
                 credential=credential, action=CredentialEvent.Action.CREATED, actor=actor, ip=ip
             )
+            _announce(EventType.CREDENTIAL_CREATED, credential, actor)
     except IntegrityError:
         raise ValidationError(
             f'A token named "{name}" exists already. '
@@ -117,6 +142,7 @@ def basic_issue(
             CredentialEvent.objects.create(
                 credential=credential, action=CredentialEvent.Action.CREATED, actor=actor, ip=ip
             )
+            _announce(EventType.CREDENTIAL_CREATED, credential, actor)
     except IntegrityError:
         raise ValidationError(
             "Basic credentials exist already. Regenerate their secret or revoke them first.",
@@ -169,6 +195,7 @@ def credential_revoke(*, credential_id: str, actor: str, ip: str | None = None) 
             CredentialEvent.objects.create(
                 credential=credential, action=CredentialEvent.Action.REVOKED, actor=actor, ip=ip
             )
+            _announce(EventType.CREDENTIAL_REVOKED, credential, actor)
     return credential
 
 
@@ -314,6 +341,7 @@ def oauth_connection_create(
                 ),
             ]
         )
+        _announce(EventType.CREDENTIAL_CREATED, credential, locked.approved_by)
     return credential
 
 
