@@ -5,9 +5,13 @@ Why a relay: a global sequence taken at write time does not give commit order (a
 took number 7 can commit after number 8 was read, and a reader at 8 would skip it), and a
 global counter row locked by every write would serialise all companies. Each company's own
 `seq` is in commit order (events.outbox); the relay, one at a time (a transaction-level
-advisory lock), appends each company's new events to the feed, whose `position` therefore
-grows in commit order too. The cost is delay: the feed is as fresh as the last relay run
-(EVENTS_RELAY_SECONDS); a company's own events (`?company=`) are read from its outbox, fresh.
+advisory lock), appends each company's new, committed events to the feed. So the feed holds
+every company's events in that company's order, nothing is skipped (a reader's `position`
+cursor only ever sees complete relay runs) and nothing is there twice (unique company+seq).
+Between companies the order is the relay's: within one run, one company after the other,
+so two companies' events are ordered only to within a relay interval. The cost is delay:
+the feed is as fresh as the last relay run (EVENTS_RELAY_SECONDS); a company's own events
+(`?company=`) are read from its outbox, complete at commit.
 """
 
 from __future__ import annotations

@@ -33,7 +33,8 @@ class RelayCursor(models.Model):
 
 class FeedEvent(models.Model):
     """A company's event copied into the one feed of all companies. `position` is assigned
-    by the relay, which runs alone (an advisory lock), so positions grow in commit order."""
+    by the relay, which runs alone (an advisory lock): a reader at position P never finds a
+    smaller position committed later, and each company's events are in its `seq` order."""
 
     position = models.BigAutoField(primary_key=True)
     schema_name = models.CharField(max_length=63)
