@@ -203,7 +203,7 @@ def test_bad_parameters_and_unknown_companies_are_clear_errors(vendor: Vendor) -
         response = vendor.get("/events", **params)
         assert response.status_code == 400, params
         assert response.json()["error"]["code"] == "invalid_parameter"
-        assert list(params)[0] in response.json()["error"]["message"]
+        assert next(iter(params)) in response.json()["error"]["message"]
     for path in ("/events?company=nope", "/companies/nope/members", "/companies/nope/groups"):
         missing = vendor.client.get("/api/v1" + path, HTTP_AUTHORIZATION=f"Bearer {vendor.secret}")
         assert missing.status_code == 404, path
