@@ -68,6 +68,7 @@ SHARED_APPS = [
     # The vendor API (/api/v1/ on the public site; no models) and its OpenAPI schema.
     "vendor_api",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
 ]
 
 TENANT_APPS = [
@@ -261,6 +262,7 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    "REDOC_DIST": "SIDECAR",
 }
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")

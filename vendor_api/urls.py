@@ -1,7 +1,7 @@
 """/api/v1/: the vendor API, its OpenAPI schema and the schema's docs page."""
 
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
+from drf_spectacular.views import SpectacularAPIView
 
 from vendor_api import views
 
@@ -25,5 +25,5 @@ urlpatterns = [
         SpectacularAPIView.as_view(urlconf="vendor_api.urls_schema"),
         name="vendor_schema",
     ),
-    path("docs/", SpectacularRedocView.as_view(url_name="vendor_schema"), name="vendor_docs"),
+    path("docs/", views.DocsView.as_view(url_name="vendor_schema"), name="vendor_docs"),
 ]
