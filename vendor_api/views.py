@@ -51,7 +51,7 @@ def _int(request: Request, name: str, default: int, *, lowest: int, highest: int
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not lowest <= int(raw) <= highest:
+    if not (raw.isascii() and raw.isdigit()) or not lowest <= int(raw) <= highest:
         raise BadParameter(f"`{name}` must be a whole number from {lowest} to {highest}.")
     return int(raw)
 
