@@ -199,7 +199,13 @@ def _outsider_token(outsider: Company) -> str:
 
 
 def test_bad_parameters_and_unknown_companies_are_clear_errors(vendor: Vendor) -> None:
-    for params in ({"after": "abc"}, {"after": "-1"}, {"after": "²"}, {"limit": "0"}, {"limit": "5000"}):
+    for params in (
+        {"after": "abc"},
+        {"after": "-1"},
+        {"after": "²"},
+        {"limit": "0"},
+        {"limit": "5000"},
+    ):
         response = vendor.get("/events", **params)
         assert response.status_code == 400, params
         assert response.json()["error"]["code"] == "invalid_parameter"
