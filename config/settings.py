@@ -62,6 +62,13 @@ SHARED_APPS = [
     # Sign-in throttling: one table of attempts for the support admin and every company's
     # portal, in `public` (accounts/sign_in.py keys each account with its company).
     "axes",
+    # Change events across companies: stream positions, the feed the vendor API pages through,
+    # vendor API keys (events/feed). The outbox itself is per company (`events`, below).
+    "events.feed",
+    # The vendor API (/api/v1/ on the public site; no models) and its OpenAPI schema.
+    "vendor_api",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
 ]
 
 TENANT_APPS = [
@@ -71,6 +78,8 @@ TENANT_APPS = [
     "accounts",
     "tokens",
     "directory",
+    # The outbox of change events, written with each change (events/outbox.py).
+    "events",
     "scim",
     "provisioning_ui",
 ]
@@ -247,6 +256,21 @@ REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,
+    # The vendor API's OpenAPI schema (/api/v1/schema/); the SCIM API describes itself.
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Headcount vendor API",
+    "DESCRIPTION": "Change events and directories of every company, for the vendor's backend. "
+    "Authenticate with a vendor API key: `Authorization: Bearer hcv_…`. See docs/integrate.md.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "REDOC_DIST": "SIDECAR",
+    # Its deploy check generates a schema of the root URLconf (the SCIM views describe
+    # themselves and would warn); tests/events/test_vendor_api.py generates the vendor
+    # API's schema with warnings as failures instead.
+    "ENABLE_DJANGO_DEPLOY_CHECK": False,
 }
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
@@ -342,6 +366,10 @@ SIGN_IN_LOG_RETENTION_DAYS = int(os.environ.get("SIGN_IN_LOG_RETENTION_DAYS", "9
 EXPORT_ROOT = Path(os.environ.get("EXPORT_ROOT") or BASE_DIR / ".data" / "exports")
 EXPORT_TTL_HOURS = int(os.environ.get("EXPORT_TTL_HOURS", "24"))
 SEAT_WARNING_PERCENT = int(os.environ.get("SEAT_WARNING_PERCENT", "80"))
+# Change events (the vendor API's /api/v1/events) are kept this long, then purged daily.
+EVENT_RETENTION_DAYS = int(os.environ.get("EVENT_RETENTION_DAYS", "30"))
+# How often the relay copies new company events into the all-companies feed: the feed's delay.
+EVENTS_RELAY_SECONDS = int(os.environ.get("EVENTS_RELAY_SECONDS", "2"))
 CELERY_BEAT_SCHEDULE = {
     "seat-check": {"task": "tenants.tasks.seat_check_all", "schedule": 3600.0},
     "ledger-retention": {"task": "directory.tasks.ledger_purge_all", "schedule": 24 * 3600.0},
@@ -353,6 +381,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 24 * 3600.0,
     },
     "schema-pool": {"task": "tenants.tasks.schema_pool_fill", "schedule": 60.0},
+    "events-relay": {"task": "events.tasks.relay", "schedule": float(EVENTS_RELAY_SECONDS)},
+    "events-retention": {"task": "events.tasks.purge", "schedule": 24 * 3600.0},
 }
 # Company schemas cloned ahead of time, so creating a company is a rename (tenants.schema_pool).
 SCHEMA_POOL_SIZE = int(os.environ.get("SCHEMA_POOL_SIZE", "5"))

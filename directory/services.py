@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
+from directory import change_events
 from directory.columns import member_column_values
 from directory.integrity import check_if_match, save_unique
 from directory.ledger import CallContext, LedgerEntry, Subject, recorded
 from directory.models import Member, MemberValue
-from directory.seats import seats_release, seats_take
+from directory.seats import SeatLimitReached, seats_release, seats_take
 from directory.selectors import (
     MemberWithRoles,
     folded,
@@ -56,7 +58,11 @@ def member_create(*, company: Company, payload: Any, context: CallContext) -> Me
     InvalidSyntax for a bad body, Uniqueness (409) when userName or externalId is taken,
     SeatLimitReached (403) when no seat is free. Every outcome is recorded in the ledger;
     optional values left out (scim_protocol.user_input) are warnings on its row."""
-    with recorded("create", Subject.from_payload("User", payload), context, payload) as entry:
+    with (
+        _seat_refusal_announced(company, context) as watch,
+        recorded("create", Subject.from_payload("User", payload), context, payload) as entry,
+    ):
+        watch.entry = entry
         normalized = normalized_user(payload, user_policy(company))
         resource = normalized.resource
         now = timezone.now()
@@ -73,6 +79,7 @@ def member_create(*, company: Company, payload: Any, context: CallContext) -> Me
         _write_values(member, resource, replace=False)
         _adopt(member, waiting)
         entry.succeeded(_subject(member), 201, warnings=normalized.dropped)
+        change_events.user_created(company, member, context)
     return member
 
 
@@ -90,13 +97,21 @@ def member_replace(
     (userName immutable by company policy), Uniqueness, SeatLimitReached (reactivation),
     InvalidValue."""
     subject = Subject.from_payload("User", payload, parse_member_id(member_id))
-    with recorded("replace", subject, context, payload) as entry:
+    with (
+        _seat_refusal_announced(company, context) as watch,
+        recorded("replace", subject, context, payload) as entry,
+    ):
+        watch.entry = entry
         found = member_get_with_roles(member_id, for_update=True)
         member = found.member
+        before, was_active = member.attributes, member.active
         check_if_match(member.version, if_match, "user")
         normalized = normalized_user(payload, user_policy(company))
         _update(company, member, normalized.resource)
         entry.succeeded(_subject(member), 200, warnings=normalized.dropped)
+        change_events.user_updated(
+            company, member, found.roles, before=before, was_active=was_active, context=context
+        )
     return found
 
 
@@ -111,17 +126,25 @@ def member_patch(
     """PATCH: apply the operations to the stored User, atomically (any failing operation
     changes nothing); returns what member_replace returns. Raises what member_replace raises,
     plus the PATCH errors (InvalidPath, NoTarget, InvalidSyntax)."""
-    with recorded(
-        "patch", Subject("User", parse_member_id(member_id)), context, list(operations)
-    ) as entry:
+    with (
+        _seat_refusal_announced(company, context) as watch,
+        recorded(
+            "patch", Subject("User", parse_member_id(member_id)), context, list(operations)
+        ) as entry,
+    ):
+        watch.entry = entry
         found = member_get_with_roles(member_id, for_update=True)
         member = found.member
         entry.subject = _subject(member)
+        before, was_active = member.attributes, member.active
         check_if_match(member.version, if_match, "user")
         patched = apply_patch(copy.deepcopy(member.attributes), operations, USER)
         normalized = normalized_user(patched, user_policy(company), default_active=False)
         _update(company, member, normalized.resource)
         entry.succeeded(_subject(member), 200, warnings=normalized.dropped)
+        change_events.user_updated(
+            company, member, found.roles, before=before, was_active=was_active, context=context
+        )
     return found
 
 
@@ -134,7 +157,7 @@ def member_delete(
     the ledger row says which happened. Raises NotFound, PreconditionFailed."""
     with recorded("delete", Subject("User", parse_member_id(member_id)), context) as entry:
         if company.scim_delete_action == Company.DeleteAction.DEACTIVATE:
-            _deactivate_on_delete(company, member_id, if_match, entry)
+            _deactivate_on_delete(company, member_id, if_match, entry, context)
             return
         member = member_get(member_id, for_update=True)
         entry.subject = _subject(member)
@@ -147,19 +170,29 @@ def member_delete(
             seats_release(company)
         member.delete()
         entry.succeeded(entry.subject, 204, detail="Deleted.")
+        change_events.user_deleted(entry.subject, context)
 
 
 def _deactivate_on_delete(
-    company: Company, member_id: str, if_match: str | None, entry: LedgerEntry
+    company: Company,
+    member_id: str,
+    if_match: str | None,
+    entry: LedgerEntry,
+    context: CallContext,
 ) -> None:
     """The DELETE of a company that keeps its users: the same write as a PATCH setting
     `active` to false (its row, then the seat lock), so a later reactivation is an ordinary
     update. Deleting an already inactive member changes nothing."""
-    member = member_get(member_id, for_update=True)
+    found = member_get_with_roles(member_id, for_update=True)
+    member = found.member
     entry.subject = _subject(member)
     check_if_match(member.version, if_match, "user")
+    before, was_active = member.attributes, member.active
     if member.active:
         _update(company, member, {**member.attributes, "active": False})
+        change_events.user_updated(
+            company, member, found.roles, before=before, was_active=was_active, context=context
+        )
     entry.succeeded(
         _subject(member),
         204,
@@ -169,6 +202,25 @@ def _deactivate_on_delete(
 
 
 # --- internals ------------------------------------------------------------------------------
+
+
+class _Watch:
+    entry: LedgerEntry | None = None
+
+
+@contextmanager
+def _seat_refusal_announced(company: Company, context: CallContext) -> Iterator[_Watch]:
+    """Around `recorded`: a write refused for want of a seat becomes a
+    company.seat_limit_reached event, written after the rollback, as the ledger's failure row
+    is (the refused write itself leaves nothing)."""
+    watch = _Watch()
+    try:
+        yield watch
+    except SeatLimitReached:
+        user_name = watch.entry.subject.user_name if watch.entry else ""
+        with transaction.atomic():
+            change_events.seat_limit_reached(company, user_name, context)
+        raise
 
 
 def _subject(member: Member) -> Subject:

@@ -12,6 +12,7 @@ from django.utils.html import format_html, format_html_join
 from django_tenants.utils import schema_context
 
 from directory.models import ProvisioningEvent
+from support_admin import vendor_keys as vendor_keys  # registers the vendor API keys' admin
 from tenants.models import Company, CompanyEvent
 from tenants.services import (
     POLICY_FIELDS,

@@ -13,6 +13,7 @@ from django_tenants.utils import schema_context, schema_exists
 
 from accounts.models import User
 from accounts.services import company_admin_create
+from events.outbox import EventType, NewEvent, Origin, emit
 from tenants.models import Company, CompanyEvent, Domain
 from tenants.policies import validate_attribute_allowlist
 from tenants.schema_clone import clone_schema
@@ -153,6 +154,18 @@ def company_set_scim(*, company: Company, enabled: bool, actor: str) -> bool:
             if enabled
             else CompanyEvent.Action.SCIM_DISABLED,
             actor=actor,
+        )
+        # The vendor's change event, in the company's own outbox (events.outbox).
+        emit(
+            [
+                NewEvent(
+                    type=EventType.SCIM_ENABLED if enabled else EventType.SCIM_DISABLED,
+                    resource_type="Company",
+                    data={"company": locked.slug, "scimEnabled": enabled, "actor": actor},
+                )
+            ],
+            origin=Origin(),
+            schema_name=locked.schema_name,
         )
     company.scim_enabled = locked.scim_enabled
     company.scim_changed_by = locked.scim_changed_by

@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
+from events.outbox import EventType, NewEvent, Origin, emit
 from tenants.gate import scim_gate
 from tenants.models import Company
 from tokens import secrets
@@ -43,6 +44,29 @@ class IssuedCredential:
     @property
     def basic_pair(self) -> str:
         return f"{self.credential.username}:{self.secret}"
+
+
+def _announce(kind: str, credential: Credential, actor: str) -> None:
+    """The change event of a credential created or revoked, in the current transaction:
+    which credential (never its secret: not even the display prefix) and who acted."""
+    emit(
+        [
+            NewEvent(
+                type=kind,
+                resource_type="Company",
+                display_name=credential.name,
+                data={
+                    "credential": {
+                        "id": str(credential.pk),
+                        "kind": credential.kind,
+                        "name": credential.name,
+                    },
+                    "actor": actor,
+                },
+            )
+        ],
+        origin=Origin(),
+    )
 
 
 def _require_scim_open(company: Company) -> None:
@@ -94,6 +118,7 @@ def token_issue(
             CredentialEvent.objects.create(
                 credential=credential, action=CredentialEvent.Action.CREATED, actor=actor, ip=ip
             )
+            _announce(EventType.CREDENTIAL_CREATED, credential, actor)
     except IntegrityError:
         raise ValidationError(
             f'A token named "{name}" exists already. '
@@ -128,6 +153,7 @@ def basic_issue(
             CredentialEvent.objects.create(
                 credential=credential, action=CredentialEvent.Action.CREATED, actor=actor, ip=ip
             )
+            _announce(EventType.CREDENTIAL_CREATED, credential, actor)
     except IntegrityError:
         raise ValidationError(
             "Basic credentials exist already. Regenerate their secret or revoke them first.",
@@ -186,6 +212,7 @@ def _revoke_locked(credential: Credential, *, actor: str, ip: str | None, action
         revoked_at=credential.revoked_at
     )
     CredentialEvent.objects.create(credential=credential, action=action, actor=actor, ip=ip)
+    _announce(EventType.CREDENTIAL_REVOKED, credential, actor)
     return True
 
 
@@ -254,6 +281,7 @@ def token_rotate(
                 ),
             ]
         )
+        _announce(EventType.CREDENTIAL_CREATED, successor, actor)
     return IssuedCredential(credential=successor, secret=secret)
 
 
@@ -436,6 +464,7 @@ def oauth_connection_create(
                 ),
             ]
         )
+        _announce(EventType.CREDENTIAL_CREATED, credential, locked.approved_by)
     return credential
 
 

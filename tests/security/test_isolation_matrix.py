@@ -28,6 +28,7 @@ from tokens.services import (
     token_issue,
     token_rotate,
 )
+from tokens.vendor_keys import vendor_key_issue, vendor_key_revoke
 
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -60,6 +61,8 @@ CREDENTIALS = [
     "revoked_oauth",
     "expired_oauth",
     "oauth_scim_switched_off",
+    # The vendor's key reads /api/v1/ only: it is no credential of any company's SCIM API.
+    "vendor_key",
 ]
 EXPECTED = {kind: 401 for kind in CREDENTIALS} | {
     "scim_switched_off": 403,
@@ -140,8 +143,75 @@ def world(scim: Any, acme: Company, outsider: Company) -> dict[str, Any]:
             foreign_basic.credential.username or "", foreign_basic.secret
         ),
         "scim_switched_off": f"Bearer {switched_off.secret}",
+        "vendor_key": f"Bearer {vendor_key_issue(name='backend', actor='tests').secret}",
+    }
+    with schema_context(acme.schema_name):
+        acme_basic = basic_issue(company=acme, actor="tests")
+        acme_bearer = token_issue(company=acme, name="live", actor="tests")
+    revoked_vendor = vendor_key_issue(name="revoked", actor="tests")
+    vendor_key_revoke(key_id=str(revoked_vendor.key.pk), actor="tests")
+    live_oauth, _ = _oauth_access_token(acme, "ada.oauth4@acme.test")
+    secrets |= {
+        "company_bearer": f"Bearer {acme_bearer.secret}",
+        "company_basic": _basic(acme_basic.credential.username or "", acme_basic.secret),
+        "company_oauth": f"Bearer {live_oauth}",
+        "revoked_vendor_key": f"Bearer {revoked_vendor.secret}",
+        "unknown_vendor_key": "Bearer hcv_" + "A" * 38,
     }
     return {"user": user, "group": group, "secrets": secrets}
+
+
+VENDOR_ENDPOINTS = [
+    "/events",
+    "/events?company=acme",
+    "/companies",
+    "/companies/acme/members",
+    "/companies/acme/members/{user}",
+    "/companies/acme/groups",
+    "/companies/acme/groups/{group}",
+]
+# Every credential a company holds, live, and vendor keys that are not: all refused.
+VENDOR_REFUSED = [
+    "none",
+    "malformed",
+    "company_bearer",
+    "company_basic",
+    "company_oauth",
+    "other_company_bearer",
+    "other_company_basic",
+    "revoked_vendor_key",
+    "unknown_vendor_key",
+]
+
+
+@pytest.mark.parametrize("credential", VENDOR_REFUSED)
+def test_the_vendor_api_refuses_everything_but_a_live_vendor_key(
+    world: dict[str, Any], credential: str
+) -> None:
+    headers = {} if credential == "none" else {"HTTP_AUTHORIZATION": world["secrets"][credential]}
+    hidden = (world["user"]["id"], world["group"]["id"], *ACME_SECRETS)
+
+    for endpoint, method in itertools.product(VENDOR_ENDPOINTS, METHODS):
+        path = "/api/v1" + endpoint.format(user=world["user"]["id"], group=world["group"]["id"])
+        response = getattr(Client(), method.lower())(path, **headers)
+
+        where = f"{method} {endpoint} with {credential}"
+        assert response.status_code == 401, (where, response.status_code)
+        assert response.json()["error"]["code"] == "not_authenticated", where
+        assert response["WWW-Authenticate"].startswith("Bearer"), where
+        leaked = response.content.decode()
+        assert not [value for value in hidden if value in leaked], where
+
+
+def test_a_live_vendor_key_reads_and_writes_nothing(world: dict[str, Any]) -> None:
+    headers = {"HTTP_AUTHORIZATION": world["secrets"]["vendor_key"]}
+
+    for endpoint, method in itertools.product(VENDOR_ENDPOINTS, METHODS):
+        path = "/api/v1" + endpoint.format(user=world["user"]["id"], group=world["group"]["id"])
+        response = getattr(Client(), method.lower())(path, **headers)
+
+        expected = 200 if method == "GET" else 405
+        assert response.status_code == expected, (method, endpoint, response.content[:200])
 
 
 @pytest.mark.parametrize("credential", CREDENTIALS)
