@@ -1,8 +1,9 @@
 """The "Access rights" screen: SCIM base URL, tokens, Basic credentials, their audit trail.
 
-A generated secret is rendered once, in the response to the POST that made it, with
-`Cache-Control: no-store`; it is not kept anywhere (not even in the session) to be shown
-again.
+A generated secret is shown once: the POST that made it keeps it in the session and
+redirects, and the next page (this one, or the set-up guide the form was on) takes it out and
+shows it with `Cache-Control: no-store` (provisioning_ui/reveal.py). A reload shows nothing
+and creates nothing.
 """
 
 from __future__ import annotations
@@ -14,11 +15,15 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.cache import add_never_cache_headers, patch_cache_control
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from provisioning_ui.forms import BasicForm, TokenForm
+from provisioning_ui.guides import GUIDE_SLUGS
 from provisioning_ui.permissions import actor_label, client_ip, credential_manager_required
+from provisioning_ui.reveal import keep_for_reveal, take_reveal
+from provisioning_ui.setup import guide_page
 from tenants.gate import scim_gate
 from tenants.links import scim_base_url
 from tenants.models import Company
@@ -50,10 +55,15 @@ def _page(
     *,
     token_form: TokenForm | None = None,
     basic_form: BasicForm | None = None,
-    revealed: IssuedCredential | None = None,
     status: int = 200,
 ) -> HttpResponse:
+    guide = _from_guide(request)
+    if guide is not None:
+        return guide_page(
+            request, guide, token_form=token_form, basic_form=basic_form, status=status
+        )
     company = _company(request)
+    revealed = take_reveal(request)
     gate = scim_gate(company)
     credentials = credentials_recent()
     context: dict[str, Any] = {
@@ -79,6 +89,20 @@ def _page(
         add_never_cache_headers(response)
         patch_cache_control(response, no_store=True, private=True)
     return response
+
+
+def _from_guide(request: HttpRequest) -> str | None:
+    """The set-up guide a credential form was posted from, if any (a hidden field)."""
+    slug = request.POST.get("guide", "") if request.method == "POST" else ""
+    return slug if slug in GUIDE_SLUGS else None
+
+
+def _reveal(request: HttpRequest, issued: IssuedCredential) -> HttpResponse:
+    keep_for_reveal(request, issued)
+    guide = _from_guide(request)
+    if guide is not None:
+        return redirect(reverse("setup_guide", args=[guide]) + "#reveal")
+    return redirect(reverse("access_rights") + "#reveal")
 
 
 def _locked(request: HttpRequest, error: CredentialsLocked) -> HttpResponse:
@@ -112,7 +136,7 @@ def token_generate(request: HttpRequest) -> HttpResponse:
     except ValidationError as error:
         form.add_error("name", error)
         return _page(request, token_form=form, status=400)
-    return _page(request, revealed=issued)
+    return _reveal(request, issued)
 
 
 @require_POST
@@ -133,7 +157,7 @@ def basic_generate(request: HttpRequest) -> HttpResponse:
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
         return _page(request, status=400)
-    return _page(request, revealed=issued)
+    return _reveal(request, issued)
 
 
 def _credential_or_404(credential_id: str) -> Credential:
@@ -190,4 +214,4 @@ def basic_regenerate_view(request: HttpRequest, credential_id: str) -> HttpRespo
         )
     except CredentialsLocked as error:
         return _locked(request, error)
-    return _page(request, revealed=issued)
+    return _reveal(request, issued)
