@@ -65,6 +65,9 @@ PAGES = {
     "/t/acme/access/": 6,  # credentials, OAuth connections, audit trail
     "/t/acme/log/": 6,  # count, page, exports
     "/t/acme/log/exports/{export}/": 4,
+    "/t/acme/setup/okta/": 4,  # credentials (is there a Basic pair already?)
+    "/t/acme/setup/entra/": 3,
+    "/t/acme/setup/other/": 4,
 }
 
 
