@@ -107,6 +107,9 @@ def guide_page(
         "basic_form": basic_form or BasicForm(),
         "basic": basic,
         "revealed": revealed,
+        # A secret made elsewhere (a regenerated Basic secret, say) still shows, at the top.
+        "reveal_on_top": revealed is not None
+        and revealed.credential.kind not in filled.credential_kinds(),
     }
     response = render(request, "portal/guide.html", context, status=status)
     if revealed is not None:

@@ -162,6 +162,17 @@ def test_regenerating_basic_credentials_redirects_before_the_reveal(acme: Compan
     assert len(credentials(acme)) == 1
 
 
+def test_a_secret_for_a_step_this_guide_lacks_is_still_shown_once(acme: Company) -> None:
+    browser = signed_in(acme)
+    browser.post("/t/acme/access/basic/", {"guide": "okta"})
+
+    shown = browser.get("/t/acme/setup/entra/").content.decode()  # no Basic step in Entra's
+    reloaded = browser.get("/t/acme/setup/entra/").content.decode()
+
+    (secret,) = set(BASIC_RE.findall(shown))
+    assert secret not in reloaded
+
+
 def test_a_refused_form_on_the_guide_comes_back_to_the_guide(acme: Company) -> None:
     browser = signed_in(acme)
 
