@@ -109,25 +109,40 @@ def test_admin_follows_the_guide_and_connects(
             context.close()
 
 
+def overflow(page: Page) -> int:
+    return int(page.evaluate("document.scrollingElement.scrollWidth"))
+
+
 def test_every_portal_page_fits_a_390_px_phone(
     live_server_url: str, chromium: Browser, django_db_blocker: Any
 ) -> None:
     with live_scim_company(django_db_blocker) as live:
         idp = IdP.bearer(live_server_url, live, "Okta SCIM Client 1.0.0")
         long_name = "a.very.long.user.name.that.does.not.wrap.easily@subsidiary.example.com"
-        assert idp.call("POST", "/Users", {"userName": long_name}).status == 201
+        created = idp.call("POST", "/Users", {"userName": long_name, "title": "Engineer"})
+        assert created.status == 201
         assert idp.call("POST", "/Users", {"userName": long_name}).status == 409
+        group = idp.call(
+            "POST",
+            "/Groups",
+            {"displayName": "Engineering", "members": [{"value": created.body["id"]}]},
+        )
+        assert group.status == 201
         portal = f"{live_server_url}/t/{live.company.slug}"
         context = chromium.new_context(viewport=PHONE)
         page = context.new_page()
         try:
-            sign_in(page, portal)
             wide = {}
-            for path in PORTAL_PAGES:
+            for path in ("/login/", "/password-reset/"):
                 page.goto(portal + path)
-                width = page.evaluate("document.scrollingElement.scrollWidth")
-                if width > PHONE["width"]:
-                    wide[path] = width
+                if overflow(page) > PHONE["width"]:
+                    wide[path] = overflow(page)
+            sign_in(page, portal)
+            details = [f"/members/{created.body['id']}/", f"/groups/{group.body['id']}/"]
+            for path in PORTAL_PAGES + details:
+                page.goto(portal + path)
+                if overflow(page) > PHONE["width"]:
+                    wide[path] = overflow(page)
             assert wide == {}
             # The skip link is the first stop of the keyboard and lands on the content.
             page.goto(f"{portal}/")
