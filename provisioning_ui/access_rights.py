@@ -203,7 +203,14 @@ def basic_regenerate_view(request: HttpRequest, credential_id: str) -> HttpRespo
         return render(
             request,
             "portal/confirm_credential.html",
-            {"credential": credential, "action": "regenerate"},
+            {
+                "credential": credential,
+                "action": "regenerate",
+                # Asked from a set-up guide: the new secret is shown back there.
+                "guide": request.GET.get("guide")
+                if request.GET.get("guide") in GUIDE_SLUGS
+                else "",
+            },
         )
     try:
         issued = basic_regenerate(

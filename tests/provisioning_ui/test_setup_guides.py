@@ -173,6 +173,25 @@ def test_a_secret_for_a_step_this_guide_lacks_is_still_shown_once(acme: Company)
     assert secret not in reloaded
 
 
+def test_regenerating_from_the_guide_shows_the_new_secret_back_in_the_guide(
+    acme: Company,
+) -> None:
+    browser = signed_in(acme)
+    browser.post("/t/acme/access/basic/", {"guide": "okta"}, follow=True)
+    (pair,) = credentials(acme)
+    guide_page = browser.get("/t/acme/setup/okta/").content.decode()
+    link = f"/t/acme/access/basic/{pair.pk}/regenerate/?guide=okta"
+
+    confirm = browser.get(link).content.decode()
+    posted = browser.post(link.split("?")[0], {"guide": "okta"})
+    shown = browser.get("/t/acme/setup/okta/").content.decode()
+
+    assert f'href="{link}"' in guide_page
+    assert '<input type="hidden" name="guide" value="okta">' in confirm
+    assert posted["Location"] == "/t/acme/setup/okta/#reveal"
+    assert len(set(BASIC_RE.findall(shown))) == 1
+
+
 def test_a_refused_form_on_the_guide_comes_back_to_the_guide(acme: Company) -> None:
     browser = signed_in(acme)
 
