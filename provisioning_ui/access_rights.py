@@ -3,13 +3,15 @@
 A generated secret is shown once: the POST that made it keeps it in the session and
 redirects, and the next page (this one, or the set-up guide the form was on) takes it out and
 shows it with `Cache-Control: no-store` (provisioning_ui/reveal.py). A reload shows nothing
-and creates nothing.
+and creates nothing. A rotation's successor is shown the same way, so a reload after
+"Rotate" cannot rotate twice.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -37,10 +39,13 @@ from tokens.selectors import (
 from tokens.services import (
     CredentialsLocked,
     IssuedCredential,
+    RotationRefused,
     basic_issue,
     basic_regenerate,
     credential_revoke,
     token_issue,
+    token_rotate,
+    token_rotation_confirm,
 )
 
 AUDIT_TRAIL_LENGTH = 30
@@ -128,6 +133,7 @@ def token_generate(request: HttpRequest) -> HttpResponse:
             name=form.cleaned_data["name"],
             note=form.cleaned_data["note"],
             expires_at=form.expires_at(),
+            scope=form.cleaned_data["scope"],
             actor=actor_label(request),
             ip=client_ip(request),
         )
@@ -222,3 +228,69 @@ def basic_regenerate_view(request: HttpRequest, credential_id: str) -> HttpRespo
     except CredentialsLocked as error:
         return _locked(request, error)
     return _reveal(request, issued)
+
+
+def _token_or_404(credential_id: str) -> Credential:
+    credential = _credential_or_404(credential_id)
+    if credential.kind != Credential.Kind.TOKEN:
+        raise Http404("No such token.")
+    return credential
+
+
+@require_http_methods(["GET", "POST"])
+@credential_manager_required
+def token_rotate_view(request: HttpRequest, credential_id: str) -> HttpResponse:
+    credential = _token_or_404(credential_id)
+    if request.method == "GET":
+        return render(
+            request,
+            "portal/confirm_credential.html",
+            {"credential": credential, "action": "rotate", "grace_days": _grace_days()},
+        )
+    try:
+        issued = token_rotate(
+            company=_company(request),
+            credential_id=str(credential.pk),
+            actor=actor_label(request),
+            ip=client_ip(request),
+        )
+    except CredentialsLocked as error:
+        return _locked(request, error)
+    except RotationRefused as error:
+        messages.error(request, str(error))
+        return redirect("access_rights")
+    except Credential.DoesNotExist:
+        messages.error(request, f"“{credential.name}” is revoked or expired: it cannot be rotated.")
+        return redirect("access_rights")
+    keep_for_reveal(request, issued)
+    messages.success(
+        request,
+        f"“{credential.name}” rotated. Put the new token in your identity provider; the old "
+        f"one keeps working until you confirm, or for {_grace_days()} days.",
+    )
+    return redirect("access_rights")
+
+
+@require_http_methods(["GET", "POST"])
+@credential_manager_required
+def token_rotation_confirm_view(request: HttpRequest, credential_id: str) -> HttpResponse:
+    credential = _token_or_404(credential_id)
+    if not credential.is_retiring:
+        raise Http404("This token is not being rotated.")
+    if request.method == "GET":
+        return render(
+            request,
+            "portal/confirm_credential.html",
+            {"credential": credential, "action": "confirm_rotation"},
+        )
+    token_rotation_confirm(
+        credential_id=str(credential.pk), actor=actor_label(request), ip=client_ip(request)
+    )
+    messages.success(
+        request, f"Rotation of “{credential.name}” confirmed: the old token no longer works."
+    )
+    return redirect("access_rights")
+
+
+def _grace_days() -> int:
+    return int(settings.TOKEN_ROTATION_GRACE_DAYS)
