@@ -143,6 +143,12 @@ def test_every_portal_page_fits_a_390_px_phone(
                 page.goto(portal + path)
                 if overflow(page) > PHONE["width"]:
                     wide[path] = overflow(page)
+            # A log entry's detail page, reached from the failures.
+            page.goto(f"{portal}/log/?outcome=failed")
+            page.locator("#log tbody tr.failed a").first.click()
+            page.wait_for_url(f"{portal}/log/*/")
+            if overflow(page) > PHONE["width"]:
+                wide[page.url] = overflow(page)
             assert wide == {}
             # The skip link is the first stop of the keyboard and lands on the content.
             page.goto(f"{portal}/")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import urllib.parse
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from django.db import connection
 from django_tenants.utils import schema_context
 from playwright.sync_api import Browser, Page
 
+from directory.models import ProvisioningEvent
 from tenants.models import Company
 from tenants.services import InitialAdmin, company_create
 from tests.live import IdP, gunicorn_server, in_thread
@@ -42,6 +43,7 @@ class Data:
 
     member_id: str
     group_id: str
+    failure_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ PAGES = [
     TourPage("group", "A group", lambda d: f"/groups/{d.group_id}/", "A role and its members."),
     TourPage("log", "Provisioning log", lambda d: "/log/", "Every change and every failure, with the reason; failures can be downloaded as CSV."),
     TourPage("log-failed", "Provisioning log: failures", lambda d: "/log/?outcome=failed", "Failed requests only: what the export will hold is said above the button."),
+    TourPage("log-entry", "A failed request", lambda d: f"/log/{d.failure_id}/", "One log entry: the request, the error, and a retry."),
 ]  # fmt: skip
 
 
@@ -194,10 +197,22 @@ def write_tour_doc() -> None:
     TOUR_DOC.write_text("\n".join(lines), encoding="utf-8")
 
 
-def test_tour(tour_server: str, chromium: Browser, tour_company: tuple[Company, str]) -> None:
-    _company, token = tour_company
+def test_tour(
+    tour_server: str,
+    chromium: Browser,
+    tour_company: tuple[Company, str],
+    django_db_blocker: Any,
+) -> None:
+    company, token = tour_company
     portal = f"{tour_server}/t/{SLUG}"
     data = arrange(tour_server, token)
+
+    def latest_failure() -> str:
+        with django_db_blocker.unblock(), schema_context(company.schema_name):
+            failed = ProvisioningEvent.objects.filter(outcome="failed").order_by("-created_at")
+            return str(failed.values_list("pk", flat=True).first())
+
+    data = replace(data, failure_id=in_thread(latest_failure))
     TOUR_DIR.mkdir(parents=True, exist_ok=True)
     for width in WIDTHS:
         context = chromium.new_context(viewport={"width": width, "height": 900})
