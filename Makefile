@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-$(shell cat $(LOCK) | md5sum | cut -c1-12)
 LOCK_COMPILE = $(VENV)/bin/uv pip compile pyproject.toml --universal --generate-hashes \
   --no-emit-index-url --no-emit-find-links --no-header --quiet
 
-.PHONY: run test test-unprepared manage doctor serve worker beat lint fmt typecheck migrations-check check install lock lock-check clean-data bench bench-company soak
+.PHONY: run test test-unprepared manage doctor serve worker beat lint fmt typecheck migrations-check check install lock lock-check clean-data bench bench-company soak docs tour
 
 install: $(STAMP)
 
@@ -57,6 +57,14 @@ test: install
 test-unprepared: install
 	PREPARED_QUERIES=0 $(PY) -m devstack.test tests/scim tests/tokens tests/infra \
 	  tests/security/test_isolation_matrix.py -p no:cacheprovider -q $(ARGS)
+
+## Write docs/connect-<idp>.md from the portal's set-up guides (provisioning_ui/guides/*.toml).
+docs: install
+	DEBUG=1 $(PY) manage.py render_guides
+
+## Screenshots of every portal page at 1280 and 390 px into docs/tour/ (docs/tour.md).
+tour: install
+	HC_TOUR=1 $(PY) -m devstack.test -p no:cacheprovider -q tests/browser/test_tour.py $(ARGS)
 
 ## Production server (gunicorn, DEBUG off) on $$PORT; what docker-compose and the benchmark use.
 serve: install

@@ -1,6 +1,8 @@
 """URLs of the public site: support staff's admin, the health checks, a landing page."""
 
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponseRedirect
+from django.templatetags.static import static
 from django.urls import include, path, re_path
 from django.views.generic import TemplateView
 
@@ -11,7 +13,14 @@ admin.site.site_header = "Headcount support"
 admin.site.site_title = "Headcount support"
 admin.site.index_title = "Companies and support staff"
 
+
+def favicon(request: HttpRequest) -> HttpResponseRedirect:
+    # Browsers and crawlers ask for /favicon.ico whatever the page links; the file is static.
+    return HttpResponseRedirect(static("favicon.ico"))
+
+
 urlpatterns = [
+    path("favicon.ico", favicon, name="favicon"),
     path("", TemplateView.as_view(template_name="public/home.html"), name="home"),
     path("livez", livez, name="livez"),
     path("healthz", healthz, name="healthz"),

@@ -1,10 +1,10 @@
 """The "Access rights" screen: SCIM base URL, tokens, Basic credentials, their audit trail.
 
-A generated secret is rendered once, in the response to the POST that made it, with
-`Cache-Control: no-store`; it is not kept anywhere (not even in the session) to be shown
-again. A rotation's successor follows the post/redirect/get pattern instead, so a reload of
-the page after "Rotate" cannot rotate twice: the POST puts the secret in the session, the
-redirect's GET takes it out (shown once, no-store), and a reload shows nothing.
+A generated secret is shown once: the POST that made it keeps it in the session and
+redirects, and the next page (this one, or the set-up guide the form was on) takes it out and
+shows it with `Cache-Control: no-store` (provisioning_ui/reveal.py). A reload shows nothing
+and creates nothing. A rotation's successor is shown the same way, so a reload after
+"Rotate" cannot rotate twice.
 """
 
 from __future__ import annotations
@@ -17,11 +17,15 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.cache import add_never_cache_headers, patch_cache_control
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from provisioning_ui.forms import BasicForm, TokenForm
+from provisioning_ui.guides import GUIDE_SLUGS
 from provisioning_ui.permissions import actor_label, client_ip, credential_manager_required
+from provisioning_ui.reveal import keep_for_reveal, take_reveal
+from provisioning_ui.setup import guide_page
 from tenants.gate import scim_gate
 from tenants.links import scim_base_url
 from tenants.models import Company
@@ -45,8 +49,6 @@ from tokens.services import (
 )
 
 AUDIT_TRAIL_LENGTH = 30
-# Session key of a rotation's successor secret between the POST and the redirect's GET.
-REVEAL_SESSION_KEY = "access_rights_reveal"
 
 
 def _company(request: HttpRequest) -> Company:
@@ -58,10 +60,15 @@ def _page(
     *,
     token_form: TokenForm | None = None,
     basic_form: BasicForm | None = None,
-    revealed: IssuedCredential | None = None,
     status: int = 200,
 ) -> HttpResponse:
+    guide = _from_guide(request)
+    if guide is not None:
+        return guide_page(
+            request, guide, token_form=token_form, basic_form=basic_form, status=status
+        )
     company = _company(request)
+    revealed = take_reveal(request)
     gate = scim_gate(company)
     credentials = credentials_recent()
     context: dict[str, Any] = {
@@ -89,6 +96,20 @@ def _page(
     return response
 
 
+def _from_guide(request: HttpRequest) -> str | None:
+    """The set-up guide a credential form was posted from, if any (a hidden field)."""
+    slug = request.POST.get("guide", "") if request.method == "POST" else ""
+    return slug if slug in GUIDE_SLUGS else None
+
+
+def _reveal(request: HttpRequest, issued: IssuedCredential) -> HttpResponse:
+    keep_for_reveal(request, issued)
+    guide = _from_guide(request)
+    if guide is not None:
+        return redirect(reverse("setup_guide", args=[guide]) + "#reveal")
+    return redirect(reverse("access_rights") + "#reveal")
+
+
 def _locked(request: HttpRequest, error: CredentialsLocked) -> HttpResponse:
     messages.error(request, str(error))
     return _page(request, status=403)
@@ -97,18 +118,7 @@ def _locked(request: HttpRequest, error: CredentialsLocked) -> HttpResponse:
 @require_GET
 @login_required
 def access_rights(request: HttpRequest) -> HttpResponse:
-    return _page(request, revealed=_take_revealed(request))
-
-
-def _take_revealed(request: HttpRequest) -> IssuedCredential | None:
-    """The secret a POST just left in the session for this GET, removed as it is read."""
-    stored = request.session.pop(REVEAL_SESSION_KEY, None)
-    if not isinstance(stored, dict):
-        return None
-    credential = credential_get(str(stored.get("credential_id", "")))
-    if credential is None:
-        return None
-    return IssuedCredential(credential=credential, secret=str(stored.get("secret", "")))
+    return _page(request)
 
 
 @require_POST
@@ -132,7 +142,7 @@ def token_generate(request: HttpRequest) -> HttpResponse:
     except ValidationError as error:
         form.add_error("name", error)
         return _page(request, token_form=form, status=400)
-    return _page(request, revealed=issued)
+    return _reveal(request, issued)
 
 
 @require_POST
@@ -153,7 +163,7 @@ def basic_generate(request: HttpRequest) -> HttpResponse:
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
         return _page(request, status=400)
-    return _page(request, revealed=issued)
+    return _reveal(request, issued)
 
 
 def _credential_or_404(credential_id: str) -> Credential:
@@ -199,7 +209,14 @@ def basic_regenerate_view(request: HttpRequest, credential_id: str) -> HttpRespo
         return render(
             request,
             "portal/confirm_credential.html",
-            {"credential": credential, "action": "regenerate"},
+            {
+                "credential": credential,
+                "action": "regenerate",
+                # Asked from a set-up guide: the new secret is shown back there.
+                "guide": request.GET.get("guide")
+                if request.GET.get("guide") in GUIDE_SLUGS
+                else "",
+            },
         )
     try:
         issued = basic_regenerate(
@@ -210,7 +227,7 @@ def basic_regenerate_view(request: HttpRequest, credential_id: str) -> HttpRespo
         )
     except CredentialsLocked as error:
         return _locked(request, error)
-    return _page(request, revealed=issued)
+    return _reveal(request, issued)
 
 
 def _token_or_404(credential_id: str) -> Credential:
@@ -245,10 +262,7 @@ def token_rotate_view(request: HttpRequest, credential_id: str) -> HttpResponse:
     except Credential.DoesNotExist:
         messages.error(request, f"“{credential.name}” is revoked or expired: it cannot be rotated.")
         return redirect("access_rights")
-    request.session[REVEAL_SESSION_KEY] = {
-        "credential_id": str(issued.credential.pk),
-        "secret": issued.secret,
-    }
+    keep_for_reveal(request, issued)
     messages.success(
         request,
         f"“{credential.name}” rotated. Put the new token in your identity provider; the old "

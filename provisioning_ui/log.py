@@ -3,6 +3,8 @@ downloadable exports of the failures."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -56,7 +58,9 @@ def provisioning_log(request: HttpRequest) -> HttpResponse:
 def export_create(request: HttpRequest) -> HttpResponse:
     criteria = clean_criteria({"outcome": "failed", **request.POST.dict()})
     export = export_request(requested_by=actor_label(request), criteria=criteria)
-    return redirect(f"{reverse('provisioning_log')}?export={export.pk}#exports")
+    # Back to the same selection: the log shows what the file will hold.
+    query = urlencode({**criteria, "export": export.pk})
+    return redirect(f"{reverse('provisioning_log')}?{query}#exports")
 
 
 def _export_or_404(export_id: str) -> LedgerExport:

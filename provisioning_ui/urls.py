@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from provisioning_ui import access_rights, log, members, roles, views
+from provisioning_ui import access_rights, log, members, roles, setup, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -16,6 +16,7 @@ urlpatterns = [
     path("log/exports/<str:export_id>/download/", log.export_download, name="export_download"),
     path("groups/", roles.groups, name="groups"),
     path("groups/<str:group_id>/", roles.group_detail, name="group_detail"),
+    path("setup/<slug:slug>/", setup.setup_guide, name="setup_guide"),
     path("access/", access_rights.access_rights, name="access_rights"),
     path("access/tokens/", access_rights.token_generate, name="token_generate"),
     path("access/basic/", access_rights.basic_generate, name="basic_generate"),

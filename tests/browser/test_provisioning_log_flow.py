@@ -128,6 +128,24 @@ def test_admin_downloads_the_failed_operations(
         assert all(r["identity_provider"] == "Okta SCIM Client 1.0.0" for r in rows)
         assert "hunter2" not in saved.read_text()
 
+        # What is selected on screen is exported, even before "Show" is pressed.
+        page.get_by_label("Operation").select_option("create")
+        expect(page.locator("#export-scope")).to_contain_text("failed create operations")
+        page.get_by_role("button", name="Prepare CSV of failed operations").click()
+        expect(page.get_by_label("Operation")).to_have_value("create")
+        create_row = page.locator("#export-list tr", has_text="failed create operations")
+        create_link = create_row.get_by_role("link", name="Download CSV")
+        expect(create_link).to_be_visible(timeout=30_000)
+        with page.expect_download() as download_info:
+            create_link.click()
+        only_creates = tmp_path / "creates.csv"
+        download_info.value.save_as(only_creates)
+        with only_creates.open(newline="") as handle:
+            assert [(r["operation"], r["http_status"]) for r in csv.DictReader(handle)] == [
+                ("create", "400"),
+                ("create", "409"),
+            ]
+
         # A guessed export id, and this export asked for at another company, are 404s.
         guessed = page.request.get(f"{portal}/log/exports/{uuid.uuid4()}/download/")
         assert guessed.status == 404

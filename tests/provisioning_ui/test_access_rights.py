@@ -82,23 +82,27 @@ def test_generated_token_is_shown_exactly_once(acme: Company) -> None:
         "/t/acme/access/tokens/",
         {"name": "Okta production", "note": "for the US org", "expires_in": "90"},
     )
+    shown_page = browser.get(PAGE)
+    reloaded = browser.get(PAGE).content.decode()
 
-    assert response.status_code == 200
-    assert "no-store" in response["Cache-Control"]
-    shown = TOKEN_RE.findall(response.content.decode())
+    # POST → redirect → the one-time reveal: a reload neither resubmits nor shows it again.
+    assert response.status_code == 302 and response["Location"] == "/t/acme/access/#reveal"
+    assert not TOKEN_RE.search(response.content.decode())
+    assert "no-store" in shown_page["Cache-Control"]
+    shown = TOKEN_RE.findall(shown_page.content.decode())
     assert len(set(shown)) == 1
     secret = shown[0]
-    assert "won't see it again" in response.content.decode()
-    again = browser.get(PAGE).content.decode()
-    assert secret not in again and secret[:12] in again
-    assert "Okta production" in again and "for the US org" in again
+    assert "won't see it again" in shown_page.content.decode()
+    assert secret not in reloaded and secret[:12] in reloaded
+    assert "won't see it again" not in reloaded
+    assert "Okta production" in reloaded and "for the US org" in reloaded
     (stored,) = credentials(acme)
     assert stored.expires_at is not None and stored.created_by == "ada@acme.test"
 
 
 def test_duplicate_name_is_refused_with_a_message(acme: Company) -> None:
     browser = signed_in(acme)
-    browser.post("/t/acme/access/tokens/", {"name": "Okta"})
+    browser.post("/t/acme/access/tokens/", {"name": "Okta"}, follow=True)
 
     response = browser.post("/t/acme/access/tokens/", {"name": "OKTA"})
 
@@ -132,9 +136,13 @@ def test_revoke_asks_for_confirmation_then_revokes(acme: Company) -> None:
 def test_basic_credentials_generate_regenerate_revoke(acme: Company) -> None:
     browser = signed_in(acme)
 
-    created = browser.post("/t/acme/access/basic/", {"note": "Okta AIW app"}).content.decode()
+    created = browser.post(
+        "/t/acme/access/basic/", {"note": "Okta AIW app"}, follow=True
+    ).content.decode()
     (pair,) = credentials(acme)
-    regenerated = browser.post(f"/t/acme/access/basic/{pair.pk}/regenerate/").content.decode()
+    regenerated = browser.post(
+        f"/t/acme/access/basic/{pair.pk}/regenerate/", follow=True
+    ).content.decode()
     browser.post(f"/t/acme/access/credentials/{pair.pk}/revoke/")
     after = browser.get(PAGE).content.decode()
 
@@ -290,7 +298,7 @@ def test_confirming_a_rotation_shows_last_use_then_revokes_the_old_token(
     acme: Company, client: Client
 ) -> None:
     browser = signed_in(acme)
-    issued = browser.post("/t/acme/access/tokens/", {"name": "Okta"}).content.decode()
+    issued = browser.post("/t/acme/access/tokens/", {"name": "Okta"}, follow=True).content.decode()
     old_secret = TOKEN_RE.findall(issued)[0]
     client.get("/t/acme/scim/v2/Users", HTTP_AUTHORIZATION=f"Bearer {old_secret}")
     (old,) = credentials(acme)

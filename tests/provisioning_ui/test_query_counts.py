@@ -81,6 +81,9 @@ PAGES = {
     "/t/acme/log/": 6,  # count, page, exports
     "/t/acme/log/?outcome=warned": 6,
     "/t/acme/log/exports/{export}/": 4,
+    "/t/acme/setup/okta/": 4,  # credentials (is there a Basic pair already?)
+    "/t/acme/setup/entra/": 3,
+    "/t/acme/setup/other/": 4,
     # entry with the failure it retried, its retries, the same-kind failures to retry
     "/t/acme/log/{failure}/": 7,
 }
