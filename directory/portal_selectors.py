@@ -7,32 +7,104 @@ in the database; every one has a stable order. Each returns only the columns its
 
 from __future__ import annotations
 
-from django.db.models import Count, Q, QuerySet
-from django.db.models.functions import Lower
-from django.db.models.lookups import StartsWith
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Count, F, Func, Q, QuerySet, TextField, Value
+from django.db.models.fields.json import KeyTextTransform, KeyTransform
+from django.db.models.functions import Coalesce, Lower, NullIf
+from django.db.models.lookups import Contains, StartsWith
 from django.utils import timezone
 
 from directory.models import Group, LedgerExport, Member
-from directory.selectors import folded, parse_member_id
+from directory.selectors import folded, member_count, parse_member_id
+from scim_protocol.schema import ENTERPRISE_USER
 
 MEMBER_STATES = ("active", "deactivated")  # anything else lists everyone
+MEMBERS_PER_PAGE = 50
+# Counting and paging stop here: past ten thousand matches a person refines the search rather
+# than reads page 201, and an OFFSET stays bounded whatever the company's size.
+MEMBER_MATCH_CAP = 10_000
 
 
-def members_for_portal(query: str, state: str) -> QuerySet[Member]:
-    """Members in provisioning order, those whose userName, displayName or primary email
-    starts with `query` (case-folded as the unique indexes fold), active or deactivated
-    ones only when `state` says so."""
-    members = Member.objects.order_by("created_at", "id").only(
-        "id",
-        "user_name",
-        "display_name",
-        "given_name",
-        "family_name",
-        "primary_email",
-        "active",
-        "updated_at",
+class _Folded(Func):
+    """What a search looks through, folded: the same expression as the trigram index of
+    migration directory/0008, column for column, so the planner matches the two (it compares
+    expression trees, so a column may carry its table's alias here). Title and department
+    may be absent from the stored resource; the text columns are NOT NULL."""
+
+    template = "lower(%(expressions)s)"
+    arg_joiner = " || ' ' || "
+    output_field = TextField()
+
+
+class _Title(Func):
+    template = "coalesce(%(expressions)s ->> 'title', '')"
+    output_field = TextField()
+
+
+class _Department(Func):
+    template = (
+        "coalesce(%(expressions)s #>> "
+        "'{urn:ietf:params:scim:schemas:extension:enterprise:2.0:User,department}', '')"
     )
-    if query:
+    output_field = TextField()
+
+
+def member_search_text() -> Func:
+    return _Folded(
+        F("user_name"),
+        F("display_name"),
+        F("given_name"),
+        F("family_name"),
+        F("primary_email"),
+        _Title(F("attributes")),
+        _Department(F("attributes")),
+    )
+
+
+# Shorter queries hold no trigram for the index to look up (it would read all of it): they
+# match the start of userName, displayName or email through the prefix indexes instead.
+TRIGRAM_MIN_LENGTH = 3
+
+# Sort key → ORDER BY, each served by an index that ends in a unique column (stable pages).
+# "status" ascending lists deactivated members first: the (active, seq) index's own order.
+MEMBER_SORTS: dict[str, tuple[Any, ...]] = {
+    "created": (F("created_at"), F("id")),
+    "name": (Lower("display_name"), F("seq")),
+    "userName": (Lower("user_name"),),
+    "email": (F("primary_email"), F("seq")),
+    "status": (F("active"), F("seq")),
+}
+
+
+@dataclass(frozen=True)
+class MemberListPage:
+    """One page of the Members list. `total` is exact up to MEMBER_MATCH_CAP; past it
+    `capped` is true and the pages stop there."""
+
+    rows: Sequence[Member]  # each with `title`, `department` and `manager_name`
+    total: int
+    capped: bool
+    number: int
+    pages: int
+    sort: str
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.pages
+
+
+def _members_matching(query: str, state: str) -> QuerySet[Member]:
+    members = Member.objects.all()
+    if len(query) >= TRIGRAM_MIN_LENGTH:
+        members = members.filter(Contains(member_search_text(), folded(query)))
+    elif query:
         prefix = folded(query)
         members = members.filter(
             Q(StartsWith(Lower("user_name"), prefix))
@@ -43,6 +115,66 @@ def members_for_portal(query: str, state: str) -> QuerySet[Member]:
     if state in MEMBER_STATES:
         members = members.filter(active=state == "active")
     return members
+
+
+def members_for_portal(
+    query: str, state: str, sort: str = "created", page: int = 1
+) -> MemberListPage:
+    """Page `page` (1-based, clamped to the pages there are) of the members whose userName,
+    names, email, title or department contain `query` (case-folded as the unique indexes
+    fold; one or two characters: whose userName, displayName or email start with it), active
+    or deactivated ones only when `state` says so, ordered by `sort` (a MEMBER_SORTS key,
+    "-" first for descending; anything else is "created"). Two queries: the count (the
+    bucket counts when nothing narrows the list) and the page."""
+    descending = sort.startswith("-")
+    key = sort.removeprefix("-")
+    if key not in MEMBER_SORTS:
+        key, descending = "created", False
+    matching = _members_matching(query, state)
+    if not query and state not in MEMBER_STATES:
+        total = member_count()
+    else:
+        total = matching.order_by()[: MEMBER_MATCH_CAP + 1].count()
+    capped = total > MEMBER_MATCH_CAP
+    pages = max(1, -(-min(total, MEMBER_MATCH_CAP) // MEMBERS_PER_PAGE))
+    number = min(max(page, 1), pages)
+    order = [term.desc() if descending else term.asc() for term in MEMBER_SORTS[key]]
+    if query and not capped:
+        # All the matches, found through the search's index, then sorted: ordered and
+        # limited as one query, the planner would walk the sort's index and filter every
+        # member it passes (it cannot tell how few match). Past the cap matches are dense,
+        # and walking the sort's index is the better read.
+        matching = Member.objects.filter(
+            pk__in=matching.order_by().values("pk")[: MEMBER_MATCH_CAP + 1]
+        )
+    start = (number - 1) * MEMBERS_PER_PAGE
+    rows = list(
+        matching.order_by(*order)
+        .only(
+            "id",
+            "user_name",
+            "display_name",
+            "given_name",
+            "family_name",
+            "primary_email",
+            "active",
+            "created_at",
+            "manager_id",
+        )
+        .annotate(
+            title=KeyTextTransform("title", "attributes"),
+            department=KeyTextTransform("department", KeyTransform(ENTERPRISE_USER, "attributes")),
+            manager_name=Coalesce(NullIf("manager__display_name", Value("")), "manager__user_name"),
+        )[start : start + MEMBERS_PER_PAGE]
+    )
+    return MemberListPage(
+        rows=rows,
+        total=min(total, MEMBER_MATCH_CAP),
+        capped=capped,
+        number=number,
+        pages=pages,
+        sort=f"-{key}" if descending else key,
+    )
 
 
 def member_reports(member: Member, limit: int = 50) -> list[Member]:

@@ -1,0 +1,64 @@
+"""Infix search on the portal's Members page: one GIN trigram index over every field a
+person searches by (directory.portal_selectors.member_search_text() is the same expression;
+tests/directory/test_member_search.py checks that the planner matches them), and indexes
+for the page's sorts by name and by email.
+
+pg_trgm is created in `public`, which is on every company's search_path: created without a
+schema it would land in the first company migrated (its schema leads the path) and vanish
+from the others. When the database already has pg_trgm in another schema (managed
+PostgreSQL often keeps extensions in `extensions`), the index names the operator class in
+that schema, so the search_path need not include it: the LIKE operators the search uses are
+PostgreSQL's own."""
+
+import django.db.models.functions.text
+from django.db import migrations, models
+
+EXTENSION = "CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public"
+
+# The expression (text columns are NOT NULL; title and department may be absent from the
+# stored resource), with its quotes doubled: it is a string inside the DO block.
+INDEX = """
+DO $$
+DECLARE
+    trgm_schema text := (
+        SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+        WHERE e.extname = 'pg_trgm'
+    );
+BEGIN
+    EXECUTE format(
+        'CREATE INDEX member_search_trgm ON directory_member USING gin (('
+        'lower(user_name || '' '' || display_name || '' '' || given_name'
+        ' || '' '' || family_name || '' '' || primary_email'
+        ' || '' '' || coalesce(attributes ->> ''title'', '''')'
+        ' || '' '' || coalesce(attributes #>> '
+        '''{urn:ietf:params:scim:schemas:extension:enterprise:2.0:User,department}'', ''''))'
+        ') %I.gin_trgm_ops)',
+        trgm_schema
+    );
+END
+$$;
+"""
+
+
+class Migration(migrations.Migration):
+    dependencies = [("directory", "0007_values_folded_by_the_database")]
+
+    operations = [
+        # Kept on reverse: other schemas' indexes use it.
+        migrations.RunSQL(EXTENSION, migrations.RunSQL.noop),
+        migrations.RunSQL(INDEX, "DROP INDEX member_search_trgm"),
+        migrations.AddIndex(
+            model_name="member",
+            index=models.Index(
+                django.db.models.functions.text.Lower("display_name"),
+                models.F("seq"),
+                name="member_name_order",
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="member",
+            index=models.Index(
+                models.F("primary_email"), models.F("seq"), name="member_email_order"
+            ),
+        ),
+    ]
