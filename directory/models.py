@@ -82,11 +82,8 @@ class Member(models.Model):
                 name="member_email_prefix",
             ),
             models.Index(fields=["updated_at"], name="member_updated_at"),
-            # The Members page's sorts by name and by email, each ending in a unique column so
-            # pages are stable and a run of equal names is not sorted at read time. The
-            # search's trigram index is in migration 0008 (SQL).
-            models.Index(Lower("display_name"), F("seq"), name="member_name_order"),
-            models.Index(F("primary_email"), F("seq"), name="member_email_order"),
+            # The Members page's search: a trigram index in migration 0008 (SQL). Its sorts
+            # read the indexes above (ties on name or email sorted by seq as they come).
             models.Index(
                 fields=["manager_ref"], condition=~Q(manager_ref=""), name="member_pending_manager"
             ),

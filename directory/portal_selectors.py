@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, F, Func, Q, QuerySet, TextField, Value
+from django.db.models import Count, F, Func, Q, QuerySet, TextField, Value, Window
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Coalesce, Lower, NullIf, TruncDate
 from django.db.models.lookups import Contains, StartsWith
@@ -24,9 +24,12 @@ from scim_protocol.schema import ENTERPRISE_USER
 
 MEMBER_STATES = ("active", "deactivated")  # anything else lists everyone
 MEMBERS_PER_PAGE = 50
-# Counting and paging stop here: past ten thousand matches a person refines the search rather
-# than reads page 201, and an OFFSET stays bounded whatever the company's size.
+# Counting and paging stop here: past ten thousand members a person narrows the list rather
+# than reads page 201, and an OFFSET stays bounded whatever the company's size. A search
+# stops sooner: each of its matches is read and sorted, and twenty pages of a search are
+# plenty to look through.
 MEMBER_MATCH_CAP = 10_000
+MEMBER_SEARCH_CAP = 1_000
 
 
 class _Folded(Func):
@@ -82,8 +85,8 @@ MEMBER_SORTS: dict[str, tuple[Any, ...]] = {
 
 @dataclass(frozen=True)
 class MemberListPage:
-    """One page of the Members list. `total` is exact up to MEMBER_MATCH_CAP; past it
-    `capped` is true and the pages stop there."""
+    """One page of the Members list. `total` is exact up to the cap (MEMBER_SEARCH_CAP for a
+    search, MEMBER_MATCH_CAP otherwise); past it `capped` is true and the pages stop there."""
 
     rows: Sequence[Member]  # each with `title`, `department` and `manager_name`
     total: int
@@ -125,32 +128,64 @@ def members_for_portal(
     names, email, title or department contain `query` (case-folded as the unique indexes
     fold; one or two characters: whose userName, displayName or email start with it), active
     or deactivated ones only when `state` says so, ordered by `sort` (a MEMBER_SORTS key,
-    "-" first for descending; anything else is "created"). Two queries: the count (the
-    bucket counts when nothing narrows the list) and the page."""
+    "-" first for descending; anything else is "created").
+
+    A search is one query while its matches fit under the cap (two past it, three for a page
+    past the end); a list is two: the count (the bucket counts when nothing narrows it) and
+    the page."""
     descending = sort.startswith("-")
     key = sort.removeprefix("-")
     if key not in MEMBER_SORTS:
         key, descending = "created", False
-    matching = _members_matching(query, state)
-    if not query and state not in MEMBER_STATES:
-        total = member_count()
-    else:
-        total = matching.order_by()[: MEMBER_MATCH_CAP + 1].count()
-    capped = total > MEMBER_MATCH_CAP
-    pages = max(1, -(-min(total, MEMBER_MATCH_CAP) // MEMBERS_PER_PAGE))
-    number = min(max(page, 1), pages)
     order = [term.desc() if descending else term.asc() for term in MEMBER_SORTS[key]]
-    if query and not capped:
-        # All the matches, found through the search's index, then sorted: ordered and
-        # limited as one query, the planner would walk the sort's index and filter every
-        # member it passes (it cannot tell how few match). Past the cap matches are dense,
-        # and walking the sort's index is the better read.
-        matching = Member.objects.filter(
-            pk__in=matching.order_by().values("pk")[: MEMBER_MATCH_CAP + 1]
-        )
-    start = (number - 1) * MEMBERS_PER_PAGE
-    rows = list(
-        matching.order_by(*order)
+    matching = _members_matching(query, state)
+    cap = MEMBER_SEARCH_CAP if query else MEMBER_MATCH_CAP
+    rows: list[Member] | None = None
+    source = matching
+    if query:
+        # The matches found through the search's index, then sorted, counted by a window
+        # over them. Ordered and limited as one query, the planner would walk the sort's
+        # index and filter every member it passes (it cannot tell how few match).
+        found = Member.objects.filter(pk__in=matching.order_by().values("pk")[: cap + 1])
+        rows = _page_rows(found.annotate(matches=Window(Count("pk"))), order, page)
+        total = rows[0].matches if rows else _bounded_count(matching, cap)  # type: ignore[attr-defined]
+        # Past the cap the matches are dense, and walking the sort's index is the better read.
+        source = found if total <= cap else matching
+    elif state in MEMBER_STATES:
+        total = _bounded_count(matching, cap)
+    else:
+        total = member_count()
+    capped = total > cap
+    pages = max(1, -(-min(total, cap) // MEMBERS_PER_PAGE))
+    number = min(max(page, 1), pages)
+    if rows is None or capped or number != page:
+        rows = _page_rows(source, order, number, ids_first=True)
+    return MemberListPage(
+        rows=rows,
+        total=min(total, cap),
+        capped=capped,
+        number=number,
+        pages=pages,
+        sort=f"-{key}" if descending else key,
+    )
+
+
+def _bounded_count(members: QuerySet[Member], cap: int) -> int:
+    return members.order_by()[: cap + 1].count()
+
+
+def _page_rows(
+    members: QuerySet[Member], order: list[Any], number: int, *, ids_first: bool = False
+) -> list[Member]:
+    """Page `number` of `members` in `order`, with what the page shows. `ids_first`: the
+    page's ids are found first (the OFFSET walks the order's index alone) and only those 50
+    rows are read and joined to their managers, rather than every row skipped on the way."""
+    start = max(number - 1, 0) * MEMBERS_PER_PAGE
+    if ids_first:
+        ids = members.order_by(*order).values("pk")[start : start + MEMBERS_PER_PAGE]
+        members, start = Member.objects.filter(pk__in=ids), 0
+    return list(
+        members.order_by(*order)
         .only(
             "id",
             "user_name",
@@ -167,14 +202,6 @@ def members_for_portal(
             department=KeyTextTransform("department", KeyTransform(ENTERPRISE_USER, "attributes")),
             manager_name=Coalesce(NullIf("manager__display_name", Value("")), "manager__user_name"),
         )[start : start + MEMBERS_PER_PAGE]
-    )
-    return MemberListPage(
-        rows=rows,
-        total=min(total, MEMBER_MATCH_CAP),
-        capped=capped,
-        number=number,
-        pages=pages,
-        sort=f"-{key}" if descending else key,
     )
 
 

@@ -1,7 +1,6 @@
 """Infix search on the portal's Members page: one GIN trigram index over every field a
 person searches by (directory.portal_selectors.member_search_text() is the same expression;
-tests/directory/test_member_search.py checks that the planner matches them), and indexes
-for the page's sorts by name and by email.
+tests/directory/test_member_search.py checks that the planner matches them).
 
 pg_trgm is created in `public`, which is on every company's search_path: created without a
 schema it would land in the first company migrated (its schema leads the path) and vanish
@@ -10,8 +9,7 @@ PostgreSQL often keeps extensions in `extensions`), the index names the operator
 that schema, so the search_path need not include it: the LIKE operators the search uses are
 PostgreSQL's own."""
 
-import django.db.models.functions.text
-from django.db import migrations, models
+from django.db import migrations
 
 EXTENSION = "CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public"
 
@@ -47,18 +45,4 @@ class Migration(migrations.Migration):
         # Kept on reverse: other schemas' indexes use it.
         migrations.RunSQL(EXTENSION, migrations.RunSQL.noop),
         migrations.RunSQL(INDEX, "DROP INDEX member_search_trgm"),
-        migrations.AddIndex(
-            model_name="member",
-            index=models.Index(
-                django.db.models.functions.text.Lower("display_name"),
-                models.F("seq"),
-                name="member_name_order",
-            ),
-        ),
-        migrations.AddIndex(
-            model_name="member",
-            index=models.Index(
-                models.F("primary_email"), models.F("seq"), name="member_email_order"
-            ),
-        ),
     ]

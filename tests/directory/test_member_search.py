@@ -148,7 +148,7 @@ def test_rows_carry_title_department_and_manager(scim: Scim, people: dict[str, s
 def test_counting_and_paging_stop_at_the_cap(
     people: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(portal_selectors, "MEMBER_MATCH_CAP", 2)
+    monkeypatch.setattr(portal_selectors, "MEMBER_SEARCH_CAP", 2)
     monkeypatch.setattr(portal_selectors, "MEMBERS_PER_PAGE", 1)
 
     page = members_for_portal("test", "all", page=99)
@@ -212,3 +212,24 @@ def test_a_short_search_reads_the_prefix_indexes(acme: Company) -> None:
     for plan in plans:
         assert "Seq Scan on directory_member" not in plan, plan
         assert "member_user_name_prefix" in plan, plan
+
+
+def test_a_search_page_past_the_end_shows_the_last_page(people: dict[str, str]) -> None:
+    page = members_for_portal("test", "all", "userName", page=5)
+
+    assert (page.total, page.capped, page.pages, page.number) == (3, False, 1, 1)
+    assert [row.user_name for row in page.rows] == [
+        "ada.l@analytical.test",
+        "ghopper@navy.test",
+        "turing@bletchley.test",
+    ]
+
+
+def test_a_search_is_one_query_while_its_matches_fit_under_the_cap(
+    people: dict[str, str],
+) -> None:
+    with CaptureQueriesContext(connection) as captured:
+        page = members_for_portal("test", "all", "-name")
+
+    statements = [q for q in captured.captured_queries if "search_path" not in q["sql"]]
+    assert len(statements) == 1 and page.total == 3

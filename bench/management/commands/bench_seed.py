@@ -4,9 +4,10 @@ Contract (keep it: other SCIM servers are seeded the same way and compared): use
 have userName = primary work email = user{i}@example.com, givenName "User", familyName
 "{i}", active; user i belongs to group (i mod G), groups are named "Group {g}".
 
-`--profiles` adds what the portal's Members page shows and searches (not part of the SCIM
-contract): title "{TITLES[i mod 7]} {i mod 100}" and department "Department {i mod 50}"
-(enterprise extension).
+`--profiles` adds what the portal's pages show (not part of the SCIM contract): title
+"{TITLES[i mod 7]} {i mod 100}" and department "Department {i mod 50}" (enterprise
+extension), and a provisioning ledger of one create per user over the last 30 days, every
+50th one failed (409 uniqueness).
 """
 
 from __future__ import annotations
@@ -31,6 +32,20 @@ from tenants.services import company_create
 BATCH = 50_000
 TITLES = ("Engineer", "Analyst", "Designer", "Manager", "Accountant", "Recruiter", "Support")
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+# One create per member, spread over 30 days by seq; every 50th failed.
+LEDGER_SQL = """
+INSERT INTO directory_provisioningevent (created_at, operation, resource_type, resource_id,
+    user_name, external_id, display_name, outcome, status, scim_type, detail, idp, credential,
+    request_id)
+SELECT now() - (seq % 2592000) * interval '1 second', 'create', 'User', id, user_name, '',
+    display_name,
+    CASE WHEN seq % 50 = 0 THEN 'failed' ELSE 'succeeded' END,
+    CASE WHEN seq % 50 = 0 THEN 409 ELSE 201 END,
+    CASE WHEN seq % 50 = 0 THEN 'uniqueness' ELSE '' END,
+    CASE WHEN seq % 50 = 0 THEN 'userName is already taken.' ELSE '' END,
+    'Okta SCIM Client 1.0.0', 'bench', ''
+FROM directory_member
+"""
 
 
 def _copy(table: str, columns: list[str], rows: io.StringIO) -> None:
@@ -90,6 +105,8 @@ class Command(BaseCommand):
             group_ids = [uuid.uuid4() for _ in range(groups)]
             self._groups(group_ids)
             self._users(users, group_ids, profiles=options["profiles"])
+            if options["profiles"]:
+                self._ledger()
         Company.objects.filter(pk=company.pk).update(seats_used=users, seat_limit=None)
         # VACUUM, not only ANALYZE: freshly copied rows get their hint bits set and the
         # visibility map filled here rather than by the benchmark's first reads (which then
@@ -100,6 +117,7 @@ class Command(BaseCommand):
         with schema_context(company.schema_name), connection.cursor() as cursor:
             for table in (
                 "directory_member",
+                "directory_provisioningevent",
                 "directory_membervalue",
                 "directory_membership",
                 "directory_memberbucket",
@@ -117,6 +135,11 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Seeded {company.slug}: {users} users, {groups} groups in {elapsed:.1f} s."
         )
+
+    @staticmethod
+    def _ledger() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(LEDGER_SQL)
 
     @staticmethod
     def _groups(group_ids: list[uuid.UUID]) -> None:
