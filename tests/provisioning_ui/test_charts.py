@@ -8,7 +8,10 @@ import datetime as dt
 import xml.etree.ElementTree as ET
 
 import pytest
+from django.core.cache import cache
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
@@ -68,6 +71,12 @@ def test_the_seat_line_and_its_limit_are_drawn_point_by_point() -> None:
     assert len(lines["limit"]) == 2  # the last day has no limit
 
 
+@pytest.fixture(autouse=True)
+def _no_cached_activity() -> None:
+    # Finished days' counts are cached per company; each test writes its own ledger.
+    cache.clear()
+
+
 def _event(outcome: str, days_ago: int) -> None:
     event = ProvisioningEvent.objects.create(
         operation="create",
@@ -102,7 +111,7 @@ def test_activity_page_draws_both_charts_with_their_tables(acme: Company) -> Non
     browser = Client()
     browser.post("/t/acme/login/", {"username": "owner@acme.test", "password": TEST_PASSWORD})
 
-    with max_queries(5):  # session, user, route; ledger by day; seats by day
+    with max_queries(6):  # session, user, route; ledger by day (finished days, today); seats
         page = browser.get("/t/acme/activity/").content.decode()
     overview = browser.get("/t/acme/").content.decode()
 
@@ -118,3 +127,16 @@ def test_activity_page_draws_both_charts_with_their_tables(acme: Company) -> Non
         'class="limit"' in seats and f'<th scope="row">{today}</th><td>38</td><td>38</td>' in seats
     )
     assert 'href="/t/acme/activity/"' in overview
+
+
+def test_finished_days_are_counted_once_and_today_every_time(acme: Company) -> None:
+    _event("failed", 3)
+    activity_by_day(30)
+    _event("succeeded", 0)
+
+    with CaptureQueriesContext(connection) as captured:
+        days = activity_by_day(30)
+
+    ledger = [q for q in captured.captured_queries if "provisioningevent" in q["sql"]]
+    assert len(ledger) == 1  # today's rows only
+    assert [(d.requests, d.failures) for d in (days[-4], days[-1])] == [(1, 1), (1, 0)]

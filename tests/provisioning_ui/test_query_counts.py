@@ -57,7 +57,7 @@ def _signed_in(acme: Company) -> Client:
 # signed-in user and the company's route.
 PAGES = {
     "/t/acme/": 3,
-    "/t/acme/activity/": 5,  # ledger by day, seat snapshots by day
+    "/t/acme/activity/": 6,  # ledger by day (finished days, today), seat snapshots by day
     "/t/acme/members/": 5,  # count, page
     "/t/acme/members/?q=m&state=active": 5,
     "/t/acme/members/?q=acme.test&sort=-name": 5,  # count, page (managers joined)
