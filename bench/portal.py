@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import random
 import re
 import sys
@@ -158,6 +159,48 @@ def measure(
     return results
 
 
+def in_process(slug: str, users: int, requests: int = 25) -> dict[str, dict[str, float]]:
+    """Each workload through Django's test client in this process, one request at a time
+    after a warm-up: what the server spends, without HTTP or a load generator. Needs
+    django.setup() with the benchmark's settings (main() does it)."""
+    import statistics
+
+    from django.test import Client
+    from django_tenants.utils import schema_context
+
+    from accounts.models import User
+    from tenants.models import Company
+
+    company = Company.objects.get(slug=slug)
+    email = f"bench-{time.time_ns()}@portal.test"
+    with schema_context(company.schema_name):
+        User.objects.create_user(email=email, password=PASSWORD, role=User.Role.OWNER)
+    browser = Client()
+    browser.post(f"/t/{slug}/login/", {"username": email, "password": PASSWORD})
+    plans, rng, measured = portal_workloads(users), random.Random(1), {}
+    for name in PORTAL_WORKLOADS:
+        times = []
+        for attempt in range(requests + 1):
+            _, path, _ = plans[name](rng)
+            started = time.perf_counter()
+            status = browser.get(f"/t/{slug}/{path}").status_code
+            if status != 200:
+                raise RuntimeError(f"{path}: {status}")
+            if attempt:
+                times.append(1000 * (time.perf_counter() - started))
+        times.sort()
+        measured[name] = {
+            "p50_ms": round(statistics.median(times), 1),
+            "p95_ms": round(times[max(0, int(0.95 * len(times)) - 1)], 1),
+        }
+        print(
+            f"   {name:<20} in-process p50 {measured[name]['p50_ms']:>7} ms  "
+            f"p95 {measured[name]['p95_ms']:>7} ms",
+            flush=True,
+        )
+    return measured
+
+
 def main(argv: list[str]) -> int:
     from bench import run  # the server and manage() helpers, shared with `make bench`
     from devstack.services import resolve
@@ -172,6 +215,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--database", default="headcount_bench")
     parser.add_argument("--redis-index", type=int, default=2)
     parser.add_argument("--seed", action="store_true", help="(re)seed bench-<N> first")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="also time each page through Django's test client, one request at a time",
+    )
     parser.add_argument(
         "--workloads", default="", help=f"comma-separated subset of {', '.join(PORTAL_WORKLOADS)}"
     )
@@ -220,6 +268,13 @@ def main(argv: list[str]) -> int:
         finally:
             server.terminate()
             server.wait(10)
+        if args.in_process:
+            import django
+
+            os.environ.update({**env, "ALLOWED_HOSTS": "testserver"})
+            os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+            django.setup()
+            report[f"{users} in-process"] = in_process(slug, users)
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / f"portal-{time.strftime('%Y%m%dT%H%M%S')}.json").write_text(json.dumps(report, indent=2))
