@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
-from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from oauth2_provider.admin import ApplicationAdmin
 from oauth2_provider.models import (
     get_access_token_model,
@@ -110,7 +110,7 @@ class ApplicationWithCompaniesAdmin(ApplicationAdmin):
         kwargs["fields"] = self.okta_fields
         form = super().get_form(request, obj, change=change, **kwargs)
         form.base_fields["name"].initial = "Okta"
-        form.base_fields["client_secret"].help_text = format_html(
+        form.base_fields["client_secret"].help_text = mark_safe(
             "<strong>Copy it now</strong>: it is hashed when you save and cannot be shown "
             "again. Give it and the client id to the identity provider. "
             '<a href="?preset=custom">Another kind of client: every option</a>'
