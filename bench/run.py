@@ -24,8 +24,26 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import load, peer_run, wrk  # noqa: E402
+from bench import load, peer_run, portal, wrk  # noqa: E402
 from devstack.services import resolve  # noqa: E402
+
+
+def bench_env(services: Any) -> dict[str, str]:
+    """The server's environment: the benchmark's database and Redis, production settings."""
+    return {
+        **os.environ,
+        "DATABASE_URL": services.database_url,
+        "REDIS_URL": services.redis_url,
+        "DEBUG": "0",
+        "SECRET_KEY": "bench-only",
+        "BENCH_ENDPOINTS": "1",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "DB_CONN_MAX_AGE": "600",
+        # Rate limiting stays on (its Redis round trip is part of every request's cost), with
+        # limits far above what one machine can send.
+        "SCIM_RATE_LIMIT_PER_MINUTE": "100000000",
+        "SCIM_CREDENTIAL_RATE_LIMIT_PER_MINUTE": "100000000",
+    }
 
 
 def manage(env: dict[str, str], *args: str) -> str:
@@ -91,6 +109,7 @@ def bench_size(env: dict[str, str], users: int, args: argparse.Namespace) -> dic
             "--groups",
             str(args.groups),
             "--reset",
+            *(["--profiles"] if args.portal else []),
         ),
         flush=True,
     )
@@ -115,6 +134,16 @@ def bench_size(env: dict[str, str], users: int, args: argparse.Namespace) -> dic
             "results": load.summarize(results),
             "worker_rss_mb": worker_rss_mb(server),
         }
+        if args.portal:
+            measured["portal"] = portal.measure(
+                manage,
+                env,
+                url,
+                slug,
+                users,
+                duration=args.duration,
+                concurrency=args.concurrency,
+            )
     finally:
         server.terminate()
         server.wait(10)
@@ -265,6 +294,12 @@ def main(argv: list[str]) -> int:
         help="skip the full import sweeps (by startIndex and by cursor)",
     )
     parser.add_argument(
+        "--portal",
+        action="store_true",
+        help="seed titles, departments and a 30-day ledger too, and after the SCIM workloads "
+        "drive the portal's member search, log and Activity pages (bench/portal.py)",
+    )
+    parser.add_argument(
         "--peer",
         action="store_true",
         help="also run the request workloads against django-scim2 (bench/peer; run "
@@ -275,22 +310,10 @@ def main(argv: list[str]) -> int:
         parser.error(f"--peer: {problem}")
 
     services = resolve(data_dir=ROOT / ".data", database="headcount_bench", redis_index=2)
-    env = {
-        **os.environ,
-        "DATABASE_URL": services.database_url,
-        "REDIS_URL": services.redis_url,
-        "DEBUG": "0",
-        "SECRET_KEY": "bench-only",
-        "BENCH_ENDPOINTS": "1",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "DB_CONN_MAX_AGE": "600",
-        # Rate limiting stays on (its Redis round trip is part of every request's cost), with
-        # limits far above what one machine can send.
-        "SCIM_RATE_LIMIT_PER_MINUTE": "100000000",
-        "SCIM_CREDENTIAL_RATE_LIMIT_PER_MINUTE": "100000000",
-    }
+    env = bench_env(services)
     manage({**env, "DEBUG": "1"}, "migrate_schemas", "--noinput", "-v", "0")
-    manage({**env, "DEBUG": "1"}, "collectstatic", "--noinput", "-v", "0")
+    # With DEBUG off, as the server runs: its static storage needs the manifest this writes.
+    manage(env, "collectstatic", "--noinput", "-v", "0")
     report: dict[str, Any] = {
         "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": platform.platform(),
