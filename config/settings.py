@@ -330,6 +330,14 @@ SIGN_IN_LOG_RETENTION_DAYS = int(os.environ.get("SIGN_IN_LOG_RETENTION_DAYS", "9
 EXPORT_ROOT = Path(os.environ.get("EXPORT_ROOT") or BASE_DIR / ".data" / "exports")
 EXPORT_TTL_HOURS = int(os.environ.get("EXPORT_TTL_HOURS", "24"))
 SEAT_WARNING_PERCENT = int(os.environ.get("SEAT_WARNING_PERCENT", "80"))
+# People provisioned from the seat waitlist in the transaction that frees their seats; more
+# are provisioned by a Celery task right after (directory.waitlist), so a large limit raise
+# does not hold the seat lock for long.
+WAITLIST_DRAIN_BATCH = int(os.environ.get("WAITLIST_DRAIN_BATCH", "100"))
+# Retry-After of a deactivation or deletion the deprovisioning brake holds (directory.brake).
+DEPROVISION_BRAKE_RETRY_AFTER = int(os.environ.get("DEPROVISION_BRAKE_RETRY_AFTER", "300"))
+# Support's addresses, comma-separated: told when a company's deprovisioning brake trips.
+SUPPORT_EMAILS = [a.strip() for a in os.environ.get("SUPPORT_EMAILS", "").split(",") if a.strip()]
 CELERY_BEAT_SCHEDULE = {
     "seat-check": {"task": "tenants.tasks.seat_check_all", "schedule": 3600.0},
     "ledger-retention": {"task": "directory.tasks.ledger_purge_all", "schedule": 24 * 3600.0},

@@ -27,6 +27,9 @@ class CallContext:
     idp: str = ""
     credential: str = ""
     request_id: str = ""
+    # Kept in the success row's detail: why Headcount made a write itself ("Provisioned from
+    # the waitlist").
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,7 @@ def ledger_success(operation: str, subject: Subject, context: CallContext, statu
         **_row(operation, subject, context),
         outcome=ProvisioningEvent.Outcome.SUCCEEDED,
         status=status,
+        detail=context.note[:2000],
     )
 
 
@@ -102,7 +106,7 @@ def ledger_failure(
     request = redact_request(operation, subject.resource_type, payload)
     ProvisioningEvent.objects.create(
         **_row(operation, subject, context),
-        outcome=ProvisioningEvent.Outcome.FAILED,
+        outcome=getattr(error, "ledger_outcome", ProvisioningEvent.Outcome.FAILED),
         status=error.status,
         scim_type=error.scim_type or "",
         # The message may quote the request (a path it could not parse): not its secrets.
@@ -128,11 +132,15 @@ def recorded(
 ) -> Iterator[LedgerEntry]:
     """Run a write in one transaction, recorded in the ledger: the success row inside the
     transaction (call `entry.succeeded`), a failure row (with the redacted `payload`) after
-    the rollback."""
+    the rollback. An error's `after_rollback` callables (what a refusal must remember: a
+    waitlist entry, a tripped brake) run in the failure row's transaction."""
     entry = LedgerEntry(operation, subject, context)
     try:
         with transaction.atomic():
             yield entry
     except ScimError as error:
-        ledger_failure(operation, entry.subject, context, error, payload)
+        with transaction.atomic():
+            ledger_failure(operation, entry.subject, context, error, payload)
+            for remember in getattr(error, "after_rollback", ()):
+                remember()
         raise

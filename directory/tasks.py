@@ -56,3 +56,17 @@ def exports_purge_all() -> dict[str, int]:
 def seat_check_all() -> dict[str, int]:
     """Run the seat check for every company; returns how many are at each level."""
     return dict(Counter(for_each_company(company_seat_check)))
+
+
+@shared_task(name="directory.tasks.waitlist_drain")
+def waitlist_drain_task(schema_name: str) -> int:
+    """Provision the waiting people that fit but were not provisioned in the transaction that
+    freed their seats (more than one batch); queues itself again while more fit."""
+    from django_tenants.utils import schema_context
+
+    from directory.services import waitlist_drain_now
+    from tenants.models import Company
+
+    company = Company.objects.get(schema_name=schema_name)
+    with schema_context(schema_name):
+        return waitlist_drain_now(company)
