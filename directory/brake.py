@@ -16,6 +16,7 @@ fails. No scan of the ledger per request; only a release counts the held rows, o
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from functools import partial
 
@@ -82,8 +83,9 @@ def deprovision_take(company: Company) -> None:
     """Give back the seat of an active member being deactivated or deleted, counted against
     the brake. Takes the seat lock until the transaction ends. Raises DeprovisioningHeld
     (nothing changed; the caller's transaction rolls back) when the brake holds it."""
+    now = timezone.now()
     with connection.cursor() as cursor:
-        cursor.execute(_TAKE_SQL, {"id": company.pk, "now": timezone.now()})
+        cursor.execute(_TAKE_SQL, {"id": company.pk, "now": now})
         if cursor.rowcount:
             return
     state = Company.objects.get(pk=company.pk)
@@ -101,15 +103,15 @@ def deprovision_take(company: Company) -> None:
         "release the brake in Headcount (Overview); retry then.",
         headers={"Retry-After": str(settings.DEPROVISION_BRAKE_RETRY_AFTER)},
     )
-    error.after_rollback = [partial(brake_trip, company.pk)]  # type: ignore[attr-defined]
+    error.after_rollback = [partial(brake_trip, company.pk, now)]  # type: ignore[attr-defined]
     raise error
 
 
-def brake_trip(company_id: int) -> bool:
-    """Mark the brake tripped (after the held request rolled back). The first trip records a
-    CompanyEvent and emails owners, admins and support once, after the commit; later held
-    requests of the same trip change nothing. Returns True for the first."""
-    now = timezone.now()
+def brake_trip(company_id: int, now: dt.datetime) -> bool:
+    """Mark the brake tripped at `now` (when the first held request was refused, before its
+    ledger row), after that request rolled back. The first trip records a CompanyEvent and
+    emails owners, admins and support once, after the commit; later held requests of the
+    same trip change nothing. Returns True for the first."""
     with transaction.atomic():
         tripped = Company.objects.filter(pk=company_id, deprovision_held_since__isnull=True).update(
             deprovision_held_since=now
