@@ -10,6 +10,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django_tenants.utils import schema_context
@@ -81,6 +82,12 @@ def member_create(*, company: Company, payload: Any, context: CallContext) -> Me
             try:
                 seats_take(company)
             except SeatLimitReached as full:
+                # Re-provisioning someone who exists is a 409 even when seats are full (the
+                # IdP's retry of a person the waitlist provisioned): never a waitlist entry.
+                if _named(member.user_name).exists():
+                    raise errors.Uniqueness(
+                        f'A user with userName "{member.user_name}" already exists.'
+                    ) from None
                 raise waitlisted(
                     full, operation="create", resource=resource, member_id=None, idp=context.idp
                 ) from None
@@ -230,11 +237,15 @@ def _provision_waiting(company: Company, entry: WaitlistEntry) -> None:
             context=context,
         )
         return
-    taken = Member.objects.alias(folded_name=Lower("user_name")).filter(
-        folded_name=folded(entry.user_name)
-    )
-    if not taken.exists():
+    if not _named(entry.user_name).exists():
         member_create(company=company, payload=entry.request, context=context)
+
+
+def _named(user_name: str) -> QuerySet[Member]:
+    """The member with this userName, folded as the unique index folds."""
+    return Member.objects.alias(folded_name=Lower("user_name")).filter(
+        folded_name=folded(user_name)
+    )
 
 
 def _update(

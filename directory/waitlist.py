@@ -34,7 +34,7 @@ from django.db.models.functions import Lower
 
 from directory.errors import MemberNotFound
 from directory.ledger import CallContext, redact_request
-from directory.models import WaitlistEntry
+from directory.models import Member, WaitlistEntry
 from directory.seats import SeatLimitReached
 from directory.selectors import folded, manager_named, member_get, members_waiting_for
 from scim_protocol.errors import ScimError
@@ -89,11 +89,22 @@ def _named(user_name: str) -> Any:
     )
 
 
+def _provisioned(user_name: str, member_id: uuid.UUID | None) -> bool:
+    if member_id is not None:
+        return Member.objects.filter(id=member_id, active=True).exists()
+    return (
+        Member.objects.alias(folded_name=Lower("user_name"))
+        .filter(folded_name=folded(user_name))
+        .exists()
+    )
+
+
 def waitlist_add(
     *, operation: str, resource: dict[str, Any], member_id: uuid.UUID | None, idp: str
-) -> WaitlistEntry:
+) -> WaitlistEntry | None:
     """Put the person on the waitlist, or, already waiting, refresh what is stored and keep
-    the place. The stored request has its secrets taken out."""
+    the place. The stored request has its secrets taken out. None: the person was provisioned
+    meanwhile (a drain that freed seats ran while this request was being refused)."""
     user_name = str(resource.get("userName", ""))[:255]
     fields = {
         "operation": operation,
@@ -104,7 +115,13 @@ def waitlist_add(
         "idp": idp[:200],
     }
     for _attempt in range(2):
+        # Locking the entry waits for a drain provisioning this person right now; after it,
+        # someone created or active already waits for nothing (their retry is answered 409).
         existing = _named(user_name).select_for_update().first()
+        if _provisioned(user_name, member_id):
+            if existing is not None:
+                existing.delete()
+            return None
         if existing is not None:
             _named(user_name).update(**fields, attempts=F("attempts") + 1)
             existing.refresh_from_db()

@@ -241,3 +241,15 @@ def test_company_seats_command_refuses_bad_input(
         call_command("company_seats", *arguments)
 
     assert Company.objects.get(pk=acme.pk).seat_limit == 5
+
+
+def test_the_retry_of_someone_the_waitlist_provisioned_is_a_conflict_not_a_new_entry(
+    scim: Scim, acme: Company
+) -> None:
+    (seated,) = _fill(scim, acme, 1)
+    _user(scim, "late@acme.test")
+    scim.patch(f"/Users/{seated}", DEACTIVATE)  # late@ is provisioned from the waitlist
+    _user(scim, "next@acme.test")  # seats are full again
+
+    assert_error(_user(scim, "late@acme.test"), 409, "uniqueness")
+    assert _waiting() == ["next@acme.test"]
