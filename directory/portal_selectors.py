@@ -7,13 +7,17 @@ in the database; every one has a stable order. Each returns only the columns its
 
 from __future__ import annotations
 
-from django.db.models import Count, Q, QuerySet
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.db.models import Count, Q, QuerySet, Window
 from django.db.models.functions import Lower
 from django.db.models.lookups import StartsWith
 from django.utils import timezone
 
-from directory.models import Group, LedgerExport, Member
+from directory.models import Group, LedgerExport, Member, ProvisioningEvent, WaitlistEntry
 from directory.selectors import folded, parse_member_id
+from tenants.models import Company
 
 MEMBER_STATES = ("active", "deactivated")  # anything else lists everyone
 
@@ -83,3 +87,39 @@ def export_live(export_id: str) -> LedgerExport | None:
     """The export with this id unless it expired; None for an unknown or malformed id."""
     parsed = parse_member_id(export_id)
     return _live_exports().filter(pk=parsed).first() if parsed else None
+
+
+@dataclass(frozen=True)
+class Waitlist:
+    """The head of the seat waitlist (oldest first) and how many wait in all."""
+
+    total: int
+    entries: Sequence[WaitlistEntry]
+
+
+def waitlist_for_portal(limit: int = 50) -> Waitlist:
+    """The first `limit` people waiting for a seat and the total, in one query (the total
+    rides on each row as a window count)."""
+    rows = list(
+        WaitlistEntry.objects.annotate(total=Window(Count("*")))
+        .order_by("created_at", "id")
+        .only("id", "operation", "user_name", "external_id", "display_name", "idp", "created_at")[
+            :limit
+        ]
+    )
+    return Waitlist(total=rows[0].total if rows else 0, entries=rows)
+
+
+def held_deprovisions(company: Company, limit: int = 50) -> list[ProvisioningEvent]:
+    """The requests the deprovisioning brake held since it tripped, newest first; nothing
+    (and no query) while it is not tripped."""
+    if company.deprovision_held_since is None:
+        return []
+    return list(
+        ProvisioningEvent.objects.filter(
+            outcome=ProvisioningEvent.Outcome.HELD,
+            created_at__gte=company.deprovision_held_since,
+        ).only("id", "created_at", "operation", "user_name", "external_id", "idp", "resource_id")[
+            :limit
+        ]
+    )

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from directory.exports import OPERATIONS, clean_criteria, export_path, export_request, ledger_events
 from directory.models import LedgerExport
 from directory.portal_selectors import export_live, exports_live
+from provisioning_ui.lifecycle import lifecycle_context
 from provisioning_ui.permissions import actor_label
 
 PAGE_SIZE = 50
@@ -33,6 +34,7 @@ def provisioning_log(request: HttpRequest) -> HttpResponse:
             "operations": OPERATIONS,
             "exports": exports,
             "query": request.GET.urlencode(),
+            **lifecycle_context(request, request.tenant),  # type: ignore[attr-defined]
         },
     )
 

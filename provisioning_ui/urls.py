@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from provisioning_ui import access_rights, log, members, roles, views
+from provisioning_ui import access_rights, lifecycle, log, members, roles, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -11,6 +11,8 @@ urlpatterns = [
     path("log/exports/", log.export_create, name="export_create"),
     path("log/exports/<str:export_id>/", log.export_status, name="export_status"),
     path("log/exports/<str:export_id>/download/", log.export_download, name="export_download"),
+    path("waitlist/<str:entry_id>/drop/", lifecycle.waitlist_drop_view, name="waitlist_drop"),
+    path("deprovisioning/release/", lifecycle.brake_decide_view, name="brake_decide"),
     path("groups/", roles.groups, name="groups"),
     path("groups/<str:group_id>/", roles.group_detail, name="group_detail"),
     path("access/", access_rights.access_rights, name="access_rights"),

@@ -10,6 +10,7 @@ from django.test import Client
 from django_tenants.utils import schema_context
 
 from directory.exports import export_request
+from directory.models import WaitlistEntry
 from tenants.models import Company
 from tests.conftest import TEST_PASSWORD, make_portal_user, max_queries
 from tests.scim_client import Scim, okta_user
@@ -43,6 +44,8 @@ def _company_with(scim: Scim, acme: Company, rows: int) -> dict[str, Any]:
         exports = [
             export_request(requested_by="a", criteria={"outcome": "failed"}) for _ in range(rows)
         ]
+        for i in range(rows):
+            WaitlistEntry.objects.create(operation="create", user_name=f"w{i}@acme.test")
     return {"boss": boss["id"], "group": group["id"], "export": exports[0].pk}
 
 
@@ -56,14 +59,14 @@ def _signed_in(acme: Company) -> Client:
 # Page → most queries (search_path switches not counted). Each includes the session, the
 # signed-in user and the company's route.
 PAGES = {
-    "/t/acme/": 3,
+    "/t/acme/": 4,  # the seat waitlist (one query with its total)
     "/t/acme/members/": 5,  # count, page
     "/t/acme/members/?q=m&state=active": 5,
     "/t/acme/members/{boss}/": 6,  # member, roles, reports (one query for them all)
     "/t/acme/groups/": 5,  # count, page with member counts
     "/t/acme/groups/{group}/": 6,  # group, count, page
     "/t/acme/access/": 6,  # credentials, OAuth connections, audit trail
-    "/t/acme/log/": 6,  # count, page, exports
+    "/t/acme/log/": 7,  # count, page, exports, the seat waitlist
     "/t/acme/log/exports/{export}/": 4,
 }
 
@@ -80,3 +83,29 @@ def test_portal_pages_cost_the_same_few_queries_at_any_size(
         response = browser.get(page.format(**ids))
 
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize("rows", [2, 12])
+def test_the_overview_lists_held_deprovisions_in_one_query(
+    scim: Scim, acme: Company, rows: int
+) -> None:
+    """While the brake is tripped the Overview lists what it held: one query more."""
+    Company.objects.filter(pk=acme.pk).update(
+        seat_limit=None, deprovision_brake_minimum=1, deprovision_brake_percent=1
+    )
+    deactivate = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "value": {"active": False}}],
+    }
+    ids = [
+        scim.post("/Users", okta_user(f"u{i}@acme.test", externalId=f"u{i}")).json()["id"]
+        for i in range(rows + 1)
+    ]
+    for member_id in ids:
+        scim.patch(f"/Users/{member_id}", deactivate)
+    browser = _signed_in(acme)
+
+    with max_queries(5):
+        response = browser.get("/t/acme/")
+
+    assert response.content.decode().count("@acme.test</td>") == rows
