@@ -150,3 +150,12 @@ def test_the_log_marks_held_requests_and_waitlist_provisioning(
     page = browser.get("/t/acme/log/").content.decode()
 
     assert "Held (503)" in page and "Deprovisioning is paused" in page
+
+
+def test_releasing_needs_the_csrf_token(acme: Company, tripped: str) -> None:
+    browser = _signed_in(acme, User.Role.OWNER, csrf=True)
+
+    response = browser.post("/t/acme/deprovisioning/release/", {"decision": "release"})
+
+    assert response.status_code == 403
+    assert Company.objects.get(pk=acme.pk).deprovision_held_since is not None
