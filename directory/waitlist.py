@@ -213,6 +213,8 @@ def waitlist_drain(company: Company, prepared: Prepared, provision: Provision) -
     seat lock, with the head prepared by `waitlist_prepare` before it. `provision` makes the
     write through the member services (it raises their ScimErrors). Returns how many were
     provisioned; queues the Celery task when seats and people remain that were not prepared."""
+    if not prepared.entries:
+        return 0  # nobody was waiting: a deactivation then costs one query more, no lock
     ready = {entry.pk for entry in prepared.entries}
     provisioned = 0
     more = False

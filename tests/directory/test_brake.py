@@ -16,11 +16,14 @@ from accounts.models import User
 from directory.brake import brake_release
 from directory.models import Member, ProvisioningEvent
 from tenants.models import Company, CompanyEvent
-from tests.conftest import make_portal_user
+from tests.conftest import make_portal_user, max_queries
 from tests.scim_client import PATCH_OP, Scim, assert_error, okta_user
 
 DEACTIVATE = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "value": {"active": False}}]}
 Capture = Callable[..., Any]
+# A PATCH deactivating a user, routing and authentication included, with nobody waiting for
+# a seat: as before the brake and the waitlist, plus one read of the (empty) waitlist's head.
+QUERIES_PER_DEACTIVATION = 9
 
 
 def _users(scim: Scim, count: int) -> list[str]:
@@ -172,3 +175,19 @@ def test_reactivations_and_profile_updates_are_never_held(
 @pytest.fixture
 def capture(django_capture_on_commit_callbacks: Capture) -> Capture:
     return django_capture_on_commit_callbacks
+
+
+@pytest.mark.parametrize("earlier", [0, 9])
+def test_a_deactivation_counts_without_reading_the_ledger(
+    scim: Scim, acme: Company, thirty: list[str], earlier: int
+) -> None:
+    """The brake's count is the company row's, kept by the UPDATE that frees the seat: the
+    same few statements however many deprovisions the window holds, and no ledger scan."""
+    for user_id in thirty[:earlier]:
+        scim.patch(f"/Users/{user_id}", DEACTIVATE)
+
+    with max_queries(QUERIES_PER_DEACTIVATION) as counted:
+        assert scim.patch(f"/Users/{thirty[earlier]}", DEACTIVATE).status_code == 200
+
+    reads = [sql for sql in counted.statements if sql.startswith("SELECT")]
+    assert not [sql for sql in reads if "directory_provisioningevent" in sql]
