@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django_tenants.models import DomainMixin, TenantMixin
 
@@ -100,6 +101,7 @@ class Company(TenantMixin):
     deprovision_brake_percent = models.PositiveSmallIntegerField(
         "deprovisioning brake: percent",
         default=20,
+        validators=[MaxValueValidator(100)],
         help_text="Hold further deactivations and deletions once the identity provider has "
         "removed more than this percent of the active users within the window. 0: no brake.",
     )
@@ -109,7 +111,9 @@ class Company(TenantMixin):
         help_text="The brake never holds before this many people were removed in the window.",
     )
     deprovision_brake_window_minutes = models.PositiveIntegerField(
-        "deprovisioning brake: window (minutes)", default=60
+        "deprovisioning brake: window (minutes)",
+        default=60,
+        validators=[MinValueValidator(1), MaxValueValidator(7 * 24 * 60)],
     )
     # The rolling counter, changed only under the seat lock in the deprovision's transaction:
     # no scan of the ledger per request.
