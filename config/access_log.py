@@ -21,6 +21,7 @@ from tokens.secrets import (
     BEARER_PREFIX,
     OAUTH_ACCESS_PREFIX,
     OAUTH_REFRESH_PREFIX,
+    VENDOR_KEY_PREFIX,
 )
 
 REDACTED = "[redacted]"
@@ -40,6 +41,7 @@ _OUR_SECRET = re.compile(
             BASIC_SECRET_PREFIX,
             OAUTH_ACCESS_PREFIX,
             OAUTH_REFRESH_PREFIX,
+            VENDOR_KEY_PREFIX,
         )
     )
     + r")[A-Za-z0-9_\-]+"

@@ -62,6 +62,13 @@ SHARED_APPS = [
     # Sign-in throttling: one table of attempts for the support admin and every company's
     # portal, in `public` (accounts/sign_in.py keys each account with its company).
     "axes",
+    # Change events across companies: stream positions, the feed the vendor API pages through,
+    # vendor API keys (events/feed). The outbox itself is per company (`events`, below).
+    "events.feed",
+    # The vendor API (/api/v1/ on the public site; no models) and its OpenAPI schema.
+    "vendor_api",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
 ]
 
 TENANT_APPS = [
@@ -71,6 +78,8 @@ TENANT_APPS = [
     "accounts",
     "tokens",
     "directory",
+    # The outbox of change events, written with each change (events/outbox.py).
+    "events",
     "scim",
     "provisioning_ui",
 ]
@@ -237,12 +246,31 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = DEBUG
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# With EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend: the folder mails go to
+# (the worker tests read the reminders a real worker sent from there).
+if os.environ.get("EMAIL_FILE_PATH"):
+    EMAIL_FILE_PATH = os.environ["EMAIL_FILE_PATH"]
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Headcount <no-reply@localhost>")
 
 REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,
+    # The vendor API's OpenAPI schema (/api/v1/schema/); the SCIM API describes itself.
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Headcount vendor API",
+    "DESCRIPTION": "Change events and directories of every company, for the vendor's backend. "
+    "Authenticate with a vendor API key: `Authorization: Bearer hcv_…`. See docs/integrate.md.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "REDOC_DIST": "SIDECAR",
+    # Its deploy check generates a schema of the root URLconf (the SCIM views describe
+    # themselves and would warn); tests/events/test_vendor_api.py generates the vendor
+    # API's schema with warnings as failures instead.
+    "ENABLE_DJANGO_DEPLOY_CHECK": False,
 }
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
@@ -322,6 +350,14 @@ if env_bool("SECURE_PROXY", False):
     # Probes (load balancer, Kubernetes) call these over plain HTTP.
     SECURE_REDIRECT_EXEMPT = [r"^livez$", r"^healthz$", r"^healthz/detail$"]
 
+# --- Health ----------------------------------------------------------------------------------
+
+# /healthz/detail pings a Celery worker (up to a second): each process keeps its answer this
+# long, so polling it hard costs one check per window.
+HEALTH_DETAIL_CACHE_SECONDS = float(os.environ.get("HEALTH_DETAIL_CACHE_SECONDS", "10"))
+# Set: /healthz/detail answers only `Authorization: Bearer <token>` (monitoring), 401 otherwise.
+HEALTH_DETAIL_TOKEN = os.environ.get("HEALTH_DETAIL_TOKEN", "")
+
 # --- Provisioning ledger, exports, seats ----------------------------------------------------
 
 LEDGER_RETENTION_DAYS = int(os.environ.get("LEDGER_RETENTION_DAYS", "90"))
@@ -338,16 +374,23 @@ WAITLIST_DRAIN_BATCH = int(os.environ.get("WAITLIST_DRAIN_BATCH", "100"))
 DEPROVISION_BRAKE_RETRY_AFTER = int(os.environ.get("DEPROVISION_BRAKE_RETRY_AFTER", "300"))
 # Support's addresses, comma-separated: told when a company's deprovisioning brake trips.
 SUPPORT_EMAILS = [a.strip() for a in os.environ.get("SUPPORT_EMAILS", "").split(",") if a.strip()]
+# Change events (the vendor API's /api/v1/events) are kept this long, then purged daily.
+EVENT_RETENTION_DAYS = int(os.environ.get("EVENT_RETENTION_DAYS", "30"))
+# How often the relay copies new company events into the all-companies feed: the feed's delay.
+EVENTS_RELAY_SECONDS = int(os.environ.get("EVENTS_RELAY_SECONDS", "2"))
 CELERY_BEAT_SCHEDULE = {
     "seat-check": {"task": "tenants.tasks.seat_check_all", "schedule": 3600.0},
     "ledger-retention": {"task": "directory.tasks.ledger_purge_all", "schedule": 24 * 3600.0},
     "exports-expiry": {"task": "directory.tasks.exports_purge_all", "schedule": 3600.0},
     "oauth-retention": {"task": "tokens.tasks.oauth_purge_all", "schedule": 24 * 3600.0},
+    "token-lifecycle": {"task": "tokens.tasks.token_lifecycle_all", "schedule": 3600.0},
     "sign-in-log-retention": {
         "task": "accounts.tasks.sign_in_logs_purge_old",
         "schedule": 24 * 3600.0,
     },
     "schema-pool": {"task": "tenants.tasks.schema_pool_fill", "schedule": 60.0},
+    "events-relay": {"task": "events.tasks.relay", "schedule": float(EVENTS_RELAY_SECONDS)},
+    "events-retention": {"task": "events.tasks.purge", "schedule": 24 * 3600.0},
 }
 # Company schemas cloned ahead of time, so creating a company is a rename (tenants.schema_pool).
 SCHEMA_POOL_SIZE = int(os.environ.get("SCHEMA_POOL_SIZE", "5"))
@@ -361,6 +404,14 @@ SCHEMA_POOL_SIZE = int(os.environ.get("SCHEMA_POOL_SIZE", "5"))
 # scim_protocol/group_input.py, scim_protocol/listing.py, scim_protocol/patch.py. Memory given back
 # after large requests: WEB_MEMORY_CLEANUP_AFTER_BYTES, read by config/gunicorn.py.
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("MAX_REQUEST_BYTES", str(10 * 1024 * 1024)))
+
+# --- API tokens ------------------------------------------------------------------------------
+
+# After "Rotate", the old token keeps working next to its successor for this many days unless
+# an admin confirms the switch earlier; then it is revoked (tokens.services.token_rotate).
+TOKEN_ROTATION_GRACE_DAYS = int(os.environ.get("TOKEN_ROTATION_GRACE_DAYS", "7"))
+# Owners and admins are e-mailed this many days before a token expires, once per figure.
+TOKEN_EXPIRY_REMINDER_DAYS = (14, 3)
 
 # --- OAuth 2.0 (identity providers connect with "Authenticate with Headcount") -------------
 

@@ -1,7 +1,7 @@
 """URLs of the public site: support staff's admin, the health checks, a landing page."""
 
 from django.contrib import admin
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 from django.views.generic import TemplateView
 
 from provisioning_ui.oauth import metadata_rfc8414
@@ -17,6 +17,8 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("healthz/detail", healthz_detail, name="healthz_detail"),
     path("admin/", admin.site.urls),
+    # The vendor's backend: events and directories of every company (vendor API keys).
+    path("api/v1/", include("vendor_api.urls")),
     # RFC 8414 §3.1: metadata of the issuer https://host/t/<slug>/oauth.
     re_path(
         r"^\.well-known/oauth-authorization-server/t/(?P<slug>[a-z0-9-]+)/oauth/?$",

@@ -8,10 +8,13 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from django.db import connection
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 
+from directory import change_events
+from directory.change_events import MemberKeys
 from directory.errors import GroupNotFound
 from directory.integrity import check_if_match, save_unique
 from directory.ledger import CallContext, Subject, recorded
@@ -85,8 +88,9 @@ def group_create(*, payload: Any, context: CallContext) -> Group:
         # The members first, as every write takes its locks (directory.selectors).
         _lock_members([member_id for member_id, _ in data.members])
         _save(group, insert=True)
-        _set_members(group, data.members, current=None)
+        added, _ = _set_members(group, data.members, current=None)
         entry.succeeded(_subject(group), 201)
+        change_events.group_changed(group, context, created=True, added=added)
     return group
 
 
@@ -98,8 +102,10 @@ def group_replace(
     with recorded("replace", subject, context, payload) as entry:
         group = group_get(group_id, for_update=True)
         check_if_match(group.version, if_match, "group")
-        _update(group, normalize_group(payload), current=_current_members(group))
+        before = (group.display_name, group.external_id)
+        added, removed = _update(group, normalize_group(payload), current=_current_members(group))
         entry.succeeded(_subject(group), 200)
+        change_events.group_changed(group, context, before=before, added=added, removed=removed)
     return group
 
 
@@ -115,14 +121,16 @@ def group_patch(
         group = group_get(group_id, for_update=True)
         entry.subject = _subject(group)
         check_if_match(group.version, if_match, "group")
+        before = (group.display_name, group.external_id)
         plan = membership_plan(operations)
         if plan is not None:
-            _apply_plan(group, plan)
+            added, removed = _apply_plan(group, plan)
         else:
             current = _current_members(group)
             patched = apply_patch(_resource_for_patch(group, current), operations, GROUP)
-            _update(group, normalize_group(patched), current=current)
+            added, removed = _update(group, normalize_group(patched), current=current)
         entry.succeeded(_subject(group), 204)
+        change_events.group_changed(group, context, before=before, added=added, removed=removed)
     return group
 
 
@@ -135,6 +143,7 @@ def group_delete(*, group_id: str, context: CallContext, if_match: str | None = 
         check_if_match(group.version, if_match, "group")
         group.delete()
         entry.succeeded(entry.subject, 204)
+        change_events.group_deleted(entry.subject, context)
 
 
 # --- the fast path: what IdPs send every time, as SQL, without loading the members ----------
@@ -197,20 +206,29 @@ def _fast_rename(name: Any) -> bool:
     return isinstance(name, str) and 0 < len(name.strip()) <= MAX_NAME_LENGTH
 
 
-def _apply_plan(group: Group, plan: list[Step]) -> None:
+def _apply_plan(group: Group, plan: list[Step]) -> tuple[list[MemberKeys], list[MemberKeys]]:
+    """Run the plan's steps in order; returns the members added and removed, net (a member
+    added then removed by the same PATCH is neither)."""
     old_name = group.display_name
     # Every member the plan adds, locked before any step writes (directory.selectors' order).
     _lock_members([member_id for kind, added in plan if kind == "add" for member_id, _ in added])
+    added: dict[uuid.UUID, MemberKeys] = {}
+    removed: dict[uuid.UUID, MemberKeys] = {}
     for kind, argument in plan:
         if kind == "rename":
             group.display_name = argument.strip()
         elif kind == "add":
-            _add_members(group, argument)
+            for keys in _add_members(group, argument):
+                if removed.pop(keys[0], None) is None:
+                    added[keys[0]] = keys
         elif kind == "remove" and argument:
-            Membership.objects.filter(group=group, member_id__in=argument).delete()
+            for keys in _remove_members(group, argument):
+                if added.pop(keys[0], None) is None:
+                    removed[keys[0]] = keys
     group.version += 1
     group.updated_at = timezone.now()
     _save(group, insert=False, keys_changed=group.display_name != old_name)
+    return list(added.values()), list(removed.values())
 
 
 def _lock_members(ids: Sequence[uuid.UUID]) -> None:
@@ -226,16 +244,52 @@ def _lock_members(ids: Sequence[uuid.UUID]) -> None:
         )
 
 
-def _add_members(group: Group, members: Sequence[tuple[uuid.UUID, str]]) -> None:
-    """Add members that `_lock_members` found and locked."""
-    Membership.objects.bulk_create(
-        [
-            Membership(group=group, member_id=member_id, display=display)
-            for member_id, display in members
-        ],
-        ignore_conflicts=True,
-        batch_size=5000,
-    )
+# Membership changes with the keys of the members they touched, for their events: one
+# statement each whatever the number of members (arrays, not a VALUES list per row).
+_ADD_SQL = """
+WITH added AS (
+    INSERT INTO directory_membership (group_id, member_id, display, created_at)
+    SELECT %s, wanted.member_id, wanted.display, statement_timestamp()
+    FROM unnest(%s::uuid[], %s::text[]) AS wanted(member_id, display)
+    ON CONFLICT (group_id, member_id) DO NOTHING
+    RETURNING member_id
+)
+SELECT m.id, m.user_name, m.external_id
+FROM added JOIN directory_member AS m ON m.id = added.member_id
+ORDER BY m.id
+"""
+_REMOVE_SQL = """
+WITH removed AS (
+    DELETE FROM directory_membership WHERE group_id = %s AND member_id = ANY(%s::uuid[])
+    RETURNING member_id
+)
+SELECT m.id, m.user_name, m.external_id
+FROM removed JOIN directory_member AS m ON m.id = removed.member_id
+ORDER BY m.id
+"""
+
+
+def _add_members(group: Group, members: Sequence[tuple[uuid.UUID, str]]) -> list[MemberKeys]:
+    """Add members that `_lock_members` found and locked; returns those that were not in the
+    group already."""
+    wanted: dict[uuid.UUID, str] = {}
+    for member_id, display in members:  # the first display sent for a member wins
+        wanted.setdefault(member_id, display)
+    if not wanted:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(_ADD_SQL, [group.id, list(wanted), list(wanted.values())])
+        return list(cursor.fetchall())
+
+
+def _remove_members(group: Group, member_ids: Sequence[uuid.UUID]) -> list[MemberKeys]:
+    """Remove these members from the group; returns those that were in it."""
+    removed: list[MemberKeys] = []
+    for chunk in _chunks(member_ids):
+        with connection.cursor() as cursor:
+            cursor.execute(_REMOVE_SQL, [group.id, chunk])
+            removed += cursor.fetchall()
+    return removed
 
 
 def _subject(group: Group) -> Subject:
@@ -265,14 +319,16 @@ def _resource_for_patch(group: Group, members: dict[uuid.UUID, str]) -> dict[str
     return resource
 
 
-def _update(group: Group, data: GroupInput, *, current: dict[uuid.UUID, str]) -> None:
+def _update(
+    group: Group, data: GroupInput, *, current: dict[uuid.UUID, str]
+) -> tuple[list[MemberKeys], list[MemberKeys]]:
     keys = (group.display_name, group.external_id)
     _lock_members([member_id for member_id, _ in data.members if member_id not in current])
     group.display_name, group.external_id = data.display_name, data.external_id
     group.version += 1
     group.updated_at = timezone.now()
     _save(group, insert=False, keys_changed=(group.display_name, group.external_id) != keys)
-    _set_members(group, data.members, current=current)
+    return _set_members(group, data.members, current=current)
 
 
 def _save(group: Group, *, insert: bool, keys_changed: bool = True) -> None:
@@ -297,22 +353,14 @@ def _chunks(ids: Sequence[uuid.UUID]) -> Iterable[list[uuid.UUID]]:
 
 def _set_members(
     group: Group, wanted: Sequence[tuple[uuid.UUID, str]], *, current: dict[uuid.UUID, str] | None
-) -> None:
-    """Make the group's members exactly `wanted`: insert the new ones, delete the gone ones.
-    `current` is the present membership (None for a new group). The new ones were found and
-    locked by `_lock_members` first."""
+) -> tuple[list[MemberKeys], list[MemberKeys]]:
+    """Make the group's members exactly `wanted`: insert the new ones, delete the gone ones;
+    returns (added, removed). `current` is the present membership (None for a new group).
+    The new ones were found and locked by `_lock_members` first."""
     present = current or {}
     wanted_ids = {member_id for member_id, _ in wanted}
     to_add = [(member_id, display) for member_id, display in wanted if member_id not in present]
     to_remove = [member_id for member_id in present if member_id not in wanted_ids]
-    for chunk in _chunks(to_remove):
-        Membership.objects.filter(group=group, member_id__in=chunk).delete()
-    if to_add:
-        Membership.objects.bulk_create(
-            [
-                Membership(group=group, member_id=member_id, display=display)
-                for member_id, display in to_add
-            ],
-            ignore_conflicts=True,
-            batch_size=5000,
-        )
+    removed = _remove_members(group, to_remove)
+    added = _add_members(group, to_add)
+    return added, removed

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -15,10 +16,11 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from directory import change_events
 from directory.brake import deprovision_take
 from directory.columns import member_column_values
 from directory.integrity import check_if_match, save_unique
-from directory.ledger import CallContext, Subject, recorded
+from directory.ledger import CallContext, LedgerEntry, Subject, recorded
 from directory.models import Member, MemberValue, WaitlistEntry
 from directory.seats import SeatLimitReached, seats_take
 from directory.selectors import (
@@ -44,7 +46,7 @@ from directory.waitlist import (
 from scim_protocol import errors
 from scim_protocol.patch import apply_patch
 from scim_protocol.schema import ENTERPRISE_USER, USER
-from scim_protocol.user_input import UserPolicy, normalize_user, policy_from, primary_email
+from scim_protocol.user_input import UserPolicy, normalized_user, policy_from, primary_email
 from tenants.models import Company
 from tenants.services import company_update_settings
 
@@ -61,15 +63,23 @@ MULTI_VALUED = (
 
 
 def user_policy(company: Company) -> UserPolicy:
-    return policy_from(company.username_is_work_email, company.attribute_allowlist)
+    return policy_from(
+        company.username_is_work_email, company.attribute_allowlist, strict=company.scim_strict
+    )
 
 
 def member_create(*, company: Company, payload: Any, context: CallContext) -> Member:
     """Create a member from a POSTed User. Raises ScimError subclasses: InvalidValue /
     InvalidSyntax for a bad body, Uniqueness (409) when userName or externalId is taken,
-    SeatLimitReached (403) when no seat is free. Every outcome is recorded in the ledger."""
-    with recorded("create", Subject.from_payload("User", payload), context, payload) as entry:
-        resource = normalize_user(payload, user_policy(company))
+    SeatLimitReached (403) when no seat is free. Every outcome is recorded in the ledger;
+    optional values left out (scim_protocol.user_input) are warnings on its row."""
+    with (
+        _seat_refusal_announced(company, context) as watch,
+        recorded("create", Subject.from_payload("User", payload), context, payload) as entry,
+    ):
+        watch.entry = entry
+        normalized = normalized_user(payload, user_policy(company))
+        resource = normalized.resource
         now = timezone.now()
         member = Member(id=uuid.uuid4(), created_at=now, updated_at=now, version=1)
         _apply(member, resource)
@@ -97,7 +107,8 @@ def member_create(*, company: Company, payload: Any, context: CallContext) -> Me
         _save(member, insert=True)
         _write_values(member, resource, replace=False)
         _adopt(member, waiting)
-        entry.succeeded(_subject(member), 201)
+        entry.succeeded(_subject(member), 201, warnings=normalized.dropped)
+        change_events.user_created(company, member, context)
     return member
 
 
@@ -115,12 +126,21 @@ def member_replace(
     (userName immutable by company policy), Uniqueness, SeatLimitReached (reactivation),
     InvalidValue."""
     subject = Subject.from_payload("User", payload, parse_member_id(member_id))
-    with recorded("replace", subject, context, payload) as entry:
+    with (
+        _seat_refusal_announced(company, context) as watch,
+        recorded("replace", subject, context, payload) as entry,
+    ):
+        watch.entry = entry
         found = member_get_with_roles(member_id, for_update=True)
         member = found.member
+        before, was_active = member.attributes, member.active
         check_if_match(member.version, if_match, "user")
-        _update(company, member, normalize_user(payload, user_policy(company)), context)
-        entry.succeeded(_subject(member), 200)
+        normalized = normalized_user(payload, user_policy(company))
+        _update(company, member, normalized.resource, context)
+        entry.succeeded(_subject(member), 200, warnings=normalized.dropped)
+        change_events.user_updated(
+            company, member, found.roles, before=before, was_active=was_active, context=context
+        )
     return found
 
 
@@ -135,29 +155,39 @@ def member_patch(
     """PATCH: apply the operations to the stored User, atomically (any failing operation
     changes nothing); returns what member_replace returns. Raises what member_replace raises,
     plus the PATCH errors (InvalidPath, NoTarget, InvalidSyntax)."""
-    with recorded(
-        "patch", Subject("User", parse_member_id(member_id)), context, list(operations)
-    ) as entry:
+    with (
+        _seat_refusal_announced(company, context) as watch,
+        recorded(
+            "patch", Subject("User", parse_member_id(member_id)), context, list(operations)
+        ) as entry,
+    ):
+        watch.entry = entry
         found = member_get_with_roles(member_id, for_update=True)
         member = found.member
         entry.subject = _subject(member)
+        before, was_active = member.attributes, member.active
         check_if_match(member.version, if_match, "user")
         patched = apply_patch(copy.deepcopy(member.attributes), operations, USER)
-        _update(
-            company,
-            member,
-            normalize_user(patched, user_policy(company), default_active=False),
-            context,
+        normalized = normalized_user(patched, user_policy(company), default_active=False)
+        _update(company, member, normalized.resource, context)
+        entry.succeeded(_subject(member), 200, warnings=normalized.dropped)
+        change_events.user_updated(
+            company, member, found.roles, before=before, was_active=was_active, context=context
         )
-        entry.succeeded(_subject(member), 200)
     return found
 
 
 def member_delete(
     *, company: Company, member_id: str, context: CallContext, if_match: str | None = None
 ) -> None:
-    """DELETE (Entra's hard delete): the member is gone; a later GET is 404. Frees the seat."""
+    """DELETE, as the company's deprovisioning policy says (`Company.scim_delete_action`):
+    delete (Entra's hard delete: a later GET is 404) or deactivate and keep the member (a
+    later GET shows `active: false`; the IdP can reactivate them). Either frees the seat, and
+    the ledger row says which happened. Raises NotFound, PreconditionFailed."""
     with recorded("delete", Subject("User", parse_member_id(member_id)), context) as entry:
+        if company.scim_delete_action == Company.DeleteAction.DEACTIVATE:
+            _deactivate_on_delete(company, member_id, if_match, entry, context)
+            return
         member = member_get(member_id, for_update=True)
         entry.subject = _subject(member)
         check_if_match(member.version, if_match, "user")
@@ -174,7 +204,36 @@ def member_delete(
         member.delete()  # with a reactivation of it that was waiting
         if freed:
             waitlist_drain(company, prepared, _provision_waiting)
-        entry.succeeded(entry.subject, 204)
+        entry.succeeded(entry.subject, 204, detail="Deleted.")
+        change_events.user_deleted(entry.subject, context)
+
+
+def _deactivate_on_delete(
+    company: Company,
+    member_id: str,
+    if_match: str | None,
+    entry: LedgerEntry,
+    context: CallContext,
+) -> None:
+    """The DELETE of a company that keeps its users: the same write as a PATCH setting
+    `active` to false (its row, then the seat lock), so a later reactivation is an ordinary
+    update. Deleting an already inactive member changes nothing."""
+    found = member_get_with_roles(member_id, for_update=True)
+    member = found.member
+    entry.subject = _subject(member)
+    check_if_match(member.version, if_match, "user")
+    before, was_active = member.attributes, member.active
+    if member.active:
+        _update(company, member, {**member.attributes, "active": False}, context)
+        change_events.user_updated(
+            company, member, found.roles, before=before, was_active=was_active, context=context
+        )
+    entry.succeeded(
+        _subject(member),
+        204,
+        detail="Deactivated and kept, as this company's deprovisioning policy says "
+        "(the identity provider can reactivate the user).",
+    )
 
 
 def seat_limit_set(*, company: Company, limit: int | None, actor: str) -> int:
@@ -205,6 +264,25 @@ def waitlist_drain_now(company: Company) -> int:
 
 
 # --- internals ------------------------------------------------------------------------------
+
+
+class _Watch:
+    entry: LedgerEntry | None = None
+
+
+@contextmanager
+def _seat_refusal_announced(company: Company, context: CallContext) -> Iterator[_Watch]:
+    """Around `recorded`: a write refused for want of a seat becomes a
+    company.seat_limit_reached event, written after the rollback, as the ledger's failure row
+    is (the refused write itself leaves nothing)."""
+    watch = _Watch()
+    try:
+        yield watch
+    except SeatLimitReached:
+        user_name = watch.entry.subject.user_name if watch.entry else ""
+        with transaction.atomic():
+            change_events.seat_limit_reached(company, user_name, context)
+        raise
 
 
 def _subject(member: Member) -> Subject:

@@ -3,7 +3,9 @@ downloadable exports of the failures."""
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -11,8 +13,17 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from directory.exports import OPERATIONS, clean_criteria, export_path, export_request, ledger_events
-from directory.models import LedgerExport
+from directory.models import LedgerExport, ProvisioningEvent
 from directory.portal_selectors import export_live, exports_live
+from directory.retry import (
+    BULK_LIMIT,
+    RetryRefused,
+    ledger_retry,
+    ledger_retry_kind,
+    log_entry,
+    retry_id,
+    with_retry_state,
+)
 from provisioning_ui.lifecycle import lifecycle_context
 from provisioning_ui.permissions import actor_label
 
@@ -23,7 +34,9 @@ PAGE_SIZE = 50
 @login_required
 def provisioning_log(request: HttpRequest) -> HttpResponse:
     criteria = clean_criteria({"outcome": "all", **request.GET.dict()})
-    page = Paginator(ledger_events(criteria), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(with_retry_state(ledger_events(criteria)), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
     exports = exports_live()
     return render(
         request,
@@ -34,6 +47,7 @@ def provisioning_log(request: HttpRequest) -> HttpResponse:
             "operations": OPERATIONS,
             "exports": exports,
             "query": request.GET.urlencode(),
+            "can_retry": request.user.can_manage_credentials,  # type: ignore[union-attr]
             **lifecycle_context(request, request.tenant),  # type: ignore[attr-defined]
         },
     )
@@ -82,3 +96,91 @@ def export_download(request: HttpRequest, export_id: str) -> FileResponse:
     company = request.tenant  # type: ignore[attr-defined]
     name = f"headcount-{company.slug}-failed-operations-{export.created_at:%Y%m%d-%H%M}.csv"
     return FileResponse(path.open("rb"), as_attachment=True, filename=name, content_type="text/csv")
+
+
+# --- Retry from the log (directory/retry.py) ---------------------------------------------------
+
+
+def _require_retry_role(request: HttpRequest) -> None:
+    if not request.user.can_manage_credentials:  # type: ignore[union-attr]
+        raise PermissionDenied("Only owners and admins can retry requests.")
+
+
+@require_GET
+@login_required
+def log_entry_view(request: HttpRequest, event_id: str) -> HttpResponse:
+    number = retry_id(event_id)
+    entry = log_entry(number) if number is not None else None
+    if entry is None:
+        raise Http404("No such log entry.")
+    return render(
+        request,
+        "portal/log_entry.html",
+        {
+            "entry": entry,
+            "can_retry": request.user.can_manage_credentials,  # type: ignore[union-attr]
+            "bulk_limit": BULK_LIMIT,
+        },
+    )
+
+
+@require_POST
+@login_required
+def log_entry_retry(request: HttpRequest, event_id: str) -> HttpResponse:
+    _require_retry_role(request)
+    number = retry_id(event_id)
+    if number is None:
+        raise Http404("No such log entry.")
+    try:
+        result = ledger_retry(
+            company=request.tenant,  # type: ignore[attr-defined]
+            event_id=number,
+            actor=actor_label(request),
+            request_id=getattr(request, "request_id", ""),
+        )
+    except ProvisioningEvent.DoesNotExist:
+        raise Http404("No such log entry.") from None
+    except RetryRefused as refusal:
+        messages.error(request, f"Not retried: {refusal}")
+        return redirect("log_entry", event_id=number)
+    if result.succeeded:
+        messages.success(request, "Retried: it succeeded this time.")
+    else:
+        messages.error(
+            request,
+            f"Retried, and it failed again ({result.outcome.status}): {result.outcome.detail}",
+        )
+    return redirect("log_entry", event_id=number)
+
+
+@require_POST
+@login_required
+def log_retry_kind(request: HttpRequest) -> HttpResponse:
+    _require_retry_role(request)
+    status = retry_id(request.POST.get("status"))
+    if status is None or status > 599:
+        messages.error(request, "Choose a kind of failure to retry.")
+        return redirect("provisioning_log")
+    scim_type = str(request.POST.get("scim_type", ""))[:32]
+    chosen, report = ledger_retry_kind(
+        company=request.tenant,  # type: ignore[attr-defined]
+        status=status,
+        scim_type=scim_type,
+        actor=actor_label(request),
+        request_id=getattr(request, "request_id", ""),
+    )
+    if chosen == 0:
+        messages.info(request, "No failures of this kind are waiting to be retried.")
+    elif report is None:
+        messages.success(
+            request,
+            f"Retrying {chosen} failed requests in the background. Each retry appears in the "
+            "log; you will get an e-mail with how many succeeded.",
+        )
+    else:
+        messages.success(
+            request,
+            f"Retried {report.tried}: {report.succeeded} succeeded, {report.failed} failed "
+            f"again, {report.refused} could not be retried.",
+        )
+    return redirect(f"{reverse('provisioning_log')}?outcome=all")

@@ -9,6 +9,9 @@ urlpatterns = [
     path("members/<str:member_id>/", members.member_detail, name="member_detail"),
     path("log/", log.provisioning_log, name="provisioning_log"),
     path("log/exports/", log.export_create, name="export_create"),
+    path("log/retry/", log.log_retry_kind, name="log_retry_kind"),
+    path("log/<str:event_id>/", log.log_entry_view, name="log_entry"),
+    path("log/<str:event_id>/retry/", log.log_entry_retry, name="log_entry_retry"),
     path("log/exports/<str:export_id>/", log.export_status, name="export_status"),
     path("log/exports/<str:export_id>/download/", log.export_download, name="export_download"),
     path("waitlist/<str:entry_id>/drop/", lifecycle.waitlist_drop_view, name="waitlist_drop"),
@@ -22,6 +25,16 @@ urlpatterns = [
         "access/credentials/<str:credential_id>/revoke/",
         access_rights.credential_revoke_view,
         name="credential_revoke",
+    ),
+    path(
+        "access/tokens/<str:credential_id>/rotate/",
+        access_rights.token_rotate_view,
+        name="token_rotate",
+    ),
+    path(
+        "access/tokens/<str:credential_id>/rotation/confirm/",
+        access_rights.token_rotation_confirm_view,
+        name="token_rotation_confirm",
     ),
     path(
         "access/basic/<str:credential_id>/regenerate/",

@@ -19,7 +19,7 @@ from infra.client_ip import client_ip
 from tokens import secrets
 from tokens.models import Credential
 from tokens.selectors import credential_for_basic, credential_for_bearer, oauth_access_token
-from tokens.services import credential_record_use
+from tokens.services import credential_record_use, token_retire
 
 INVALID = "The credential is not valid for this company."
 
@@ -79,6 +79,16 @@ class ScimCredentialAuthentication(BaseAuthentication):
         if credential.status == Credential.Status.EXPIRED and credential.expires_at is not None:
             raise AuthenticationFailed(
                 f"This credential expired on {credential.expires_at:%Y-%m-%d %H:%M} UTC."
+            )
+        if (
+            credential.retires_at is not None
+            and credential.retires_at <= timezone.now()
+            and token_retire(credential=credential, ip=client_ip(request))
+        ):
+            # The hourly sweep may not have run yet; the grace period ends on time regardless.
+            raise AuthenticationFailed(
+                "This token was replaced by rotation and its grace period is over. "
+                "Use its successor."
             )
         credential_record_use(credential=credential, ip=client_ip(request))
         return ScimClient(credential), credential

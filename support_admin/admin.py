@@ -14,6 +14,7 @@ from django_tenants.utils import schema_context
 from directory.brake import brake_release
 from directory.models import ProvisioningEvent, WaitlistEntry
 from directory.services import seat_limit_set
+from support_admin import vendor_keys as vendor_keys  # registers the vendor API keys' admin
 from tenants.models import Company, CompanyEvent
 from tenants.services import (
     POLICY_FIELDS,
@@ -69,6 +70,8 @@ class CompanyAdmin(admin.ModelAdmin):
         "username_immutable",
         "username_is_work_email",
         "attribute_allowlist",
+        "scim_strict",
+        "scim_delete_action",
         "scim_rate_limit",
         "deprovision_brake_percent",
         "deprovision_brake_minimum",

@@ -13,6 +13,7 @@ from django_tenants.utils import schema_context, schema_exists
 
 from accounts.models import User
 from accounts.services import company_admin_create
+from events.outbox import EventType, NewEvent, Origin, emit
 from tenants.models import Company, CompanyEvent, Domain
 from tenants.policies import validate_attribute_allowlist
 from tenants.schema_clone import clone_schema
@@ -26,6 +27,8 @@ POLICY_FIELDS = (
     "username_is_work_email",
     "attribute_allowlist",
     "scim_rate_limit",
+    "scim_strict",
+    "scim_delete_action",
     "deprovision_brake_percent",
     "deprovision_brake_minimum",
     "deprovision_brake_window_minutes",
@@ -155,6 +158,18 @@ def company_set_scim(*, company: Company, enabled: bool, actor: str) -> bool:
             else CompanyEvent.Action.SCIM_DISABLED,
             actor=actor,
         )
+        # The vendor's change event, in the company's own outbox (events.outbox).
+        emit(
+            [
+                NewEvent(
+                    type=EventType.SCIM_ENABLED if enabled else EventType.SCIM_DISABLED,
+                    resource_type="Company",
+                    data={"company": locked.slug, "scimEnabled": enabled, "actor": actor},
+                )
+            ],
+            origin=Origin(),
+            schema_name=locked.schema_name,
+        )
     company.scim_enabled = locked.scim_enabled
     company.scim_changed_by = locked.scim_changed_by
     company.scim_changed_at = locked.scim_changed_at
@@ -215,6 +230,8 @@ def company_update_settings(
                 raise ValidationError(f"Unknown policy {field!r}.", code="invalid")
             if field == "scim_rate_limit" and value is not None and int(value) < 0:  # type: ignore[call-overload]
                 raise ValidationError("A rate limit cannot be negative.", code="invalid")
+            if field == "scim_delete_action" and value not in Company.DeleteAction.values:
+                raise ValidationError(f"Unknown DELETE action {value!r}.", code="invalid")
             if field in BRAKE_RANGES:
                 _check_range(field, value)
             if field == "attribute_allowlist":

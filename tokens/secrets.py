@@ -21,6 +21,8 @@ BASIC_USERNAME_PREFIX = "scim-"
 # authentication knows which table to look in and scanners can tell them apart.
 OAUTH_ACCESS_PREFIX = "hco_"
 OAUTH_REFRESH_PREFIX = "hcr_"
+# Vendor API keys (/api/v1/, tokens/vendor_keys.py): read every company, so their own prefix.
+VENDOR_KEY_PREFIX = "hcv_"
 
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _RANDOM_LENGTH = 32

@@ -22,8 +22,9 @@ from tests.scim_client import PATCH_OP, Scim, assert_error, okta_user
 DEACTIVATE = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "value": {"active": False}}]}
 Capture = Callable[..., Any]
 # A PATCH deactivating a user, routing and authentication included, with nobody waiting for
-# a seat: as before the brake and the waitlist, plus one read of the (empty) waitlist's head.
-QUERIES_PER_DEACTIVATION = 9
+# a seat: as before the brake and the waitlist (its change event included), plus one read of
+# the (empty) waitlist's head.
+QUERIES_PER_DEACTIVATION = 10
 
 
 def _users(scim: Scim, count: int) -> list[str]:

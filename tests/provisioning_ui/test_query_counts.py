@@ -10,7 +10,8 @@ from django.test import Client
 from django_tenants.utils import schema_context
 
 from directory.exports import export_request
-from directory.models import WaitlistEntry
+from directory.models import ProvisioningEvent
+from directory.retry import ledger_retry
 from tenants.models import Company
 from tests.conftest import TEST_PASSWORD, make_portal_user, max_queries
 from tests.scim_client import Scim, okta_user
@@ -44,9 +45,20 @@ def _company_with(scim: Scim, acme: Company, rows: int) -> dict[str, Any]:
         exports = [
             export_request(requested_by="a", criteria={"outcome": "failed"}) for _ in range(rows)
         ]
-        for i in range(rows):
-            WaitlistEntry.objects.create(operation="create", user_name=f"w{i}@acme.test")
-    return {"boss": boss["id"], "group": group["id"], "export": exports[0].pk}
+    # `rows` seat-limit failures (so `rows` people on the seat waitlist), each retried (and failing again) from the log.
+    Company.objects.filter(pk=acme.pk).update(seat_limit=0)
+    for i in range(rows):
+        scim.post("/Users", okta_user(f"late{i}@acme.test", externalId=f"late{i}"))
+    with schema_context(acme.schema_name):
+        failures = list(ProvisioningEvent.objects.filter(outcome="failed").order_by("id"))
+        for failure in failures:
+            ledger_retry(company=acme, event_id=failure.pk, actor="a")
+    return {
+        "boss": boss["id"],
+        "group": group["id"],
+        "export": exports[0].pk,
+        "failure": failures[0].pk,
+    }
 
 
 def _signed_in(acme: Company) -> Client:
@@ -67,7 +79,10 @@ PAGES = {
     "/t/acme/groups/{group}/": 6,  # group, count, page
     "/t/acme/access/": 6,  # credentials, OAuth connections, audit trail
     "/t/acme/log/": 7,  # count, page, exports, the seat waitlist
+    "/t/acme/log/?outcome=warned": 7,
     "/t/acme/log/exports/{export}/": 4,
+    # entry with the failure it retried, its retries, the same-kind failures to retry
+    "/t/acme/log/{failure}/": 7,
 }
 
 

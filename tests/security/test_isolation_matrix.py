@@ -15,7 +15,7 @@ from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from directory.models import LedgerExport
+from directory.models import Group, LedgerExport, Member, ProvisioningEvent
 from tenants.models import Company
 from tests.conftest import TEST_PASSWORD, make_portal_user
 from tokens import secrets as token_secrets
@@ -26,7 +26,9 @@ from tokens.services import (
     oauth_connection_create,
     oauth_grant_create,
     token_issue,
+    token_rotate,
 )
+from tokens.vendor_keys import vendor_key_issue, vendor_key_revoke
 
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -59,6 +61,8 @@ CREDENTIALS = [
     "revoked_oauth",
     "expired_oauth",
     "oauth_scim_switched_off",
+    # The vendor's key reads /api/v1/ only: it is no credential of any company's SCIM API.
+    "vendor_key",
 ]
 EXPECTED = {kind: 401 for kind in CREDENTIALS} | {
     "scim_switched_off": 403,
@@ -139,8 +143,75 @@ def world(scim: Any, acme: Company, outsider: Company) -> dict[str, Any]:
             foreign_basic.credential.username or "", foreign_basic.secret
         ),
         "scim_switched_off": f"Bearer {switched_off.secret}",
+        "vendor_key": f"Bearer {vendor_key_issue(name='backend', actor='tests').secret}",
+    }
+    with schema_context(acme.schema_name):
+        acme_basic = basic_issue(company=acme, actor="tests")
+        acme_bearer = token_issue(company=acme, name="live", actor="tests")
+    revoked_vendor = vendor_key_issue(name="revoked", actor="tests")
+    vendor_key_revoke(key_id=str(revoked_vendor.key.pk), actor="tests")
+    live_oauth, _ = _oauth_access_token(acme, "ada.oauth4@acme.test")
+    secrets |= {
+        "company_bearer": f"Bearer {acme_bearer.secret}",
+        "company_basic": _basic(acme_basic.credential.username or "", acme_basic.secret),
+        "company_oauth": f"Bearer {live_oauth}",
+        "revoked_vendor_key": f"Bearer {revoked_vendor.secret}",
+        "unknown_vendor_key": "Bearer hcv_" + "A" * 38,
     }
     return {"user": user, "group": group, "secrets": secrets}
+
+
+VENDOR_ENDPOINTS = [
+    "/events",
+    "/events?company=acme",
+    "/companies",
+    "/companies/acme/members",
+    "/companies/acme/members/{user}",
+    "/companies/acme/groups",
+    "/companies/acme/groups/{group}",
+]
+# Every credential a company holds, live, and vendor keys that are not: all refused.
+VENDOR_REFUSED = [
+    "none",
+    "malformed",
+    "company_bearer",
+    "company_basic",
+    "company_oauth",
+    "other_company_bearer",
+    "other_company_basic",
+    "revoked_vendor_key",
+    "unknown_vendor_key",
+]
+
+
+@pytest.mark.parametrize("credential", VENDOR_REFUSED)
+def test_the_vendor_api_refuses_everything_but_a_live_vendor_key(
+    world: dict[str, Any], credential: str
+) -> None:
+    headers = {} if credential == "none" else {"HTTP_AUTHORIZATION": world["secrets"][credential]}
+    hidden = (world["user"]["id"], world["group"]["id"], *ACME_SECRETS)
+
+    for endpoint, method in itertools.product(VENDOR_ENDPOINTS, METHODS):
+        path = "/api/v1" + endpoint.format(user=world["user"]["id"], group=world["group"]["id"])
+        response = getattr(Client(), method.lower())(path, **headers)
+
+        where = f"{method} {endpoint} with {credential}"
+        assert response.status_code == 401, (where, response.status_code)
+        assert response.json()["error"]["code"] == "not_authenticated", where
+        assert response["WWW-Authenticate"].startswith("Bearer"), where
+        leaked = response.content.decode()
+        assert not [value for value in hidden if value in leaked], where
+
+
+def test_a_live_vendor_key_reads_and_writes_nothing(world: dict[str, Any]) -> None:
+    headers = {"HTTP_AUTHORIZATION": world["secrets"]["vendor_key"]}
+
+    for endpoint, method in itertools.product(VENDOR_ENDPOINTS, METHODS):
+        path = "/api/v1" + endpoint.format(user=world["user"]["id"], group=world["group"]["id"])
+        response = getattr(Client(), method.lower())(path, **headers)
+
+        expected = 200 if method == "GET" else 405
+        assert response.status_code == expected, (method, endpoint, response.content[:200])
 
 
 @pytest.mark.parametrize("credential", CREDENTIALS)
@@ -188,6 +259,51 @@ def test_every_endpoint_and_method_refuses_the_credential(
             assert "Bearer" in response["WWW-Authenticate"], where
 
 
+READS_BY_POST = {"/Users/.search", "/Groups/.search", "/.search"}
+
+
+def test_a_read_only_token_reads_everywhere_and_writes_nowhere(
+    world: dict[str, Any], acme: Company
+) -> None:
+    """A read-only token of this company: every GET and every POST …/.search answers as for
+    a full token; every other POST, PUT, PATCH and DELETE is a SCIM 403 and changes nothing."""
+    with schema_context(acme.schema_name):
+        reader = token_issue(
+            company=acme, name="auditor", actor="tests", scope=Credential.Scope.READ_ONLY
+        )
+    client = Client()
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {reader.secret}"}
+    search = json.dumps({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]})
+    write = json.dumps({"userName": "intruder@acme.test", "displayName": "x", "schemas": []})
+    with schema_context(acme.schema_name):
+        before = (Member.objects.count(), Group.objects.count(), ProvisioningEvent.objects.count())
+
+    for endpoint, method in itertools.product(ENDPOINTS, METHODS):
+        path = "/t/acme/scim/v2" + endpoint.format(
+            user=world["user"]["id"], group=world["group"]["id"]
+        )
+        reads = method == "GET" or (method == "POST" and endpoint in READS_BY_POST)
+        response = getattr(client, method.lower())(
+            path,
+            data=None if method == "GET" else (search if reads else write),
+            content_type="application/scim+json",
+            **headers,
+        )
+
+        where = f"{method} {endpoint} with a read-only token"
+        assert response["Content-Type"].startswith("application/scim+json"), where
+        if reads:
+            assert response.status_code not in (401, 403), (where, response.content[:200])
+        else:
+            assert response.status_code == 403, (where, response.status_code)
+            payload = response.json()
+            assert payload["schemas"] == [ERROR] and payload["status"] == "403", where
+            assert "read-only" in payload["detail"], where
+    with schema_context(acme.schema_name):
+        after = (Member.objects.count(), Group.objects.count(), ProvisioningEvent.objects.count())
+    assert after == before
+
+
 @pytest.mark.parametrize(
     "page",
     [
@@ -196,6 +312,8 @@ def test_every_endpoint_and_method_refuses_the_credential(
         "log/exports/{export}/",
         "log/exports/{export}/download/",
         "access/credentials/{credential}/revoke/",
+        "access/tokens/{token}/rotate/",
+        "access/tokens/{token}/rotation/confirm/",
     ],
 )
 def test_another_companys_objects_are_404_in_the_portal(
@@ -206,6 +324,9 @@ def test_another_companys_objects_are_404_in_the_portal(
             requested_by="x", criteria={}, expires_at=timezone.now() + dt.timedelta(hours=1)
         )
         credential = Credential.objects.first()
+        token = Credential.objects.filter(kind="token", revoked_at__isnull=True).first()
+        assert token is not None
+        token_rotate(company=acme, credential_id=str(token.pk), actor="tests")
     make_portal_user(outsider, email="olga@outsider.test")
     client = Client()
     client.post("/t/outsider/login/", {"username": "olga@outsider.test", "password": TEST_PASSWORD})
@@ -215,6 +336,7 @@ def test_another_companys_objects_are_404_in_the_portal(
         group=world["group"]["id"],
         export=export.pk,
         credential=credential.pk,
+        token=token.pk,
     )
 
     response = client.get(path)

@@ -26,8 +26,8 @@ def _recorded(schema: str, app: str, name: str) -> bool:
 
 
 def _latest(app: str) -> str:
-    """The app's newest migration: forgetting an older one would leave a later one applied
-    before its dependency."""
+    """The app's last migration: the one that can be forgotten without leaving a later one
+    recorded before its dependency."""
     (leaf,) = MigrationLoader(None, ignore_no_migrations=True).graph.leaf_nodes(app)
     return leaf[1]
 

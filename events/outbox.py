@@ -1,0 +1,158 @@
+"""Writing change events: the transactional outbox.
+
+`emit` is called by the services that change a company (directory, tokens, tenants) inside
+their transaction, after their own locks: one statement reserves the next per-company
+numbers and inserts every event of the write (a group push of 10,000 members is still one
+statement). The reservation is an UPDATE of the company's `EventStream` row in `public`, held
+locked until the write commits, so:
+
+- numbers are gap-free and follow commit order: a transaction waits for the previous
+  writer's commit before it gets its numbers; a reader that sees seq N+1 also sees seq N;
+- a rollback returns the numbers with everything else;
+- the row is the last lock every write takes, so it adds no deadlock: writes of one company
+  queue on it only for the time between their last statement and their commit.
+
+Company-level events (SCIM switched, credentials) may be written from `public`: tables are
+named with their schema, never through `search_path`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from django.db import connection
+
+
+class EventType:
+    """Every event type. Strings, as the API and webhooks show them; never renamed."""
+
+    USER_CREATED = "user.created"
+    USER_UPDATED = "user.updated"
+    USER_DEACTIVATED = "user.deactivated"
+    USER_REACTIVATED = "user.reactivated"
+    USER_DELETED = "user.deleted"
+    GROUP_CREATED = "group.created"
+    GROUP_RENAMED = "group.renamed"
+    GROUP_UPDATED = "group.updated"
+    GROUP_DELETED = "group.deleted"
+    GROUP_MEMBER_ADDED = "group.member_added"
+    GROUP_MEMBER_REMOVED = "group.member_removed"
+    SEAT_LIMIT_REACHED = "company.seat_limit_reached"
+    SCIM_ENABLED = "company.scim_enabled"
+    SCIM_DISABLED = "company.scim_disabled"
+    CREDENTIAL_CREATED = "company.credential_created"
+    CREDENTIAL_REVOKED = "company.credential_revoked"
+
+    ALL = (
+        USER_CREATED,
+        USER_UPDATED,
+        USER_DEACTIVATED,
+        USER_REACTIVATED,
+        USER_DELETED,
+        GROUP_CREATED,
+        GROUP_RENAMED,
+        GROUP_UPDATED,
+        GROUP_DELETED,
+        GROUP_MEMBER_ADDED,
+        GROUP_MEMBER_REMOVED,
+        SEAT_LIMIT_REACHED,
+        SCIM_ENABLED,
+        SCIM_DISABLED,
+        CREDENTIAL_CREATED,
+        CREDENTIAL_REVOKED,
+    )
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """One event to write. `data` is the resource after the change (JSON-able)."""
+
+    type: str
+    resource_type: str
+    resource_id: UUID | None = None
+    external_id: str = ""
+    user_name: str = ""
+    display_name: str = ""
+    changed: Sequence[str] = ()
+    data: Any = None
+
+
+@dataclass(frozen=True)
+class Origin:
+    """The call that caused the events: its request id and identity provider (User-Agent),
+    or the support staff or admin who acted."""
+
+    request_id: str = ""
+    idp: str = ""
+
+
+def _quoted(schema_name: str) -> str:
+    return connection.ops.quote_name(schema_name)
+
+
+# One statement: reserve len(events) numbers on the stream row (created on the company's
+# first event) and insert the events numbered from there, in the order given.
+_EMIT_SQL = """
+WITH reserved AS (
+    INSERT INTO public.events_feed_eventstream AS s (schema_name, last_seq)
+    VALUES (%(schema)s, %(count)s)
+    ON CONFLICT (schema_name) DO UPDATE SET last_seq = s.last_seq + EXCLUDED.last_seq
+    RETURNING s.last_seq
+)
+INSERT INTO {table} (
+    seq, id, type, occurred_at, resource_type, resource_id, external_id, user_name,
+    display_name, changed, data, request_id, idp
+)
+SELECT
+    (SELECT last_seq FROM reserved) - %(count)s + e.n, gen_random_uuid(), e.type,
+    statement_timestamp(), e.resource_type, e.resource_id::uuid, e.external_id, e.user_name,
+    e.display_name, e.changed::jsonb, e.data::jsonb, %(request_id)s, %(idp)s
+FROM unnest(
+    %(type)s::text[], %(resource_type)s::text[], %(resource_id)s::text[],
+    %(external_id)s::text[], %(user_name)s::text[], %(display_name)s::text[],
+    %(changed)s::text[], %(data)s::text[]
+) WITH ORDINALITY AS e(
+    type, resource_type, resource_id, external_id, user_name, display_name, changed, data, n
+)
+"""
+
+
+def emit(events: Sequence[NewEvent], *, origin: Origin, schema_name: str | None = None) -> None:
+    """Write `events` into the outbox of `schema_name` (default: the connection's company),
+    numbered in the given order. Call inside the transaction of the change, after its other
+    locks (see the module docstring); raises RuntimeError outside a transaction, where the
+    events could outlive a failed change."""
+    if not events:
+        return
+    if not connection.in_atomic_block:
+        raise RuntimeError("emit() runs inside the transaction of the change it records.")
+    # django-tenants' connection knows the schema it serves (the company of the request).
+    schema: str = schema_name or connection.schema_name  # type: ignore[attr-defined]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _EMIT_SQL.format(table=f"{_quoted(schema)}.events_changeevent"),
+            {
+                "schema": schema,
+                "count": len(events),
+                "request_id": origin.request_id[:64],
+                "idp": origin.idp[:200],
+                "type": [event.type for event in events],
+                "resource_type": [event.resource_type for event in events],
+                "resource_id": [
+                    None if event.resource_id is None else str(event.resource_id)
+                    for event in events
+                ],
+                "external_id": [(event.external_id or "")[:255] for event in events],
+                "user_name": [(event.user_name or "")[:255] for event in events],
+                "display_name": [(event.display_name or "")[:255] for event in events],
+                "changed": [json.dumps(list(event.changed)) for event in events],
+                "data": [
+                    None if event.data is None else json.dumps(event.data, default=str)
+                    for event in events
+                ],
+            },
+        )

@@ -1,0 +1,38 @@
+"""Retention: events older than EVENT_RETENTION_DAYS leave the feed and the outboxes."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+# A company's events are dropped only once the relay has copied them: an event still waiting
+# for the relay (the worker was down for days) is kept until it is in the feed.
+_STREAMS_SQL = """
+SELECT r.schema_name, r.relayed_seq FROM public.events_feed_relaycursor AS r
+WHERE to_regclass(quote_ident(r.schema_name) || '.events_changeevent') IS NOT NULL
+ORDER BY r.schema_name
+"""
+
+
+def events_purge(days: int, *, now: dt.datetime | None = None) -> int:
+    """Delete events that occurred more than `days` days ago from the public feed and from
+    every company's outbox; returns how many rows went. Each delete is its own transaction,
+    so a long purge holds no lock across companies."""
+    cutoff = (now or timezone.now()) - dt.timedelta(days=days)
+    deleted = 0
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM public.events_feed_feedevent WHERE occurred_at < %s", [cutoff])
+        deleted += cursor.rowcount
+        cursor.execute(_STREAMS_SQL)
+        streams = cursor.fetchall()
+    for schema_name, relayed_seq in streams:
+        table = f"{connection.ops.quote_name(schema_name)}.events_changeevent"
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {table} WHERE occurred_at < %s AND seq <= %s",  # noqa: S608 - quoted name
+                [cutoff, relayed_seq],
+            )
+            deleted += cursor.rowcount
+    return deleted

@@ -1,0 +1,154 @@
+"""Readers never skip an event that commits late, and never see one twice, while writers run:
+committed companies, threads with their own connections, a real gunicorn server and a real
+Celery worker running the relay."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from django.db import connection, transaction
+
+from events.feed.models import VendorKey
+from events.outbox import EventType, NewEvent, Origin, emit
+from events.selectors import company_events_after
+from events.tasks import relay
+from tests.live import IdP, in_thread, live_scim_company
+from tokens.vendor_keys import vendor_key_issue
+
+pytestmark = [pytest.mark.live, pytest.mark.django_db]
+
+
+def _event(name: str) -> NewEvent:
+    return NewEvent(type=EventType.USER_CREATED, resource_type="User", user_name=name)
+
+
+def test_a_later_writer_waits_for_the_earlier_commit_so_no_reader_skips_it(
+    django_db_blocker: Any,
+) -> None:
+    with live_scim_company(django_db_blocker) as live:
+        schema = live.company.schema_name
+        emitted, release = threading.Event(), threading.Event()
+
+        def slow_writer() -> None:
+            with django_db_blocker.unblock(), transaction.atomic():
+                emit([_event("slow")], origin=Origin(), schema_name=schema)
+                emitted.set()
+                release.wait(10)  # committed only when the test says so
+            connection.close()
+
+        def fast_writer() -> None:
+            with django_db_blocker.unblock(), transaction.atomic():
+                emit([_event("fast")], origin=Origin(), schema_name=schema)
+            connection.close()
+
+        def read() -> list[tuple[int, str]]:
+            with django_db_blocker.unblock():
+                found = [(e.seq, e.user_name) for e in company_events_after(schema, 0, 100)]
+            connection.close()
+            return found
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            slow = pool.submit(slow_writer)
+            assert emitted.wait(10)
+            fast = pool.submit(fast_writer)
+            time.sleep(0.5)
+            # The fast write cannot commit a number past the slow one's: it waits for it.
+            seen_meanwhile = in_thread(read)
+            fast_waited = not fast.done()
+            release.set()
+            slow.result(10)
+            fast.result(10)
+
+        before = [event for event in seen_meanwhile if event[1] in ("slow", "fast")]
+        assert fast_waited and before == []
+        after = [event for event in in_thread(read) if event[1] in ("slow", "fast")]
+        assert [name for _, name in after] == ["slow", "fast"]
+        assert after[1][0] == after[0][0] + 1
+
+
+def _get(url: str, key: str) -> Any:
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=15)
+    try:
+        conn.request("GET", f"{parts.path}?{parts.query}", headers={"Authorization": key})
+        response = conn.getresponse()
+        assert response.status == 200, response.read()[:300]
+        return json.loads(response.read())
+    finally:
+        conn.close()
+
+
+def test_parallel_writes_reach_the_api_once_each_in_order_while_they_run(
+    live_server_url: str, celery_worker_process: Any, django_db_blocker: Any
+) -> None:
+    def issue_key() -> tuple[str, str]:
+        with django_db_blocker.unblock():
+            issued = vendor_key_issue(name="concurrency test", actor="tests")
+        return str(issued.key.pk), f"Bearer {issued.secret}"
+
+    key_id, key = in_thread(issue_key)
+    with live_scim_company(django_db_blocker) as live:
+        slug = live.company.slug
+        idp = IdP.bearer(live_server_url, live, "Okta")
+        # The company's creation wrote events already (its credentials): start after them.
+        start = _get(f"{live_server_url}/api/v1/events?company={slug}&limit=1000", key)["next"]
+        writers_done = threading.Event()
+        seen: list[dict[str, Any]] = []
+        feed: list[dict[str, Any]] = []
+
+        def write(worker: int) -> None:
+            for i in range(15):
+                reply = idp.call("POST", "/Users", {"userName": f"w{worker}.{i}@live.test"})
+                assert reply.status == 201, reply.body
+
+        def follow_company() -> None:
+            after = start
+            while True:
+                done = writers_done.is_set()
+                page = _get(
+                    f"{live_server_url}/api/v1/events?company={slug}&after={after}&limit=7", key
+                )
+                seen.extend(page["events"])
+                after = page["next"]
+                if done and not page["hasMore"]:
+                    return
+
+        def follow_feed() -> None:
+            after = "0"
+            while True:
+                page = _get(f"{live_server_url}/api/v1/events?after={after}&limit=50", key)
+                feed.extend(e for e in page["events"] if e["company"] == slug)
+                after = page["next"]
+                if writers_done.is_set() and len([e for e in feed if e["seq"] > int(start)]) >= 60:
+                    return
+                relay.delay()  # the worker copies new events into the feed
+                time.sleep(0.1)
+
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            readers = [pool.submit(follow_company), pool.submit(follow_feed)]
+            writers = [pool.submit(write, worker) for worker in range(4)]
+            for future in writers:
+                future.result(120)
+            writers_done.set()
+            for future in readers:
+                future.result(120)
+
+        expected = list(range(int(start) + 1, int(start) + 61))
+        assert [event["seq"] for event in seen] == expected
+        assert {event["type"] for event in seen} == {EventType.USER_CREATED}
+        assert len({event["userName"] for event in seen}) == 60
+        relayed = [event["seq"] for event in feed if event["seq"] > int(start)]
+        assert relayed == expected
+
+    def clean_up() -> None:
+        with django_db_blocker.unblock():
+            VendorKey.objects.filter(pk=key_id).delete()
+
+    in_thread(clean_up)
