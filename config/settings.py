@@ -366,6 +366,14 @@ SIGN_IN_LOG_RETENTION_DAYS = int(os.environ.get("SIGN_IN_LOG_RETENTION_DAYS", "9
 EXPORT_ROOT = Path(os.environ.get("EXPORT_ROOT") or BASE_DIR / ".data" / "exports")
 EXPORT_TTL_HOURS = int(os.environ.get("EXPORT_TTL_HOURS", "24"))
 SEAT_WARNING_PERCENT = int(os.environ.get("SEAT_WARNING_PERCENT", "80"))
+# People provisioned from the seat waitlist in the transaction that frees their seats; more
+# are provisioned by a Celery task right after (directory.waitlist), so a large limit raise
+# does not hold the seat lock for long.
+WAITLIST_DRAIN_BATCH = int(os.environ.get("WAITLIST_DRAIN_BATCH", "100"))
+# Retry-After of a deactivation or deletion the deprovisioning brake holds (directory.brake).
+DEPROVISION_BRAKE_RETRY_AFTER = int(os.environ.get("DEPROVISION_BRAKE_RETRY_AFTER", "300"))
+# Support's addresses, comma-separated: told when a company's deprovisioning brake trips.
+SUPPORT_EMAILS = [a.strip() for a in os.environ.get("SUPPORT_EMAILS", "").split(",") if a.strip()]
 # Change events (the vendor API's /api/v1/events) are kept this long, then purged daily.
 EVENT_RETENTION_DAYS = int(os.environ.get("EVENT_RETENTION_DAYS", "30"))
 # How often the relay copies new company events into the all-companies feed: the feed's delay.

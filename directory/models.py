@@ -139,6 +139,9 @@ class ProvisioningEvent(models.Model):
     class Outcome(models.TextChoices):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
+        # A deactivation or deletion the deprovisioning brake held back (directory.brake):
+        # nothing changed, the IdP was asked to retry.
+        HELD = "held", "Held"
 
     created_at = models.DateTimeField(auto_now_add=True)
     operation = models.CharField(max_length=16)  # create, replace, patch, delete
@@ -188,6 +191,46 @@ class ProvisioningEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.operation} {self.resource_type} {self.outcome}"
+
+
+class WaitlistEntry(models.Model):
+    """A person whose create or reactivation was refused for seats, waiting for one
+    (directory.waitlist). Provisioned oldest first when seats free up. `request` is the User
+    as the service normalised it, with secrets taken out: never a password."""
+
+    class Operation(models.TextChoices):
+        CREATE = "create", "Create"
+        REACTIVATE = "reactivate", "Reactivate"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    operation = models.CharField(max_length=16, choices=Operation.choices)
+    user_name = models.CharField(max_length=255)
+    external_id = models.CharField(max_length=255, blank=True)
+    display_name = models.CharField(max_length=255, blank=True)
+    # The deactivated member a reactivation is for; gone with it when the IdP deletes it.
+    member = models.ForeignKey(
+        Member, null=True, blank=True, on_delete=models.CASCADE, related_name="waiting"
+    )
+    request = models.JSONField(default=dict)
+    idp = models.CharField(max_length=200, blank=True)
+    # The place in line: the first refusal; the IdP's retries of the same person keep it.
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    attempts = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(Lower("user_name"), name="waitlist_user_name_ci_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["created_at", "id"], name="waitlist_order"),
+            models.Index(fields=["external_id"], name="waitlist_external_id"),
+            models.Index(fields=["member"], name="waitlist_member"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_name} waiting to {self.operation}"
 
 
 class Group(models.Model):

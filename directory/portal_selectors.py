@@ -20,9 +20,10 @@ from django.db.models.functions import Coalesce, Lower, NullIf, TruncDate
 from django.db.models.lookups import Contains, StartsWith
 from django.utils import timezone
 
-from directory.models import Group, LedgerExport, Member, ProvisioningEvent
+from directory.models import Group, LedgerExport, Member, ProvisioningEvent, WaitlistEntry
 from directory.selectors import folded, member_count, parse_member_id
 from scim_protocol.schema import ENTERPRISE_USER
+from tenants.models import Company
 
 MEMBER_STATES = ("active", "deactivated")  # anything else lists everyone
 MEMBERS_PER_PAGE = 50
@@ -298,3 +299,39 @@ def _counts_by_day(first: dt.date, before: dt.date) -> dict[dt.date, tuple[int, 
         )
         .order_by()
     }
+
+
+@dataclass(frozen=True)
+class Waitlist:
+    """The head of the seat waitlist (oldest first) and how many wait in all."""
+
+    total: int
+    entries: Sequence[WaitlistEntry]
+
+
+def waitlist_for_portal(limit: int = 50) -> Waitlist:
+    """The first `limit` people waiting for a seat and the total, in one query (the total
+    rides on each row as a window count)."""
+    rows = list(
+        WaitlistEntry.objects.annotate(total=Window(Count("*")))
+        .order_by("created_at", "id")
+        .only("id", "operation", "user_name", "external_id", "display_name", "idp", "created_at")[
+            :limit
+        ]
+    )
+    return Waitlist(total=rows[0].total if rows else 0, entries=rows)
+
+
+def held_deprovisions(company: Company, limit: int = 50) -> list[ProvisioningEvent]:
+    """The requests the deprovisioning brake held since it tripped, newest first; nothing
+    (and no query) while it is not tripped."""
+    if company.deprovision_held_since is None:
+        return []
+    return list(
+        ProvisioningEvent.objects.filter(
+            outcome=ProvisioningEvent.Outcome.HELD,
+            created_at__gte=company.deprovision_held_since,
+        ).only("id", "created_at", "operation", "user_name", "external_id", "idp", "resource_id")[
+            :limit
+        ]
+    )

@@ -70,3 +70,17 @@ def ledger_retry_batch(event_ids: list[int], actor: str) -> dict[str, int]:
     report = ledger_retry_many(company=company, event_ids=event_ids, actor=actor)
     retry_report_send(company, actor, report)
     return report.as_dict()
+
+
+@shared_task(name="directory.tasks.waitlist_drain")
+def waitlist_drain_task(schema_name: str) -> int:
+    """Provision the waiting people that fit but were not provisioned in the transaction that
+    freed their seats (more than one batch); queues itself again while more fit."""
+    from django_tenants.utils import schema_context
+
+    from directory.services import waitlist_drain_now
+    from tenants.models import Company
+
+    company = Company.objects.get(schema_name=schema_name)
+    with schema_context(schema_name):
+        return waitlist_drain_now(company)

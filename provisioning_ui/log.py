@@ -26,6 +26,7 @@ from directory.retry import (
     retry_id,
     with_retry_state,
 )
+from provisioning_ui.lifecycle import lifecycle_context
 from provisioning_ui.permissions import actor_label
 
 PAGE_SIZE = 50
@@ -49,6 +50,7 @@ def provisioning_log(request: HttpRequest) -> HttpResponse:
             "exports": exports,
             "query": request.GET.urlencode(),
             "can_retry": request.user.can_manage_credentials,  # type: ignore[union-attr]
+            **lifecycle_context(request, request.tenant),  # type: ignore[attr-defined]
         },
     )
 

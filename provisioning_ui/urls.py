@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from provisioning_ui import access_rights, activity, log, members, roles, setup, views
+from provisioning_ui import access_rights, activity, lifecycle, log, members, roles, setup, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -15,6 +15,8 @@ urlpatterns = [
     path("log/<str:event_id>/retry/", log.log_entry_retry, name="log_entry_retry"),
     path("log/exports/<str:export_id>/", log.export_status, name="export_status"),
     path("log/exports/<str:export_id>/download/", log.export_download, name="export_download"),
+    path("waitlist/<str:entry_id>/drop/", lifecycle.waitlist_drop_view, name="waitlist_drop"),
+    path("deprovisioning/release/", lifecycle.brake_decide_view, name="brake_decide"),
     path("groups/", roles.groups, name="groups"),
     path("groups/<str:group_id>/", roles.group_detail, name="group_detail"),
     path("setup/<slug:slug>/", setup.setup_guide, name="setup_guide"),

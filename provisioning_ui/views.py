@@ -11,6 +11,7 @@ from django.shortcuts import render
 
 from accounts.services import sign_in_pauses_clear
 from accounts.sign_in import account_key
+from provisioning_ui.lifecycle import lifecycle_context
 from tenants.gate import scim_gate
 from tenants.links import scim_base_url
 from tenants.rate_limits import limits_for
@@ -29,6 +30,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "scim_closed_because": gate.detail,
             "scim_base_url": scim_base_url(request, company),
             "rate_limits": limits_for(company),
+            **lifecycle_context(request, company),
         },
     )
 

@@ -45,7 +45,7 @@ def _company_with(scim: Scim, acme: Company, rows: int) -> dict[str, Any]:
         exports = [
             export_request(requested_by="a", criteria={"outcome": "failed"}) for _ in range(rows)
         ]
-    # `rows` seat-limit failures, each retried (and failing again) from the log.
+    # `rows` seat-limit failures (so `rows` people on the seat waitlist), each retried (and failing again) from the log.
     Company.objects.filter(pk=acme.pk).update(seat_limit=0)
     for i in range(rows):
         scim.post("/Users", okta_user(f"late{i}@acme.test", externalId=f"late{i}"))
@@ -71,7 +71,7 @@ def _signed_in(acme: Company) -> Client:
 # Page → most queries (search_path switches not counted). Each includes the session, the
 # signed-in user and the company's route.
 PAGES = {
-    "/t/acme/": 3,
+    "/t/acme/": 4,  # the seat waitlist (one query with its total)
     "/t/acme/activity/": 6,  # ledger by day (finished days, today), seat snapshots by day
     "/t/acme/members/": 5,  # count, page
     "/t/acme/members/?q=m&state=active": 5,
@@ -81,8 +81,8 @@ PAGES = {
     "/t/acme/groups/": 5,  # count, page with member counts
     "/t/acme/groups/{group}/": 6,  # group, count, page
     "/t/acme/access/": 6,  # credentials, OAuth connections, audit trail
-    "/t/acme/log/": 6,  # count, page, exports
-    "/t/acme/log/?outcome=warned": 6,
+    "/t/acme/log/": 7,  # count, page, exports, the seat waitlist
+    "/t/acme/log/?outcome=warned": 7,
     "/t/acme/log/exports/{export}/": 4,
     "/t/acme/setup/okta/": 4,  # credentials (is there a Basic pair already?)
     "/t/acme/setup/entra/": 3,
@@ -104,3 +104,29 @@ def test_portal_pages_cost_the_same_few_queries_at_any_size(
         response = browser.get(page.format(**ids))
 
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize("rows", [2, 12])
+def test_the_overview_lists_held_deprovisions_in_one_query(
+    scim: Scim, acme: Company, rows: int
+) -> None:
+    """While the brake is tripped the Overview lists what it held: one query more."""
+    Company.objects.filter(pk=acme.pk).update(
+        seat_limit=None, deprovision_brake_minimum=1, deprovision_brake_percent=1
+    )
+    deactivate = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "value": {"active": False}}],
+    }
+    ids = [
+        scim.post("/Users", okta_user(f"u{i}@acme.test", externalId=f"u{i}")).json()["id"]
+        for i in range(rows + 1)
+    ]
+    for member_id in ids:
+        scim.patch(f"/Users/{member_id}", deactivate)
+    browser = _signed_in(acme)
+
+    with max_queries(5):
+        response = browser.get("/t/acme/")
+
+    assert response.content.decode().count("@acme.test</td>") == rows
