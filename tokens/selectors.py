@@ -34,6 +34,28 @@ def credential_for_bearer(token: str) -> Credential | None:
     return found[0] if found else None
 
 
+def credential_refused(scheme: str, value: str, username: str = "") -> Credential | None:
+    """Which credential of this company a refused Bearer token or Basic pair was, revoked or
+    not, for the record of the refusal (directory/traffic.py); None when it is none of
+    ours. Never changes the answer the caller gets. For a Basic pair the secret must match,
+    so a guessed username names nothing."""
+    if scheme == "bearer" and secrets.is_well_formed(value, secrets.BEARER_PREFIX):
+        return Credential.objects.filter(
+            kind=Credential.Kind.TOKEN, secret_hash=secrets.hash_secret(value)
+        ).first()
+    if scheme == "basic" and secrets.is_well_formed(value, secrets.BASIC_SECRET_PREFIX):
+        credential = Credential.objects.filter(
+            kind=Credential.Kind.BASIC, username=username
+        ).first()
+        if (
+            credential is not None
+            and credential.secret_hash is not None
+            and secrets.hashes_match(value, credential.secret_hash)
+        ):
+            return credential
+    return None
+
+
 def credential_for_basic(username: str, secret: str) -> Credential | None:
     """The (not revoked) Basic credential with this username and secret, or None."""
     if not secrets.is_well_formed(secret, secrets.BASIC_SECRET_PREFIX):
