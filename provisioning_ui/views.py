@@ -11,6 +11,8 @@ from django.shortcuts import render
 
 from accounts.services import sign_in_pauses_clear
 from accounts.sign_in import account_key
+from directory.seat_check import seat_level
+from provisioning_ui.connection import connection_status
 from tenants.gate import scim_gate
 from tenants.links import scim_base_url
 from tenants.rate_limits import limits_for
@@ -25,6 +27,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "portal/dashboard.html",
         {
             "company": company,
+            # From the company row as routed for this request, not the hourly check's level.
+            "seats": seat_level(company.seats_used, company.seat_limit),
+            "connection": connection_status(company, gate),
             "scim_open": gate.open,
             "scim_closed_because": gate.detail,
             "scim_base_url": scim_base_url(request, company),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import F
+from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 from oauth2_provider.models import AbstractApplication, get_application_model
 
@@ -162,3 +162,17 @@ def oauth_client(client_id: str) -> AbstractApplication | None:
     Application, in `public`), or None. Whether it serves this company is
     tokens.oauth.client_serves."""
     return get_application_model().objects.filter(client_id=client_id).first()
+
+
+def credentials_for_status(also: list[str], limit: int = 50) -> list[Credential]:
+    """The credentials the connection status is about, oldest first: those not revoked, and
+    the ids in `also` (revoked ones that were presented lately). Each carries
+    `first_used_at`, from its first-use audit row: one query."""
+    first_use = CredentialEvent.objects.filter(
+        credential=OuterRef("pk"), action=CredentialEvent.Action.FIRST_USED
+    ).values("created_at")[:1]
+    return list(
+        Credential.objects.filter(Q(revoked_at__isnull=True) | Q(pk__in=also))
+        .annotate(first_used_at=Subquery(first_use))
+        .order_by("created_at", "pk")[:limit]
+    )

@@ -20,7 +20,7 @@ ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
 def _company_with(scim: Scim, acme: Company, rows: int) -> dict[str, Any]:
     """`rows` members reporting to one boss, all in two groups; `rows` tokens (one revoked),
-    Basic credentials and `rows` exports."""
+    Basic credentials, `rows` exports, and calls with each token and with wrong ones."""
     boss = scim.post("/Users", okta_user("boss@acme.test", externalId="boss")).json()
     members = [
         scim.post(
@@ -43,6 +43,9 @@ def _company_with(scim: Scim, acme: Company, rows: int) -> dict[str, Any]:
         exports = [
             export_request(requested_by="a", criteria={"outcome": "failed"}) for _ in range(rows)
         ]
+    for i in range(rows):  # refused requests, each its own tally row
+        scim.client.get("/t/acme/scim/v2/Users", HTTP_AUTHORIZATION=f"Bearer {tokens[i].secret}")
+        scim.client.get("/t/acme/scim/v2/Users", HTTP_AUTHORIZATION=f"Bearer wrong{i}")
     return {"boss": boss["id"], "group": group["id"], "export": exports[0].pk}
 
 
@@ -56,7 +59,7 @@ def _signed_in(acme: Company) -> Client:
 # Page → most queries (search_path switches not counted). Each includes the session, the
 # signed-in user and the company's route.
 PAGES = {
-    "/t/acme/": 3,
+    "/t/acme/": 5,  # connection status: credentials with their first use, the day's tallies
     "/t/acme/members/": 5,  # count, page
     "/t/acme/members/?q=m&state=active": 5,
     "/t/acme/members/{boss}/": 6,  # member, roles, reports (one query for them all)
