@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Lower
-from django.db.models.lookups import StartsWith
+from django.db.models.lookups import Exact, StartsWith
 from django.utils import timezone
 
-from directory.models import Group, LedgerExport, Member
+from directory.models import Group, LedgerExport, Member, ProvisioningEvent
 from directory.selectors import folded, parse_member_id
 
 MEMBER_STATES = ("active", "deactivated")  # anything else lists everyone
@@ -83,3 +83,20 @@ def export_live(export_id: str) -> LedgerExport | None:
     """The export with this id unless it expired; None for an unknown or malformed id."""
     parsed = parse_member_id(export_id)
     return _live_exports().filter(pk=parsed).first() if parsed else None
+
+
+def ledger_event_get(event_id: int) -> ProvisioningEvent | None:
+    return ProvisioningEvent.objects.filter(pk=event_id).first()
+
+
+def member_conflicting(user_name: str, external_id: str) -> Member | None:
+    """The member a create or rename collided with: the same userName (folded as the unique
+    index folds) or externalId. One indexed query; None when it is gone since."""
+    match = Q()
+    if user_name:
+        match |= Q(Exact(Lower("user_name"), folded(user_name)))
+    if external_id:
+        match |= Q(external_id=external_id)
+    if not match:
+        return None
+    return Member.objects.filter(match).only("id", "user_name", "display_name").first()

@@ -10,6 +10,7 @@ from django.test import Client
 from django_tenants.utils import schema_context
 
 from directory.exports import export_request
+from directory.models import ProvisioningEvent, RequestTally
 from tenants.models import Company
 from tests.conftest import TEST_PASSWORD, make_portal_user, max_queries
 from tests.scim_client import Scim, okta_user
@@ -46,7 +47,17 @@ def _company_with(scim: Scim, acme: Company, rows: int) -> dict[str, Any]:
     for i in range(rows):  # refused requests, each its own tally row
         scim.client.get("/t/acme/scim/v2/Users", HTTP_AUTHORIZATION=f"Bearer {tokens[i].secret}")
         scim.client.get("/t/acme/scim/v2/Users", HTTP_AUTHORIZATION=f"Bearer wrong{i}")
-    return {"boss": boss["id"], "group": group["id"], "export": exports[0].pk}
+    assert scim.post("/Users", okta_user("boss@acme.test", externalId="boss")).status_code == 409
+    with schema_context(acme.schema_name):
+        failed = ProvisioningEvent.objects.filter(outcome="failed").latest("id")
+        refused = RequestTally.objects.filter(credential_id__isnull=False).latest("id")
+    return {
+        "boss": boss["id"],
+        "group": group["id"],
+        "export": exports[0].pk,
+        "failed": failed.pk,
+        "refused": refused.pk,
+    }
 
 
 def _signed_in(acme: Company) -> Client:
@@ -66,7 +77,9 @@ PAGES = {
     "/t/acme/groups/": 5,  # count, page with member counts
     "/t/acme/groups/{group}/": 6,  # group, count, page
     "/t/acme/access/": 6,  # credentials, OAuth connections, audit trail
-    "/t/acme/log/": 6,  # count, page, exports
+    "/t/acme/log/": 7,  # count, page, exports, refused requests
+    "/t/acme/log/{failed}/": 5,  # the entry, the existing user it collided with
+    "/t/acme/log/refused/{refused}/": 5,  # the tally row, its credential
     "/t/acme/log/exports/{export}/": 4,
 }
 
