@@ -38,10 +38,12 @@ class Caller:
     key: str = ""
     credential_id: uuid.UUID | None = None
     cause: str = ""
+    # The portal's Test connection probes: not the identity provider's traffic, not counted.
+    internal: bool = False
 
     @classmethod
-    def of(cls, credential_id: uuid.UUID) -> Caller:
-        return cls(key=str(credential_id), credential_id=credential_id)
+    def of(cls, credential_id: uuid.UUID, *, internal: bool = False) -> Caller:
+        return cls(key=str(credential_id), credential_id=credential_id, internal=internal)
 
     @classmethod
     def refused(cls, cause: str, key: str = "", credential_id: uuid.UUID | None = None) -> Caller:
@@ -78,6 +80,8 @@ def tally_refusal(
     """Count one refused or failed request in the current company's schema (one statement;
     inside a savepoint, so a failure here never breaks the caller's transaction). A database
     that cannot take it is logged, not raised: the caller's answer goes out regardless."""
+    if caller.internal:
+        return
     now = timezone.now()
     minute = now.replace(second=0, microsecond=0)
     try:
@@ -105,7 +109,7 @@ def tally_refusal(
 
 def count_success(*, schema: str, caller: Caller, user_agent: str) -> None:
     """Count a successful request of `caller` (in memory; sent to Redis every few seconds)."""
-    if caller.credential_id is not None:
+    if caller.credential_id is not None and not caller.internal:
         usage_counter().add(schema, str(caller.credential_id), user_agent)
 
 

@@ -5,6 +5,7 @@ from provisioning_ui import access_rights, log, members, roles, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("connection/test/", views.test_connection, name="test_connection"),
     path("members/", members.members, name="members"),
     path("members/<str:member_id>/", members.member_detail, name="member_detail"),
     path("log/", log.provisioning_log, name="provisioning_log"),

@@ -126,7 +126,7 @@ class ScimCredentialAuthentication(BaseAuthentication):
             raise AuthenticationFailed(
                 f"This credential expired on {credential.expires_at:%Y-%m-%d %H:%M} UTC."
             )
-        _note(request, Caller.of(credential.pk))
+        _note(request, Caller.of(credential.pk, internal=credential.internal))
         credential_record_use(credential=credential, ip=client_ip(request))
         return ScimClient(credential), credential
 

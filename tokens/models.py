@@ -61,6 +61,9 @@ class Credential(models.Model):
     revoked_by = models.CharField(max_length=254, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     last_used_ip = models.GenericIPAddressField(null=True, blank=True)
+    # Minted by the portal's Test connection for its own probes (tokens/services.py,
+    # probe_token_issue): never shown, deleted right after, and not the IdP's traffic.
+    internal = models.BooleanField(default=False)
 
     objects = CredentialQuerySet.as_manager()
 

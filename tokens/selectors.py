@@ -141,7 +141,7 @@ def oauth_connections() -> list[Credential]:
 
 def credentials_recent(limit: int = 200) -> list[Credential]:
     """The newest `limit` credentials of every kind, revoked ones included."""
-    return list(Credential.objects.order_by("-created_at")[:limit])
+    return list(Credential.objects.filter(internal=False).order_by("-created_at")[:limit])
 
 
 def credential_events_recent(limit: int) -> list[CredentialEvent]:
@@ -172,7 +172,7 @@ def credentials_for_status(also: list[str], limit: int = 50) -> list[Credential]
         credential=OuterRef("pk"), action=CredentialEvent.Action.FIRST_USED
     ).values("created_at")[:1]
     return list(
-        Credential.objects.filter(Q(revoked_at__isnull=True) | Q(pk__in=also))
+        Credential.objects.filter(Q(revoked_at__isnull=True) | Q(pk__in=also), internal=False)
         .annotate(first_used_at=Subquery(first_use))
         .order_by("created_at", "pk")[:limit]
     )
