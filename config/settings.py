@@ -282,8 +282,9 @@ SCIM_CREDENTIAL_RATE_LIMIT_PER_MINUTE = int(
     os.environ.get("SCIM_CREDENTIAL_RATE_LIMIT_PER_MINUTE", "6000")
 )
 SCIM_AUTH_FAILURES_PER_MINUTE = int(os.environ.get("SCIM_AUTH_FAILURES_PER_MINUTE", "20"))
-# Successful SCIM requests are counted per process and sent to Redis at most this often
-# (infra/usage.py): no round trip per request; the Overview's counts lag by up to this much.
+# Successful SCIM requests are counted per process and sent to Redis by a timer this many
+# seconds after the first uncounted one (infra/usage.py): no round trip on any request; the
+# Overview's counts lag by up to this much.
 SCIM_USAGE_FLUSH_SECONDS = float(os.environ.get("SCIM_USAGE_FLUSH_SECONDS", "5"))
 # Refused and failed SCIM requests (directory.RequestTally) are kept this many days.
 REQUEST_TALLY_RETENTION_DAYS = int(os.environ.get("REQUEST_TALLY_RETENTION_DAYS", "30"))

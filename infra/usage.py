@@ -2,11 +2,12 @@
 
 Why not a database row or a Redis call per request: a successful read is the hot path, and
 every round trip on it is the product's cost per company (issue #21). Each process adds up
-its successes in memory and sends them to Redis in one pipeline at most every
-`FLUSH_SECONDS`, on the request that finds the interval over. What that costs: a process
-that dies loses at most its last interval of counts, and another process's latest successes
-show up to one interval late. Failures are not counted here: they are always stored in the
-company's schema (directory/traffic.py).
+its successes in memory; a timer thread sends them to Redis in one pipeline
+`FLUSH_SECONDS` after the first uncounted one, so no request ever waits on it and a quiet
+process still sends its last counts. What that costs: a process that dies loses at most its
+last interval of counts, and the Overview shows other processes' successes up to one
+interval late. Failures are not counted here: they are always stored in the company's
+schema (directory/traffic.py).
 
 Per (scope, who) — a company's schema and a credential id — Redis holds:
 - `hc:use:<scope>:<who>:<hour>`: successes in that UTC hour (kept 26 hours);
@@ -58,24 +59,28 @@ class UsageCounter:
         self._lock = threading.Lock()
         self._counts: Counter[tuple[str, str, int]] = Counter()
         self._latest: dict[tuple[str, str], tuple[float, str]] = {}
-        self._next_flush = time.monotonic() + flush_seconds
+        self._timer: threading.Timer | None = None
 
     def add(self, scope: str, who: str, user_agent: str) -> None:
-        """Count one success of `who` in `scope`; sends the counts when the interval is over."""
+        """Count one success of `who` in `scope`, in memory; the first count after a flush
+        schedules the next one (a daemon timer thread, so the request never waits)."""
         now = time.time()
         with self._lock:
             self._counts[(scope, who, _hour(now))] += 1
             self._latest[(scope, who)] = (now, user_agent[:200])
-            due = time.monotonic() >= self._next_flush
-        if due:
-            self.flush()
+            if self._timer is None:
+                self._timer = threading.Timer(self._flush_seconds, self.flush)
+                self._timer.daemon = True
+                self._timer.start()
 
     def flush(self) -> None:
         """Send this process's counts to Redis in one pipeline (nothing when there are none)."""
         with self._lock:
             counts, latest = self._counts, self._latest
             self._counts, self._latest = Counter(), {}
-            self._next_flush = time.monotonic() + self._flush_seconds
+            if self._timer is not None:
+                self._timer.cancel()  # a no-op when this is the timer's own call
+                self._timer = None
         if not counts and not latest:
             return
         pipe = self._client.pipeline(transaction=False)

@@ -24,6 +24,7 @@ from urllib.parse import quote
 
 from django.http import HttpRequest
 from django.test import Client
+from django.urls import get_urlconf, set_urlconf
 
 from directory.diagnosis import Diagnosis, diagnose_failure
 from tenants.models import Company
@@ -99,6 +100,9 @@ def connection_test(request: HttpRequest, company: Company) -> Scorecard:
     }
     base = f"/t/{company.slug}/scim/v2"
     results = []
+    # Each probe's end resets this thread's URLconf (Django's request_finished handler):
+    # put back the company's, or the page rendered after the probes reverses without it.
+    urlconf = get_urlconf()
     try:
         for probe in probes():
             started = time.perf_counter()
@@ -122,5 +126,6 @@ def connection_test(request: HttpRequest, company: Company) -> Scorecard:
                 ProbeResult(probe, response.status_code, latency, passed, detail, diagnosis)
             )
     finally:
+        set_urlconf(urlconf)
         probe_token_discard(credential_id=issued.credential.pk)
     return Scorecard(results)

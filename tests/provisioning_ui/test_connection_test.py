@@ -37,6 +37,7 @@ def test_a_healthy_company_passes_every_probe(acme: Company, scim: Scim) -> None
     assert rows(page) == ["succeeded"] * 6
     assert "GET /ServiceProviderConfig" in page and "GET /Schemas" in page
     assert "filter=userName%20eq" in page
+    assert 'action="/t/acme/connection/test/"' in page  # "Test again" still in the company
     with schema_context(acme.schema_name):
         assert (Member.objects.count(), ProvisioningEvent.objects.count()) == before
 
