@@ -47,8 +47,8 @@ class Caller:
 
     @classmethod
     def refused(cls, cause: str, key: str = "", credential_id: uuid.UUID | None = None) -> Caller:
-        return cls(key=(str(credential_id) if credential_id else key)[:150], cause=cause,
-                   credential_id=credential_id)  # fmt: skip
+        caller = str(credential_id) if credential_id else key
+        return cls(key=caller[:150], cause=cause, credential_id=credential_id)
 
 
 NO_CALLER = Caller(cause=Cause.NO_CREDENTIAL)

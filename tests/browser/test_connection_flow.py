@@ -78,8 +78,8 @@ def test_the_admin_watches_the_connection_turn_healthy_rejected_and_tests_it(
                     return token_issue(company=company, name="Okta 2", actor="tests").secret
 
         secret = in_thread(full_with_new_token)
-        okta2 = IdP(f"{live_server_url}/t/{company.slug}/scim/v2", f"Bearer {secret}", OKTA,
-                    "application/scim+json")  # fmt: skip
+        base = f"{live_server_url}/t/{company.slug}/scim/v2"
+        okta2 = IdP(base, f"Bearer {secret}", OKTA, "application/scim+json")
         assert okta2.call("POST", "/Users", {"userName": "bob@live.test"}).status == 403
         page.goto(f"{portal}/log/?outcome=failed")
         page.locator("#log").get_by_role("link", name="Failed (403)").click()
