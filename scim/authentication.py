@@ -58,11 +58,11 @@ def _note(request: Request, caller: Caller) -> None:
     request._request.scim_caller = caller  # type: ignore[attr-defined]
 
 
-def _presented_token(value: str) -> str:
+def _presented_token(value: str, prefix: str = secrets.BEARER_PREFIX) -> str:
     """What may be kept of a presented Bearer token: its display prefix (what the portal
     shows of every token) when it is well formed, else only that it was not."""
-    if secrets.is_well_formed(value, secrets.BEARER_PREFIX):
-        return secrets.display_prefix(value, secrets.BEARER_PREFIX)
+    if secrets.is_well_formed(value, prefix):
+        return secrets.display_prefix(value, prefix)
     return "malformed token"
 
 
@@ -100,7 +100,7 @@ class ScimCredentialAuthentication(BaseAuthentication):
         value = value.strip()
         username = ""
         if scheme.lower() == "bearer" and value.startswith(secrets.OAUTH_ACCESS_PREFIX):
-            presented = secrets.display_prefix(value, secrets.OAUTH_ACCESS_PREFIX)
+            presented = _presented_token(value, secrets.OAUTH_ACCESS_PREFIX)
             credential = self._oauth(value, request)
         elif scheme.lower() == "bearer":
             presented = _presented_token(value)

@@ -185,3 +185,11 @@ def test_retention_purges_old_tallies_only(acme: Company, client: Client) -> Non
 
         assert deleted == 1
         assert list(RequestTally.objects.values_list("cause", flat=True)) == ["no_credential"]
+
+
+def test_a_malformed_token_keeps_nothing_of_what_was_sent(acme: Company, client: Client) -> None:
+    call(client, "hco_not-a-real-token-but-someones-secret")
+    call(client, "something-secret-ish")
+
+    (row,) = tallies(acme)  # both malformed: one caller, one row
+    assert (row.caller, row.count) == ("malformed token", 2)
