@@ -9,6 +9,10 @@ its own public address, and with sync workers a worker calling itself waits on a
 that may be the busy one. What an in-process call does not cross (the proxy, TLS) is what an
 identity provider's "Test" button checks anyway, the base URL shown next to it.
 
+Django's test handler detaches its "close old connections" hook from the request signals
+while a probe runs (so the probe cannot close the admin request's own database connection);
+in a threaded worker another request ending in that window skips that housekeeping once.
+
 The credential is a probe token (tokens.services.probe_token_issue): internal, never shown,
 expiring in 60 s and deleted when the probes end. Its requests are not counted as the
 identity provider's traffic. Every probe is a read: nothing changes.
