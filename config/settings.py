@@ -237,6 +237,10 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = DEBUG
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# With EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend: the folder mails go to
+# (the worker tests read the reminders a real worker sent from there).
+if os.environ.get("EMAIL_FILE_PATH"):
+    EMAIL_FILE_PATH = os.environ["EMAIL_FILE_PATH"]
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Headcount <no-reply@localhost>")
 
 REST_FRAMEWORK: dict[str, Any] = {
@@ -328,6 +332,14 @@ if env_bool("SECURE_PROXY", False):
     # Probes (load balancer, Kubernetes) call these over plain HTTP.
     SECURE_REDIRECT_EXEMPT = [r"^livez$", r"^healthz$", r"^healthz/detail$"]
 
+# --- Health ----------------------------------------------------------------------------------
+
+# /healthz/detail pings a Celery worker (up to a second): each process keeps its answer this
+# long, so polling it hard costs one check per window.
+HEALTH_DETAIL_CACHE_SECONDS = float(os.environ.get("HEALTH_DETAIL_CACHE_SECONDS", "10"))
+# Set: /healthz/detail answers only `Authorization: Bearer <token>` (monitoring), 401 otherwise.
+HEALTH_DETAIL_TOKEN = os.environ.get("HEALTH_DETAIL_TOKEN", "")
+
 # --- Provisioning ledger, exports, seats ----------------------------------------------------
 
 LEDGER_RETENTION_DAYS = int(os.environ.get("LEDGER_RETENTION_DAYS", "90"))
@@ -345,6 +357,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "exports-expiry": {"task": "directory.tasks.exports_purge_all", "schedule": 3600.0},
     "oauth-retention": {"task": "tokens.tasks.oauth_purge_all", "schedule": 24 * 3600.0},
+    "token-lifecycle": {"task": "tokens.tasks.token_lifecycle_all", "schedule": 3600.0},
     "sign-in-log-retention": {
         "task": "accounts.tasks.sign_in_logs_purge_old",
         "schedule": 24 * 3600.0,
@@ -363,6 +376,14 @@ SCHEMA_POOL_SIZE = int(os.environ.get("SCHEMA_POOL_SIZE", "5"))
 # scim_protocol/group_input.py, scim_protocol/listing.py, scim_protocol/patch.py. Memory given back
 # after large requests: WEB_MEMORY_CLEANUP_AFTER_BYTES, read by config/gunicorn.py.
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("MAX_REQUEST_BYTES", str(10 * 1024 * 1024)))
+
+# --- API tokens ------------------------------------------------------------------------------
+
+# After "Rotate", the old token keeps working next to its successor for this many days unless
+# an admin confirms the switch earlier; then it is revoked (tokens.services.token_rotate).
+TOKEN_ROTATION_GRACE_DAYS = int(os.environ.get("TOKEN_ROTATION_GRACE_DAYS", "7"))
+# Owners and admins are e-mailed this many days before a token expires, once per figure.
+TOKEN_EXPIRY_REMINDER_DAYS = (14, 3)
 
 # --- OAuth 2.0 (identity providers connect with "Authenticate with Headcount") -------------
 

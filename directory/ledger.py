@@ -17,6 +17,9 @@ from scim_protocol.redaction import Redacted, redact_operations, redact_resource
 from scim_protocol.schema import RESOURCE_TYPES, USER
 
 MAX_STORED_BODY = 32_000  # characters of JSON; larger bodies are not kept
+# What is stored instead of a body longer than MAX_STORED_BODY (such a request cannot be
+# retried from the log).
+TOO_LARGE_TO_KEEP = {"note": "The request body was too large to keep."}
 _RESOURCE_TYPES = {resource_type.name: resource_type for resource_type in RESOURCE_TYPES}
 
 
@@ -27,6 +30,8 @@ class CallContext:
     idp: str = ""
     credential: str = ""
     request_id: str = ""
+    # A retry from the log: the ledger row of the failure being replayed (directory/retry.py).
+    retry_of: int | None = None
 
 
 @dataclass(frozen=True)
@@ -70,7 +75,7 @@ def _stored_body(body: Any) -> Any:
     if body is None:
         return None
     if len(json.dumps(body, default=str)) > MAX_STORED_BODY:
-        return {"note": "The request body was too large to keep."}
+        return dict(TOO_LARGE_TO_KEEP)
     return body
 
 
@@ -85,6 +90,7 @@ def _row(operation: str, subject: Subject, context: CallContext) -> dict[str, An
         "idp": context.idp[:200],
         "credential": context.credential[:150],
         "request_id": context.request_id[:64],
+        "retry_of_id": context.retry_of,
     }
 
 

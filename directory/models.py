@@ -154,6 +154,11 @@ class ProvisioningEvent(models.Model):
     request_id = models.CharField(max_length=64, blank=True)
     # The request body of a failed write, with secrets (password) removed.
     request_body = models.JSONField(null=True, blank=True)
+    # A retry from the log (directory/retry.py) is a new row pointing at the failure it
+    # replayed; a retention purge of the original leaves the retry standing.
+    retry_of = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="retries"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -161,6 +166,12 @@ class ProvisioningEvent(models.Model):
             models.Index(fields=["-created_at", "-id"], name="provisioning_recent"),
             models.Index(fields=["outcome", "-created_at"], name="provisioning_outcome_recent"),
             models.Index(fields=["resource_id"], name="provisioning_resource"),
+            # "Retry all failures of this kind": failures by status and scimType, newest first.
+            models.Index(
+                fields=["status", "scim_type", "-created_at"],
+                condition=Q(outcome="failed"),
+                name="provisioning_failed_kind",
+            ),
         ]
 
     def __str__(self) -> str:

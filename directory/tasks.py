@@ -8,9 +8,12 @@ from typing import Any
 
 from celery import shared_task
 from django.conf import settings
+from django.db import connection
 
 from directory import exports, traffic
+from directory.retry import ledger_retry_many, retry_report_send
 from directory.seat_check import company_seat_check
+from tenants.models import Company
 from tenants.periodic import for_each_company
 
 
@@ -64,3 +67,14 @@ def exports_purge_all() -> dict[str, int]:
 def seat_check_all() -> dict[str, int]:
     """Run the seat check for every company; returns how many are at each level."""
     return dict(Counter(for_each_company(company_seat_check)))
+
+
+@shared_task(name="directory.tasks.ledger_retry_batch", acks_late=True)
+def ledger_retry_batch(event_ids: list[int], actor: str) -> dict[str, int]:
+    """ "Retry all failures of this kind" when there are many (directory/retry.py), in the
+    schema of the company that queued it; e-mails the report to `actor`. A redelivered
+    message retries nothing twice: a row retried successfully is refused the second time."""
+    company = Company.objects.get(schema_name=connection.schema_name)  # type: ignore[attr-defined]
+    report = ledger_retry_many(company=company, event_ids=event_ids, actor=actor)
+    retry_report_send(company, actor, report)
+    return report.as_dict()

@@ -2,13 +2,16 @@
 
 A generated secret is rendered once, in the response to the POST that made it, with
 `Cache-Control: no-store`; it is not kept anywhere (not even in the session) to be shown
-again.
+again. A rotation's successor follows the post/redirect/get pattern instead, so a reload of
+the page after "Rotate" cannot rotate twice: the POST puts the secret in the session, the
+redirect's GET takes it out (shown once, no-store), and a reload shows nothing.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -32,13 +35,18 @@ from tokens.selectors import (
 from tokens.services import (
     CredentialsLocked,
     IssuedCredential,
+    RotationRefused,
     basic_issue,
     basic_regenerate,
     credential_revoke,
     token_issue,
+    token_rotate,
+    token_rotation_confirm,
 )
 
 AUDIT_TRAIL_LENGTH = 30
+# Session key of a rotation's successor secret between the POST and the redirect's GET.
+REVEAL_SESSION_KEY = "access_rights_reveal"
 
 
 def _company(request: HttpRequest) -> Company:
@@ -89,7 +97,18 @@ def _locked(request: HttpRequest, error: CredentialsLocked) -> HttpResponse:
 @require_GET
 @login_required
 def access_rights(request: HttpRequest) -> HttpResponse:
-    return _page(request)
+    return _page(request, revealed=_take_revealed(request))
+
+
+def _take_revealed(request: HttpRequest) -> IssuedCredential | None:
+    """The secret a POST just left in the session for this GET, removed as it is read."""
+    stored = request.session.pop(REVEAL_SESSION_KEY, None)
+    if not isinstance(stored, dict):
+        return None
+    credential = credential_get(str(stored.get("credential_id", "")))
+    if credential is None:
+        return None
+    return IssuedCredential(credential=credential, secret=str(stored.get("secret", "")))
 
 
 @require_POST
@@ -104,6 +123,7 @@ def token_generate(request: HttpRequest) -> HttpResponse:
             name=form.cleaned_data["name"],
             note=form.cleaned_data["note"],
             expires_at=form.expires_at(),
+            scope=form.cleaned_data["scope"],
             actor=actor_label(request),
             ip=client_ip(request),
         )
@@ -191,3 +211,72 @@ def basic_regenerate_view(request: HttpRequest, credential_id: str) -> HttpRespo
     except CredentialsLocked as error:
         return _locked(request, error)
     return _page(request, revealed=issued)
+
+
+def _token_or_404(credential_id: str) -> Credential:
+    credential = _credential_or_404(credential_id)
+    if credential.kind != Credential.Kind.TOKEN:
+        raise Http404("No such token.")
+    return credential
+
+
+@require_http_methods(["GET", "POST"])
+@credential_manager_required
+def token_rotate_view(request: HttpRequest, credential_id: str) -> HttpResponse:
+    credential = _token_or_404(credential_id)
+    if request.method == "GET":
+        return render(
+            request,
+            "portal/confirm_credential.html",
+            {"credential": credential, "action": "rotate", "grace_days": _grace_days()},
+        )
+    try:
+        issued = token_rotate(
+            company=_company(request),
+            credential_id=str(credential.pk),
+            actor=actor_label(request),
+            ip=client_ip(request),
+        )
+    except CredentialsLocked as error:
+        return _locked(request, error)
+    except RotationRefused as error:
+        messages.error(request, str(error))
+        return redirect("access_rights")
+    except Credential.DoesNotExist:
+        messages.error(request, f"“{credential.name}” is revoked or expired: it cannot be rotated.")
+        return redirect("access_rights")
+    request.session[REVEAL_SESSION_KEY] = {
+        "credential_id": str(issued.credential.pk),
+        "secret": issued.secret,
+    }
+    messages.success(
+        request,
+        f"“{credential.name}” rotated. Put the new token in your identity provider; the old "
+        f"one keeps working until you confirm, or for {_grace_days()} days.",
+    )
+    return redirect("access_rights")
+
+
+@require_http_methods(["GET", "POST"])
+@credential_manager_required
+def token_rotation_confirm_view(request: HttpRequest, credential_id: str) -> HttpResponse:
+    credential = _token_or_404(credential_id)
+    if not credential.is_retiring:
+        raise Http404("This token is not being rotated.")
+    if request.method == "GET":
+        return render(
+            request,
+            "portal/confirm_credential.html",
+            {"credential": credential, "action": "confirm_rotation"},
+        )
+    token_rotation_confirm(
+        credential_id=str(credential.pk), actor=actor_label(request), ip=client_ip(request)
+    )
+    messages.success(
+        request, f"Rotation of “{credential.name}” confirmed: the old token no longer works."
+    )
+    return redirect("access_rights")
+
+
+def _grace_days() -> int:
+    return int(settings.TOKEN_ROTATION_GRACE_DAYS)

@@ -27,6 +27,20 @@ class TokenForm(forms.Form):
         help_text="Optional: what this token is for, who set it up.",
     )
     expires_in = forms.ChoiceField(choices=EXPIRY_CHOICES, required=False, label="Expires")
+    scope = forms.ChoiceField(
+        choices=[
+            ("full", "Full access: provision users and groups"),
+            ("read", "Read-only: list and search users and groups (GET, .search) only"),
+        ],
+        initial="full",
+        required=False,
+        widget=forms.RadioSelect,
+        label="Access",
+    )
+
+    def clean_scope(self) -> str:
+        # An older form posted without the field keeps the default.
+        return str(self.cleaned_data.get("scope") or "full")
 
     def expires_at(self) -> dt.datetime | None:
         days = self.cleaned_data.get("expires_in")

@@ -3,9 +3,9 @@ downloadable exports of the failures."""
 
 from __future__ import annotations
 
-import json
-
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -15,12 +15,16 @@ from django.views.decorators.http import require_GET, require_POST
 from directory import traffic
 from directory.diagnosis import diagnose_credentials, diagnose_failure
 from directory.exports import OPERATIONS, clean_criteria, export_path, export_request, ledger_events
-from directory.models import LedgerExport, RequestTally
-from directory.portal_selectors import (
-    export_live,
-    exports_live,
-    ledger_event_get,
-    member_conflicting,
+from directory.models import LedgerExport, ProvisioningEvent, RequestTally
+from directory.portal_selectors import export_live, exports_live, member_conflicting
+from directory.retry import (
+    BULK_LIMIT,
+    RetryRefused,
+    ledger_retry,
+    ledger_retry_kind,
+    log_entry,
+    retry_id,
+    with_retry_state,
 )
 from provisioning_ui.permissions import actor_label
 from scim_protocol.idp import identify
@@ -34,7 +38,9 @@ REFUSED_SHOWN = 20
 @login_required
 def provisioning_log(request: HttpRequest) -> HttpResponse:
     criteria = clean_criteria({"outcome": "all", **request.GET.dict()})
-    page = Paginator(ledger_events(criteria), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(with_retry_state(ledger_events(criteria)), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
     exports = exports_live()
     return render(
         request,
@@ -45,84 +51,9 @@ def provisioning_log(request: HttpRequest) -> HttpResponse:
             "operations": OPERATIONS,
             "exports": exports,
             "query": request.GET.urlencode(),
+            "can_retry": request.user.can_manage_credentials,  # type: ignore[union-attr]
             # Refused and failed requests, coalesced per minute (directory/traffic.py).
             "refused": traffic.tallies_recent(REFUSED_SHOWN),
-        },
-    )
-
-
-# The SCIM request each ledger operation was (the ledger keeps the operation, not the line).
-_METHODS = {"create": "POST", "replace": "PUT", "patch": "PATCH", "delete": "DELETE"}
-
-
-@require_GET
-@login_required
-def log_entry(request: HttpRequest, event_id: int) -> HttpResponse:
-    """One ledger row: the request, the answer, who sent it, and what to do about a failure."""
-    event = ledger_event_get(event_id)
-    if event is None:
-        raise Http404("No such log entry.")
-    path = f"/{event.resource_type}s" + (
-        f"/{event.resource_id}" if event.resource_id and event.operation != "create" else ""
-    )
-    diagnosis = existing = None
-    if event.outcome == event.Outcome.FAILED:
-        diagnosis = diagnose_failure(
-            status=event.status,
-            scim_type=event.scim_type,
-            detail=event.detail,
-            resource_type=event.resource_type,
-        )
-        if diagnosis.kind == "uniqueness" and event.resource_type == "User":
-            existing = member_conflicting(event.user_name, event.external_id)
-    return render(
-        request,
-        "portal/log_entry.html",
-        {
-            "event": event,
-            "method": _METHODS.get(event.operation, ""),
-            "path": path,
-            "idp": identify(event.idp),
-            "body": json.dumps(event.request_body, indent=2, ensure_ascii=False)
-            if event.request_body is not None
-            else "",
-            "diagnosis": diagnosis,
-            "existing": existing,
-        },
-    )
-
-
-@require_GET
-@login_required
-def refused_entry(request: HttpRequest, tally_id: int) -> HttpResponse:
-    """One coalesced row of refused or failed requests, and what to do about it."""
-    tally = traffic.tally_get(tally_id)
-    if tally is None:
-        raise Http404("No such log entry.")
-    credential = credential_get(str(tally.credential_id)) if tally.credential_id else None
-    if tally.cause in traffic.REFUSED_CREDENTIAL:
-        diagnosis = diagnose_credentials(
-            cause=tally.cause, credential=str(credential) if credential else ""
-        )
-    elif tally.cause == RequestTally.Cause.SCIM_OFF:
-        diagnosis = diagnose_failure(
-            status=403, scim_type="", detail=tally.detail, resource_type=""
-        )
-    else:
-        diagnosis = diagnose_failure(
-            status=tally.status,
-            scim_type="",
-            detail=tally.detail,
-            resource_type="Group" if "/Groups" in tally.path else "User",
-        )
-    return render(
-        request,
-        "portal/refused_entry.html",
-        {
-            "tally": tally,
-            "credential": credential,
-            "idp": identify(tally.idp),
-            "diagnosis": diagnosis,
         },
     )
 
@@ -170,3 +101,156 @@ def export_download(request: HttpRequest, export_id: str) -> FileResponse:
     company = request.tenant  # type: ignore[attr-defined]
     name = f"headcount-{company.slug}-failed-operations-{export.created_at:%Y%m%d-%H%M}.csv"
     return FileResponse(path.open("rb"), as_attachment=True, filename=name, content_type="text/csv")
+
+
+# --- Retry from the log (directory/retry.py) ---------------------------------------------------
+
+
+def _require_retry_role(request: HttpRequest) -> None:
+    if not request.user.can_manage_credentials:  # type: ignore[union-attr]
+        raise PermissionDenied("Only owners and admins can retry requests.")
+
+
+@require_GET
+@login_required
+def log_entry_view(request: HttpRequest, event_id: str) -> HttpResponse:
+    number = retry_id(event_id)
+    entry = log_entry(number) if number is not None else None
+    if entry is None:
+        raise Http404("No such log entry.")
+    return render(
+        request,
+        "portal/log_entry.html",
+        {
+            "entry": entry,
+            "can_retry": request.user.can_manage_credentials,  # type: ignore[union-attr]
+            "bulk_limit": BULK_LIMIT,
+            **_explained(entry.event),
+        },
+    )
+
+
+# The SCIM request each ledger operation was (the ledger keeps the operation, not the line).
+_METHODS = {"create": "POST", "replace": "PUT", "patch": "PATCH", "delete": "DELETE"}
+
+
+def _explained(event: ProvisioningEvent) -> dict[str, object]:
+    """What the entry's page says beyond the row: the request line, the IdP by name, and
+    for a failure what to do about it (directory/diagnosis.py), with the existing user a
+    create collided with."""
+    path = f"/{event.resource_type}s" + (
+        f"/{event.resource_id}" if event.resource_id and event.operation != "create" else ""
+    )
+    diagnosis = existing = None
+    if event.outcome == ProvisioningEvent.Outcome.FAILED:
+        diagnosis = diagnose_failure(
+            status=event.status,
+            scim_type=event.scim_type,
+            detail=event.detail,
+            resource_type=event.resource_type,
+        )
+        if diagnosis.kind == "uniqueness" and event.resource_type == "User":
+            existing = member_conflicting(event.user_name, event.external_id)
+    return {
+        "request_line": f"{_METHODS.get(event.operation, '')} {path}",
+        "idp": identify(event.idp),
+        "diagnosis": diagnosis,
+        "existing": existing,
+    }
+
+
+@require_POST
+@login_required
+def log_entry_retry(request: HttpRequest, event_id: str) -> HttpResponse:
+    _require_retry_role(request)
+    number = retry_id(event_id)
+    if number is None:
+        raise Http404("No such log entry.")
+    try:
+        result = ledger_retry(
+            company=request.tenant,  # type: ignore[attr-defined]
+            event_id=number,
+            actor=actor_label(request),
+            request_id=getattr(request, "request_id", ""),
+        )
+    except ProvisioningEvent.DoesNotExist:
+        raise Http404("No such log entry.") from None
+    except RetryRefused as refusal:
+        messages.error(request, f"Not retried: {refusal}")
+        return redirect("log_entry", event_id=number)
+    if result.succeeded:
+        messages.success(request, "Retried: it succeeded this time.")
+    else:
+        messages.error(
+            request,
+            f"Retried, and it failed again ({result.outcome.status}): {result.outcome.detail}",
+        )
+    return redirect("log_entry", event_id=number)
+
+
+@require_POST
+@login_required
+def log_retry_kind(request: HttpRequest) -> HttpResponse:
+    _require_retry_role(request)
+    status = retry_id(request.POST.get("status"))
+    if status is None or status > 599:
+        messages.error(request, "Choose a kind of failure to retry.")
+        return redirect("provisioning_log")
+    scim_type = str(request.POST.get("scim_type", ""))[:32]
+    chosen, report = ledger_retry_kind(
+        company=request.tenant,  # type: ignore[attr-defined]
+        status=status,
+        scim_type=scim_type,
+        actor=actor_label(request),
+        request_id=getattr(request, "request_id", ""),
+    )
+    if chosen == 0:
+        messages.info(request, "No failures of this kind are waiting to be retried.")
+    elif report is None:
+        messages.success(
+            request,
+            f"Retrying {chosen} failed requests in the background. Each retry appears in the "
+            "log; you will get an e-mail with how many succeeded.",
+        )
+    else:
+        messages.success(
+            request,
+            f"Retried {report.tried}: {report.succeeded} succeeded, {report.failed} failed "
+            f"again, {report.refused} could not be retried.",
+        )
+    return redirect(f"{reverse('provisioning_log')}?outcome=all")
+
+
+@require_GET
+@login_required
+def refused_entry(request: HttpRequest, tally_id: int) -> HttpResponse:
+    """One coalesced row of refused or failed requests, and what to do about it."""
+    tally = traffic.tally_get(tally_id)
+    if tally is None:
+        raise Http404("No such log entry.")
+    credential = credential_get(str(tally.credential_id)) if tally.credential_id else None
+    if tally.cause in traffic.REFUSED_CREDENTIAL:
+        diagnosis = diagnose_credentials(
+            cause=tally.cause, credential=str(credential) if credential else ""
+        )
+    elif tally.cause == RequestTally.Cause.SCIM_OFF:
+        diagnosis = diagnose_failure(
+            status=403, scim_type="", detail=tally.detail, resource_type=""
+        )
+    else:
+        diagnosis = diagnose_failure(
+            status=tally.status,
+            scim_type="",
+            detail=tally.detail,
+            resource_type="Group" if "/Groups" in tally.path else "User",
+        )
+    return render(
+        request,
+        "portal/refused_entry.html",
+        {
+            "tally": tally,
+            "credential": credential,
+            "idp": identify(tally.idp),
+            "diagnosis": diagnosis,
+        },
+    )

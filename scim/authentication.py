@@ -25,7 +25,7 @@ from tokens.selectors import (
     credential_refused,
     oauth_access_token,
 )
-from tokens.services import credential_record_use
+from tokens.services import credential_record_use, token_retire
 
 INVALID = "The credential is not valid for this company."
 
@@ -125,6 +125,17 @@ class ScimCredentialAuthentication(BaseAuthentication):
             _note(request, Caller.refused(Cause.EXPIRED, credential_id=credential.pk))
             raise AuthenticationFailed(
                 f"This credential expired on {credential.expires_at:%Y-%m-%d %H:%M} UTC."
+            )
+        if (
+            credential.retires_at is not None
+            and credential.retires_at <= timezone.now()
+            and token_retire(credential=credential, ip=client_ip(request))
+        ):
+            _note(request, Caller.refused(Cause.REVOKED, credential_id=credential.pk))
+            # The hourly sweep may not have run yet; the grace period ends on time regardless.
+            raise AuthenticationFailed(
+                "This token was replaced by rotation and its grace period is over. "
+                "Use its successor."
             )
         _note(request, Caller.of(credential.pk, internal=credential.internal))
         credential_record_use(credential=credential, ip=client_ip(request))

@@ -2,11 +2,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
 from scim_protocol import errors
 from tenants.gate import scim_gate
+from tokens.models import Credential
+
+READ_ONLY_REFUSED = (
+    "This token is read-only: it may read users and groups (GET, POST …/.search) but not "
+    "change them. Generate a token with full access for provisioning."
+)
 
 
 class ScimClientPermission(BasePermission):
@@ -20,4 +26,13 @@ class ScimClientPermission(BasePermission):
         gate = scim_gate(request._request.tenant)  # type: ignore[attr-defined]
         if not gate.open:
             raise errors.ProvisioningDisabled(gate.detail)
+        if (
+            isinstance(request.auth, Credential)
+            and request.auth.is_read_only
+            and request.method not in SAFE_METHODS
+            and not (request.method == "POST" and getattr(view, "reads_by_post", False))
+        ):
+            # By method and view, not per endpoint, so an endpoint added later (/Bulk) is a
+            # write for read-only tokens unless it declares itself a read.
+            raise errors.Forbidden(READ_ONLY_REFUSED)
         return True

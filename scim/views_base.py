@@ -52,6 +52,9 @@ class ScimView(APIView):
     renderer_classes = [ScimJSONRenderer]
     parser_classes = [ScimJSONParser, JSONParser]
     content_negotiation_class = ScimContentNegotiation
+    # True for views whose POST only reads (…/.search): read-only tokens may call them
+    # (scim/permissions.py). Every other POST, PUT, PATCH and DELETE is a write.
+    reads_by_post = False
 
     def get_exception_handler(self) -> Callable[[Exception, dict[str, Any]], Response]:
         return scim_exception_handler
@@ -172,6 +175,8 @@ def search_request(request: Request) -> dict[str, Any]:
 
 class RootSearchView(ScimView):
     """POST /.search across resource types (RFC 7644 §3.4.3) is optional; say so with 501."""
+
+    reads_by_post = True
 
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         raise errors.ScimError.with_status(

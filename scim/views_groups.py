@@ -81,6 +81,8 @@ class GroupsView(ScimView):
 
 
 class GroupsSearchView(ScimView):
+    reads_by_post = True
+
     def post(self, request: Request) -> Response:
         return _list(request, parse_list_params(search_request(request), GROUP))
 

@@ -97,6 +97,8 @@ class UsersView(ScimView):
 
 
 class UsersSearchView(ScimView):
+    reads_by_post = True
+
     def post(self, request: Request) -> Response:
         body = search_request(request)
         return _list(request, parse_list_params(body, USER))

@@ -13,7 +13,16 @@ from django.conf import settings
 from django.db import connection
 from django.test import Client, override_settings
 
+from tenants import health
+
 CLOSED_PORT_REDIS = "redis://127.0.0.1:1/0"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_detail_answer() -> None:
+    # Each test changes the servers behind /healthz/detail; the answer kept per process from
+    # an earlier test would hide the change.
+    health.forget_detail()
 
 
 def test_healthz_reports_database_and_broker(db: None, client: Client) -> None:
@@ -124,3 +133,39 @@ def test_every_response_carries_a_request_id(db: None, client: Client) -> None:
     assert len(generated["X-Request-ID"]) == 32
     assert kept["X-Request-ID"] == "okta-req-12345678"
     assert refused["X-Request-ID"] != "bad id\nwith newline"
+
+
+def test_healthz_detail_answers_from_its_kept_result_within_the_window(
+    db: None, client: Client
+) -> None:
+    # A monitoring flood costs one set of checks per window, not a worker ping per call.
+    with override_settings(CELERY_BROKER_URL=CLOSED_PORT_REDIS, HEALTH_DETAIL_CACHE_SECONDS=60):
+        first = client.get("/healthz/detail")
+    with override_settings(
+        CELERY_BROKER_URL=_broker_without_workers(), HEALTH_DETAIL_CACHE_SECONDS=60
+    ):
+        kept = client.get("/healthz/detail")
+    with override_settings(
+        CELERY_BROKER_URL=_broker_without_workers(), HEALTH_DETAIL_CACHE_SECONDS=0
+    ):
+        fresh = client.get("/healthz/detail")
+
+    assert first.json()["checks"]["broker"] == "unreachable"
+    assert kept.json() == first.json()
+    assert fresh.json()["checks"]["broker"] == "ok"
+
+
+def test_healthz_detail_wants_the_token_when_one_is_set(db: None, client: Client) -> None:
+    with override_settings(HEALTH_DETAIL_TOKEN="monitoring-secret"):
+        missing = client.get("/healthz/detail")
+        wrong = client.get("/healthz/detail", HTTP_AUTHORIZATION="Bearer guess")
+        right = client.get("/healthz/detail", HTTP_AUTHORIZATION="Bearer monitoring-secret")
+
+    assert missing.status_code == 401
+    assert wrong.status_code == 401
+    assert "checks" not in wrong.json()
+    assert right.status_code in (200, 503)
+    assert set(right.json()["checks"]) == {"database", "broker", "workers", "migrations"}
+    # The load balancer's probe never needs it.
+    with override_settings(HEALTH_DETAIL_TOKEN="monitoring-secret"):
+        assert client.get("/healthz").status_code == 200

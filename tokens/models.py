@@ -39,6 +39,11 @@ class Credential(models.Model):
         EXPIRED = "expired", "Expired"
         REVOKED = "revoked", "Revoked"
 
+    class Scope(models.TextChoices):
+        FULL = "full", "Full access"
+        # GET, and POST …/.search (a read sent as POST): scim/permissions.py
+        READ_ONLY = "read", "Read-only"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     kind = models.CharField(max_length=8, choices=Kind.choices)
     name = models.CharField(max_length=100)
@@ -61,6 +66,16 @@ class Credential(models.Model):
     revoked_by = models.CharField(max_length=254, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     last_used_ip = models.GenericIPAddressField(null=True, blank=True)
+    scope = models.CharField(max_length=8, choices=Scope.choices, default=Scope.FULL)
+    # Two-phase rotation (tokens/services.token_rotate): the old token keeps working, next to
+    # its successor, until an admin confirms the switch or `retires_at` passes; then it is
+    # revoked. Set on the old token only.
+    successor = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="predecessors"
+    )
+    retires_at = models.DateTimeField(null=True, blank=True)
+    # The smallest expiry reminder (days before expiry) already e-mailed, so each goes once.
+    expiry_reminded_days = models.PositiveSmallIntegerField(null=True, blank=True)
     # Minted by the portal's Test connection for its own probes (tokens/services.py,
     # probe_token_issue): never shown, deleted right after, and not the IdP's traffic.
     internal = models.BooleanField(default=False)
@@ -72,7 +87,8 @@ class Credential(models.Model):
         constraints = [
             models.UniqueConstraint(
                 Lower("name"),
-                condition=Q(revoked_at__isnull=True, kind="token"),
+                # A token being rotated out shares its name with its successor.
+                condition=Q(revoked_at__isnull=True, kind="token", retires_at__isnull=True),
                 name="credential_token_name_unique_while_not_revoked",
                 violation_error_message="A token with this name exists already.",
             ),
@@ -110,6 +126,25 @@ class Credential(models.Model):
     def is_usable(self) -> bool:
         return self.status == self.Status.ACTIVE
 
+    @property
+    def is_read_only(self) -> bool:
+        return self.scope == self.Scope.READ_ONLY
+
+    @property
+    def is_retiring(self) -> bool:
+        """Being rotated out: still works until confirmed or `retires_at`."""
+        return self.revoked_at is None and self.retires_at is not None
+
+    def expires_in_days(self) -> int | None:
+        """Whole days until expiry (0 on the last day), for "expires in 3 days"; None when it
+        never expires or has expired."""
+        if self.expires_at is None or self.revoked_at is not None:
+            return None
+        left = self.expires_at - timezone.now()
+        if left.total_seconds() <= 0:
+            return None
+        return left.days
+
 
 class CredentialEvent(models.Model):
     """Audit trail of credentials, shown to company admins and to support staff."""
@@ -121,6 +156,10 @@ class CredentialEvent(models.Model):
         FIRST_USED = "first_used", "Used for the first time"
         TOKENS_ISSUED = "oauth_issued", "OAuth tokens issued"
         TOKENS_REFRESHED = "oauth_refreshed", "OAuth tokens refreshed"
+        ROTATED = "rotated", "Rotated: successor issued"
+        ROTATION_CONFIRMED = "rotate_confirmed", "Rotation confirmed: old token revoked"
+        AUTO_REVOKED = "auto_revoked", "Rotation grace period over: revoked"
+        EXPIRY_REMINDED = "expiry_reminder", "Expiry reminder e-mailed"
 
     credential = models.ForeignKey(Credential, on_delete=models.CASCADE, related_name="events")
     action = models.CharField(max_length=16, choices=Action.choices)

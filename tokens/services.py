@@ -4,18 +4,24 @@ returned once, from the function that made it, and never stored or logged."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from accounts.models import User
 from tenants.gate import scim_gate
 from tenants.models import Company
 from tokens import secrets
 from tokens.models import Credential, CredentialEvent, OAuthGrant, OAuthToken
+
+logger = logging.getLogger(__name__)
 
 ACTOR_LENGTH = 254  # CredentialEvent.actor, Credential.revoked_by
 
@@ -55,9 +61,11 @@ def token_issue(
     actor: str,
     note: str = "",
     expires_at: dt.datetime | None = None,
+    scope: str = Credential.Scope.FULL,
     ip: str | None = None,
 ) -> IssuedCredential:
-    """Issue a named Bearer token in the current company's schema.
+    """Issue a named Bearer token in the current company's schema; `scope` is
+    Credential.Scope (read-only tokens may only read: scim/permissions.py).
 
     Raises CredentialsLocked while SCIM is off or the company suspended, ValidationError for
     an empty or taken name or an expiry in the past.
@@ -67,6 +75,8 @@ def token_issue(
         raise ValidationError("Give the token a name.", code="required")
     if expires_at is not None and expires_at <= timezone.now():
         raise ValidationError("The expiry must be in the future.", code="invalid")
+    if scope not in Credential.Scope.values:
+        raise ValidationError(f"Unknown scope {scope!r}.", code="invalid")
     _require_scim_open(company)
     secret = secrets.generate_secret(secrets.BEARER_PREFIX)
     credential = Credential(
@@ -77,6 +87,7 @@ def token_issue(
         secret_hash=secrets.hash_secret(secret),
         created_by=actor,
         expires_at=expires_at,
+        scope=scope,
     )
     try:
         with transaction.atomic():
@@ -188,18 +199,129 @@ def credential_revoke(*, credential_id: str, actor: str, ip: str | None = None) 
     """
     with transaction.atomic():
         credential = Credential.objects.select_for_update().get(pk=credential_id)
-        if credential.revoked_at is None:
-            credential.revoked_at = timezone.now()
-            credential.revoked_by = actor
-            credential.save(update_fields=["revoked_at", "revoked_by"])
-            # An OAuth connection's access and refresh tokens go with it, in this transaction.
-            OAuthToken.objects.filter(credential=credential, revoked_at__isnull=True).update(
-                revoked_at=credential.revoked_at
-            )
-            CredentialEvent.objects.create(
-                credential=credential, action=CredentialEvent.Action.REVOKED, actor=actor, ip=ip
-            )
+        _revoke_locked(credential, actor=actor, ip=ip, action=CredentialEvent.Action.REVOKED)
     return credential
+
+
+def _revoke_locked(credential: Credential, *, actor: str, ip: str | None, action: str) -> bool:
+    """Revoke a credential whose row the caller holds locked; False if it was revoked
+    already."""
+    if credential.revoked_at is not None:
+        return False
+    credential.revoked_at = timezone.now()
+    credential.revoked_by = actor[:ACTOR_LENGTH]
+    credential.save(update_fields=["revoked_at", "revoked_by"])
+    # An OAuth connection's access and refresh tokens go with it, in this transaction.
+    OAuthToken.objects.filter(credential=credential, revoked_at__isnull=True).update(
+        revoked_at=credential.revoked_at
+    )
+    CredentialEvent.objects.create(credential=credential, action=action, actor=actor, ip=ip)
+    return True
+
+
+# --- Two-phase rotation -----------------------------------------------------------------------
+
+
+class RotationRefused(Exception):
+    """The token cannot be rotated now (the message says why, for the company's admins)."""
+
+
+ROTATION_ACTOR = "rotation grace period"
+
+
+def token_rotate(
+    *, company: Company, credential_id: str, actor: str, ip: str | None = None
+) -> IssuedCredential:
+    """Issue a successor of an active Bearer token: same name, note and scope, and the same
+    lifetime from now when the old one had an expiry. Both work until
+    `token_rotation_confirm` or until TOKEN_ROTATION_GRACE_DAYS pass, when the old one is
+    revoked (`tokens_retire_due`, and at authentication).
+
+    Raises CredentialsLocked while SCIM is off or the company suspended,
+    Credential.DoesNotExist for an unknown or unusable token, RotationRefused when it is
+    being rotated out already.
+    """
+    _require_scim_open(company)
+    secret = secrets.generate_secret(secrets.BEARER_PREFIX)
+    with transaction.atomic():
+        old = (
+            Credential.objects.select_for_update()
+            .usable()
+            .get(pk=credential_id, kind=Credential.Kind.TOKEN)
+        )
+        if old.retires_at is not None:
+            raise RotationRefused(
+                f"“{old.name}” is being replaced already. Confirm that your identity provider "
+                "uses the new token, or revoke one of them."
+            )
+        now = timezone.now()
+        # First out of the name's uniqueness (the constraint skips retiring tokens), then the
+        # successor takes the name.
+        old.retires_at = now + dt.timedelta(days=settings.TOKEN_ROTATION_GRACE_DAYS)
+        old.save(update_fields=["retires_at"])
+        successor = Credential.objects.create(
+            kind=Credential.Kind.TOKEN,
+            name=old.name,
+            note=old.note,
+            scope=old.scope,
+            display_prefix=secrets.display_prefix(secret, secrets.BEARER_PREFIX),
+            secret_hash=secrets.hash_secret(secret),
+            created_by=actor,
+            expires_at=None if old.expires_at is None else now + (old.expires_at - old.created_at),
+        )
+        old.successor = successor
+        old.save(update_fields=["successor"])
+        CredentialEvent.objects.bulk_create(
+            [
+                CredentialEvent(
+                    credential=old, action=CredentialEvent.Action.ROTATED, actor=actor, ip=ip
+                ),
+                CredentialEvent(
+                    credential=successor,
+                    action=CredentialEvent.Action.CREATED,
+                    actor=actor,
+                    ip=ip,
+                ),
+            ]
+        )
+    return IssuedCredential(credential=successor, secret=secret)
+
+
+def token_rotation_confirm(*, credential_id: str, actor: str, ip: str | None = None) -> Credential:
+    """The admin says the identity provider uses the successor: revoke the old token now.
+    A token already revoked is left as it is.
+
+    Raises Credential.DoesNotExist unless `credential_id` is a token being rotated out.
+    """
+    with transaction.atomic():
+        old = Credential.objects.select_for_update().get(
+            pk=credential_id, kind=Credential.Kind.TOKEN, retires_at__isnull=False
+        )
+        _revoke_locked(old, actor=actor, ip=ip, action=CredentialEvent.Action.ROTATION_CONFIRMED)
+    return old
+
+
+def token_retire(*, credential: Credential, ip: str | None = None) -> bool:
+    """Revoke a rotated-out token whose grace period is over; False when it is not due (or
+    was revoked meanwhile)."""
+    with transaction.atomic():
+        locked = (
+            Credential.objects.select_for_update()
+            .filter(pk=credential.pk, retires_at__lte=timezone.now())
+            .first()
+        )
+        if locked is None:
+            return False
+        return _revoke_locked(
+            locked, actor=ROTATION_ACTOR, ip=ip, action=CredentialEvent.Action.AUTO_REVOKED
+        )
+
+
+def tokens_retire_due() -> int:
+    """Periodic, in the current company's schema: revoke every rotated-out token whose grace
+    period is over. Returns how many."""
+    due = Credential.objects.not_revoked().filter(retires_at__lte=timezone.now())
+    return sum(token_retire(credential=credential) for credential in due)
 
 
 def credential_record_use(*, credential: Credential, ip: str | None) -> None:
@@ -418,3 +540,80 @@ def oauth_purge() -> int:
     grants, _ = OAuthGrant.objects.filter(expires_at__lt=cutoff).delete()
     tokens, _ = OAuthToken.objects.filter(expires_at__lt=cutoff).delete()
     return grants + tokens
+
+
+# --- Expiry reminders -------------------------------------------------------------------------
+
+
+def token_expiry_reminders(company: Company) -> int:
+    """Periodic, in `company`'s schema: e-mail its owners and admins about each active token
+    that expires within one of TOKEN_EXPIRY_REMINDER_DAYS, once per figure (a token first
+    seen 2 days before expiry gets only the 3-day reminder). Returns how many were sent.
+
+    The figure sent is claimed with a conditional UPDATE before the e-mail goes, so two
+    overlapping runs cannot both send it.
+    """
+    now = timezone.now()
+    thresholds = sorted(settings.TOKEN_EXPIRY_REMINDER_DAYS)
+    due = (
+        Credential.objects.usable()
+        .filter(
+            kind=Credential.Kind.TOKEN,
+            retires_at__isnull=True,
+            expires_at__lte=now + dt.timedelta(days=thresholds[-1]),
+        )
+        .order_by("expires_at")
+    )
+    sent = 0
+    for credential in due:
+        expires_at = credential.expires_at
+        if expires_at is None:  # filtered out above; for the type checker
+            continue
+        figure = next(d for d in thresholds if expires_at <= now + dt.timedelta(days=d))
+        with transaction.atomic():
+            claimed = (
+                Credential.objects.filter(pk=credential.pk)
+                .filter(Q(expiry_reminded_days__isnull=True) | Q(expiry_reminded_days__gt=figure))
+                .update(expiry_reminded_days=figure)
+            )
+            if not claimed:
+                continue
+            CredentialEvent.objects.create(
+                credential=credential,
+                action=CredentialEvent.Action.EXPIRY_REMINDED,
+                actor=f"expiry reminder ({figure} days)",
+            )
+        _send_expiry_reminder(company, credential)
+        sent += 1
+    return sent
+
+
+def _send_expiry_reminder(company: Company, credential: Credential) -> None:
+    recipients = list(
+        User.objects.filter(
+            is_active=True, role__in=[User.Role.OWNER, User.Role.ADMIN]
+        ).values_list("email", flat=True)
+    )
+    if not recipients or credential.expires_at is None:
+        return
+    page = f"{settings.PUBLIC_BASE_URL}{company.portal_path}access/"
+    send_mail(
+        subject=(
+            f"Headcount: the API token “{credential.name}” of {company.name} expires on "
+            f"{credential.expires_at:%Y-%m-%d}"
+        ),
+        message=(
+            f"The API token “{credential.name}” ({credential.display_prefix}…) of "
+            f"{company.name} expires on {credential.expires_at:%Y-%m-%d %H:%M} UTC.\n\n"
+            "After that your identity provider can no longer provision users with it. "
+            "Rotate it on Access rights: the new token is shown once, and the old one keeps "
+            "working until you confirm your identity provider uses the new one.\n\n"
+            f"{page}\n"
+        ),
+        from_email=None,
+        recipient_list=recipients,
+        fail_silently=True,
+    )
+    logger.info(
+        "Token expiry reminder sent to %d admin(s) of %s", len(recipients), company.schema_name
+    )

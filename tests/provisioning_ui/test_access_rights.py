@@ -1,10 +1,12 @@
 """The Access rights screen as a company admin uses it (server-rendered pages)."""
 
+import datetime as dt
 import re
 
 import pytest
 from django.core import mail
 from django.test import Client
+from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from accounts.models import User
@@ -239,3 +241,98 @@ def test_portal_pages_carry_a_content_security_policy(acme: Company) -> None:
     assert "frame-ancestors 'none'" in policy and "script-src 'self'" in policy
     assert "<script>" not in page.content.decode()
     assert page["X-Frame-Options"] == "DENY"
+
+
+def test_a_read_only_token_is_chosen_at_generation_and_shown_in_the_list(acme: Company) -> None:
+    browser = signed_in(acme)
+
+    browser.post("/t/acme/access/tokens/", {"name": "Auditor", "scope": "read"})
+    browser.post("/t/acme/access/tokens/", {"name": "Okta"})
+    page = browser.get(PAGE).content.decode()
+
+    scopes = {c.name: c.scope for c in credentials(acme)}
+    assert scopes == {"Auditor": "read", "Okta": "full"}
+    assert re.search(r'data-token-name="Auditor"[^>]*data-token-scope="read"', page)
+    assert "Read-only" in page and 'value="read"' in page
+
+
+def test_an_unknown_scope_is_refused(acme: Company) -> None:
+    response = signed_in(acme).post("/t/acme/access/tokens/", {"name": "X", "scope": "admin"})
+
+    assert response.status_code == 400
+    assert credentials(acme) == []
+
+
+def test_rotation_shows_the_successor_once_after_a_redirect(acme: Company) -> None:
+    browser = signed_in(acme)
+    browser.post("/t/acme/access/tokens/", {"name": "Okta", "scope": "read"})
+    (old,) = credentials(acme)
+
+    confirm = browser.get(f"/t/acme/access/tokens/{old.pk}/rotate/").content.decode()
+    posted = browser.post(f"/t/acme/access/tokens/{old.pk}/rotate/")
+    shown = browser.get(posted["Location"])
+    reloaded = browser.get(PAGE).content.decode()
+
+    assert "Rotate “Okta”?" in confirm and "7 days" in confirm
+    assert posted.status_code == 302 and posted["Location"] == PAGE
+    assert "no-store" in shown["Cache-Control"]
+    (secret,) = set(TOKEN_RE.findall(shown.content.decode()))
+    assert "won't see it again" in shown.content.decode()
+    assert secret not in reloaded and secret[:12] in reloaded
+    assert "Confirm: the IdP uses the new token" in reloaded
+    with schema_context(acme.schema_name):
+        successor = Credential.objects.get(revoked_at__isnull=True, retires_at__isnull=True)
+        assert successor.scope == "read" and successor.display_prefix == secret[:12]
+        assert Credential.objects.get(pk=old.pk).successor_id == successor.pk
+
+
+def test_confirming_a_rotation_shows_last_use_then_revokes_the_old_token(
+    acme: Company, client: Client
+) -> None:
+    browser = signed_in(acme)
+    issued = browser.post("/t/acme/access/tokens/", {"name": "Okta"}).content.decode()
+    old_secret = TOKEN_RE.findall(issued)[0]
+    client.get("/t/acme/scim/v2/Users", HTTP_AUTHORIZATION=f"Bearer {old_secret}")
+    (old,) = credentials(acme)
+    browser.post(f"/t/acme/access/tokens/{old.pk}/rotate/")
+    browser.get(PAGE)
+
+    confirm = browser.get(f"/t/acme/access/tokens/{old.pk}/rotation/confirm/").content.decode()
+    done = browser.post(f"/t/acme/access/tokens/{old.pk}/rotation/confirm/", follow=True)
+    again = browser.get(f"/t/acme/access/tokens/{old.pk}/rotation/confirm/")
+
+    assert 'id="old-last-used"' in confirm and "127.0.0.1" in confirm
+    assert re.search(r'id="new-last-used">Never', confirm)
+    assert "the old token no longer works" in done.content.decode()
+    page = done.content.decode()
+    assert "Rotation confirmed: old token revoked" in page and "Rotated: successor issued" in page
+    assert again.status_code == 404
+    reply = client.get("/t/acme/scim/v2/Users", HTTP_AUTHORIZATION=f"Bearer {old_secret}")
+    assert reply.status_code == 401
+
+
+def test_a_viewer_cannot_rotate_or_confirm(acme: Company) -> None:
+    with schema_context(acme.schema_name):
+        from tokens.services import token_issue, token_rotate
+
+        old = token_issue(company=acme, name="Okta", actor="tests")
+        token_rotate(company=acme, credential_id=str(old.credential.pk), actor="tests")
+    viewer = signed_in(acme, role=User.Role.VIEWER, email="vic@acme.test")
+
+    rotate = viewer.post(f"/t/acme/access/tokens/{old.credential.pk}/rotate/")
+    confirm = viewer.post(f"/t/acme/access/tokens/{old.credential.pk}/rotation/confirm/")
+
+    assert rotate.status_code == 403 and confirm.status_code == 403
+    with schema_context(acme.schema_name):
+        assert Credential.objects.filter(revoked_at__isnull=True).count() == 2
+
+
+def test_the_list_says_when_a_token_expires_soon(acme: Company) -> None:
+    browser = signed_in(acme)
+    browser.post("/t/acme/access/tokens/", {"name": "Okta", "expires_in": "30"})
+    with schema_context(acme.schema_name):
+        Credential.objects.update(expires_at=timezone.now() + dt.timedelta(days=3, hours=2))
+
+    page = browser.get(PAGE).content.decode()
+
+    assert "expires in 3 days" in page

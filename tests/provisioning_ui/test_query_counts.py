@@ -11,6 +11,7 @@ from django_tenants.utils import schema_context
 
 from directory.exports import export_request
 from directory.models import ProvisioningEvent, RequestTally
+from directory.retry import ledger_retry
 from tenants.models import Company
 from tests.conftest import TEST_PASSWORD, make_portal_user, max_queries
 from tests.scim_client import Scim, okta_user
@@ -51,12 +52,23 @@ def _company_with(scim: Scim, acme: Company, rows: int) -> dict[str, Any]:
     with schema_context(acme.schema_name):
         failed = ProvisioningEvent.objects.filter(outcome="failed").latest("id")
         refused = RequestTally.objects.filter(credential_id__isnull=False).latest("id")
+    # `rows` seat-limit failures, each retried (and failing again) from the log.
+    Company.objects.filter(pk=acme.pk).update(seat_limit=0)
+    for i in range(rows):
+        scim.post("/Users", okta_user(f"late{i}@acme.test", externalId=f"late{i}"))
+    with schema_context(acme.schema_name):
+        failures = list(
+            ProvisioningEvent.objects.filter(outcome="failed", status=403).order_by("id")
+        )
+        for failure in failures:
+            ledger_retry(company=acme, event_id=failure.pk, actor="a")
     return {
         "boss": boss["id"],
         "group": group["id"],
         "export": exports[0].pk,
         "failed": failed.pk,
         "refused": refused.pk,
+        "failure": failures[0].pk,
     }
 
 
@@ -78,9 +90,11 @@ PAGES = {
     "/t/acme/groups/{group}/": 6,  # group, count, page
     "/t/acme/access/": 6,  # credentials, OAuth connections, audit trail
     "/t/acme/log/": 7,  # count, page, exports, refused requests
-    "/t/acme/log/{failed}/": 5,  # the entry, the existing user it collided with
+    "/t/acme/log/{failed}/": 8,  # as {failure}, and the existing user it collided with
     "/t/acme/log/refused/{refused}/": 5,  # the tally row, its credential
     "/t/acme/log/exports/{export}/": 4,
+    # entry with the failure it retried, its retries, the same-kind failures to retry
+    "/t/acme/log/{failure}/": 7,
 }
 
 

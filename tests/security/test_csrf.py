@@ -10,11 +10,12 @@ from typing import Any
 from django.test import Client
 from django_tenants.utils import schema_context
 
-from directory.models import LedgerExport
+from directory.models import LedgerExport, ProvisioningEvent
 from tenants.models import Company
 from tests.conftest import TEST_PASSWORD, make_portal_user
+from tests.scim_client import Scim
 from tokens.models import Credential
-from tokens.services import token_issue
+from tokens.services import token_issue, token_rotate
 
 TOKEN_FIELD = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
@@ -36,24 +37,33 @@ def strict_browser(company: Company) -> Client:
     return browser
 
 
-def state(company: Company) -> tuple[int, int, int]:
+def state(company: Company) -> tuple[int, int, int, int]:
     with schema_context(company.schema_name):
         return (
             Credential.objects.count(),
             Credential.objects.filter(revoked_at__isnull=False).count(),
             LedgerExport.objects.count(),
+            ProvisioningEvent.objects.count(),
         )
 
 
-def test_portal_forms_refuse_posts_without_the_csrf_token(acme: Company) -> None:
+def test_portal_forms_refuse_posts_without_the_csrf_token(scim: Scim, acme: Company) -> None:
     browser = strict_browser(acme)
+    assert scim.post("/Users", {"userName": ""}).status_code == 400
     with schema_context(acme.schema_name):
-        existing = token_issue(company=acme, name="Okta", actor="tests").credential
+        existing = token_issue(company=acme, name="Other", actor="tests").credential
+        rotating = token_issue(company=acme, name="Rotating", actor="tests").credential
+        token_rotate(company=acme, credential_id=str(rotating.pk), actor="tests")
+        failure = ProvisioningEvent.objects.get(outcome="failed")
     forms: list[tuple[str, dict[str, Any]]] = [
         ("/t/acme/access/tokens/", {"name": "Forged"}),
         ("/t/acme/access/basic/", {"note": "Forged"}),
         (f"/t/acme/access/credentials/{existing.pk}/revoke/", {}),
+        (f"/t/acme/access/tokens/{existing.pk}/rotate/", {}),
+        (f"/t/acme/access/tokens/{rotating.pk}/rotation/confirm/", {}),
         ("/t/acme/log/exports/", {}),
+        (f"/t/acme/log/{failure.pk}/retry/", {}),
+        ("/t/acme/log/retry/", {"status": "400", "scim_type": failure.scim_type}),
     ]
     before = state(acme)
 
@@ -65,7 +75,7 @@ def test_portal_forms_refuse_posts_without_the_csrf_token(acme: Company) -> None
         "/t/acme/access/tokens/", {"name": "Real", "csrfmiddlewaretoken": token.group(1)}
     )
 
-    assert refused == [403, 403, 403, 403]
+    assert refused == [403] * len(forms)
     assert after_refusals == before
     assert accepted.status_code == 200 and state(acme)[0] == before[0] + 1
 

@@ -15,7 +15,7 @@ from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from directory.models import LedgerExport
+from directory.models import Group, LedgerExport, Member, ProvisioningEvent
 from tenants.models import Company
 from tests.conftest import TEST_PASSWORD, make_portal_user
 from tokens import secrets as token_secrets
@@ -26,6 +26,7 @@ from tokens.services import (
     oauth_connection_create,
     oauth_grant_create,
     token_issue,
+    token_rotate,
 )
 
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
@@ -188,6 +189,51 @@ def test_every_endpoint_and_method_refuses_the_credential(
             assert "Bearer" in response["WWW-Authenticate"], where
 
 
+READS_BY_POST = {"/Users/.search", "/Groups/.search", "/.search"}
+
+
+def test_a_read_only_token_reads_everywhere_and_writes_nowhere(
+    world: dict[str, Any], acme: Company
+) -> None:
+    """A read-only token of this company: every GET and every POST …/.search answers as for
+    a full token; every other POST, PUT, PATCH and DELETE is a SCIM 403 and changes nothing."""
+    with schema_context(acme.schema_name):
+        reader = token_issue(
+            company=acme, name="auditor", actor="tests", scope=Credential.Scope.READ_ONLY
+        )
+    client = Client()
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {reader.secret}"}
+    search = json.dumps({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]})
+    write = json.dumps({"userName": "intruder@acme.test", "displayName": "x", "schemas": []})
+    with schema_context(acme.schema_name):
+        before = (Member.objects.count(), Group.objects.count(), ProvisioningEvent.objects.count())
+
+    for endpoint, method in itertools.product(ENDPOINTS, METHODS):
+        path = "/t/acme/scim/v2" + endpoint.format(
+            user=world["user"]["id"], group=world["group"]["id"]
+        )
+        reads = method == "GET" or (method == "POST" and endpoint in READS_BY_POST)
+        response = getattr(client, method.lower())(
+            path,
+            data=None if method == "GET" else (search if reads else write),
+            content_type="application/scim+json",
+            **headers,
+        )
+
+        where = f"{method} {endpoint} with a read-only token"
+        assert response["Content-Type"].startswith("application/scim+json"), where
+        if reads:
+            assert response.status_code not in (401, 403), (where, response.content[:200])
+        else:
+            assert response.status_code == 403, (where, response.status_code)
+            payload = response.json()
+            assert payload["schemas"] == [ERROR] and payload["status"] == "403", where
+            assert "read-only" in payload["detail"], where
+    with schema_context(acme.schema_name):
+        after = (Member.objects.count(), Group.objects.count(), ProvisioningEvent.objects.count())
+    assert after == before
+
+
 @pytest.mark.parametrize(
     "page",
     [
@@ -196,6 +242,8 @@ def test_every_endpoint_and_method_refuses_the_credential(
         "log/exports/{export}/",
         "log/exports/{export}/download/",
         "access/credentials/{credential}/revoke/",
+        "access/tokens/{token}/rotate/",
+        "access/tokens/{token}/rotation/confirm/",
     ],
 )
 def test_another_companys_objects_are_404_in_the_portal(
@@ -206,6 +254,9 @@ def test_another_companys_objects_are_404_in_the_portal(
             requested_by="x", criteria={}, expires_at=timezone.now() + dt.timedelta(hours=1)
         )
         credential = Credential.objects.first()
+        token = Credential.objects.filter(kind="token", revoked_at__isnull=True).first()
+        assert token is not None
+        token_rotate(company=acme, credential_id=str(token.pk), actor="tests")
     make_portal_user(outsider, email="olga@outsider.test")
     client = Client()
     client.post("/t/outsider/login/", {"username": "olga@outsider.test", "password": TEST_PASSWORD})
@@ -215,6 +266,7 @@ def test_another_companys_objects_are_404_in_the_portal(
         group=world["group"]["id"],
         export=export.pk,
         credential=credential.pk,
+        token=token.pk,
     )
 
     response = client.get(path)

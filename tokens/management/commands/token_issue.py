@@ -2,6 +2,7 @@
 
 stdout carries only the secret (or `username:secret` with --basic), so it can be captured:
     TOKEN=$(python manage.py token_issue --company acme --name "Okta prod")
+    READER=$(python manage.py token_issue --company acme --name "Audit" --read-only)
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django_tenants.utils import schema_context
 
 from tenants.management.commands._support import command_actor, get_company, validation_message
+from tokens.models import Credential
 from tokens.services import CredentialsLocked, basic_issue, token_issue
 
 
@@ -25,10 +27,17 @@ class Command(BaseCommand):
         parser.add_argument("--name", required=True, help="token name, unique among active tokens")
         parser.add_argument("--note", default="")
         parser.add_argument("--basic", action="store_true", help="issue Basic credentials instead")
+        parser.add_argument(
+            "--read-only",
+            action="store_true",
+            help="a token that may only read (GET, POST …/.search); writes get 403",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         company = get_company(options["company"])
         actor = command_actor("token_issue")
+        if options["basic"] and options["read_only"]:
+            raise CommandError("--read-only applies to Bearer tokens, not --basic credentials.")
         try:
             with schema_context(company.schema_name):
                 if options["basic"]:
@@ -38,7 +47,15 @@ class Command(BaseCommand):
                     self.stdout.write(issued.basic_pair)
                 else:
                     issued = token_issue(
-                        company=company, name=options["name"], note=options["note"], actor=actor
+                        company=company,
+                        name=options["name"],
+                        note=options["note"],
+                        actor=actor,
+                        scope=(
+                            Credential.Scope.READ_ONLY
+                            if options["read_only"]
+                            else Credential.Scope.FULL
+                        ),
                     )
                     self.stdout.write(issued.secret)
         except CredentialsLocked as error:

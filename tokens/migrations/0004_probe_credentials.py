@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("tokens", "0002_oauth_connections"),
+        ("tokens", "0003_token_scopes_rotation"),
     ]
 
     operations = [

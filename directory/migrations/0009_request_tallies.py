@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("directory", "0007_values_folded_by_the_database"),
+        ("directory", "0008_ledger_retry"),
     ]
 
     operations = [

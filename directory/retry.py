@@ -1,0 +1,341 @@
+"""Retry from the log: a failed SCIM write whose cause has since been fixed (seats added, a
+policy changed, a conflicting user removed) is applied again, from its ledger row, by an owner
+or admin.
+
+The replay goes through the same services as the SCIM endpoint (directory/services.py,
+directory/groups.py), with the original operation and resource id, never through HTTP: the
+seat lock, the constraints and the ledger apply unchanged. Its outcome is a new ledger row
+whose `retry_of` names the failure.
+
+What is replayed is the stored request, which is the redacted one (directory.ledger): secrets
+were dropped from resource bodies and replaced by a marker in PATCH operations, so a password
+is never replayed, and an operation that carried only a secret is left out.
+
+The original row is locked (FOR UPDATE) for the length of a retry, so two admins clicking
+"Retry" at once apply it once; a row whose retry succeeded is not retried again. That lock
+comes before every lock the services take (directory.selectors documents their order), and
+nothing else locks ledger rows, so it cannot deadlock with them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import suppress
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Exists, OuterRef, QuerySet
+
+from directory import groups, services
+from directory.ledger import TOO_LARGE_TO_KEEP, CallContext
+from directory.models import Group, Member, ProvisioningEvent
+from scim_protocol.errors import ScimError
+from scim_protocol.redaction import REDACTED
+from tenants.models import Company
+
+RETRY_IDP = "Headcount: retry from the log"
+OPERATIONS = ("create", "replace", "patch", "delete")
+RESOURCE_TYPES = ("User", "Group")
+# "Retry all failures of this kind" replays at most this many (the newest ones, once per
+# user or group); up to BULK_INLINE in the request, more in a Celery task.
+BULK_LIMIT = 1000
+BULK_INLINE = 20
+
+
+class RetryRefused(Exception):
+    """This log entry cannot be retried; the message says why, for the company's admins."""
+
+
+@dataclass(frozen=True)
+class RetryResult:
+    original: ProvisioningEvent
+    outcome: ProvisioningEvent  # the new ledger row, linked to `original`
+
+    @property
+    def succeeded(self) -> bool:
+        return self.outcome.outcome == ProvisioningEvent.Outcome.SUCCEEDED
+
+
+@dataclass(frozen=True)
+class BulkRetryReport:
+    succeeded: int = 0
+    failed: int = 0
+    refused: int = 0
+
+    @property
+    def tried(self) -> int:
+        return self.succeeded + self.failed + self.refused
+
+    def as_dict(self) -> dict[str, int]:
+        return {"succeeded": self.succeeded, "failed": self.failed, "refused": self.refused}
+
+
+def _succeeded_retry() -> Exists:
+    return Exists(
+        ProvisioningEvent.objects.filter(
+            retry_of=OuterRef("pk"), outcome=ProvisioningEvent.Outcome.SUCCEEDED
+        )
+    )
+
+
+def retry_refusal(event: ProvisioningEvent) -> str | None:
+    """Why `event` cannot be retried, in words for the admin, or None when it can. Reads the
+    current state (a resource deleted since, a successful retry)."""
+    if event.outcome != ProvisioningEvent.Outcome.FAILED:
+        return "Only failed requests can be retried."
+    if event.operation not in OPERATIONS or event.resource_type not in RESOURCE_TYPES:
+        return "Only creates, replaces, updates and deletes of users and groups can be retried."
+    if event.retry_of_id is not None:
+        # Its request is its original's: retrying from there keeps one line of history.
+        return "This is a retry of an earlier request: retry that one, from its entry."
+    if ProvisioningEvent.objects.filter(
+        retry_of=event, outcome=ProvisioningEvent.Outcome.SUCCEEDED
+    ).exists():
+        return "This request was retried successfully already."
+    if event.request_body == TOO_LARGE_TO_KEEP:
+        return (
+            "The request was too large to keep, so it cannot be replayed. "
+            "Have your identity provider send it again."
+        )
+    if event.operation != "delete" and event.request_body is None:
+        return (
+            "No request was stored for this entry, so there is nothing to replay. "
+            "Have your identity provider send it again."
+        )
+    noun = "user" if event.resource_type == "User" else "group"
+    if event.operation != "create":
+        if event.resource_id is None:
+            return f"The request named no existing {noun}, so it cannot be replayed."
+        model: type[Member] | type[Group] = Member if event.resource_type == "User" else Group
+        if not model.objects.filter(pk=event.resource_id).exists():
+            if event.operation == "delete":
+                return f"The {noun} is gone already: there is nothing left to delete."
+            return f"The {noun} this request changes no longer exists."
+    if event.operation == "patch" and not _replayable_operations(event.request_body):
+        return (
+            "Every operation of this update set a secret (a password), and secrets are never "
+            "kept, so there is nothing to replay."
+        )
+    return None
+
+
+def _replayable_operations(body: Any) -> list[Any]:
+    """The stored PATCH operations without those whose value or path was redacted."""
+    if not isinstance(body, list):
+        return []
+    return [
+        operation
+        for operation in body
+        if not (
+            isinstance(operation, dict)
+            and (operation.get("value") == REDACTED or operation.get("path") == REDACTED)
+        )
+    ]
+
+
+def ledger_retry(
+    *, company: Company, event_id: int, actor: str, request_id: str = ""
+) -> RetryResult:
+    """Replay the failed write of ledger row `event_id` through the services; the outcome
+    (success or a new failure) is a new ledger row linked to it.
+
+    Raises ProvisioningEvent.DoesNotExist for an unknown row, RetryRefused when the row
+    cannot be retried (retry_refusal says why).
+    """
+    with transaction.atomic():
+        event = ProvisioningEvent.objects.select_for_update().get(pk=event_id)
+        reason = retry_refusal(event)
+        if reason is not None:
+            raise RetryRefused(reason)
+        context = CallContext(
+            idp=RETRY_IDP,
+            credential=f"retried by {actor}",
+            request_id=request_id,
+            retry_of=event.pk,
+        )
+        # A failure is recorded by the service, linked to `event`, like a success.
+        with suppress(ScimError):
+            _replay(company, event, context)
+        outcome = ProvisioningEvent.objects.filter(retry_of=event).latest("id")
+    return RetryResult(original=event, outcome=outcome)
+
+
+def _replay(company: Company, event: ProvisioningEvent, context: CallContext) -> None:
+    body = event.request_body
+    resource_id = str(event.resource_id)
+    match (event.resource_type, event.operation):
+        case ("User", "create"):
+            services.member_create(company=company, payload=body, context=context)
+        case ("User", "replace"):
+            services.member_replace(
+                company=company, member_id=resource_id, payload=body, context=context
+            )
+        case ("User", "patch"):
+            services.member_patch(
+                company=company,
+                member_id=resource_id,
+                operations=_replayable_operations(body),
+                context=context,
+            )
+        case ("User", "delete"):
+            services.member_delete(company=company, member_id=resource_id, context=context)
+        case ("Group", "create"):
+            groups.group_create(payload=body, context=context)
+        case ("Group", "replace"):
+            groups.group_replace(group_id=resource_id, payload=body, context=context)
+        case ("Group", "patch"):
+            groups.group_patch(
+                group_id=resource_id, operations=_replayable_operations(body), context=context
+            )
+        case ("Group", "delete"):
+            groups.group_delete(group_id=resource_id, context=context)
+        case _:  # retry_refusal lets nothing else through
+            raise RetryRefused("This request cannot be retried.")
+
+
+# --- "Retry all failures of this kind" ---------------------------------------------------------
+
+
+def failures_of_kind(status: int, scim_type: str) -> QuerySet[ProvisioningEvent]:
+    """Failed requests of the identity provider (not retries) with this status and scimType,
+    not retried successfully yet, newest first (indexed: provisioning_failed_kind)."""
+    return (
+        ProvisioningEvent.objects.filter(
+            outcome=ProvisioningEvent.Outcome.FAILED,
+            status=status,
+            scim_type=scim_type,
+            retry_of__isnull=True,
+        )
+        .exclude(_succeeded_retry())
+        .order_by("-created_at", "-id")
+    )
+
+
+def failures_to_retry(status: int, scim_type: str, limit: int = BULK_LIMIT) -> list[int]:
+    """The ids to replay for "retry all failures of this kind". Of the newest `limit` such
+    failures, one per user or group and operation (an identity provider repeats a failing
+    request; one replay is enough): its newest request, which carries what the IdP wants
+    now. They are ordered by each one's first failure, so the person who has waited longest
+    gets a freed seat first."""
+    rows = failures_of_kind(status, scim_type).values_list(
+        "id",
+        "created_at",
+        "operation",
+        "resource_type",
+        "resource_id",
+        "user_name",
+        "display_name",
+    )[:limit]
+    newest: dict[tuple[str, str, str], int] = {}
+    first_failed: dict[tuple[str, str, str], tuple[Any, int]] = {}
+    for event_id, created_at, operation, resource_type, resource_id, user_name, name in rows:
+        who = str(resource_id) if resource_id else (user_name or name).lower()
+        key = (operation, resource_type, who or f"#{event_id}")
+        newest.setdefault(key, event_id)
+        first_failed[key] = (created_at, event_id)  # newest first: the last one is the oldest
+    return [newest[key] for key in sorted(newest, key=first_failed.__getitem__)]
+
+
+def ledger_retry_kind(
+    *, company: Company, status: int, scim_type: str, actor: str, request_id: str = ""
+) -> tuple[int, BulkRetryReport | None]:
+    """ "Retry all failures of this kind": how many were chosen, and the report when they
+    were few enough to retry now; otherwise they are queued for a Celery task (which
+    e-mails `actor` the report) once this transaction commits, and the report is None."""
+    event_ids = failures_to_retry(status, scim_type)
+    if len(event_ids) <= BULK_INLINE:
+        report = ledger_retry_many(
+            company=company, event_ids=event_ids, actor=actor, request_id=request_id
+        )
+        return len(event_ids), report
+    from directory.tasks import ledger_retry_batch
+
+    transaction.on_commit(lambda: ledger_retry_batch.delay(event_ids, actor))
+    return len(event_ids), None
+
+
+def ledger_retry_many(
+    *, company: Company, event_ids: Sequence[int], actor: str, request_id: str = ""
+) -> BulkRetryReport:
+    """Retry each of `event_ids` in turn (each in its own transaction, as the SCIM endpoint
+    would apply them one by one). Rows that cannot be retried any more are counted as
+    refused."""
+    succeeded = failed = refused = 0
+    for event_id in event_ids:
+        try:
+            result = ledger_retry(
+                company=company, event_id=event_id, actor=actor, request_id=request_id
+            )
+        except (RetryRefused, ProvisioningEvent.DoesNotExist):
+            refused += 1
+            continue
+        if result.succeeded:
+            succeeded += 1
+        else:
+            failed += 1
+    return BulkRetryReport(succeeded=succeeded, failed=failed, refused=refused)
+
+
+def retry_id(value: Any) -> int | None:
+    """A ledger row id from a URL or form, or None."""
+    try:
+        number = int(str(value))
+    except ValueError:
+        return None
+    return number if 0 < number < 2**63 else None
+
+
+def retry_report_send(company: Company, actor: str, report: BulkRetryReport) -> None:
+    """E-mail the person who asked for a background retry what came of it."""
+    if "@" not in actor:
+        return
+    send_mail(
+        subject=(
+            f"Headcount: retry of {report.tried} failed request{'s' if report.tried != 1 else ''}"
+            f" at {company.name}: {report.succeeded} succeeded"
+        ),
+        message=(
+            f"{report.succeeded} succeeded, {report.failed} failed again, {report.refused} "
+            "could not be retried (retried already, or what they changed is gone).\n\n"
+            "Each retry is in the provisioning log, linked to the failure it replayed:\n"
+            f"{settings.PUBLIC_BASE_URL}{company.portal_path}log/\n"
+        ),
+        from_email=None,
+        recipient_list=[actor],
+        fail_silently=True,
+    )
+
+
+def with_retry_state(events: QuerySet[ProvisioningEvent]) -> QuerySet[ProvisioningEvent]:
+    """`events` with `retry_succeeded` (a retry of the row succeeded), in the same query."""
+    return events.annotate(retry_succeeded=_succeeded_retry())
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One ledger row for its page: the row, the failure it retried, its retries (newest
+    first), why it cannot be retried (None: it can), and how many failures share its kind."""
+
+    event: ProvisioningEvent
+    retry_of: ProvisioningEvent | None
+    retries: list[ProvisioningEvent]
+    refusal: str | None
+    same_kind: int
+
+
+def log_entry(event_id: int) -> LogEntry | None:
+    """The ledger row `event_id` with what its page shows, or None."""
+    event = ProvisioningEvent.objects.select_related("retry_of").filter(pk=event_id).first()
+    if event is None:
+        return None
+    failed = event.outcome == ProvisioningEvent.Outcome.FAILED
+    return LogEntry(
+        event=event,
+        retry_of=event.retry_of,
+        retries=list(event.retries.order_by("-created_at", "-id")[:50]),
+        refusal=retry_refusal(event),
+        same_kind=len(failures_to_retry(event.status, event.scim_type)) if failed else 0,
+    )
