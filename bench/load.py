@@ -136,26 +136,83 @@ def sample_users(base: str, token: str, total: int, wanted: int = 2000) -> list[
 
 
 def import_sweep(base: str, token: str) -> dict[str, Any]:
-    """Okta's import: every page of 100 in order, one client, timed end to end."""
-    client, start, pages, first, last = Client(base, token), 1, 0, 0.0, 0.0
+    """Okta's import: every page of 100 by startIndex, in order, one client, timed end to
+    end."""
+    start = 1
+
+    def next_page(body: dict[str, Any] | None) -> str | None:
+        nonlocal start
+        if body is not None:
+            if not body["Resources"] or start + body["itemsPerPage"] > body["totalResults"]:
+                return None
+            start += body["itemsPerPage"]
+        return f"/Users?startIndex={start}&count=100"
+
+    return _sweep("import_sweep", Client(base, token), next_page)
+
+
+def cursor_sweep(base: str, token: str) -> dict[str, Any]:
+    """The same import by cursor (RFC 9865): every page of 100 after the previous page's
+    nextCursor, one client, timed end to end."""
+
+    def next_page(body: dict[str, Any] | None) -> str | None:
+        if body is None:
+            return "/Users?count=100&cursor="
+        cursor = body.get("nextCursor")
+        return None if cursor is None else f"/Users?count=100&cursor={cursor}"
+
+    return _sweep("cursor_sweep", Client(base, token), next_page)
+
+
+def _sweep(
+    name: str, client: Client, next_page: Callable[[dict[str, Any] | None], str | None]
+) -> dict[str, Any]:
+    """Read pages while `next_page` (given the previous page's body) names one; the timings
+    of the first, the last and the median page."""
+    timings: list[float] = []
     began = time.perf_counter()
-    while True:
+    body: dict[str, Any] | None = None
+    while (path := next_page(body)) is not None:
         t0 = time.perf_counter()
-        _, body = client.call("GET", f"/Users?startIndex={start}&count=100")
-        elapsed = time.perf_counter() - t0
-        first = first or elapsed
-        last = elapsed
-        pages += 1
-        if not body["Resources"] or start + body["itemsPerPage"] > body["totalResults"]:
-            break
-        start += body["itemsPerPage"]
+        _, body = client.call("GET", path)
+        timings.append(time.perf_counter() - t0)
     return {
-        "workload": "import_sweep",
-        "pages": pages,
+        "workload": name,
+        "pages": len(timings),
         "seconds": round(time.perf_counter() - began, 2),
-        "first_page_ms": round(first * 1000, 2),
-        "last_page_ms": round(last * 1000, 2),
+        "first_page_ms": round(timings[0] * 1000, 2),
+        "median_page_ms": round(median_of(timings) * 1000, 2),
+        "last_page_ms": round(timings[-1] * 1000, 2),
     }
+
+
+def bulk_creates(rng: random.Random, size: int = 100) -> Request:
+    """One POST /Bulk creating `size` new users (unique names, so none is refused)."""
+    operations = []
+    for n in range(size):
+        name = f"bulk-{uuid.UUID(int=rng.getrandbits(128)).hex}@example.com"
+        operations.append(
+            {
+                "method": "POST",
+                "path": "/Users",
+                "bulkId": f"u{n}",
+                "data": {
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "userName": name,
+                    "name": {"givenName": "Bulk", "familyName": "User"},
+                    "emails": [{"primary": True, "value": name, "type": "work"}],
+                    "active": True,
+                },
+            }
+        )
+    return (
+        "POST",
+        "/Bulk",
+        {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+            "Operations": operations,
+        },
+    )
 
 
 # The issue's letters for the request workloads ((h), the import sweep, is --no-sweep's).
@@ -167,7 +224,13 @@ WORKLOAD_LETTERS = {
     "e": "page_random_depth",
     "f": "put",
     "g": "group_patch",
+    "i": "bulk_post",
 }
+# Workloads django-scim2 (--peer) does not serve.
+OURS_ONLY = frozenset({"bulk_post"})
+# Requests per second to plan for wrk's pre-generated list (bench/wrk.py); a /Bulk request is
+# 100 creates, so far fewer fit in a second and its list would otherwise be hundreds of MB.
+PLANNED_PER_SECOND = {"bulk_post": 20}
 CEILINGS = ("ceiling_empty", "authenticated_empty", "ceiling_lookup")
 WORKLOAD_NAMES = frozenset(WORKLOAD_LETTERS.values()) | frozenset(CEILINGS)
 
@@ -252,6 +315,7 @@ def workloads(
         ),
         "put": put,
         "group_patch": group_patch,
+        "bulk_post": bulk_creates,
     }
 
 

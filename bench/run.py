@@ -108,6 +108,8 @@ def bench_size(env: dict[str, str], users: int, args: argparse.Namespace) -> dic
         if args.sweep:
             results.append(load.import_sweep(base, token))
             print(f"   import_sweep {results[-1]}", flush=True)
+            results.append(load.cursor_sweep(base, token))
+            print(f"   cursor_sweep {results[-1]}", flush=True)
         measured: dict[str, Any] = {
             "users": users,
             "results": load.summarize(results),
@@ -117,7 +119,9 @@ def bench_size(env: dict[str, str], users: int, args: argparse.Namespace) -> dic
         server.terminate()
         server.wait(10)
     if args.peer:
-        measured["peer"] = peer_size(users, args, [n for n in chosen if n not in load.CEILINGS])
+        measured["peer"] = peer_size(
+            users, args, [n for n in chosen if n not in load.CEILINGS and n not in load.OURS_ONLY]
+        )
         measured["versus_peer"] = peer_run.ratios(measured["results"], measured["peer"])
     return measured
 
@@ -133,7 +137,8 @@ def drive(
     results: list[dict[str, Any]] = []
     for name in chosen:
         if args.client == "wrk":
-            planned = max(20_000, int(args.duration * 3_000))
+            rate = load.PLANNED_PER_SECOND.get(name, 3_000)
+            planned = max(rate * 20 // 3, int(args.duration * rate))
             results.append(
                 wrk.run(name, base, token, plans[name], args.duration, args.concurrency, planned)
             )
@@ -188,9 +193,10 @@ def markdown(report: dict[str, Any]) -> str:
             "|---|---|---|---|---|---|---|",
         ]
         for row in size["results"]:
-            if row["workload"] == "import_sweep":
+            if row["workload"] in ("import_sweep", "cursor_sweep"):
+                kind = "import sweep" if row["workload"] == "import_sweep" else "cursor sweep"
                 lines.append(
-                    f"| import sweep ({row['pages']} pages of 100) | total {row['seconds']} s | first page {row['first_page_ms']} | | last page {row['last_page_ms']} | | |"
+                    f"| {kind} ({row['pages']} pages of 100) | total {row['seconds']} s | first page {row['first_page_ms']} | median page {row.get('median_page_ms', '')} | last page {row['last_page_ms']} | | |"
                 )
                 continue
             lines.append(
@@ -241,7 +247,8 @@ def main(argv: list[str]) -> int:
         "--workloads",
         default="",
         type=_workload_names,
-        help="comma-separated subset, by name or by the issue's letter (a-g), e.g. a,b or "
+        help="comma-separated subset, by name or by the issue's letter (a-g; i = bulk_post), "
+        "e.g. a,b or "
         "filter_username; the ceilings always run, since every share is of them",
     )
     parser.add_argument(
@@ -252,7 +259,10 @@ def main(argv: list[str]) -> int:
         "Python clients",
     )
     parser.add_argument(
-        "--no-sweep", dest="sweep", action="store_false", help="skip the full import sweep"
+        "--no-sweep",
+        dest="sweep",
+        action="store_false",
+        help="skip the full import sweeps (by startIndex and by cursor)",
     )
     parser.add_argument(
         "--peer",

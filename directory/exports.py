@@ -42,9 +42,9 @@ FORMULA_TRIGGERS = frozenset("=+-@\t\r|%")
 
 def clean_criteria(raw: dict[str, Any]) -> dict[str, str]:
     """The selection from a form or query string, with anything unknown dropped."""
-    outcome = str(raw.get("outcome")) if raw.get("outcome") in ("failed", "all") else "failed"
+    outcome = raw.get("outcome") if raw.get("outcome") in ("failed", "warned", "all") else "failed"
     operation = str(raw.get("operation")) if raw.get("operation") in OPERATIONS else ""
-    criteria = {"outcome": outcome, "operation": operation, "since": "", "until": ""}
+    criteria = {"outcome": str(outcome), "operation": operation, "since": "", "until": ""}
     # One member's or group's history (the links on their pages).
     resource = parse_member_id(str(raw.get("resource") or ""))
     if resource is not None:
@@ -62,6 +62,9 @@ def ledger_events(criteria: dict[str, str]) -> QuerySet[ProvisioningEvent]:
     events = ProvisioningEvent.objects.all()
     if criteria.get("outcome", "failed") == "failed":
         events = events.filter(outcome=ProvisioningEvent.Outcome.FAILED)
+    elif criteria.get("outcome") == "warned":
+        # Writes that succeeded but left values out (a partial index holds only those).
+        events = events.filter(warnings__isnull=False)
     if criteria.get("operation"):
         events = events.filter(operation=criteria["operation"])
     if criteria.get("resource"):

@@ -4,7 +4,7 @@ transaction; failures after it rolled back, so the record survives the rollback.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +14,8 @@ from django.db import transaction
 from directory.models import ProvisioningEvent
 from scim_protocol.errors import ScimError
 from scim_protocol.redaction import Redacted, redact_operations, redact_resource, scrub
-from scim_protocol.schema import RESOURCE_TYPES, USER
+from scim_protocol.schema import RESOURCE_TYPES, USER, core_unnested
+from scim_protocol.user_input import DroppedValue
 
 MAX_STORED_BODY = 32_000  # characters of JSON; larger bodies are not kept
 # What is stored instead of a body longer than MAX_STORED_BODY (such a request cannot be
@@ -46,7 +47,8 @@ class Subject:
 
     @classmethod
     def from_payload(cls, resource_type: str, payload: Any, resource_id: Any = None) -> Subject:
-        data = payload if isinstance(payload, dict) else {}
+        schemas = _RESOURCE_TYPES.get(resource_type, USER)
+        data = core_unnested(payload, schemas) if isinstance(payload, dict) else {}
 
         def text(key: str) -> str:
             value = next((v for k, v in data.items() if str(k).lower() == key.lower()), "")
@@ -94,11 +96,24 @@ def _row(operation: str, subject: Subject, context: CallContext) -> dict[str, An
     }
 
 
-def ledger_success(operation: str, subject: Subject, context: CallContext, status: int) -> None:
+def ledger_success(
+    operation: str,
+    subject: Subject,
+    context: CallContext,
+    status: int,
+    *,
+    warnings: Sequence[DroppedValue] = (),
+    detail: str = "",
+) -> None:
+    """`warnings`: the optional values the write left out (shown in the portal's log);
+    `detail`: what the write did when the operation alone does not say (a DELETE that kept
+    the user)."""
     ProvisioningEvent.objects.create(
         **_row(operation, subject, context),
         outcome=ProvisioningEvent.Outcome.SUCCEEDED,
         status=status,
+        detail=detail,
+        warnings=[warning.as_json() for warning in warnings] or None,
     )
 
 
@@ -123,9 +138,18 @@ class LedgerEntry:
     def __init__(self, operation: str, subject: Subject, context: CallContext):
         self.operation, self.subject, self.context = operation, subject, context
 
-    def succeeded(self, subject: Subject, status: int) -> None:
+    def succeeded(
+        self,
+        subject: Subject,
+        status: int,
+        *,
+        warnings: Sequence[DroppedValue] = (),
+        detail: str = "",
+    ) -> None:
         self.subject = subject
-        ledger_success(self.operation, subject, self.context, status)
+        ledger_success(
+            self.operation, subject, self.context, status, warnings=warnings, detail=detail
+        )
 
 
 @contextmanager

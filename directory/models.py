@@ -159,6 +159,11 @@ class ProvisioningEvent(models.Model):
     retry_of = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="retries"
     )
+    # Optional values a successful write left out because they had no one meaning:
+    # [{"attribute", "sent" (cut short), "advice"}] (scim_protocol.user_input.DroppedValue).
+    # NULL when there were none (most rows): nothing stored, and rows written by SQL (COPY
+    # in bench_seed, tests) need not name the column.
+    warnings = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -171,6 +176,11 @@ class ProvisioningEvent(models.Model):
                 fields=["status", "scim_type", "-created_at"],
                 condition=Q(outcome="failed"),
                 name="provisioning_failed_kind",
+            ),
+            models.Index(
+                fields=["-created_at", "-id"],
+                condition=Q(warnings__isnull=False),
+                name="provisioning_warned_recent",
             ),
         ]
 

@@ -10,8 +10,11 @@ every other attribute is read from the JSONB resource.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import reduce
 from typing import Any
 
 from django.db.models import Exists, F, OrderBy, OuterRef, Q, QuerySet
@@ -37,10 +40,11 @@ from directory.selectors import (
     folded,
     member_count,
     member_rows,
+    members_after,
     members_named,
     members_page,
 )
-from scim_protocol.errors import InvalidFilter, InvalidValue
+from scim_protocol.errors import InvalidCursor, InvalidFilter, InvalidValue
 from scim_protocol.filter import And, Comparison, Expr, Not, Or, Present, ValuePath
 from scim_protocol.listing import ListParams
 from scim_protocol.schema import (
@@ -469,7 +473,11 @@ def members_list(params: ListParams, *, with_roles: bool) -> MemberPage:
     """The page of users a SCIM list request asks for, with their groups when `with_roles`.
     Each shape of request takes its cheapest read: the position index for an unfiltered,
     unsorted list (every IdP's import), the prepared userName query for the check before a
-    create, else a filtered, sorted page. Raises InvalidFilter for a filter it cannot run."""
+    create, else a filtered, sorted page; with a cursor, a range scan after the cursor's key.
+    Raises InvalidFilter for a filter it cannot run, InvalidValue for a sort cursors cannot
+    follow, InvalidCursor for a cursor that does not fit the query."""
+    if params.by_cursor:
+        return _members_by_cursor(params, with_roles=with_roles)
     if params.filter is None and params.sort_by is None:
         # Flat at any depth and company size.
         return members_page(params.start_index, params.count, with_roles=with_roles)
@@ -528,3 +536,147 @@ def groups_list(params: ListParams) -> tuple[int, list[Group]]:
         order=[*order, *GROUP_PAGE_ORDER],
         fetch=Group.objects.in_bulk,
     )
+
+
+# --- cursor paging (RFC 9865) -----------------------------------------------------------------
+#
+# A cursor holds the sort key of the last resource sent; the next page is the rows after it in
+# the list's order (a keyset over an index, never an OFFSET), so a resource that exists
+# throughout a sweep is sent exactly once whatever is created or deleted meanwhile. Keys are
+# never NULL: attributes that may be absent (externalId, attributes without a column) cannot
+# be followed by a cursor and are refused with the attributes that can.
+
+# Column kinds a cursor can carry, with the JSON form they travel in.
+_CURSOR_KINDS = ("ci", "bool", "datetime")
+
+
+@dataclass(frozen=True)
+class _Key:
+    expression: Any
+    descending: bool
+    kind: str  # "int", "ci", "bool", "datetime", "uuid"
+
+
+def _cursor_sort_key(params: ListParams, columns: Mapping[str, Column]) -> list[_Key]:
+    """The key of `sortBy` for cursor paging (none without sortBy). Raises InvalidValue for an
+    attribute that can be absent."""
+    if params.sort_by is None:
+        return []
+    column = None if params.sort_by.is_extension else columns.get(params.sort_by.dotted)
+    if column is None or column.kind not in _CURSOR_KINDS:
+        usable = ", ".join(path for path, c in columns.items() if c.kind in _CURSOR_KINDS)
+        raise InvalidValue(
+            f"Cursor paging sorts by {usable}; not by {params.sort_by.dotted}, which a "
+            "resource may lack: page that sort with startIndex instead."
+        )
+    expression = Lower(column.field) if column.kind == "ci" else F(column.field)
+    return [_Key(expression, params.descending, column.kind)]
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
+
+
+def _from_json(values: list[Any], keys: list[_Key]) -> list[Any]:
+    """The typed key values of a cursor's position. Raises InvalidCursor when they do not fit
+    the keys (a cursor of another version of this code)."""
+    if len(values) != len(keys):
+        raise InvalidCursor("The cursor does not fit this query: send an empty cursor.")
+    typed = []
+    for value, key in zip(values, keys, strict=True):
+        accepted = {
+            "int": isinstance(value, int) and not isinstance(value, bool),
+            "bool": isinstance(value, bool),
+        }.get(key.kind, isinstance(value, str))
+        try:
+            if not accepted:
+                raise ValueError(value)
+            if key.kind == "datetime":
+                value = dt.datetime.fromisoformat(value)
+            elif key.kind == "uuid":
+                value = uuid.UUID(value)
+        except ValueError:
+            raise InvalidCursor(
+                "The cursor does not fit this query: send an empty cursor."
+            ) from None
+        typed.append(value)
+    return typed
+
+
+def _after(keys: list[_Key], values: list[Any]) -> Q:
+    """Rows after `values` in the order of `keys`: (k1 > v1) or (k1 = v1 and k2 > v2) …, with
+    < for descending keys."""
+    terms = []
+    equal = Q()
+    for key, value in zip(keys, values, strict=True):
+        beyond = LessThan if key.descending else GreaterThan
+        terms.append(equal & Q(beyond(key.expression, value)))
+        equal &= Q(Exact(key.expression, value))
+    return reduce(operator.or_, terms)
+
+
+def _keyset(
+    queryset: QuerySet[Any], keys: list[_Key], after: list[Any], count: int
+) -> tuple[list[Any], list[Any] | None]:
+    """The pks of the `count` rows after `after` (JSON, [] for the first page) in the order of
+    `keys`, and the position the next page starts after (None on the last page)."""
+    if after:
+        queryset = queryset.filter(_after(keys, _from_json(after, keys)))
+    names = [f"cursor_key_{i}" for i in range(len(keys))]
+    order = [key.expression.desc() if key.descending else key.expression.asc() for key in keys]
+    found = list(
+        queryset.annotate(**dict(zip(names, (k.expression for k in keys), strict=True)))
+        .order_by(*order)
+        .values_list("pk", *names)[: count + 1]
+    )
+    next_after = [_to_json(v) for v in found[count - 1][1:]] if len(found) > count else None
+    return [row[0] for row in found[:count]], next_after
+
+
+def _members_by_cursor(params: ListParams, *, with_roles: bool) -> MemberPage:
+    seq = _Key(F("seq"), False, "int")
+    if params.filter is None and params.sort_by is None:
+        (after,) = _from_json(params.after, [seq]) if params.after else (None,)
+        return members_after(after, params.count, with_roles=with_roles)
+    keys = [*_cursor_sort_key(params, MEMBER_SORT_COLUMNS), seq]
+    matching = Member.objects.all()
+    if params.filter is not None:
+        matching = matching.filter(users_q(params.filter))
+    if params.count <= 0:
+        return MemberPage(member_count() if params.filter is None else matching.count(), [], {})
+    ids, next_after = _keyset(matching, keys, params.after or [], params.count)
+    roles: dict[uuid.UUID, list[GroupRef]] | None = {} if with_roles else None
+    fetched = (
+        {r.id: r for r in member_rows(Member.objects.filter(pk__in=ids), roles)} if ids else {}
+    )
+    if params.filter is None:
+        total = member_count()
+    elif not params.after and next_after is None:
+        total = len(ids)  # the whole result fits the first page
+    else:
+        total = matching.count()
+    return MemberPage(total, [fetched[pk] for pk in ids if pk in fetched], roles or {}, next_after)
+
+
+def groups_by_cursor(params: ListParams) -> tuple[int, list[Group], list[Any] | None]:
+    """(totalResults, the page of groups after the cursor's position, where the next page
+    starts or None on the last page), for a cursor list request. Raises InvalidValue for a
+    sort cursors cannot follow, InvalidFilter, InvalidCursor."""
+    keys = [
+        *_cursor_sort_key(params, GROUP_SORT_COLUMNS),
+        _Key(F("created_at"), False, "datetime"),
+        _Key(F("id"), False, "uuid"),
+    ]
+    matching = Group.objects.all()
+    if params.filter is not None:
+        matching = matching.filter(groups_q(params.filter))
+    if params.count <= 0:
+        return matching.count(), [], None
+    ids, next_after = _keyset(matching, keys, params.after or [], params.count)
+    total = len(ids) if not params.after and next_after is None else matching.count()
+    fetched = Group.objects.in_bulk(ids) if ids else {}
+    return total, [fetched[pk] for pk in ids if pk in fetched], next_after

@@ -20,25 +20,11 @@ from directory.errors import MemberNotFound
 from directory.models import MEMBER_BUCKET_SIZE, Member, MemberBucket
 from infra.prepared_query import PreparedQuery
 
-# A page of members from a 1-based position, in one statement (one snapshot: the total and the
-# positions agree). The bucket holding the position comes from a running sum over the bucket
-# counts (≈ 1,000 rows at 1M members); inside it, an OFFSET below MEMBER_BUCKET_SIZE over the
-# seq index (index-only) finds the first seq; then the page is read by seq. Never a scan of
-# the members, never a COUNT. Each row carries the member's groups as "<id> <name>" strings,
-# and its timestamps already in SCIM's form (milliseconds, truncated, as `scim_datetime`
-# writes them): Django's time-zone-aware timestamp loader is pure Python and parsing 200 of
-# them cost more than the rest of the query.
-_PAGE_SQL = """
-WITH position AS (
-    SELECT bucket * %(bucket_size)s AS first_seq, %(start)s - 1 - (upto - members) AS skip
-    FROM (
-        SELECT bucket, members, sum(members) OVER (ORDER BY bucket) AS upto
-        FROM directory_memberbucket
-    ) AS running
-    WHERE upto >= %(start)s
-    ORDER BY bucket
-    LIMIT 1
-)
+# The columns of a list page of members, read without the ORM. Each row carries the
+# member's groups as "<id> <name>" strings, and its timestamps already in SCIM's form
+# (milliseconds, truncated, as `scim_datetime` writes them): Django's time-zone-aware timestamp
+# loader is pure Python and parsing 200 of them cost more than the rest of the query.
+_PAGE_COLUMNS = """
 SELECT
     (SELECT coalesce(sum(members), 0) FROM directory_memberbucket),
     m.id, m.attributes, m.manager_id,
@@ -50,9 +36,30 @@ SELECT
         FROM directory_membership AS r JOIN directory_group AS g ON g.id = r.group_id
         WHERE r.member_id = m.id
         ORDER BY g.display_name
-    ) END
+    ) END,
+    m.seq
 FROM directory_member AS m
-WHERE m.seq >= (
+"""
+
+# A page of members from a 1-based position, in one statement (one snapshot: the total and the
+# positions agree). The bucket holding the position comes from a running sum over the bucket
+# counts (≈ 1,000 rows at 1M members); inside it, an OFFSET below MEMBER_BUCKET_SIZE over the
+# seq index (index-only) finds the first seq; then the page is read by seq. Never a scan of
+# the members, never a COUNT.
+_PAGE_SQL = (
+    """
+WITH position AS (
+    SELECT bucket * %(bucket_size)s AS first_seq, %(start)s - 1 - (upto - members) AS skip
+    FROM (
+        SELECT bucket, members, sum(members) OVER (ORDER BY bucket) AS upto
+        FROM directory_memberbucket
+    ) AS running
+    WHERE upto >= %(start)s
+    ORDER BY bucket
+    LIMIT 1
+)"""  # noqa: S608 - constant SQL pieces; values are parameters
+    + _PAGE_COLUMNS
+    + """WHERE m.seq >= (
     SELECT s.seq FROM directory_member AS s
     WHERE s.seq >= (SELECT first_seq FROM position)
     ORDER BY s.seq
@@ -62,6 +69,17 @@ WHERE m.seq >= (
 ORDER BY m.seq
 LIMIT %(count)s
 """
+)
+
+# The page after a seq (cursor paging, RFC 9865): one range scan of the seq index, and one
+# row more than the page, which tells whether a next page exists.
+_AFTER_SQL = (
+    _PAGE_COLUMNS
+    + """WHERE m.seq > %(after)s
+ORDER BY m.seq
+LIMIT %(count)s + 1
+"""
+)
 
 
 class GroupRef(NamedTuple):
@@ -101,12 +119,15 @@ class MemberWithRoles:
 
 @dataclass(frozen=True)
 class MemberPage:
-    """A page of members: the total the list has, the page's rows in order, and each row's
-    groups by member id (empty when the caller did not ask for them)."""
+    """A page of members: the total the list has, the page's rows in order, each row's
+    groups by member id (empty when the caller did not ask for them), and for cursor paging
+    where the next page starts."""
 
     total: int
     rows: list[MemberRow]
     roles: dict[uuid.UUID, list[GroupRef]]
+    # Cursor paging: the sort key of the page's last row when a next page exists.
+    next_after: list[Any] | None = None
 
 
 def parse_member_id(raw: str) -> uuid.UUID | None:
@@ -315,9 +336,35 @@ def members_page(start_index: int, count: int, *, with_roles: bool) -> MemberPag
         fetched = cursor.fetchall()
     if not fetched:
         return MemberPage(member_count(), [], {})
+    return _page_of(fetched, with_roles=with_roles)
+
+
+def members_after(after_seq: int | None, count: int, *, with_roles: bool) -> MemberPage:
+    """The `count` members after `after_seq` in list order (from the first with None), with
+    the number of members, their groups when `with_roles`, and `next_after`: the seq the next
+    page starts after, None on the last page. One query, as cheap deep in 1M members as at
+    the start."""
+    if count <= 0:
+        return MemberPage(member_count(), [], {})
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _AFTER_SQL,
+            {"after": -1 if after_seq is None else after_seq, "count": count, "roles": with_roles},
+        )
+        fetched = cursor.fetchall()
+    if not fetched:
+        return MemberPage(member_count(), [], {})
+    page = _page_of(fetched[:count], with_roles=with_roles)
+    if len(fetched) > count:
+        return MemberPage(page.total, page.rows, page.roles, next_after=[fetched[count - 1][-1]])
+    return page
+
+
+def _page_of(fetched: list[tuple[Any, ...]], *, with_roles: bool) -> MemberPage:
+    """The rows of `_PAGE_COLUMNS` as a MemberPage."""
     rows = []
     roles: dict[uuid.UUID, list[GroupRef]] = {}
-    for _, pk, attributes, manager_id, created_at, updated_at, version, groups in fetched:
+    for _, pk, attributes, manager_id, created_at, updated_at, version, groups, _ in fetched:
         rows.append(
             MemberRow(pk, orjson.loads(attributes), manager_id, created_at, updated_at, version)
         )

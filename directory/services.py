@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from directory.columns import member_column_values
 from directory.integrity import check_if_match, save_unique
-from directory.ledger import CallContext, Subject, recorded
+from directory.ledger import CallContext, LedgerEntry, Subject, recorded
 from directory.models import Member, MemberValue
 from directory.seats import seats_release, seats_take
 from directory.selectors import (
@@ -30,7 +30,7 @@ from directory.selectors import (
 from scim_protocol import errors
 from scim_protocol.patch import apply_patch
 from scim_protocol.schema import ENTERPRISE_USER, USER
-from scim_protocol.user_input import UserPolicy, normalize_user, policy_from, primary_email
+from scim_protocol.user_input import UserPolicy, normalized_user, policy_from, primary_email
 from tenants.models import Company
 
 MULTI_VALUED = (
@@ -46,15 +46,19 @@ MULTI_VALUED = (
 
 
 def user_policy(company: Company) -> UserPolicy:
-    return policy_from(company.username_is_work_email, company.attribute_allowlist)
+    return policy_from(
+        company.username_is_work_email, company.attribute_allowlist, strict=company.scim_strict
+    )
 
 
 def member_create(*, company: Company, payload: Any, context: CallContext) -> Member:
     """Create a member from a POSTed User. Raises ScimError subclasses: InvalidValue /
     InvalidSyntax for a bad body, Uniqueness (409) when userName or externalId is taken,
-    SeatLimitReached (403) when no seat is free. Every outcome is recorded in the ledger."""
+    SeatLimitReached (403) when no seat is free. Every outcome is recorded in the ledger;
+    optional values left out (scim_protocol.user_input) are warnings on its row."""
     with recorded("create", Subject.from_payload("User", payload), context, payload) as entry:
-        resource = normalize_user(payload, user_policy(company))
+        normalized = normalized_user(payload, user_policy(company))
+        resource = normalized.resource
         now = timezone.now()
         member = Member(id=uuid.uuid4(), created_at=now, updated_at=now, version=1)
         _apply(member, resource)
@@ -68,7 +72,7 @@ def member_create(*, company: Company, payload: Any, context: CallContext) -> Me
         _save(member, insert=True)
         _write_values(member, resource, replace=False)
         _adopt(member, waiting)
-        entry.succeeded(_subject(member), 201)
+        entry.succeeded(_subject(member), 201, warnings=normalized.dropped)
     return member
 
 
@@ -90,8 +94,9 @@ def member_replace(
         found = member_get_with_roles(member_id, for_update=True)
         member = found.member
         check_if_match(member.version, if_match, "user")
-        _update(company, member, normalize_user(payload, user_policy(company)))
-        entry.succeeded(_subject(member), 200)
+        normalized = normalized_user(payload, user_policy(company))
+        _update(company, member, normalized.resource)
+        entry.succeeded(_subject(member), 200, warnings=normalized.dropped)
     return found
 
 
@@ -114,18 +119,23 @@ def member_patch(
         entry.subject = _subject(member)
         check_if_match(member.version, if_match, "user")
         patched = apply_patch(copy.deepcopy(member.attributes), operations, USER)
-        _update(
-            company, member, normalize_user(patched, user_policy(company), default_active=False)
-        )
-        entry.succeeded(_subject(member), 200)
+        normalized = normalized_user(patched, user_policy(company), default_active=False)
+        _update(company, member, normalized.resource)
+        entry.succeeded(_subject(member), 200, warnings=normalized.dropped)
     return found
 
 
 def member_delete(
     *, company: Company, member_id: str, context: CallContext, if_match: str | None = None
 ) -> None:
-    """DELETE (Entra's hard delete): the member is gone; a later GET is 404. Frees the seat."""
+    """DELETE, as the company's deprovisioning policy says (`Company.scim_delete_action`):
+    delete (Entra's hard delete: a later GET is 404) or deactivate and keep the member (a
+    later GET shows `active: false`; the IdP can reactivate them). Either frees the seat, and
+    the ledger row says which happened. Raises NotFound, PreconditionFailed."""
     with recorded("delete", Subject("User", parse_member_id(member_id)), context) as entry:
+        if company.scim_delete_action == Company.DeleteAction.DEACTIVATE:
+            _deactivate_on_delete(company, member_id, if_match, entry)
+            return
         member = member_get(member_id, for_update=True)
         entry.subject = _subject(member)
         check_if_match(member.version, if_match, "user")
@@ -136,7 +146,26 @@ def member_delete(
         if member.active:
             seats_release(company)
         member.delete()
-        entry.succeeded(entry.subject, 204)
+        entry.succeeded(entry.subject, 204, detail="Deleted.")
+
+
+def _deactivate_on_delete(
+    company: Company, member_id: str, if_match: str | None, entry: LedgerEntry
+) -> None:
+    """The DELETE of a company that keeps its users: the same write as a PATCH setting
+    `active` to false (its row, then the seat lock), so a later reactivation is an ordinary
+    update. Deleting an already inactive member changes nothing."""
+    member = member_get(member_id, for_update=True)
+    entry.subject = _subject(member)
+    check_if_match(member.version, if_match, "user")
+    if member.active:
+        _update(company, member, {**member.attributes, "active": False})
+    entry.succeeded(
+        _subject(member),
+        204,
+        detail="Deactivated and kept, as this company's deprovisioning policy says "
+        "(the identity provider can reactivate the user).",
+    )
 
 
 # --- internals ------------------------------------------------------------------------------

@@ -1,5 +1,7 @@
-"""SCIM media types: answer application/scim+json; accept scim+json, json, or no type at all
-(Okta's SPEC tests POST without a Content-Type)."""
+"""SCIM media types: answer application/scim+json whatever the Accept header asks (IdPs send
+`*/*`, `application/json` or none); read bodies sent as scim+json, json, text/plain or with no
+type at all (Okta's SPEC tests POST without a Content-Type; scripts and some clients send JSON
+bare or as text/plain)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
+
+from scim_protocol import errors
 
 SCIM_MEDIA_TYPE = "application/scim+json"
 
@@ -55,12 +59,35 @@ class ScimJSONParser(JSONParser):
     media_type = SCIM_MEDIA_TYPE
 
 
+class UnlabelledJSONParser(JSONParser):
+    """JSON sent as text/plain or with no Content-Type. A web page can send either kind
+    cross-site without a CORS preflight, and a browser adds the Basic credentials it has
+    cached for this host, so a body that says it comes from a page (an Origin or a
+    Sec-Fetch-Mode header, which identity providers' servers do not send) is refused."""
+
+    media_type = "text/plain"
+
+    def parse(
+        self,
+        stream: Any,
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> Any:
+        request = (parser_context or {}).get("request")
+        meta = getattr(request, "META", {})
+        if "HTTP_ORIGIN" in meta or "HTTP_SEC_FETCH_MODE" in meta:
+            raise errors.InvalidSyntax(
+                "A request from a web page must send its body as application/scim+json."
+            )
+        return super().parse(stream, media_type, parser_context)
+
+
 class ScimContentNegotiation(DefaultContentNegotiation):
     def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser | None:
         parsers = list(parsers)
         if not request.content_type:
             # A body with no Content-Type is read as JSON, as the IdPs mean it.
-            return next(p for p in parsers if isinstance(p, JSONParser))
+            return next(p for p in parsers if isinstance(p, UnlabelledJSONParser))
         return super().select_parser(request, parsers)
 
     def select_renderer(

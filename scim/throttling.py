@@ -30,16 +30,22 @@ def _failures(company: Company, ip: str | None, username: str | None, cost: int)
 
 
 def admit(
-    company: Company, credential_id: str, ip: str | None, basic_username: str | None = None
+    company: Company,
+    credential_id: str,
+    ip: str | None,
+    basic_username: str | None = None,
+    *,
+    cost: int = 1,
 ) -> None:
-    """Count one request made with credential `credential_id`; raise TooManyRequests when a
-    limit is reached, or when Basic credentials come for a username that this address has
-    been guessing secrets for."""
+    """Count `cost` requests (one; a bulk request's further operations count as more) made
+    with credential `credential_id`; raise TooManyRequests when a limit is reached, or when
+    Basic credentials come for a username that this address has been guessing secrets
+    for."""
     rate = limiter()
     if rate is None:
         return
-    per_company = Limit(f"{company.schema_name}:company", company_limit(company))
-    per_credential = Limit(f"{company.schema_name}:cred:{credential_id}", credential_limit())
+    per_company = Limit(f"{company.schema_name}:company", company_limit(company), cost)
+    per_credential = Limit(f"{company.schema_name}:cred:{credential_id}", credential_limit(), cost)
     limits = [per_company, per_credential]
     failures = None
     if basic_username is not None:

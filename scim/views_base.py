@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
+from django.utils.crypto import salted_hmac
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
@@ -17,9 +19,15 @@ from infra.client_ip import client_ip
 from scim import throttling
 from scim.authentication import ScimCredentialAuthentication, UnknownCredential
 from scim.exceptions import scim_exception_handler
-from scim.media import ScimContentNegotiation, ScimJSONParser, ScimJSONRenderer
+from scim.media import (
+    ScimContentNegotiation,
+    ScimJSONParser,
+    ScimJSONRenderer,
+    UnlabelledJSONParser,
+)
 from scim.permissions import ScimClientPermission
 from scim_protocol import errors
+from scim_protocol.cursor import CursorCodec
 from scim_protocol.json_input import MAX_DEPTH, check_json, unstorable
 from scim_protocol.listing import SEARCH_REQUEST
 from scim_protocol.user_resource import etag
@@ -37,6 +45,17 @@ def scim_base(request: Request) -> str:
     return scim_base_url(request._request, company_of(request))
 
 
+def cursor_key(company: Company) -> bytes:
+    """The key of `company`'s list cursors (RFC 9865), derived from SECRET_KEY and the
+    company: a cursor issued at one company is invalid at another."""
+    return salted_hmac("headcount.scim.cursor", f"{company.pk}:{company.schema_name}").digest()
+
+
+def cursor_codec(request: Request) -> CursorCodec:
+    """Signs and reads the list cursors of the request's company, at the current time."""
+    return CursorCodec(key=cursor_key(company_of(request)), now=time.time())
+
+
 def call_context(request: Request) -> CallContext:
     """Who made this SCIM call, for the provisioning log."""
     return CallContext(
@@ -50,7 +69,7 @@ class ScimView(APIView):
     authentication_classes = [ScimCredentialAuthentication]
     permission_classes = [ScimClientPermission]
     renderer_classes = [ScimJSONRenderer]
-    parser_classes = [ScimJSONParser, JSONParser]
+    parser_classes = [ScimJSONParser, JSONParser, UnlabelledJSONParser]
     content_negotiation_class = ScimContentNegotiation
     # True for views whose POST only reads (…/.search): read-only tokens may call them
     # (scim/permissions.py). Every other POST, PUT, PATCH and DELETE is a write.

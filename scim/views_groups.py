@@ -10,10 +10,11 @@ from rest_framework.response import Response
 
 from directory import groups as service
 from directory.models import Group
-from directory.search import groups_list
+from directory.search import groups_by_cursor, groups_list
 from scim.views_base import (
     ScimView,
     call_context,
+    cursor_codec,
     json_body,
     not_modified,
     scim_base,
@@ -66,14 +67,21 @@ def _single(request: Request, group: Group, *, status: int = 200) -> Response:
 
 
 def _list(request: Request, params: ListParams) -> Response:
-    total, groups = groups_list(params)
+    if not params.by_cursor:
+        total, groups = groups_list(params)
+        resources = _render(request, groups, params.attributes, params.excluded)
+        return Response(list_response(total, params.start_index, resources))
+    total, groups, next_after = groups_by_cursor(params)
     resources = _render(request, groups, params.attributes, params.excluded)
-    return Response(list_response(total, params.start_index, resources))
+    next_cursor = (
+        None if next_after is None else cursor_codec(request).encode(next_after, params.shape)
+    )
+    return Response(list_response(total, None, resources, next_cursor=next_cursor))
 
 
 class GroupsView(ScimView):
     def get(self, request: Request) -> Response:
-        return _list(request, parse_list_params(request.query_params, GROUP))
+        return _list(request, parse_list_params(request.query_params, GROUP, cursor_codec(request)))
 
     def post(self, request: Request) -> Response:
         group = service.group_create(payload=json_body(request), context=call_context(request))
@@ -84,7 +92,9 @@ class GroupsSearchView(ScimView):
     reads_by_post = True
 
     def post(self, request: Request) -> Response:
-        return _list(request, parse_list_params(search_request(request), GROUP))
+        return _list(
+            request, parse_list_params(search_request(request), GROUP, cursor_codec(request))
+        )
 
 
 class GroupView(ScimView):

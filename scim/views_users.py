@@ -17,6 +17,7 @@ from scim.views_base import (
     ScimView,
     call_context,
     company_of,
+    cursor_codec,
     json_body,
     not_modified,
     scim_base,
@@ -81,12 +82,19 @@ def _single(
 def _list(request: Request, params: ListParams) -> Response:
     found = members_list(params, with_roles=wants("groups", params.attributes, params.excluded))
     resources = _render(request, found.rows, params.attributes, params.excluded, found.roles)
-    return Response(list_response(found.total, params.start_index, resources))
+    if not params.by_cursor:
+        return Response(list_response(found.total, params.start_index, resources))
+    next_cursor = (
+        None
+        if found.next_after is None
+        else cursor_codec(request).encode(found.next_after, params.shape)
+    )
+    return Response(list_response(found.total, None, resources, next_cursor=next_cursor))
 
 
 class UsersView(ScimView):
     def get(self, request: Request) -> Response:
-        return _list(request, parse_list_params(request.query_params, USER))
+        return _list(request, parse_list_params(request.query_params, USER, cursor_codec(request)))
 
     def post(self, request: Request) -> Response:
         member = services.member_create(
@@ -101,7 +109,7 @@ class UsersSearchView(ScimView):
 
     def post(self, request: Request) -> Response:
         body = search_request(request)
-        return _list(request, parse_list_params(body, USER))
+        return _list(request, parse_list_params(body, USER, cursor_codec(request)))
 
 
 class UserView(ScimView):

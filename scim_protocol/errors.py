@@ -76,10 +76,31 @@ class TooMany(ScimError):
     default_detail = "The request would return too many results."
 
 
+class InvalidCursor(ScimError):
+    """RFC 9865 §2.1: a cursor this server did not issue for this query."""
+
+    scim_type = "invalidCursor"
+    default_detail = "The cursor is not valid: send an empty cursor for the first page."
+
+
+class ExpiredCursor(ScimError):
+    """RFC 9865 §2.1: a cursor older than the advertised cursorTimeout."""
+
+    scim_type = "expiredCursor"
+    default_detail = "The cursor has expired: start again with an empty cursor."
+
+
 class Uniqueness(ScimError):
     status = 409
     scim_type = "uniqueness"
     default_detail = "A resource with that unique value already exists."
+
+
+class UnresolvedReference(ScimError):
+    """409 (RFC 7644 §3.7.1): a bulkId reference to an operation that failed, or a cycle."""
+
+    status = 409
+    default_detail = "A bulkId reference could not be resolved."
 
 
 class NotAuthenticated(ScimError):
@@ -115,6 +136,13 @@ class PreconditionFailed(ScimError):
 class PayloadTooLarge(ScimError):
     status = 413
     default_detail = "The request body is too large."
+
+
+class BulkTooLarge(PayloadTooLarge):
+    """A bulk request over maxOperations or maxPayloadSize (RFC 7644 §3.7.4). RFC 7644 gives
+    a 413 no scimType; "tooLarge" names the cause for clients that branch on scimType."""
+
+    scim_type = "tooLarge"
 
 
 class TooManyRequests(ScimError):

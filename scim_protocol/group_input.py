@@ -10,6 +10,7 @@ from typing import Any
 
 from scim_protocol import values
 from scim_protocol.errors import InvalidSyntax, InvalidValue
+from scim_protocol.schema import GROUP, core_unnested
 
 # displayName and externalId are unique varchar(255) columns.
 MAX_NAME_LENGTH = 255
@@ -32,11 +33,13 @@ def _key(payload: Mapping[str, Any], name: str) -> Any:
 
 
 def normalize_group(payload: Any) -> GroupInput:
-    """Raises InvalidSyntax for a body that is not an object, InvalidValue for a missing
+    """Core attributes may also arrive nested under the Group schema's URN. Raises
+    InvalidSyntax for a body that is not an object, InvalidValue for a missing
     displayName, a displayName or externalId over MAX_NAME_LENGTH, a malformed members list,
     more than MAX_MEMBERS_PER_REQUEST members or a member value that is not a user id."""
     if not isinstance(payload, Mapping):
         raise InvalidSyntax("The request body must be a JSON object.")
+    payload = core_unnested(payload, GROUP)
     display_name = _key(payload, "displayName")
     if not isinstance(display_name, str) or not display_name.strip():
         raise InvalidValue("displayName is required.")

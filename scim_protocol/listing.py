@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from scim_protocol.errors import InvalidFilter, InvalidValue
+from scim_protocol.cursor import CursorCodec
+from scim_protocol.errors import InvalidCursor, InvalidFilter, InvalidValue
 from scim_protocol.filter import Comparison, Expr, parse_filter
 from scim_protocol.json_input import unstorable
 from scim_protocol.projection import parse_attribute_list
@@ -30,6 +31,15 @@ class ListParams:
     descending: bool = False
     attributes: list[ResolvedAttribute] = field(default_factory=list)
     excluded: list[ResolvedAttribute] = field(default_factory=list)
+    # Cursor paging (RFC 9865): `after` is None for index paging (startIndex), else the
+    # position the client's cursor carries ([] for an empty cursor: the first page). `shape`
+    # names the query a cursor belongs to (resource type, filter, sort).
+    after: list[Any] | None = None
+    shape: str = ""
+
+    @property
+    def by_cursor(self) -> bool:
+        return self.after is not None
 
 
 def _integer(raw: Any, name: str) -> int | None:
@@ -65,9 +75,14 @@ def _storable(expr: Expr) -> Expr:
     return expr
 
 
-def parse_list_params(source: Mapping[str, Any], resource_type: ResourceType) -> ListParams:
+def parse_list_params(
+    source: Mapping[str, Any],
+    resource_type: ResourceType,
+    cursors: CursorCodec | None = None,
+) -> ListParams:
     """Read list parameters from a query string or a SearchRequest body. Parameter names are
-    matched case-insensitively. Raises InvalidFilter or InvalidValue."""
+    matched case-insensitively. A `cursor` parameter (RFC 9865; empty for the first page) is
+    read with `cursors`. Raises InvalidFilter, InvalidValue, InvalidCursor or ExpiredCursor."""
     values = {str(key).lower(): value for key, value in source.items()}
     for name in ("filter", "sortby", "sortorder", "attributes", "excludedattributes"):
         if isinstance(values.get(name), str) and unstorable(values[name]):
@@ -87,22 +102,57 @@ def parse_list_params(source: Mapping[str, Any], resource_type: ResourceType) ->
     order = str(values.get("sortorder") or "ascending").lower()
     if order not in ("ascending", "descending"):
         raise InvalidValue('sortOrder is "ascending" or "descending".')
+    parsed = _storable(parse_filter(raw_filter)) if raw_filter and raw_filter.strip() else None
+    shape = "|".join(
+        [
+            resource_type.name,
+            repr(parsed),
+            sort_by.dotted if sort_by else "",
+            order if sort_by else "",
+        ]
+    )
+    after = None
+    if "cursor" in values:
+        if start != 1:
+            raise InvalidValue("Page with startIndex or with cursor, not both.")
+        after = _cursor_position(values["cursor"], shape, cursors)
     return ListParams(
         start_index=max(start, 1),
         count=count,
-        filter=_storable(parse_filter(raw_filter)) if raw_filter and raw_filter.strip() else None,
+        filter=parsed,
         sort_by=sort_by,
         descending=order == "descending",
         attributes=parse_attribute_list(_paths(values.get("attributes")), resource_type),
         excluded=parse_attribute_list(_paths(values.get("excludedattributes")), resource_type),
+        after=after,
+        shape=shape,
     )
 
 
-def list_response(total: int, start_index: int, resources: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "schemas": [LIST_RESPONSE],
-        "totalResults": total,
-        "startIndex": start_index,
-        "itemsPerPage": len(resources),
-        "Resources": resources,
-    }
+def _cursor_position(raw: Any, shape: str, cursors: CursorCodec | None) -> list[Any]:
+    """The position a `cursor` parameter names: [] for an empty (or null) one, the first
+    page."""
+    if raw is None or raw == "":
+        return []
+    if not isinstance(raw, str) or cursors is None:
+        raise InvalidCursor("cursor is a string: empty for the first page, else a nextCursor.")
+    return cursors.decode(raw, shape)
+
+
+def list_response(
+    total: int,
+    start_index: int | None,
+    resources: list[dict[str, Any]],
+    *,
+    next_cursor: str | None = None,
+) -> dict[str, Any]:
+    """The ListResponse. A cursor page (RFC 9865) has no startIndex (`start_index` None) and
+    carries nextCursor unless it is the last page."""
+    response: dict[str, Any] = {"schemas": [LIST_RESPONSE], "totalResults": total}
+    if start_index is not None:
+        response["startIndex"] = start_index
+    response["itemsPerPage"] = len(resources)
+    if next_cursor is not None:
+        response["nextCursor"] = next_cursor
+    response["Resources"] = resources
+    return response

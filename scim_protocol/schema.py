@@ -8,6 +8,7 @@ look them up with `Attribute.sub()` / `Schema.attribute()` / `ResourceType.resol
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -355,3 +356,21 @@ USER = ResourceType("User", "/Users", USER_SCHEMA, (ENTERPRISE_USER_SCHEMA,), "U
 GROUP = ResourceType("Group", "/Groups", GROUP_SCHEMA, (), "Group")
 RESOURCE_TYPES = (USER, GROUP)
 SCHEMAS = (USER_SCHEMA, ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA)
+
+
+def core_unnested(payload: Mapping[Any, Any], resource_type: ResourceType) -> dict[str, Any]:
+    """A resource body with an object under its core schema's URN spread out at the top level:
+    some clients send `{"urn:…:core:2.0:User": {"userName": …}}`, nesting core attributes as
+    extension attributes are. What is also given at the top level wins; keys that are not
+    strings are left out."""
+    urn = resource_type.schema.id.lower()
+    nested: dict[str, Any] = {}
+    top: dict[str, Any] = {}
+    for key, value in payload.items():
+        if not isinstance(key, str):
+            continue
+        if key.lower() == urn and isinstance(value, Mapping):
+            nested.update((str(sub), sub_value) for sub, sub_value in value.items())
+        else:
+            top[key] = value
+    return {**nested, **top}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scim_protocol import listing
+from scim_protocol import bulk, cursor, listing
 
 SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 DOCUMENTATION_URI = "https://github.com/headcount/headcount#connect-okta"
@@ -49,9 +49,23 @@ def service_provider_config(location: str) -> dict[str, Any]:
         "schemas": [SCHEMA],
         "documentationUri": DOCUMENTATION_URI,
         "patch": {"supported": True},
-        "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
+        "bulk": {
+            "supported": True,
+            "maxOperations": bulk.MAX_OPERATIONS,
+            "maxPayloadSize": bulk.MAX_PAYLOAD_BYTES,
+        },
         # A larger count is answered with this many (RFC 7644 §3.4.2.4).
         "filter": {"supported": True, "maxResults": listing.MAX_COUNT},
+        # RFC 9865 §4. Index paging stays the default: the IdPs we serve page by startIndex
+        # and send no pagination parameter on their first request.
+        "pagination": {
+            "cursor": True,
+            "index": True,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": listing.DEFAULT_COUNT,
+            "maxPageSize": listing.MAX_COUNT,
+            "cursorTimeout": cursor.CURSOR_TIMEOUT,
+        },
         "changePassword": {"supported": False},
         "sort": {"supported": True},
         "etag": {"supported": True},

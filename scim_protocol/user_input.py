@@ -5,17 +5,23 @@ attributes dropped, company policies applied. Pure: no database.
 The canonical resource has core attributes at the top level and extension attributes under
 their schema URN; absent attributes are missing, never None. `password` is dropped here and
 never stored or echoed.
+
+Optional attributes that directories fill loosely (countries, time zones, languages) are
+normalised to one form (scim_protocol/locales.py). A value that cannot be is dropped and
+reported as a DroppedValue for the caller to record, so a person is never refused over it;
+a company in strict mode refuses it instead (400 invalidValue). Required attributes, types,
+limits and the company's policies are errors in both modes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from scim_protocol import values
+from scim_protocol import locales, values
 from scim_protocol.errors import InvalidSyntax, InvalidValue, PayloadTooLarge
 from scim_protocol.schema import (
     BOOLEAN,
@@ -26,6 +32,7 @@ from scim_protocol.schema import (
     WRITE_ONLY,
     Attribute,
     Schema,
+    core_unnested,
 )
 
 # Limits on one user (docs/security.md, "Limits"). Real profiles from Okta and Entra take a
@@ -54,6 +61,8 @@ class UserPolicy:
     """A company's SCIM policies, as far as the shape of a user is concerned."""
 
     username_is_work_email: bool = False
+    # Refuse (400) optional values that cannot be normalised instead of dropping them.
+    strict: bool = False
     # Canonical paths ("emails", "name", "urn:…:enterprise:2.0:User:department"); empty = all.
     attribute_allowlist: frozenset[str] = field(default_factory=frozenset)
 
@@ -64,32 +73,66 @@ class UserPolicy:
         return path.lower() in self.attribute_allowlist
 
 
-def policy_from(username_is_work_email: bool, allowlist: list[str] | None) -> UserPolicy:
+def policy_from(
+    username_is_work_email: bool, allowlist: list[str] | None, *, strict: bool = False
+) -> UserPolicy:
     return UserPolicy(
         username_is_work_email=username_is_work_email,
+        strict=strict,
         attribute_allowlist=frozenset(
             path.strip().lower() for path in allowlist or [] if path.strip()
         ),
     )
 
 
+# Characters of a dropped value quoted back in its warning (and in a strict refusal).
+MAX_QUOTED = 64
+
+
+@dataclass(frozen=True)
+class DroppedValue:
+    """An optional value with no one meaning we could store: left out of the stored user,
+    the write succeeding with this warning. Country, time zone and language values are never
+    secrets; `sent` is cut to MAX_QUOTED characters all the same."""
+
+    attribute: str  # as an IdP's mapping names it: 'addresses[type eq "work"].country'
+    sent: str
+    advice: str  # what to change in the identity provider's mapping
+
+    def as_json(self) -> dict[str, str]:
+        return {"attribute": self.attribute, "sent": self.sent, "advice": self.advice}
+
+
+@dataclass(frozen=True)
+class NormalizedUser:
+    resource: dict[str, Any]
+    dropped: tuple[DroppedValue, ...] = ()
+
+
 def normalize_user(
     payload: Any, policy: UserPolicy, *, default_active: bool = True
 ) -> dict[str, Any]:
-    """The canonical resource for `payload`. A POST or PUT without `active` means an active
-    user (`default_active`); after a PATCH that removed it, it stays absent (and the user
-    counts as active). Raises InvalidSyntax for a body that is not a JSON object,
-    InvalidValue for a missing userName, a value of the wrong type or format, a string over
-    its length limit or an attribute with more than MAX_VALUES values, and PayloadTooLarge
+    """The canonical resource for `payload` (normalized_user without the warnings)."""
+    return normalized_user(payload, policy, default_active=default_active).resource
+
+
+def normalized_user(
+    payload: Any, policy: UserPolicy, *, default_active: bool = True
+) -> NormalizedUser:
+    """The canonical resource for `payload`, and the optional values dropped from it. A POST
+    or PUT without `active` means an active user (`default_active`); after a PATCH that
+    removed it, it stays absent (and the user counts as active). Core attributes may also
+    arrive nested under the core schema URN, as extension attributes do. Raises InvalidSyntax
+    for a body that is not a JSON object, InvalidValue for a missing userName, a value of the
+    wrong type, a string over its length limit, an attribute with more than MAX_VALUES values
+    or (strict policy only) an optional value that cannot be normalised, and PayloadTooLarge
     for a resource over MAX_RESOURCE_BYTES."""
     if not isinstance(payload, Mapping):
         raise InvalidSyntax("The request body must be a JSON object.")
     resource: dict[str, Any] = {}
-    for key, raw in payload.items():
-        if not isinstance(key, str):
-            continue
+    for key, raw in core_unnested(payload, USER).items():
         _place(resource, key, raw, policy)
-    _finish(resource, policy)
+    dropped = _finish(resource, policy)
     if default_active:
         resource.setdefault("active", True)
     size = resource_size(resource)
@@ -98,7 +141,7 @@ def normalize_user(
             f"The user would take {size:,} bytes stored (as compact JSON); at most "
             f"{MAX_RESOURCE_BYTES:,} are accepted."
         )
-    return resource
+    return NormalizedUser(resource, tuple(dropped))
 
 
 def _extension_for(key: str) -> Schema | None:
@@ -265,7 +308,50 @@ def _one_primary(items: list[Any]) -> list[Any]:
     return items
 
 
-def _finish(resource: dict[str, Any], policy: UserPolicy) -> None:
+@dataclass(frozen=True)
+class _Loose:
+    """An optional attribute whose values have one meaning in many spellings."""
+
+    normalise: Callable[[str], str | None]
+    expected: str  # what a strict company accepts, for the 400
+    advice: str  # what to map instead, for the warning
+
+
+_LANGUAGE = _Loose(
+    locales.language_tag,
+    'a language tag based on an ISO 639-1 code, such as "en" or "en-US"',
+    'Not a language we recognise, so it was not stored. Map a language tag such as "en-US" '
+    '(or the language\'s name, such as "English") to {attribute} in your identity provider.',
+)
+_TIME_ZONE = _Loose(
+    locales.iana_time_zone,
+    'an IANA time zone such as "America/Los_Angeles"',
+    "Not an IANA or Windows time zone, so it was not stored. Map an IANA time zone such as "
+    '"America/Los_Angeles" to {attribute} in your identity provider.',
+)
+_COUNTRY = _Loose(
+    locales.country_alpha_2,
+    'an ISO 3166-1 alpha-2 code such as "US" or "DE"',
+    'Not a country we recognise, so it was not stored. Map an ISO 3166-1 code such as "US" '
+    "(or the country's English name) to {attribute} in your identity provider.",
+)
+
+
+def _loose(
+    loose: _Loose, raw: str, attribute: str, policy: UserPolicy, dropped: list[DroppedValue]
+) -> str | None:
+    """The normalised value, or None after recording it as dropped (refused when strict)."""
+    normalised = loose.normalise(raw)
+    if normalised is not None:
+        return normalised
+    quoted = raw if len(raw) <= MAX_QUOTED else raw[: MAX_QUOTED - 1] + "…"
+    if policy.strict:
+        raise InvalidValue(f'{attribute} must be {loose.expected}; got "{quoted}".')
+    dropped.append(DroppedValue(attribute, quoted, loose.advice.format(attribute=attribute)))
+    return None
+
+
+def _finish(resource: dict[str, Any], policy: UserPolicy) -> list[DroppedValue]:
     user_name = resource.get("userName")
     if not isinstance(user_name, str) or not user_name.strip():
         raise InvalidValue("userName is required.")
@@ -273,14 +359,19 @@ def _finish(resource: dict[str, Any], policy: UserPolicy) -> None:
     for email in resource.get("emails", []):
         if "value" in email:
             email["value"] = values.email_address(email["value"])
-    for name in ("preferredLanguage", "locale"):
+    dropped: list[DroppedValue] = []
+    for name, loose in (
+        ("preferredLanguage", _LANGUAGE),
+        ("locale", _LANGUAGE),
+        ("timezone", _TIME_ZONE),
+    ):
         if name in resource:
-            resource[name] = values.language_tag(resource[name], name)
-    if "timezone" in resource:
-        resource["timezone"] = values.time_zone(resource["timezone"])
-    for address in resource.get("addresses", []):
-        if "country" in address:
-            address["country"] = values.country_code(address["country"])
+            normalised = _loose(loose, resource[name], name, policy, dropped)
+            if normalised is None:
+                del resource[name]
+            else:
+                resource[name] = normalised
+    _finish_addresses(resource, policy, dropped)
     if policy.username_is_work_email:
         work = primary_work_email(resource)
         if work is None or work.lower() != resource["userName"].lower():
@@ -289,6 +380,36 @@ def _finish(resource: dict[str, Any], policy: UserPolicy) -> None:
                 f'userName is "{resource["userName"]}" and the primary work email is '
                 f'"{work or "missing"}".'
             )
+    return dropped
+
+
+def _finish_addresses(
+    resource: dict[str, Any], policy: UserPolicy, dropped: list[DroppedValue]
+) -> None:
+    if "addresses" not in resource:
+        return
+    kept = []
+    for address in resource["addresses"]:
+        if "country" in address:
+            kind = address.get("type")
+            attribute = (
+                f'addresses[type eq "{kind}"].country'
+                if isinstance(kind, str) and kind
+                else "addresses.country"
+            )
+            country = _loose(_COUNTRY, address["country"], attribute, policy, dropped)
+            if country is None:
+                del address["country"]
+                # An address that held nothing but the dropped country says nothing now.
+                if not set(address) - {"type", "primary"}:
+                    continue
+            else:
+                address["country"] = country
+        kept.append(address)
+    if kept:
+        resource["addresses"] = kept
+    else:
+        del resource["addresses"]
 
 
 def resource_size(resource: Mapping[str, Any]) -> int:

@@ -67,6 +67,8 @@ class CompanyAdmin(admin.ModelAdmin):
         "username_immutable",
         "username_is_work_email",
         "attribute_allowlist",
+        "scim_strict",
+        "scim_delete_action",
         "scim_rate_limit",
         "scim_changed_by",
         "scim_changed_at",

@@ -86,6 +86,27 @@ class Company(TenantMixin):
         "externalId and active are always kept.",
     )
 
+    scim_strict = models.BooleanField(
+        "strict attribute values",
+        default=False,
+        help_text="Refuse (400 invalidValue) a user whose country, time zone or language "
+        "cannot be normalised. Off: the user is provisioned without that value and the "
+        "provisioning log shows a warning.",
+    )
+
+    class DeleteAction(models.TextChoices):
+        DELETE = "delete", "Delete the user"
+        DEACTIVATE = "deactivate", "Deactivate the user and keep them"
+
+    scim_delete_action = models.CharField(
+        "SCIM DELETE of a user",
+        max_length=16,
+        choices=DeleteAction.choices,
+        default=DeleteAction.DELETE,
+        help_text="What DELETE /Users/{id} does. Deactivate: the user stays (active false, "
+        "seat freed), readable and filterable, and the identity provider can reactivate them.",
+    )
+
     scim_rate_limit = models.PositiveIntegerField(
         "SCIM requests per minute",
         null=True,

@@ -26,6 +26,8 @@ POLICY_FIELDS = (
     "username_is_work_email",
     "attribute_allowlist",
     "scim_rate_limit",
+    "scim_strict",
+    "scim_delete_action",
 )
 
 
@@ -212,6 +214,8 @@ def company_update_settings(
                 raise ValidationError(f"Unknown policy {field!r}.", code="invalid")
             if field == "scim_rate_limit" and value is not None and int(value) < 0:  # type: ignore[call-overload]
                 raise ValidationError("A rate limit cannot be negative.", code="invalid")
+            if field == "scim_delete_action" and value not in Company.DeleteAction.values:
+                raise ValidationError(f"Unknown DELETE action {value!r}.", code="invalid")
             if field == "attribute_allowlist":
                 validate_attribute_allowlist(value)
                 value = [str(item).strip() for item in value or []]  # type: ignore[attr-defined]

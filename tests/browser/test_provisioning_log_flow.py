@@ -45,11 +45,23 @@ def test_admin_downloads_the_failed_operations(
                 "/Users",
                 {
                     "userName": "lang@live.test",
-                    "preferredLanguage": "english",
+                    "active": "maybe",
                     "password": "hunter2",
                 },
             ).status
             == 400
+        )
+        # A value with no one meaning is left out: the user is created, with a warning.
+        assert (
+            idp.call(
+                "POST",
+                "/Users",
+                {
+                    "userName": "far@live.test",
+                    "addresses": [{"type": "work", "country": "Atlantis", "locality": "Ys"}],
+                },
+            ).status
+            == 201
         )
         assert (
             idp.call(
@@ -71,6 +83,20 @@ def test_admin_downloads_the_failed_operations(
         expect(page.locator("#log")).to_contain_text(
             'A user with userName "ok@live.test" already exists.'
         )
+
+        page.goto(f"{portal}/log/")
+        warned = page.locator("#log tbody tr.warned")
+        expect(warned).to_have_count(1)
+        expect(warned).to_contain_text("far@live.test")
+        expect(warned.locator(".badge.warn")).to_have_text("Warning")
+        expect(warned).to_contain_text(
+            'addresses[type eq "work"].country: “Atlantis” was left out. Not a country we recognise'
+        )
+        page.locator('select[name="outcome"]').select_option("warned")
+        page.get_by_role("button", name="Show").click()
+        expect(page.locator("#log tbody tr")).to_have_count(1)
+        expect(page.locator("#log tbody tr.warned")).to_contain_text("far@live.test")
+        page.goto(f"{portal}/log/?outcome=failed")
 
         page.get_by_role("button", name="Prepare CSV of failed operations").click()
         link = page.locator("#export-list").get_by_role("link", name="Download CSV")

@@ -40,9 +40,7 @@ def failed_export_rows(scim: Scim, names: list[str]) -> list[dict[str, str]]:
     for index, name in enumerate(names):
         response = scim.post(
             "/Users",
-            okta_user(
-                name, displayName=name, externalId=f"{name}#{index}", preferredLanguage="english"
-            ),
+            okta_user(name, displayName=name, externalId=f"{name}#{index}", active="maybe"),
         )
         assert response.status_code == 400, response.content
     export = LedgerExport.objects.create(

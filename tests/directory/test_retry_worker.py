@@ -3,7 +3,6 @@ are retried by a real Celery worker (not eager), which reports how many succeede
 
 from __future__ import annotations
 
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -23,14 +22,20 @@ pytestmark = [pytest.mark.live, pytest.mark.django_db]
 FAILURES = BULK_INLINE + 5
 
 
-def worker_log() -> str:
-    logs = sorted(Path(tempfile.gettempdir()).glob("pytest-of-*/pytest-*/worker*/worker.log"))
+def worker_log(base: Path) -> str:
+    """This session's worker's log (conftest's celery_worker_process writes it under the
+    session's temporary folder): never another pytest run's on the same machine."""
+    logs = sorted(base.glob("worker*/worker.log"))
     return logs[-1].read_text() if logs else ""
 
 
 def test_many_seat_limit_failures_are_retried_in_the_worker(
-    live_server_url: str, celery_worker_process: Any, django_db_blocker: Any
+    live_server_url: str,
+    celery_worker_process: Any,
+    django_db_blocker: Any,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
+    base = tmp_path_factory.getbasetemp()
     with live_scim_company(django_db_blocker) as live:
         idp = IdP.bearer(live_server_url, live)
 
@@ -63,15 +68,15 @@ def test_many_seat_limit_failures_are_retried_in_the_worker(
         deadline = time.monotonic() + 90
         while in_thread(retried)[0] < FAILURES:
             if time.monotonic() > deadline:
-                pytest.fail(f"the worker did not retry in time:\n{worker_log()[-3000:]}")
+                pytest.fail(f"the worker did not retry in time:\n{worker_log(base)[-3000:]}")
             time.sleep(0.2)
         report_line = f"{{'succeeded': {FAILURES - 2}, 'failed': 2, 'refused': 0}}"
         deadline = time.monotonic() + 30
-        while report_line not in worker_log() and time.monotonic() < deadline:
+        while report_line not in worker_log(base) and time.monotonic() < deadline:
             time.sleep(0.2)
 
         assert in_thread(retried) == (FAILURES, FAILURES - 2)
-        log = worker_log()
+        log = worker_log(base)
         assert report_line in log, log[-3000:]
         assert f"retry of {FAILURES} failed requests at {live.company.name}" in log
         assert "owner@live.test" in log

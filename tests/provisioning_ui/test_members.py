@@ -102,6 +102,22 @@ def test_dashboard_shows_the_scim_policies_read_only(acme: Company) -> None:
     assert "<form" not in page.split('id="scim-policies"')[1].split("</section>")[0]
 
 
+def test_dashboard_says_how_values_and_deletes_are_handled(acme: Company) -> None:
+    browser = signed_in(acme)
+    default = browser.get("/t/acme/").content.decode()
+    Company.objects.filter(pk=acme.pk).update(scim_strict=True, scim_delete_action="deactivate")
+
+    changed = browser.get("/t/acme/").content.decode()
+
+    def fact(page: str, fact_id: str) -> str:
+        return page.split(f'id="{fact_id}">')[1].split("</dd>")[0]
+
+    assert fact(default, "value-policy").startswith("Normalised; a value that cannot be is left")
+    assert fact(default, "deprovisioning-policy") == "The user is deleted"
+    assert fact(changed, "value-policy").startswith("Strict: a user whose value cannot be")
+    assert fact(changed, "deprovisioning-policy").startswith("The user is deactivated and kept")
+
+
 def test_groups_page_shows_roles_with_member_counts_and_member_roles(
     scim: Scim, acme: Company
 ) -> None:

@@ -90,6 +90,7 @@ PAGES = {
     "/t/acme/groups/{group}/": 6,  # group, count, page
     "/t/acme/access/": 6,  # credentials, OAuth connections, audit trail
     "/t/acme/log/": 7,  # count, page, exports, refused requests
+    "/t/acme/log/?outcome=warned": 7,
     "/t/acme/log/{failed}/": 8,  # as {failure}, and the existing user it collided with
     "/t/acme/log/refused/{refused}/": 5,  # the tally row, its credential
     "/t/acme/log/exports/{export}/": 4,

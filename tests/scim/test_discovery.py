@@ -10,10 +10,19 @@ def test_service_provider_config_tells_the_truth(scim: Scim) -> None:
 
     assert body["schemas"] == ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"]
     assert body["patch"] == {"supported": True}
-    assert body["bulk"] == {"supported": False, "maxOperations": 0, "maxPayloadSize": 0}
+    assert body["bulk"] == {"supported": True, "maxOperations": 1000, "maxPayloadSize": 1048576}
     assert body["filter"] == {"supported": True, "maxResults": 1000}
     assert body["changePassword"] == {"supported": False}
     assert body["sort"] == {"supported": True} and body["etag"] == {"supported": True}
+    # RFC 9865 §4; each claim is checked against behaviour in test_service_provider_claims.py.
+    assert body["pagination"] == {
+        "cursor": True,
+        "index": True,
+        "defaultPaginationMethod": "index",
+        "defaultPageSize": 100,
+        "maxPageSize": 1000,
+        "cursorTimeout": 3600,
+    }
     assert [s["type"] for s in body["authenticationSchemes"]] == [
         "oauthbearertoken",
         "oauthbearertoken",

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,6 +37,8 @@ from hypothesis import HealthCheck, currently_in_test_context, event, given, set
 from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
 
+from directory.models import ProvisioningEvent
+from scim_protocol.vocabularies import IANA_TIME_ZONES, ISO_639_1_LANGUAGES, ISO_3166_ALPHA_2
 from tests.scim_client import PATCH_OP, Scim, assert_error, okta_user
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "60"))
@@ -45,6 +48,9 @@ CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
+BULK_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
+ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 # RFC 7644 §3.12, Table 9: the only scimType keywords a 400 may carry.
 SCIM_TYPES = {
     "invalidFilter",
@@ -57,6 +63,11 @@ SCIM_TYPES = {
     "invalidValue",
     "invalidVers",
     "sensitive",
+    # RFC 9865 §2.1 adds these for cursor paging.
+    "invalidCursor",
+    "expiredCursor",
+    # A 413 of /Bulk (RFC 7644 §3.7.4 gives it no scimType; ours names the cause).
+    "tooLarge",
 }
 
 fuzz = settings(
@@ -177,11 +188,18 @@ def assert_answer(
     return body
 
 
-def assert_list_response(body: dict[str, Any]) -> None:
-    """A ListResponse as RFC 7644 §3.4.2 and Okta want it: integers, `Resources` with ids."""
+def assert_list_response(body: dict[str, Any], *, by_cursor: bool = False) -> None:
+    """A ListResponse as RFC 7644 §3.4.2 and Okta want it: integers, `Resources` with ids; a
+    cursor page (RFC 9865) has no startIndex, and a URL-safe nextCursor unless it is the
+    last."""
     assert body["schemas"] == [LIST_RESPONSE]
     assert isinstance(body["totalResults"], int) and body["totalResults"] >= 0
-    assert isinstance(body["startIndex"], int) and body["startIndex"] >= 1
+    if by_cursor:
+        assert "startIndex" not in body
+        assert re.fullmatch(r"[A-Za-z0-9._~-]+", body.get("nextCursor", "last"))
+    else:
+        assert isinstance(body["startIndex"], int) and body["startIndex"] >= 1
+        assert "nextCursor" not in body
     assert body["itemsPerPage"] == len(body["Resources"]) <= body["totalResults"]
     assert all(isinstance(resource.get("id"), str) for resource in body["Resources"])
 
@@ -279,8 +297,18 @@ USER_ATTRIBUTES = [
     f"{CORE_USER}:userName",
     "name.givenName",
     "urn:made:up:2.0:Thing",
+    CORE_USER,  # core attributes nested under their URN
 ]
-GROUP_ATTRIBUTES = ["schemas", "id", "externalId", "displayName", "members", "meta", "urn:x:y"]
+GROUP_ATTRIBUTES = [
+    "schemas",
+    "id",
+    "externalId",
+    "displayName",
+    "members",
+    "meta",
+    "urn:x:y",
+    CORE_GROUP,
+]
 SUB_ATTRIBUTES = ["value", "display", "type", "primary", "$ref", "givenName", "country", "x"]
 MADE_UP_NAMES = st.from_regex(r"[A-Za-z][A-Za-z0-9_$-]{0,12}", fullmatch=True)
 
@@ -293,6 +321,10 @@ def json_scalars() -> st.SearchStrategy[Any]:
         st.floats(allow_nan=False, allow_infinity=False),
         texts(),
         st.sampled_from(["true", "False", "", " ", "a@b.test", "en-US", "US", "Europe/Paris"]),
+        # As directories hold them (issue #19): normalised, or left out with a warning.
+        st.sampled_from(
+            ["United States", "USA", "840", "UK", "Pacific Standard Time", "English", "en_US"]
+        ),
     )
 
 
@@ -536,6 +568,10 @@ USER_PATCH_VALUES = [
     [{"value": "new@acme.test", "type": "work", "primary": True}],
     [{"value": "+1 555 0199", "type": "mobile"}],
     [{"country": "fr", "type": "work"}],
+    [{"country": "United States", "type": "work"}],
+    [{"country": "Atlantis", "type": "work"}],
+    "Pacific Standard Time",
+    "English",
     {"value": "ada@acme.test"},
     {"givenName": "Grace", "familyName": "Hopper"},
     "en-US",
@@ -729,18 +765,30 @@ def list_parameters(paths: list[str]) -> st.SearchStrategy[dict[str, str]]:
             ),
             "attributes": attribute_lists(paths),
             "excludedAttributes": attribute_lists(paths),
+            "cursor": cursors(url=True),
         },
+    )
+
+
+def cursors(*, url: bool) -> st.SearchStrategy[str]:
+    """Cursor parameters: empty (a first page), made up, or shaped like ours but not signed."""
+    return st.one_of(
+        st.just(""),
+        texts(max_size=40, url=url),
+        st.from_regex(r"[A-Za-z0-9_-]{0,60}\.[A-Za-z0-9_-]{0,30}", fullmatch=True),
+        st.sampled_from(["eyJ2IjoxLCJwIjpbMV0sInQiOjB9.AAAAAAAAAAAAAAAAAAAAAA", ".", "..", "=="]),
     )
 
 
 def search_parameters(paths: list[str]) -> st.SearchStrategy[dict[str, Any]]:
     """The same parameters in a SearchRequest body, where they may be any JSON type."""
     return st.dictionaries(
-        st.sampled_from(["startIndex", "count", "sortBy", "sortOrder", "attributes"]).flatmap(
-            mixed_case
-        ),
+        st.sampled_from(
+            ["startIndex", "count", "sortBy", "sortOrder", "attributes", "cursor"]
+        ).flatmap(mixed_case),
         st.one_of(
             json_values(),
+            cursors(url=False),
             paging_numbers(url=False),
             any_case(paths),
             st.lists(any_case(paths), max_size=4),
@@ -905,6 +953,40 @@ def test_posting_any_user_body_is_a_201_or_a_scim_error(
         assert stored.status_code == 200 and stored.json() == created
 
 
+LOOSE_TEXT = st.one_of(
+    texts(min_size=1, max_size=80, url=True),  # no NUL or lone surrogate: those are 400s
+    st.sampled_from(["United States", "deu", "840", "UK", "Atlantis", "Pacific Standard Time"]),
+    st.sampled_from(["Mars/Olympus", "English", "Deutsch", "en_US", "pt_BR.UTF-8", "Klingon"]),
+)
+
+
+@fuzz
+@given(country=LOOSE_TEXT, zone=LOOSE_TEXT, language=LOOSE_TEXT)
+def test_any_country_time_zone_or_language_is_normalised_or_left_out_never_refused(
+    api: Scim, people: dict[str, str], country: str, zone: str, language: str
+) -> None:
+    body = okta_user(
+        "loose@acme.test",
+        addresses=[{"type": "work", "country": country, "locality": "Town"}],
+        timezone=zone,
+        preferredLanguage=language,
+    )
+
+    with isolated():
+        response = api.post("/Users", body)
+        created = response.json()
+        warnings = ProvisioningEvent.objects.filter(user_name="loose@acme.test").get().warnings
+
+    assert response.status_code == 201, created
+    stored_country = created["addresses"][0].get("country")
+    assert stored_country is None or stored_country in ISO_3166_ALPHA_2
+    assert created.get("timezone") in {None, *IANA_TIME_ZONES}
+    language_stored = created.get("preferredLanguage")
+    assert language_stored is None or language_stored.split("-")[0] in ISO_639_1_LANGUAGES
+    left_out = [stored_country, created.get("timezone"), language_stored].count(None)
+    assert len(warnings or []) == left_out
+
+
 @fuzz
 @given(body=user_bodies())
 def test_putting_any_user_body_is_a_200_or_a_scim_error_that_changes_nothing(
@@ -949,9 +1031,9 @@ def test_user_list_parameters_are_a_page_or_an_invalid_value(
 ) -> None:
     response = api.get(query("/Users", **params))
 
-    body = assert_answer(response, {200, 400}, scim_types={"invalidValue"})
+    body = assert_answer(response, {200, 400}, scim_types={"invalidValue", "invalidCursor"})
     if response.status_code == 200:
-        assert_list_response(body)
+        assert_list_response(body, by_cursor=any(key.lower() == "cursor" for key in params))
 
 
 @fuzz
@@ -961,9 +1043,9 @@ def test_group_list_parameters_are_a_page_or_an_invalid_value(
 ) -> None:
     response = api.get(query("/Groups", **params))
 
-    body = assert_answer(response, {200, 400}, scim_types={"invalidValue"})
+    body = assert_answer(response, {200, 400}, scim_types={"invalidValue", "invalidCursor"})
     if response.status_code == 200:
-        assert_list_response(body)
+        assert_list_response(body, by_cursor=any(key.lower() == "cursor" for key in params))
 
 
 @fuzz
@@ -973,9 +1055,99 @@ def test_search_request_parameters_of_any_json_type_are_a_page_or_an_invalid_val
 ) -> None:
     response = api.post("/Users/.search", search(**params))
 
-    body = assert_answer(response, {200, 400}, scim_types={"invalidValue"})
+    body = assert_answer(response, {200, 400}, scim_types={"invalidValue", "invalidCursor"})
     if response.status_code == 200:
-        assert_list_response(body)
+        assert_list_response(body, by_cursor=any(key.lower() == "cursor" for key in params))
+
+
+@fuzz
+@given(
+    text=st.one_of(st.just(""), filters(USER_FILTER_PATHS, url=True)),
+    sort_by=st.one_of(st.just(""), any_case(USER_FILTER_PATHS)),
+    order=st.sampled_from(["ascending", "descending"]),
+    count=st.integers(-3, 4),
+)
+def test_a_cursor_sweep_with_any_filter_and_sort_sends_each_user_once_or_refuses_at_once(
+    api: Scim, people: dict[str, str], text: str, sort_by: str, order: str, count: int
+) -> None:
+    params = {"filter": text, "sortBy": sort_by, "sortOrder": order, "count": str(count)}
+    cursor, seen, pages = "", [], 0
+
+    while pages < 10:
+        response = api.get(query("/Users", **params, cursor=cursor))
+        allowed_types = {"invalidFilter", "invalidValue"} if pages == 0 else set()
+        body = assert_answer(
+            response, {200, 400} if pages == 0 else {200}, scim_types=allowed_types
+        )
+        if response.status_code == 400:
+            return
+        assert_list_response(body, by_cursor=True)
+        seen += [resource["id"] for resource in body["Resources"]]
+        pages += 1
+        if "nextCursor" not in body:
+            break
+        cursor = body["nextCursor"]
+
+    assert len(seen) == len(set(seen))
+    if pages < 10 and count > 0:
+        assert len(seen) == body["totalResults"]
+
+
+BULK_METHODS = ["POST", "PUT", "PATCH", "DELETE", "GET", "post", "", "HEAD"]
+
+
+@st.composite
+def bulk_operations(draw: st.DrawFn, people: dict[str, str]) -> Any:
+    method = draw(st.sampled_from(BULK_METHODS))
+    bulk_id = draw(st.one_of(st.none(), st.sampled_from(["a", "b", "c"]), texts(max_size=8)))
+    path = draw(
+        st.one_of(
+            st.sampled_from(["/Users", "/Groups", "Users", "/Users/", "/Printers", ""]),
+            st.sampled_from(["/Users/bulkId:a", "/Groups/bulkId:b", "/Users/bulkId:zz"]),
+            st.sampled_from([f"/Users/{people['ada']}", f"/Groups/{people['engineering']}"]),
+            texts(max_size=20),
+        )
+    )
+    data = draw(
+        st.one_of(
+            user_bodies(),
+            group_bodies([people["ada"], "bulkId:a", "bulkId:c"]),
+            patch_documents(USER_PATCH_PATHS, USER_PATCH_VALUES),
+            json_values(),
+        )
+    )
+    operation = {"method": method, "path": path, "bulkId": bulk_id, "data": data}
+    return draw(st.one_of(st.just(operation), json_values()))
+
+
+@fuzz
+@given(data=st.data())
+def test_any_bulk_request_is_a_bulk_response_or_a_scim_error(
+    api: Scim, people: dict[str, str], data: st.DataObject
+) -> None:
+    operations = data.draw(st.lists(bulk_operations(people), max_size=6))
+    body = data.draw(
+        st.one_of(
+            st.fixed_dictionaries(
+                {"schemas": st.just([BULK_REQUEST]), "Operations": st.just(operations)},
+                optional={"failOnErrors": st.one_of(st.integers(-1, 3), json_scalars())},
+            ),
+            json_values(),
+        )
+    )
+
+    with isolated():
+        response = api.post("/Bulk", body)
+
+    answer = assert_answer(response, {200, 400, 413})
+    if response.status_code == 200:
+        assert answer["schemas"] == [BULK_RESPONSE]
+        for result in answer["Operations"]:
+            assert re.fullmatch(r"[1-4]\d\d", result["status"]), result
+            if int(result["status"]) >= 400:
+                error = result["response"]
+                assert error["schemas"] == [ERROR] and error["status"] == result["status"]
+                assert "scimType" not in error or error["scimType"] in SCIM_TYPES
 
 
 # --- 5. Hostile inputs ------------------------------------------------------------------------

@@ -285,6 +285,28 @@ def test_entra_flow(live: tuple[str, LiveCompany]) -> None:
         and user[ENTERPRISE]["employeeNumber"] == "Aklq"
     )
 
+    # Entra's default mappings of free-text directory fields (issue #19): country as typed,
+    # preferredLanguage as a name. Normalised, never refused.
+    located = client.call(
+        "PATCH",
+        f"/Users/{user_id}",
+        {
+            "schemas": [PATCH_OP],
+            "Operations": [
+                {
+                    "op": "Add",
+                    "path": 'addresses[type eq "work"].country',
+                    "value": "United States",
+                },
+                {"op": "Add", "path": "preferredLanguage", "value": "English"},
+            ],
+        },
+    )
+    assert located.status in (200, 204), located.body
+    user = client.call("GET", f"/Users/{user_id}").body
+    assert user["addresses"] == [{"type": "work", "country": "US"}]
+    assert user["preferredLanguage"] == "en"
+
     # E7 manager: the documented array form, then the raw string, then "" to remove.
     boss = client.call("POST", "/Users", {"userName": "boss@testuser.com"}).body["id"]
     for value in ([{"$ref": f"{base}/Users/{boss}", "value": boss}], boss):

@@ -104,7 +104,7 @@ def resource_shapes() -> dict[str, Shape]:
         shapes[f"POST Users {spelling} 400"] = Shape(
             "POST",
             "/Users",
-            lambda t, s=spelling: user_body(s, "new@acme.test", preferredLanguage="english"),
+            lambda t, s=spelling: user_body(s, "new@acme.test", active="maybe"),
             400,
         )
         shapes[f"POST Users {spelling} 409"] = Shape(
@@ -223,7 +223,7 @@ def patch_body(*operations: dict[str, Any]) -> dict[str, Any]:
 
 
 def patch_shapes() -> dict[str, Shape]:
-    bad_language = {"op": "replace", "path": "preferredLanguage", "value": "english"}
+    bad_value = {"op": "replace", "path": "active", "value": "maybe"}
     shapes = {}
     for name, operation in USER_OPERATIONS.items():
         shapes[f"PATCH Users {name} 200"] = Shape(
@@ -244,7 +244,7 @@ def patch_shapes() -> dict[str, Shape]:
             lambda t: {"HTTP_IF_MATCH": 'W/"999"'},
         )
         shapes[f"PATCH Users {name} 400"] = Shape(
-            "PATCH", "/Users/{user_id}", lambda t, o=operation: patch_body(o(), bad_language), 400
+            "PATCH", "/Users/{user_id}", lambda t, o=operation: patch_body(o(), bad_value), 400
         )
         shapes[f"PATCH Users {name} 409"] = Shape(
             "PATCH",

@@ -37,6 +37,8 @@ def change_form(company: Company, **overrides: object) -> dict[str, object]:
         "username_immutable": "on" if company.username_immutable else "",
         "username_is_work_email": "on" if company.username_is_work_email else "",
         "attribute_allowlist": json.dumps(company.attribute_allowlist),
+        "scim_strict": "on" if company.scim_strict else "",
+        "scim_delete_action": company.scim_delete_action,
         "events-TOTAL_FORMS": str(len(event_ids)),
         "events-INITIAL_FORMS": str(len(event_ids)),
         **{f"events-{index}-id": event_id for index, event_id in enumerate(event_ids)},
@@ -215,6 +217,26 @@ def test_support_sets_scim_policies_and_bad_allowlists_are_refused(lead_client: 
     company = Company.objects.get(pk=acme.pk)
     assert company.username_immutable is True and company.attribute_allowlist == ["name", "emails"]
     assert CompanyEvent.objects.filter(company=acme, action="policy_changed").count() == 2
+
+
+def test_support_sets_strict_values_and_the_deprovisioning_policy(lead_client: Client) -> None:
+    acme = Company.objects.get(slug="acme")
+
+    refused = lead_client.post(
+        f"/admin/tenants/company/{acme.pk}/change/",
+        change_form(acme, scim_delete_action="shred"),
+    )
+    saved = lead_client.post(
+        f"/admin/tenants/company/{acme.pk}/change/",
+        change_form(acme, scim_strict="on", scim_delete_action="deactivate"),
+    )
+
+    assert refused.status_code == 200 and "Select a valid choice" in refused.content.decode()
+    assert saved.status_code == 302
+    company = Company.objects.get(pk=acme.pk)
+    assert company.scim_strict is True and company.scim_delete_action == "deactivate"
+    changed = CompanyEvent.objects.filter(company=acme, action="policy_changed")
+    assert {event.detail["policy"] for event in changed} == {"scim_strict", "scim_delete_action"}
 
 
 def test_support_sees_usage_flags_and_recent_failures(

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("directory", "0008_ledger_retry"),
+        ("directory", "0009_ledger_warnings"),
     ]
 
     operations = [

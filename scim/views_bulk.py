@@ -1,0 +1,155 @@
+"""POST /Bulk (RFC 7644 §3.7). The protocol (limits, bulkId references, order, failOnErrors)
+is scim_protocol/bulk.py; here each operation goes to the same service as its single
+endpoint, in its own transaction, with its own ledger row and request id
+("<request id>#<operation number>")."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any
+
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from directory import groups, services
+from directory.ledger import CallContext, Subject, ledger_failure
+from infra.client_ip import client_ip
+from scim import throttling
+from scim.views_base import ScimView, call_context, company_of, json_body, scim_base
+from scim_protocol import errors
+from scim_protocol.bulk import (
+    Operation,
+    Outcome,
+    check_payload_size,
+    parse_bulk_request,
+    run_bulk,
+)
+from scim_protocol.patch import validate_patch_request
+from scim_protocol.user_resource import etag
+
+logger = logging.getLogger(__name__)
+
+_LEDGER_OPERATION = {"POST": "create", "PUT": "replace", "PATCH": "patch", "DELETE": "delete"}
+
+
+class BulkView(ScimView):
+    def post(self, request: Request) -> Response:
+        # Before the body is parsed: a body over maxPayloadSize costs no JSON parsing.
+        declared = str(request.META.get("CONTENT_LENGTH") or "0")
+        check_payload_size(int(declared) if declared.isdigit() else 0)
+        check_payload_size(len(request.body))
+        bulk = parse_bulk_request(json_body(request))
+        if len(bulk.operations) > 1 and request.auth is not None:
+            # Each operation is a write the rate limits count; authentication counted one.
+            throttling.admit(
+                company_of(request),
+                str(request.auth.pk),
+                client_ip(request),
+                cost=len(bulk.operations) - 1,
+            )
+        context = call_context(request)
+        base = scim_base(request)
+
+        def own_context(operation: Operation) -> CallContext:
+            # Each operation's ledger row gets its own request id, findable from the bulk's.
+            own_id = f"{context.request_id[:58]}#{operation.index + 1}"
+            return dataclasses.replace(context, request_id=own_id)
+
+        def perform(operation: Operation, target: str | None, data: Any) -> Outcome:
+            try:
+                return _perform(request, operation, target, data, own_context(operation))
+            except errors.ScimError:
+                raise
+            except Exception:
+                # One broken operation must not lose the results of those already done.
+                logger.exception(
+                    "Unhandled error in bulk operation %s (request id %s)",
+                    operation.index + 1,
+                    context.request_id,
+                )
+                raise errors.ScimError.with_status(
+                    500, f"Internal error. Quote request id {context.request_id} to support."
+                ) from None
+
+        body = run_bulk(
+            bulk,
+            perform,
+            location=lambda resource, resource_id: f"{base}/{resource}/{resource_id}",
+            refuse=lambda operation, error: _refused(operation, error, own_context(operation)),
+        )
+        return Response(body, status=200)
+
+
+def _refused(operation: Operation, error: errors.ScimError, context: CallContext) -> None:
+    """The ledger row of an operation refused before its service ran: every operation of a
+    bulk request leaves one, as every single write does."""
+    resource_type = "Group" if operation.resource == "Groups" else "User"
+    ledger_failure(
+        _LEDGER_OPERATION.get(operation.method, "bulk"),
+        Subject.from_payload(resource_type, operation.data),
+        context,
+        error,
+        # A PatchOp body that failed its own check is not the operations list redaction reads.
+        operation.data if operation.method != "PATCH" else None,
+    )
+
+
+def _patch_operations(operation: Operation, data: Any, context: CallContext) -> list[Any]:
+    try:
+        return validate_patch_request(data)
+    except errors.ScimError as error:
+        _refused(operation, error, context)
+        raise
+
+
+def _perform(
+    request: Request, operation: Operation, target: str | None, data: Any, context: CallContext
+) -> Outcome:
+    """One operation through the service its single endpoint calls."""
+    if_match = operation.version
+    company = company_of(request)
+    if operation.resource == "Users":
+        if operation.method == "POST":
+            member = services.member_create(company=company, payload=data, context=context)
+            return Outcome(201, str(member.id), etag(member.version))
+        if operation.method == "DELETE":
+            services.member_delete(
+                company=company, member_id=str(target), context=context, if_match=if_match
+            )
+            return Outcome(204)
+        if operation.method == "PUT":
+            found = services.member_replace(
+                company=company,
+                member_id=str(target),
+                payload=data,
+                context=context,
+                if_match=if_match,
+            )
+        else:
+            found = services.member_patch(
+                company=company,
+                member_id=str(target),
+                operations=_patch_operations(operation, data, context),
+                context=context,
+                if_match=if_match,
+            )
+        return Outcome(200, str(found.member.id), etag(found.member.version))
+    if operation.method == "POST":
+        group = groups.group_create(payload=data, context=context)
+        return Outcome(201, str(group.id), etag(group.version))
+    if operation.method == "DELETE":
+        groups.group_delete(group_id=str(target), context=context, if_match=if_match)
+        return Outcome(204)
+    if operation.method == "PUT":
+        group = groups.group_replace(
+            group_id=str(target), payload=data, context=context, if_match=if_match
+        )
+    else:
+        group = groups.group_patch(
+            group_id=str(target),
+            operations=_patch_operations(operation, data, context),
+            context=context,
+            if_match=if_match,
+        )
+    return Outcome(200, str(group.id), etag(group.version))

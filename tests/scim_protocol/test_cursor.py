@@ -1,0 +1,51 @@
+"""scim_protocol/cursor.py without a database: what a cursor carries, and what refuses it."""
+
+from __future__ import annotations
+
+import pytest
+
+from scim_protocol.cursor import CURSOR_TIMEOUT, CursorCodec
+from scim_protocol.errors import ExpiredCursor, InvalidCursor
+
+KEY = b"k" * 32
+
+
+def test_a_cursor_round_trips_its_position_for_its_shape() -> None:
+    codec = CursorCodec(KEY, 1_000_000)
+
+    cursor = codec.encode(["smith", 42, True, "2026-01-01T00:00:00+00:00"], "User|None|userName|")
+
+    assert codec.decode(cursor, "User|None|userName|") == [
+        "smith",
+        42,
+        True,
+        "2026-01-01T00:00:00+00:00",
+    ]
+    assert "=" not in cursor and "+" not in cursor and "/" not in cursor
+
+
+def test_another_shape_or_key_is_invalid() -> None:
+    cursor = CursorCodec(KEY, 0).encode([1], "User|None||")
+
+    with pytest.raises(InvalidCursor):
+        CursorCodec(KEY, 0).decode(cursor, "Group|None||")
+    with pytest.raises(InvalidCursor):
+        CursorCodec(b"other" * 8, 0).decode(cursor, "User|None||")
+
+
+def test_expiry_is_checked_after_the_signature() -> None:
+    cursor = CursorCodec(KEY, 0).encode([1], "s")
+
+    assert CursorCodec(KEY, CURSOR_TIMEOUT).decode(cursor, "s") == [1]
+    with pytest.raises(ExpiredCursor):
+        CursorCodec(KEY, CURSOR_TIMEOUT + 1).decode(cursor, "s")
+    with pytest.raises(InvalidCursor):
+        CursorCodec(KEY, CURSOR_TIMEOUT + 1).decode(cursor + "A", "s")
+
+
+@pytest.mark.parametrize(
+    "cursor", ["", ".", "a.b.c", "%%%.%%%", "é.é", "\ud800.x", "eyJ2IjoxfQ.AAAA", "x" * 3000]
+)
+def test_malformed_cursors_are_invalid(cursor: str) -> None:
+    with pytest.raises(InvalidCursor):
+        CursorCodec(KEY, 0).decode(cursor, "s")
