@@ -310,6 +310,12 @@ SCIM_CREDENTIAL_RATE_LIMIT_PER_MINUTE = int(
     os.environ.get("SCIM_CREDENTIAL_RATE_LIMIT_PER_MINUTE", "6000")
 )
 SCIM_AUTH_FAILURES_PER_MINUTE = int(os.environ.get("SCIM_AUTH_FAILURES_PER_MINUTE", "20"))
+# Successful SCIM requests are counted per process and sent to Redis by a timer this many
+# seconds after the first uncounted one (infra/usage.py): no round trip on any request; the
+# Overview's counts lag by up to this much.
+SCIM_USAGE_FLUSH_SECONDS = float(os.environ.get("SCIM_USAGE_FLUSH_SECONDS", "5"))
+# Refused and failed SCIM requests (directory.RequestTally) are kept this many days.
+REQUEST_TALLY_RETENTION_DAYS = int(os.environ.get("REQUEST_TALLY_RETENTION_DAYS", "30"))
 # Proxies in front of the app that append to X-Forwarded-For (infra/client_ip.py).
 TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 
@@ -381,6 +387,10 @@ EVENTS_RELAY_SECONDS = int(os.environ.get("EVENTS_RELAY_SECONDS", "2"))
 CELERY_BEAT_SCHEDULE = {
     "seat-check": {"task": "tenants.tasks.seat_check_all", "schedule": 3600.0},
     "ledger-retention": {"task": "directory.tasks.ledger_purge_all", "schedule": 24 * 3600.0},
+    "request-tally-retention": {
+        "task": "directory.tasks.request_tallies_purge_all",
+        "schedule": 24 * 3600.0,
+    },
     "exports-expiry": {"task": "directory.tasks.exports_purge_all", "schedule": 3600.0},
     "oauth-retention": {"task": "tokens.tasks.oauth_purge_all", "schedule": 24 * 3600.0},
     "token-lifecycle": {"task": "tokens.tasks.token_lifecycle_all", "schedule": 3600.0},

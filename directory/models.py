@@ -317,3 +317,50 @@ class LedgerExport(models.Model):
         if not self.rows_total:
             return 0
         return min(99, int(100 * self.rows_written / self.rows_total))
+
+
+class RequestTally(models.Model):
+    """SCIM requests that were refused or failed, coalesced: one row per (minute, caller, cause,
+    status) with a count, so a flood of bad requests costs one row a minute, not one per request.
+
+    `caller` is the credential's id when one is known (revoked and expired ones included), else
+    what the caller presented that is safe to keep: a token's public display prefix or a Basic
+    username, never a secret. Written with INSERT … ON CONFLICT (directory/traffic.py)."""
+
+    class Cause(models.TextChoices):
+        NO_CREDENTIAL = "no_credential", "No credential sent"
+        REJECTED = "rejected", "Credentials rejected"
+        REVOKED = "revoked", "Revoked credential"
+        EXPIRED = "expired", "Expired credential"
+        SCIM_OFF = "scim_off", "SCIM switched off"
+        RATE_LIMITED = "rate_limited", "Rate limited"
+        FAILED = "failed", "Request failed"
+
+    minute = models.DateTimeField()
+    caller = models.CharField(max_length=150)
+    cause = models.CharField(max_length=16, choices=Cause.choices)
+    status = models.PositiveSmallIntegerField()
+    credential_id = models.UUIDField(null=True, blank=True)
+    count = models.PositiveIntegerField(default=1)
+    first_at = models.DateTimeField()
+    last_at = models.DateTimeField()
+    # Of the latest request in the row: enough to find it in the caller's own logs.
+    method = models.CharField(max_length=8, blank=True)
+    path = models.CharField(max_length=300, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    idp = models.CharField(max_length=200, blank=True, help_text="The caller's User-Agent")
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["minute", "caller", "cause", "status"], name="requesttally_one_per_minute"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["-last_at", "-id"], name="requesttally_recent"),
+            models.Index(fields=["credential_id", "-last_at"], name="requesttally_credential"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.minute:%Y-%m-%d %H:%M} {self.caller} {self.cause} x{self.count}"

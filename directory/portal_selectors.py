@@ -17,7 +17,7 @@ from django.db import connection
 from django.db.models import Count, F, Func, Q, QuerySet, TextField, Value, Window
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Coalesce, Lower, NullIf, TruncDate
-from django.db.models.lookups import Contains, StartsWith
+from django.db.models.lookups import Contains, Exact, StartsWith
 from django.utils import timezone
 
 from directory.models import Group, LedgerExport, Member, ProvisioningEvent, WaitlistEntry
@@ -37,7 +37,7 @@ MEMBER_SEARCH_CAP = 1_000
 
 class _Folded(Func):
     """What a search looks through, folded: the same expression as the trigram index of
-    migration directory/0008, column for column, so the planner matches the two (it compares
+    migration directory/0010, column for column, so the planner matches the two (it compares
     expression trees, so a column may carry its table's alias here). Title and department
     may be absent from the stored resource; the text columns are NOT NULL."""
 
@@ -335,3 +335,20 @@ def held_deprovisions(company: Company, limit: int = 50) -> list[ProvisioningEve
             :limit
         ]
     )
+
+
+def ledger_event_get(event_id: int) -> ProvisioningEvent | None:
+    return ProvisioningEvent.objects.filter(pk=event_id).first()
+
+
+def member_conflicting(user_name: str, external_id: str) -> Member | None:
+    """The member a create or rename collided with: the same userName (folded as the unique
+    index folds) or externalId. One indexed query; None when it is gone since."""
+    match = Q()
+    if user_name:
+        match |= Q(Exact(Lower("user_name"), folded(user_name)))
+    if external_id:
+        match |= Q(external_id=external_id)
+    if not match:
+        return None
+    return Member.objects.filter(match).only("id", "user_name", "display_name").first()

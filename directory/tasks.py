@@ -10,7 +10,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import connection
 
-from directory import exports
+from directory import exports, traffic
 from directory.retry import ledger_retry_many, retry_report_send
 from directory.seat_check import company_seat_check
 from tenants.models import Company
@@ -42,6 +42,14 @@ def ledger_purge_all() -> int:
     """Retention: drop ledger rows older than LEDGER_RETENTION_DAYS in every company."""
     days = settings.LEDGER_RETENTION_DAYS
     return sum(for_each_company(lambda _company: exports.ledger_purge(days)))
+
+
+@shared_task(name="directory.tasks.request_tallies_purge_all")
+def request_tallies_purge_all() -> int:
+    """Retention: drop refused/failed request tallies older than REQUEST_TALLY_RETENTION_DAYS
+    in every company."""
+    days = settings.REQUEST_TALLY_RETENTION_DAYS
+    return sum(for_each_company(lambda _company: traffic.tallies_purge(days)))
 
 
 @shared_task(name="directory.tasks.exports_purge_all")

@@ -6,9 +6,11 @@ from provisioning_ui import access_rights, activity, lifecycle, log, members, ro
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("activity/", activity.activity, name="activity"),
+    path("connection/test/", views.test_connection, name="test_connection"),
     path("members/", members.members, name="members"),
     path("members/<str:member_id>/", members.member_detail, name="member_detail"),
     path("log/", log.provisioning_log, name="provisioning_log"),
+    path("log/refused/<int:tally_id>/", log.refused_entry, name="refused_entry"),
     path("log/exports/", log.export_create, name="export_create"),
     path("log/retry/", log.log_retry_kind, name="log_retry_kind"),
     path("log/<str:event_id>/", log.log_entry_view, name="log_entry"),

@@ -10,7 +10,7 @@ from django.test import Client
 from django_tenants.utils import schema_context
 
 from directory.exports import export_request
-from directory.models import ProvisioningEvent
+from directory.models import ProvisioningEvent, RequestTally
 from directory.retry import ledger_retry
 from tenants.models import Company
 from tests.conftest import TEST_PASSWORD, make_portal_user, max_queries
@@ -22,7 +22,7 @@ ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
 def _company_with(scim: Scim, acme: Company, rows: int) -> dict[str, Any]:
     """`rows` members reporting to one boss, all in two groups; `rows` tokens (one revoked),
-    Basic credentials and `rows` exports."""
+    Basic credentials, `rows` exports, and calls with each token and with wrong ones."""
     boss = scim.post("/Users", okta_user("boss@acme.test", externalId="boss")).json()
     members = [
         scim.post(
@@ -45,18 +45,29 @@ def _company_with(scim: Scim, acme: Company, rows: int) -> dict[str, Any]:
         exports = [
             export_request(requested_by="a", criteria={"outcome": "failed"}) for _ in range(rows)
         ]
+    for i in range(rows):  # refused requests, each its own tally row
+        scim.client.get("/t/acme/scim/v2/Users", HTTP_AUTHORIZATION=f"Bearer {tokens[i].secret}")
+        scim.client.get("/t/acme/scim/v2/Users", HTTP_AUTHORIZATION=f"Bearer wrong{i}")
+    assert scim.post("/Users", okta_user("boss@acme.test", externalId="boss")).status_code == 409
+    with schema_context(acme.schema_name):
+        failed = ProvisioningEvent.objects.filter(outcome="failed").latest("id")
+        refused = RequestTally.objects.filter(credential_id__isnull=False).latest("id")
     # `rows` seat-limit failures (so `rows` people on the seat waitlist), each retried (and failing again) from the log.
     Company.objects.filter(pk=acme.pk).update(seat_limit=0)
     for i in range(rows):
         scim.post("/Users", okta_user(f"late{i}@acme.test", externalId=f"late{i}"))
     with schema_context(acme.schema_name):
-        failures = list(ProvisioningEvent.objects.filter(outcome="failed").order_by("id"))
+        failures = list(
+            ProvisioningEvent.objects.filter(outcome="failed", status=403).order_by("id")
+        )
         for failure in failures:
             ledger_retry(company=acme, event_id=failure.pk, actor="a")
     return {
         "boss": boss["id"],
         "group": group["id"],
         "export": exports[0].pk,
+        "failed": failed.pk,
+        "refused": refused.pk,
         "failure": failures[0].pk,
     }
 
@@ -71,7 +82,7 @@ def _signed_in(acme: Company) -> Client:
 # Page → most queries (search_path switches not counted). Each includes the session, the
 # signed-in user and the company's route.
 PAGES = {
-    "/t/acme/": 4,  # the seat waitlist (one query with its total)
+    "/t/acme/": 6,  # the seat waitlist; connection status (credentials, the day's tallies)
     "/t/acme/activity/": 6,  # ledger by day (finished days, today), seat snapshots by day
     "/t/acme/members/": 5,  # count, page
     "/t/acme/members/?q=m&state=active": 5,
@@ -81,8 +92,10 @@ PAGES = {
     "/t/acme/groups/": 5,  # count, page with member counts
     "/t/acme/groups/{group}/": 6,  # group, count, page
     "/t/acme/access/": 6,  # credentials, OAuth connections, audit trail
-    "/t/acme/log/": 7,  # count, page, exports, the seat waitlist
-    "/t/acme/log/?outcome=warned": 7,
+    "/t/acme/log/": 8,  # count, page, exports, the seat waitlist, refused requests
+    "/t/acme/log/?outcome=warned": 8,
+    "/t/acme/log/{failed}/": 8,  # as {failure}, and the existing user it collided with
+    "/t/acme/log/refused/{refused}/": 5,  # the tally row, its credential
     "/t/acme/log/exports/{export}/": 4,
     "/t/acme/setup/okta/": 4,  # credentials (is there a Basic pair already?)
     "/t/acme/setup/entra/": 3,
