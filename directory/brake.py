@@ -117,6 +117,12 @@ def brake_trip(company_id: int, now: dt.datetime) -> bool:
             deprovision_held_since=now
         )
         if not tripped:
+            # Held requests race to get here: one refused earlier may arrive after another
+            # tripped the brake with a later `now`. The trip moves back to the earliest, so
+            # every held request's ledger row (written after its own `now`) falls in it.
+            Company.objects.filter(pk=company_id, deprovision_held_since__gt=now).update(
+                deprovision_held_since=now
+            )
             return False
         company = Company.objects.get(pk=company_id)
         CompanyEvent.objects.create(

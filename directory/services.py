@@ -236,11 +236,11 @@ def _deactivate_on_delete(
     )
 
 
-def seat_limit_set(*, company: Company, limit: int | None, actor: str) -> int:
+def seat_limit_set(*, company: Company, limit: int | None, actor: str, reason: str = "") -> int:
     """Change the seat limit (None: unlimited), as support does in the admin and with
     `manage.py company_seats`, and provision the people on the waitlist that now fit, oldest
-    first, in the same transaction. Returns how many were provisioned. Raises ValidationError
-    for a negative limit."""
+    first, in the same transaction. Returns how many were provisioned; `reason` goes into the
+    company's history with the change. Raises ValidationError for a negative limit."""
     if limit is not None and limit < 0:
         raise ValidationError("A seat limit cannot be negative.", code="invalid")
     used = Company.objects.only("seats_used").get(pk=company.pk).seats_used
@@ -249,7 +249,11 @@ def seat_limit_set(*, company: Company, limit: int | None, actor: str) -> int:
         prepared = waitlist_prepare(room)
         # Takes the seat lock (the company's row) and records the change.
         company_update_settings(
-            company=company, actor=actor, seat_limit=limit, clear_seat_limit=limit is None
+            company=company,
+            actor=actor,
+            seat_limit=limit,
+            clear_seat_limit=limit is None,
+            reason=reason,
         )
         return waitlist_drain(company, prepared, _provision_waiting)
 

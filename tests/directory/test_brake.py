@@ -192,3 +192,36 @@ def test_a_deactivation_counts_without_reading_the_ledger(
 
     reads = [sql for sql in counted.statements if sql.startswith("SELECT")]
     assert not [sql for sql in reads if "directory_provisioningevent" in sql]
+
+
+def test_a_held_request_that_lost_the_race_to_trip_is_still_released(
+    scim: Scim, acme: Company, thirty: list[str], capture: Capture
+) -> None:
+    # Two held requests refused at t and t + 1 s; the later one trips the brake first (its
+    # failure is written first), the earlier one's ledger row is written between its refusal
+    # and its own late trip. The release must count both.
+    from directory.brake import brake_trip
+
+    for user_id in thirty[:10]:
+        scim.patch(f"/Users/{user_id}", DEACTIVATE)
+    earlier = timezone.now()
+    later = earlier + dt.timedelta(seconds=1)
+    with capture(execute=True):
+        assert brake_trip(acme.pk, later) is True
+    for user_id in thirty[10:12]:
+        ProvisioningEvent.objects.create(
+            operation="patch",
+            resource_type="User",
+            resource_id=user_id,
+            outcome=ProvisioningEvent.Outcome.HELD,
+            status=503,
+        )
+    ProvisioningEvent.objects.filter(resource_id=thirty[10]).update(
+        created_at=earlier + dt.timedelta(milliseconds=500)
+    )
+    assert brake_trip(acme.pk, earlier) is False
+
+    held = brake_release(company=acme, actor="owner@acme.test", confirmed=False)
+
+    assert held == 2
+    assert CompanyEvent.objects.filter(company=acme, action="brake_tripped").count() == 1
