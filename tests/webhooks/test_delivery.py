@@ -1,0 +1,224 @@
+"""Webhook delivery in the test process (no worker): the body and headers an endpoint gets,
+verified by the `standardwebhooks` verifier; order and retry state; rotation; SETs; refused
+URLs. The worker, the sweeper and outages are in test_delivery_live.py."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import jwt
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from tenants.models import Company
+from tests.scim_client import Scim
+from tests.webhooks.receiver import Receiver, receiving
+from webhooks.delivery import deliver_stream, streams_due
+from webhooks.models import WebhookCursor, WebhookDelivery, WebhookEndpoint
+from webhooks.secrets import decrypt
+from webhooks.services import WebhookError, delivery_resend, endpoint_add, secret_rotate
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _loopback_allowed(settings: Any) -> None:
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
+    settings.WEBHOOK_ALLOW_HTTP = True
+
+
+def _users(scim: Scim, *names: str) -> None:
+    for name in names:
+        assert scim.post("/Users", {"userName": f"{name}@acme.test"}).status_code == 201
+
+
+def _bodies(receiver: Receiver, secret: str) -> list[Any]:
+    return [Webhook(secret).verify(r.body, r.headers) for r in receiver.accepted()]
+
+
+def test_events_arrive_signed_in_order_with_the_event_shape(acme: Company, scim: Scim) -> None:
+    with receiving() as receiver:
+        issued = endpoint_add(url=receiver.url, company=acme, actor="tests")
+        _users(scim, "ann", "bob", "cy")
+        assert streams_due() == [(issued.endpoint.pk, acme.schema_name)]
+        assert deliver_stream(issued.endpoint.pk, acme.schema_name)
+
+    bodies = _bodies(receiver, issued.secret)
+    assert [b["data"]["userName"] for b in bodies] == [
+        "ann@acme.test",
+        "bob@acme.test",
+        "cy@acme.test",
+    ]
+    assert {b["type"] for b in bodies} == {"user.created"}
+    assert [b["data"]["seq"] for b in bodies] == sorted(b["data"]["seq"] for b in bodies)
+    first = receiver.accepted()[0]
+    assert first.headers["webhook-id"] == bodies[0]["data"]["id"]  # the de-duplication key
+    assert first.headers["Content-Type"] == "application/json"
+    assert bodies[0]["data"]["company"] == "acme"
+    assert bodies[0]["data"]["data"]["userName"] == "ann@acme.test"
+    assert streams_due() == []
+    log = WebhookDelivery.objects.filter(endpoint=issued.endpoint).order_by("seq")
+    assert [(d.status, d.attempts, d.response_status) for d in log] == [("delivered", 1, 204)] * 3
+
+
+def test_a_tampered_body_or_another_secret_fails_verification(acme: Company, scim: Scim) -> None:
+    with receiving() as receiver:
+        issued = endpoint_add(url=receiver.url, company=acme, actor="tests")
+        _users(scim, "dee")
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+    (got,) = receiver.accepted()
+    with pytest.raises(WebhookVerificationError):
+        Webhook(issued.secret).verify(got.body.replace(b"dee", b"eve"), got.headers)
+    other = endpoint_add(url=receiver.url, company=acme, actor="tests")
+    with pytest.raises(WebhookVerificationError):
+        Webhook(other.secret).verify(got.body, got.headers)
+
+
+def test_a_failure_holds_later_events_back_until_it_is_delivered(acme: Company, scim: Scim) -> None:
+    with receiving(status=500) as receiver:
+        issued = endpoint_add(url=receiver.url, company=acme, actor="tests")
+        _users(scim, "f1", "f2")
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+        (failed,) = WebhookDelivery.objects.filter(endpoint=issued.endpoint)
+        assert (failed.status, failed.attempts, failed.response_status) == ("retrying", 1, 500)
+        assert failed.response_excerpt == "no"
+        cursor = WebhookCursor.objects.get(endpoint=issued.endpoint)
+        assert cursor.retry_at is not None and cursor.retry_at > timezone.now()
+        assert streams_due() == []  # backing off: the sweeper leaves it
+
+        receiver.status = 204
+        WebhookCursor.objects.filter(pk=cursor.pk).update(retry_at=timezone.now())
+        WebhookDelivery.objects.filter(pk=failed.pk).update(next_attempt_at=timezone.now())
+        assert streams_due() == [(issued.endpoint.pk, acme.schema_name)]
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+    names = [b["data"]["userName"] for b in _bodies(receiver, issued.secret)]
+    assert names == ["f1@acme.test", "f2@acme.test"]
+    failed.refresh_from_db()
+    assert (failed.status, failed.attempts) == ("delivered", 2)
+
+
+def test_an_endpoint_failing_too_long_is_disabled_and_support_is_told(
+    acme: Company, scim: Scim, settings: Any, mailoutbox: list[Any]
+) -> None:
+    settings.SUPPORT_EMAIL = "support@headcount.test"
+    with receiving(status=503) as receiver:
+        issued = endpoint_add(url=receiver.url, company=acme, actor="tests")
+        WebhookEndpoint.objects.filter(pk=issued.endpoint.pk).update(
+            failing_since=timezone.now()
+            - dt.timedelta(seconds=settings.WEBHOOK_DISABLE_AFTER_SECONDS)
+        )
+        _users(scim, "gone")
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+    endpoint = WebhookEndpoint.objects.get(pk=issued.endpoint.pk)
+    assert not endpoint.enabled and endpoint.disabled_at is not None
+    (mail,) = mailoutbox
+    assert mail.to == ["support@headcount.test"] and receiver.url in mail.subject
+    assert streams_due() == []  # a disabled endpoint is not swept
+
+
+def test_secret_rotation_signs_with_both_during_the_grace_period(acme: Company, scim: Scim) -> None:
+    with receiving() as receiver:
+        issued = endpoint_add(url=receiver.url, company=acme, actor="tests")
+        new = secret_rotate(issued.endpoint, grace=dt.timedelta(hours=1))
+        _users(scim, "rot1")
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+        # The grace period is over: only the new secret signs.
+        WebhookEndpoint.objects.filter(pk=issued.endpoint.pk).update(
+            previous_secret_until=timezone.now() - dt.timedelta(seconds=1)
+        )
+        _users(scim, "rot2")
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+    during, after = receiver.accepted()
+    assert len(during.headers["webhook-signature"].split(" ")) == 2
+    Webhook(issued.secret).verify(during.body, during.headers)
+    Webhook(new).verify(during.body, during.headers)
+    Webhook(new).verify(after.body, after.headers)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(issued.secret).verify(after.body, after.headers)
+
+
+def test_resend_sends_the_event_again_with_the_same_webhook_id(acme: Company, scim: Scim) -> None:
+    with receiving() as receiver:
+        issued = endpoint_add(url=receiver.url, company=acme, actor="tests")
+        _users(scim, "again")
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+        delivery_resend(WebhookDelivery.objects.get(endpoint=issued.endpoint))
+        assert streams_due() == [(issued.endpoint.pk, acme.schema_name)]
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+    first, second = receiver.accepted()
+    assert first.headers["webhook-id"] == second.headers["webhook-id"]
+    assert WebhookDelivery.objects.get(endpoint=issued.endpoint).attempts == 2
+
+
+def test_event_type_choice_sends_only_those(acme: Company, scim: Scim) -> None:
+    with receiving() as receiver:
+        issued = endpoint_add(
+            url=receiver.url, company=acme, event_types=["user.deleted"], actor="tests"
+        )
+        _users(scim, "short")
+        user_id = scim.get("/Users?filter=userName%20eq%20%22short@acme.test%22").json()[
+            "Resources"
+        ][0]["id"]
+        assert scim.delete(f"/Users/{user_id}").status_code == 204
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+    assert [b["type"] for b in _bodies(receiver, issued.secret)] == ["user.deleted"]
+    assert streams_due() == []
+
+
+def test_rfc9967_set_format(acme: Company, scim: Scim, settings: Any) -> None:
+    settings.WEBHOOK_ISSUER = "https://headcount.example"
+    with receiving() as receiver:
+        issued = endpoint_add(url=receiver.url, company=acme, format="set", actor="tests")
+        _users(scim, "setty")
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+    (got,) = receiver.accepted()
+    assert got.headers["Content-Type"] == "application/secevent+jwt"
+    assert jwt.get_unverified_header(got.body)["typ"] == "secevent+jwt"
+    key = Webhook(issued.secret)._whsecret  # the HMAC key the whsec_ secret stands for
+    claims = jwt.decode(
+        got.body,
+        key,
+        algorithms=["HS256"],
+        audience=receiver.url,
+        issuer="https://headcount.example",
+    )
+    (uri,) = claims["events"]
+    assert uri == "urn:ietf:params:scim:event:prov:create:full"
+    event = claims["events"][uri]
+    assert event["data"]["userName"] == "setty@acme.test"
+    assert claims["sub_id"] == {"format": "scim", "uri": f"/t/acme/scim/v2/Users/{event['id']}"}
+    assert claims["jti"] == got.headers["webhook-id"]
+    assert {"iss", "iat", "jti", "aud", "events"} <= set(claims)
+
+
+def test_private_addresses_are_refused_in_production(acme: Company, settings: Any) -> None:
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = False
+    for url in ("http://127.0.0.1:9/x", "http://10.0.0.1/x", "http://[::1]/x", "ftp://x.test/"):
+        with pytest.raises(WebhookError):
+            endpoint_add(url=url, actor="tests")
+    with pytest.raises(CommandError, match="non-public"):
+        call_command("webhook_add", "--url", "http://localhost:8/x")
+
+
+def test_webhook_add_prints_a_secret_that_is_stored_encrypted(acme: Company, capsys: Any) -> None:
+    call_command(
+        "webhook_add",
+        "--url",
+        "http://127.0.0.1:9/x",
+        "--company",
+        "acme",
+        "--events",
+        "user.created",
+    )
+    secret = capsys.readouterr().out.strip()
+    assert secret.startswith("whsec_")
+    endpoint = WebhookEndpoint.objects.get(url="http://127.0.0.1:9/x")
+    assert secret not in endpoint.secret_encrypted and decrypt(endpoint.secret_encrypted) == secret
+    assert endpoint.company == acme and endpoint.event_types == ["user.created"]
+    with pytest.raises(CommandError, match="Unknown event types"):
+        call_command("webhook_add", "--url", "http://127.0.0.1:9/x", "--events", "user.exploded")
+    with pytest.raises(CommandError, match="No company"):
+        call_command("webhook_add", "--url", "http://127.0.0.1:9/x", "--company", "nope")
