@@ -25,6 +25,9 @@ class Receiver:
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
+    # While set, requests wait (the sender is stuck mid-delivery), then get a 500 unrecorded.
+    hold: threading.Event | None = None
+    held: threading.Event = field(default_factory=threading.Event)
 
     @property
     def url(self) -> str:
@@ -36,6 +39,13 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                hold = receiver.hold
+                if hold is not None:
+                    receiver.held.set()
+                    hold.wait(120)
+                    self.send_response(500)
+                    self.end_headers()
+                    return
                 with receiver.lock:
                     status = receiver.status
                     if 200 <= status < 300:
