@@ -13,6 +13,7 @@ from django_tenants.utils import schema_context
 
 from directory.models import ProvisioningEvent
 from support_admin import vendor_keys as vendor_keys  # registers the vendor API keys' admin
+from support_admin import webhooks as webhooks  # registers the webhook endpoints' admin
 from tenants.models import Company, CompanyEvent
 from tenants.services import (
     POLICY_FIELDS,

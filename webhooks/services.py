@@ -111,3 +111,34 @@ def delivery_resend(delivery: WebhookDelivery) -> None:
         cursor.delivered_seq = min(cursor.delivered_seq, delivery.seq - 1)
         cursor.retry_at = None
         cursor.save(update_fields=["delivered_seq", "retry_at"])
+
+
+def endpoint_update(
+    endpoint: WebhookEndpoint,
+    *,
+    url: str,
+    event_types: Sequence[str],
+    format: str,
+    enabled: bool,
+) -> None:
+    """Change an endpoint. Enabling a disabled one clears its failure record: delivery resumes
+    where it stopped (its events waited in the outboxes)."""
+    url_check(url)
+    types = event_types_check(event_types)
+    with transaction.atomic():
+        locked = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        locked.url, locked.event_types, locked.format = url, types, format
+        if enabled and not locked.enabled:
+            locked.failing_since = locked.disabled_at = None
+            locked.disabled_reason = ""
+            # Retries were backing off; the endpoint is back, so try now.
+            WebhookCursor.objects.filter(endpoint=locked).update(retry_at=None)
+            WebhookDelivery.objects.filter(
+                endpoint=locked, status=WebhookDelivery.Status.RETRYING
+            ).update(next_attempt_at=None)
+        elif not enabled and locked.enabled:
+            locked.disabled_at = timezone.now()
+            locked.disabled_reason = "disabled by support"
+        locked.enabled = enabled
+        locked.save()
+    endpoint.refresh_from_db()

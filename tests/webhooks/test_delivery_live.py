@@ -26,7 +26,8 @@ from standardwebhooks.webhooks import Webhook
 
 from tests.live import IdP, LiveCompany, celery_worker, free_port, in_thread, live_scim_company
 from tests.webhooks.receiver import Receiver, receiving
-from webhooks.services import endpoint_add
+from webhooks.models import WebhookEndpoint
+from webhooks.services import IssuedEndpoint, endpoint_add
 from webhooks.tasks import sweep
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db]
@@ -83,12 +84,24 @@ def wait_for(check: Callable[[], bool], what: str, timeout: float = 180) -> None
         time.sleep(0.2)
 
 
-def add_endpoint(django_db_blocker: Any, url: str) -> str:
-    def arrange() -> str:
-        with django_db_blocker.unblock():
-            return endpoint_add(url=url, actor="tests").secret
+@contextmanager
+def endpoint(django_db_blocker: Any, url: str) -> Iterator[str]:
+    """A committed endpoint for all companies (yields its secret), deleted after: left behind,
+    it would send later tests' companies' events to a receiver that is gone."""
 
-    return in_thread(arrange)
+    def arrange() -> IssuedEndpoint:
+        with django_db_blocker.unblock():
+            return endpoint_add(url=url, actor="tests")
+
+    def clean_up() -> None:
+        with django_db_blocker.unblock():
+            WebhookEndpoint.objects.filter(pk=issued.endpoint.pk).delete()
+
+    issued = in_thread(arrange)
+    try:
+        yield issued.secret
+    finally:
+        in_thread(clean_up)
 
 
 def make_users(server: str, live: LiveCompany, prefix: str, count: int) -> list[str]:
@@ -130,7 +143,7 @@ def test_changes_in_three_companies_are_delivered_signed_and_in_order(
     with ExitStack() as stack:
         companies = [stack.enter_context(live_scim_company(django_db_blocker)) for _ in range(3)]
         receiver = stack.enter_context(receiving())
-        secret = add_endpoint(django_db_blocker, receiver.url)
+        secret = stack.enter_context(endpoint(django_db_blocker, receiver.url))
         stack.enter_context(celery_worker(tmp_path, "-Q", QUEUE, **WORKER_ENV))
         stack.enter_context(sweeping())
 
@@ -157,7 +170,7 @@ def test_a_receiver_down_then_failing_gets_everything_after_in_order(
     with ExitStack() as stack:
         live = stack.enter_context(live_scim_company(django_db_blocker))
         receiver = stack.enter_context(receiving())
-        secret = add_endpoint(django_db_blocker, receiver.url)
+        secret = stack.enter_context(endpoint(django_db_blocker, receiver.url))
         stack.enter_context(celery_worker(tmp_path, "-Q", QUEUE, **WORKER_ENV))
         stack.enter_context(sweeping())
 
@@ -179,7 +192,7 @@ def test_a_worker_killed_mid_delivery_is_redelivered(
     with ExitStack() as stack:
         live = stack.enter_context(live_scim_company(django_db_blocker))
         receiver = stack.enter_context(receiving())
-        secret = add_endpoint(django_db_blocker, receiver.url)
+        secret = stack.enter_context(endpoint(django_db_blocker, receiver.url))
         stack.enter_context(sweeping())
         hold = threading.Event()
         receiver.hold = hold
@@ -247,7 +260,7 @@ def test_events_written_while_the_broker_is_down_are_delivered_once_it_is_back(
     with ExitStack() as stack:
         live = stack.enter_context(live_scim_company(django_db_blocker))
         receiver = stack.enter_context(receiving())
-        secret = add_endpoint(django_db_blocker, receiver.url)
+        secret = stack.enter_context(endpoint(django_db_blocker, receiver.url))
         redis_process = stack.enter_context(private_redis(port, tmp_path))
         stack.enter_context(celery_worker(tmp_path, "-Q", QUEUE, **env))
         stack.enter_context(sweeping(broker))
