@@ -13,6 +13,9 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from events.relay import relay_until_idle
+from events.retention import events_purge
+from events.selectors import company_events_after
 from tenants.models import Company
 from tests.scim_client import Scim
 from tests.webhooks.receiver import Receiver, receiving
@@ -222,3 +225,22 @@ def test_webhook_add_prints_a_secret_that_is_stored_encrypted(acme: Company, cap
         call_command("webhook_add", "--url", "http://127.0.0.1:9/x", "--events", "user.exploded")
     with pytest.raises(CommandError, match="No company"):
         call_command("webhook_add", "--url", "http://127.0.0.1:9/x", "--company", "nope")
+
+
+def test_retention_keeps_what_an_enabled_endpoint_has_not_got(acme: Company, scim: Scim) -> None:
+    with receiving(status=500) as receiver:
+        issued = endpoint_add(url=receiver.url, company=acme, actor="tests")
+        _users(scim, "kept")
+        deliver_stream(issued.endpoint.pk, acme.schema_name)  # fails: not delivered
+    relay_until_idle()
+    later = timezone.now() + dt.timedelta(days=31)
+
+    events_purge(30, now=later)
+    assert [e.user_name for e in company_events_after(acme.schema_name, 0, 10**6)][-1:] == [
+        "kept@acme.test"
+    ]
+
+    # A disabled endpoint holds nothing back.
+    WebhookEndpoint.objects.filter(pk=issued.endpoint.pk).update(enabled=False)
+    events_purge(30, now=later)
+    assert company_events_after(acme.schema_name, 0, 10**6) == []
