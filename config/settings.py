@@ -372,6 +372,8 @@ WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10"))
 WEBHOOK_RETRY_BASE_SECONDS = float(os.environ.get("WEBHOOK_RETRY_BASE_SECONDS", "5"))
 WEBHOOK_RETRY_MAX_SECONDS = float(os.environ.get("WEBHOOK_RETRY_MAX_SECONDS", "3600"))
 WEBHOOK_DISABLE_AFTER_SECONDS = int(os.environ.get("WEBHOOK_DISABLE_AFTER_SECONDS", "86400"))
+# Delivered rows of the delivery log are kept this long (retrying ones until they succeed).
+WEBHOOK_LOG_RETENTION_DAYS = int(os.environ.get("WEBHOOK_LOG_RETENTION_DAYS", "14"))
 WEBHOOK_ROTATION_GRACE_HOURS = int(os.environ.get("WEBHOOK_ROTATION_GRACE_HOURS", "24"))
 # Key material for encrypting signing secrets at rest; empty: derived from SECRET_KEY.
 WEBHOOK_SECRET_KEY = os.environ.get("WEBHOOK_SECRET_KEY", "")
@@ -397,6 +399,7 @@ CELERY_BEAT_SCHEDULE = {
     "events-relay": {"task": "events.tasks.relay", "schedule": float(EVENTS_RELAY_SECONDS)},
     "events-retention": {"task": "events.tasks.purge", "schedule": 24 * 3600.0},
     "webhooks-sweep": {"task": "webhooks.tasks.sweep", "schedule": float(WEBHOOK_SWEEP_SECONDS)},
+    "webhooks-log-retention": {"task": "webhooks.tasks.log_purge", "schedule": 24 * 3600.0},
 }
 # Company schemas cloned ahead of time, so creating a company is a rename (tenants.schema_pool).
 SCHEMA_POOL_SIZE = int(os.environ.get("SCHEMA_POOL_SIZE", "5"))

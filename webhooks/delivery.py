@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import time
 import uuid
 from collections.abc import Callable
 
@@ -50,11 +51,12 @@ def signing_secrets(endpoint: WebhookEndpoint, now: dt.datetime) -> list[str]:
     return found
 
 
-def send(endpoint: WebhookEndpoint, event: Event, company: str) -> transport.Answer | None:
+def send(
+    endpoint: WebhookEndpoint, event: Event, company: str, secrets: list[str]
+) -> transport.Answer | None:
     """One attempt; None when the endpoint's format has nothing for this event type."""
     now = timezone.now()
     msg_id = str(event.id)
-    secrets = signing_secrets(endpoint, now)
     if endpoint.format == WebhookEndpoint.Format.SET:
         token = payloads.set_token(event, company, secrets[0], endpoint.url)
         if token is None:
@@ -106,6 +108,131 @@ def deliver_stream(endpoint_id: uuid.UUID, schema_name: str) -> bool:
     return _with_stream_lock(endpoint_id, schema_name, work)
 
 
+# Successful attempts are recorded in batches (one statement for up to FLUSH_EVERY of them,
+# at least every FLUSH_SECONDS): a worker that dies before a flush re-sends those events, which
+# at-least-once allows, and a stream costs a few statements per batch instead of per event.
+FLUSH_EVERY = 50
+FLUSH_SECONDS = 0.5
+
+_DELIVERED_SQL = """
+INSERT INTO public.webhooks_webhookdelivery AS d (
+    endpoint_id, schema_name, seq, event_id, event_type, status, attempts, response_status,
+    latency_ms, response_excerpt, next_attempt_at, created_at, last_attempt_at, delivered_at
+)
+SELECT %(endpoint)s, %(schema)s, r.seq, r.event_id, r.event_type, 'delivered', 1,
+       r.status, r.latency_ms, r.excerpt, NULL, r.at, r.at, r.at
+FROM unnest(%(seq)s::bigint[], %(event_id)s::uuid[], %(event_type)s::text[],
+            %(status)s::int[], %(latency_ms)s::int[], %(excerpt)s::text[], %(at)s::timestamptz[])
+     AS r(seq, event_id, event_type, status, latency_ms, excerpt, at)
+ON CONFLICT (endpoint_id, schema_name, seq) DO UPDATE SET
+    status = 'delivered', attempts = d.attempts + 1, response_status = EXCLUDED.response_status,
+    latency_ms = EXCLUDED.latency_ms, response_excerpt = EXCLUDED.response_excerpt,
+    next_attempt_at = NULL, last_attempt_at = EXCLUDED.last_attempt_at,
+    delivered_at = EXCLUDED.delivered_at
+"""
+
+_FAILED_SQL = """
+INSERT INTO public.webhooks_webhookdelivery AS d (
+    endpoint_id, schema_name, seq, event_id, event_type, status, attempts, response_status,
+    latency_ms, response_excerpt, created_at, last_attempt_at
+)
+VALUES (%(endpoint)s, %(schema)s, %(seq)s, %(event_id)s, %(event_type)s, 'retrying', 1,
+        %(status)s, %(latency_ms)s, %(excerpt)s, %(at)s, %(at)s)
+ON CONFLICT (endpoint_id, schema_name, seq) DO UPDATE SET
+    status = 'retrying', attempts = d.attempts + 1, response_status = EXCLUDED.response_status,
+    latency_ms = EXCLUDED.latency_ms, response_excerpt = EXCLUDED.response_excerpt,
+    last_attempt_at = EXCLUDED.last_attempt_at
+RETURNING d.id, d.attempts
+"""
+
+
+class _Stream:
+    """One run over one (endpoint, company) stream."""
+
+    def __init__(self, endpoint: WebhookEndpoint, cursor: WebhookCursor, company: str):
+        self.endpoint, self.cursor, self.company = endpoint, cursor, company
+        self.secrets = signing_secrets(endpoint, timezone.now())
+        self.done: list[tuple[Event, transport.Answer, dt.datetime]] = []
+        self.flushed_at = time.monotonic()
+
+    def flush(self) -> None:
+        """Record the successful attempts and advance the cursor past them (and past skipped
+        events), in one transaction."""
+        done, self.done = self.done, []
+        self.flushed_at = time.monotonic()
+        with transaction.atomic(), connection.cursor() as cursor:
+            if done:
+                cursor.execute(
+                    _DELIVERED_SQL,
+                    {
+                        "endpoint": self.endpoint.pk,
+                        "schema": self.cursor.schema_name,
+                        "seq": [event.seq for event, _, _ in done],
+                        "event_id": [event.id for event, _, _ in done],
+                        "event_type": [event.type for event, _, _ in done],
+                        "status": [answer.status for _, answer, _ in done],
+                        "latency_ms": [answer.latency_ms for _, answer, _ in done],
+                        "excerpt": [answer.excerpt for _, answer, _ in done],
+                        "at": [at for _, _, at in done],
+                    },
+                )
+            self.cursor.retry_at = None
+            self.cursor.save(update_fields=["delivered_seq", "retry_at"])
+            if done and self.endpoint.failing_since is not None:
+                WebhookEndpoint.objects.filter(pk=self.endpoint.pk).update(failing_since=None)
+                self.endpoint.failing_since = None
+
+    def attempt(self, event: Event) -> bool:
+        """Send `event`; True when the stream may go on."""
+        answer = send(self.endpoint, event, self.company, self.secrets)
+        if answer is None:  # nothing to send in this format: the stream goes on
+            self.cursor.delivered_seq = event.seq
+            return True
+        now = timezone.now()
+        if answer.ok:
+            self.done.append((event, answer, now))
+            self.cursor.delivered_seq = event.seq
+            if len(self.done) >= FLUSH_EVERY or time.monotonic() - self.flushed_at > FLUSH_SECONDS:
+                self.flush()
+            return True
+        self.flush()
+        self.failed(event, answer, now)
+        return False
+
+    def failed(self, event: Event, answer: transport.Answer, now: dt.datetime) -> None:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    _FAILED_SQL,
+                    {
+                        "endpoint": self.endpoint.pk,
+                        "schema": self.cursor.schema_name,
+                        "seq": event.seq,
+                        "event_id": event.id,
+                        "event_type": event.type,
+                        "status": answer.status,
+                        "latency_ms": answer.latency_ms,
+                        "excerpt": answer.excerpt,
+                        "at": now,
+                    },
+                )
+                delivery_id, attempts = cursor.fetchone()
+            retry_at = now + backoff(attempts)
+            WebhookDelivery.objects.filter(pk=delivery_id).update(next_attempt_at=retry_at)
+            self.cursor.retry_at = retry_at
+            self.cursor.save(update_fields=["delivered_seq", "retry_at"])
+            failing_since = self.endpoint.failing_since or now
+            if self.endpoint.failing_since is None:
+                WebhookEndpoint.objects.filter(pk=self.endpoint.pk, failing_since=None).update(
+                    failing_since=now
+                )
+        limit = dt.timedelta(seconds=settings.WEBHOOK_DISABLE_AFTER_SECONDS)
+        if now - failing_since >= limit:
+            endpoint_disable(
+                self.endpoint, reason=f"failing since {failing_since:%Y-%m-%d %H:%M} UTC"
+            )
+
+
 def _deliver(endpoint_id: uuid.UUID, schema_name: str) -> None:
     company = Company.objects.filter(schema_name=schema_name).values_list("slug", flat=True).first()
     if company is None:
@@ -113,6 +240,8 @@ def _deliver(endpoint_id: uuid.UUID, schema_name: str) -> None:
     cursor, _ = WebhookCursor.objects.get_or_create(
         endpoint_id=endpoint_id, schema_name=schema_name
     )
+    if cursor.retry_at is not None and cursor.retry_at > timezone.now():
+        return  # backing off (a duplicate task came early): the sweeper brings it back when due
     while True:
         endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id, enabled=True).first()
         if endpoint is None:
@@ -120,67 +249,14 @@ def _deliver(endpoint_id: uuid.UUID, schema_name: str) -> None:
         events = company_events_after(schema_name, cursor.delivered_seq, BATCH)
         if not events:
             return
+        stream = _Stream(endpoint, cursor, company)
         for event in events:
             if not endpoint.wants(event.type):
                 cursor.delivered_seq = event.seq
                 continue
-            if not _attempt(endpoint, cursor, event, company):
+            if not stream.attempt(event):
                 return
-        cursor.save(update_fields=["delivered_seq"])
-
-
-def _attempt(endpoint: WebhookEndpoint, cursor: WebhookCursor, event: Event, company: str) -> bool:
-    """Send `event`, record the outcome; True when the stream may go on."""
-    now = timezone.now()
-    delivery, _ = WebhookDelivery.objects.get_or_create(
-        endpoint=endpoint,
-        schema_name=cursor.schema_name,
-        seq=event.seq,
-        defaults={"event_id": event.id, "event_type": event.type},
-    )
-    if delivery.status == WebhookDelivery.Status.RETRYING and (
-        delivery.next_attempt_at is not None and delivery.next_attempt_at > now
-    ):
-        # Not due (a resend or a duplicate task came early): leave it to the sweeper.
-        cursor.retry_at = delivery.next_attempt_at
-        cursor.save(update_fields=["delivered_seq", "retry_at"])
-        return False
-    answer = send(endpoint, event, company)
-    now = timezone.now()
-    if answer is None:  # nothing to send in this format: the stream goes on
-        cursor.delivered_seq = event.seq
-        delivery.delete()
-        return True
-    delivery.attempts += 1
-    delivery.last_attempt_at = now
-    delivery.response_status = answer.status
-    delivery.latency_ms = answer.latency_ms
-    delivery.response_excerpt = answer.excerpt[: transport.EXCERPT_BYTES]
-    with transaction.atomic():
-        if answer.ok:
-            delivery.status = WebhookDelivery.Status.DELIVERED
-            delivery.delivered_at = now
-            delivery.next_attempt_at = None
-            delivery.save()
-            cursor.delivered_seq = event.seq
-            cursor.retry_at = None
-            cursor.save(update_fields=["delivered_seq", "retry_at"])
-            if endpoint.failing_since is not None:
-                WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=None)
-                endpoint.failing_since = None
-            return True
-        delivery.next_attempt_at = now + backoff(delivery.attempts)
-        delivery.save()
-        cursor.retry_at = delivery.next_attempt_at
-        cursor.save(update_fields=["delivered_seq", "retry_at"])
-        failing_since = endpoint.failing_since or now
-        if endpoint.failing_since is None:
-            WebhookEndpoint.objects.filter(pk=endpoint.pk, failing_since=None).update(
-                failing_since=now
-            )
-    if now - failing_since >= dt.timedelta(seconds=settings.WEBHOOK_DISABLE_AFTER_SECONDS):
-        endpoint_disable(endpoint, reason=f"failing since {failing_since:%Y-%m-%d %H:%M} UTC")
-    return False
+        stream.flush()
 
 
 def endpoint_disable(endpoint: WebhookEndpoint, *, reason: str) -> None:
@@ -249,3 +325,20 @@ def streams_kicked(streams: list[tuple[uuid.UUID, str]]) -> None:
             _KICKED_SQL,
             [[str(endpoint_id) for endpoint_id, _ in streams], [schema for _, schema in streams]],
         )
+
+
+def log_purge(days: int, *, now: dt.datetime | None = None) -> int:
+    """Delete delivered log rows older than `days`, in chunks (no long lock on the table)."""
+    cutoff = (now or timezone.now()) - dt.timedelta(days=days)
+    deleted = 0
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "DELETE FROM public.webhooks_webhookdelivery WHERE id IN ("
+                " SELECT id FROM public.webhooks_webhookdelivery"
+                " WHERE delivered_at < %s LIMIT 10000)",
+                [cutoff],
+            )
+            deleted += cursor.rowcount
+            if cursor.rowcount < 10000:
+                return deleted

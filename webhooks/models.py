@@ -110,7 +110,11 @@ class WebhookDelivery(models.Model):
             )
         ]
         # The admin's log: an endpoint's deliveries, newest first.
-        indexes = [models.Index(fields=["endpoint", "-id"], name="webhookdelivery_log")]
+        indexes = [
+            models.Index(fields=["endpoint", "-id"], name="webhookdelivery_log"),
+            # The daily purge of delivered rows (webhooks.tasks.log_purge).
+            models.Index(fields=["delivered_at"], name="webhookdelivery_delivered_at"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.event_type} #{self.seq} {self.status}"

@@ -6,8 +6,10 @@ import uuid
 from typing import Any
 
 from celery import shared_task
+from django.conf import settings
 
 from webhooks.delivery import deliver_stream, streams_due, streams_kicked
+from webhooks.delivery import log_purge as purge
 
 
 # acks_late (the project default) and a stream lock that dies with the worker's connection:
@@ -32,3 +34,10 @@ def sweep(self: Any) -> int:
     finally:
         streams_kicked(sent)
     return len(sent)
+
+
+@shared_task(name="webhooks.tasks.log_purge", ignore_result=True)
+def log_purge() -> int:
+    """Drop delivered rows of the delivery log older than WEBHOOK_LOG_RETENTION_DAYS (beat:
+    daily). Rows still retrying stay."""
+    return purge(settings.WEBHOOK_LOG_RETENTION_DAYS)

@@ -19,7 +19,7 @@ from events.selectors import company_events_after
 from tenants.models import Company
 from tests.scim_client import Scim
 from tests.webhooks.receiver import Receiver, receiving
-from webhooks.delivery import deliver_stream, streams_due
+from webhooks.delivery import deliver_stream, log_purge, streams_due
 from webhooks.models import WebhookCursor, WebhookDelivery, WebhookEndpoint
 from webhooks.secrets import decrypt
 from webhooks.services import WebhookError, delivery_resend, endpoint_add, secret_rotate
@@ -244,3 +244,31 @@ def test_retention_keeps_what_an_enabled_endpoint_has_not_got(acme: Company, sci
     WebhookEndpoint.objects.filter(pk=issued.endpoint.pk).update(enabled=False)
     events_purge(30, now=later)
     assert company_events_after(acme.schema_name, 0, 10**6) == []
+
+
+def test_delivered_log_rows_are_purged_after_retention_retrying_ones_stay(
+    acme: Company, scim: Scim
+) -> None:
+    with receiving() as receiver:
+        issued = endpoint_add(url=receiver.url, company=acme, actor="tests")
+        _users(scim, "old1", "old2")
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+        receiver.status = 500
+        _users(scim, "old3")
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+    statuses = WebhookDelivery.objects.filter(endpoint=issued.endpoint).values_list(
+        "status", flat=True
+    )
+    assert sorted(statuses) == ["delivered", "delivered", "retrying"]
+
+    assert log_purge(14, now=timezone.now() + dt.timedelta(days=15)) == 2
+    assert list(
+        WebhookDelivery.objects.filter(endpoint=issued.endpoint).values_list("status", flat=True)
+    ) == ["retrying"]
+
+
+def test_the_sweeper_and_the_log_purge_are_scheduled_under_their_pinned_names(
+    settings: Any,
+) -> None:
+    tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert {"webhooks.tasks.sweep", "webhooks.tasks.log_purge"} <= tasks
