@@ -17,6 +17,7 @@ from events.relay import relay_until_idle
 from events.retention import events_purge
 from events.selectors import company_events_after
 from tenants.models import Company
+from tests.conftest import max_queries
 from tests.scim_client import Scim
 from tests.webhooks.receiver import Receiver, receiving
 from webhooks.delivery import deliver_stream, log_purge, streams_due
@@ -272,3 +273,19 @@ def test_the_sweeper_and_the_log_purge_are_scheduled_under_their_pinned_names(
 ) -> None:
     tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert {"webhooks.tasks.sweep", "webhooks.tasks.log_purge"} <= tasks
+
+
+def test_delivering_a_stream_costs_statements_per_batch_not_per_event(
+    acme: Company, scim: Scim, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A flush also comes every FLUSH_SECONDS: a slow machine must not change the count.
+    monkeypatch.setattr("webhooks.delivery.FLUSH_SECONDS", 3600)
+    with receiving() as receiver:
+        issued = endpoint_add(url=receiver.url, company=acme, actor="tests")
+        _users(scim, *(f"q{n}" for n in range(40)))
+        # Lock, company, cursor, endpoint, events, one flush (savepoint, insert, cursor,
+        # release), endpoint and events again (none left), clearing the kick, unlock: the same
+        # for 4 events or 40.
+        with max_queries(13):
+            deliver_stream(issued.endpoint.pk, acme.schema_name)
+    assert len(receiver.accepted()) == 40
