@@ -56,46 +56,53 @@ def signature(secrets: list[str], msg_id: str, timestamp: dt.datetime, body: byt
     return " ".join(Webhook(secret).sign(msg_id, timestamp, body) for secret in secrets)
 
 
-# RFC 9967's provisioning events for ours. Company events have no SCIM event: not sent as SETs.
+# RFC 9967's provisioning events for ours, with their payloads: a `full` event carries the
+# resource as `data`, a `notice` only the changed attribute names as `attributes` (never both);
+# delete and (de)activation carry nothing, the subject being `sub_id`. Company events have no
+# SCIM event: not sent in this format.
 def _set_event(event: Event) -> tuple[str, dict[str, Any]] | None:
-    payload: dict[str, Any] = {"id": None if event.resource_id is None else str(event.resource_id)}
-    if event.external_id:
-        payload["externalId"] = event.external_id
     kind = event.type
     if kind in (EventType.USER_CREATED, EventType.GROUP_CREATED):
-        return _PROV + "create:full", {**payload, "data": event.data}
+        return _PROV + "create:full", {"data": event.data}
     if kind in (EventType.USER_UPDATED, EventType.GROUP_RENAMED, EventType.GROUP_UPDATED):
-        return _PROV + "patch:full", {**payload, "data": event.data}
+        # A PUT and a PATCH both end here; the outbox does not keep which it was.
+        return _PROV + "patch:full", {"data": event.data}
     if kind in (EventType.USER_DELETED, EventType.GROUP_DELETED):
-        return _PROV + "delete", payload
+        return _PROV + "delete", {}
     if kind == EventType.USER_DEACTIVATED:
-        return _PROV + "deactivate", payload
+        return _PROV + "deactivate", {}
     if kind == EventType.USER_REACTIVATED:
-        return _PROV + "activate", payload
+        return _PROV + "activate", {}
     if kind in (EventType.GROUP_MEMBER_ADDED, EventType.GROUP_MEMBER_REMOVED):
-        # A membership change is a change of the group's `members`: a notice names it.
-        return _PROV + "patch:notice", {**payload, "attributes": ["members"]}
+        return _PROV + "patch:notice", {"attributes": ["members"]}
     return None
 
 
 def set_token(event: Event, company: str, secret: str, audience: str) -> bytes | None:
     """The event as a signed SET (RFC 8417 claims, RFC 9967 event), or None for an event type
-    RFC 9967 has no event for."""
+    RFC 9967 has no event for. The issuer is the company's SCIM base URL, so that `sub_id.uri`
+    (relative, as the RFC has it) appended to it is the resource's SCIM URL."""
     mapped = _set_event(event)
     if mapped is None:
         return None
     uri, payload = mapped
-    base = settings.WEBHOOK_ISSUER.rstrip("/")
-    resource = "Users" if event.resource_type == "User" else "Groups"
-    claims = {
-        "iss": base,
+    if event.type in (EventType.GROUP_MEMBER_ADDED, EventType.GROUP_MEMBER_REMOVED):
+        # The subject of a membership change is the group (its `members` changed).
+        group = (event.data or {}).get("group") or {}
+        resource, resource_id = "Groups", group.get("id")
+        external_id = group.get("externalId") or ""
+    else:
+        resource = "Users" if event.resource_type == "User" else "Groups"
+        resource_id, external_id = event.resource_id, event.external_id
+    sub_id: dict[str, str] = {"format": "scim", "uri": f"/{resource}/{resource_id}"}
+    if external_id:
+        sub_id["externalId"] = external_id
+    claims: dict[str, Any] = {
+        "iss": f"{settings.WEBHOOK_ISSUER.rstrip('/')}/t/{company}/scim/v2",
         "aud": audience,
         "jti": str(event.id),
         "iat": int(event.occurred_at.timestamp()),
-        "sub_id": {
-            "format": "scim",
-            "uri": f"/t/{company}/scim/v2/{resource}/{payload['id']}",
-        },
+        "sub_id": sub_id,
         "events": {uri: payload},
     }
     if event.request_id:
