@@ -35,8 +35,8 @@ BATCH = 200
 
 def backoff(attempts: int) -> dt.timedelta:
     """Delay before attempt `attempts + 1`: doubling from WEBHOOK_RETRY_BASE_SECONDS up to
-    WEBHOOK_RETRY_MAX_SECONDS, with full jitter on its upper half (endpoints recovering from an
-    outage are not hit by every stream at once)."""
+    WEBHOOK_RETRY_MAX_SECONDS, then a random point between half of that and all of it ("equal
+    jitter": streams that failed together do not all come back to the endpoint at once)."""
     ceiling = min(
         settings.WEBHOOK_RETRY_MAX_SECONDS,
         settings.WEBHOOK_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0),
