@@ -67,6 +67,8 @@ SHARED_APPS = [
     "events.feed",
     # The vendor API (/api/v1/ on the public site; no models) and its OpenAPI schema.
     "vendor_api",
+    # Webhook endpoints, their cursors and delivery log (public; webhooks/).
+    "webhooks",
     "drf_spectacular",
     "drf_spectacular_sidecar",
 ]
@@ -384,6 +386,32 @@ SUPPORT_EMAILS = [a.strip() for a in os.environ.get("SUPPORT_EMAILS", "").split(
 EVENT_RETENTION_DAYS = int(os.environ.get("EVENT_RETENTION_DAYS", "30"))
 # How often the relay copies new company events into the all-companies feed: the feed's delay.
 EVENTS_RELAY_SECONDS = int(os.environ.get("EVENTS_RELAY_SECONDS", "2"))
+# --- Webhooks (webhooks/; docs/integrate.md, docs/operations.md, docs/security.md) ---------
+# The sweeper hands every endpoint's undelivered events to a worker this often: the delay
+# before a first attempt, and the resolution of retries.
+WEBHOOK_SWEEP_SECONDS = float(os.environ.get("WEBHOOK_SWEEP_SECONDS", "1"))
+# A stream handed to a worker is not handed again for this long unless the worker finishes.
+WEBHOOK_KICK_SECONDS = int(os.environ.get("WEBHOOK_KICK_SECONDS", "60"))
+WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10"))
+# Retries double from the base up to the maximum (with jitter); an endpoint failing for
+# WEBHOOK_DISABLE_AFTER_SECONDS (default 24 h) is disabled and support gets an e-mail.
+WEBHOOK_RETRY_BASE_SECONDS = float(os.environ.get("WEBHOOK_RETRY_BASE_SECONDS", "5"))
+WEBHOOK_RETRY_MAX_SECONDS = float(os.environ.get("WEBHOOK_RETRY_MAX_SECONDS", "3600"))
+WEBHOOK_DISABLE_AFTER_SECONDS = int(os.environ.get("WEBHOOK_DISABLE_AFTER_SECONDS", "86400"))
+# Delivered rows of the delivery log are kept this long (retrying ones until they succeed).
+WEBHOOK_LOG_RETENTION_DAYS = int(os.environ.get("WEBHOOK_LOG_RETENTION_DAYS", "14"))
+WEBHOOK_ROTATION_GRACE_HOURS = int(os.environ.get("WEBHOOK_ROTATION_GRACE_HOURS", "24"))
+# Key material for encrypting signing secrets at rest; empty: derived from SECRET_KEY.
+WEBHOOK_SECRET_KEY = os.environ.get("WEBHOOK_SECRET_KEY", "")
+# SSRF: endpoints on loopback/private addresses, and plain http, only where allowed (dev, tests).
+WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS", DEBUG)
+WEBHOOK_ALLOW_HTTP = env_bool("WEBHOOK_ALLOW_HTTP", DEBUG)
+# The `iss` of RFC 9967 SETs: this deployment's public base URL.
+WEBHOOK_ISSUER = os.environ.get("WEBHOOK_ISSUER") or PUBLIC_BASE_URL or "https://headcount.invalid"
+# Who hears about a disabled endpoint (and Django's ADMINS, if set).
+SUPPORT_EMAIL = os.environ.get("SUPPORT_EMAIL", "")
+ADMINS = [("Support", a) for a in os.environ.get("ADMINS", "").split(",") if a]
+
 CELERY_BEAT_SCHEDULE = {
     "seat-check": {"task": "tenants.tasks.seat_check_all", "schedule": 3600.0},
     "ledger-retention": {"task": "directory.tasks.ledger_purge_all", "schedule": 24 * 3600.0},
@@ -401,6 +429,8 @@ CELERY_BEAT_SCHEDULE = {
     "schema-pool": {"task": "tenants.tasks.schema_pool_fill", "schedule": 60.0},
     "events-relay": {"task": "events.tasks.relay", "schedule": float(EVENTS_RELAY_SECONDS)},
     "events-retention": {"task": "events.tasks.purge", "schedule": 24 * 3600.0},
+    "webhooks-sweep": {"task": "webhooks.tasks.sweep", "schedule": float(WEBHOOK_SWEEP_SECONDS)},
+    "webhooks-log-retention": {"task": "webhooks.tasks.log_purge", "schedule": 24 * 3600.0},
 }
 # Company schemas cloned ahead of time, so creating a company is a rename (tenants.schema_pool).
 SCHEMA_POOL_SIZE = int(os.environ.get("SCHEMA_POOL_SIZE", "5"))

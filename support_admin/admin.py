@@ -23,6 +23,7 @@ from directory.brake import brake_release
 from directory.models import ProvisioningEvent, WaitlistEntry
 from directory.services import seat_limit_set
 from support_admin import vendor_keys as vendor_keys  # registers the vendor API keys' admin
+from support_admin import webhooks as webhooks  # registers the webhook endpoints' admin
 from support_admin.forms import CompanyChangeForm, InviteForm, LoginChangeForm, ScimOffForm
 from tenants.models import Company, CompanyEvent
 from tenants.portal_users import portal_login_invite, portal_login_update, portal_logins
