@@ -24,7 +24,15 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from tests.live import IdP, LiveCompany, celery_worker, free_port, in_thread, live_scim_company
+from tests.live import (
+    IdP,
+    LiveCompany,
+    celery_worker,
+    company_update,
+    free_port,
+    in_thread,
+    live_scim_company,
+)
 from tests.webhooks.receiver import Receiver, receiving
 from webhooks.models import WebhookEndpoint
 from webhooks.services import IssuedEndpoint, endpoint_add
@@ -169,6 +177,9 @@ def test_changes_in_three_companies_are_delivered_signed_and_in_order(
 ) -> None:
     with ExitStack() as stack:
         companies = [stack.enter_context(live_scim_company(django_db_blocker)) for _ in range(3)]
+        for live in companies:
+            # Hundreds of deactivations an hour are the point here, not a mistake to brake.
+            company_update(django_db_blocker, live.company, deprovision_brake_percent=0)
         receiver = stack.enter_context(receiving())
         secret = stack.enter_context(endpoint(django_db_blocker, receiver.url))
         stack.enter_context(celery_worker(tmp_path, "-Q", QUEUE, **WORKER_ENV))
