@@ -7,6 +7,7 @@ from axes.utils import reset as axes_reset
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.db import transaction
 
 from accounts.models import User, normalize_email_address
 
@@ -26,6 +27,47 @@ def company_admin_create(*, email: str, password: str, role: str, full_name: str
     candidate = User(email=email, full_name=full_name, role=role)
     validate_password(password, user=candidate)
     return User.objects.create_user(email=email, password=password, full_name=full_name, role=role)
+
+
+def company_admin_invite(*, email: str, role: str, full_name: str = "") -> User:
+    """Create a portal user with no password yet (they choose one through the invitation's
+    one-time link), in the *current* schema. Raises ValidationError as company_admin_create."""
+    email = normalize_email_address(email)
+    validate_email(email)
+    if role not in User.Role.values:
+        raise ValidationError(f'Unknown role "{role}".', code="invalid")
+    if User.objects.filter(email=email).exists():
+        raise ValidationError(f"{email} already has a login here.", code="unique")
+    return User.objects.create_user(email=email, password=None, full_name=full_name, role=role)
+
+
+def company_admin_update(
+    *, user_id: int, role: str | None = None, active: bool | None = None
+) -> User:
+    """Change a portal user's role or switch their login off or on, in the *current* schema.
+    A company keeps at least one active owner: a change that would leave none is refused
+    (ValidationError), under a lock on the owners so two changes cannot each leave one."""
+    if role is not None and role not in User.Role.values:
+        raise ValidationError(f'Unknown role "{role}".', code="invalid")
+    with transaction.atomic():
+        owners = list(
+            User.objects.select_for_update()
+            .filter(role=User.Role.OWNER, is_active=True)
+            .values_list("pk", flat=True)
+        )
+        user = User.objects.select_for_update().get(pk=user_id)
+        new_role = role if role is not None else user.role
+        new_active = active if active is not None else user.is_active
+        stays_owner = new_role == User.Role.OWNER and new_active
+        if owners == [user.pk] and not stays_owner:
+            raise ValidationError(
+                f"{user.email} is the company's only active owner: make someone else an owner "
+                "first.",
+                code="last_owner",
+            )
+        user.role, user.is_active = new_role, new_active
+        user.save(update_fields=["role", "is_active"])
+    return user
 
 
 def sign_in_pauses_clear(*, account: str) -> int:

@@ -50,7 +50,10 @@ class Result:
 
 
 class Client:
-    def __init__(self, base: str, token: str):
+    """One keep-alive connection. `headers` replaces the SCIM ones (the portal benchmark
+    sends a session cookie instead of a token); bodies are parsed only when they are JSON."""
+
+    def __init__(self, base: str, token: str, headers: dict[str, str] | None = None):
         parts = urlsplit(base)
         self.host, self.port, self.prefix = (
             parts.hostname or "127.0.0.1",
@@ -63,6 +66,8 @@ class Client:
             "Accept": "application/scim+json",
             "User-Agent": "Headcount bench",
         }
+        if headers is not None:
+            self.headers = headers
         self.connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
 
     def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
@@ -72,7 +77,8 @@ class Client:
                 self.connection.request(method, self.prefix + path, body=data, headers=self.headers)
                 response = self.connection.getresponse()
                 raw = response.read()
-                return response.status, (json.loads(raw) if raw else None)
+                is_json = "json" in (response.getheader("Content-Type") or "")
+                return response.status, (json.loads(raw) if raw and is_json else None)
             except (http.client.HTTPException, ConnectionError):
                 self.connection.close()
                 self.connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
@@ -89,6 +95,7 @@ def run(
     duration: float,
     concurrency: int,
     ok: tuple[int, ...] = (200, 201, 204),
+    headers: dict[str, str] | None = None,
 ) -> Result:
     """`concurrency` client processes (forked: no GIL shared between clients), each with one
     keep-alive connection, for `duration` seconds."""
@@ -97,7 +104,7 @@ def run(
     deadline = time.time() + duration
 
     def client_loop(seed: int) -> None:
-        rng, client, mine = random.Random(seed), Client(base, token), Result(name)
+        rng, client, mine = random.Random(seed), Client(base, token, headers), Result(name)
         while time.time() < deadline:
             method, path, body = make(rng)
             started = time.perf_counter()

@@ -24,9 +24,27 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import load, peer_run, wrk  # noqa: E402
+from bench import load, peer_run, portal, wrk  # noqa: E402
 from bench.bare import seed as bare_seed  # noqa: E402
 from devstack.services import resolve  # noqa: E402
+
+
+def bench_env(services: Any) -> dict[str, str]:
+    """The server's environment: the benchmark's database and Redis, production settings."""
+    return {
+        **os.environ,
+        "DATABASE_URL": services.database_url,
+        "REDIS_URL": services.redis_url,
+        "DEBUG": "0",
+        "SECRET_KEY": "bench-only",
+        "BENCH_ENDPOINTS": "1",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "DB_CONN_MAX_AGE": "600",
+        # Rate limiting stays on (its Redis round trip is part of every request's cost), with
+        # limits far above what one machine can send.
+        "SCIM_RATE_LIMIT_PER_MINUTE": "100000000",
+        "SCIM_CREDENTIAL_RATE_LIMIT_PER_MINUTE": "100000000",
+    }
 
 
 def manage(env: dict[str, str], *args: str) -> str:
@@ -99,6 +117,7 @@ def bench_size(env: dict[str, str], users: int, args: argparse.Namespace) -> dic
             "--groups",
             str(args.groups),
             "--reset",
+            *(["--profiles"] if args.portal else []),
         ),
         flush=True,
     )
@@ -119,6 +138,17 @@ def bench_size(env: dict[str, str], users: int, args: argparse.Namespace) -> dic
             results.append(load.cursor_sweep(base, token))
             print(f"   cursor_sweep {results[-1]}", flush=True)
         rss = worker_rss_mb(server)
+        portal_measures = None
+        if args.portal:
+            portal_measures = portal.measure(
+                manage,
+                env,
+                url,
+                slug,
+                users,
+                duration=args.duration,
+                concurrency=args.concurrency,
+            )
     finally:
         server.terminate()
         server.wait(10)
@@ -128,6 +158,8 @@ def bench_size(env: dict[str, str], users: int, args: argparse.Namespace) -> dic
         "results": load.summarize(results, bare),
         "worker_rss_mb": rss,
     }
+    if portal_measures is not None:
+        measured["portal"] = portal_measures
     if args.peer:
         measured["peer"] = peer_size(
             users, args, [n for n in chosen if n not in load.CEILINGS and n not in load.OURS_ONLY]
@@ -291,6 +323,12 @@ def argument_parser() -> argparse.ArgumentParser:
         help="skip the full import sweeps (by startIndex and by cursor)",
     )
     parser.add_argument(
+        "--portal",
+        action="store_true",
+        help="seed titles, departments and a 30-day ledger too, and after the SCIM workloads "
+        "drive the portal's member search, log and Activity pages (bench/portal.py)",
+    )
+    parser.add_argument(
         "--peer",
         action="store_true",
         help="also run the request workloads against django-scim2 (bench/peer; run "
@@ -313,22 +351,10 @@ def main(argv: list[str]) -> int:
         parser.error(f"--peer: {problem}")
 
     services = resolve(data_dir=ROOT / ".data", database="headcount_bench", redis_index=2)
-    env = {
-        **os.environ,
-        "DATABASE_URL": services.database_url,
-        "REDIS_URL": services.redis_url,
-        "DEBUG": "0",
-        "SECRET_KEY": "bench-only",
-        "BENCH_ENDPOINTS": "1",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "DB_CONN_MAX_AGE": "600",
-        # Rate limiting stays on (its Redis round trip is part of every request's cost), with
-        # limits far above what one machine can send.
-        "SCIM_RATE_LIMIT_PER_MINUTE": "100000000",
-        "SCIM_CREDENTIAL_RATE_LIMIT_PER_MINUTE": "100000000",
-    }
+    env = bench_env(services)
     manage({**env, "DEBUG": "1"}, "migrate_schemas", "--noinput", "-v", "0")
-    manage({**env, "DEBUG": "1"}, "collectstatic", "--noinput", "-v", "0")
+    # With DEBUG off, as the server runs: its static storage needs the manifest this writes.
+    manage(env, "collectstatic", "--noinput", "-v", "0")
     report: dict[str, Any] = {
         "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": platform.platform(),

@@ -82,6 +82,8 @@ class Member(models.Model):
                 name="member_email_prefix",
             ),
             models.Index(fields=["updated_at"], name="member_updated_at"),
+            # The Members page's search: a trigram index in migration 0008 (SQL). Its sorts
+            # read the indexes above (ties on name or email sorted by seq as they come).
             models.Index(
                 fields=["manager_ref"], condition=~Q(manager_ref=""), name="member_pending_manager"
             ),

@@ -7,32 +7,110 @@ in the database; every one has a stable order. Each returns only the columns its
 
 from __future__ import annotations
 
-from django.db.models import Count, Q, QuerySet
-from django.db.models.functions import Lower
-from django.db.models.lookups import StartsWith
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import Count, F, Func, Q, QuerySet, TextField, Value, Window
+from django.db.models.fields.json import KeyTextTransform, KeyTransform
+from django.db.models.functions import Coalesce, Lower, NullIf, TruncDate
+from django.db.models.lookups import Contains, StartsWith
 from django.utils import timezone
 
-from directory.models import Group, LedgerExport, Member
-from directory.selectors import folded, parse_member_id
+from directory.models import Group, LedgerExport, Member, ProvisioningEvent
+from directory.selectors import folded, member_count, parse_member_id
+from scim_protocol.schema import ENTERPRISE_USER
 
 MEMBER_STATES = ("active", "deactivated")  # anything else lists everyone
+MEMBERS_PER_PAGE = 50
+# Counting and paging stop here: past ten thousand members a person narrows the list rather
+# than reads page 201, and an OFFSET stays bounded whatever the company's size. A search
+# stops sooner: each of its matches is read and sorted, and twenty pages of a search are
+# plenty to look through.
+MEMBER_MATCH_CAP = 10_000
+MEMBER_SEARCH_CAP = 1_000
 
 
-def members_for_portal(query: str, state: str) -> QuerySet[Member]:
-    """Members in provisioning order, those whose userName, displayName or primary email
-    starts with `query` (case-folded as the unique indexes fold), active or deactivated
-    ones only when `state` says so."""
-    members = Member.objects.order_by("created_at", "id").only(
-        "id",
-        "user_name",
-        "display_name",
-        "given_name",
-        "family_name",
-        "primary_email",
-        "active",
-        "updated_at",
+class _Folded(Func):
+    """What a search looks through, folded: the same expression as the trigram index of
+    migration directory/0008, column for column, so the planner matches the two (it compares
+    expression trees, so a column may carry its table's alias here). Title and department
+    may be absent from the stored resource; the text columns are NOT NULL."""
+
+    template = "lower(%(expressions)s)"
+    arg_joiner = " || ' ' || "
+    output_field = TextField()
+
+
+class _Title(Func):
+    template = "coalesce(%(expressions)s ->> 'title', '')"
+    output_field = TextField()
+
+
+class _Department(Func):
+    template = (
+        "coalesce(%(expressions)s #>> "
+        "'{urn:ietf:params:scim:schemas:extension:enterprise:2.0:User,department}', '')"
     )
-    if query:
+    output_field = TextField()
+
+
+def member_search_text() -> Func:
+    return _Folded(
+        F("user_name"),
+        F("display_name"),
+        F("given_name"),
+        F("family_name"),
+        F("primary_email"),
+        _Title(F("attributes")),
+        _Department(F("attributes")),
+    )
+
+
+# Shorter queries hold no trigram for the index to look up (it would read all of it): they
+# match the start of userName, displayName or email through the prefix indexes instead.
+TRIGRAM_MIN_LENGTH = 3
+
+# Sort key → ORDER BY, each served by an index that ends in a unique column (stable pages).
+# "status" ascending lists deactivated members first: the (active, seq) index's own order.
+MEMBER_SORTS: dict[str, tuple[Any, ...]] = {
+    "created": (F("created_at"), F("id")),
+    "name": (Lower("display_name"), F("seq")),
+    "userName": (Lower("user_name"),),
+    "email": (F("primary_email"), F("seq")),
+    "status": (F("active"), F("seq")),
+}
+
+
+@dataclass(frozen=True)
+class MemberListPage:
+    """One page of the Members list. `total` is exact up to the cap (MEMBER_SEARCH_CAP for a
+    search, MEMBER_MATCH_CAP otherwise); past it `capped` is true and the pages stop there."""
+
+    rows: Sequence[Member]  # each with `title`, `department` and `manager_name`
+    total: int
+    capped: bool
+    number: int
+    pages: int
+    sort: str
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.pages
+
+
+def _members_matching(query: str, state: str) -> QuerySet[Member]:
+    members = Member.objects.all()
+    if len(query) >= TRIGRAM_MIN_LENGTH:
+        members = members.filter(Contains(member_search_text(), folded(query)))
+    elif query:
         prefix = folded(query)
         members = members.filter(
             Q(StartsWith(Lower("user_name"), prefix))
@@ -43,6 +121,90 @@ def members_for_portal(query: str, state: str) -> QuerySet[Member]:
     if state in MEMBER_STATES:
         members = members.filter(active=state == "active")
     return members
+
+
+def members_for_portal(
+    query: str, state: str, sort: str = "created", page: int = 1
+) -> MemberListPage:
+    """Page `page` (1-based, clamped to the pages there are) of the members whose userName,
+    names, email, title or department contain `query` (case-folded as the unique indexes
+    fold; one or two characters: whose userName, displayName or email start with it), active
+    or deactivated ones only when `state` says so, ordered by `sort` (a MEMBER_SORTS key,
+    "-" first for descending; anything else is "created").
+
+    A search is one query while its matches fit under the cap (two past it, three for a page
+    past the end); a list is two: the count (the bucket counts when nothing narrows it) and
+    the page."""
+    descending = sort.startswith("-")
+    key = sort.removeprefix("-")
+    if key not in MEMBER_SORTS:
+        key, descending = "created", False
+    order = [term.desc() if descending else term.asc() for term in MEMBER_SORTS[key]]
+    matching = _members_matching(query, state)
+    cap = MEMBER_SEARCH_CAP if query else MEMBER_MATCH_CAP
+    rows: list[Member] | None = None
+    source = matching
+    if query:
+        # The matches found through the search's index, then sorted, counted by a window
+        # over them. Ordered and limited as one query, the planner would walk the sort's
+        # index and filter every member it passes (it cannot tell how few match).
+        found = Member.objects.filter(pk__in=matching.order_by().values("pk")[: cap + 1])
+        rows = _page_rows(found.annotate(matches=Window(Count("pk"))), order, page)
+        total = rows[0].matches if rows else _bounded_count(matching, cap)  # type: ignore[attr-defined]
+        # Past the cap the matches are dense, and walking the sort's index is the better read.
+        source = found if total <= cap else matching
+    elif state in MEMBER_STATES:
+        total = _bounded_count(matching, cap)
+    else:
+        total = member_count()
+    capped = total > cap
+    pages = max(1, -(-min(total, cap) // MEMBERS_PER_PAGE))
+    number = min(max(page, 1), pages)
+    if rows is None or capped or number != page:
+        rows = _page_rows(source, order, number, ids_first=True)
+    return MemberListPage(
+        rows=rows,
+        total=min(total, cap),
+        capped=capped,
+        number=number,
+        pages=pages,
+        sort=f"-{key}" if descending else key,
+    )
+
+
+def _bounded_count(members: QuerySet[Member], cap: int) -> int:
+    return members.order_by()[: cap + 1].count()
+
+
+def _page_rows(
+    members: QuerySet[Member], order: list[Any], number: int, *, ids_first: bool = False
+) -> list[Member]:
+    """Page `number` of `members` in `order`, with what the page shows. `ids_first`: the
+    page's ids are found first (the OFFSET walks the order's index alone) and only those 50
+    rows are read and joined to their managers, rather than every row skipped on the way."""
+    start = max(number - 1, 0) * MEMBERS_PER_PAGE
+    if ids_first:
+        ids = members.order_by(*order).values("pk")[start : start + MEMBERS_PER_PAGE]
+        members, start = Member.objects.filter(pk__in=ids), 0
+    return list(
+        members.order_by(*order)
+        .only(
+            "id",
+            "user_name",
+            "display_name",
+            "given_name",
+            "family_name",
+            "primary_email",
+            "active",
+            "created_at",
+            "manager_id",
+        )
+        .annotate(
+            title=KeyTextTransform("title", "attributes"),
+            department=KeyTextTransform("department", KeyTransform(ENTERPRISE_USER, "attributes")),
+            manager_name=Coalesce(NullIf("manager__display_name", Value("")), "manager__user_name"),
+        )[start : start + MEMBERS_PER_PAGE]
+    )
 
 
 def member_reports(member: Member, limit: int = 50) -> list[Member]:
@@ -83,3 +245,56 @@ def export_live(export_id: str) -> LedgerExport | None:
     """The export with this id unless it expired; None for an unknown or malformed id."""
     parsed = parse_member_id(export_id)
     return _live_exports().filter(pk=parsed).first() if parsed else None
+
+
+@dataclass(frozen=True)
+class DayActivity:
+    """What the identity provider did on one day (UTC): requests that reached the ledger,
+    and how many of them failed."""
+
+    day: dt.date
+    requests: int
+    failures: int
+
+
+def activity_by_day(days: int = 30, *, today: dt.date | None = None) -> list[DayActivity]:
+    """The last `days` days up to `today` (UTC), oldest first, each with its ledger's
+    request and failure counts (zero for a quiet day).
+
+    Counting is a read of every ledger row of the period (1.2 s for a million rows here), so
+    the days before today are counted once a day per company and process and kept in the
+    cache: the ledger only ever gains rows stamped now, so a finished day's counts stay
+    true (until retention deletes its rows). Today is counted on every call, one grouped
+    query over the ledger's time index reading today's rows only."""
+    last = today or timezone.now().astimezone(dt.UTC).date()
+    first = last - dt.timedelta(days=days - 1)
+    key = f"directory:activity:{connection.schema_name}:{first}:{last}"  # type: ignore[attr-defined]
+    finished: dict[dt.date, tuple[int, int]] | None = cache.get(key)
+    if finished is None:
+        finished = _counts_by_day(first, last)
+        cache.set(key, finished, timeout=_SECONDS_PER_DAY)
+    counted = {**finished, **_counts_by_day(last, last + dt.timedelta(days=1))}
+    return [
+        DayActivity(day, *counted.get(day, (0, 0)))
+        for day in (first + dt.timedelta(days=offset) for offset in range(days))
+    ]
+
+
+_SECONDS_PER_DAY = 86_400
+
+
+def _counts_by_day(first: dt.date, before: dt.date) -> dict[dt.date, tuple[int, int]]:
+    """(requests, failures) per UTC day with any, from `first` up to `before` (excluded)."""
+    since = dt.datetime.combine(first, dt.time.min, tzinfo=dt.UTC)
+    until = dt.datetime.combine(before, dt.time.min, tzinfo=dt.UTC)
+    return {
+        row["day"]: (row["requests"], row["failures"])
+        for row in ProvisioningEvent.objects.filter(created_at__gte=since, created_at__lt=until)
+        .annotate(day=TruncDate("created_at", tzinfo=dt.UTC))
+        .values("day")
+        .annotate(
+            requests=Count("id"),
+            failures=Count("id", filter=Q(outcome=ProvisioningEvent.Outcome.FAILED)),
+        )
+        .order_by()
+    }

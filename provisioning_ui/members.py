@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -18,7 +17,21 @@ from scim_protocol.group_resource import user_groups
 from scim_protocol.user_resource import user_to_scim
 from tenants.links import scim_base_url
 
-PAGE_SIZE = 50
+# Column headers that sort, in the order shown: (sort key, label).
+SORTABLE = {
+    "name": "Name",
+    "userName": "userName",
+    "email": "Email",
+    "status": "Status",
+    "created": "Created",
+}
+
+
+def _page_number(raw: str | None) -> int:
+    try:
+        return int(raw or 1)
+    except ValueError:
+        return 1
 
 
 @require_GET
@@ -26,12 +39,38 @@ PAGE_SIZE = 50
 def members(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     state = request.GET.get("state", "all")
-    page = Paginator(members_for_portal(query, state), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = members_for_portal(
+        query,
+        state,
+        sort=request.GET.get("sort", "created"),
+        page=_page_number(request.GET.get("page")),
+    )
     return render(
         request,
         "portal/members.html",
-        {"page": page, "query": query, "state": state, "company": request.tenant},  # type: ignore[attr-defined]
+        {
+            "page": page,
+            "query": query,
+            "state": state,
+            "company": request.tenant,  # type: ignore[attr-defined]
+            "headers": _sort_headers(page.sort),
+        },
     )
+
+
+def _sort_headers(current: str) -> list[dict[str, str]]:
+    """Each sortable column's label, the sort its link asks for (the other direction when it
+    is the current one) and its aria-sort."""
+    headers = []
+    for key, label in SORTABLE.items():
+        if current == key:
+            link, aria = f"-{key}", "ascending"
+        elif current == f"-{key}":
+            link, aria = key, "descending"
+        else:
+            link, aria = key, "none"
+        headers.append({"key": key, "label": label, "link": link, "aria": aria})
+    return headers
 
 
 @require_GET

@@ -1,10 +1,11 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from provisioning_ui import access_rights, log, members, roles, setup, views
+from provisioning_ui import access_rights, activity, log, members, roles, setup, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("activity/", activity.activity, name="activity"),
     path("members/", members.members, name="members"),
     path("members/<str:member_id>/", members.member_detail, name="member_detail"),
     path("log/", log.provisioning_log, name="provisioning_log"),

@@ -1,19 +1,29 @@
-"""Support staff's view of companies: create them, switch SCIM on/off, set seat limits."""
+"""Support staff's view of companies: create them, switch SCIM on/off, set seat limits,
+manage their portal logins."""
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.forms import ModelForm
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django_tenants.utils import schema_context
 
+from accounts.models import User
 from directory.models import ProvisioningEvent
 from support_admin import vendor_keys as vendor_keys  # registers the vendor API keys' admin
+from support_admin.forms import CompanyChangeForm, InviteForm, LoginChangeForm, ScimOffForm
 from tenants.models import Company, CompanyEvent
+from tenants.portal_users import portal_login_invite, portal_login_update, portal_logins
 from tenants.services import (
     POLICY_FIELDS,
     company_create,
@@ -22,10 +32,23 @@ from tenants.services import (
 )
 from tokens.models import Credential, CredentialEvent
 
+# The site's origin while a company page renders: read-only fields get the object, not the
+# request, and the URLs support copies to a customer must be absolute.
+_origin: ContextVar[str] = ContextVar("support_admin_origin", default="")
+
 
 def actor_of(request: HttpRequest) -> str:
     user = request.user
     return getattr(user, "email", "") or "unknown staff"
+
+
+def origin_of(request: HttpRequest) -> str:
+    """Scheme and host of the site as customers reach it (PUBLIC_BASE_URL wins)."""
+    return settings.PUBLIC_BASE_URL or request.build_absolute_uri("/").rstrip("/")
+
+
+def _error_text(error: ValidationError) -> str:
+    return " ".join(error.messages)
 
 
 class CompanyEventInline(admin.TabularInline):
@@ -57,6 +80,9 @@ class CompanyAdmin(admin.ModelAdmin):
     actions = ["enable_scim", "disable_scim"]
     inlines = [CompanyEventInline]
 
+    class Media:
+        js = ("js/slug_urls.js",)
+
     add_fields = ("slug", "name", "seat_limit", "scim_enabled")
     change_fields = (
         "slug",
@@ -65,6 +91,9 @@ class CompanyAdmin(admin.ModelAdmin):
         "seat_limit",
         "seats_used",
         "scim_enabled",
+        "change_reason",
+        "change_confirmed",
+        "portal_login_list",
         "username_immutable",
         "username_is_work_email",
         "attribute_allowlist",
@@ -88,6 +117,41 @@ class CompanyAdmin(admin.ModelAdmin):
     def get_fields(self, request: HttpRequest, obj: Company | None = None) -> tuple[str, ...]:
         return self.change_fields if obj else self.add_fields
 
+    def get_form(
+        self, request: HttpRequest, obj: Company | None = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        if obj is not None:
+            kwargs["form"] = CompanyChangeForm
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is None:
+            origin = origin_of(request)
+            # static/js/slug_urls.js fills in the slug as it is typed.
+            form.base_fields["slug"].help_text = format_html(
+                "Lowercase letters, digits and hyphens; it cannot change later. The company's "
+                'portal will be <code>{}/t/<span class="slug-echo">&lt;slug&gt;</span>/</code> '
+                'and its SCIM base URL <code>{}/t/<span class="slug-echo">&lt;slug&gt;</span>'
+                "/scim/v2</code>.",
+                origin,
+                origin,
+            )
+        return form
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        token = _origin.set(origin_of(request))
+        try:
+            response = super().changeform_view(request, object_id, form_url, extra_context)
+            if isinstance(response, TemplateResponse):
+                response.render()  # read-only fields read the origin while rendering
+            return response
+        finally:
+            _origin.reset(token)
+
     def get_readonly_fields(
         self, request: HttpRequest, obj: Company | None = None
     ) -> tuple[str, ...]:
@@ -103,6 +167,7 @@ class CompanyAdmin(admin.ModelAdmin):
                 "seats_checked_at",
                 "recent_failures",
                 "credential_activity",
+                "portal_login_list",
                 "created_at",
                 "updated_at",
             )
@@ -142,9 +207,15 @@ class CompanyAdmin(admin.ModelAdmin):
             clear_seat_limit=data.get("seat_limit") is None,
             status=data.get("status"),
             policies={field: data[field] for field in POLICY_FIELDS if field in data},
+            reason=data.get("change_reason", ""),
         )
         if "scim_enabled" in form.changed_data and self.has_switch_scim_permission(request):
-            company_set_scim(company=current, enabled=bool(data["scim_enabled"]), actor=actor)
+            company_set_scim(
+                company=current,
+                enabled=bool(data["scim_enabled"]),
+                actor=actor,
+                reason=data.get("change_reason", ""),
+            )
 
     @admin.display(description="SCIM", boolean=True, ordering="scim_enabled")
     def scim_on(self, obj: Company) -> bool:
@@ -156,10 +227,100 @@ class CompanyAdmin(admin.ModelAdmin):
 
     @admin.display(description="URLs")
     def company_urls(self, obj: Company) -> str:
+        origin = _origin.get()
         return format_html(
             'Portal: <a href="{0}">{0}</a><br>SCIM base URL: <code>{1}</code>',
-            obj.portal_path,
-            obj.scim_base_path,
+            origin + obj.portal_path,
+            origin + obj.scim_base_path,
+        )
+
+    @admin.display(description="Portal logins")
+    def portal_login_list(self, obj: Company) -> str:
+        logins = portal_logins(obj)
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    login.email,
+                    login.role_label,
+                    "invited" if login.invited else ("on" if login.active else "off"),
+                )
+                for login in logins
+            ),
+        )
+        return format_html(
+            '<table><tr><th>Email</th><th>Role</th><th>Login</th></tr>{}</table><a href="{}">'
+            "Invite and manage portal logins</a>",
+            rows,
+            reverse("admin:tenants_company_portal_logins", args=[obj.pk]),
+        )
+
+    def get_urls(self) -> list[URLPattern]:
+        own = [
+            path(
+                "<int:company_id>/portal-logins/",
+                self.admin_site.admin_view(self.portal_logins_view),
+                name="tenants_company_portal_logins",
+            )
+        ]
+        return own + super().get_urls()
+
+    def portal_logins_view(self, request: HttpRequest, company_id: int) -> HttpResponse:
+        """List a company's portal logins; invite one (POST action=invite) or change one's
+        role or login (POST action=change). Each POST redirects back with a message."""
+        company = Company.objects.customers().filter(pk=company_id).first()
+        if company is None:
+            raise Http404("No such company.")
+        if not self.has_change_permission(request, company):
+            raise PermissionDenied
+        invite = InviteForm(request.POST if request.POST.get("action") == "invite" else None)
+        if request.method == "POST" and not (invite.is_bound and not invite.is_valid()):
+            try:
+                self._portal_login_post(request, company, invite)
+            except ValidationError as error:
+                self.message_user(request, _error_text(error), messages.ERROR)
+            return HttpResponseRedirect(request.path)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "company": company,
+            "title": f"Portal logins of {company.name}",
+            "logins": portal_logins(company),
+            "invite": invite,
+            "roles": LoginChangeForm.base_fields["role"].choices,  # type: ignore[attr-defined]
+        }
+        return TemplateResponse(request, "admin/portal_logins.html", context)
+
+    def _portal_login_post(
+        self, request: HttpRequest, company: Company, invite: InviteForm
+    ) -> None:
+        if invite.is_bound:  # validated by the caller
+            email = portal_login_invite(
+                company=company,
+                email=invite.cleaned_data["email"],
+                role=invite.cleaned_data["role"],
+                origin=origin_of(request),
+            )
+            self.message_user(request, f"Invitation sent to {email}.", messages.SUCCESS)
+            return
+        change = LoginChangeForm(request.POST)
+        if not change.is_valid():
+            raise ValidationError("Choose a role or a login state.")
+        try:
+            user = portal_login_update(
+                company=company,
+                user_id=change.cleaned_data["user_id"],
+                role=change.cleaned_data["role"] or None,
+                active=change.cleaned_data["active"],
+            )
+        except User.DoesNotExist:
+            raise ValidationError("No such login in this company.") from None
+        state = "on" if user.is_active else "off"
+        self.message_user(
+            request,
+            f"{user.email}: {user.get_role_display()}, login {state}.",
+            messages.SUCCESS,
         )
 
     @admin.display(description="Recent provisioning failures")
@@ -234,13 +395,32 @@ class CompanyAdmin(admin.ModelAdmin):
         description="Switch SCIM provisioning OFF for the selected companies",
         permissions=["switch_scim"],
     )
-    def disable_scim(self, request: HttpRequest, queryset: QuerySet[Company]) -> None:
-        self._switch(request, queryset, enabled=False)
+    def disable_scim(
+        self, request: HttpRequest, queryset: QuerySet[Company]
+    ) -> TemplateResponse | None:
+        """Asks first: a page naming the companies, a reason and a confirmation; switches
+        them off when that page is posted back complete."""
+        form = ScimOffForm(request.POST if "reason" in request.POST else None)
+        if form.is_valid():
+            self._switch(request, queryset, enabled=False, reason=form.cleaned_data["reason"])
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Switch SCIM provisioning off?",
+            "companies": queryset,
+            "form": form,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/scim_off_confirm.html", context)
 
-    def _switch(self, request: HttpRequest, queryset: QuerySet[Company], *, enabled: bool) -> None:
+    def _switch(
+        self, request: HttpRequest, queryset: QuerySet[Company], *, enabled: bool, reason: str = ""
+    ) -> None:
         actor = actor_of(request)
         changed = sum(
-            company_set_scim(company=company, enabled=enabled, actor=actor) for company in queryset
+            company_set_scim(company=company, enabled=enabled, actor=actor, reason=reason)
+            for company in queryset
         )
         state = "on" if enabled else "off"
         self.message_user(

@@ -134,10 +134,10 @@ def _refill_pool() -> None:
         logger.warning("Could not queue the schema pool refill.", exc_info=True)
 
 
-def company_set_scim(*, company: Company, enabled: bool, actor: str) -> bool:
-    """Switch SCIM provisioning on or off. Returns False when it was already in that state
-    (nothing is recorded then). The effect is immediate: the SCIM API reads the flag on every
-    request."""
+def company_set_scim(*, company: Company, enabled: bool, actor: str, reason: str = "") -> bool:
+    """Switch SCIM provisioning on or off, recording `reason` (when given) with the change.
+    Returns False when it was already in that state (nothing is recorded then). The effect
+    is immediate: the SCIM API reads the flag on every request."""
     with transaction.atomic():
         locked = Company.objects.select_for_update().get(pk=company.pk)
         if locked.scim_enabled == enabled:
@@ -154,6 +154,7 @@ def company_set_scim(*, company: Company, enabled: bool, actor: str) -> bool:
             if enabled
             else CompanyEvent.Action.SCIM_DISABLED,
             actor=actor,
+            detail={"reason": reason.strip()} if reason.strip() else {},
         )
         # The vendor's change event, in the company's own outbox (events.outbox).
         emit(
@@ -182,10 +183,12 @@ def company_update_settings(
     clear_seat_limit: bool = False,
     status: str | None = None,
     policies: dict[str, object] | None = None,
+    reason: str = "",
 ) -> list[str]:
-    """Change a company's name, seat limit or status, recording each change. Returns the names
-    of the fields that changed. Lowering the limit below current usage is allowed: nobody is
-    deactivated, the periodic seat check flags the company instead."""
+    """Change a company's name, seat limit or status, recording each change (with `reason`,
+    when given). Returns the names of the fields that changed. Lowering the limit below
+    current usage is allowed: nobody is deactivated, the periodic seat check flags the
+    company instead (the support admin asks for a confirmation and a reason first)."""
     new_limit = None if clear_seat_limit else seat_limit
     if new_limit is not None and new_limit < 0:
         raise ValidationError("A seat limit cannot be negative.", code="invalid")
@@ -247,6 +250,9 @@ def company_update_settings(
                 changed.append(field)
         if changed:
             locked.save(update_fields=[*changed, "updated_at"])
+            if reason.strip():
+                for event in events:
+                    event.detail["reason"] = reason.strip()
             CompanyEvent.objects.bulk_create(events)
     for field in changed:
         setattr(company, field, getattr(locked, field))

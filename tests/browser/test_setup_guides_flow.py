@@ -23,6 +23,7 @@ PORTAL_PAGES = [
     "/groups/",
     "/log/",
     "/log/?outcome=failed",
+    "/activity/",
     "/access/",
     "/setup/okta/",
     "/setup/entra/",

@@ -154,3 +154,39 @@ def test_unknown_or_malformed_member_and_group_ids_are_portal_404s(acme: Company
     ]
 
     assert answers == [404, 404, 404]
+
+
+def test_members_page_searches_inside_fields_shows_columns_and_sorts(
+    scim: Scim, acme: Company
+) -> None:
+    boss = scim.post(
+        "/Users", okta_user("boss@acme.test", externalId="b", displayName="Zoe Boss")
+    ).json()
+    scim.post(
+        "/Users",
+        okta_user(
+            "ada@acme.test",
+            externalId="a",
+            displayName="Ada Lovelace",
+            title="Principal Engineer",
+            **{
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {
+                    "department": "Research",
+                    "manager": {"value": boss["id"]},
+                }
+            },
+        ),
+    )
+    browser = signed_in(acme)
+
+    by_title = browser.get("/t/acme/members/", {"q": "engineer"}).content.decode()
+    by_name_desc = browser.get("/t/acme/members/", {"sort": "-name"}).content.decode()
+    short = browser.get("/t/acme/members/", {"q": "gi"}).content.decode()
+
+    row = by_title.split('id="member-list"')[1]
+    assert "Ada Lovelace" in row and "<code>boss@acme.test</code>" not in row
+    assert "<td>Principal Engineer</td>" in row and "<td>Research</td>" in row
+    assert f'href="/t/acme/members/{boss["id"]}/">Zoe Boss</a>' in row
+    assert by_name_desc.index("Zoe Boss") < by_name_desc.index("Ada Lovelace")
+    assert 'aria-sort="descending"><a href="?q=&amp;state=all&amp;sort=name">' in by_name_desc
+    assert "type three characters or more" in short and "No members match" in short

@@ -1,7 +1,5 @@
 """Support staff in the Django admin: who may flip the SCIM switch, and that it is recorded."""
 
-import json
-
 import pytest
 from django.contrib.auth.models import Permission
 from django.db import connection
@@ -36,7 +34,7 @@ def change_form(company: Company, **overrides: object) -> dict[str, object]:
         "scim_enabled": "on" if company.scim_enabled else "",
         "username_immutable": "on" if company.username_immutable else "",
         "username_is_work_email": "on" if company.username_is_work_email else "",
-        "attribute_allowlist": json.dumps(company.attribute_allowlist),
+        "attribute_allowlist": list(company.attribute_allowlist or []),
         "scim_strict": "on" if company.scim_strict else "",
         "scim_delete_action": company.scim_delete_action,
         "events-TOTAL_FORMS": str(len(event_ids)),
@@ -103,7 +101,8 @@ def test_permitted_staff_switch_scim_and_it_is_recorded(lead_client: Client, acm
     acme_id = acme.pk
 
     response = lead_client.post(
-        f"/admin/tenants/company/{acme_id}/change/", change_form(acme, scim_enabled="")
+        f"/admin/tenants/company/{acme_id}/change/",
+        change_form(acme, scim_enabled="", change_reason="Contract ended", change_confirmed="on"),
     )
 
     assert response.status_code == 302
@@ -114,6 +113,7 @@ def test_permitted_staff_switch_scim_and_it_is_recorded(lead_client: Client, acm
     event = CompanyEvent.objects.filter(company_id=acme_id).first()
     assert event is not None
     assert (event.action, event.actor) == (CompanyEvent.Action.SCIM_DISABLED, "lead@vendor.test")
+    assert event.detail == {"reason": "Contract ended"}
 
 
 def test_permitted_staff_switch_scim_with_the_list_action(
@@ -202,16 +202,16 @@ def test_support_sets_scim_policies_and_bad_allowlists_are_refused(lead_client: 
 
     refused = lead_client.post(
         f"/admin/tenants/company/{acme.pk}/change/",
-        change_form(acme, attribute_allowlist='["name", "nosuch"]'),
+        change_form(acme, attribute_allowlist=["name", "nosuch"]),
     )
     saved = lead_client.post(
         f"/admin/tenants/company/{acme.pk}/change/",
-        change_form(acme, username_immutable="on", attribute_allowlist='["name", "emails"]'),
+        change_form(acme, username_immutable="on", attribute_allowlist=["name", "emails"]),
     )
 
     assert (
         refused.status_code == 200
-        and "Unknown SCIM User attribute(s): nosuch" in refused.content.decode()
+        and "nosuch is not one of the available choices" in refused.content.decode()
     )
     assert saved.status_code == 302
     company = Company.objects.get(pk=acme.pk)

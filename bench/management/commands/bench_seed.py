@@ -3,6 +3,11 @@
 Contract (keep it: other SCIM servers are seeded the same way and compared): users i = 1..N
 have userName = primary work email = user{i}@example.com, givenName "User", familyName
 "{i}", active; user i belongs to group (i mod G), groups are named "Group {g}".
+
+`--profiles` adds what the portal's pages show (not part of the SCIM contract): title
+"{TITLES[i mod 7]} {i mod 100}" and department "Department {i mod 50}" (enterprise
+extension), and a provisioning ledger of one create per user over the last 30 days, every
+50th one failed (409 uniqueness).
 """
 
 from __future__ import annotations
@@ -25,6 +30,22 @@ from tenants.models import Company
 from tenants.services import company_create
 
 BATCH = 50_000
+TITLES = ("Engineer", "Analyst", "Designer", "Manager", "Accountant", "Recruiter", "Support")
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+# One create per member, spread over 30 days by seq; every 50th failed.
+LEDGER_SQL = """
+INSERT INTO directory_provisioningevent (created_at, operation, resource_type, resource_id,
+    user_name, external_id, display_name, outcome, status, scim_type, detail, idp, credential,
+    request_id)
+SELECT now() - (seq % 2592000) * interval '1 second', 'create', 'User', id, user_name, '',
+    display_name,
+    CASE WHEN seq % 50 = 0 THEN 'failed' ELSE 'succeeded' END,
+    CASE WHEN seq % 50 = 0 THEN 409 ELSE 201 END,
+    CASE WHEN seq % 50 = 0 THEN 'uniqueness' ELSE '' END,
+    CASE WHEN seq % 50 = 0 THEN 'userName is already taken.' ELSE '' END,
+    'Okta SCIM Client 1.0.0', 'bench', ''
+FROM directory_member
+"""
 
 
 def _copy(table: str, columns: list[str], rows: io.StringIO) -> None:
@@ -50,6 +71,11 @@ class Command(BaseCommand):
         parser.add_argument("--groups", type=int, default=10)
         parser.add_argument(
             "--reset", action="store_true", help="delete the company's users and groups first"
+        )
+        parser.add_argument(
+            "--profiles",
+            action="store_true",
+            help="give users a title and a department (the portal benchmark searches them)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -78,7 +104,9 @@ class Command(BaseCommand):
                 )
             group_ids = [uuid.uuid4() for _ in range(groups)]
             self._groups(group_ids)
-            self._users(users, group_ids)
+            self._users(users, group_ids, profiles=options["profiles"])
+            if options["profiles"]:
+                self._ledger()
         Company.objects.filter(pk=company.pk).update(seats_used=users, seat_limit=None)
         # VACUUM, not only ANALYZE: freshly copied rows get their hint bits set and the
         # visibility map filled here rather than by the benchmark's first reads (which then
@@ -89,6 +117,7 @@ class Command(BaseCommand):
         with schema_context(company.schema_name), connection.cursor() as cursor:
             for table in (
                 "directory_member",
+                "directory_provisioningevent",
                 "directory_membervalue",
                 "directory_membership",
                 "directory_memberbucket",
@@ -108,6 +137,11 @@ class Command(BaseCommand):
         )
 
     @staticmethod
+    def _ledger() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(LEDGER_SQL)
+
+    @staticmethod
     def _groups(group_ids: list[uuid.UUID]) -> None:
         now = timezone.now()
         rows = io.StringIO()
@@ -120,7 +154,7 @@ class Command(BaseCommand):
         )
 
     @staticmethod
-    def _users(count: int, group_ids: list[uuid.UUID]) -> None:
+    def _users(count: int, group_ids: list[uuid.UUID], *, profiles: bool = False) -> None:
         start = timezone.now() - dt.timedelta(seconds=count)
         for first in range(1, count + 1, BATCH):
             members, values, memberships = io.StringIO(), io.StringIO(), io.StringIO()
@@ -134,6 +168,9 @@ class Command(BaseCommand):
                     "emails": [{"value": email, "type": "work", "primary": True}],
                     "active": True,
                 }
+                if profiles:
+                    attributes["title"] = f"{TITLES[i % len(TITLES)]} {i % 100}"
+                    attributes[ENTERPRISE] = {"department": f"Department {i % 50}"}
                 created = (start + dt.timedelta(seconds=i)).isoformat()
                 members.write(
                     "\t".join(

@@ -1,0 +1,235 @@
+"""The Members page's search and sorts (directory.portal_selectors.members_for_portal): any
+part of a name, userName, email, title or department; read through indexes, never a scan of
+the company's members."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from directory import portal_selectors
+from directory.portal_selectors import members_for_portal
+from tenants.models import Company
+from tests.scim_client import Scim, okta_user
+
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+
+
+def _person(
+    scim: Scim,
+    user_name: str,
+    display: str,
+    *,
+    title: str = "",
+    department: str = "",
+    manager: str = "",
+    active: bool = True,
+) -> str:
+    given, _, family = display.partition(" ")
+    enterprise: dict[str, Any] = {"department": department}
+    if manager:
+        enterprise["manager"] = {"value": manager}
+    body = okta_user(
+        user_name,
+        externalId=user_name,
+        displayName=display,
+        name={"givenName": given, "familyName": family},
+        title=title,
+        active=active,
+        **{ENTERPRISE: enterprise},
+    )
+    response = scim.post("/Users", body)
+    assert response.status_code == 201, response.content
+    return str(response.json()["id"])
+
+
+@pytest.fixture
+def people(scim: Scim, acme: Company) -> dict[str, str]:
+    return {
+        "ada": _person(
+            scim, "ada.l@analytical.test", "Ada Lovelace", title="Mathematician", department="R&D"
+        ),
+        "grace": _person(
+            scim,
+            "ghopper@navy.test",
+            "Grace Hopper",
+            title="Rear Admiral",
+            department="Accounting",
+            active=False,
+        ),
+        "alan": _person(
+            scim, "turing@bletchley.test", "Alan Turing", title="Cryptanalyst", department="Hut 8"
+        ),
+    }
+
+
+def _names(query: str = "", state: str = "all", sort: str = "created") -> list[str]:
+    return [row.user_name for row in members_for_portal(query, state, sort).rows]
+
+
+@pytest.mark.parametrize(
+    ("query", "who"),
+    [
+        ("VELAC", "ada.l@analytical.test"),  # family name, any case
+        ("hopp", "ghopper@navy.test"),  # inside the userName
+        ("bletchley", "turing@bletchley.test"),  # email domain
+        ("ematic", "ada.l@analytical.test"),  # title
+        ("countin", "ghopper@navy.test"),  # department (enterprise extension)
+        ("Hut 8", "turing@bletchley.test"),
+        ("grace hop", "ghopper@navy.test"),  # across given and family name
+    ],
+)
+def test_search_finds_any_part_of_each_field(people: dict[str, str], query: str, who: str) -> None:
+    assert _names(query) == [who]
+
+
+def test_like_metacharacters_in_a_search_are_plain_text(people: dict[str, str]) -> None:
+    assert (
+        _names("%%%") == [] and _names("___") == [] and _names("R&D") == ["ada.l@analytical.test"]
+    )
+
+
+def test_one_or_two_characters_match_the_start_of_a_username_name_or_email(
+    people: dict[str, str],
+) -> None:
+    assert _names("gh") == ["ghopper@navy.test"]  # userName starts with it
+    assert _names("A") == ["ada.l@analytical.test", "turing@bletchley.test"]  # display names
+    assert _names("ov") == []  # inside a name: too short to search anywhere
+
+
+def test_search_combines_with_the_status_filter(people: dict[str, str]) -> None:
+    assert _names("test", state="active") == ["ada.l@analytical.test", "turing@bletchley.test"]
+    assert _names("test", state="deactivated") == ["ghopper@navy.test"]
+
+
+@pytest.mark.parametrize(
+    ("sort", "order"),
+    [
+        ("created", ["ada", "grace", "alan"]),
+        ("-created", ["alan", "grace", "ada"]),
+        ("name", ["ada", "alan", "grace"]),
+        ("-name", ["grace", "alan", "ada"]),
+        ("userName", ["ada", "grace", "alan"]),
+        ("-userName", ["alan", "grace", "ada"]),
+        ("email", ["ada", "grace", "alan"]),
+        ("status", ["grace", "ada", "alan"]),  # deactivated first
+        ("-status", ["alan", "ada", "grace"]),
+        ("nonsense", ["ada", "grace", "alan"]),  # unknown: provisioning order
+    ],
+)
+def test_members_sort_by_each_column_both_ways(
+    people: dict[str, str], sort: str, order: list[str]
+) -> None:
+    page = members_for_portal("", "all", sort)
+
+    assert [str(row.pk) for row in page.rows] == [people[who] for who in order]
+
+
+def test_rows_carry_title_department_and_manager(scim: Scim, people: dict[str, str]) -> None:
+    _person(
+        scim,
+        "report@analytical.test",
+        "Report One",
+        title="Analyst",
+        department="R&D",
+        manager=people["ada"],
+    )
+
+    (row,) = members_for_portal("report", "all").rows
+
+    assert (row.title, row.department, row.manager_name) == ("Analyst", "R&D", "Ada Lovelace")
+    assert str(row.manager_id) == people["ada"]
+
+
+def test_counting_and_paging_stop_at_the_cap(
+    people: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(portal_selectors, "MEMBER_SEARCH_CAP", 2)
+    monkeypatch.setattr(portal_selectors, "MEMBERS_PER_PAGE", 1)
+
+    page = members_for_portal("test", "all", page=99)
+
+    assert (page.total, page.capped, page.pages, page.number) == (2, True, 2, 2)
+    assert [row.user_name for row in page.rows] == ["ghopper@navy.test"]
+
+
+def _seed(count: int) -> None:
+    """`count` members written as bench_seed writes them (no services: only the plan matters),
+    and fresh statistics, as autovacuum would keep them."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO directory_member (id, user_name, active, display_name, given_name,
+                family_name, primary_email, manager_ref, attributes, version, created_at,
+                updated_at)
+            SELECT gen_random_uuid(), u.name || '@example.com', true, 'User ' || i,
+                'User', i::text, u.name || '@example.com', '',
+                jsonb_build_object('title', 'Engineer ' || (i %% 97),
+                    %s, jsonb_build_object('department', 'Dept ' || (i %% 89))),
+                1, now(), now()
+            FROM generate_series(1, %s) AS i,
+                LATERAL (SELECT left(md5(i::text), 6) || i AS name) AS u
+            """,
+            [ENTERPRISE, count],
+        )
+        cursor.execute("ANALYZE directory_member")
+
+
+def _plans(query: str, sort: str = "created") -> list[str]:
+    with CaptureQueriesContext(connection) as captured:
+        members_for_portal(query, "all", sort)
+    plans = []
+    with connection.cursor() as cursor:
+        for statement in captured.captured_queries:
+            if "directory_member" in statement["sql"] and "SET search_path" not in statement["sql"]:
+                cursor.execute("EXPLAIN " + statement["sql"])
+                plans.append("\n".join(row[0] for row in cursor.fetchall()))
+    return plans
+
+
+@pytest.mark.parametrize("sort", ["created", "-name", "email"])
+def test_a_search_reads_the_trigram_index_not_every_member(acme: Company, sort: str) -> None:
+    _seed(20_000)
+
+    # A fragment of one member's userName, as a person types it.
+    plans = _plans(hashlib.md5(b"1234").hexdigest()[:6].upper(), sort)  # noqa: S324
+
+    assert plans, "no query read the members"
+    for plan in plans:
+        assert "member_search_trgm" in plan, plan
+        assert "Seq Scan on directory_member" not in plan, plan
+
+
+def test_a_short_search_reads_the_prefix_indexes(acme: Company) -> None:
+    _seed(20_000)
+
+    plans = _plans("ab")  # 1 in 256 userNames starts with it
+
+    for plan in plans:
+        assert "Seq Scan on directory_member" not in plan, plan
+        assert "member_user_name_prefix" in plan, plan
+
+
+def test_a_search_page_past_the_end_shows_the_last_page(people: dict[str, str]) -> None:
+    page = members_for_portal("test", "all", "userName", page=5)
+
+    assert (page.total, page.capped, page.pages, page.number) == (3, False, 1, 1)
+    assert [row.user_name for row in page.rows] == [
+        "ada.l@analytical.test",
+        "ghopper@navy.test",
+        "turing@bletchley.test",
+    ]
+
+
+def test_a_search_is_one_query_while_its_matches_fit_under_the_cap(
+    people: dict[str, str],
+) -> None:
+    with CaptureQueriesContext(connection) as captured:
+        page = members_for_portal("test", "all", "-name")
+
+    statements = [q for q in captured.captured_queries if "search_path" not in q["sql"]]
+    assert len(statements) == 1 and page.total == 3
