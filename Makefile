@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-$(shell cat $(LOCK) | md5sum | cut -c1-12)
 LOCK_COMPILE = $(VENV)/bin/uv pip compile pyproject.toml --universal --generate-hashes \
   --no-emit-index-url --no-emit-find-links --no-header --quiet
 
-.PHONY: run test test-unprepared manage doctor serve worker beat lint fmt typecheck migrations-check check install lock lock-check clean-data bench bench-company soak docs tour
+.PHONY: run test test-unprepared manage doctor serve worker beat lint fmt typecheck migrations-check check install lock lock-check clean-data bench bench-company bench-webhooks soak docs tour
 
 install: $(STAMP)
 
@@ -103,6 +103,10 @@ bench: install
 ## Time company creation (see bench/README.md).
 bench-company: install
 	$(PY) -m bench.company_create $(ARGS)
+
+## Webhook delivery under a sustained event rate: one worker, p95 delay (see bench/README.md).
+bench-webhooks: install
+	$(PY) -m bench.webhook_drain $(ARGS)
 
 ## Soak and fault run (see bench/README.md): own stack, IdP traffic, Redis/PostgreSQL/worker faults.
 soak: install

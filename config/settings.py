@@ -67,6 +67,8 @@ SHARED_APPS = [
     "events.feed",
     # The vendor API (/api/v1/ on the public site; no models) and its OpenAPI schema.
     "vendor_api",
+    # Webhook endpoints, their cursors and delivery log (public; webhooks/).
+    "webhooks",
     "drf_spectacular",
     "drf_spectacular_sidecar",
 ]
@@ -310,6 +312,12 @@ SCIM_CREDENTIAL_RATE_LIMIT_PER_MINUTE = int(
     os.environ.get("SCIM_CREDENTIAL_RATE_LIMIT_PER_MINUTE", "6000")
 )
 SCIM_AUTH_FAILURES_PER_MINUTE = int(os.environ.get("SCIM_AUTH_FAILURES_PER_MINUTE", "20"))
+# Successful SCIM requests are counted per process and sent to Redis by a timer this many
+# seconds after the first uncounted one (infra/usage.py): no round trip on any request; the
+# Overview's counts lag by up to this much.
+SCIM_USAGE_FLUSH_SECONDS = float(os.environ.get("SCIM_USAGE_FLUSH_SECONDS", "5"))
+# Refused and failed SCIM requests (directory.RequestTally) are kept this many days.
+REQUEST_TALLY_RETENTION_DAYS = int(os.environ.get("REQUEST_TALLY_RETENTION_DAYS", "30"))
 # Proxies in front of the app that append to X-Forwarded-For (infra/client_ip.py).
 TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 
@@ -366,13 +374,51 @@ SIGN_IN_LOG_RETENTION_DAYS = int(os.environ.get("SIGN_IN_LOG_RETENTION_DAYS", "9
 EXPORT_ROOT = Path(os.environ.get("EXPORT_ROOT") or BASE_DIR / ".data" / "exports")
 EXPORT_TTL_HOURS = int(os.environ.get("EXPORT_TTL_HOURS", "24"))
 SEAT_WARNING_PERCENT = int(os.environ.get("SEAT_WARNING_PERCENT", "80"))
+# People provisioned from the seat waitlist in the transaction that frees their seats; more
+# are provisioned by a Celery task right after (directory.waitlist), so a large limit raise
+# does not hold the seat lock for long.
+WAITLIST_DRAIN_BATCH = int(os.environ.get("WAITLIST_DRAIN_BATCH", "100"))
+# Retry-After of a deactivation or deletion the deprovisioning brake holds (directory.brake).
+DEPROVISION_BRAKE_RETRY_AFTER = int(os.environ.get("DEPROVISION_BRAKE_RETRY_AFTER", "300"))
+# Support's addresses, comma-separated: told when a company's deprovisioning brake trips.
+SUPPORT_EMAILS = [a.strip() for a in os.environ.get("SUPPORT_EMAILS", "").split(",") if a.strip()]
 # Change events (the vendor API's /api/v1/events) are kept this long, then purged daily.
 EVENT_RETENTION_DAYS = int(os.environ.get("EVENT_RETENTION_DAYS", "30"))
 # How often the relay copies new company events into the all-companies feed: the feed's delay.
 EVENTS_RELAY_SECONDS = int(os.environ.get("EVENTS_RELAY_SECONDS", "2"))
+# --- Webhooks (webhooks/; docs/integrate.md, docs/operations.md, docs/security.md) ---------
+# The sweeper hands every endpoint's undelivered events to a worker this often: the delay
+# before a first attempt, and the resolution of retries.
+WEBHOOK_SWEEP_SECONDS = float(os.environ.get("WEBHOOK_SWEEP_SECONDS", "1"))
+# A stream handed to a worker is not handed again for this long unless the worker finishes.
+WEBHOOK_KICK_SECONDS = int(os.environ.get("WEBHOOK_KICK_SECONDS", "60"))
+WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10"))
+# Retries double from the base up to the maximum (with jitter); an endpoint failing for
+# WEBHOOK_DISABLE_AFTER_SECONDS (default 24 h) is disabled and support gets an e-mail.
+WEBHOOK_RETRY_BASE_SECONDS = float(os.environ.get("WEBHOOK_RETRY_BASE_SECONDS", "5"))
+WEBHOOK_RETRY_MAX_SECONDS = float(os.environ.get("WEBHOOK_RETRY_MAX_SECONDS", "3600"))
+WEBHOOK_DISABLE_AFTER_SECONDS = int(os.environ.get("WEBHOOK_DISABLE_AFTER_SECONDS", "86400"))
+# Delivered rows of the delivery log are kept this long (retrying ones until they succeed).
+WEBHOOK_LOG_RETENTION_DAYS = int(os.environ.get("WEBHOOK_LOG_RETENTION_DAYS", "14"))
+WEBHOOK_ROTATION_GRACE_HOURS = int(os.environ.get("WEBHOOK_ROTATION_GRACE_HOURS", "24"))
+# Key material for encrypting signing secrets at rest; empty: derived from SECRET_KEY.
+WEBHOOK_SECRET_KEY = os.environ.get("WEBHOOK_SECRET_KEY", "")
+# SSRF: endpoints on loopback/private addresses, and plain http, only where allowed (dev, tests).
+WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS", DEBUG)
+WEBHOOK_ALLOW_HTTP = env_bool("WEBHOOK_ALLOW_HTTP", DEBUG)
+# The `iss` of RFC 9967 SETs: this deployment's public base URL.
+WEBHOOK_ISSUER = os.environ.get("WEBHOOK_ISSUER") or PUBLIC_BASE_URL or "https://headcount.invalid"
+# Who hears about a disabled endpoint (and Django's ADMINS, if set).
+SUPPORT_EMAIL = os.environ.get("SUPPORT_EMAIL", "")
+ADMINS = [("Support", a) for a in os.environ.get("ADMINS", "").split(",") if a]
+
 CELERY_BEAT_SCHEDULE = {
     "seat-check": {"task": "tenants.tasks.seat_check_all", "schedule": 3600.0},
     "ledger-retention": {"task": "directory.tasks.ledger_purge_all", "schedule": 24 * 3600.0},
+    "request-tally-retention": {
+        "task": "directory.tasks.request_tallies_purge_all",
+        "schedule": 24 * 3600.0,
+    },
     "exports-expiry": {"task": "directory.tasks.exports_purge_all", "schedule": 3600.0},
     "oauth-retention": {"task": "tokens.tasks.oauth_purge_all", "schedule": 24 * 3600.0},
     "token-lifecycle": {"task": "tokens.tasks.token_lifecycle_all", "schedule": 3600.0},
@@ -383,6 +429,8 @@ CELERY_BEAT_SCHEDULE = {
     "schema-pool": {"task": "tenants.tasks.schema_pool_fill", "schedule": 60.0},
     "events-relay": {"task": "events.tasks.relay", "schedule": float(EVENTS_RELAY_SECONDS)},
     "events-retention": {"task": "events.tasks.purge", "schedule": 24 * 3600.0},
+    "webhooks-sweep": {"task": "webhooks.tasks.sweep", "schedule": float(WEBHOOK_SWEEP_SECONDS)},
+    "webhooks-log-retention": {"task": "webhooks.tasks.log_purge", "schedule": 24 * 3600.0},
 }
 # Company schemas cloned ahead of time, so creating a company is a rename (tenants.schema_pool).
 SCHEMA_POOL_SIZE = int(os.environ.get("SCHEMA_POOL_SIZE", "5"))

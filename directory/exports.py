@@ -17,6 +17,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from directory.models import LedgerExport, ProvisioningEvent
+from directory.selectors import parse_member_id
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,10 @@ def clean_criteria(raw: dict[str, Any]) -> dict[str, str]:
     outcome = raw.get("outcome") if raw.get("outcome") in ("failed", "warned", "all") else "failed"
     operation = str(raw.get("operation")) if raw.get("operation") in OPERATIONS else ""
     criteria = {"outcome": str(outcome), "operation": operation, "since": "", "until": ""}
+    # One member's or group's history (the links on their pages).
+    resource = parse_member_id(str(raw.get("resource") or ""))
+    if resource is not None:
+        criteria["resource"] = str(resource)
     for key in ("since", "until"):
         try:
             criteria[key] = dt.date.fromisoformat(str(raw.get(key) or "")).isoformat()
@@ -62,6 +67,8 @@ def ledger_events(criteria: dict[str, str]) -> QuerySet[ProvisioningEvent]:
         events = events.filter(warnings__isnull=False)
     if criteria.get("operation"):
         events = events.filter(operation=criteria["operation"])
+    if criteria.get("resource"):
+        events = events.filter(resource_id=criteria["resource"])
     if criteria.get("since"):
         events = events.filter(created_at__date__gte=criteria["since"])
     if criteria.get("until"):

@@ -33,6 +33,9 @@ class CallContext:
     request_id: str = ""
     # A retry from the log: the ledger row of the failure being replayed (directory/retry.py).
     retry_of: int | None = None
+    # Kept in the success row's detail: why Headcount made a write itself ("Provisioned from
+    # the waitlist").
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -112,7 +115,8 @@ def ledger_success(
         **_row(operation, subject, context),
         outcome=ProvisioningEvent.Outcome.SUCCEEDED,
         status=status,
-        detail=detail,
+        # A write Headcount made itself says why (context.note: "Provisioned from the waitlist").
+        detail=" ".join(part for part in (context.note, detail) if part)[:2000],
         warnings=[warning.as_json() for warning in warnings] or None,
     )
 
@@ -123,7 +127,7 @@ def ledger_failure(
     request = redact_request(operation, subject.resource_type, payload)
     ProvisioningEvent.objects.create(
         **_row(operation, subject, context),
-        outcome=ProvisioningEvent.Outcome.FAILED,
+        outcome=getattr(error, "ledger_outcome", ProvisioningEvent.Outcome.FAILED),
         status=error.status,
         scim_type=error.scim_type or "",
         # The message may quote the request (a path it could not parse): not its secrets.
@@ -158,11 +162,15 @@ def recorded(
 ) -> Iterator[LedgerEntry]:
     """Run a write in one transaction, recorded in the ledger: the success row inside the
     transaction (call `entry.succeeded`), a failure row (with the redacted `payload`) after
-    the rollback."""
+    the rollback. An error's `after_rollback` callables (what a refusal must remember: a
+    waitlist entry, a tripped brake) run in the failure row's transaction."""
     entry = LedgerEntry(operation, subject, context)
     try:
         with transaction.atomic():
             yield entry
     except ScimError as error:
-        ledger_failure(operation, entry.subject, context, error, payload)
+        with transaction.atomic():
+            ledger_failure(operation, entry.subject, context, error, payload)
+            for remember in getattr(error, "after_rollback", ()):
+                remember()
         raise

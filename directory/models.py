@@ -139,6 +139,9 @@ class ProvisioningEvent(models.Model):
     class Outcome(models.TextChoices):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
+        # A deactivation or deletion the deprovisioning brake held back (directory.brake):
+        # nothing changed, the IdP was asked to retry.
+        HELD = "held", "Held"
 
     created_at = models.DateTimeField(auto_now_add=True)
     operation = models.CharField(max_length=16)  # create, replace, patch, delete
@@ -188,6 +191,46 @@ class ProvisioningEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.operation} {self.resource_type} {self.outcome}"
+
+
+class WaitlistEntry(models.Model):
+    """A person whose create or reactivation was refused for seats, waiting for one
+    (directory.waitlist). Provisioned oldest first when seats free up. `request` is the User
+    as the service normalised it, with secrets taken out: never a password."""
+
+    class Operation(models.TextChoices):
+        CREATE = "create", "Create"
+        REACTIVATE = "reactivate", "Reactivate"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    operation = models.CharField(max_length=16, choices=Operation.choices)
+    user_name = models.CharField(max_length=255)
+    external_id = models.CharField(max_length=255, blank=True)
+    display_name = models.CharField(max_length=255, blank=True)
+    # The deactivated member a reactivation is for; gone with it when the IdP deletes it.
+    member = models.ForeignKey(
+        Member, null=True, blank=True, on_delete=models.CASCADE, related_name="waiting"
+    )
+    request = models.JSONField(default=dict)
+    idp = models.CharField(max_length=200, blank=True)
+    # The place in line: the first refusal; the IdP's retries of the same person keep it.
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    attempts = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(Lower("user_name"), name="waitlist_user_name_ci_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["created_at", "id"], name="waitlist_order"),
+            models.Index(fields=["external_id"], name="waitlist_external_id"),
+            models.Index(fields=["member"], name="waitlist_member"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_name} waiting to {self.operation}"
 
 
 class Group(models.Model):
@@ -274,3 +317,50 @@ class LedgerExport(models.Model):
         if not self.rows_total:
             return 0
         return min(99, int(100 * self.rows_written / self.rows_total))
+
+
+class RequestTally(models.Model):
+    """SCIM requests that were refused or failed, coalesced: one row per (minute, caller, cause,
+    status) with a count, so a flood of bad requests costs one row a minute, not one per request.
+
+    `caller` is the credential's id when one is known (revoked and expired ones included), else
+    what the caller presented that is safe to keep: a token's public display prefix or a Basic
+    username, never a secret. Written with INSERT … ON CONFLICT (directory/traffic.py)."""
+
+    class Cause(models.TextChoices):
+        NO_CREDENTIAL = "no_credential", "No credential sent"
+        REJECTED = "rejected", "Credentials rejected"
+        REVOKED = "revoked", "Revoked credential"
+        EXPIRED = "expired", "Expired credential"
+        SCIM_OFF = "scim_off", "SCIM switched off"
+        RATE_LIMITED = "rate_limited", "Rate limited"
+        FAILED = "failed", "Request failed"
+
+    minute = models.DateTimeField()
+    caller = models.CharField(max_length=150)
+    cause = models.CharField(max_length=16, choices=Cause.choices)
+    status = models.PositiveSmallIntegerField()
+    credential_id = models.UUIDField(null=True, blank=True)
+    count = models.PositiveIntegerField(default=1)
+    first_at = models.DateTimeField()
+    last_at = models.DateTimeField()
+    # Of the latest request in the row: enough to find it in the caller's own logs.
+    method = models.CharField(max_length=8, blank=True)
+    path = models.CharField(max_length=300, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    idp = models.CharField(max_length=200, blank=True, help_text="The caller's User-Agent")
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["minute", "caller", "cause", "status"], name="requesttally_one_per_minute"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["-last_at", "-id"], name="requesttally_recent"),
+            models.Index(fields=["credential_id", "-last_at"], name="requesttally_credential"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.minute:%Y-%m-%d %H:%M} {self.caller} {self.cause} x{self.count}"

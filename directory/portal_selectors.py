@@ -17,12 +17,13 @@ from django.db import connection
 from django.db.models import Count, F, Func, Q, QuerySet, TextField, Value, Window
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Coalesce, Lower, NullIf, TruncDate
-from django.db.models.lookups import Contains, StartsWith
+from django.db.models.lookups import Contains, Exact, StartsWith
 from django.utils import timezone
 
-from directory.models import Group, LedgerExport, Member, ProvisioningEvent
+from directory.models import Group, LedgerExport, Member, ProvisioningEvent, WaitlistEntry
 from directory.selectors import folded, member_count, parse_member_id
 from scim_protocol.schema import ENTERPRISE_USER
+from tenants.models import Company
 
 MEMBER_STATES = ("active", "deactivated")  # anything else lists everyone
 MEMBERS_PER_PAGE = 50
@@ -36,7 +37,7 @@ MEMBER_SEARCH_CAP = 1_000
 
 class _Folded(Func):
     """What a search looks through, folded: the same expression as the trigram index of
-    migration directory/0008, column for column, so the planner matches the two (it compares
+    migration directory/0010, column for column, so the planner matches the two (it compares
     expression trees, so a column may carry its table's alias here). Title and department
     may be absent from the stored resource; the text columns are NOT NULL."""
 
@@ -298,3 +299,56 @@ def _counts_by_day(first: dt.date, before: dt.date) -> dict[dt.date, tuple[int, 
         )
         .order_by()
     }
+
+
+@dataclass(frozen=True)
+class Waitlist:
+    """The head of the seat waitlist (oldest first) and how many wait in all."""
+
+    total: int
+    entries: Sequence[WaitlistEntry]
+
+
+def waitlist_for_portal(limit: int = 50) -> Waitlist:
+    """The first `limit` people waiting for a seat and the total, in one query (the total
+    rides on each row as a window count)."""
+    rows = list(
+        WaitlistEntry.objects.annotate(total=Window(Count("*")))
+        .order_by("created_at", "id")
+        .only("id", "operation", "user_name", "external_id", "display_name", "idp", "created_at")[
+            :limit
+        ]
+    )
+    return Waitlist(total=rows[0].total if rows else 0, entries=rows)
+
+
+def held_deprovisions(company: Company, limit: int = 50) -> list[ProvisioningEvent]:
+    """The requests the deprovisioning brake held since it tripped, newest first; nothing
+    (and no query) while it is not tripped."""
+    if company.deprovision_held_since is None:
+        return []
+    return list(
+        ProvisioningEvent.objects.filter(
+            outcome=ProvisioningEvent.Outcome.HELD,
+            created_at__gte=company.deprovision_held_since,
+        ).only("id", "created_at", "operation", "user_name", "external_id", "idp", "resource_id")[
+            :limit
+        ]
+    )
+
+
+def ledger_event_get(event_id: int) -> ProvisioningEvent | None:
+    return ProvisioningEvent.objects.filter(pk=event_id).first()
+
+
+def member_conflicting(user_name: str, external_id: str) -> Member | None:
+    """The member a create or rename collided with: the same userName (folded as the unique
+    index folds) or externalId. One indexed query; None when it is gone since."""
+    match = Q()
+    if user_name:
+        match |= Q(Exact(Lower("user_name"), folded(user_name)))
+    if external_id:
+        match |= Q(external_id=external_id)
+    if not match:
+        return None
+    return Member.objects.filter(match).only("id", "user_name", "display_name").first()

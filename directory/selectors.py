@@ -244,7 +244,9 @@ def same_when_folded(first: str, second: str) -> bool:
 # SHARE, by id: a group's new members, a user's new manager); (3) the members whose manager
 # reference it resolves or clears (FOR NO KEY UPDATE, by id: reports waiting for a new
 # userName, the reports of a deleted user); (4) the seat lock (the company's row,
-# directory.seats); (5) what it inserts (the position index's bucket row, unique index entries).
+# directory.seats); (5) what it inserts (the position index's bucket row, unique index entries);
+# (6) seat waitlist rows (directory.waitlist, which locks a waiting person's (2)/(3) rows
+# before the seat lock when it provisions them).
 # A DELETE of a user therefore either waits for every write that references it and then
 # removes those references with it, or comes first, and the writes find the user gone (a 400,
 # or a manager reference left waiting) instead of failing on the foreign key at commit.

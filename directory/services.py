@@ -9,15 +9,20 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import QuerySet
+from django.db.models.functions import Lower
 from django.utils import timezone
+from django_tenants.utils import schema_context
 
 from directory import change_events
+from directory.brake import deprovision_take
 from directory.columns import member_column_values
 from directory.integrity import check_if_match, save_unique
 from directory.ledger import CallContext, LedgerEntry, Subject, recorded
-from directory.models import Member, MemberValue
-from directory.seats import SeatLimitReached, seats_release, seats_take
+from directory.models import Member, MemberValue, WaitlistEntry
+from directory.seats import SeatLimitReached, seats_take
 from directory.selectors import (
     MemberWithRoles,
     folded,
@@ -29,11 +34,21 @@ from directory.selectors import (
     reports_of,
     same_when_folded,
 )
+from directory.waitlist import (
+    Prepared,
+    drain_batch,
+    waitlist_context,
+    waitlist_drain,
+    waitlist_forget,
+    waitlist_prepare,
+    waitlisted,
+)
 from scim_protocol import errors
 from scim_protocol.patch import apply_patch
 from scim_protocol.schema import ENTERPRISE_USER, USER
 from scim_protocol.user_input import UserPolicy, normalized_user, policy_from, primary_email
 from tenants.models import Company
+from tenants.services import company_update_settings
 
 MULTI_VALUED = (
     "emails",
@@ -74,7 +89,21 @@ def member_create(*, company: Company, payload: Any, context: CallContext) -> Me
         # userName's index entry, as in member_delete and updates.
         waiting = members_waiting_for(member.id, member.user_name)
         if member.active:
-            seats_take(company)
+            try:
+                seats_take(company)
+            except SeatLimitReached as full:
+                # Re-provisioning someone who exists is a 409 even when seats are full (the
+                # IdP's retry of a person the waitlist provisioned): never a waitlist entry.
+                if _named(member.user_name).exists():
+                    raise errors.Uniqueness(
+                        f'A user with userName "{member.user_name}" already exists.'
+                    ) from None
+                raise waitlisted(
+                    full, operation="create", resource=resource, member_id=None, idp=context.idp
+                ) from None
+        else:
+            # Created deactivated: a person waiting under this name no longer wants a seat.
+            waitlist_forget(user_name=member.user_name, external_id=member.external_id or "")
         _save(member, insert=True)
         _write_values(member, resource, replace=False)
         _adopt(member, waiting)
@@ -107,7 +136,7 @@ def member_replace(
         before, was_active = member.attributes, member.active
         check_if_match(member.version, if_match, "user")
         normalized = normalized_user(payload, user_policy(company))
-        _update(company, member, normalized.resource)
+        _update(company, member, normalized.resource, context)
         entry.succeeded(_subject(member), 200, warnings=normalized.dropped)
         change_events.user_updated(
             company, member, found.roles, before=before, was_active=was_active, context=context
@@ -140,7 +169,7 @@ def member_patch(
         check_if_match(member.version, if_match, "user")
         patched = apply_patch(copy.deepcopy(member.attributes), operations, USER)
         normalized = normalized_user(patched, user_policy(company), default_active=False)
-        _update(company, member, normalized.resource)
+        _update(company, member, normalized.resource, context)
         entry.succeeded(_subject(member), 200, warnings=normalized.dropped)
         change_events.user_updated(
             company, member, found.roles, before=before, was_active=was_active, context=context
@@ -166,9 +195,15 @@ def member_delete(
         # every write takes (directory.selectors). No new report can appear meanwhile: naming
         # this member as manager takes FOR KEY SHARE on its row, which waits for this delete.
         reports_of(member.id)
-        if member.active:
-            seats_release(company)
-        member.delete()
+        freed = member.active
+        if freed:
+            # The head of the seat waitlist is prepared before the seat lock (lock order);
+            # the brake may hold the delete (503, nothing changed).
+            prepared = waitlist_prepare(1)
+            deprovision_take(company)
+        member.delete()  # with a reactivation of it that was waiting
+        if freed:
+            waitlist_drain(company, prepared, _provision_waiting)
         entry.succeeded(entry.subject, 204, detail="Deleted.")
         change_events.user_deleted(entry.subject, context)
 
@@ -189,7 +224,7 @@ def _deactivate_on_delete(
     check_if_match(member.version, if_match, "user")
     before, was_active = member.attributes, member.active
     if member.active:
-        _update(company, member, {**member.attributes, "active": False})
+        _update(company, member, {**member.attributes, "active": False}, context)
         change_events.user_updated(
             company, member, found.roles, before=before, was_active=was_active, context=context
         )
@@ -199,6 +234,37 @@ def _deactivate_on_delete(
         detail="Deactivated and kept, as this company's deprovisioning policy says "
         "(the identity provider can reactivate the user).",
     )
+
+
+def seat_limit_set(*, company: Company, limit: int | None, actor: str, reason: str = "") -> int:
+    """Change the seat limit (None: unlimited), as support does in the admin and with
+    `manage.py company_seats`, and provision the people on the waitlist that now fit, oldest
+    first, in the same transaction. Returns how many were provisioned; `reason` goes into the
+    company's history with the change. Raises ValidationError for a negative limit."""
+    if limit is not None and limit < 0:
+        raise ValidationError("A seat limit cannot be negative.", code="invalid")
+    used = Company.objects.only("seats_used").get(pk=company.pk).seats_used
+    room = drain_batch() if limit is None else min(max(0, limit - used), drain_batch())
+    with schema_context(company.schema_name), transaction.atomic():
+        prepared = waitlist_prepare(room)
+        # Takes the seat lock (the company's row) and records the change.
+        company_update_settings(
+            company=company,
+            actor=actor,
+            seat_limit=limit,
+            clear_seat_limit=limit is None,
+            reason=reason,
+        )
+        return waitlist_drain(company, prepared, _provision_waiting)
+
+
+def waitlist_drain_now(company: Company) -> int:
+    """Provision a batch of waiting people that fit (the Celery task's work, in the
+    company's schema). Returns how many were provisioned."""
+    with transaction.atomic():
+        prepared = waitlist_prepare(drain_batch())
+        Company.objects.select_for_update().only("pk").get(pk=company.pk)  # the seat lock
+        return waitlist_drain(company, prepared, _provision_waiting)
 
 
 # --- internals ------------------------------------------------------------------------------
@@ -233,7 +299,40 @@ def _subject(member: Member) -> Subject:
     )
 
 
-def _update(company: Company, member: Member, resource: dict[str, Any]) -> None:
+def _provision_waiting(company: Company, entry: WaitlistEntry) -> None:
+    """Provision one person from the waitlist through the services the IdP's requests use,
+    so they get the same ledger rows (and side effects). Someone created or reactivated
+    meanwhile (the IdP's own retry won) needs nothing."""
+    context = waitlist_context(entry)
+    if entry.operation == WaitlistEntry.Operation.REACTIVATE:
+        member = (
+            Member.objects.filter(id=entry.member_id).only("active").first()
+            if entry.member_id
+            else None
+        )
+        if member is None or member.active:
+            return
+        member_patch(
+            company=company,
+            member_id=str(member.pk),
+            operations=[{"op": "replace", "path": "active", "value": True}],
+            context=context,
+        )
+        return
+    if not _named(entry.user_name).exists():
+        member_create(company=company, payload=entry.request, context=context)
+
+
+def _named(user_name: str) -> QuerySet[Member]:
+    """The member with this userName, folded as the unique index folds."""
+    return Member.objects.alias(folded_name=Lower("user_name")).filter(
+        folded_name=folded(user_name)
+    )
+
+
+def _update(
+    company: Company, member: Member, resource: dict[str, Any], context: CallContext
+) -> None:
     was_active = member.active
     old_user_name, old_external_id = member.user_name, member.external_id
     old_values = _multi_valued(member.attributes)
@@ -249,10 +348,26 @@ def _update(company: Company, member: Member, resource: dict[str, Any]) -> None:
     waiting = members_waiting_for(member.id, member.user_name) if renamed else []
     # The seat lock (the company's row) before writing the new userName: a create takes it
     # before inserting one, so a rename racing a create of the same name cannot deadlock.
+    prepared: Prepared | None = None
     if member.active and not was_active:
-        seats_take(company)
+        try:
+            seats_take(company)
+        except SeatLimitReached as full:
+            raise waitlisted(
+                full,
+                operation="reactivate",
+                resource=resource,
+                member_id=member.id,
+                idp=context.idp,
+            ) from None
     elif was_active and not member.active:
-        seats_release(company)
+        # The head of the seat waitlist is prepared before the seat lock (lock order); the
+        # brake may hold the deactivation (503, nothing changed).
+        prepared = waitlist_prepare(1)
+        deprovision_take(company)
+    elif not member.active:
+        # Still deactivated: the IdP no longer wants a reactivation that was waiting.
+        waitlist_forget(member_id=member.id)
     member.version += 1
     member.updated_at = timezone.now()
     keys_changed = (member.user_name, member.external_id) != (old_user_name, old_external_id)
@@ -262,6 +377,8 @@ def _update(company: Company, member: Member, resource: dict[str, Any]) -> None:
     if _multi_valued(resource) != old_values:
         _write_values(member, resource, replace=True)
     _adopt(member, waiting)
+    if prepared is not None:
+        waitlist_drain(company, prepared, _provision_waiting)
 
 
 def _multi_valued(resource: dict[str, Any]) -> list[Any]:

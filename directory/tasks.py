@@ -10,7 +10,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import connection
 
-from directory import exports
+from directory import exports, traffic
 from directory.retry import ledger_retry_many, retry_report_send
 from directory.seat_check import company_seat_check
 from tenants.models import Company
@@ -44,6 +44,14 @@ def ledger_purge_all() -> int:
     return sum(for_each_company(lambda _company: exports.ledger_purge(days)))
 
 
+@shared_task(name="directory.tasks.request_tallies_purge_all")
+def request_tallies_purge_all() -> int:
+    """Retention: drop refused/failed request tallies older than REQUEST_TALLY_RETENTION_DAYS
+    in every company."""
+    days = settings.REQUEST_TALLY_RETENTION_DAYS
+    return sum(for_each_company(lambda _company: traffic.tallies_purge(days)))
+
+
 @shared_task(name="directory.tasks.exports_purge_all")
 def exports_purge_all() -> dict[str, int]:
     """Expire old exports and re-queue stuck ones, in every company."""
@@ -70,3 +78,17 @@ def ledger_retry_batch(event_ids: list[int], actor: str) -> dict[str, int]:
     report = ledger_retry_many(company=company, event_ids=event_ids, actor=actor)
     retry_report_send(company, actor, report)
     return report.as_dict()
+
+
+@shared_task(name="directory.tasks.waitlist_drain")
+def waitlist_drain_task(schema_name: str) -> int:
+    """Provision the waiting people that fit but were not provisioned in the transaction that
+    freed their seats (more than one batch); queues itself again while more fit."""
+    from django_tenants.utils import schema_context
+
+    from directory.services import waitlist_drain_now
+    from tenants.models import Company
+
+    company = Company.objects.get(schema_name=schema_name)
+    with schema_context(schema_name):
+        return waitlist_drain_now(company)

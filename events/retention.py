@@ -7,10 +7,18 @@ import datetime as dt
 from django.db import connection, transaction
 from django.utils import timezone
 
-# A company's events are dropped only once the relay has copied them: an event still waiting
-# for the relay (the worker was down for days) is kept until it is in the feed.
+# A company's events are dropped only once the relay has copied them (an event still waiting
+# for the relay, the worker down for days, is kept until it is in the feed) and every enabled
+# webhook endpoint has delivered them (webhooks.models.WebhookCursor; the table is named, not
+# imported: webhooks sits above events). A disabled endpoint holds nothing back: what it misses
+# beyond the retention period is gone for it (docs/operations.md).
 _STREAMS_SQL = """
-SELECT r.schema_name, r.relayed_seq FROM public.events_feed_relaycursor AS r
+SELECT r.schema_name, LEAST(r.relayed_seq, COALESCE((
+    SELECT min(k.delivered_seq) FROM public.webhooks_webhookcursor AS k
+    JOIN public.webhooks_webhookendpoint AS e ON e.id = k.endpoint_id AND e.enabled
+    WHERE k.schema_name = r.schema_name
+), r.relayed_seq))
+FROM public.events_feed_relaycursor AS r
 WHERE to_regclass(quote_ident(r.schema_name) || '.events_changeevent') IS NOT NULL
 ORDER BY r.schema_name
 """
@@ -27,12 +35,12 @@ def events_purge(days: int, *, now: dt.datetime | None = None) -> int:
         deleted += cursor.rowcount
         cursor.execute(_STREAMS_SQL)
         streams = cursor.fetchall()
-    for schema_name, relayed_seq in streams:
+    for schema_name, kept_after in streams:
         table = f"{connection.ops.quote_name(schema_name)}.events_changeevent"
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
                 f"DELETE FROM {table} WHERE occurred_at < %s AND seq <= %s",  # noqa: S608 - quoted name
-                [cutoff, relayed_seq],
+                [cutoff, kept_after],
             )
             deleted += cursor.rowcount
     return deleted

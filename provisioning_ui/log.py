@@ -14,9 +14,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from directory import traffic
+from directory.diagnosis import diagnose_credentials, diagnose_failure
 from directory.exports import OPERATIONS, clean_criteria, export_path, export_request, ledger_events
-from directory.models import LedgerExport, ProvisioningEvent
-from directory.portal_selectors import export_live, exports_live
+from directory.models import LedgerExport, ProvisioningEvent, RequestTally
+from directory.portal_selectors import export_live, exports_live, member_conflicting
 from directory.retry import (
     BULK_LIMIT,
     RetryRefused,
@@ -26,9 +28,13 @@ from directory.retry import (
     retry_id,
     with_retry_state,
 )
+from provisioning_ui.lifecycle import lifecycle_context
 from provisioning_ui.permissions import actor_label
+from scim_protocol.idp import identify
+from tokens.selectors import credential_get
 
 PAGE_SIZE = 50
+REFUSED_SHOWN = 20
 
 
 @require_GET
@@ -49,6 +55,9 @@ def provisioning_log(request: HttpRequest) -> HttpResponse:
             "exports": exports,
             "query": request.GET.urlencode(),
             "can_retry": request.user.can_manage_credentials,  # type: ignore[union-attr]
+            **lifecycle_context(request, request.tenant),  # type: ignore[attr-defined]
+            # Refused and failed requests, coalesced per minute (directory/traffic.py).
+            "refused": traffic.tallies_recent(REFUSED_SHOWN),
         },
     )
 
@@ -122,8 +131,38 @@ def log_entry_view(request: HttpRequest, event_id: str) -> HttpResponse:
             "entry": entry,
             "can_retry": request.user.can_manage_credentials,  # type: ignore[union-attr]
             "bulk_limit": BULK_LIMIT,
+            **_explained(entry.event),
         },
     )
+
+
+# The SCIM request each ledger operation was (the ledger keeps the operation, not the line).
+_METHODS = {"create": "POST", "replace": "PUT", "patch": "PATCH", "delete": "DELETE"}
+
+
+def _explained(event: ProvisioningEvent) -> dict[str, object]:
+    """What the entry's page says beyond the row: the request line, the IdP by name, and
+    for a failure what to do about it (directory/diagnosis.py), with the existing user a
+    create collided with."""
+    path = f"/{event.resource_type}s" + (
+        f"/{event.resource_id}" if event.resource_id and event.operation != "create" else ""
+    )
+    diagnosis = existing = None
+    if event.outcome == ProvisioningEvent.Outcome.FAILED:
+        diagnosis = diagnose_failure(
+            status=event.status,
+            scim_type=event.scim_type,
+            detail=event.detail,
+            resource_type=event.resource_type,
+        )
+        if diagnosis.kind == "uniqueness" and event.resource_type == "User":
+            existing = member_conflicting(event.user_name, event.external_id)
+    return {
+        "request_line": f"{_METHODS.get(event.operation, '')} {path}",
+        "idp": identify(event.idp),
+        "diagnosis": diagnosis,
+        "existing": existing,
+    }
 
 
 @require_POST
@@ -186,3 +225,38 @@ def log_retry_kind(request: HttpRequest) -> HttpResponse:
             f"again, {report.refused} could not be retried.",
         )
     return redirect(f"{reverse('provisioning_log')}?outcome=all")
+
+
+@require_GET
+@login_required
+def refused_entry(request: HttpRequest, tally_id: int) -> HttpResponse:
+    """One coalesced row of refused or failed requests, and what to do about it."""
+    tally = traffic.tally_get(tally_id)
+    if tally is None:
+        raise Http404("No such log entry.")
+    credential = credential_get(str(tally.credential_id)) if tally.credential_id else None
+    if tally.cause in traffic.REFUSED_CREDENTIAL:
+        diagnosis = diagnose_credentials(
+            cause=tally.cause, credential=str(credential) if credential else ""
+        )
+    elif tally.cause == RequestTally.Cause.SCIM_OFF:
+        diagnosis = diagnose_failure(
+            status=403, scim_type="", detail=tally.detail, resource_type=""
+        )
+    else:
+        diagnosis = diagnose_failure(
+            status=tally.status,
+            scim_type="",
+            detail=tally.detail,
+            resource_type="Group" if "/Groups" in tally.path else "User",
+        )
+    return render(
+        request,
+        "portal/refused_entry.html",
+        {
+            "tally": tally,
+            "credential": credential,
+            "idp": identify(tally.idp),
+            "diagnosis": diagnosis,
+        },
+    )

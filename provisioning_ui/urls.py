@@ -1,20 +1,24 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from provisioning_ui import access_rights, activity, log, members, roles, setup, views
+from provisioning_ui import access_rights, activity, lifecycle, log, members, roles, setup, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("activity/", activity.activity, name="activity"),
+    path("connection/test/", views.test_connection, name="test_connection"),
     path("members/", members.members, name="members"),
     path("members/<str:member_id>/", members.member_detail, name="member_detail"),
     path("log/", log.provisioning_log, name="provisioning_log"),
+    path("log/refused/<int:tally_id>/", log.refused_entry, name="refused_entry"),
     path("log/exports/", log.export_create, name="export_create"),
     path("log/retry/", log.log_retry_kind, name="log_retry_kind"),
     path("log/<str:event_id>/", log.log_entry_view, name="log_entry"),
     path("log/<str:event_id>/retry/", log.log_entry_retry, name="log_entry_retry"),
     path("log/exports/<str:export_id>/", log.export_status, name="export_status"),
     path("log/exports/<str:export_id>/download/", log.export_download, name="export_download"),
+    path("waitlist/<str:entry_id>/drop/", lifecycle.waitlist_drop_view, name="waitlist_drop"),
+    path("deprovisioning/release/", lifecycle.brake_decide_view, name="brake_decide"),
     path("groups/", roles.groups, name="groups"),
     path("groups/<str:group_id>/", roles.group_detail, name="group_detail"),
     path("setup/<slug:slug>/", setup.setup_guide, name="setup_guide"),

@@ -8,9 +8,15 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.http import require_POST
 
 from accounts.services import sign_in_pauses_clear
 from accounts.sign_in import account_key
+from directory.seat_check import seat_level
+from provisioning_ui.connection import connection_status
+from provisioning_ui.connection_test import connection_test
+from provisioning_ui.lifecycle import lifecycle_context
+from provisioning_ui.permissions import credential_manager_required
 from tenants.gate import scim_gate
 from tenants.links import scim_base_url
 from tenants.rate_limits import limits_for
@@ -25,10 +31,32 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "portal/dashboard.html",
         {
             "company": company,
+            # From the company row as routed for this request, not the hourly check's level.
+            "seats": seat_level(company.seats_used, company.seat_limit),
+            "connection": connection_status(company, gate),
             "scim_open": gate.open,
             "scim_closed_because": gate.detail,
             "scim_base_url": scim_base_url(request, company),
             "rate_limits": limits_for(company),
+            **lifecycle_context(request, company),
+        },
+    )
+
+
+@require_POST
+@credential_manager_required
+def test_connection(request: HttpRequest) -> HttpResponse:
+    """Replay an identity provider's connection test against this company's SCIM API and
+    show the scorecard (provisioning_ui/connection_test.py). Changes no data."""
+    company = request.tenant  # type: ignore[attr-defined]
+    scorecard = connection_test(request, company)
+    return render(
+        request,
+        "portal/connection_test.html",
+        {
+            "company": company,
+            "scorecard": scorecard,
+            "scim_base_url": scim_base_url(request, company),
         },
     )
 

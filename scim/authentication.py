@@ -15,10 +15,16 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
+from directory.traffic import Caller, Cause
 from infra.client_ip import client_ip
 from tokens import secrets
 from tokens.models import Credential
-from tokens.selectors import credential_for_basic, credential_for_bearer, oauth_access_token
+from tokens.selectors import (
+    credential_for_basic,
+    credential_for_bearer,
+    credential_refused,
+    oauth_access_token,
+)
 from tokens.services import credential_record_use, token_retire
 
 INVALID = "The credential is not valid for this company."
@@ -48,35 +54,75 @@ IN_URL = (
 )
 
 
+def _note(request: Request, caller: Caller) -> None:
+    request._request.scim_caller = caller  # type: ignore[attr-defined]
+
+
+def _presented_token(value: str, prefix: str = secrets.BEARER_PREFIX) -> str:
+    """What may be kept of a presented Bearer token: its display prefix (what the portal
+    shows of every token) when it is well formed, else only that it was not."""
+    if secrets.is_well_formed(value, prefix):
+        return secrets.display_prefix(value, prefix)
+    return "malformed token"
+
+
+def _diagnosed(scheme: str, value: str, username: str, presented: str) -> Caller:
+    """The record of a refused credential: revoked or expired ones of this company by name,
+    anything else by what was presented. The caller's 401 says neither: it stays the same
+    whether the credential exists or not (and so does the work done: one lookup either
+    way)."""
+    known = credential_refused(scheme, value, username)
+    if known is None:
+        return Caller.refused(Cause.REJECTED, presented)
+    cause = Cause.REVOKED if known.status == Credential.Status.REVOKED else Cause.REJECTED
+    if known.status == Credential.Status.EXPIRED:
+        cause = Cause.EXPIRED
+    return Caller.refused(cause, credential_id=known.pk)
+
+
 class ScimCredentialAuthentication(BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[ScimClient, Credential] | None:
         """The calling identity provider, or None when it sent no credential.
 
         Raises AuthenticationFailed (401) for a credential that is malformed, unknown, expired,
         or sent in the URL (RFC 6750 §2.3 allows it; we do not, whatever the header says)."""
+        # Who presented what, for the record of a refusal (directory/traffic.py). Never a
+        # secret: a credential id, a token's display prefix or a Basic username.
+        _note(request, Caller.refused(Cause.REJECTED))
         if "access_token" in request.query_params:
+            _note(request, Caller.refused(Cause.REJECTED, "token in the URL"))
             raise AuthenticationFailed(IN_URL)
         header = request.META.get("HTTP_AUTHORIZATION", "").strip()
         if not header:
+            _note(request, Caller.refused(Cause.NO_CREDENTIAL))
             return None
         scheme, _, value = header.partition(" ")
         value = value.strip()
+        username = ""
         if scheme.lower() == "bearer" and value.startswith(secrets.OAUTH_ACCESS_PREFIX):
-            credential = self._oauth(value)
+            presented = _presented_token(value, secrets.OAUTH_ACCESS_PREFIX)
+            credential = self._oauth(value, request)
         elif scheme.lower() == "bearer":
+            presented = _presented_token(value)
             credential = credential_for_bearer(value)
         elif scheme.lower() == "basic":
-            username, credential = self._basic(value)
+            username, value, credential = self._basic(value)
+            presented = f"Basic {username}"
             # The rate limits count wrong secrets per Basic username (scim/throttling.py).
             request.scim_basic_username = username  # type: ignore[attr-defined]
         elif secrets.is_well_formed(scheme, secrets.BEARER_PREFIX) and not value:
             # Some IdP set-ups send the bare token as the header value.
-            credential = credential_for_bearer(scheme)
+            scheme, value = "bearer", scheme
+            presented = _presented_token(value)
+            credential = credential_for_bearer(value)
         else:
+            _note(request, Caller.refused(Cause.REJECTED, "unsupported scheme"))
             raise AuthenticationFailed("Use a Bearer token or Basic credentials.")
         if credential is None:
+            _note(request, _diagnosed(scheme.lower(), value, username, presented))
             raise UnknownCredential(INVALID)
         if credential.status == Credential.Status.EXPIRED and credential.expires_at is not None:
+            _note(request, Caller.refused(Cause.EXPIRED, credential_id=credential.pk))
             raise AuthenticationFailed(
                 f"This credential expired on {credential.expires_at:%Y-%m-%d %H:%M} UTC."
             )
@@ -85,27 +131,31 @@ class ScimCredentialAuthentication(BaseAuthentication):
             and credential.retires_at <= timezone.now()
             and token_retire(credential=credential, ip=client_ip(request))
         ):
+            _note(request, Caller.refused(Cause.REVOKED, credential_id=credential.pk))
             # The hourly sweep may not have run yet; the grace period ends on time regardless.
             raise AuthenticationFailed(
                 "This token was replaced by rotation and its grace period is over. "
                 "Use its successor."
             )
+        _note(request, Caller.of(credential.pk, internal=credential.internal))
         credential_record_use(credential=credential, ip=client_ip(request))
         return ScimClient(credential), credential
 
     @staticmethod
-    def _oauth(value: str) -> Credential | None:
+    def _oauth(value: str, request: Request) -> Credential | None:
         token = oauth_access_token(value)
         if token is None:
             return None
         if token.expires_at <= timezone.now():
+            _note(request, Caller.refused(Cause.EXPIRED, credential_id=token.credential_id))
             raise AuthenticationFailed(
                 "This OAuth access token has expired. Refresh it at the token endpoint."
             )
         return token.credential
 
     @staticmethod
-    def _basic(value: str) -> tuple[str, Credential | None]:
+    def _basic(value: str) -> tuple[str, str, Credential | None]:
+        """The username, the secret and the credential they name (None if none)."""
         try:
             decoded = base64.b64decode(value, validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError, ValueError):
@@ -113,7 +163,7 @@ class ScimCredentialAuthentication(BaseAuthentication):
         username, separator, secret = decoded.partition(":")
         if not separator:
             raise AuthenticationFailed("Basic credentials are username:secret, base64-encoded.")
-        return username[:150], credential_for_basic(username, secret)
+        return username[:150], secret, credential_for_basic(username, secret)
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="SCIM", Basic realm="SCIM"'

@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from directory import traffic
 from directory.ledger import CallContext
 from infra.client_ip import client_ip
 from scim import throttling
@@ -76,6 +77,51 @@ class ScimView(APIView):
 
     def get_exception_handler(self) -> Callable[[Exception, dict[str, Any]], Response]:
         return scim_exception_handler
+
+    def handle_exception(self, exc: Exception) -> Response:
+        self._refused_by = exc
+        return super().handle_exception(exc)
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        """Make the request visible to the company (directory/traffic.py): a refusal or a
+        failure is counted in its schema, a success in this process's counters."""
+        response = super().finalize_response(request, response, *args, **kwargs)
+        django_request = request._request
+        caller = getattr(django_request, "scim_caller", traffic.NO_CALLER)
+        user_agent = request.META.get("HTTP_USER_AGENT", "")
+        if response.status_code < 400:
+            traffic.count_success(
+                schema=company_of(request).schema_name, caller=caller, user_agent=user_agent
+            )
+            return response
+        refused_by = getattr(self, "_refused_by", None)
+        detail = ""
+        if isinstance(refused_by, AuthenticationFailed | errors.NotAuthenticated):
+            cause = caller.cause or traffic.Cause.REJECTED
+            detail = str(getattr(refused_by, "detail", ""))
+        elif isinstance(refused_by, errors.ProvisioningDisabled):
+            cause, detail = traffic.Cause.SCIM_OFF, refused_by.detail
+        elif isinstance(refused_by, errors.TooManyRequests):
+            cause, detail = traffic.Cause.RATE_LIMITED, refused_by.detail
+        else:
+            # Failed reads and writes; a write's body and error are in the ledger too. The
+            # error text is not kept here: it may quote the request (a filter, a value).
+            cause = traffic.Cause.FAILED
+        traffic.tally_refusal(
+            caller=caller,
+            cause=cause,
+            status=response.status_code,
+            request=traffic.RequestFacts(
+                method=request.method or "",
+                path=django_request.path,
+                request_id=getattr(django_request, "request_id", ""),
+                user_agent=user_agent,
+            ),
+            detail=detail,
+        )
+        return response
 
     def perform_authentication(self, request: Request) -> None:
         """Authenticate, then apply the rate limits (scim/throttling.py) before anything

@@ -19,8 +19,11 @@ from django.utils.html import format_html, format_html_join
 from django_tenants.utils import schema_context
 
 from accounts.models import User
-from directory.models import ProvisioningEvent
+from directory.brake import brake_release
+from directory.models import ProvisioningEvent, WaitlistEntry
+from directory.services import seat_limit_set
 from support_admin import vendor_keys as vendor_keys  # registers the vendor API keys' admin
+from support_admin import webhooks as webhooks  # registers the webhook endpoints' admin
 from support_admin.forms import CompanyChangeForm, InviteForm, LoginChangeForm, ScimOffForm
 from tenants.models import Company, CompanyEvent
 from tenants.portal_users import portal_login_invite, portal_login_update, portal_logins
@@ -77,7 +80,7 @@ class CompanyAdmin(admin.ModelAdmin):
     ordering = ("slug",)
     list_per_page = 50
     show_full_result_count = False
-    actions = ["enable_scim", "disable_scim"]
+    actions = ["enable_scim", "disable_scim", "release_brake", "confirm_deprovisioning"]
     inlines = [CompanyEventInline]
 
     class Media:
@@ -100,6 +103,11 @@ class CompanyAdmin(admin.ModelAdmin):
         "scim_strict",
         "scim_delete_action",
         "scim_rate_limit",
+        "deprovision_brake_percent",
+        "deprovision_brake_minimum",
+        "deprovision_brake_window_minutes",
+        "deprovisioning_brake",
+        "seat_waitlist",
         "scim_changed_by",
         "scim_changed_at",
         "company_urls",
@@ -168,6 +176,8 @@ class CompanyAdmin(admin.ModelAdmin):
                 "recent_failures",
                 "credential_activity",
                 "portal_login_list",
+                "deprovisioning_brake",
+                "seat_waitlist",
                 "created_at",
                 "updated_at",
             )
@@ -203,12 +213,18 @@ class CompanyAdmin(admin.ModelAdmin):
             company=current,
             actor=actor,
             name=data.get("name"),
-            seat_limit=data.get("seat_limit"),
-            clear_seat_limit=data.get("seat_limit") is None,
             status=data.get("status"),
             policies={field: data[field] for field in POLICY_FIELDS if field in data},
             reason=data.get("change_reason", ""),
         )
+        if data.get("seat_limit") != current.seat_limit:
+            # Through the directory, so the people waiting for seats are provisioned.
+            seat_limit_set(
+                company=current,
+                limit=data.get("seat_limit"),
+                actor=actor,
+                reason=data.get("change_reason", ""),
+            )
         if "scim_enabled" in form.changed_data and self.has_switch_scim_permission(request):
             company_set_scim(
                 company=current,
@@ -382,6 +398,67 @@ class CompanyAdmin(admin.ModelAdmin):
             "<th>Credential</th><th>Who</th><th>From</th></tr>{}</table>",
             active,
             rows,
+        )
+
+    @admin.display(description="Deprovisioning brake")
+    def deprovisioning_brake(self, obj: Company) -> str:
+        """Whether the brake holds deactivations and deletions now, and the window's count."""
+        if obj.deprovision_held_since is not None:
+            with schema_context(obj.schema_name):
+                held = ProvisioningEvent.objects.filter(
+                    outcome=ProvisioningEvent.Outcome.HELD,
+                    created_at__gte=obj.deprovision_held_since,
+                ).count()
+            return format_html(
+                "<strong>Tripped</strong> at {} UTC: {} held request(s). Use the list's "
+                "actions to release the brake or confirm the deprovisioning.",
+                f"{obj.deprovision_held_since:%Y-%m-%d %H:%M}",
+                held,
+            )
+        if obj.deprovision_brake_percent == 0:
+            return "Off."
+        return format_html(
+            "Not tripped; {} deprovisioned in the current window.", obj.deprovision_window_count
+        )
+
+    @admin.display(description="Seat waitlist")
+    def seat_waitlist(self, obj: Company) -> str:
+        with schema_context(obj.schema_name):
+            waiting = WaitlistEntry.objects.count()
+            first = list(WaitlistEntry.objects.order_by("created_at", "id")[:10])
+        if not waiting:
+            return "Nobody is waiting."
+        rows = format_html_join(
+            "",
+            "<li>{} ({}, since {})</li>",
+            ((e.user_name, e.operation, f"{e.created_at:%Y-%m-%d %H:%M}") for e in first),
+        )
+        return format_html(
+            "<p>{} waiting; raising the seat limit provisions them, oldest first.</p><ol>{}</ol>",
+            waiting,
+            rows,
+        )
+
+    @admin.action(description="Release the deprovisioning brake (held requests go through)")
+    def release_brake(self, request: HttpRequest, queryset: QuerySet[Company]) -> None:
+        self._brake(request, queryset, confirmed=False)
+
+    @admin.action(description="Confirm the held deprovisioning (and release the brake)")
+    def confirm_deprovisioning(self, request: HttpRequest, queryset: QuerySet[Company]) -> None:
+        self._brake(request, queryset, confirmed=True)
+
+    def _brake(self, request: HttpRequest, queryset: QuerySet[Company], *, confirmed: bool) -> None:
+        actor = actor_of(request)
+        released = [
+            company.slug
+            for company in queryset
+            if brake_release(company=company, actor=actor, confirmed=confirmed) is not None
+        ]
+        self.message_user(
+            request,
+            f"Deprovisioning brake {'confirmed' if confirmed else 'released'} for "
+            f"{len(released)} company(ies): {', '.join(released) or 'none was tripped'}.",
+            messages.SUCCESS,
         )
 
     @admin.action(

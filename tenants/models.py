@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django_tenants.models import DomainMixin, TenantMixin
 
@@ -115,6 +116,36 @@ class Company(TenantMixin):
         "default (SCIM_RATE_LIMIT_PER_MINUTE). 0: unlimited.",
     )
 
+    # The brake on mass deprovisioning (directory.brake): more deactivations and deletions of
+    # active users within the window than max(minimum, percent of the active users when the
+    # window began) are held (503) until an owner or support releases the brake.
+    deprovision_brake_percent = models.PositiveSmallIntegerField(
+        "deprovisioning brake: percent",
+        default=20,
+        validators=[MaxValueValidator(100)],
+        help_text="Hold further deactivations and deletions once the identity provider has "
+        "removed more than this percent of the active users within the window. 0: no brake.",
+    )
+    deprovision_brake_minimum = models.PositiveIntegerField(
+        "deprovisioning brake: minimum people",
+        default=10,
+        help_text="The brake never holds before this many people were removed in the window.",
+    )
+    deprovision_brake_window_minutes = models.PositiveIntegerField(
+        "deprovisioning brake: window (minutes)",
+        default=60,
+        validators=[MinValueValidator(1), MaxValueValidator(7 * 24 * 60)],
+    )
+    # The rolling counter, changed only under the seat lock in the deprovision's transaction:
+    # no scan of the ledger per request.
+    deprovision_window_start = models.DateTimeField(null=True, blank=True)
+    deprovision_window_base = models.PositiveIntegerField(default=0)
+    deprovision_window_count = models.PositiveIntegerField(default=0)
+    # Let through on top of the allowance: the requests held before a release.
+    deprovision_window_extra = models.PositiveIntegerField(default=0)
+    # Set when the brake trips, cleared when it is released or confirmed.
+    deprovision_held_since = models.DateTimeField(null=True, blank=True)
+
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -165,6 +196,9 @@ class CompanyEvent(models.Model):
         STATUS_CHANGED = "status_changed", "Status changed"
         RENAMED = "renamed", "Renamed"
         POLICY_CHANGED = "policy_changed", "SCIM policy changed"
+        BRAKE_TRIPPED = "brake_tripped", "Deprovisioning paused by the brake"
+        BRAKE_RELEASED = "brake_released", "Deprovisioning brake released"
+        BRAKE_CONFIRMED = "brake_confirmed", "Held deprovisioning confirmed"
 
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="events")
     action = models.CharField(max_length=32, choices=Action.choices)

@@ -29,6 +29,9 @@ POLICY_FIELDS = (
     "scim_rate_limit",
     "scim_strict",
     "scim_delete_action",
+    "deprovision_brake_percent",
+    "deprovision_brake_minimum",
+    "deprovision_brake_window_minutes",
 )
 
 
@@ -232,6 +235,8 @@ def company_update_settings(
                 raise ValidationError("A rate limit cannot be negative.", code="invalid")
             if field == "scim_delete_action" and value not in Company.DeleteAction.values:
                 raise ValidationError(f"Unknown DELETE action {value!r}.", code="invalid")
+            if field in BRAKE_RANGES:
+                _check_range(field, value)
             if field == "attribute_allowlist":
                 validate_attribute_allowlist(value)
                 value = [str(item).strip() for item in value or []]  # type: ignore[attr-defined]
@@ -257,6 +262,24 @@ def company_update_settings(
     for field in changed:
         setattr(company, field, getattr(locked, field))
     return changed
+
+
+# What the deprovisioning brake's settings may be (directory.brake).
+BRAKE_RANGES = {
+    "deprovision_brake_percent": (0, 100, "The brake's percent must be 0 (no brake) to 100."),
+    "deprovision_brake_minimum": (0, 10**9, "The brake's minimum cannot be negative."),
+    "deprovision_brake_window_minutes": (
+        1,
+        7 * 24 * 60,
+        "The brake's window must be 1 minute to 7 days.",
+    ),
+}
+
+
+def _check_range(field: str, value: object) -> None:
+    low, high, message = BRAKE_RANGES[field]
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise ValidationError(message, code="invalid")
 
 
 def _event(

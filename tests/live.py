@@ -240,6 +240,16 @@ def live_scim_company(django_db_blocker: Any) -> Iterator[LiveCompany]:
         in_thread(clean_up)
 
 
+def company_update(django_db_blocker: Any, company: Company, **fields: Any) -> None:
+    """Change a committed company's row (settings a live test needs), from another thread."""
+
+    def update() -> None:
+        with django_db_blocker.unblock():
+            Company.objects.filter(pk=company.pk).update(**fields)
+
+    in_thread(update)
+
+
 @dataclass
 class Reply:
     status: int

@@ -76,6 +76,9 @@ class Credential(models.Model):
     retires_at = models.DateTimeField(null=True, blank=True)
     # The smallest expiry reminder (days before expiry) already e-mailed, so each goes once.
     expiry_reminded_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Minted by the portal's Test connection for its own probes (tokens/services.py,
+    # probe_token_issue): never shown, deleted right after, and not the IdP's traffic.
+    internal = models.BooleanField(default=False)
 
     objects = CredentialQuerySet.as_manager()
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import F
+from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 from oauth2_provider.models import AbstractApplication, get_application_model
 
@@ -32,6 +32,28 @@ def credential_for_bearer(token: str) -> Credential | None:
         return None
     found = _TOKEN_BY_HASH(secrets.hash_secret(token))
     return found[0] if found else None
+
+
+def credential_refused(scheme: str, value: str, username: str = "") -> Credential | None:
+    """Which credential of this company a refused Bearer token or Basic pair was, revoked or
+    not, for the record of the refusal (directory/traffic.py); None when it is none of
+    ours. Never changes the answer the caller gets. For a Basic pair the secret must match,
+    so a guessed username names nothing."""
+    if scheme == "bearer" and secrets.is_well_formed(value, secrets.BEARER_PREFIX):
+        return Credential.objects.filter(
+            kind=Credential.Kind.TOKEN, secret_hash=secrets.hash_secret(value)
+        ).first()
+    if scheme == "basic" and secrets.is_well_formed(value, secrets.BASIC_SECRET_PREFIX):
+        credential = Credential.objects.filter(
+            kind=Credential.Kind.BASIC, username=username
+        ).first()
+        if (
+            credential is not None
+            and credential.secret_hash is not None
+            and secrets.hashes_match(value, credential.secret_hash)
+        ):
+            return credential
+    return None
 
 
 def credential_for_basic(username: str, secret: str) -> Credential | None:
@@ -119,7 +141,7 @@ def oauth_connections() -> list[Credential]:
 
 def credentials_recent(limit: int = 200) -> list[Credential]:
     """The newest `limit` credentials of every kind, revoked ones included."""
-    return list(Credential.objects.order_by("-created_at")[:limit])
+    return list(Credential.objects.filter(internal=False).order_by("-created_at")[:limit])
 
 
 def credential_events_recent(limit: int) -> list[CredentialEvent]:
@@ -140,3 +162,17 @@ def oauth_client(client_id: str) -> AbstractApplication | None:
     Application, in `public`), or None. Whether it serves this company is
     tokens.oauth.client_serves."""
     return get_application_model().objects.filter(client_id=client_id).first()
+
+
+def credentials_for_status(also: list[str], limit: int = 50) -> list[Credential]:
+    """The credentials the connection status is about, oldest first: those not revoked, and
+    the ids in `also` (revoked ones that were presented lately). Each carries
+    `first_used_at`, from its first-use audit row: one query."""
+    first_use = CredentialEvent.objects.filter(
+        credential=OuterRef("pk"), action=CredentialEvent.Action.FIRST_USED
+    ).values("created_at")[:1]
+    return list(
+        Credential.objects.filter(Q(revoked_at__isnull=True) | Q(pk__in=also), internal=False)
+        .annotate(first_used_at=Subquery(first_use))
+        .order_by("created_at", "pk")[:limit]
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -126,6 +127,35 @@ def token_issue(
             code="unique",
         ) from None
     return IssuedCredential(credential=credential, secret=secret)
+
+
+PROBE_LIFETIME = dt.timedelta(seconds=60)
+
+
+def probe_token_issue(*, company: Company) -> IssuedCredential:
+    """A Bearer token for the portal's Test connection to call the company's own SCIM API
+    with: marked internal (not the identity provider's traffic, not in any list, no audit
+    rows), expiring in PROBE_LIFETIME whatever happens, and deleted by
+    `probe_token_discard` as soon as the probes are done. The secret is never shown.
+
+    Issued even while SCIM is off, on purpose: the probes must see the 403 the identity
+    provider gets."""
+    secret = secrets.generate_secret(secrets.BEARER_PREFIX)
+    credential = Credential.objects.create(
+        kind=Credential.Kind.TOKEN,
+        name=f"Test connection {uuid.uuid4().hex[:12]}",
+        display_prefix=secrets.display_prefix(secret, secrets.BEARER_PREFIX),
+        secret_hash=secrets.hash_secret(secret),
+        created_by="Test connection",
+        expires_at=timezone.now() + PROBE_LIFETIME,
+        internal=True,
+    )
+    return IssuedCredential(credential=credential, secret=secret)
+
+
+def probe_token_discard(*, credential_id: uuid.UUID) -> None:
+    """Delete a probe token: it stops working at once (lookups find nothing)."""
+    Credential.objects.filter(pk=credential_id, internal=True).delete()
 
 
 def basic_issue(
@@ -324,7 +354,9 @@ def tokens_retire_due() -> int:
 
 def credential_record_use(*, credential: Credential, ip: str | None) -> None:
     """Note that `credential` was just used. Writes at most once per LAST_USED_RESOLUTION, and
-    records the first use in the audit trail."""
+    records the first use in the audit trail. Internal probe tokens are not recorded."""
+    if credential.internal:
+        return
     now = timezone.now()
     if credential.last_used_at is None:
         first = Credential.objects.filter(pk=credential.pk, last_used_at__isnull=True).update(

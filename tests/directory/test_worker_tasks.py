@@ -16,7 +16,7 @@ from django_tenants.utils import schema_context
 from directory.models import ProvisioningEvent
 from directory.tasks import ledger_purge_all, seat_check_all
 from tenants.models import Company, SeatUsage
-from tests.live import IdP, in_thread, live_scim_company
+from tests.live import IdP, company_update, in_thread, live_scim_company
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db]
 
@@ -73,3 +73,46 @@ def test_seat_check_and_retention_run_in_the_worker(
                 )
 
         assert in_thread(state) == (4, "warning", 1)
+
+
+@pytest.mark.live
+@pytest.mark.django_db
+def test_a_limit_raise_past_one_batch_is_drained_by_the_worker(
+    live_server_url: str, celery_worker_process: Any, django_db_blocker: Any, settings: Any
+) -> None:
+    """More people fit than one transaction provisions: the rest go to the Celery task, which
+    provisions them through the same services, oldest first, and queues itself while more fit."""
+    from directory.models import WaitlistEntry
+    from directory.services import seat_limit_set
+
+    settings.WAITLIST_DRAIN_BATCH = 2  # in this process only: the worker drains 100 at a time
+    with live_scim_company(django_db_blocker) as live:
+        idp = IdP.bearer(live_server_url, live, "Okta")
+        company_update(django_db_blocker, live.company, seat_limit=0)
+        for n in range(6):
+            assert idp.call("POST", "/Users", {"userName": f"w{n}@live.test"}).status == 403
+
+        def raise_limit() -> int:
+            with django_db_blocker.unblock():
+                company = Company.objects.get(pk=live.company.pk)
+                return seat_limit_set(company=company, limit=5, actor="tests")
+
+        assert in_thread(raise_limit) == 2
+
+        def waiting() -> list[str]:
+            with django_db_blocker.unblock(), schema_context(live.company.schema_name):
+                return list(WaitlistEntry.objects.values_list("user_name", flat=True))
+
+        eventually(lambda: in_thread(waiting) == ["w5@live.test"])
+
+        def state() -> tuple[int, list[str]]:
+            with django_db_blocker.unblock(), schema_context(live.company.schema_name):
+                provisioned = ProvisioningEvent.objects.filter(
+                    idp="Headcount waitlist", outcome="succeeded"
+                ).order_by("id")
+                return (
+                    Company.objects.get(pk=live.company.pk).seats_used,
+                    list(provisioned.values_list("user_name", flat=True)),
+                )
+
+        assert in_thread(state) == (5, [f"w{n}@live.test" for n in range(5)])

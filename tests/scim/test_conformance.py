@@ -13,13 +13,15 @@ import pytest
 from scim2_client.engines.httpx2 import SyncSCIMClient
 from scim2_tester import Status, check_server
 
-from tests.live import live_scim_company
+from tests.live import company_update, live_scim_company
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db]
 
 
 def test_scim2_tester_finds_no_failure(live_server_url: str, django_db_blocker: Any) -> None:
     with live_scim_company(django_db_blocker) as live:
+        # It creates and deletes users by the dozen: no deprovisioning brake (directory.brake).
+        company_update(django_db_blocker, live.company, deprovision_brake_percent=0)
         base = f"{live_server_url}/t/{live.company.slug}/scim/v2"
         with httpx2.Client(
             base_url=base, headers={"Authorization": f"Bearer {live.bearer}"}, timeout=30

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from directory.models import ProvisioningEvent
-from tests.live import IdP, LiveCompany, in_thread, live_scim_company
+from tests.live import IdP, LiveCompany, company_update, in_thread, live_scim_company
 from tests.scim_client import PATCH_OP
 
 TRIALS = 30
@@ -135,6 +135,8 @@ SHAPES = [
 @pytest.fixture(scope="module")
 def live(live_server_url: str, django_db_blocker: Any) -> Iterator[LiveCompany]:
     with live_scim_company(django_db_blocker) as company:
+        # Hundreds of deletes in minutes, on purpose: no deprovisioning brake here.
+        company_update(django_db_blocker, company.company, deprovision_brake_percent=0)
         yield company
 
 

@@ -1,5 +1,7 @@
 """Support staff in the Django admin: who may flip the SCIM switch, and that it is recorded."""
 
+from typing import Any
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.db import connection
@@ -37,6 +39,9 @@ def change_form(company: Company, **overrides: object) -> dict[str, object]:
         "attribute_allowlist": list(company.attribute_allowlist or []),
         "scim_strict": "on" if company.scim_strict else "",
         "scim_delete_action": company.scim_delete_action,
+        "deprovision_brake_percent": company.deprovision_brake_percent,
+        "deprovision_brake_minimum": company.deprovision_brake_minimum,
+        "deprovision_brake_window_minutes": company.deprovision_brake_window_minutes,
         "events-TOTAL_FORMS": str(len(event_ids)),
         "events-INITIAL_FORMS": str(len(event_ids)),
         **{f"events-{index}-id": event_id for index, event_id in enumerate(event_ids)},
@@ -93,7 +98,9 @@ def test_staff_without_permission_cannot_switch_scim(staff_client: Client, acme:
 
     assert 'name="scim_enabled"' not in form
     assert Company.objects.get(pk=acme_id).scim_enabled is False
-    assert action.status_code == 200  # Django says "No action selected": the action is not offered
+    # Django refuses an action it does not offer ("No action selected").
+    assert 'value="enable_scim"' not in staff_client.get("/admin/tenants/company/").content.decode()
+    assert action.status_code in (200, 302)
     assert not CompanyEvent.objects.filter(company_id=acme_id, action__startswith="scim").exists()
 
 
@@ -281,3 +288,59 @@ def test_support_sign_in_without_a_next_field_lands_on_the_admin(db: None) -> No
 
     assert response.status_code == 302
     assert response["Location"] == "/admin/"
+
+
+def test_raising_the_seat_limit_in_the_admin_provisions_the_waitlist(
+    lead_client: Client, acme: Company, scim: Any
+) -> None:
+    from directory.models import Member, WaitlistEntry
+
+    Company.objects.filter(pk=acme.pk).update(seat_limit=0)
+    scim.post("/Users", {"userName": "waiting@acme.test"})
+    connection.set_schema_to_public()
+    page = lead_client.get(f"/admin/tenants/company/{acme.pk}/change/").content.decode()
+
+    lead_client.post(
+        f"/admin/tenants/company/{acme.pk}/change/",
+        change_form(Company.objects.get(pk=acme.pk), seat_limit=1),
+    )
+
+    assert "waiting@acme.test" in page and "1 waiting" in page
+    with schema_context(acme.schema_name):
+        assert Member.objects.filter(user_name="waiting@acme.test", active=True).exists()
+        assert not WaitlistEntry.objects.exists()
+    event = CompanyEvent.objects.get(company_id=acme.pk, action="seat_limit_changed")
+    assert event.detail == {"from": 0, "to": 1} and event.actor == "lead@vendor.test"
+
+
+@pytest.mark.parametrize(
+    ("action", "recorded"),
+    [("release_brake", "brake_released"), ("confirm_deprovisioning", "brake_confirmed")],
+)
+def test_support_releases_or_confirms_a_tripped_brake(
+    lead_client: Client, acme: Company, action: str, recorded: str
+) -> None:
+    from django.utils import timezone
+
+    Company.objects.filter(pk=acme.pk).update(deprovision_held_since=timezone.now())
+    page = lead_client.get(f"/admin/tenants/company/{acme.pk}/change/").content.decode()
+
+    response = lead_client.post(
+        "/admin/tenants/company/", {"action": action, "_selected_action": [acme.pk]}
+    )
+
+    assert "Tripped" in page
+    assert response.status_code == 302
+    assert Company.objects.get(pk=acme.pk).deprovision_held_since is None
+    event = CompanyEvent.objects.get(company_id=acme.pk, action=recorded)
+    assert event.actor == "lead@vendor.test"
+
+
+def test_brake_settings_out_of_range_are_refused(lead_client: Client, acme: Company) -> None:
+    response = lead_client.post(
+        f"/admin/tenants/company/{acme.pk}/change/",
+        change_form(acme, deprovision_brake_percent=150),
+    )
+
+    assert response.status_code == 200  # the form again, with the error
+    assert Company.objects.get(pk=acme.pk).deprovision_brake_percent == 20

@@ -96,7 +96,7 @@ class Command(BaseCommand):
                 with connection.cursor() as cursor:
                     cursor.execute(
                         "TRUNCATE directory_membership, directory_group, directory_membervalue, "
-                        "directory_member, directory_provisioningevent"
+                        "directory_waitlistentry, directory_member, directory_provisioningevent"
                     )
             elif Member.objects.exists() or Group.objects.exists():
                 raise CommandError(

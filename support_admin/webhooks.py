@@ -1,0 +1,209 @@
+"""Support staff's webhook endpoints: register one (its signing secret is shown once), choose
+event types, rotate the secret, and read each endpoint's delivery log with a "resend" action."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
+from django.utils.html import format_html
+
+from tenants.models import Company
+from webhooks.models import WebhookDelivery, WebhookEndpoint
+from webhooks.services import (
+    WebhookError,
+    delivery_resend,
+    endpoint_add,
+    endpoint_update,
+    event_types_check,
+    secret_rotate,
+    url_check,
+)
+
+
+def _actor(request: HttpRequest) -> str:
+    return getattr(request.user, "email", "") or "unknown staff"
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(max_length=2000, assume_scheme="https")
+    event_types = forms.MultipleChoiceField(
+        choices=WebhookEndpoint.type_choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="None ticked: every event type.",
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["url", "company", "event_types", "format", "enabled"]
+        help_texts = {"company": "Empty: every company's events."}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "company" in self.fields:
+            self.fields["company"].queryset = Company.objects.customers().order_by("slug")  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        try:
+            if data.get("url"):
+                url_check(data["url"])
+            event_types_check(data.get("event_types") or [])
+        except WebhookError as error:
+            raise forms.ValidationError(str(error)) from error
+        return data
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    form = WebhookEndpointForm
+    list_display = ["url", "company", "format", "enabled", "failing_since", "disabled_at", "log"]
+    list_filter = ["enabled", "format"]
+    search_fields = ["url"]
+    actions = ["rotate_secret"]
+    readonly_fields = [
+        "created_at",
+        "created_by",
+        "failing_since",
+        "disabled_at",
+        "disabled_reason",
+    ]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        fields = ("url", "company", "event_types", "format", "enabled")
+        return fields if obj is None else (*fields, *self.readonly_fields)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        # The company is fixed once created: its cursors start where the endpoint did.
+        return () if obj is None else ("company", *self.readonly_fields)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # disable instead: the delivery log stays
+
+    @admin.display(description="Delivery log")
+    def log(self, obj: WebhookEndpoint) -> str:
+        url = (
+            reverse("admin:webhooks_webhookdelivery_changelist") + f"?endpoint__id__exact={obj.pk}"
+        )
+        return format_html('<a href="{}">deliveries</a>', url)
+
+    def save_model(
+        self, request: HttpRequest, obj: WebhookEndpoint, form: Any, change: bool
+    ) -> None:
+        data = form.cleaned_data
+        try:
+            if change:
+                endpoint_update(
+                    obj,
+                    url=data["url"],
+                    event_types=data["event_types"],
+                    format=data["format"],
+                    enabled=data["enabled"],
+                )
+                return
+            issued = endpoint_add(
+                url=data["url"],
+                company=data["company"],
+                event_types=data["event_types"],
+                format=data["format"],
+                actor=_actor(request),
+            )
+        except WebhookError as error:
+            # clean() checked the URL; a DNS answer can change in between.
+            messages.error(request, str(error))
+            request.webhook_secret = None  # type: ignore[attr-defined]
+            return
+        obj.pk = issued.endpoint.pk
+        obj.__dict__.update(
+            {field.attname: getattr(issued.endpoint, field.attname) for field in obj._meta.fields}
+        )
+        request.webhook_secret = issued.secret  # type: ignore[attr-defined]
+
+    def response_add(
+        self, request: HttpRequest, obj: WebhookEndpoint, post_url_continue: Any = None
+    ) -> HttpResponse:
+        secret = getattr(request, "webhook_secret", None)
+        if secret is None:
+            return HttpResponseRedirect(reverse("admin:webhooks_webhookendpoint_changelist"))
+        return _secret_page(request, self, obj, secret)
+
+    @admin.action(
+        description="Rotate the signing secret (the old one stays valid for a grace period)"
+    )
+    def rotate_secret(
+        self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]
+    ) -> HttpResponse | None:
+        if queryset.count() != 1:
+            messages.error(request, "Rotate one endpoint at a time: each new secret is shown once.")
+            return None
+        endpoint = queryset.get()
+        return _secret_page(request, self, endpoint, secret_rotate(endpoint))
+
+
+def _secret_page(
+    request: HttpRequest, model_admin: admin.ModelAdmin, endpoint: WebhookEndpoint, secret: str
+) -> HttpResponse:
+    response = TemplateResponse(
+        request,
+        "admin/webhook_secret.html",
+        {
+            **model_admin.admin_site.each_context(request),
+            "title": "Webhook signing secret",
+            "endpoint": endpoint,
+            "secret": secret,
+            "opts": WebhookEndpoint._meta,
+        },
+    )
+    add_never_cache_headers(response)
+    return response
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = [
+        "created_at",
+        "endpoint",
+        "schema_name",
+        "seq",
+        "event_type",
+        "status",
+        "attempts",
+        "response_status",
+        "latency_ms",
+        "short_excerpt",
+        "next_attempt_at",
+    ]
+    list_filter = ["status"]
+    list_select_related = ["endpoint"]
+    ordering = ["-id"]
+    list_per_page = 100
+    show_full_result_count = False  # the log grows without bound: no COUNT(*) per page
+    actions = ["resend"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="Response")
+    def short_excerpt(self, obj: WebhookDelivery) -> str:
+        return obj.response_excerpt[:80]
+
+    @admin.action(description="Resend the selected deliveries")
+    def resend(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
+        count = 0
+        for delivery in queryset.order_by("seq"):
+            delivery_resend(delivery)
+            count += 1
+        messages.success(request, f"{count} delivery(ies) will be sent again within seconds.")

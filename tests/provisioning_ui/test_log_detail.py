@@ -1,0 +1,141 @@
+"""Each log entry has a detail page: the request, the answer, who sent it, and what to do
+about a failure; members and groups link to their history and back."""
+
+from __future__ import annotations
+
+import re
+
+from django.test import Client
+from django_tenants.utils import schema_context
+
+from directory.models import ProvisioningEvent, RequestTally
+from tenants.models import Company
+from tests.provisioning_ui.test_access_rights import signed_in
+from tests.scim_client import PATCH_OP, Scim, okta_user
+from tokens.services import credential_revoke, token_issue
+
+
+def latest_event(company: Company) -> ProvisioningEvent:
+    with schema_context(company.schema_name):
+        event = ProvisioningEvent.objects.order_by("-id").first()
+    assert event is not None
+    return event
+
+
+def detail(browser: Client, event: ProvisioningEvent) -> str:
+    response = browser.get(f"/t/acme/log/{event.pk}/")
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_a_seat_limit_failure_says_who_can_raise_it(acme: Company, scim: Scim) -> None:
+    Company.objects.filter(pk=acme.pk).update(seat_limit=0, seats_used=0)
+    response = scim.post("/Users", okta_user(password="hunter2-secret"))
+    assert response.status_code == 403
+    event = latest_event(acme)
+
+    page = detail(signed_in(acme), event)
+
+    assert "What to do: Seat limit reached" in page
+    assert "ask Headcount support to raise the seat limit" in page
+    assert '<code id="request-line">POST /Users</code>' in page
+    assert response["X-Request-ID"] in page
+    assert "Bearer token Okta" in page
+    assert "Okta <span" in page  # the IdP, named
+    assert "test.user@okta.local" in page  # the redacted body …
+    assert "hunter2-secret" not in page  # … without its secrets
+
+
+def test_a_uniqueness_failure_links_the_existing_user(acme: Company, scim: Scim) -> None:
+    first = scim.post("/Users", okta_user()).json()
+    assert scim.post("/Users", okta_user()).status_code == 409
+
+    page = detail(signed_in(acme), latest_event(acme))
+
+    assert "What to do: This user exists already" in page
+    assert f'<a href="/t/acme/members/{first["id"]}/">Test User</a>' in page
+
+
+def test_a_mutability_failure_names_the_company_policy(acme: Company, scim: Scim) -> None:
+    user = scim.post("/Users", okta_user()).json()
+    Company.objects.filter(pk=acme.pk).update(username_immutable=True)
+    renamed = scim.patch(
+        f"/Users/{user['id']}",
+        {
+            "schemas": [PATCH_OP],
+            "Operations": [{"op": "replace", "path": "userName", "value": "x@y.z"}],
+        },
+    )
+    assert renamed.status_code == 400
+
+    page = detail(signed_in(acme), latest_event(acme))
+
+    assert "What to do: This attribute cannot change" in page
+    assert "userName can change: No" in page
+    assert f"PATCH /Users/{user['id']}" in page
+
+
+def test_an_invalid_value_names_the_mapping_in_okta_and_entra(acme: Company, scim: Scim) -> None:
+    assert scim.post("/Users", okta_user(active="maybe")).status_code == 400
+
+    page = detail(signed_in(acme), latest_event(acme))
+
+    assert "What to do: Invalid value" in page
+    assert "To App → Attribute Mappings: edit or remove the mapping of “active”" in page
+    assert "Provision Microsoft Entra ID Users" in page
+
+
+def test_a_revoked_credential_is_in_the_log_with_its_request_id_and_fix(
+    acme: Company, client: Client
+) -> None:
+    with schema_context(acme.schema_name):
+        issued = token_issue(company=acme, name="Okta production", actor="tests")
+        credential_revoke(credential_id=str(issued.credential.pk), actor="tests")
+    refused = client.get("/t/acme/scim/v2/Users", HTTP_AUTHORIZATION=f"Bearer {issued.secret}")
+    browser = signed_in(acme)
+
+    log = browser.get("/t/acme/log/").content.decode()
+    with schema_context(acme.schema_name):
+        tally = RequestTally.objects.get()
+    page = browser.get(f"/t/acme/log/refused/{tally.pk}/")
+
+    assert refused["X-Request-ID"] in log
+    assert f'href="/t/acme/log/refused/{tally.pk}/">Revoked credential (401)' in log
+    text = page.content.decode()
+    assert "What to do: Credentials rejected" in text
+    assert "“Bearer token Okta production" in text and "was revoked" in text
+    assert 'href="/t/acme/access/"' in text
+    assert refused["X-Request-ID"] in text
+
+
+def test_members_link_to_their_history_and_back(acme: Company, scim: Scim) -> None:
+    user = scim.post("/Users", okta_user()).json()
+    other = scim.post("/Users", okta_user("other@okta.local", externalId="o")).json()
+    browser = signed_in(acme)
+
+    member_page = browser.get(f"/t/acme/members/{user['id']}/").content.decode()
+    history_link = re.search(r'id="member-history" href="([^"]+)"', member_page)
+    assert history_link
+    history = browser.get(history_link.group(1).replace("&amp;", "&")).content.decode()
+
+    assert "1 entry" in history
+    assert f'<a href="/t/acme/members/{user["id"]}/">test.user@okta.local</a>' in history
+    assert other["id"] not in history
+
+
+def test_groups_link_to_their_history(acme: Company, scim: Scim) -> None:
+    group = scim.post("/Groups", {"displayName": "Admins"}).json()
+    browser = signed_in(acme)
+
+    page = browser.get(f"/t/acme/groups/{group['id']}/").content.decode()
+
+    assert f"resource={group['id']}" in page
+    history = browser.get(f"/t/acme/log/?outcome=all&resource={group['id']}").content.decode()
+    assert f'<a href="/t/acme/groups/{group["id"]}/">Admins</a>' in history
+
+
+def test_an_unknown_entry_is_a_404(acme: Company) -> None:
+    browser = signed_in(acme)
+
+    assert browser.get("/t/acme/log/999999999/").status_code == 404
+    assert browser.get("/t/acme/log/refused/999999999/").status_code == 404

@@ -1,0 +1,335 @@
+"""Webhook delivery in the test process (no worker): the body and headers an endpoint gets,
+verified by the `standardwebhooks` verifier; order and retry state; rotation; SETs; refused
+URLs. The worker, the sweeper and outages are in test_delivery_live.py."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+from typing import Any
+
+import jwt
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from events.relay import relay_until_idle
+from events.retention import events_purge
+from events.selectors import company_events_after
+from tenants.models import Company
+from tests.conftest import max_queries
+from tests.scim_client import PATCH_OP, Scim
+from tests.webhooks.receiver import Receiver, receiving
+from webhooks.delivery import deliver_stream, log_purge, streams_due
+from webhooks.models import WebhookCursor, WebhookDelivery, WebhookEndpoint
+from webhooks.secrets import decrypt
+from webhooks.services import WebhookError, delivery_resend, endpoint_add, secret_rotate
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _loopback_allowed(settings: Any) -> None:
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
+    settings.WEBHOOK_ALLOW_HTTP = True
+
+
+def _users(scim: Scim, *names: str) -> None:
+    for name in names:
+        assert scim.post("/Users", {"userName": f"{name}@acme.test"}).status_code == 201
+
+
+def _bodies(receiver: Receiver, secret: str) -> list[Any]:
+    return [Webhook(secret).verify(r.body, r.headers) for r in receiver.accepted()]
+
+
+def test_events_arrive_signed_in_order_with_the_event_shape(acme: Company, scim: Scim) -> None:
+    with receiving() as receiver:
+        issued = endpoint_add(url=receiver.url, company=acme, actor="tests")
+        _users(scim, "ann", "bob", "cy")
+        assert streams_due() == [(issued.endpoint.pk, acme.schema_name)]
+        assert deliver_stream(issued.endpoint.pk, acme.schema_name)
+
+    bodies = _bodies(receiver, issued.secret)
+    assert [b["data"]["userName"] for b in bodies] == [
+        "ann@acme.test",
+        "bob@acme.test",
+        "cy@acme.test",
+    ]
+    assert {b["type"] for b in bodies} == {"user.created"}
+    assert [b["data"]["seq"] for b in bodies] == sorted(b["data"]["seq"] for b in bodies)
+    first = receiver.accepted()[0]
+    assert first.headers["webhook-id"] == bodies[0]["data"]["id"]  # the de-duplication key
+    assert first.headers["Content-Type"] == "application/json"
+    assert bodies[0]["data"]["company"] == "acme"
+    assert bodies[0]["data"]["data"]["userName"] == "ann@acme.test"
+    assert streams_due() == []
+    log = WebhookDelivery.objects.filter(endpoint=issued.endpoint).order_by("seq")
+    assert [(d.status, d.attempts, d.response_status) for d in log] == [("delivered", 1, 204)] * 3
+
+
+def test_a_tampered_body_or_another_secret_fails_verification(acme: Company, scim: Scim) -> None:
+    with receiving() as receiver:
+        issued = endpoint_add(url=receiver.url, company=acme, actor="tests")
+        _users(scim, "dee")
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+    (got,) = receiver.accepted()
+    with pytest.raises(WebhookVerificationError):
+        Webhook(issued.secret).verify(got.body.replace(b"dee", b"eve"), got.headers)
+    other = endpoint_add(url=receiver.url, company=acme, actor="tests")
+    with pytest.raises(WebhookVerificationError):
+        Webhook(other.secret).verify(got.body, got.headers)
+
+
+def test_a_failure_holds_later_events_back_until_it_is_delivered(acme: Company, scim: Scim) -> None:
+    with receiving(status=500) as receiver:
+        issued = endpoint_add(url=receiver.url, company=acme, actor="tests")
+        _users(scim, "f1", "f2")
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+        (failed,) = WebhookDelivery.objects.filter(endpoint=issued.endpoint)
+        assert (failed.status, failed.attempts, failed.response_status) == ("retrying", 1, 500)
+        assert failed.response_excerpt == "no"
+        cursor = WebhookCursor.objects.get(endpoint=issued.endpoint)
+        assert cursor.retry_at is not None and cursor.retry_at > timezone.now()
+        assert streams_due() == []  # backing off: the sweeper leaves it
+
+        receiver.status = 204
+        WebhookCursor.objects.filter(pk=cursor.pk).update(retry_at=timezone.now())
+        WebhookDelivery.objects.filter(pk=failed.pk).update(next_attempt_at=timezone.now())
+        assert streams_due() == [(issued.endpoint.pk, acme.schema_name)]
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+    names = [b["data"]["userName"] for b in _bodies(receiver, issued.secret)]
+    assert names == ["f1@acme.test", "f2@acme.test"]
+    failed.refresh_from_db()
+    assert (failed.status, failed.attempts) == ("delivered", 2)
+
+
+def test_an_endpoint_failing_too_long_is_disabled_and_support_is_told(
+    acme: Company, scim: Scim, settings: Any, mailoutbox: list[Any]
+) -> None:
+    settings.SUPPORT_EMAIL = "support@headcount.test"
+    with receiving(status=503) as receiver:
+        issued = endpoint_add(url=receiver.url, company=acme, actor="tests")
+        WebhookEndpoint.objects.filter(pk=issued.endpoint.pk).update(
+            failing_since=timezone.now()
+            - dt.timedelta(seconds=settings.WEBHOOK_DISABLE_AFTER_SECONDS)
+        )
+        _users(scim, "gone")
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+    endpoint = WebhookEndpoint.objects.get(pk=issued.endpoint.pk)
+    assert not endpoint.enabled and endpoint.disabled_at is not None
+    (mail,) = mailoutbox
+    assert mail.to == ["support@headcount.test"] and receiver.url in mail.subject
+    assert streams_due() == []  # a disabled endpoint is not swept
+
+
+def test_secret_rotation_signs_with_both_during_the_grace_period(acme: Company, scim: Scim) -> None:
+    with receiving() as receiver:
+        issued = endpoint_add(url=receiver.url, company=acme, actor="tests")
+        new = secret_rotate(issued.endpoint, grace=dt.timedelta(hours=1))
+        _users(scim, "rot1")
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+        # The grace period is over: only the new secret signs.
+        WebhookEndpoint.objects.filter(pk=issued.endpoint.pk).update(
+            previous_secret_until=timezone.now() - dt.timedelta(seconds=1)
+        )
+        _users(scim, "rot2")
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+    during, after = receiver.accepted()
+    assert len(during.headers["webhook-signature"].split(" ")) == 2
+    Webhook(issued.secret).verify(during.body, during.headers)
+    Webhook(new).verify(during.body, during.headers)
+    Webhook(new).verify(after.body, after.headers)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(issued.secret).verify(after.body, after.headers)
+
+
+def test_resend_sends_the_event_again_with_the_same_webhook_id(acme: Company, scim: Scim) -> None:
+    with receiving() as receiver:
+        issued = endpoint_add(url=receiver.url, company=acme, actor="tests")
+        _users(scim, "again")
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+        delivery_resend(WebhookDelivery.objects.get(endpoint=issued.endpoint))
+        assert streams_due() == [(issued.endpoint.pk, acme.schema_name)]
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+    first, second = receiver.accepted()
+    assert first.headers["webhook-id"] == second.headers["webhook-id"]
+    assert WebhookDelivery.objects.get(endpoint=issued.endpoint).attempts == 2
+
+
+def test_event_type_choice_sends_only_those(acme: Company, scim: Scim) -> None:
+    with receiving() as receiver:
+        issued = endpoint_add(
+            url=receiver.url, company=acme, event_types=["user.deleted"], actor="tests"
+        )
+        _users(scim, "short")
+        user_id = scim.get("/Users?filter=userName%20eq%20%22short@acme.test%22").json()[
+            "Resources"
+        ][0]["id"]
+        assert scim.delete(f"/Users/{user_id}").status_code == 204
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+    assert [b["type"] for b in _bodies(receiver, issued.secret)] == ["user.deleted"]
+    assert streams_due() == []
+
+
+def _jws_verified(token: bytes, key: bytes) -> dict[str, Any]:
+    """An HS256 JWS checked by hand (RFC 7515: HMAC-SHA256 over header.payload), independent of
+    the library that signed it; returns the claims."""
+    header, payload, signature = token.split(b".")
+    expected = hmac.new(key, header + b"." + payload, hashlib.sha256).digest()
+    assert hmac.compare_digest(
+        base64.urlsafe_b64decode(signature + b"=" * (-len(signature) % 4)), expected
+    )
+    assert json.loads(base64.urlsafe_b64decode(header + b"=" * (-len(header) % 4))) == {
+        "alg": "HS256",
+        "typ": "secevent+jwt",
+    }
+    return json.loads(base64.urlsafe_b64decode(payload + b"=" * (-len(payload) % 4)))
+
+
+def test_rfc9967_set_format(acme: Company, scim: Scim, settings: Any) -> None:
+    settings.WEBHOOK_ISSUER = "https://headcount.example"
+    with receiving() as receiver:
+        issued = endpoint_add(url=receiver.url, company=acme, format="set", actor="tests")
+        created = scim.post("/Users", {"userName": "setty@acme.test", "externalId": "ext-9"}).json()
+        patch = {
+            "schemas": [PATCH_OP],
+            "Operations": [{"op": "replace", "value": {"active": False}}],
+        }
+        assert scim.patch(f"/Users/{created['id']}", patch).status_code == 200
+        group = scim.post(
+            "/Groups", {"displayName": "Admins", "members": [{"value": created["id"]}]}
+        ).json()
+        assert scim.delete(f"/Users/{created['id']}").status_code == 204
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+    got = receiver.accepted()
+    assert {g.headers["Content-Type"] for g in got} == {"application/secevent+jwt"}
+    key = Webhook(issued.secret)._whsecret  # the HMAC key the whsec_ secret stands for
+    tokens = [_jws_verified(g.body, key) for g in got]
+    # PyJWT agrees (issuer and audience checked too).
+    for g in got:
+        jwt.decode(
+            g.body,
+            key,
+            algorithms=["HS256"],
+            audience=receiver.url,
+            issuer="https://headcount.example/t/acme/scim/v2",
+        )
+    user_uri = f"/Users/{created['id']}"
+    shapes = [(next(iter(t["events"])).rsplit(":", 2)[-2:], t["sub_id"]["uri"]) for t in tokens]
+    assert shapes == [
+        (["create", "full"], user_uri),
+        (["prov", "deactivate"], user_uri),
+        (["create", "full"], f"/Groups/{group['id']}"),
+        (["patch", "notice"], f"/Groups/{group['id']}"),
+        (["prov", "delete"], user_uri),
+    ]
+    first = tokens[0]
+    assert set(first) == {"iss", "aud", "jti", "iat", "sub_id", "events", "txn"}
+    assert "sub" not in first  # RFC 9967: the subject is sub_id, never sub
+    assert first["sub_id"] == {"format": "scim", "uri": user_uri, "externalId": "ext-9"}
+    assert first["jti"] == got[0].headers["webhook-id"]
+    (event,) = first["events"].values()
+    assert list(event) == ["data"] and event["data"]["userName"] == "setty@acme.test"
+    assert tokens[3]["events"] == {
+        "urn:ietf:params:scim:event:prov:patch:notice": {"attributes": ["members"]}
+    }
+    assert tokens[1]["events"] == {"urn:ietf:params:scim:event:prov:deactivate": {}}
+    assert tokens[4]["events"] == {"urn:ietf:params:scim:event:prov:delete": {}}
+
+
+def test_private_addresses_are_refused_in_production(acme: Company, settings: Any) -> None:
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = False
+    for url in ("http://127.0.0.1:9/x", "http://10.0.0.1/x", "http://[::1]/x", "ftp://x.test/"):
+        with pytest.raises(WebhookError):
+            endpoint_add(url=url, actor="tests")
+    with pytest.raises(CommandError, match="non-public"):
+        call_command("webhook_add", "--url", "http://localhost:8/x")
+
+
+def test_webhook_add_prints_a_secret_that_is_stored_encrypted(acme: Company, capsys: Any) -> None:
+    call_command(
+        "webhook_add",
+        "--url",
+        "http://127.0.0.1:9/x",
+        "--company",
+        "acme",
+        "--events",
+        "user.created",
+    )
+    secret = capsys.readouterr().out.strip()
+    assert secret.startswith("whsec_")
+    endpoint = WebhookEndpoint.objects.get(url="http://127.0.0.1:9/x")
+    assert secret not in endpoint.secret_encrypted and decrypt(endpoint.secret_encrypted) == secret
+    assert endpoint.company == acme and endpoint.event_types == ["user.created"]
+    with pytest.raises(CommandError, match="Unknown event types"):
+        call_command("webhook_add", "--url", "http://127.0.0.1:9/x", "--events", "user.exploded")
+    with pytest.raises(CommandError, match="No company"):
+        call_command("webhook_add", "--url", "http://127.0.0.1:9/x", "--company", "nope")
+
+
+def test_retention_keeps_what_an_enabled_endpoint_has_not_got(acme: Company, scim: Scim) -> None:
+    with receiving(status=500) as receiver:
+        issued = endpoint_add(url=receiver.url, company=acme, actor="tests")
+        _users(scim, "kept")
+        deliver_stream(issued.endpoint.pk, acme.schema_name)  # fails: not delivered
+    relay_until_idle()
+    later = timezone.now() + dt.timedelta(days=31)
+
+    events_purge(30, now=later)
+    assert [e.user_name for e in company_events_after(acme.schema_name, 0, 10**6)][-1:] == [
+        "kept@acme.test"
+    ]
+
+    # A disabled endpoint holds nothing back.
+    WebhookEndpoint.objects.filter(pk=issued.endpoint.pk).update(enabled=False)
+    events_purge(30, now=later)
+    assert company_events_after(acme.schema_name, 0, 10**6) == []
+
+
+def test_delivered_log_rows_are_purged_after_retention_retrying_ones_stay(
+    acme: Company, scim: Scim
+) -> None:
+    with receiving() as receiver:
+        issued = endpoint_add(url=receiver.url, company=acme, actor="tests")
+        _users(scim, "old1", "old2")
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+        receiver.status = 500
+        _users(scim, "old3")
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+    statuses = WebhookDelivery.objects.filter(endpoint=issued.endpoint).values_list(
+        "status", flat=True
+    )
+    assert sorted(statuses) == ["delivered", "delivered", "retrying"]
+
+    assert log_purge(14, now=timezone.now() + dt.timedelta(days=15)) == 2
+    assert list(
+        WebhookDelivery.objects.filter(endpoint=issued.endpoint).values_list("status", flat=True)
+    ) == ["retrying"]
+
+
+def test_the_sweeper_and_the_log_purge_are_scheduled_under_their_pinned_names(
+    settings: Any,
+) -> None:
+    tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert {"webhooks.tasks.sweep", "webhooks.tasks.log_purge"} <= tasks
+
+
+def test_delivering_a_stream_costs_statements_per_batch_not_per_event(
+    acme: Company, scim: Scim, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A flush also comes every FLUSH_SECONDS: a slow machine must not change the count.
+    monkeypatch.setattr("webhooks.delivery.FLUSH_SECONDS", 3600)
+    with receiving() as receiver:
+        issued = endpoint_add(url=receiver.url, company=acme, actor="tests")
+        _users(scim, *(f"q{n}" for n in range(40)))
+        # Lock, company, cursor, endpoint, events, one flush (savepoint, insert, cursor,
+        # release), endpoint and events again (none left), clearing the kick, unlock: the same
+        # for 4 events or 40.
+        with max_queries(13):
+            deliver_stream(issued.endpoint.pk, acme.schema_name)
+    assert len(receiver.accepted()) == 40

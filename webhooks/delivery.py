@@ -1,0 +1,344 @@
+"""Delivering events to endpoints, in order per (endpoint, company), at least once.
+
+A company's stream for one endpoint is delivered by one worker at a time (a PostgreSQL
+session advisory lock, released when the worker's connection ends, also when the worker is
+SIGKILLed), event by event in `seq` order, and the endpoint's cursor advances only after a
+2xx. A failure records the attempt, sets the stream's `retry_at` (exponential backoff with
+jitter) and stops the stream there: later events of that company wait behind it; other
+companies' streams go on. Nothing is scheduled in the broker for later: the sweeper (every
+WEBHOOK_SWEEP_SECONDS) hands every stream that is behind and due to a worker, so events
+written while Redis or the worker was down, retries, and streams whose worker died are all
+picked up by the same query.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import time
+import uuid
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import connection, transaction
+from django.utils import timezone
+
+from events.selectors import Event, company_events_after
+from tenants.models import Company
+from webhooks import payloads, transport
+from webhooks.models import WebhookCursor, WebhookDelivery, WebhookEndpoint
+from webhooks.secrets import decrypt
+
+BATCH = 200
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """Delay before attempt `attempts + 1`: doubling from WEBHOOK_RETRY_BASE_SECONDS up to
+    WEBHOOK_RETRY_MAX_SECONDS, then a random point between half of that and all of it ("equal
+    jitter": streams that failed together do not all come back to the endpoint at once)."""
+    ceiling = min(
+        settings.WEBHOOK_RETRY_MAX_SECONDS,
+        settings.WEBHOOK_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0),
+    )
+    return dt.timedelta(seconds=ceiling / 2 + random.uniform(0, ceiling / 2))  # noqa: S311
+
+
+def signing_secrets(endpoint: WebhookEndpoint, now: dt.datetime) -> list[str]:
+    found = [decrypt(endpoint.secret_encrypted)]
+    if endpoint.previous_secret_encrypted and (endpoint.previous_secret_until or now) > now:
+        found.append(decrypt(endpoint.previous_secret_encrypted))
+    return found
+
+
+def send(
+    endpoint: WebhookEndpoint, event: Event, company: str, secrets: list[str]
+) -> transport.Answer | None:
+    """One attempt; None when the endpoint's format has nothing for this event type."""
+    now = timezone.now()
+    msg_id = str(event.id)
+    if endpoint.format == WebhookEndpoint.Format.SET:
+        token = payloads.set_token(event, company, secrets[0], endpoint.url)
+        if token is None:
+            return None
+        body, content_type = token, payloads.SET_MEDIA_TYPE
+    else:
+        body, content_type = payloads.standard_body(event, company), "application/json"
+    headers = {
+        "Content-Type": content_type,
+        "User-Agent": "Headcount-Webhooks/1",
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": payloads.signature(secrets, msg_id, now, body),
+    }
+    return transport.post(endpoint.url, body, headers)
+
+
+def _lock_key(endpoint_id: uuid.UUID, schema_name: str) -> str:
+    return f"webhooks:{endpoint_id}:{schema_name}"
+
+
+def _with_stream_lock(endpoint_id: uuid.UUID, schema_name: str, work: Callable[[], None]) -> bool:
+    key = _lock_key(endpoint_id, schema_name)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", [key])
+        (locked,) = cursor.fetchone() or (False,)
+    if not locked:
+        return False
+    try:
+        work()
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [key])
+    return True
+
+
+def deliver_stream(endpoint_id: uuid.UUID, schema_name: str) -> bool:
+    """Deliver what `endpoint_id` has not yet got of `schema_name`'s events, in order, until
+    done or a failure; False when another worker holds the stream."""
+
+    def work() -> None:
+        try:
+            _deliver(endpoint_id, schema_name)
+        finally:
+            WebhookCursor.objects.filter(endpoint_id=endpoint_id, schema_name=schema_name).update(
+                kicked_at=None
+            )
+
+    return _with_stream_lock(endpoint_id, schema_name, work)
+
+
+# Successful attempts are recorded in batches (one statement for up to FLUSH_EVERY of them,
+# at least every FLUSH_SECONDS): a worker that dies before a flush re-sends those events, which
+# at-least-once allows, and a stream costs a few statements per batch instead of per event.
+FLUSH_EVERY = 50
+FLUSH_SECONDS = 0.5
+
+_DELIVERED_SQL = """
+INSERT INTO public.webhooks_webhookdelivery AS d (
+    endpoint_id, schema_name, seq, event_id, event_type, status, attempts, response_status,
+    latency_ms, response_excerpt, next_attempt_at, created_at, last_attempt_at, delivered_at
+)
+SELECT %(endpoint)s, %(schema)s, r.seq, r.event_id, r.event_type, 'delivered', 1,
+       r.status, r.latency_ms, r.excerpt, NULL, r.at, r.at, r.at
+FROM unnest(%(seq)s::bigint[], %(event_id)s::uuid[], %(event_type)s::text[],
+            %(status)s::int[], %(latency_ms)s::int[], %(excerpt)s::text[], %(at)s::timestamptz[])
+     AS r(seq, event_id, event_type, status, latency_ms, excerpt, at)
+ON CONFLICT (endpoint_id, schema_name, seq) DO UPDATE SET
+    status = 'delivered', attempts = d.attempts + 1, response_status = EXCLUDED.response_status,
+    latency_ms = EXCLUDED.latency_ms, response_excerpt = EXCLUDED.response_excerpt,
+    next_attempt_at = NULL, last_attempt_at = EXCLUDED.last_attempt_at,
+    delivered_at = EXCLUDED.delivered_at
+"""
+
+_FAILED_SQL = """
+INSERT INTO public.webhooks_webhookdelivery AS d (
+    endpoint_id, schema_name, seq, event_id, event_type, status, attempts, response_status,
+    latency_ms, response_excerpt, created_at, last_attempt_at
+)
+VALUES (%(endpoint)s, %(schema)s, %(seq)s, %(event_id)s, %(event_type)s, 'retrying', 1,
+        %(status)s, %(latency_ms)s, %(excerpt)s, %(at)s, %(at)s)
+ON CONFLICT (endpoint_id, schema_name, seq) DO UPDATE SET
+    status = 'retrying', attempts = d.attempts + 1, response_status = EXCLUDED.response_status,
+    latency_ms = EXCLUDED.latency_ms, response_excerpt = EXCLUDED.response_excerpt,
+    last_attempt_at = EXCLUDED.last_attempt_at
+RETURNING d.id, d.attempts
+"""
+
+
+class _Stream:
+    """One run over one (endpoint, company) stream."""
+
+    def __init__(self, endpoint: WebhookEndpoint, cursor: WebhookCursor, company: str):
+        self.endpoint, self.cursor, self.company = endpoint, cursor, company
+        self.secrets = signing_secrets(endpoint, timezone.now())
+        self.done: list[tuple[Event, transport.Answer, dt.datetime]] = []
+        self.flushed_at = time.monotonic()
+
+    def flush(self) -> None:
+        """Record the successful attempts and advance the cursor past them (and past skipped
+        events), in one transaction."""
+        done, self.done = self.done, []
+        self.flushed_at = time.monotonic()
+        with transaction.atomic(), connection.cursor() as cursor:
+            if done:
+                cursor.execute(
+                    _DELIVERED_SQL,
+                    {
+                        "endpoint": self.endpoint.pk,
+                        "schema": self.cursor.schema_name,
+                        "seq": [event.seq for event, _, _ in done],
+                        "event_id": [event.id for event, _, _ in done],
+                        "event_type": [event.type for event, _, _ in done],
+                        "status": [answer.status for _, answer, _ in done],
+                        "latency_ms": [answer.latency_ms for _, answer, _ in done],
+                        "excerpt": [answer.excerpt for _, answer, _ in done],
+                        "at": [at for _, _, at in done],
+                    },
+                )
+            self.cursor.retry_at = None
+            self.cursor.save(update_fields=["delivered_seq", "retry_at"])
+            if done and self.endpoint.failing_since is not None:
+                WebhookEndpoint.objects.filter(pk=self.endpoint.pk).update(failing_since=None)
+                self.endpoint.failing_since = None
+
+    def attempt(self, event: Event) -> bool:
+        """Send `event`; True when the stream may go on."""
+        answer = send(self.endpoint, event, self.company, self.secrets)
+        if answer is None:  # nothing to send in this format: the stream goes on
+            self.cursor.delivered_seq = event.seq
+            return True
+        now = timezone.now()
+        if answer.ok:
+            self.done.append((event, answer, now))
+            self.cursor.delivered_seq = event.seq
+            if len(self.done) >= FLUSH_EVERY or time.monotonic() - self.flushed_at > FLUSH_SECONDS:
+                self.flush()
+            return True
+        self.flush()
+        self.failed(event, answer, now)
+        return False
+
+    def failed(self, event: Event, answer: transport.Answer, now: dt.datetime) -> None:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    _FAILED_SQL,
+                    {
+                        "endpoint": self.endpoint.pk,
+                        "schema": self.cursor.schema_name,
+                        "seq": event.seq,
+                        "event_id": event.id,
+                        "event_type": event.type,
+                        "status": answer.status,
+                        "latency_ms": answer.latency_ms,
+                        "excerpt": answer.excerpt,
+                        "at": now,
+                    },
+                )
+                delivery_id, attempts = cursor.fetchone()
+            retry_at = now + backoff(attempts)
+            WebhookDelivery.objects.filter(pk=delivery_id).update(next_attempt_at=retry_at)
+            self.cursor.retry_at = retry_at
+            self.cursor.save(update_fields=["delivered_seq", "retry_at"])
+            failing_since = self.endpoint.failing_since or now
+            if self.endpoint.failing_since is None:
+                WebhookEndpoint.objects.filter(pk=self.endpoint.pk, failing_since=None).update(
+                    failing_since=now
+                )
+        limit = dt.timedelta(seconds=settings.WEBHOOK_DISABLE_AFTER_SECONDS)
+        if now - failing_since >= limit:
+            endpoint_disable(
+                self.endpoint, reason=f"failing since {failing_since:%Y-%m-%d %H:%M} UTC"
+            )
+
+
+def _deliver(endpoint_id: uuid.UUID, schema_name: str) -> None:
+    company = Company.objects.filter(schema_name=schema_name).values_list("slug", flat=True).first()
+    if company is None:
+        return
+    cursor, _ = WebhookCursor.objects.get_or_create(
+        endpoint_id=endpoint_id, schema_name=schema_name
+    )
+    if cursor.retry_at is not None and cursor.retry_at > timezone.now():
+        return  # backing off (a duplicate task came early): the sweeper brings it back when due
+    while True:
+        endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id, enabled=True).first()
+        if endpoint is None:
+            return
+        events = company_events_after(schema_name, cursor.delivered_seq, BATCH)
+        if not events:
+            return
+        stream = _Stream(endpoint, cursor, company)
+        for event in events:
+            if not endpoint.wants(event.type):
+                cursor.delivered_seq = event.seq
+                continue
+            if not stream.attempt(event):
+                return
+        stream.flush()
+
+
+def endpoint_disable(endpoint: WebhookEndpoint, *, reason: str) -> None:
+    """Stop sending to an endpoint that keeps failing and tell support. Its undelivered events
+    stay in the outbox (and its cursors where they are): enabling it again resumes from there."""
+    with transaction.atomic():
+        changed = WebhookEndpoint.objects.filter(pk=endpoint.pk, enabled=True).update(
+            enabled=False, disabled_at=timezone.now(), disabled_reason=reason[:300]
+        )
+    if not changed:
+        return  # another worker disabled it (and wrote the e-mail)
+    recipients = [settings.SUPPORT_EMAIL] if settings.SUPPORT_EMAIL else []
+    recipients += [address for _, address in settings.ADMINS]
+    if recipients:
+        send_mail(
+            subject=f"[Headcount] Webhook endpoint disabled: {endpoint.url}",
+            message=(
+                f"The webhook endpoint {endpoint.url} (id {endpoint.pk}) was disabled: "
+                f"{reason}.\n\nIts events are kept; enable it in the support admin once it "
+                "answers again, and delivery resumes where it stopped."
+            ),
+            from_email=None,
+            recipient_list=recipients,
+        )
+
+
+# Streams behind their endpoint's cursor and due: no retry pending, no task queued recently.
+# An endpoint made for all companies joins every stream; one for a company only its own.
+_DUE_SQL = """
+SELECT e.id, s.schema_name
+FROM public.webhooks_webhookendpoint AS e
+LEFT JOIN public.tenants_company AS c ON c.id = e.company_id
+JOIN public.events_feed_eventstream AS s ON e.company_id IS NULL OR s.schema_name = c.schema_name
+LEFT JOIN public.webhooks_webhookcursor AS k
+  ON k.endpoint_id = e.id AND k.schema_name = s.schema_name
+WHERE e.enabled
+  AND s.last_seq > COALESCE(k.delivered_seq, 0)
+  AND (k.retry_at IS NULL OR k.retry_at <= statement_timestamp())
+  AND (k.kicked_at IS NULL OR k.kicked_at <= statement_timestamp() - make_interval(secs => %s))
+  AND to_regclass(quote_ident(s.schema_name) || '.events_changeevent') IS NOT NULL
+LIMIT %s
+"""
+
+_KICKED_SQL = """
+INSERT INTO public.webhooks_webhookcursor (endpoint_id, schema_name, delivered_seq, kicked_at)
+SELECT unnest(%s::uuid[]), unnest(%s::text[]), 0, statement_timestamp()
+ON CONFLICT (endpoint_id, schema_name) DO UPDATE SET kicked_at = statement_timestamp()
+"""
+
+SWEEP_LIMIT = 10_000
+
+
+def streams_due() -> list[tuple[uuid.UUID, str]]:
+    with connection.cursor() as cursor:
+        cursor.execute(_DUE_SQL, [settings.WEBHOOK_KICK_SECONDS, SWEEP_LIMIT])
+        return [(endpoint_id, schema) for endpoint_id, schema in cursor.fetchall()]
+
+
+def streams_kicked(streams: list[tuple[uuid.UUID, str]]) -> None:
+    """Mark streams as handed to a worker: the sweeper leaves them alone for
+    WEBHOOK_KICK_SECONDS, or until the worker is done with them (it clears the mark)."""
+    if not streams:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _KICKED_SQL,
+            [[str(endpoint_id) for endpoint_id, _ in streams], [schema for _, schema in streams]],
+        )
+
+
+def log_purge(days: int, *, now: dt.datetime | None = None) -> int:
+    """Delete delivered log rows older than `days`, in chunks (no long lock on the table)."""
+    cutoff = (now or timezone.now()) - dt.timedelta(days=days)
+    deleted = 0
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "DELETE FROM public.webhooks_webhookdelivery WHERE id IN ("
+                " SELECT id FROM public.webhooks_webhookdelivery"
+                " WHERE delivered_at < %s LIMIT 10000)",
+                [cutoff],
+            )
+            deleted += cursor.rowcount
+            if cursor.rowcount < 10000:
+                return deleted

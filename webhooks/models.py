@@ -1,0 +1,120 @@
+"""Webhook endpoints and their delivery state, in `public`.
+
+Delivery state lives here, never on the company outboxes (events.models.ChangeEvent carries
+none): each endpoint keeps a cursor per company stream (`WebhookCursor`) and a log row per
+event it tried to send (`WebhookDelivery`).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+from events.outbox import EventType
+
+
+class WebhookEndpoint(models.Model):
+    class Format(models.TextChoices):
+        STANDARD = "standard", "Standard Webhooks (JSON)"
+        SET = "set", "RFC 9967 Security Event Token (application/secevent+jwt)"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    url = models.URLField(max_length=2000)
+    # None: every company's events.
+    company = models.ForeignKey(
+        "tenants.Company", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    # The event types sent; empty: all of them.
+    event_types = models.JSONField(default=list, blank=True)
+    format = models.CharField(max_length=16, choices=Format.choices, default=Format.STANDARD)
+    enabled = models.BooleanField(default=True)
+    # The signing secret (`whsec_…`), encrypted (webhooks.secrets): it must sign, so it cannot
+    # be only hashed. During a rotation's grace period the previous one signs too.
+    secret_encrypted = models.TextField()
+    previous_secret_encrypted = models.TextField(blank=True)
+    previous_secret_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(max_length=254)
+    # Set by the first failed attempt after a success; the endpoint is disabled once it has
+    # failed for WEBHOOK_DISABLE_AFTER_SECONDS.
+    failing_since = models.DateTimeField(null=True, blank=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    disabled_reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = "webhook endpoint"
+
+    def __str__(self) -> str:
+        return self.url
+
+    def wants(self, event_type: str) -> bool:
+        return not self.event_types or event_type in self.event_types
+
+    @staticmethod
+    def type_choices() -> list[tuple[str, str]]:
+        return [(kind, kind) for kind in EventType.ALL]
+
+
+class WebhookCursor(models.Model):
+    """How far an endpoint has delivered one company's stream (`ChangeEvent.seq`), and when the
+    sweeper may hand the stream to a worker again (`retry_at`: backoff; `kicked_at`: a task is
+    queued or running)."""
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="+")
+    schema_name = models.CharField(max_length=63)
+    delivered_seq = models.BigIntegerField(default=0)
+    retry_at = models.DateTimeField(null=True, blank=True)
+    kicked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["endpoint", "schema_name"], name="webhookcursor_endpoint_schema"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint_id} {self.schema_name} at {self.delivered_seq}"
+
+
+class WebhookDelivery(models.Model):
+    """One event for one endpoint: the delivery log the admin shows."""
+
+    class Status(models.TextChoices):
+        RETRYING = "retrying", "Retrying"
+        DELIVERED = "delivered", "Delivered"
+        ABANDONED = "abandoned", "Abandoned (endpoint disabled)"
+
+    id = models.BigAutoField(primary_key=True)
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="+")
+    schema_name = models.CharField(max_length=63)
+    seq = models.BigIntegerField()
+    event_id = models.UUIDField()
+    event_type = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RETRYING)
+    attempts = models.PositiveIntegerField(default=0)
+    response_status = models.PositiveIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    response_excerpt = models.CharField(max_length=500, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "webhook deliveries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["endpoint", "schema_name", "seq"], name="webhookdelivery_event"
+            )
+        ]
+        # The admin's log: an endpoint's deliveries, newest first.
+        indexes = [
+            models.Index(fields=["endpoint", "-id"], name="webhookdelivery_log"),
+            # The daily purge of delivered rows (webhooks.tasks.log_purge).
+            models.Index(fields=["delivered_at"], name="webhookdelivery_delivered_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} #{self.seq} {self.status}"

@@ -1,0 +1,144 @@
+"""Writes of webhook endpoints: add, rotate the secret, resend a delivery."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from events.outbox import EventType
+from tenants.models import Company
+from webhooks.models import WebhookCursor, WebhookDelivery, WebhookEndpoint
+from webhooks.secrets import encrypt, secret_new
+from webhooks.transport import UnsafeURL, resolve_checked
+
+
+class WebhookError(ValueError):
+    """Bad input for an endpoint: the message is for the person who typed it."""
+
+
+@dataclass(frozen=True)
+class IssuedEndpoint:
+    endpoint: WebhookEndpoint
+    secret: str  # shown once
+
+
+# A new endpoint starts at each company's current position: it is sent what happens from now
+# on, not the retained history (the events API serves that).
+_START_SQL = """
+INSERT INTO public.webhooks_webhookcursor (endpoint_id, schema_name, delivered_seq)
+SELECT %s, s.schema_name, s.last_seq FROM public.events_feed_eventstream AS s
+WHERE %s::text IS NULL OR s.schema_name = %s
+ON CONFLICT (endpoint_id, schema_name) DO NOTHING
+"""
+
+
+def url_check(url: str) -> None:
+    try:
+        resolve_checked(url)
+    except UnsafeURL as error:
+        raise WebhookError(str(error)) from error
+
+
+def event_types_check(event_types: Sequence[str]) -> list[str]:
+    unknown = sorted(set(event_types) - set(EventType.ALL))
+    if unknown:
+        raise WebhookError(f"Unknown event types: {', '.join(unknown)}.")
+    return [kind for kind in EventType.ALL if kind in event_types]
+
+
+def endpoint_add(
+    *,
+    url: str,
+    actor: str,
+    company: Company | None = None,
+    event_types: Sequence[str] = (),
+    format: str = WebhookEndpoint.Format.STANDARD,
+) -> IssuedEndpoint:
+    url_check(url)
+    if format not in WebhookEndpoint.Format.values:
+        raise WebhookError(f"Unknown format {format!r}: standard or set.")
+    secret = secret_new()
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.create(
+            url=url,
+            company=company,
+            event_types=event_types_check(event_types),
+            format=format,
+            secret_encrypted=encrypt(secret),
+            created_by=actor,
+        )
+        schema = company.schema_name if company else None
+        with connection.cursor() as cursor:
+            cursor.execute(_START_SQL, [endpoint.pk, schema, schema])
+    return IssuedEndpoint(endpoint, secret)
+
+
+def secret_rotate(endpoint: WebhookEndpoint, *, grace: dt.timedelta | None = None) -> str:
+    """A new secret signs from now on; the current one keeps signing alongside it for `grace`
+    (WEBHOOK_ROTATION_GRACE_HOURS), so the consumer can switch without losing a delivery."""
+    grace = (
+        grace if grace is not None else dt.timedelta(hours=settings.WEBHOOK_ROTATION_GRACE_HOURS)
+    )
+    secret = secret_new()
+    with transaction.atomic():
+        locked = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        locked.previous_secret_encrypted = locked.secret_encrypted
+        locked.previous_secret_until = timezone.now() + grace
+        locked.secret_encrypted = encrypt(secret)
+        locked.save(
+            update_fields=["previous_secret_encrypted", "previous_secret_until", "secret_encrypted"]
+        )
+    endpoint.refresh_from_db()
+    return secret
+
+
+def delivery_resend(delivery: WebhookDelivery) -> None:
+    """Send this event again. A pending retry is made due now (the sweeper takes it on its next
+    round, in order); a delivered one is rewound: its stream re-sends from it, in order, with the
+    same `webhook-id`s (consumers de-duplicate)."""
+    with transaction.atomic():
+        cursor = WebhookCursor.objects.select_for_update().get(
+            endpoint_id=delivery.endpoint_id, schema_name=delivery.schema_name
+        )
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            status=WebhookDelivery.Status.RETRYING, next_attempt_at=timezone.now()
+        )
+        cursor.delivered_seq = min(cursor.delivered_seq, delivery.seq - 1)
+        cursor.retry_at = None
+        cursor.save(update_fields=["delivered_seq", "retry_at"])
+
+
+def endpoint_update(
+    endpoint: WebhookEndpoint,
+    *,
+    url: str,
+    event_types: Sequence[str],
+    format: str,
+    enabled: bool,
+) -> None:
+    """Change an endpoint. Enabling a disabled one clears its failure record: delivery resumes
+    where it stopped (its events waited in the outboxes)."""
+    url_check(url)
+    types = event_types_check(event_types)
+    with transaction.atomic():
+        locked = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        locked.url, locked.event_types, locked.format = url, types, format
+        if enabled and not locked.enabled:
+            locked.failing_since = locked.disabled_at = None
+            locked.disabled_reason = ""
+            # Retries were backing off; the endpoint is back, so try now.
+            WebhookCursor.objects.filter(endpoint=locked).update(retry_at=None)
+            WebhookDelivery.objects.filter(
+                endpoint=locked, status=WebhookDelivery.Status.RETRYING
+            ).update(next_attempt_at=None)
+        elif not enabled and locked.enabled:
+            locked.disabled_at = timezone.now()
+            locked.disabled_reason = "disabled by support"
+        locked.enabled = enabled
+        locked.save()
+    endpoint.refresh_from_db()
