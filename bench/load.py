@@ -239,7 +239,22 @@ OURS_ONLY = frozenset({"bulk_post"})
 # 100 creates, so far fewer fit in a second and its list would otherwise be hundreds of MB.
 PLANNED_PER_SECOND = {"bulk_post": 20}
 CEILINGS = ("ceiling_empty", "authenticated_empty", "ceiling_lookup")
+# The bare app's ceilings (bench/bare/): Django + DRF with nothing of Headcount, its own server.
+BARE_CEILINGS = ("bare_empty", "bare_lookup")
 WORKLOAD_NAMES = frozenset(WORKLOAD_LETTERS.values()) | frozenset(CEILINGS)
+
+
+def bare_workloads(total: int) -> dict[str, Callable[[random.Random], Request]]:
+    """The bare app's requests: an empty view, and the lookup Headcount's one-lookup ceiling
+    makes (the same userNames, drawn the same way)."""
+    return {
+        "bare_empty": lambda rng: ("GET", "/empty", None),
+        "bare_lookup": lambda rng: (
+            "GET",
+            f"/lookup?userName=user{rng.randint(1, total)}@example.com",
+            None,
+        ),
+    }
 
 
 def workloads(
@@ -326,14 +341,21 @@ def workloads(
     }
 
 
-def summarize(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    by_name = {r["workload"]: r for r in results}
+def summarize(
+    results: list[dict[str, Any]], bare: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """Each workload's share of the one-lookup ceiling (behind Headcount's routing) and, when
+    the bare app ran (`bare`, its rows appended), of the bare one-lookup ceiling."""
+    by_name = {r["workload"]: r for r in [*results, *(bare or [])]}
     lookup = by_name.get("ceiling_lookup", {}).get("req_per_s") or 0
+    bare_lookup = by_name.get("bare_lookup", {}).get("req_per_s") or 0
     for row in results:
         if lookup and "req_per_s" in row and not row["workload"].startswith("ceiling"):
             # authenticated_empty too: its share is the most any authenticated workload gets.
             row["share_of_lookup_ceiling"] = f"{100 * row['req_per_s'] / lookup:.0f}%"
-    return results
+        if bare_lookup and "req_per_s" in row:
+            row["share_of_bare_lookup"] = f"{100 * row['req_per_s'] / bare_lookup:.0f}%"
+    return [*results, *(bare or [])]
 
 
 def median_of(values: list[float]) -> float:

@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import load, peer_run, portal, wrk  # noqa: E402
+from bench.bare import seed as bare_seed  # noqa: E402
 from devstack.services import resolve  # noqa: E402
 
 
@@ -63,14 +64,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(env: dict[str, str], workers: int) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(
+    env: dict[str, str],
+    workers: int,
+    app: str = "config.wsgi:application",
+    ready_path: str = "/healthz",
+) -> tuple[subprocess.Popen[bytes], str]:
+    """gunicorn serving `app` with the production settings (config/gunicorn.py), once
+    `ready_path` answers."""
     port = free_port()
     server = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "gunicorn",
-            "config.wsgi:application",
+            app,
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",
@@ -84,7 +92,7 @@ def start_server(env: dict[str, str], workers: int) -> tuple[subprocess.Popen[by
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    peer_run.wait_until_answering(server, url + "/healthz", "gunicorn")
+    peer_run.wait_until_answering(server, url + ready_path, f"gunicorn ({app})")
     return server, url
 
 
@@ -129,13 +137,10 @@ def bench_size(env: dict[str, str], users: int, args: argparse.Namespace) -> dic
             print(f"   import_sweep {results[-1]}", flush=True)
             results.append(load.cursor_sweep(base, token))
             print(f"   cursor_sweep {results[-1]}", flush=True)
-        measured: dict[str, Any] = {
-            "users": users,
-            "results": load.summarize(results),
-            "worker_rss_mb": worker_rss_mb(server),
-        }
+        rss = worker_rss_mb(server)
+        portal_measures = None
         if args.portal:
-            measured["portal"] = portal.measure(
+            portal_measures = portal.measure(
                 manage,
                 env,
                 url,
@@ -147,12 +152,35 @@ def bench_size(env: dict[str, str], users: int, args: argparse.Namespace) -> dic
     finally:
         server.terminate()
         server.wait(10)
+    bare = bare_ceilings(env, slug, users, args) if args.bare else None
+    measured: dict[str, Any] = {
+        "users": users,
+        "results": load.summarize(results, bare),
+        "worker_rss_mb": rss,
+    }
+    if portal_measures is not None:
+        measured["portal"] = portal_measures
     if args.peer:
         measured["peer"] = peer_size(
             users, args, [n for n in chosen if n not in load.CEILINGS and n not in load.OURS_ONLY]
         )
         measured["versus_peer"] = peer_run.ratios(measured["results"], measured["peer"])
     return measured
+
+
+def bare_ceilings(
+    env: dict[str, str], slug: str, users: int, args: argparse.Namespace
+) -> list[dict[str, Any]]:
+    """The bare app (bench/bare/) on a copy of `slug`'s users, served by the same gunicorn
+    settings right after Headcount's server stopped, with the same load generator."""
+    print(f"   bare app: {bare_seed.seed(env['DATABASE_URL'], slug):,} users copied", flush=True)
+    bare_env = {**env, "DJANGO_SETTINGS_MODULE": "bench.bare.settings"}
+    server, url = start_server(bare_env, args.workers, "bench.bare.wsgi:application", "/empty")
+    try:
+        return drive(url, "", load.bare_workloads(users), list(load.BARE_CEILINGS), args)
+    finally:
+        server.terminate()
+        server.wait(10)
 
 
 def drive(
@@ -218,18 +246,19 @@ def markdown(report: dict[str, Any]) -> str:
         lines += [
             f"### {size['users']:,} users (worker RSS after the run: {size['worker_rss_mb']} MB)",
             "",
-            "| workload | req/s | p50 ms | p95 ms | p99 ms | errors | share of lookup ceiling |",
-            "|---|---|---|---|---|---|---|",
+            "| workload | req/s | p50 ms | p95 ms | p99 ms | errors | share of lookup ceiling "
+            "| share of bare lookup |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for row in size["results"]:
             if row["workload"] in ("import_sweep", "cursor_sweep"):
                 kind = "import sweep" if row["workload"] == "import_sweep" else "cursor sweep"
                 lines.append(
-                    f"| {kind} ({row['pages']} pages of 100) | total {row['seconds']} s | first page {row['first_page_ms']} | median page {row.get('median_page_ms', '')} | last page {row['last_page_ms']} | | |"
+                    f"| {kind} ({row['pages']} pages of 100) | total {row['seconds']} s | first page {row['first_page_ms']} | median page {row.get('median_page_ms', '')} | last page {row['last_page_ms']} | | | |"
                 )
                 continue
             lines.append(
-                f"| {row['workload']} | {row['req_per_s']} | {row['p50_ms']} | {row['p95_ms']} | {row['p99_ms']} | {row['errors']} | {row.get('share_of_lookup_ceiling', '')} |"
+                f"| {row['workload']} | {row['req_per_s']} | {row['p50_ms']} | {row['p95_ms']} | {row['p99_ms']} | {row['errors']} | {row.get('share_of_lookup_ceiling', '')} | {row.get('share_of_bare_lookup', '')} |"
             )
         lines.append("")
         if size.get("versus_peer"):
@@ -263,7 +292,7 @@ def _workload_names(value: str) -> set[str]:
     return names | set(load.CEILINGS) if names else names
 
 
-def main(argv: list[str]) -> int:
+def argument_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
@@ -305,6 +334,18 @@ def main(argv: list[str]) -> int:
         help="also run the request workloads against django-scim2 (bench/peer; run "
         "bench/peer/setup.sh once) and report Headcount / peer ratios",
     )
+    parser.add_argument(
+        "--no-bare",
+        dest="bare",
+        action="store_false",
+        help="skip the bare one-lookup ceiling (bench/bare/: Django + DRF, no middleware, no "
+        "auth, the same lookup on a copy of the users, its own server)",
+    )
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    parser = argument_parser()
     args = parser.parse_args(argv)
     if args.peer and (problem := peer_run.available()):
         parser.error(f"--peer: {problem}")

@@ -27,6 +27,7 @@ from typing import Any, Generic, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connections
 from django.db.models import QuerySet
 
 T = TypeVar("T")
@@ -35,6 +36,7 @@ T = TypeVar("T")
 class _Compiled:
     def __init__(self, queryset: QuerySet[Any], samples: Sequence[object]) -> None:
         self.queryset = queryset
+        self.db = queryset.db
         self.compiler = queryset.query.get_compiler(queryset.db)
         self.sql, params = self.compiler.as_sql()
         self.params = list(params)
@@ -88,6 +90,10 @@ class PreparedQuery(Generic[T]):
             # Plain Django, for the suite's second run and for measuring what this saves.
             return list(self.build(*args))
         compiled: _Compiled | None = getattr(self._local, "compiled", None)
-        if compiled is None:
+        # A compiler holds the connection wrapper it was compiled on. `connections[alias]`
+        # can be another object later in the same thread (a test harness swapping
+        # connections, a live-server thread sharing the test's): compile again on the
+        # current one rather than run on a wrapper that may be closed or in another database.
+        if compiled is None or compiled.compiler.connection is not connections[compiled.db]:
             compiled = self._local.compiled = _Compiled(self.build(*self.samples), self.samples)
         return compiled.run(args)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connection
+from django.db import connection, connections
 from django.db.models import Count
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -121,3 +121,28 @@ def test_switched_off_it_builds_the_queryset_on_every_call(acme: Company, settin
     assert named("two@acme.test") == ["two@acme.test"]
     assert named("three@acme.test") == []
     assert built == ["one@acme.test", "two@acme.test", "three@acme.test"]
+
+
+def test_a_new_connection_object_in_the_same_thread_gets_its_own_compilation(
+    db: None, settings: Any
+) -> None:
+    # Seen when a SCIM request ran before the browser tests in one pytest process: the
+    # query compiled on the first connection object ran on it after another had replaced it.
+    settings.PREPARED_QUERIES = True
+    by_slug: PreparedQuery[str] = PreparedQuery(
+        lambda slug: Company.objects.filter(slug=slug).values_list("slug", flat=True),
+        samples=("<slug>",),
+    )
+    assert by_slug("acme") == ["acme"]
+    first, fresh = connections["default"], connections.create_connection("default")
+    connections["default"] = fresh
+    try:
+        with CaptureQueriesContext(fresh) as on_fresh:
+            found = by_slug("outsider")
+    finally:
+        connections["default"] = first
+        fresh.close()
+
+    assert found == ["outsider"]
+    assert "'outsider'" in on_fresh.captured_queries[-1]["sql"]  # it ran on the new one
+    assert by_slug("acme") == ["acme"]  # and again on the first one, once it is back

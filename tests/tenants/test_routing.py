@@ -3,9 +3,12 @@
 import pytest
 from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from accounts.models import User
+from tenants.middleware import company_for_route
 from tenants.models import Company
 from tests.conftest import TEST_PASSWORD, make_portal_user
 
@@ -113,3 +116,27 @@ def test_each_company_keeps_its_own_urls(acme: Company, outsider: Company) -> No
     assert b'action=""' in first.content or b"Sign in to Acme Inc" in first.content
     assert b"Sign in to Outsider Ltd" in second.content
     assert b"/t/outsider/" not in again.content and b"/t/acme/password-reset/" in again.content
+
+
+def test_the_route_lookup_reads_the_company_as_the_orm_does(acme: Company) -> None:
+    # Values a plain cursor would return differently (JSON as text) must come back converted.
+    Company.objects.filter(pk=acme.pk).update(
+        attribute_allowlist=["name", "emails"], scim_changed_at=timezone.now()
+    )
+    expected = Company.objects.get(pk=acme.pk)
+    fields = [field.attname for field in Company._meta.concrete_fields]
+
+    with CaptureQueriesContext(connection) as queries:
+        routed = company_for_route("acme")
+
+    assert routed is not None
+    assert [getattr(routed, name) for name in fields] == [
+        getattr(expected, name) for name in fields
+    ]
+    assert routed.attribute_allowlist == ["name", "emails"]
+    assert (routed._state.adding, routed._state.db) == (False, "default")
+    assert [q["sql"] for q in queries.captured_queries if "search_path" not in q["sql"]] == [
+        queries.captured_queries[-1]["sql"]
+    ]
+    assert company_for_route("nobody") is None
+    assert company_for_route("tenant-base") is None  # no route: not served
