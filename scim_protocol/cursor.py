@@ -75,6 +75,10 @@ class CursorCodec:
             payload, mac = _unb64(encoded), _unb64(signature)
         except (binascii.Error, ValueError):
             raise invalid from None
+        # Only the canonical spelling: a last character differing in its unused low bits
+        # decodes to the same bytes, and an edited cursor must never read as the original.
+        if _b64(payload) != encoded or _b64(mac) != signature:
+            raise invalid
         if not hmac.compare_digest(mac, self._mac(payload, shape)):
             raise invalid
         try:

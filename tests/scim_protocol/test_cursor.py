@@ -33,6 +33,22 @@ def test_another_shape_or_key_is_invalid() -> None:
         CursorCodec(b"other" * 8, 0).decode(cursor, "User|None||")
 
 
+def test_any_edit_of_the_last_character_is_invalid() -> None:
+    # 16 signature bytes leave unused low bits in the last base64 character: only the
+    # canonical spelling may decode, or an edited cursor would pass as the original.
+    codec = CursorCodec(KEY, 0)
+    cursor = codec.encode([7], "User|None||")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+    for character in alphabet.replace(cursor[-1], ""):
+        with pytest.raises(InvalidCursor):
+            codec.decode(cursor[:-1] + character, "User|None||")
+    for character in alphabet.replace(cursor.split(".")[0][-1], ""):
+        payload, signature = cursor.split(".")
+        with pytest.raises(InvalidCursor):
+            codec.decode(f"{payload[:-1]}{character}.{signature}", "User|None||")
+
+
 def test_expiry_is_checked_after_the_signature() -> None:
     cursor = CursorCodec(KEY, 0).encode([1], "s")
 
