@@ -78,9 +78,10 @@ _PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 _MEMBER_EVENTS = (EventType.GROUP_MEMBER_ADDED, EventType.GROUP_MEMBER_REMOVED)
 
 
-def _full(data: Any) -> dict[str, Any]:
-    """A `full` payload: `data`, with `version` when the resource has an ETag."""
-    version = ((data or {}).get("meta") or {}).get("version")
+def _full(data: Any, resource: Any = None) -> dict[str, Any]:
+    """A `full` payload: `data`, with `version` when the resource (default: `data`) has an
+    ETag."""
+    version = (((data if resource is None else resource) or {}).get("meta") or {}).get("version")
     return {**({"version": version} if version else {}), "data": data}
 
 
@@ -111,13 +112,8 @@ def _set_events(event: Event) -> dict[str, dict[str, Any]] | None:
     if kind == EventType.USER_UPDATED:
         return {_PROV + "put:full": _full(event.data)}
     if kind in (EventType.GROUP_RENAMED, EventType.GROUP_UPDATED):
-        version = ((event.data or {}).get("meta") or {}).get("version")
-        return {
-            _PROV + "patch:full": {
-                **({"version": version} if version else {}),
-                "data": _replace_op(list(event.changed), event.data or {}),
-            }
-        }
+        patch = _replace_op(list(event.changed), event.data or {})
+        return {_PROV + "patch:full": _full(patch, resource=event.data)}
     if kind in (EventType.USER_DELETED, EventType.GROUP_DELETED):
         return {_PROV + "delete": {}}
     if kind == EventType.USER_DEACTIVATED:

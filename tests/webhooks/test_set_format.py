@@ -171,12 +171,16 @@ def test_group_changes_as_rfc9967_patch_events(acme: Company, scim: Scim) -> Non
             "Operations": [{"op": "remove", "path": f'members[value eq "{user["id"]}"]'}],
         }
         assert scim.patch(f"/Groups/{calls['group']}", remove).status_code in (200, 204)
+        unlink = {"schemas": [PATCH_OP], "Operations": [{"op": "remove", "path": "externalId"}]}
+        assert scim.patch(f"/Groups/{calls['group']}", unlink).status_code in (200, 204)
 
     tokens = _delivered(acme, changes)[1:]  # after the user's create:full
     group_sub = {"format": "scim", "uri": f"/Groups/{calls['group']}", "externalId": "crmUsers"}
-    assert [t["sub_id"] for t in tokens] == [group_sub] * 4
+    unlinked = {"format": "scim", "uri": group_sub["uri"]}  # externalId only when it has one
+    assert [t["sub_id"] for t in tokens] == [group_sub] * 4 + [unlinked]
     assert [list(t["events"]) for t in tokens] == [
         [PROV + "create:full"],
+        [PROV + "patch:full"],
         [PROV + "patch:full"],
         [PROV + "patch:full"],
         [PROV + "patch:full"],
@@ -209,6 +213,9 @@ def test_group_changes_as_rfc9967_patch_events(acme: Company, scim: Scim) -> Non
     }
     assert tokens[3]["events"][PROV + "patch:full"]["data"]["Operations"] == [
         {"op": "remove", "path": f'members[value eq "{user_id}"]'}
+    ]
+    assert tokens[4]["events"][PROV + "patch:full"]["data"]["Operations"] == [
+        {"op": "remove", "path": "externalId"}
     ]
     for token in tokens:  # exactly one of data / attributes (§2.4)
         for payload in token["events"].values():
