@@ -56,25 +56,72 @@ def signature(secrets: list[str], msg_id: str, timestamp: dt.datetime, body: byt
     return " ".join(Webhook(secret).sign(msg_id, timestamp, body) for secret in secrets)
 
 
-# RFC 9967's provisioning events for ours, with their payloads: a `full` event carries the
-# resource as `data`, a `notice` only the changed attribute names as `attributes` (never both);
-# delete and (de)activation carry nothing, the subject being `sub_id`. Company events have no
-# SCIM event: not sent in this format.
-def _set_event(event: Event) -> tuple[str, dict[str, Any]] | None:
+# RFC 9967 (section numbers are the RFC's) for our events. §2.4: a `full` event carries `data`,
+# a `notice` `attributes`, never both; §2.2: `version` is the resource's ETag after the event.
+# - created: `create:full` (§2.4.1), `data` the resource as created (Figure 4).
+# - user.updated: `put:full` (§2.4.3), `data` the User after the change. The outbox does not
+#   keep whether a PUT or a PATCH made it, and §2.4.2's `patch:full` carries the PATCH request
+#   itself (a PatchOp, Figure 6), which we do not keep; the final representation is what
+#   `put:full` carries (a PUT of it gives the same User), so every user change is a PUT event.
+# - group.renamed / group.updated: `patch:full` with the equivalent PatchOp (a `replace` of
+#   the changed attributes). Not `put:full`: a group's event data leaves its members out (a
+#   group of a million members), and as a PUT body that would read as "no members" (§5 also
+#   recommends PATCH events for large groups).
+# - group.member_added / _removed: `patch:full` on the group with the PatchOp adding or
+#   removing that member, the shape of Figure 6; one SET per member, sharing the write's `txn`.
+# - deleted: `delete` (§2.4.4), no payload and no full/notice qualifier.
+# - user.deactivated / reactivated: `deactivate` (§2.4.6) / `activate` (§2.4.5), `{}`; the same
+#   write changed `active` (and perhaps more), so the SET also carries that change as
+#   `put:full` (§2.1: several event URIs in one SET are one state change of one resource).
+# Company events have no RFC 9967 event: not sent in this format.
+_PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+_MEMBER_EVENTS = (EventType.GROUP_MEMBER_ADDED, EventType.GROUP_MEMBER_REMOVED)
+
+
+def _full(data: Any, resource: Any = None) -> dict[str, Any]:
+    """A `full` payload: `data`, with `version` when the resource (default: `data`) has an
+    ETag."""
+    version = (((data if resource is None else resource) or {}).get("meta") or {}).get("version")
+    return {**({"version": version} if version else {}), "data": data}
+
+
+def _replace_op(changed: list[str], data: dict[str, Any]) -> dict[str, Any]:
+    """The PatchOp that sets the `changed` attributes to their values in `data` and removes
+    those it no longer has."""
+    present = {name: data[name] for name in changed if data.get(name) not in (None, "")}
+    operations: list[dict[str, Any]] = [{"op": "replace", "value": present}] if present else []
+    operations += [{"op": "remove", "path": name} for name in changed if name not in present]
+    return {"schemas": [_PATCH_OP], "Operations": operations}
+
+
+def _member_op(event: Event) -> dict[str, Any]:
+    user = (event.data or {}).get("user") or {}
+    user_id = user.get("id") or str(event.resource_id)
+    if event.type == EventType.GROUP_MEMBER_ADDED:
+        member = {"value": user_id, "$ref": f"/Users/{user_id}", "display": user.get("userName")}
+        operation: dict[str, Any] = {"op": "add", "path": "members", "value": [member]}
+    else:
+        operation = {"op": "remove", "path": f'members[value eq "{user_id}"]'}
+    return {"schemas": [_PATCH_OP], "Operations": [operation]}
+
+
+def _set_events(event: Event) -> dict[str, dict[str, Any]] | None:
     kind = event.type
     if kind in (EventType.USER_CREATED, EventType.GROUP_CREATED):
-        return _PROV + "create:full", {"data": event.data}
-    if kind in (EventType.USER_UPDATED, EventType.GROUP_RENAMED, EventType.GROUP_UPDATED):
-        # A PUT and a PATCH both end here; the outbox does not keep which it was.
-        return _PROV + "patch:full", {"data": event.data}
+        return {_PROV + "create:full": _full(event.data)}
+    if kind == EventType.USER_UPDATED:
+        return {_PROV + "put:full": _full(event.data)}
+    if kind in (EventType.GROUP_RENAMED, EventType.GROUP_UPDATED):
+        patch = _replace_op(list(event.changed), event.data or {})
+        return {_PROV + "patch:full": _full(patch, resource=event.data)}
     if kind in (EventType.USER_DELETED, EventType.GROUP_DELETED):
-        return _PROV + "delete", {}
+        return {_PROV + "delete": {}}
     if kind == EventType.USER_DEACTIVATED:
-        return _PROV + "deactivate", {}
+        return {_PROV + "deactivate": {}, _PROV + "put:full": _full(event.data)}
     if kind == EventType.USER_REACTIVATED:
-        return _PROV + "activate", {}
-    if kind in (EventType.GROUP_MEMBER_ADDED, EventType.GROUP_MEMBER_REMOVED):
-        return _PROV + "patch:notice", {"attributes": ["members"]}
+        return {_PROV + "activate": {}, _PROV + "put:full": _full(event.data)}
+    if kind in _MEMBER_EVENTS:
+        return {_PROV + "patch:full": {"data": _member_op(event)}}
     return None
 
 
@@ -82,11 +129,10 @@ def set_token(event: Event, company: str, secret: str, audience: str) -> bytes |
     """The event as a signed SET (RFC 8417 claims, RFC 9967 event), or None for an event type
     RFC 9967 has no event for. The issuer is the company's SCIM base URL, so that `sub_id.uri`
     (relative, as the RFC has it) appended to it is the resource's SCIM URL."""
-    mapped = _set_event(event)
-    if mapped is None:
+    events = _set_events(event)
+    if events is None:
         return None
-    uri, payload = mapped
-    if event.type in (EventType.GROUP_MEMBER_ADDED, EventType.GROUP_MEMBER_REMOVED):
+    if event.type in _MEMBER_EVENTS:
         # The subject of a membership change is the group (its `members` changed).
         group = (event.data or {}).get("group") or {}
         resource, resource_id = "Groups", group.get("id")
@@ -94,6 +140,7 @@ def set_token(event: Event, company: str, secret: str, audience: str) -> bytes |
     else:
         resource = "Users" if event.resource_type == "User" else "Groups"
         resource_id, external_id = event.resource_id, event.external_id
+    # §2.1: `format` "scim", `uri` (required, relative to the SCIM base), `externalId` if known.
     sub_id: dict[str, str] = {"format": "scim", "uri": f"/{resource}/{resource_id}"}
     if external_id:
         sub_id["externalId"] = external_id
@@ -103,10 +150,11 @@ def set_token(event: Event, company: str, secret: str, audience: str) -> bytes |
         "jti": str(event.id),
         "iat": int(event.occurred_at.timestamp()),
         "sub_id": sub_id,
-        "events": {uri: payload},
+        # §2.2: `txn` is the same for every SET of one change (retries, other endpoints):
+        # the SCIM call's request id, or, for a change made without one, the event's id.
+        "txn": event.request_id or str(event.id),
+        "events": events,
     }
-    if event.request_id:
-        claims["txn"] = event.request_id
     token = jwt.encode(
         claims, secret_bytes(secret), algorithm="HS256", headers={"typ": "secevent+jwt"}
     )

@@ -1,17 +1,13 @@
 """Webhook delivery in the test process (no worker): the body and headers an endpoint gets,
-verified by the `standardwebhooks` verifier; order and retry state; rotation; SETs; refused
-URLs. The worker, the sweeper and outages are in test_delivery_live.py."""
+verified by the `standardwebhooks` verifier; order and retry state; rotation; refused
+URLs. SETs are in test_set_format.py; the worker, the sweeper and outages in
+test_delivery_live.py."""
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import hashlib
-import hmac
-import json
 from typing import Any
 
-import jwt
 import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
@@ -22,7 +18,7 @@ from events.retention import events_purge
 from events.selectors import company_events_after
 from tenants.models import Company
 from tests.conftest import max_queries
-from tests.scim_client import PATCH_OP, Scim
+from tests.scim_client import Scim
 from tests.webhooks.receiver import Receiver, receiving
 from webhooks.delivery import deliver_stream, log_purge, streams_due
 from webhooks.models import WebhookCursor, WebhookDelivery, WebhookEndpoint
@@ -174,72 +170,6 @@ def test_event_type_choice_sends_only_those(acme: Company, scim: Scim) -> None:
         deliver_stream(issued.endpoint.pk, acme.schema_name)
     assert [b["type"] for b in _bodies(receiver, issued.secret)] == ["user.deleted"]
     assert streams_due() == []
-
-
-def _jws_verified(token: bytes, key: bytes) -> dict[str, Any]:
-    """An HS256 JWS checked by hand (RFC 7515: HMAC-SHA256 over header.payload), independent of
-    the library that signed it; returns the claims."""
-    header, payload, signature = token.split(b".")
-    expected = hmac.new(key, header + b"." + payload, hashlib.sha256).digest()
-    assert hmac.compare_digest(
-        base64.urlsafe_b64decode(signature + b"=" * (-len(signature) % 4)), expected
-    )
-    assert json.loads(base64.urlsafe_b64decode(header + b"=" * (-len(header) % 4))) == {
-        "alg": "HS256",
-        "typ": "secevent+jwt",
-    }
-    return json.loads(base64.urlsafe_b64decode(payload + b"=" * (-len(payload) % 4)))
-
-
-def test_rfc9967_set_format(acme: Company, scim: Scim, settings: Any) -> None:
-    settings.WEBHOOK_ISSUER = "https://headcount.example"
-    with receiving() as receiver:
-        issued = endpoint_add(url=receiver.url, company=acme, format="set", actor="tests")
-        created = scim.post("/Users", {"userName": "setty@acme.test", "externalId": "ext-9"}).json()
-        patch = {
-            "schemas": [PATCH_OP],
-            "Operations": [{"op": "replace", "value": {"active": False}}],
-        }
-        assert scim.patch(f"/Users/{created['id']}", patch).status_code == 200
-        group = scim.post(
-            "/Groups", {"displayName": "Admins", "members": [{"value": created["id"]}]}
-        ).json()
-        assert scim.delete(f"/Users/{created['id']}").status_code == 204
-        deliver_stream(issued.endpoint.pk, acme.schema_name)
-    got = receiver.accepted()
-    assert {g.headers["Content-Type"] for g in got} == {"application/secevent+jwt"}
-    key = Webhook(issued.secret)._whsecret  # the HMAC key the whsec_ secret stands for
-    tokens = [_jws_verified(g.body, key) for g in got]
-    # PyJWT agrees (issuer and audience checked too).
-    for g in got:
-        jwt.decode(
-            g.body,
-            key,
-            algorithms=["HS256"],
-            audience=receiver.url,
-            issuer="https://headcount.example/t/acme/scim/v2",
-        )
-    user_uri = f"/Users/{created['id']}"
-    shapes = [(next(iter(t["events"])).rsplit(":", 2)[-2:], t["sub_id"]["uri"]) for t in tokens]
-    assert shapes == [
-        (["create", "full"], user_uri),
-        (["prov", "deactivate"], user_uri),
-        (["create", "full"], f"/Groups/{group['id']}"),
-        (["patch", "notice"], f"/Groups/{group['id']}"),
-        (["prov", "delete"], user_uri),
-    ]
-    first = tokens[0]
-    assert set(first) == {"iss", "aud", "jti", "iat", "sub_id", "events", "txn"}
-    assert "sub" not in first  # RFC 9967: the subject is sub_id, never sub
-    assert first["sub_id"] == {"format": "scim", "uri": user_uri, "externalId": "ext-9"}
-    assert first["jti"] == got[0].headers["webhook-id"]
-    (event,) = first["events"].values()
-    assert list(event) == ["data"] and event["data"]["userName"] == "setty@acme.test"
-    assert tokens[3]["events"] == {
-        "urn:ietf:params:scim:event:prov:patch:notice": {"attributes": ["members"]}
-    }
-    assert tokens[1]["events"] == {"urn:ietf:params:scim:event:prov:deactivate": {}}
-    assert tokens[4]["events"] == {"urn:ietf:params:scim:event:prov:delete": {}}
 
 
 def test_private_addresses_are_refused_in_production(acme: Company, settings: Any) -> None:
