@@ -174,3 +174,18 @@ def test_the_entry_says_what_headcount_read_in_the_idps_dialect(acme: Company, s
     assert "<code>active</code> <code>&quot;False&quot;</code> as <code>false</code>" in page
     assert "<code>United States</code> as <code>US</code>" in page
     assert "hunter2-secret" not in page
+
+
+def test_an_entra_group_patch_notes_its_capitalised_ops(acme: Company, scim: Scim) -> None:
+    user = scim.post("/Users", okta_user()).json()
+    group = scim.post("/Groups", {"displayName": "Admins"}).json()
+    entra = {
+        "schemas": [PATCH_OP],
+        "Operations": [{"op": "Add", "path": "members", "value": [{"value": user["id"]}]}],
+    }
+
+    assert scim.patch(f"/Groups/{group['id']}", entra).status_code == 204
+
+    assert latest_event(acme).normalised == [
+        {"attribute": "Operations[0].op", "sent": '"Add"', "stored": "add"}
+    ]
