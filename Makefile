@@ -64,7 +64,7 @@ docs: install
 
 ## Screenshots of every portal page at 1280 and 390 px into docs/tour/ (docs/tour.md).
 tour: install
-	HC_TOUR=1 $(PY) -m devstack.test -p no:cacheprovider -q tests/browser/test_tour.py $(ARGS)
+	HC_TOUR=1 $(PY) -m devstack.test -p no:cacheprovider -q tests/browser/tour.py $(ARGS)
 
 ## Production server (gunicorn, DEBUG off) on $$PORT; what docker-compose and the benchmark use.
 serve: install

@@ -164,6 +164,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # NUL and invalid UTF-8 are refused here, before static files, routing or any view
     # reads the path, query, headers, cookies or form (infra/request_edge.py).
+    # A SCIM request refused there is still counted for its company (scim/edge_tally.py).
+    "scim.edge_tally.EdgeRefusalTallyMiddleware",
     "infra.request_edge.RequestEdgeMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "tenants.middleware.CompanyRoutingMiddleware",

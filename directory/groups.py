@@ -23,7 +23,7 @@ from directory.selectors import GroupRef, MemberRef, members_referenced, parse_m
 from scim_protocol import errors
 from scim_protocol.filter import Comparison, parse_path
 from scim_protocol.group_input import MAX_NAME_LENGTH, GroupInput, members_of, normalize_group
-from scim_protocol.patch import apply_patch
+from scim_protocol.patch import apply_patch, patch_readings
 from scim_protocol.schema import GROUP
 
 # --- reads ----------------------------------------------------------------------------------
@@ -129,7 +129,7 @@ def group_patch(
             current = _current_members(group)
             patched = apply_patch(_resource_for_patch(group, current), operations, GROUP)
             added, removed = _update(group, normalize_group(patched), current=current)
-        entry.succeeded(_subject(group), 204)
+        entry.succeeded(_subject(group), 204, normalised=patch_readings(operations, GROUP))
         change_events.group_changed(group, context, before=before, added=added, removed=removed)
     return group
 

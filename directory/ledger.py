@@ -13,6 +13,7 @@ from django.db import transaction
 
 from directory.models import ProvisioningEvent
 from scim_protocol.errors import ScimError
+from scim_protocol.readings import Reading
 from scim_protocol.redaction import Redacted, redact_operations, redact_resource, scrub
 from scim_protocol.schema import RESOURCE_TYPES, USER, core_unnested
 from scim_protocol.user_input import DroppedValue
@@ -106,9 +107,11 @@ def ledger_success(
     status: int,
     *,
     warnings: Sequence[DroppedValue] = (),
+    normalised: Sequence[Reading] = (),
     detail: str = "",
 ) -> None:
     """`warnings`: the optional values the write left out (shown in the portal's log);
+    `normalised`: what Headcount read in the caller's dialect (scim_protocol.readings);
     `detail`: what the write did when the operation alone does not say (a DELETE that kept
     the user)."""
     ProvisioningEvent.objects.create(
@@ -118,6 +121,7 @@ def ledger_success(
         # A write Headcount made itself says why (context.note: "Provisioned from the waitlist").
         detail=" ".join(part for part in (context.note, detail) if part)[:2000],
         warnings=[warning.as_json() for warning in warnings] or None,
+        normalised=[reading.as_json() for reading in normalised] or None,
     )
 
 
@@ -148,11 +152,18 @@ class LedgerEntry:
         status: int,
         *,
         warnings: Sequence[DroppedValue] = (),
+        normalised: Sequence[Reading] = (),
         detail: str = "",
     ) -> None:
         self.subject = subject
         ledger_success(
-            self.operation, subject, self.context, status, warnings=warnings, detail=detail
+            self.operation,
+            subject,
+            self.context,
+            status,
+            warnings=warnings,
+            normalised=normalised,
+            detail=detail,
         )
 
 

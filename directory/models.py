@@ -169,6 +169,11 @@ class ProvisioningEvent(models.Model):
     # NULL when there were none (most rows): nothing stored, and rows written by SQL (COPY
     # in bench_seed, tests) need not name the column.
     warnings = models.JSONField(null=True, blank=True)
+    # What Headcount read in the caller's dialect on a successful write: [{"attribute",
+    # "sent", "stored"}] ("Replace" as replace, "United States" as US), at most
+    # scim_protocol.readings.MAX_READINGS short notes, never a secret's value. NULL when the
+    # request was already canonical.
+    normalised = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

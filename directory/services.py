@@ -44,7 +44,7 @@ from directory.waitlist import (
     waitlisted,
 )
 from scim_protocol import errors
-from scim_protocol.patch import apply_patch
+from scim_protocol.patch import apply_patch, patch_readings
 from scim_protocol.schema import ENTERPRISE_USER, USER
 from scim_protocol.user_input import UserPolicy, normalized_user, policy_from, primary_email
 from tenants.models import Company
@@ -107,7 +107,9 @@ def member_create(*, company: Company, payload: Any, context: CallContext) -> Me
         _save(member, insert=True)
         _write_values(member, resource, replace=False)
         _adopt(member, waiting)
-        entry.succeeded(_subject(member), 201, warnings=normalized.dropped)
+        entry.succeeded(
+            _subject(member), 201, warnings=normalized.dropped, normalised=normalized.readings
+        )
         change_events.user_created(company, member, context)
     return member
 
@@ -137,7 +139,9 @@ def member_replace(
         check_if_match(member.version, if_match, "user")
         normalized = normalized_user(payload, user_policy(company))
         _update(company, member, normalized.resource, context)
-        entry.succeeded(_subject(member), 200, warnings=normalized.dropped)
+        entry.succeeded(
+            _subject(member), 200, warnings=normalized.dropped, normalised=normalized.readings
+        )
         change_events.user_updated(
             company, member, found.roles, before=before, was_active=was_active, context=context
         )
@@ -170,7 +174,12 @@ def member_patch(
         patched = apply_patch(copy.deepcopy(member.attributes), operations, USER)
         normalized = normalized_user(patched, user_policy(company), default_active=False)
         _update(company, member, normalized.resource, context)
-        entry.succeeded(_subject(member), 200, warnings=normalized.dropped)
+        entry.succeeded(
+            _subject(member),
+            200,
+            warnings=normalized.dropped,
+            normalised=patch_readings(operations, USER) + normalized.readings,
+        )
         change_events.user_updated(
             company, member, found.roles, before=before, was_active=was_active, context=context
         )

@@ -99,5 +99,7 @@ class RequestEdgeMiddleware:
             "which is never accepted."
         )
         if is_scim_path(request.path):
+            # For the company's request tallies (scim/edge_tally.py): routing never ran.
+            request.edge_refusal = detail  # type: ignore[attr-defined]
             return scim_error_response(400, detail, "invalidValue")
         return HttpResponseBadRequest(detail, content_type="text/plain; charset=utf-8")

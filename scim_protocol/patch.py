@@ -34,6 +34,8 @@ from scim_protocol.errors import (
     ScimError,
 )
 from scim_protocol.filter import And, Comparison, Expr, check_value_filter, matches, parse_path
+from scim_protocol.readings import Reading, Readings
+from scim_protocol.redaction import names_a_secret
 from scim_protocol.schema import IMMUTABLE, READ_ONLY, Attribute, ResourceType, Schema
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -94,6 +96,57 @@ def apply_patch(
         except ScimError as error:
             raise type(error)(f"Operations[{index}]: {error.detail}") from error
     return result
+
+
+def patch_readings(operations: Sequence[Any], resource_type: ResourceType) -> tuple[Reading, ...]:
+    """What the operations said in a dialect apply_patch accepts and reads differently: a
+    capitalised op ("Replace"), a path in another case ("Emails[Type eq \"work\"].Value") or
+    qualified with the core schema's URN. Call it after apply_patch succeeded (the operations
+    are known to be valid); values are noted by the user normaliser, which types them."""
+    readings = Readings()
+    for index, operation in enumerate(operations):
+        if readings.full:
+            break
+        if not isinstance(operation, Mapping):
+            continue
+        fields = {str(key).lower(): value for key, value in operation.items()}
+        op, path = fields.get("op"), fields.get("path")
+        if isinstance(op, str) and op != op.lower():
+            readings.note(f"Operations[{index}].op", f'"{op}"', op.lower())
+        if isinstance(path, str) and path.strip():
+            canonical = _canonical_path(path, resource_type)
+            # A secret's path is no secret, but the notes keep clear of secrets altogether.
+            if canonical is not None and not names_a_secret(canonical):
+                readings.note(f"Operations[{index}].path", path, canonical)
+    return readings.all()
+
+
+def _canonical_path(path: str, resource_type: ResourceType) -> str | None:
+    """`path` as Headcount writes it: schema names' case, core attributes without their URN;
+    None for a path that is the same or one this does not rewrite (a value filter's text)."""
+    if _extension_named(path, resource_type) is not None:
+        return None
+    try:
+        parsed = parse_path(path)
+        target = _resolve(path, resource_type)
+    except ScimError:
+        return None
+    name = target.attribute.name
+    if target.is_extension and target.schema is not None:
+        name = f"{target.schema.id}:{name}"
+    if parsed.filter is not None:
+        # The filter is kept as sent; only the attribute's own spelling is compared.
+        sent_name = parsed.attribute
+        if sent_name == name and (
+            parsed.sub_attribute is None
+            or target.sub is None
+            or parsed.sub_attribute == target.sub.name
+        ):
+            return None
+        bracket = path[path.index("[") : path.rindex("]") + 1]
+        return name + bracket + (f".{target.sub.name}" if target.sub is not None else "")
+    canonical = name + (f".{target.sub.name}" if target.sub is not None else "")
+    return None if canonical == path.strip() else canonical
 
 
 # --- Operations -------------------------------------------------------------------------------

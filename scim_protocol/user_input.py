@@ -23,6 +23,7 @@ import orjson
 
 from scim_protocol import locales, values
 from scim_protocol.errors import InvalidSyntax, InvalidValue, PayloadTooLarge
+from scim_protocol.readings import Reading, Readings, shown
 from scim_protocol.schema import (
     BOOLEAN,
     COMPLEX,
@@ -107,6 +108,8 @@ class DroppedValue:
 class NormalizedUser:
     resource: dict[str, Any]
     dropped: tuple[DroppedValue, ...] = ()
+    # What was read in the caller's dialect ("False" as false, "United States" as US).
+    readings: tuple[Reading, ...] = ()
 
 
 def normalize_user(
@@ -130,9 +133,10 @@ def normalized_user(
     if not isinstance(payload, Mapping):
         raise InvalidSyntax("The request body must be a JSON object.")
     resource: dict[str, Any] = {}
+    readings = Readings()
     for key, raw in core_unnested(payload, USER).items():
-        _place(resource, key, raw, policy)
-    dropped = _finish(resource, policy)
+        _place(resource, key, raw, policy, readings)
+    dropped = _finish(resource, policy, readings)
     if default_active:
         resource.setdefault("active", True)
     size = resource_size(resource)
@@ -141,7 +145,7 @@ def normalized_user(
             f"The user would take {size:,} bytes stored (as compact JSON); at most "
             f"{MAX_RESOURCE_BYTES:,} are accepted."
         )
-    return NormalizedUser(resource, tuple(dropped))
+    return NormalizedUser(resource, tuple(dropped), readings.all())
 
 
 def _extension_for(key: str) -> Schema | None:
@@ -159,7 +163,9 @@ def _extension_for(key: str) -> Schema | None:
     return None
 
 
-def _place(resource: dict[str, Any], key: str, raw: Any, policy: UserPolicy) -> None:
+def _place(
+    resource: dict[str, Any], key: str, raw: Any, policy: UserPolicy, readings: Readings
+) -> None:
     extension = _extension_for(key)
     if extension is not None:
         if raw is None:
@@ -169,7 +175,9 @@ def _place(resource: dict[str, Any], key: str, raw: Any, policy: UserPolicy) -> 
         for sub_key, sub_raw in raw.items():
             attribute = extension.attribute(str(sub_key))
             if attribute is not None:
-                _set(resource, extension, attribute, sub_raw, policy)
+                if str(sub_key) != attribute.name:
+                    readings.note(str(sub_key), str(sub_key), attribute.name)
+                _set(resource, extension, attribute, sub_raw, policy, readings)
         return
     resolved = USER.resolve(key)
     if resolved is None or (resolved.schema is None and resolved.attribute.name != "externalId"):
@@ -183,10 +191,14 @@ def _place(resource: dict[str, Any], key: str, raw: Any, policy: UserPolicy) -> 
             resolved.attribute,
             {resolved.sub_attribute.name: raw},
             policy,
+            readings,
             merge=True,
         )
         return
-    _set(resource, schema, resolved.attribute, raw, policy)
+    if key != resolved.attribute.name:
+        # "USERNAME", or the attribute qualified with the core schema's URN.
+        readings.note(key, key, resolved.attribute.name)
+    _set(resource, schema, resolved.attribute, raw, policy, readings)
 
 
 def _set(
@@ -195,12 +207,13 @@ def _set(
     attribute: Attribute,
     raw: Any,
     policy: UserPolicy,
+    readings: Readings,
     *,
     merge: bool = False,
 ) -> None:
     if attribute.mutability in (READ_ONLY, WRITE_ONLY) or not policy.keeps(schema, attribute):
         return  # groups, password …: accepted and dropped
-    value = _coerce(attribute, raw, attribute.name)
+    value = _coerce(attribute, raw, attribute.name, readings)
     target = resource if schema.id == USER.schema.id else resource.setdefault(schema.id, {})
     if value is None:
         target.pop(attribute.name, None)
@@ -212,7 +225,7 @@ def _set(
         resource.pop(schema.id, None)
 
 
-def _coerce(attribute: Attribute, raw: Any, label: str) -> Any:
+def _coerce(attribute: Attribute, raw: Any, label: str, readings: Readings) -> Any:
     """The typed value of `raw` for `attribute`, or None when it is absent/empty."""
     if raw is None or raw == "":
         return None
@@ -227,14 +240,14 @@ def _coerce(attribute: Attribute, raw: Any, label: str) -> Any:
             )
         coerced = [
             item
-            for item in (_coerce_single(attribute, entry, label) for entry in items)
+            for item in (_coerce_single(attribute, entry, label, readings) for entry in items)
             if item is not None
         ]
         return _one_primary(coerced) or None
-    return _coerce_single(attribute, raw, label)
+    return _coerce_single(attribute, raw, label, readings)
 
 
-def _coerce_single(attribute: Attribute, raw: Any, label: str) -> Any:
+def _coerce_single(attribute: Attribute, raw: Any, label: str, readings: Readings) -> Any:
     if raw is None or raw == "":
         return None
     if attribute.type == COMPLEX:
@@ -248,15 +261,21 @@ def _coerce_single(attribute: Attribute, raw: Any, label: str) -> Any:
             sub = attribute.sub(str(key))
             if sub is None or sub.mutability == READ_ONLY:
                 continue
-            sub_value = _coerce_single(sub, sub_raw, f"{label}.{sub.name}")
+            sub_value = _coerce_single(sub, sub_raw, f"{label}.{sub.name}", readings)
             if sub_value is not None:
                 out[sub.name] = sub_value
         return out or None
     if attribute.type == BOOLEAN:
-        return _boolean(raw, label)
+        value = _boolean(raw, label)
+        if not isinstance(raw, bool):
+            readings.note(label, shown(raw), shown(value))
+        return value
     if isinstance(raw, bool) or not isinstance(raw, str | int | float):
         raise InvalidValue(f"{label} must be a string.")
-    return _bounded(str(raw), label)
+    text = _bounded(str(raw), label)
+    if not isinstance(raw, str):
+        readings.note(label, shown(raw), shown(text))
+    return text
 
 
 def _bounded(text: str, label: str) -> str:
@@ -338,11 +357,18 @@ _COUNTRY = _Loose(
 
 
 def _loose(
-    loose: _Loose, raw: str, attribute: str, policy: UserPolicy, dropped: list[DroppedValue]
+    loose: _Loose,
+    raw: str,
+    attribute: str,
+    policy: UserPolicy,
+    dropped: list[DroppedValue],
+    readings: Readings,
 ) -> str | None:
-    """The normalised value, or None after recording it as dropped (refused when strict)."""
+    """The normalised value (noted when it differs), or None after recording it as dropped
+    (refused when strict)."""
     normalised = loose.normalise(raw)
     if normalised is not None:
+        readings.note(attribute, raw, normalised)
         return normalised
     quoted = raw if len(raw) <= MAX_QUOTED else raw[: MAX_QUOTED - 1] + "…"
     if policy.strict:
@@ -351,7 +377,7 @@ def _loose(
     return None
 
 
-def _finish(resource: dict[str, Any], policy: UserPolicy) -> list[DroppedValue]:
+def _finish(resource: dict[str, Any], policy: UserPolicy, readings: Readings) -> list[DroppedValue]:
     user_name = resource.get("userName")
     if not isinstance(user_name, str) or not user_name.strip():
         raise InvalidValue("userName is required.")
@@ -366,12 +392,12 @@ def _finish(resource: dict[str, Any], policy: UserPolicy) -> list[DroppedValue]:
         ("timezone", _TIME_ZONE),
     ):
         if name in resource:
-            normalised = _loose(loose, resource[name], name, policy, dropped)
+            normalised = _loose(loose, resource[name], name, policy, dropped, readings)
             if normalised is None:
                 del resource[name]
             else:
                 resource[name] = normalised
-    _finish_addresses(resource, policy, dropped)
+    _finish_addresses(resource, policy, dropped, readings)
     if policy.username_is_work_email:
         work = primary_work_email(resource)
         if work is None or work.lower() != resource["userName"].lower():
@@ -384,7 +410,7 @@ def _finish(resource: dict[str, Any], policy: UserPolicy) -> list[DroppedValue]:
 
 
 def _finish_addresses(
-    resource: dict[str, Any], policy: UserPolicy, dropped: list[DroppedValue]
+    resource: dict[str, Any], policy: UserPolicy, dropped: list[DroppedValue], readings: Readings
 ) -> None:
     if "addresses" not in resource:
         return
@@ -397,7 +423,7 @@ def _finish_addresses(
                 if isinstance(kind, str) and kind
                 else "addresses.country"
             )
-            country = _loose(_COUNTRY, address["country"], attribute, policy, dropped)
+            country = _loose(_COUNTRY, address["country"], attribute, policy, dropped, readings)
             if country is None:
                 del address["country"]
                 # An address that held nothing but the dropped country says nothing now.

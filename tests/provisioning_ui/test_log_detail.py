@@ -139,3 +139,53 @@ def test_an_unknown_entry_is_a_404(acme: Company) -> None:
 
     assert browser.get("/t/acme/log/999999999/").status_code == 404
     assert browser.get("/t/acme/log/refused/999999999/").status_code == 404
+
+
+def test_the_entry_says_what_headcount_read_in_the_idps_dialect(acme: Company, scim: Scim) -> None:
+    user = scim.post("/Users", okta_user(password="hunter2-secret")).json()
+    assert latest_event(acme).normalised is None  # Okta's create is canonical already
+    patched = scim.patch(
+        f"/Users/{user['id']}",
+        {
+            "schemas": [PATCH_OP],
+            "Operations": [
+                {"op": "Replace", "path": "active", "value": "False"},
+                {
+                    "op": "Add",
+                    "path": "addresses",
+                    "value": [{"type": "work", "country": "United States"}],
+                },
+                {"op": "Replace", "path": "PASSWORD", "value": "hunter2-secret"},
+            ],
+        },
+    )
+    assert patched.status_code == 200, patched.content
+    event = latest_event(acme)
+
+    page = detail(signed_in(acme), event)
+
+    assert event.normalised is not None
+    assert {"attribute": "active", "sent": '"False"', "stored": "false"} in event.normalised
+    assert "hunter2-secret" not in str(event.normalised)
+    assert (
+        "Headcount read <code>Operations[0].op</code> <code>&quot;Replace&quot;</code> as <code>replace</code>"
+        in page
+    )
+    assert "<code>active</code> <code>&quot;False&quot;</code> as <code>false</code>" in page
+    assert "<code>United States</code> as <code>US</code>" in page
+    assert "hunter2-secret" not in page
+
+
+def test_an_entra_group_patch_notes_its_capitalised_ops(acme: Company, scim: Scim) -> None:
+    user = scim.post("/Users", okta_user()).json()
+    group = scim.post("/Groups", {"displayName": "Admins"}).json()
+    entra = {
+        "schemas": [PATCH_OP],
+        "Operations": [{"op": "Add", "path": "members", "value": [{"value": user["id"]}]}],
+    }
+
+    assert scim.patch(f"/Groups/{group['id']}", entra).status_code == 204
+
+    assert latest_event(acme).normalised == [
+        {"attribute": "Operations[0].op", "sent": '"Add"', "stored": "add"}
+    ]

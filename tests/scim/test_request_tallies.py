@@ -193,3 +193,55 @@ def test_a_malformed_token_keeps_nothing_of_what_was_sent(acme: Company, client:
 
     (row,) = tallies(acme)  # both malformed: one caller, one row
     assert (row.caller, row.count) == ("malformed token", 2)
+
+
+# --- Refusals before the view ---------------------------------------------------------------
+
+
+def test_a_nul_refused_at_the_request_edge_is_tallied_for_the_company(
+    acme: Company, scim: Scim
+) -> None:
+    response = scim.client.get(
+        f"{USERS}?filter=userName%20eq%20%22a%00b%22",
+        HTTP_AUTHORIZATION=f"Bearer {scim.token}",
+        HTTP_USER_AGENT=OKTA,
+    )
+
+    assert response.status_code == 400
+    (row,) = tallies(acme)
+    assert (row.cause, row.status, row.count) == ("failed", 400, 1)
+    assert row.path == USERS
+    assert row.request_id == response["X-Request-ID"]
+    assert row.idp == OKTA
+    assert "query string" in row.detail
+
+
+def test_a_body_over_the_request_limit_is_tallied(
+    acme: Company, scim: Scim, settings: pytest.FixtureRequest
+) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = scim.client.post(
+        USERS,
+        data=b'{"userName": "' + b"x" * 2000 + b'"}',
+        content_type="application/scim+json",
+        HTTP_AUTHORIZATION=f"Bearer {scim.token}",
+    )
+
+    assert response.status_code == 413
+    (row,) = tallies(acme)
+    assert (row.cause, row.status) == ("failed", 413)
+
+
+def test_an_unknown_scim_endpoint_is_tallied(acme: Company, scim: Scim) -> None:
+    response = scim.get("/Userz")
+
+    assert response.status_code == 404
+    (row,) = tallies(acme)
+    assert (row.cause, row.status, row.path) == ("failed", 404, "/t/acme/scim/v2/Userz")
+
+
+def test_an_unknown_company_leaves_no_tally_anywhere(acme: Company, client: Client) -> None:
+    response = client.get("/t/nobody/scim/v2/Users%00", HTTP_USER_AGENT=OKTA)
+
+    assert response.status_code in (400, 404)
+    assert tallies(acme) == []
