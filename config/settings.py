@@ -410,8 +410,7 @@ WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS", DEBUG)
 WEBHOOK_ALLOW_HTTP = env_bool("WEBHOOK_ALLOW_HTTP", DEBUG)
 # The `iss` of RFC 9967 SETs: this deployment's public base URL.
 WEBHOOK_ISSUER = os.environ.get("WEBHOOK_ISSUER") or PUBLIC_BASE_URL or "https://headcount.invalid"
-# Who hears about a disabled endpoint (and Django's ADMINS, if set).
-SUPPORT_EMAIL = os.environ.get("SUPPORT_EMAIL", "")
+# Who hears about a disabled endpoint: SUPPORT_EMAILS (above) and Django's ADMINS, if set.
 ADMINS = [("Support", a) for a in os.environ.get("ADMINS", "").split(",") if a]
 
 CELERY_BEAT_SCHEDULE = {

@@ -34,6 +34,7 @@ from directory.ledger import TOO_LARGE_TO_KEEP, CallContext
 from directory.models import Group, Member, ProvisioningEvent
 from scim_protocol.errors import ScimError
 from scim_protocol.redaction import REDACTED
+from tenants.gate import scim_gate
 from tenants.models import Company
 
 RETRY_IDP = "Headcount: retry from the log"
@@ -150,6 +151,11 @@ def ledger_retry(
         reason = retry_refusal(event)
         if reason is not None:
             raise RetryRefused(reason)
+        # A retry is a write like the IdP's: it waits while support has SCIM switched off or
+        # the company suspended.
+        gate = scim_gate(company, fresh=True)
+        if not gate.open:
+            raise RetryRefused(f"{gate.detail} Retry once it is on again.")
         context = CallContext(
             idp=RETRY_IDP,
             credential=f"retried by {actor}",

@@ -63,6 +63,10 @@ class Scorecard:
     def passed(self) -> bool:
         return all(result.passed for result in self.results)
 
+    @property
+    def failed(self) -> int:
+        return sum(not result.passed for result in self.results)
+
 
 def probes() -> list[Probe]:
     """The calls, in the order the identity providers send them; the filter looks for a user

@@ -27,6 +27,7 @@ def lifecycle_context(request: HttpRequest, company: Company) -> dict[str, Any]:
     the brake is tripped. Two queries at most, whatever the sizes."""
     user = request.user
     return {
+        "company": company,
         "waitlist": waitlist_for_portal(),
         "held": held_deprovisions(company),
         "may_drop": getattr(user, "can_manage_credentials", False),

@@ -439,11 +439,17 @@ class CompanyAdmin(admin.ModelAdmin):
             rows,
         )
 
-    @admin.action(description="Release the deprovisioning brake (held requests go through)")
+    @admin.action(
+        description="Release the deprovisioning brake (held requests go through)",
+        permissions=["change"],
+    )
     def release_brake(self, request: HttpRequest, queryset: QuerySet[Company]) -> None:
         self._brake(request, queryset, confirmed=False)
 
-    @admin.action(description="Confirm the held deprovisioning (and release the brake)")
+    @admin.action(
+        description="Confirm the held deprovisioning (and release the brake)",
+        permissions=["change"],
+    )
     def confirm_deprovisioning(self, request: HttpRequest, queryset: QuerySet[Company]) -> None:
         self._brake(request, queryset, confirmed=True)
 

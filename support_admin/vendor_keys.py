@@ -83,7 +83,7 @@ class VendorKeyAdmin(admin.ModelAdmin):
         add_never_cache_headers(response)
         return response
 
-    @admin.action(description="Revoke the selected keys (at once)")
+    @admin.action(description="Revoke the selected keys (at once)", permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[VendorKey]) -> None:
         for key in queryset:
             vendor_key_revoke(key_id=str(key.pk), actor=_actor(request))

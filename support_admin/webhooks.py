@@ -135,7 +135,8 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         return _secret_page(request, self, obj, secret)
 
     @admin.action(
-        description="Rotate the signing secret (the old one stays valid for a grace period)"
+        description="Rotate the signing secret (the old one stays valid for a grace period)",
+        permissions=["change"],
     )
     def rotate_secret(
         self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]
@@ -200,7 +201,11 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     def short_excerpt(self, obj: WebhookDelivery) -> str:
         return obj.response_excerpt[:80]
 
-    @admin.action(description="Resend the selected deliveries")
+    def has_resend_permission(self, request: HttpRequest) -> bool:
+        # The log itself is read-only; resending is changing the endpoint's stream.
+        return request.user.has_perm("webhooks.change_webhookendpoint")
+
+    @admin.action(description="Resend the selected deliveries", permissions=["resend"])
     def resend(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
         count = 0
         for delivery in queryset.order_by("seq"):

@@ -268,8 +268,7 @@ def endpoint_disable(endpoint: WebhookEndpoint, *, reason: str) -> None:
         )
     if not changed:
         return  # another worker disabled it (and wrote the e-mail)
-    recipients = [settings.SUPPORT_EMAIL] if settings.SUPPORT_EMAIL else []
-    recipients += [address for _, address in settings.ADMINS]
+    recipients = [*settings.SUPPORT_EMAILS, *(address for _, address in settings.ADMINS)]
     if recipients:
         send_mail(
             subject=f"[Headcount] Webhook endpoint disabled: {endpoint.url}",

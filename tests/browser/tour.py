@@ -76,7 +76,7 @@ def _test_connection(page: Page) -> None:
 PAGES = [
     TourPage("sign-in", "Sign in", lambda d: "/login/", "Each company has its own portal and sign-in.", signed_in=False),
     TourPage("overview", "Overview", lambda d: "/", "Connection status per credential (the identity provider named, requests and failures in 24 hours), seats used live, the paused deprovisioning brake and the seat waitlist, the set-up guides and the company's SCIM policies."),
-    TourPage("connection-test", "Test connection", lambda d: "/", "What Okta's “Test API Credentials” and Entra ID's “Test Connection” send, replayed against the live SCIM URL: each probe, its status, its latency and the fix for a failure.", then=_test_connection),
+    TourPage("connection-test", "Test connection", lambda d: "/", "What Okta's “Test API Credentials” and Entra ID's “Test Connection” send, run through Headcount's whole request stack in-process (as the IdP's calls would be): each probe, its status, its latency and the fix for a failure.", then=_test_connection),
     TourPage("setup-okta", "Set up: Okta", lambda d: "/setup/okta/", "The Okta guide: the company's values with Copy buttons, Okta's own field names, the token generated in step 3a."),
     TourPage("setup-entra", "Set up: Microsoft Entra ID", lambda d: "/setup/entra/", "The Entra ID guide: Tenant URL, Secret Token, Test Connection, mappings."),
     TourPage("setup-other", "Set up: other SCIM 2.0 client", lambda d: "/setup/other/", "JumpCloud, OneLogin and any other SCIM 2.0 client."),

@@ -261,3 +261,29 @@ def test_a_group_create_refused_as_taken_succeeds_once_the_other_group_is_delete
     group = scim.get(f"/Groups/{retry.resource_id}").json()
     assert group["displayName"] == "SALES" and group["externalId"] == "okta-sales"
     assert [m["value"] for m in group["members"]] == [member["id"]]
+
+
+@pytest.mark.parametrize(
+    "switch",
+    [{"scim_enabled": False}, {"status": Company.Status.SUSPENDED}],
+    ids=["off", "suspended"],
+)
+def test_a_retry_waits_while_support_has_scim_switched_off(
+    scim: Scim, acme: Company, switch: dict[str, Any]
+) -> None:
+    # A retry writes like the identity provider's request: not while support has closed the
+    # company's SCIM endpoint.
+    scim.post("/Users", okta_user("first@acme.test", externalId="e1"))
+    set_seat_limit(acme, 1)
+    assert_error(scim.post("/Users", okta_user("ann@acme.test", externalId="e2")), 403)
+    failure = last_failure(acme)
+    set_seat_limit(acme, 2)
+    Company.objects.filter(pk=acme.pk).update(**switch)
+    browser = signed_in(acme)
+
+    refused = browser.post(f"/t/acme/log/{failure.pk}/retry/", follow=True)
+
+    assert "Retry once it is on again" in messages_of(refused)
+    assert retries_of(acme, failure) == []
+    with schema_context(acme.schema_name):
+        assert not Member.objects.filter(user_name="ann@acme.test").exists()

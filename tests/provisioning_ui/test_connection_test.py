@@ -63,7 +63,7 @@ def test_while_scim_is_off_the_scorecard_shows_the_403_and_its_fix(
 
     page = browser.post(TEST).content.decode()
 
-    assert "Failed:" in page
+    assert "Failed: 6 of 6 probes failed" in page
     assert rows(page) == ["failed"] * 6
     assert "<td>403</td>" in page
     assert "SCIM provisioning is not active for Acme Inc" in page

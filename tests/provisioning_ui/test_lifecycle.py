@@ -98,12 +98,13 @@ def test_dropping_someone_no_longer_waiting_says_so(acme: Company) -> None:
     assert "no longer on the waitlist" in response.content.decode()
 
 
-def test_the_overview_shows_deprovisioning_paused_with_the_held_list(
-    acme: Company, tripped: str
+@pytest.mark.parametrize("path", ["/t/acme/", "/t/acme/log/"], ids=["overview", "log"])
+def test_the_overview_and_the_log_show_deprovisioning_paused_with_the_held_list(
+    acme: Company, tripped: str, path: str
 ) -> None:
     browser = _signed_in(acme, User.Role.OWNER)
 
-    page = browser.get("/t/acme/").content.decode()
+    page = browser.get(path).content.decode()
 
     assert "Deprovisioning paused" in page and "u1@acme.test" in page
     assert "Deactivate (PATCH)" in page and "Release the brake" in page

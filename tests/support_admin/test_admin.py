@@ -136,6 +136,27 @@ def test_permitted_staff_switch_scim_with_the_list_action(
     assert CompanyEvent.objects.filter(company_id=acme.pk, action="scim_enabled").exists()
 
 
+def test_staff_who_may_only_look_cannot_release_the_brake(acme: Company) -> None:
+    from django.utils import timezone
+
+    with schema_context("public"):
+        looker = User.objects.create_user(
+            email="looker@vendor.test", password=TEST_PASSWORD, is_staff=True
+        )
+        looker.user_permissions.set(
+            Permission.objects.filter(content_type__app_label="tenants", codename="view_company")
+        )
+        client = Client()
+        client.force_login(looker)
+    Company.objects.filter(pk=acme.pk).update(deprovision_held_since=timezone.now())
+
+    for action in ("release_brake", "confirm_deprovisioning"):
+        client.post("/admin/tenants/company/", {"action": action, "_selected_action": [acme.pk]})
+
+    assert Company.objects.get(pk=acme.pk).deprovision_held_since is not None
+    assert not CompanyEvent.objects.filter(company_id=acme.pk, action__startswith="brake").exists()
+
+
 def test_seat_limit_change_is_recorded(lead_client: Client, acme: Company) -> None:
     lead_client.post(f"/admin/tenants/company/{acme.pk}/change/", change_form(acme, seat_limit=50))
 

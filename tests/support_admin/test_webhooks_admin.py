@@ -131,3 +131,48 @@ def test_enabling_a_disabled_endpoint_clears_its_failures(root: Client) -> None:
     assert response.status_code == 302
     endpoint = WebhookEndpoint.objects.get(pk=issued.endpoint.pk)
     assert endpoint.enabled and endpoint.failing_since is None and endpoint.disabled_at is None
+
+
+def test_staff_who_may_only_look_cannot_rotate_or_resend(acme: Company) -> None:
+    # A rotation shows the new secret: an action a view-only staffer must not be offered.
+    from django.contrib.auth.models import Permission
+    from django_tenants.utils import schema_context
+
+    from tests.conftest import TEST_PASSWORD
+
+    with schema_context("public"):
+        looker = User.objects.create_user(
+            email="looker@vendor.test", password=TEST_PASSWORD, is_staff=True
+        )
+        looker.user_permissions.set(
+            Permission.objects.filter(
+                content_type__app_label="webhooks",
+                codename__in=["view_webhookendpoint", "view_webhookdelivery"],
+            )
+        )
+        client = Client()
+        client.force_login(looker)
+    issued = endpoint_add(url="http://127.0.0.1:9/hooks", company=acme, actor="tests")
+    delivery = WebhookDelivery.objects.create(
+        endpoint=issued.endpoint,
+        schema_name=acme.schema_name,
+        seq=1,
+        event_id="00000000-0000-0000-0000-000000000002",
+        event_type="user.created",
+        status=WebhookDelivery.Status.DELIVERED,
+        attempts=1,
+    )
+
+    rotate = client.post(
+        ENDPOINTS, {"action": "rotate_secret", "_selected_action": [str(issued.endpoint.pk)]}
+    )
+    client.post(
+        "/admin/webhooks/webhookdelivery/",
+        {"action": "resend", "_selected_action": [str(delivery.pk)]},
+    )
+
+    assert b"whsec_" not in rotate.content
+    endpoint = WebhookEndpoint.objects.get(pk=issued.endpoint.pk)
+    assert decrypt(endpoint.secret_encrypted) == issued.secret
+    delivery.refresh_from_db()
+    assert delivery.status == WebhookDelivery.Status.DELIVERED

@@ -107,7 +107,7 @@ def test_a_failure_holds_later_events_back_until_it_is_delivered(acme: Company, 
 def test_an_endpoint_failing_too_long_is_disabled_and_support_is_told(
     acme: Company, scim: Scim, settings: Any, mailoutbox: list[Any]
 ) -> None:
-    settings.SUPPORT_EMAIL = "support@headcount.test"
+    settings.SUPPORT_EMAILS = ["support@headcount.test"]
     with receiving(status=503) as receiver:
         issued = endpoint_add(url=receiver.url, company=acme, actor="tests")
         WebhookEndpoint.objects.filter(pk=issued.endpoint.pk).update(
