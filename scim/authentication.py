@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass
 
 from django.utils import timezone
@@ -66,6 +67,18 @@ def _presented_token(value: str, prefix: str = secrets.BEARER_PREFIX) -> str:
     return "malformed token"
 
 
+_BASIC_USERNAME = re.compile(rf"{re.escape(secrets.BASIC_USERNAME_PREFIX)}[0-9a-z]{{12}}")
+
+
+def _presented_basic(username: str) -> str:
+    """What may be kept of a presented Basic username: the username when it has the shape we
+    issue. People swap the fields or paste the secret into the username: anything else may
+    be a secret, so only that it was not one of ours is kept."""
+    if _BASIC_USERNAME.fullmatch(username):
+        return f"Basic {username}"
+    return "Basic (unrecognised username)"
+
+
 def _diagnosed(scheme: str, value: str, username: str, presented: str) -> Caller:
     """The record of a refused credential: revoked or expired ones of this company by name,
     anything else by what was presented. The caller's 401 says neither: it stays the same
@@ -107,7 +120,7 @@ class ScimCredentialAuthentication(BaseAuthentication):
             credential = credential_for_bearer(value)
         elif scheme.lower() == "basic":
             username, value, credential = self._basic(value)
-            presented = f"Basic {username}"
+            presented = _presented_basic(username)
             # The rate limits count wrong secrets per Basic username (scim/throttling.py).
             request.scim_basic_username = username  # type: ignore[attr-defined]
         elif secrets.is_well_formed(scheme, secrets.BEARER_PREFIX) and not value:

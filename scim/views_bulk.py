@@ -25,8 +25,10 @@ from scim_protocol.bulk import (
     parse_bulk_request,
     run_bulk,
 )
+from scim_protocol.errors import BulkTooLarge
 from scim_protocol.patch import validate_patch_request
 from scim_protocol.user_resource import etag
+from tenants.rate_limits import company_limit, credential_limit
 
 logger = logging.getLogger(__name__)
 
@@ -40,10 +42,22 @@ class BulkView(ScimView):
         check_payload_size(int(declared) if declared.isdigit() else 0)
         check_payload_size(len(request.body))
         bulk = parse_bulk_request(json_body(request))
+        company = company_of(request)
+        # Limits of 0 or less are unlimited (infra/ratelimit.py).
+        budgets = [limit for limit in (company_limit(company), credential_limit()) if limit > 0]
+        fits = min(budgets, default=len(bulk.operations))
+        if len(bulk.operations) > fits:
+            # More writes than a minute's budget holds could never be admitted: a 429 would
+            # be retried forever. Say how many fit instead.
+            raise BulkTooLarge(
+                f"This bulk request has {len(bulk.operations)} operations; this company's rate "
+                f"limits admit at most {fits} per minute. Split it into requests of at most "
+                f"{fits} operations."
+            )
         if len(bulk.operations) > 1 and request.auth is not None:
             # Each operation is a write the rate limits count; authentication counted one.
             throttling.admit(
-                company_of(request),
+                company,
                 str(request.auth.pk),
                 client_ip(request),
                 cost=len(bulk.operations) - 1,

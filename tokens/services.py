@@ -149,6 +149,8 @@ def probe_token_issue(*, company: Company) -> IssuedCredential:
         created_by="Test connection",
         expires_at=timezone.now() + PROBE_LIFETIME,
         internal=True,
+        # The probes only read: a probe token that leaked in its minute could write nothing.
+        scope=Credential.Scope.READ_ONLY,
     )
     return IssuedCredential(credential=credential, secret=secret)
 

@@ -234,9 +234,10 @@ class _Stream:
 
 
 def _deliver(endpoint_id: uuid.UUID, schema_name: str) -> None:
-    company = Company.objects.filter(schema_name=schema_name).values_list("slug", flat=True).first()
-    if company is None:
+    row = Company.objects.filter(schema_name=schema_name).values_list("id", "slug").first()
+    if row is None:
         return
+    company_id, company = row
     cursor, _ = WebhookCursor.objects.get_or_create(
         endpoint_id=endpoint_id, schema_name=schema_name
     )
@@ -245,6 +246,10 @@ def _deliver(endpoint_id: uuid.UUID, schema_name: str) -> None:
     while True:
         endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id, enabled=True).first()
         if endpoint is None:
+            return
+        # The sweeper pairs a company's endpoint with that company's stream only; a task
+        # naming another (queued by hand, or stale) must not send that company's events there.
+        if endpoint.company_id is not None and endpoint.company_id != company_id:
             return
         events = company_events_after(schema_name, cursor.delivered_seq, BATCH)
         if not events:

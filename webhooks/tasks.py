@@ -26,14 +26,13 @@ def sweep(self: Any) -> int:
     WEBHOOK_SWEEP_SECONDS). Deliveries go to the queue the sweep came from."""
     queue = (self.request.delivery_info or {}).get("routing_key") or None
     streams = streams_due()
-    sent: list[tuple[uuid.UUID, str]] = []
-    try:
-        for endpoint_id, schema_name in streams:
-            deliver.apply_async(args=[str(endpoint_id), schema_name], queue=queue)
-            sent.append((endpoint_id, schema_name))
-    finally:
-        streams_kicked(sent)
-    return len(sent)
+    # Marked before they are sent: a worker that finishes a stream clears its mark, and a mark
+    # written after that would keep the stream waiting for WEBHOOK_KICK_SECONDS. A stream
+    # whose message is lost (broker down) is due again once its mark is that old.
+    streams_kicked(streams)
+    for endpoint_id, schema_name in streams:
+        deliver.apply_async(args=[str(endpoint_id), schema_name], queue=queue)
+    return len(streams)
 
 
 @shared_task(name="webhooks.tasks.log_purge", ignore_result=True)

@@ -32,6 +32,28 @@ class Answer:
         return self.status is not None and 200 <= self.status < 300
 
 
+# IPv6 prefixes that reach an IPv4 address through a translator (RFC 6052 NAT64, RFC 8215) or
+# carry one (IPv4-compatible ::a.b.c.d): `is_global` judges the IPv6 wrapper, not the IPv4
+# address behind it.
+_NAT64 = (
+    ipaddress.ip_network("64:ff9b::/96"),
+    ipaddress.ip_network("64:ff9b:1::/48"),
+    ipaddress.ip_network("::/96"),
+)
+
+
+def _public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """A global address, and so is every IPv4 address it carries (mapped, 6to4, Teredo)."""
+    if not address.is_global:
+        return False
+    if isinstance(address, ipaddress.IPv6Address):
+        if any(address in network for network in _NAT64):
+            return False
+        carried = [address.ipv4_mapped, address.sixtofour, *(address.teredo or ())]
+        return all(inner is None or inner.is_global for inner in carried)
+    return True
+
+
 def resolve_checked(url: str) -> tuple[str, str, int, str]:
     """(scheme, host, port, address) of `url`, or UnsafeURL. Loopback and private addresses
     are refused unless WEBHOOK_ALLOW_PRIVATE_URLS (development and tests)."""
@@ -40,7 +62,10 @@ def resolve_checked(url: str) -> tuple[str, str, int, str]:
         raise UnsafeURL("The URL must be http:// or https:// with a host.")
     if parts.scheme == "http" and not settings.WEBHOOK_ALLOW_HTTP:
         raise UnsafeURL("The URL must be https://.")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise UnsafeURL("The URL's port is not a port number (1-65535).") from None
     try:
         infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     except OSError as error:
@@ -48,7 +73,7 @@ def resolve_checked(url: str) -> tuple[str, str, int, str]:
     addresses = [str(info[4][0]) for info in infos]
     if not settings.WEBHOOK_ALLOW_PRIVATE_URLS:
         for address in addresses:
-            if not ipaddress.ip_address(address.split("%")[0]).is_global:
+            if not _public(ipaddress.ip_address(address.split("%")[0])):
                 raise UnsafeURL(f"{parts.hostname} resolves to a non-public address.")
     return parts.scheme, parts.hostname, port, addresses[0]
 

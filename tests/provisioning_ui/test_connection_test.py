@@ -89,3 +89,27 @@ def test_it_needs_the_csrf_token_from_the_overview(acme: Company) -> None:
 
     assert browser.post(TEST).status_code == 403
     assert browser.post(TEST, {"csrfmiddlewaretoken": token.group(1)}).status_code == 200
+
+
+def test_the_probe_credential_can_only_read(acme: Company, client: object) -> None:
+    # Its minute of life is spent on GETs: leaked in that minute, it could still write nothing.
+    from django.test import Client
+
+    from tokens.services import probe_token_issue
+
+    issued = probe_token_issue(company=acme)
+    browser = Client()
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {issued.secret}"}
+
+    read = browser.get("/t/acme/scim/v2/Users?count=1", **auth)
+    write = browser.post(
+        "/t/acme/scim/v2/Users",
+        okta_user("probe@acme.test"),
+        content_type="application/scim+json",
+        **auth,
+    )
+
+    assert read.status_code == 200
+    assert write.status_code == 403
+    with schema_context(acme.schema_name):
+        assert not Member.objects.filter(user_name="probe@acme.test").exists()

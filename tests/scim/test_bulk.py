@@ -255,10 +255,27 @@ def test_bad_operations_are_reported_one_by_one(scim: Scim) -> None:
 
 def test_each_operation_counts_against_the_rate_limits(scim: Scim, acme: Company) -> None:
     Company.objects.filter(pk=acme.pk).update(scim_rate_limit=5)
+    first = [create_user(f"r{n}", f"rate{n}") for n in range(4)]
+    second = [create_user(f"s{n}", f"rate-s{n}") for n in range(4)]
+
+    done = scim.post("/Bulk", bulk(first))
+    refused = scim.post("/Bulk", bulk(second))
+
+    assert done.status_code == 200
+    body = assert_error(refused, 429)
+    assert "5 SCIM requests per minute" in body["detail"] and refused["Retry-After"]
+    assert not Member.objects.filter(user_name__startswith="rate-s").exists()
+
+
+def test_a_bulk_larger_than_a_minutes_budget_is_413_not_a_429_forever(
+    scim: Scim, acme: Company
+) -> None:
+    # Retrying could never help: the answer says how many operations fit.
+    Company.objects.filter(pk=acme.pk).update(scim_rate_limit=5)
     operations = [create_user(f"r{n}", f"rate{n}") for n in range(10)]
 
     reply = scim.post("/Bulk", bulk(operations))
 
-    body = assert_error(reply, 429)
-    assert "5 SCIM requests per minute" in body["detail"] and reply["Retry-After"]
+    body = assert_error(reply, 413, "tooLarge")
+    assert "at most 5" in body["detail"]
     assert not Member.objects.filter(user_name__startswith="rate").exists()

@@ -201,6 +201,19 @@ def test_a_malformed_token_keeps_nothing_of_what_was_sent(acme: Company, client:
     assert (row.caller, row.count) == ("malformed token", 2)
 
 
+def test_a_secret_pasted_as_the_basic_username_is_not_kept(acme: Company, client: Client) -> None:
+    # People swap the fields or paste the token into the username: only a username of the
+    # shape Headcount issues is kept.
+    token = generate_secret(BEARER_PREFIX)
+    for username in (token, "hcb_someone-s-secret-value", "scim-abc"):
+        pair = base64.b64encode(f"{username}:x".encode()).decode()
+        client.get(SPC, HTTP_AUTHORIZATION=f"Basic {pair}")
+
+    rows = tallies(acme)
+    assert {row.caller for row in rows} == {"Basic (unrecognised username)"}
+    assert all(token not in str(vars(row)) for row in rows)
+
+
 # --- Refusals before the view ---------------------------------------------------------------
 
 

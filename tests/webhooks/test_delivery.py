@@ -68,6 +68,18 @@ def test_events_arrive_signed_in_order_with_the_event_shape(acme: Company, scim:
     assert [(d.status, d.attempts, d.response_status) for d in log] == [("delivered", 1, 204)] * 3
 
 
+def test_a_company_endpoint_never_gets_another_companys_stream(
+    acme: Company, outsider: Company, scim: Scim
+) -> None:
+    # The sweeper never pairs them; a task queued by hand or left stale must not either.
+    with receiving() as receiver:
+        issued = endpoint_add(url=receiver.url, company=outsider, actor="tests")
+        _users(scim, "ann")
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+
+    assert receiver.accepted() == []
+
+
 def test_a_tampered_body_or_another_secret_fails_verification(acme: Company, scim: Scim) -> None:
     with receiving() as receiver:
         issued = endpoint_add(url=receiver.url, company=acme, actor="tests")
@@ -179,6 +191,26 @@ def test_private_addresses_are_refused_in_production(acme: Company, settings: An
             endpoint_add(url=url, actor="tests")
     with pytest.raises(CommandError, match="non-public"):
         call_command("webhook_add", "--url", "http://localhost:8/x")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[64:ff9b::a00:1]/x",  # NAT64 of 10.0.0.1
+        "http://[64:ff9b:1::a9fe:a9fe]/x",  # local-use NAT64 of 169.254.169.254
+        "http://[2002:7f00:1::1]/x",  # 6to4 of 127.0.0.1
+        "http://[::127.0.0.1]/x",  # IPv4-compatible loopback
+        "http://[::ffff:192.168.0.1]/x",  # IPv4-mapped private
+        "http://example.test:99999/x",  # not a port: a clear refusal, not a 500
+    ],
+)
+def test_ipv6_spellings_of_private_addresses_are_refused(
+    acme: Company, settings: Any, url: str
+) -> None:
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = False
+
+    with pytest.raises(WebhookError):
+        endpoint_add(url=url, actor="tests")
 
 
 def test_webhook_add_prints_a_secret_that_is_stored_encrypted(acme: Company, capsys: Any) -> None:
