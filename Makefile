@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-$(shell cat $(LOCK) | md5sum | cut -c1-12)
 LOCK_COMPILE = $(VENV)/bin/uv pip compile pyproject.toml --universal --generate-hashes \
   --no-emit-index-url --no-emit-find-links --no-header --quiet
 
-.PHONY: run test test-unprepared manage doctor serve worker beat lint fmt typecheck migrations-check check install lock lock-check clean-data bench bench-company bench-webhooks soak docs tour
+.PHONY: run test test-unprepared manage doctor serve worker beat lint fmt typecheck migrations-check check install lock lock-check clean-data bench bench-cost bench-company bench-webhooks soak docs tour
 
 install: $(STAMP)
 
@@ -99,6 +99,10 @@ check: lint typecheck migrations-check test
 ## SCIM load benchmark (see bench/README.md): seeds, serves with gunicorn, drives every workload.
 bench: install
 	$(PY) -m bench.run $(ARGS)
+
+## What one SCIM request costs in process: statements, round trips, CPU, instructions (bench/README.md).
+bench-cost: install
+	$(PY) -m bench.request_cost $(ARGS)
 
 ## Time company creation (see bench/README.md).
 bench-company: install
