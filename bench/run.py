@@ -69,9 +69,10 @@ def start_server(
     workers: int,
     app: str = "config.wsgi:application",
     ready_path: str = "/healthz",
+    threads: int = 1,
 ) -> tuple[subprocess.Popen[bytes], str]:
     """gunicorn serving `app` with the production settings (config/gunicorn.py), once
-    `ready_path` answers."""
+    `ready_path` answers; with `threads` > 1, gunicorn's gthread workers."""
     port = free_port()
     server = subprocess.Popen(
         [
@@ -83,6 +84,8 @@ def start_server(
             f"127.0.0.1:{port}",
             "--workers",
             str(workers),
+            "--threads",
+            str(threads),
             "--config",
             "python:config.gunicorn",
         ],
@@ -122,7 +125,7 @@ def bench_size(env: dict[str, str], users: int, args: argparse.Namespace) -> dic
         flush=True,
     )
     token = manage(env, "token_issue", "--company", slug, "--name", f"bench {time.time_ns()}")
-    server, url = start_server(env, args.workers)
+    server, url = start_server(env, args.workers, threads=args.threads)
     try:
         base = f"{url}/t/{slug}/scim/v2"
         users_sample = load.sample_users(base, token, users)
@@ -175,7 +178,9 @@ def bare_ceilings(
     settings right after Headcount's server stopped, with the same load generator."""
     print(f"   bare app: {bare_seed.seed(env['DATABASE_URL'], slug):,} users copied", flush=True)
     bare_env = {**env, "DJANGO_SETTINGS_MODULE": "bench.bare.settings"}
-    server, url = start_server(bare_env, args.workers, "bench.bare.wsgi:application", "/empty")
+    server, url = start_server(
+        bare_env, args.workers, "bench.bare.wsgi:application", "/empty", threads=args.threads
+    )
     try:
         return drive(url, "", load.bare_workloads(users), list(load.BARE_CEILINGS), args)
     finally:
@@ -236,10 +241,17 @@ def peer_size(users: int, args: argparse.Namespace, chosen: list[str]) -> list[d
         server.wait(10)
 
 
+def _workers(report: dict[str, Any]) -> str:
+    threads = report.get("threads", 1)
+    if threads > 1:
+        return f"{report['workers']} gthread workers of {threads} threads (the peer: sync)"
+    return f"{report['workers']} sync workers"
+
+
 def markdown(report: dict[str, Any]) -> str:
     lines = [
         f"Run {report['started']} on {report['machine']} ({report['cpus']} cores), gunicorn "
-        f"{report['workers']} sync workers, {report['concurrency']} clients ({report.get('client', 'python')}), {report['duration']} s per workload.",
+        f"{_workers(report)}, {report['concurrency']} clients ({report.get('client', 'python')}), {report['duration']} s per workload.",
         "",
     ]
     for size in report["sizes"]:
@@ -302,6 +314,13 @@ def argument_parser() -> argparse.ArgumentParser:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="threads per gunicorn worker for Headcount and the bare app (> 1: gthread "
+        "workers; the peer keeps its sync workers)",
+    )
+    parser.add_argument(
         "--workloads",
         default="",
         type=_workload_names,
@@ -360,6 +379,7 @@ def main(argv: list[str]) -> int:
         "machine": platform.platform(),
         "cpus": os.cpu_count(),
         "workers": args.workers,
+        "threads": args.threads,
         "concurrency": args.concurrency,
         "duration": args.duration,
         "client": args.client,
