@@ -38,6 +38,7 @@ class DeprovisioningHeld(ScimError):
     """A deactivation or deletion the brake held: nothing changed; retry after a release."""
 
     status = 503
+    deliberate = True
     ledger_outcome = ProvisioningEvent.Outcome.HELD
     default_detail = "Deprovisioning is paused for this company."
 

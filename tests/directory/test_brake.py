@@ -5,6 +5,7 @@ runs against a live server in tests/scim/test_brake_burst.py."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -76,6 +77,24 @@ def test_deprovisions_past_the_allowance_are_held_and_change_nothing(
     ]
     assert "deprovisioning paused" in mail.outbox[0].subject
     assert CompanyEvent.objects.filter(company=acme, action="brake_tripped").count() == 1
+
+
+def test_a_held_request_is_one_warning_naming_the_company_not_a_server_error(
+    scim: Scim, acme: Company, thirty: list[str], capture: Capture, caplog: Any
+) -> None:
+    # Alerting and ADMINS e-mails watch ERROR lines: a designed refusal is not one.
+    for user_id in thirty[:10]:
+        scim.patch(f"/Users/{user_id}", DEACTIVATE)
+    caplog.set_level(logging.INFO)
+
+    with capture(execute=True):
+        reply = scim.patch(f"/Users/{thirty[10]}", DEACTIVATE)
+
+    assert reply.status_code == 503
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    (held,) = [r for r in caplog.records if "DeprovisioningHeld" in r.getMessage()]
+    assert held.levelno == logging.WARNING
+    assert acme.schema_name in held.getMessage() and "paused" in held.getMessage()
 
 
 def test_release_lets_the_idps_retries_through_and_starts_a_new_window(
