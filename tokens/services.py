@@ -49,7 +49,8 @@ class IssuedCredential:
 
 def _announce(kind: str, credential: Credential, actor: str) -> None:
     """The change event of a credential created, revoked or given a new secret, in the
-    current transaction: which credential (never its secret: not even the display prefix) and who acted."""
+    current transaction: which credential (never its secret: not even the display prefix)
+    and who acted."""
     emit(
         [
             NewEvent(

@@ -282,4 +282,3 @@ def test_regenerating_the_basic_secret_is_an_event_without_the_secret(
     }
     assert renewed.secret not in repr(event) and renewed.secret[:12] not in repr(event)
     assert issued.secret[:12] not in repr(event)
-
