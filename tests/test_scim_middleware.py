@@ -61,9 +61,7 @@ def test_a_scim_request_skips_the_session_middleware_and_a_portal_request_runs_i
 ) -> None:
     served = ServedClient()
 
-    scim_response = served.get(
-        "/t/acme/scim/v2/Users", HTTP_AUTHORIZATION=f"Bearer {scim.token}"
-    )
+    scim_response = served.get("/t/acme/scim/v2/Users", HTTP_AUTHORIZATION=f"Bearer {scim.token}")
     portal_response = served.get("/t/acme/login/")
 
     assert scim_response.status_code == 200
@@ -74,9 +72,7 @@ def test_a_scim_request_skips_the_session_middleware_and_a_portal_request_runs_i
     assert "hc_session_acme" in portal_response.cookies  # the CSRF secret lives in it
 
 
-def test_with_the_switch_off_scim_requests_run_the_full_chain(
-    scim: Scim, settings: Any
-) -> None:
+def test_with_the_switch_off_scim_requests_run_the_full_chain(scim: Scim, settings: Any) -> None:
     settings.SCIM_OWN_MIDDLEWARE = False
 
     response = ServedClient().get(
