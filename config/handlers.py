@@ -43,8 +43,9 @@ class ScimMiddlewareMixin:
 
     def load_middleware(self, is_async: bool = False) -> None:
         # Django reads the chain from settings.MIDDLEWARE and nothing else, so the SCIM list
-        # stands in for it while this handler builds its chain: once, when the handler is
-        # made at start-up (or at a test client's first request), before it serves anything.
+        # stands in for it while this handler builds its chain: once, at start-up, before
+        # the process serves anything (config/wsgi.py, config/asgi.py), so no other handler
+        # is building its own chain meanwhile.
         full = settings.MIDDLEWARE
         settings.MIDDLEWARE = settings.SCIM_MIDDLEWARE
         try:

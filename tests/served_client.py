@@ -21,6 +21,8 @@ class ServedClient(Client):
     def __init__(self, enforce_csrf_checks: bool = False, **defaults: Any) -> None:
         super().__init__(enforce_csrf_checks, **defaults)
         if settings.SCIM_OWN_MIDDLEWARE:
-            self.handler = ByPath(  # type: ignore[assignment]
-                scim=ScimClientHandler(enforce_csrf_checks), full=self.handler
-            )
+            scim = ScimClientHandler(enforce_csrf_checks)
+            # Now rather than at the first request, as the WSGI entry does: the chain is
+            # built while settings.MIDDLEWARE names the SCIM list (config/handlers.py).
+            scim.load_middleware()
+            self.handler = ByPath(scim=scim, full=self.handler)  # type: ignore[assignment]
