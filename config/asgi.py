@@ -1,6 +1,11 @@
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-application = get_asgi_application()
+# As django.core.asgi.get_asgi_application, with the SCIM API's own middleware chain.
+django.setup(set_prefix=False)
+
+from config.handlers import asgi_application  # noqa: E402 - needs the apps loaded
+
+application = asgi_application()

@@ -178,6 +178,20 @@ MIDDLEWARE = [
     # Last, as django-axes asks: turns a refused sign-in into the 429 page.
     "axes.middleware.AxesMiddleware",
 ]
+# What the SCIM API's requests skip (config/handlers.py): sessions, CSRF, the signed-in user,
+# messages and sign-in throttling serve people at the portal and the admin; the SCIM views
+# are csrf-exempt and authenticate the Authorization header themselves. Static files are
+# never under /t/. 0 runs the whole MIDDLEWARE for SCIM requests too (tests both ways).
+SCIM_OWN_MIDDLEWARE = env_bool("SCIM_OWN_MIDDLEWARE", True)
+PORTAL_ONLY_MIDDLEWARE = [
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "tenants.cookies.CompanySessionMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+SCIM_MIDDLEWARE = [path for path in MIDDLEWARE if path not in PORTAL_ONLY_MIDDLEWARE]
 
 ROOT_URLCONF = "config.urls_tenant"
 PUBLIC_SCHEMA_URLCONF = "config.urls_public"

@@ -83,6 +83,12 @@ class UnlabelledJSONParser(JSONParser):
 
 
 class ScimContentNegotiation(DefaultContentNegotiation):
+    """DRF's negotiation, with SCIM's answers to odd requests (above), and none at all for
+    the requests identity providers make. The API has one renderer, so an Accept header
+    without parameters can only choose it, at its own media type: DRF would parse and rank
+    the header to find that out (and raise and catch NotAcceptable for `application/json`).
+    A header with parameters (`indent`, `q`) or a `?format=` still goes through DRF."""
+
     def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser | None:
         parsers = list(parsers)
         if not request.content_type:
@@ -97,6 +103,13 @@ class ScimContentNegotiation(DefaultContentNegotiation):
         format_suffix: str | None = None,
     ) -> tuple[BaseRenderer, str]:
         renderers = list(renderers)
+        if (
+            len(renderers) == 1
+            and format_suffix is None
+            and ";" not in request.META.get("HTTP_ACCEPT", "")
+            and self.settings.URL_FORMAT_OVERRIDE not in request.query_params
+        ):
+            return renderers[0], renderers[0].media_type
         # Clients that send odd Accept headers still get SCIM JSON rather than a 406.
         try:
             return super().select_renderer(request, renderers, format_suffix)

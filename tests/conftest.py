@@ -19,6 +19,7 @@ from accounts.models import User
 from tenants.models import Company
 from tenants.services import company_create
 from tests.scim_client import scim as scim  # the SCIM client fixture, for every test
+from tests.served_client import ServedClient
 
 TEST_PASSWORD = "Correct-Horse-Battery-9"
 
@@ -28,6 +29,13 @@ def _ensure_company(slug: str, name: str) -> Company:
     if existing is not None:
         return existing
     return company_create(slug=slug, name=name, scim_enabled=True, actor="tests")
+
+
+@pytest.fixture
+def client() -> ServedClient:
+    """pytest-django's client, serving SCIM paths with the SCIM API's own middleware as
+    gunicorn does (config/handlers.py)."""
+    return ServedClient()
 
 
 @pytest.fixture(autouse=True)

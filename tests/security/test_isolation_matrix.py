@@ -11,13 +11,13 @@ import json
 from typing import Any
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from directory.models import Group, LedgerExport, Member, ProvisioningEvent
 from tenants.models import Company
 from tests.conftest import TEST_PASSWORD, make_portal_user
+from tests.served_client import ServedClient
 from tokens import secrets as token_secrets
 from tokens.models import Credential, OAuthToken
 from tokens.services import (
@@ -193,7 +193,7 @@ def test_the_vendor_api_refuses_everything_but_a_live_vendor_key(
 
     for endpoint, method in itertools.product(VENDOR_ENDPOINTS, METHODS):
         path = "/api/v1" + endpoint.format(user=world["user"]["id"], group=world["group"]["id"])
-        response = getattr(Client(), method.lower())(path, **headers)
+        response = getattr(ServedClient(), method.lower())(path, **headers)
 
         where = f"{method} {endpoint} with {credential}"
         assert response.status_code == 401, (where, response.status_code)
@@ -208,7 +208,7 @@ def test_a_live_vendor_key_reads_and_writes_nothing(world: dict[str, Any]) -> No
 
     for endpoint, method in itertools.product(VENDOR_ENDPOINTS, METHODS):
         path = "/api/v1" + endpoint.format(user=world["user"]["id"], group=world["group"]["id"])
-        response = getattr(Client(), method.lower())(path, **headers)
+        response = getattr(ServedClient(), method.lower())(path, **headers)
 
         expected = 200 if method == "GET" else 405
         assert response.status_code == expected, (method, endpoint, response.content[:200])
@@ -221,7 +221,7 @@ def test_every_endpoint_and_method_refuses_the_credential(
     # This matrix is about who gets in; each case sends 65 refused requests from one address,
     # which the guessing throttle would cut short (tests/security/test_rate_limits.py).
     settings.SCIM_AUTH_FAILURES_PER_MINUTE = 0
-    client = Client()
+    client = ServedClient()
     headers: dict[str, str] = {}
     if credential == "viewer_portal_session":
         client.post("/t/acme/login/", {"username": "viewer@acme.test", "password": TEST_PASSWORD})
@@ -271,7 +271,7 @@ def test_a_read_only_token_reads_everywhere_and_writes_nowhere(
         reader = token_issue(
             company=acme, name="auditor", actor="tests", scope=Credential.Scope.READ_ONLY
         )
-    client = Client()
+    client = ServedClient()
     headers = {"HTTP_AUTHORIZATION": f"Bearer {reader.secret}"}
     search = json.dumps({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]})
     write = json.dumps({"userName": "intruder@acme.test", "displayName": "x", "schemas": []})
@@ -328,7 +328,7 @@ def test_another_companys_objects_are_404_in_the_portal(
         assert token is not None
         token_rotate(company=acme, credential_id=str(token.pk), actor="tests")
     make_portal_user(outsider, email="olga@outsider.test")
-    client = Client()
+    client = ServedClient()
     client.post("/t/outsider/login/", {"username": "olga@outsider.test", "password": TEST_PASSWORD})
     assert credential is not None
     path = "/t/outsider/" + page.format(
@@ -349,7 +349,7 @@ def test_a_session_of_one_company_opens_nothing_at_another(
     world: dict[str, Any], acme: Company
 ) -> None:
     make_portal_user(acme, email="ada@acme.test")
-    client = Client()
+    client = ServedClient()
     client.post("/t/acme/login/", {"username": "ada@acme.test", "password": TEST_PASSWORD})
 
     for page in ("", "members/", "groups/", "log/", "access/"):
