@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+LANE_VARIABLES = ("HEADCOUNT_EMBEDDED", "HEADCOUNT_DATA_DIR", "PREPARED_QUERIES", "PYTHON313")
 
 FAKE_MAKE = """#!/usr/bin/env bash
 echo "make $* | db=${DATABASE_URL:-} redis=${REDIS_URL:-} embedded=${HEADCOUNT_EMBEDDED:-}" \
@@ -39,7 +40,8 @@ def run_ci(tmp_path: Path, fail: str = "") -> tuple[subprocess.CompletedProcess[
     result = subprocess.run(  # noqa: S603 - our own script, our own arguments
         ["bash", str(checkout / ".ci" / "run")],  # noqa: S607
         env={
-            **os.environ,
+            # As CI starts it: not from inside the embedded run's or a lane's environment.
+            **{k: v for k, v in os.environ.items() if k not in LANE_VARIABLES},
             "PATH": f"{bin_dir}:{os.environ['PATH']}",
             "CALLS": str(calls),
             "FAIL": fail,
