@@ -26,7 +26,9 @@ case "$1" in "$FAIL") echo "what $1 said when it failed"; exit 3 ;; esac
 """
 
 
-def run_ci(tmp_path: Path, fail: str = "") -> tuple[subprocess.CompletedProcess[str], list[str]]:
+def run_ci(
+    tmp_path: Path, fail: str = "", redis_url: str = "redis://127.0.0.1:6379/7"
+) -> tuple[subprocess.CompletedProcess[str], list[str]]:
     checkout = tmp_path / "checkout"
     (checkout / ".ci").mkdir(parents=True)
     shutil.copy(ROOT / ".ci" / "run", checkout / ".ci" / "run")
@@ -46,7 +48,7 @@ def run_ci(tmp_path: Path, fail: str = "") -> tuple[subprocess.CompletedProcess[
             "CALLS": str(calls),
             "FAIL": fail,
             "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/ci_probe",
-            "REDIS_URL": "redis://127.0.0.1:6379/7",
+            "REDIS_URL": redis_url,
             "PYTHON313": "/usr/bin/python3.13-stand-in",
         },
         capture_output=True,
@@ -89,3 +91,11 @@ def test_a_failing_step_fails_the_run_shows_its_output_and_the_other_lanes_finis
     assert sum(call.startswith("make test ARGS=") for call in calls) == 2  # suite and embedded
     # Its lane stops there: nothing after the failing step runs.
     assert not any("VENV=.venv-3.13" in call for call in calls)
+
+
+def test_a_redis_database_number_without_a_next_one_stops_before_any_lane(tmp_path: Path) -> None:
+    result, calls = run_ci(tmp_path, redis_url="redis://127.0.0.1:6379/15")
+
+    assert result.returncode == 1
+    assert "must be 14 or less" in result.stderr
+    assert not any(call.startswith("make test") for call in calls)
