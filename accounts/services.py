@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from axes.handlers.proxy import AxesProxyHandler
 from axes.utils import reset as axes_reset
 from django.contrib.auth.password_validation import validate_password
@@ -41,9 +43,18 @@ def company_admin_invite(*, email: str, role: str, full_name: str = "") -> User:
     return User.objects.create_user(email=email, password=None, full_name=full_name, role=role)
 
 
+@dataclass(frozen=True)
+class LoginChange:
+    """A portal user after a change, and what the role and login state were before it."""
+
+    user: User
+    role_before: str
+    active_before: bool
+
+
 def company_admin_update(
     *, user_id: int, role: str | None = None, active: bool | None = None
-) -> User:
+) -> LoginChange:
     """Change a portal user's role or switch their login off or on, in the *current* schema.
     A company keeps at least one active owner: a change that would leave none is refused
     (ValidationError), under a lock on the owners so two changes cannot each leave one."""
@@ -65,9 +76,10 @@ def company_admin_update(
                 "first.",
                 code="last_owner",
             )
+        before = LoginChange(user=user, role_before=user.role, active_before=user.is_active)
         user.role, user.is_active = new_role, new_active
         user.save(update_fields=["role", "is_active"])
-    return user
+    return before
 
 
 def sign_in_pauses_clear(*, account: str) -> int:

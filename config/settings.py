@@ -297,7 +297,12 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     # Tokens, codes and secrets in URLs are redacted from every line (config/access_log.py).
-    "filters": {"redact_secrets": {"()": "config.access_log.RedactSecretsFilter"}},
+    "filters": {
+        "redact_secrets": {"()": "config.access_log.RedactSecretsFilter"},
+        # A 503 answered on purpose (the deprovisioning brake) is logged as a warning by the
+        # code that answers it, not as a server error here (infra/refusals.py).
+        "deliberate_refusals": {"()": "infra.refusals.DeliberateRefusalFilter"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
@@ -310,6 +315,7 @@ LOGGING = {
         # runserver's request lines (`make run`), through the redacting handler.
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},
+        "django.request": {"filters": ["deliberate_refusals"]},
         # oauthlib logs refresh tokens and codes at DEBUG: never let them reach a log, whatever
         # LOG_LEVEL says.
         "oauthlib": {"level": "WARNING"},

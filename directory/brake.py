@@ -23,6 +23,7 @@ from functools import partial
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
@@ -38,6 +39,7 @@ class DeprovisioningHeld(ScimError):
     """A deactivation or deletion the brake held: nothing changed; retry after a release."""
 
     status = 503
+    deliberate = True
     ledger_outcome = ProvisioningEvent.Outcome.HELD
     default_detail = "Deprovisioning is paused for this company."
 
@@ -103,26 +105,42 @@ def deprovision_take(company: Company) -> None:
         "release the brake in Headcount (Overview); retry then.",
         headers={"Retry-After": str(settings.DEPROVISION_BRAKE_RETRY_AFTER)},
     )
-    error.after_rollback = [partial(brake_trip, company.pk, now)]  # type: ignore[attr-defined]
+    error.after_rollback = [  # type: ignore[attr-defined]
+        partial(brake_trip, company.pk, now, state.deprovision_window_start)
+    ]
     raise error
 
 
-def brake_trip(company_id: int, now: dt.datetime) -> bool:
+def brake_trip(company_id: int, now: dt.datetime, window_seen: dt.datetime | None) -> bool:
     """Mark the brake tripped at `now` (when the first held request was refused, before its
     ledger row), after that request rolled back. The first trip records a CompanyEvent and
     emails owners, admins and support once, after the commit; later held requests of the
-    same trip change nothing. Returns True for the first."""
+    same trip change nothing. Returns True for the first.
+
+    `window_seen` is the window the request was refused in. A release starts a new one, so
+    a request refused before a release whose transaction ends after it (a straggler) does
+    not trip the brake again: it was held under the released trip, and its retry gets room
+    in the release's allowance like the held requests the release counted. Compared as
+    stored, not against a clock: the servers' clocks need not agree."""
+    same_window = Q(deprovision_window_start=window_seen)
     with transaction.atomic():
-        tripped = Company.objects.filter(pk=company_id, deprovision_held_since__isnull=True).update(
-            deprovision_held_since=now
-        )
+        tripped = Company.objects.filter(
+            same_window, pk=company_id, deprovision_held_since__isnull=True
+        ).update(deprovision_held_since=now)
         if not tripped:
+            released = (
+                Company.objects.filter(pk=company_id, deprovision_held_since__isnull=True)
+                .exclude(same_window)
+                .update(deprovision_window_extra=F("deprovision_window_extra") + 1)
+            )
+            if released:
+                return False
             # Held requests race to get here: one refused earlier may arrive after another
             # tripped the brake with a later `now`. The trip moves back to the earliest, so
             # every held request's ledger row (written after its own `now`) falls in it.
-            Company.objects.filter(pk=company_id, deprovision_held_since__gt=now).update(
-                deprovision_held_since=now
-            )
+            Company.objects.filter(
+                same_window, pk=company_id, deprovision_held_since__gt=now
+            ).update(deprovision_held_since=now)
             return False
         company = Company.objects.get(pk=company_id)
         CompanyEvent.objects.create(

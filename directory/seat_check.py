@@ -1,6 +1,8 @@
 """The periodic seat check: recount active users in every company, keep a snapshot, warn
 company admins at 80% and 100%, flag companies whose limit is now below their usage.
-Nobody is ever deactivated automatically."""
+Nobody is ever deactivated automatically. A recount that frees seats (the stored count had
+drifted above the real one) provisions the people waiting for them, as every path that frees
+seats does (directory/waitlist.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ from django_tenants.utils import schema_context
 
 from accounts.models import User
 from directory.models import Member
+from directory.services import waitlist_drain_locked
+from directory.waitlist import drain_batch, waitlist_prepare
 from tenants.models import Company, SeatUsage
 
 logger = logging.getLogger(__name__)
@@ -39,11 +43,20 @@ def seat_level(used: int, limit: int | None) -> str:
 
 def company_seat_check(company: Company) -> str:
     """Recount one company under its seat lock (so no SCIM write slips between count and
-    store), snapshot it, and warn its admins when the level rose. Returns the level."""
+    store), provision the waiting people the true count makes room for, oldest first, in the
+    same transaction, snapshot it, and warn its admins when the level rose. Returns the
+    level."""
     with transaction.atomic():
+        with schema_context(company.schema_name):
+            # The line's head is read before the seat lock (the lock order of waitlist.py).
+            prepared = waitlist_prepare(drain_batch())
         locked = Company.objects.select_for_update().get(pk=company.pk)
         with schema_context(locked.schema_name):
             used = Member.objects.filter(active=True).count()
+            if prepared.entries:
+                Company.objects.filter(pk=locked.pk).update(seats_used=used)
+                if waitlist_drain_locked(locked, prepared):
+                    used = Company.objects.only("seats_used").get(pk=locked.pk).seats_used
         level = seat_level(used, locked.seat_limit)
         rose = ORDER.index(level) > ORDER.index(locked.seat_level)
         Company.objects.filter(pk=locked.pk).update(

@@ -276,6 +276,13 @@ def waitlist_drain_now(company: Company) -> int:
         return waitlist_drain(company, prepared, _provision_waiting)
 
 
+def waitlist_drain_locked(company: Company, prepared: Prepared) -> int:
+    """`waitlist_drain` with this module's provisioning, for a seat-freeing path outside it
+    (the seat recount): call in the company's schema, holding the seat lock, with `prepared`
+    read before it. Returns how many were provisioned."""
+    return waitlist_drain(company, prepared, _provision_waiting)
+
+
 # --- internals ------------------------------------------------------------------------------
 
 

@@ -46,6 +46,7 @@ class EventType:
     SCIM_DISABLED = "company.scim_disabled"
     CREDENTIAL_CREATED = "company.credential_created"
     CREDENTIAL_REVOKED = "company.credential_revoked"
+    CREDENTIAL_REGENERATED = "company.credential_regenerated"
 
     ALL = (
         USER_CREATED,
@@ -64,6 +65,7 @@ class EventType:
         SCIM_DISABLED,
         CREDENTIAL_CREATED,
         CREDENTIAL_REVOKED,
+        CREDENTIAL_REGENERATED,
     )
 
 

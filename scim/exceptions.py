@@ -12,6 +12,7 @@ from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
 from infra.db_errors import RETRY_AFTER_SECONDS, database_unavailable
+from infra.refusals import refusal_mark
 from scim_protocol import errors
 
 logger = logging.getLogger(__name__)
@@ -60,7 +61,25 @@ def scim_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         error = errors.ScimError.with_status(
             500, f"Internal error. Quote request id {request_id} to support."
         )
+    elif error.deliberate and error.status >= 500:
+        _log_refusal(context.get("request"), error)
     headers = dict(error.headers)
     if error.status == 401:
         headers.setdefault("WWW-Authenticate", 'Bearer realm="SCIM", Basic realm="SCIM"')
     return Response(error.body(), status=error.status, headers=headers)
+
+
+def _log_refusal(request: Any, error: errors.ScimError) -> None:
+    """One warning naming the company for a 5xx answered on purpose, in place of the ERROR
+    line Django would write for it (infra/refusals.py)."""
+    http_request = getattr(request, "_request", request)  # DRF's Request wraps Django's
+    tenant = getattr(http_request, "tenant", None)
+    logger.warning(
+        "%s at %s: %s (request id %s)",
+        type(error).__name__,
+        getattr(tenant, "schema_name", "-"),
+        error.detail,
+        getattr(http_request, "request_id", "-"),
+    )
+    if http_request is not None:
+        refusal_mark(http_request, error.status)

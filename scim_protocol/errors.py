@@ -15,6 +15,9 @@ class ScimError(Exception):
     status: int = 400
     scim_type: str | None = None
     default_detail = "The request could not be processed."
+    # A 5xx answered on purpose (a policy holding the request, not a fault): logged as a
+    # warning, not as a server error.
+    deliberate: bool = False
 
     def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None):
         self.detail = detail or self.default_detail

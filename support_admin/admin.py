@@ -317,6 +317,7 @@ class CompanyAdmin(admin.ModelAdmin):
                 email=invite.cleaned_data["email"],
                 role=invite.cleaned_data["role"],
                 origin=origin_of(request),
+                actor=actor_of(request),
             )
             self.message_user(request, f"Invitation sent to {email}.", messages.SUCCESS)
             return
@@ -327,6 +328,7 @@ class CompanyAdmin(admin.ModelAdmin):
             user = portal_login_update(
                 company=company,
                 user_id=change.cleaned_data["user_id"],
+                actor=actor_of(request),
                 role=change.cleaned_data["role"] or None,
                 active=change.cleaned_data["active"],
             )

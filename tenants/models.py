@@ -199,6 +199,11 @@ class CompanyEvent(models.Model):
         BRAKE_TRIPPED = "brake_tripped", "Deprovisioning paused by the brake"
         BRAKE_RELEASED = "brake_released", "Deprovisioning brake released"
         BRAKE_CONFIRMED = "brake_confirmed", "Held deprovisioning confirmed"
+        LOGIN_ADDED = "login_added", "Portal login added"
+        LOGIN_INVITED = "login_invited", "Portal login invited"
+        LOGIN_ROLE_CHANGED = "login_role_changed", "Portal login's role changed"
+        LOGIN_SWITCHED_OFF = "login_switched_off", "Portal login switched off"
+        LOGIN_SWITCHED_ON = "login_switched_on", "Portal login switched on"
 
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="events")
     action = models.CharField(max_length=32, choices=Action.choices)

@@ -1,7 +1,8 @@
 """Support's side of a company's portal logins: invite someone by email (a login with no
-password and a one-time link to choose one), change a role, switch a login off or on. The
-writes are accounts.services', run in the company's schema; this module adds the schema and
-the invitation email."""
+password and a one-time link to choose one), add one with a password, change a role, switch a
+login off or on. The writes are accounts.services', run in the company's schema; this module
+adds the schema, the invitation email and the company's history (a CompanyEvent per change,
+in the change's transaction, naming the login and who acted)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import send_mail
+from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.encoding import force_bytes
@@ -17,8 +19,8 @@ from django.utils.http import urlsafe_base64_encode
 from django_tenants.utils import schema_context
 
 from accounts.models import User
-from accounts.services import company_admin_invite, company_admin_update
-from tenants.models import Company
+from accounts.services import company_admin_create, company_admin_invite, company_admin_update
+from tenants.models import Company, CompanyEvent
 
 
 @dataclass(frozen=True)
@@ -51,14 +53,33 @@ def portal_logins(company: Company) -> list[PortalLogin]:
         ]
 
 
-def portal_login_invite(*, company: Company, email: str, role: str, origin: str) -> str:
+def _recorded(company: Company, action: str, actor: str, user: User, **detail: object) -> None:
+    CompanyEvent.objects.create(
+        company=company, action=action, actor=actor, detail={"email": user.email, **detail}
+    )
+
+
+def portal_login_add(
+    *, company: Company, email: str, password: str, role: str, actor: str, full_name: str = ""
+) -> User:
+    """Create a login with a password in `company` (`manage.py portal_user_add`). Raises
+    ValidationError as accounts.services.company_admin_create."""
+    with schema_context(company.schema_name), transaction.atomic():
+        user = company_admin_create(email=email, password=password, role=role, full_name=full_name)
+        _recorded(company, CompanyEvent.Action.LOGIN_ADDED, actor, user, role=user.role)
+    return user
+
+
+def portal_login_invite(*, company: Company, email: str, role: str, origin: str, actor: str) -> str:
     """Create a login for `email` in `company` and email them a link to choose a password;
     returns the normalised address. The link is Django's password-reset link: it works once
     (choosing a password changes what its token signs) and expires after
     PASSWORD_RESET_TIMEOUT. `origin` is the site's scheme and host (PUBLIC_BASE_URL wins).
     Raises ValidationError for a malformed or taken address or an unknown role."""
     with schema_context(company.schema_name):
-        user = company_admin_invite(email=email, role=role)
+        with transaction.atomic():
+            user = company_admin_invite(email=email, role=role)
+            _recorded(company, CompanyEvent.Action.LOGIN_INVITED, actor, user, role=user.role)
         # The company URLconf's path, under the company's own prefix (reverse() outside a
         # company's request has no /t/<slug>).
         page = reverse(
@@ -87,9 +108,33 @@ def portal_login_invite(*, company: Company, email: str, role: str, origin: str)
 
 
 def portal_login_update(
-    *, company: Company, user_id: int, role: str | None = None, active: bool | None = None
+    *,
+    company: Company,
+    user_id: int,
+    actor: str,
+    role: str | None = None,
+    active: bool | None = None,
 ) -> User:
     """Change a login's role or switch it off/on in `company` (accounts.services rules: the
-    last active owner stays). Raises ValidationError, or User.DoesNotExist."""
-    with schema_context(company.schema_name):
-        return company_admin_update(user_id=user_id, role=role, active=active)
+    last active owner stays). A change that changes nothing is not recorded. Raises
+    ValidationError, or User.DoesNotExist."""
+    with schema_context(company.schema_name), transaction.atomic():
+        change = company_admin_update(user_id=user_id, role=role, active=active)
+        user = change.user
+        if user.role != change.role_before:
+            _recorded(
+                company,
+                CompanyEvent.Action.LOGIN_ROLE_CHANGED,
+                actor,
+                user,
+                old=change.role_before,
+                new=user.role,
+            )
+        if user.is_active != change.active_before:
+            action = (
+                CompanyEvent.Action.LOGIN_SWITCHED_ON
+                if user.is_active
+                else CompanyEvent.Action.LOGIN_SWITCHED_OFF
+            )
+            _recorded(company, action, actor, user)
+    return user

@@ -48,8 +48,9 @@ class IssuedCredential:
 
 
 def _announce(kind: str, credential: Credential, actor: str) -> None:
-    """The change event of a credential created or revoked, in the current transaction:
-    which credential (never its secret: not even the display prefix) and who acted."""
+    """The change event of a credential created, revoked or given a new secret, in the
+    current transaction: which credential (never its secret: not even the display prefix)
+    and who acted."""
     emit(
         [
             NewEvent(
@@ -216,6 +217,9 @@ def basic_regenerate(
         CredentialEvent.objects.create(
             credential=credential, action=CredentialEvent.Action.REGENERATED, actor=actor, ip=ip
         )
+        # Neither revoked (the pair, its id and username stay) nor created (no second pair):
+        # its own type, so a consumer watching credentials learns the old secret is dead.
+        _announce(EventType.CREDENTIAL_REGENERATED, credential, actor)
     return IssuedCredential(credential=credential, secret=secret)
 
 

@@ -3,12 +3,13 @@
 A company's stream for one endpoint is delivered by one worker at a time (a PostgreSQL
 session advisory lock, released when the worker's connection ends, also when the worker is
 SIGKILLed), event by event in `seq` order, and the endpoint's cursor advances only after a
-2xx. A failure records the attempt, sets the stream's `retry_at` (exponential backoff with
-jitter) and stops the stream there: later events of that company wait behind it; other
-companies' streams go on. Nothing is scheduled in the broker for later: the sweeper (every
-WEBHOOK_SWEEP_SECONDS) hands every stream that is behind and due to a worker, so events
-written while Redis or the worker was down, retries, and streams whose worker died are all
-picked up by the same query.
+2xx (compare-and-set: a resend from the log may rewind it meanwhile, and the run then goes
+on from the rewound position). A failure records the attempt, sets the stream's `retry_at`
+(exponential backoff with jitter) and stops the stream there: later events of that company
+wait behind it; other companies' streams go on. Nothing is scheduled in the broker for
+later: the sweeper (every WEBHOOK_SWEEP_SECONDS) hands every stream that is behind and due
+to a worker, so events written while Redis or the worker was down, retries, and streams
+whose worker died are all picked up by the same query.
 """
 
 from __future__ import annotations
@@ -154,6 +155,26 @@ class _Stream:
         self.secrets = signing_secrets(endpoint, timezone.now())
         self.done: list[tuple[Event, transport.Answer, dt.datetime]] = []
         self.flushed_at = time.monotonic()
+        # The cursor's position as stored; `cursor.delivered_seq` runs ahead of it between
+        # flushes. A resend from the log rewinds the stored one while this run goes on.
+        self.stored_seq = cursor.delivered_seq
+        self.rewound = False
+
+    def _cursor_store(self, retry_at: dt.datetime | None) -> None:
+        """Move the stored cursor to where this run got, only from where this run left it.
+        A resend rewinds the cursor without the stream lock (it must not wait for a run to
+        end); writing over it would skip the resent events, so the run takes the rewound
+        position instead and goes on from there."""
+        moved = WebhookCursor.objects.filter(
+            pk=self.cursor.pk, delivered_seq=self.stored_seq
+        ).update(delivered_seq=self.cursor.delivered_seq, retry_at=retry_at)
+        if moved:
+            self.stored_seq = self.cursor.delivered_seq
+            self.cursor.retry_at = retry_at
+            return
+        self.rewound = True
+        self.cursor.refresh_from_db(fields=["delivered_seq", "retry_at"])
+        self.stored_seq = self.cursor.delivered_seq
 
     def flush(self) -> None:
         """Record the successful attempts and advance the cursor past them (and past skipped
@@ -176,8 +197,7 @@ class _Stream:
                         "at": [at for _, _, at in done],
                     },
                 )
-            self.cursor.retry_at = None
-            self.cursor.save(update_fields=["delivered_seq", "retry_at"])
+            self._cursor_store(retry_at=None)
             if done and self.endpoint.failing_since is not None:
                 WebhookEndpoint.objects.filter(pk=self.endpoint.pk).update(failing_since=None)
                 self.endpoint.failing_since = None
@@ -194,7 +214,7 @@ class _Stream:
             self.cursor.delivered_seq = event.seq
             if len(self.done) >= FLUSH_EVERY or time.monotonic() - self.flushed_at > FLUSH_SECONDS:
                 self.flush()
-            return True
+            return not self.rewound
         self.flush()
         self.failed(event, answer, now)
         return False
@@ -219,8 +239,10 @@ class _Stream:
                 delivery_id, attempts = cursor.fetchone()
             retry_at = now + backoff(attempts)
             WebhookDelivery.objects.filter(pk=delivery_id).update(next_attempt_at=retry_at)
-            self.cursor.retry_at = retry_at
-            self.cursor.save(update_fields=["delivered_seq", "retry_at"])
+            # Rewound meanwhile (here or in the flush before): the cursor keeps no backoff, the
+            # resend asked for now, and the run reaches this event again from there.
+            if not self.rewound:
+                self._cursor_store(retry_at=retry_at)
             failing_since = self.endpoint.failing_since or now
             if self.endpoint.failing_since is None:
                 WebhookEndpoint.objects.filter(pk=self.endpoint.pk, failing_since=None).update(
@@ -260,8 +282,13 @@ def _deliver(endpoint_id: uuid.UUID, schema_name: str) -> None:
                 cursor.delivered_seq = event.seq
                 continue
             if not stream.attempt(event):
-                return
-        stream.flush()
+                break
+        else:
+            stream.flush()
+            continue
+        if not stream.rewound:
+            return  # a failure: the stream waits for its retry
+        # A resend rewound the cursor during the run: go on from the resent event.
 
 
 def endpoint_disable(endpoint: WebhookEndpoint, *, reason: str) -> None:

@@ -5,6 +5,7 @@ runs against a live server in tests/scim/test_brake_burst.py."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -76,6 +77,24 @@ def test_deprovisions_past_the_allowance_are_held_and_change_nothing(
     ]
     assert "deprovisioning paused" in mail.outbox[0].subject
     assert CompanyEvent.objects.filter(company=acme, action="brake_tripped").count() == 1
+
+
+def test_a_held_request_is_one_warning_naming_the_company_not_a_server_error(
+    scim: Scim, acme: Company, thirty: list[str], capture: Capture, caplog: Any
+) -> None:
+    # Alerting and ADMINS e-mails watch ERROR lines: a designed refusal is not one.
+    for user_id in thirty[:10]:
+        scim.patch(f"/Users/{user_id}", DEACTIVATE)
+    caplog.set_level(logging.INFO)
+
+    with capture(execute=True):
+        reply = scim.patch(f"/Users/{thirty[10]}", DEACTIVATE)
+
+    assert reply.status_code == 503
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    (held,) = [r for r in caplog.records if "DeprovisioningHeld" in r.getMessage()]
+    assert held.levelno == logging.WARNING
+    assert acme.schema_name in held.getMessage() and "paused" in held.getMessage()
 
 
 def test_release_lets_the_idps_retries_through_and_starts_a_new_window(
@@ -206,8 +225,9 @@ def test_a_held_request_that_lost_the_race_to_trip_is_still_released(
         scim.patch(f"/Users/{user_id}", DEACTIVATE)
     earlier = timezone.now()
     later = earlier + dt.timedelta(seconds=1)
+    window = Company.objects.get(pk=acme.pk).deprovision_window_start
     with capture(execute=True):
-        assert brake_trip(acme.pk, later) is True
+        assert brake_trip(acme.pk, later, window) is True
     for user_id in thirty[10:12]:
         ProvisioningEvent.objects.create(
             operation="patch",
@@ -219,9 +239,46 @@ def test_a_held_request_that_lost_the_race_to_trip_is_still_released(
     ProvisioningEvent.objects.filter(resource_id=thirty[10]).update(
         created_at=earlier + dt.timedelta(milliseconds=500)
     )
-    assert brake_trip(acme.pk, earlier) is False
+    assert brake_trip(acme.pk, earlier, window) is False
 
     held = brake_release(company=acme, actor="owner@acme.test", confirmed=False)
 
     assert held == 2
     assert CompanyEvent.objects.filter(company=acme, action="brake_tripped").count() == 1
+
+
+def test_a_straggler_held_before_the_release_does_not_trip_the_brake_again(
+    scim: Scim, acme: Company, thirty: list[str], capture: Capture
+) -> None:
+    # A deactivation refused while the brake was held, whose ledger row and trip are written
+    # just after an owner released it (its transaction ended later). It belongs to the
+    # released trip: no new trip, and its retry gets room as the counted ones do.
+    from directory.brake import brake_trip
+
+    for user_id in thirty[:10]:
+        scim.patch(f"/Users/{user_id}", DEACTIVATE)
+    with capture(execute=True):
+        assert scim.patch(f"/Users/{thirty[10]}", DEACTIVATE).status_code == 503
+    refused_at = timezone.now()
+    window_seen = Company.objects.get(pk=acme.pk).deprovision_window_start
+    assert brake_release(company=acme, actor="owner@acme.test", confirmed=True) == 1
+    mail.outbox.clear()
+
+    with capture(execute=True):
+        ProvisioningEvent.objects.create(
+            operation="patch",
+            resource_type="User",
+            resource_id=thirty[11],
+            outcome=ProvisioningEvent.Outcome.HELD,
+            status=503,
+        )
+        tripped = brake_trip(acme.pk, refused_at, window_seen)
+
+    assert tripped is False
+    assert Company.objects.get(pk=acme.pk).deprovision_held_since is None
+    assert CompanyEvent.objects.filter(company=acme, action="brake_tripped").count() == 1
+    assert mail.outbox == []
+    # Both held people's retries, then the new window's own share: max(10, 20% of 20).
+    for user_id in thirty[10:22]:
+        assert scim.patch(f"/Users/{user_id}", DEACTIVATE).status_code == 200
+    assert scim.patch(f"/Users/{thirty[22]}", DEACTIVATE).status_code == 503

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core import mail
 
 from accounts.models import User
+from directory.models import Member, ProvisioningEvent, WaitlistEntry
 from directory.seat_check import company_seat_check, seat_level
 from tenants.models import Company, SeatUsage
 from tests.conftest import make_portal_user
@@ -53,3 +54,29 @@ def test_limit_lowered_below_usage_flags_the_company_and_deactivates_nobody(
 
     assert level == "over"
     assert scim.get("/Users?filter=active eq true").json()["totalResults"] == 3
+
+
+def test_a_recount_that_frees_seats_provisions_the_oldest_waiting_first(
+    scim: Scim, acme: Company
+) -> None:
+    Company.objects.filter(pk=acme.pk).update(seat_limit=3)
+    scim.post("/Users", okta_user("seated@acme.test", externalId="s"))
+    Company.objects.filter(pk=acme.pk).update(seats_used=3)  # drifted: looks full
+    for name in ("first", "second", "third"):
+        assert (
+            scim.post("/Users", okta_user(f"{name}@acme.test", externalId=name)).status_code == 403
+        )
+
+    level = company_seat_check(Company.objects.get(pk=acme.pk))
+
+    assert level == "full"
+    active = set(Member.objects.filter(active=True).values_list("user_name", flat=True))
+    assert active == {"seated@acme.test", "first@acme.test", "second@acme.test"}
+    assert list(WaitlistEntry.objects.values_list("user_name", flat=True)) == ["third@acme.test"]
+    assert Company.objects.get(pk=acme.pk).seats_used == 3
+    assert SeatUsage.objects.filter(company=acme).latest("id").seats_used == 3
+    noted = ProvisioningEvent.objects.filter(idp="Headcount waitlist", outcome="succeeded")
+    assert sorted(noted.values_list("user_name", flat=True)) == [
+        "first@acme.test",
+        "second@acme.test",
+    ]

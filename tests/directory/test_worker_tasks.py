@@ -116,3 +116,42 @@ def test_a_limit_raise_past_one_batch_is_drained_by_the_worker(
                 )
 
         assert in_thread(state) == (5, [f"w{n}@live.test" for n in range(5)])
+
+
+def test_the_hourly_recount_that_frees_seats_provisions_the_waiting_in_the_worker(
+    live_server_url: str, celery_worker_process: Any, django_db_blocker: Any
+) -> None:
+    # The stored count drifted above the real one: the company looked full, a create was
+    # waitlisted. The recount finds the free seat and gives it to the oldest waiting person.
+    from directory.models import Member, WaitlistEntry
+
+    with live_scim_company(django_db_blocker) as live:
+        idp = IdP.bearer(live_server_url, live, "Okta")
+        assert idp.call("POST", "/Users", {"userName": "seated@live.test"}).status == 201
+        company_update(django_db_blocker, live.company, seat_limit=2, seats_used=2)
+        for name in ("first", "second"):
+            assert idp.call("POST", "/Users", {"userName": f"{name}@live.test"}).status == 403
+
+        seat_check_all.delay()
+
+        def provisioned() -> bool:
+            with django_db_blocker.unblock(), schema_context(live.company.schema_name):
+                return Member.objects.filter(user_name="first@live.test", active=True).exists()
+
+        eventually(lambda: in_thread(provisioned))
+
+        def state() -> tuple[int, str, list[str], list[str]]:
+            with django_db_blocker.unblock(), schema_context(live.company.schema_name):
+                company = Company.objects.get(pk=live.company.pk)
+                return (
+                    company.seats_used,
+                    company.seat_level,
+                    list(WaitlistEntry.objects.values_list("user_name", flat=True)),
+                    list(
+                        ProvisioningEvent.objects.filter(
+                            idp="Headcount waitlist", outcome="succeeded"
+                        ).values_list("user_name", flat=True)
+                    ),
+                )
+
+        assert in_thread(state) == (2, "full", ["second@live.test"], ["first@live.test"])

@@ -15,7 +15,7 @@ from tenants.models import Company
 from tenants.services import company_set_scim
 from tests.conftest import max_queries
 from tests.scim_client import PATCH_OP, Scim, okta_user
-from tokens.services import credential_revoke, token_issue
+from tokens.services import basic_issue, basic_regenerate, credential_revoke, token_issue
 
 pytestmark = pytest.mark.django_db
 
@@ -258,3 +258,27 @@ def test_company_level_events(acme: Company, outbox: Outbox) -> None:
     stored: Any = [e.data for e in events[2:]]
     assert stored[0]["credential"]["name"] == "Entra"
     assert issued.secret not in repr(stored) and issued.secret[:12] not in repr(stored)
+
+
+def test_regenerating_the_basic_secret_is_an_event_without_the_secret(
+    acme: Company, outbox: Outbox
+) -> None:
+    issued = basic_issue(company=acme, actor="owner@acme.test")
+    outbox.new()
+
+    renewed = basic_regenerate(
+        company=acme, credential_id=str(issued.credential.pk), actor="admin@acme.test"
+    )
+
+    (event,) = outbox.new()
+    assert event.type == EventType.CREDENTIAL_REGENERATED
+    assert event.data == {
+        "credential": {
+            "id": str(issued.credential.pk),
+            "kind": "basic",
+            "name": "Basic credentials",
+        },
+        "actor": "admin@acme.test",
+    }
+    assert renewed.secret not in repr(event) and renewed.secret[:12] not in repr(event)
+    assert issued.secret[:12] not in repr(event)

@@ -8,6 +8,7 @@ import re
 
 import pytest
 from django.core import mail
+from django.core.management import call_command
 from django.test import Client
 from django_tenants.utils import schema_context
 
@@ -172,6 +173,40 @@ def test_support_lists_changes_roles_and_switches_logins_off(lead: Client, acme:
         "/t/acme/login/", {"username": "owner@acme.test", "password": TEST_PASSWORD}
     )
     assert off.status_code == 200  # switched off: the sign-in form again
+
+
+def test_supports_login_changes_are_in_the_companys_history(lead: Client, acme: Company) -> None:
+    owner = make_portal_user(acme, email="owner@acme.test")
+    url = f"/admin/tenants/company/{acme.pk}/portal-logins/"
+    before = set(CompanyEvent.objects.filter(company=acme).values_list("pk", flat=True))
+
+    lead.post(url, {"action": "invite", "email": "Ann@Acme.test", "role": "viewer"})
+    with schema_context(acme.schema_name):
+        ann = User.objects.get(email="ann@acme.test")
+    lead.post(url, {"action": "change", "user_id": ann.pk, "role": "admin"})
+    lead.post(url, {"action": "change", "user_id": ann.pk, "role": "admin", "active": "0"})
+    lead.post(url, {"action": "change", "user_id": ann.pk, "role": "admin", "active": "0"})
+    lead.post(url, {"action": "change", "user_id": ann.pk, "role": "admin", "active": "1"})
+    refused = lead.post(url, {"action": "change", "user_id": owner.pk, "role": "viewer"})
+    call_command("portal_user_add", company="acme", email="bob@acme.test", role="viewer")
+
+    history = (
+        CompanyEvent.objects.filter(company=acme)
+        .exclude(pk__in=before)
+        .order_by("created_at", "id")
+    )
+    assert refused.status_code == 302
+    assert [(e.action, e.actor, e.detail) for e in history] == [
+        ("login_invited", "lead@vendor.test", {"email": "ann@acme.test", "role": "viewer"}),
+        (
+            "login_role_changed",
+            "lead@vendor.test",
+            {"email": "ann@acme.test", "old": "viewer", "new": "admin"},
+        ),
+        ("login_switched_off", "lead@vendor.test", {"email": "ann@acme.test"}),
+        ("login_switched_on", "lead@vendor.test", {"email": "ann@acme.test"}),
+        ("login_added", "command:portal_user_add", {"email": "bob@acme.test", "role": "viewer"}),
+    ]
 
 
 def test_inviting_a_taken_or_malformed_address_says_so(lead: Client, acme: Company) -> None:

@@ -20,6 +20,7 @@ from tenants.models import Company
 from tests.conftest import max_queries
 from tests.scim_client import Scim
 from tests.webhooks.receiver import Receiver, receiving
+from webhooks import delivery
 from webhooks.delivery import deliver_stream, log_purge, streams_due
 from webhooks.models import WebhookCursor, WebhookDelivery, WebhookEndpoint
 from webhooks.secrets import decrypt
@@ -167,6 +168,45 @@ def test_resend_sends_the_event_again_with_the_same_webhook_id(acme: Company, sc
     first, second = receiver.accepted()
     assert first.headers["webhook-id"] == second.headers["webhook-id"]
     assert WebhookDelivery.objects.get(endpoint=issued.endpoint).attempts == 2
+
+
+@pytest.mark.parametrize("last_answer", [204, 500])
+def test_a_resend_during_a_running_delivery_is_not_overwritten_by_it(
+    acme: Company, scim: Scim, monkeypatch: pytest.MonkeyPatch, last_answer: int
+) -> None:
+    # An admin resends the first event while the stream's run is sending later ones (after
+    # the run's last flush): the run's next write of the cursor, after a success or after a
+    # failure, must not jump over the rewound position.
+    monkeypatch.setattr("webhooks.delivery.FLUSH_SECONDS", 3600)
+    real_send = delivery.send
+    with receiving() as receiver:
+        issued = endpoint_add(url=receiver.url, company=acme, actor="tests")
+        _users(scim, "r1")
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+        first = WebhookDelivery.objects.get(endpoint=issued.endpoint)
+        _users(scim, "r2", "r3")
+        resent: list[int] = []
+
+        def send_and_resend(*args: Any) -> Any:
+            if args[1].user_name == "r3@acme.test" and not resent:
+                resent.append(first.seq)
+                delivery_resend(first)
+                receiver.status = last_answer
+            answer = real_send(*args)
+            receiver.status = 204
+            return answer
+
+        monkeypatch.setattr("webhooks.delivery.send", send_and_resend)
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+
+    names = [b["data"]["userName"] for b in _bodies(receiver, issued.secret)]
+    sent_on = ["r2@acme.test"] if last_answer == 500 else ["r2@acme.test", "r3@acme.test"]
+    assert names == ["r1@acme.test", *sent_on, "r1@acme.test", "r2@acme.test", "r3@acme.test"]
+    cursor = WebhookCursor.objects.get(endpoint=issued.endpoint)
+    assert cursor.retry_at is None
+    assert not streams_due()
+    first.refresh_from_db()
+    assert (first.status, first.attempts) == ("delivered", 2)
 
 
 def test_event_type_choice_sends_only_those(acme: Company, scim: Scim) -> None:

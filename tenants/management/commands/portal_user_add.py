@@ -8,11 +8,10 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from django_tenants.utils import schema_context
 
 from accounts.models import User
-from accounts.services import company_admin_create
-from tenants.management.commands._support import get_company, validation_message
+from tenants.management.commands._support import command_actor, get_company, validation_message
+from tenants.portal_users import portal_login_add
 
 
 class Command(BaseCommand):
@@ -31,13 +30,14 @@ class Command(BaseCommand):
         company = get_company(options["company"])
         password = options["password"] or secrets.token_urlsafe(24)
         try:
-            with schema_context(company.schema_name):
-                user = company_admin_create(
-                    email=options["email"],
-                    password=password,
-                    role=options["role"],
-                    full_name=options["name"],
-                )
+            user = portal_login_add(
+                company=company,
+                email=options["email"],
+                password=password,
+                role=options["role"],
+                full_name=options["name"],
+                actor=command_actor("portal_user_add"),
+            )
         except ValidationError as error:
             raise CommandError(validation_message(error)) from None
         hint = "" if options["password"] else " They set a password via 'Forgot your password?'."
