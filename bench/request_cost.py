@@ -257,7 +257,8 @@ def prepare(env: dict[str, str], users: int, reseed: bool) -> dict[str, Any]:
         "-c",
         f"from tenants.models import Company; print(Company.objects.filter(slug={slug!r}).exists())",
     )
-    if reseed or exists != "True":
+    # `shell` may print a line of its own first (the objects it imported): read the last.
+    if reseed or exists.splitlines()[-1:] != ["True"]:
         print(
             manage(env, "bench_seed", "--company", slug, "--users", str(users), "--reset"),
             flush=True,
