@@ -249,7 +249,9 @@ def test_exact_department_and_title_filters_combine_with_search_status_and_sort(
     _person(scim, "rd.ops@analytical.test", "Rd Ops", title="Mathematician", department="R&D Ops")
     _person(scim, "babbage@analytical.test", "Charles Babbage", title="Inventor", department="R&D")
 
-    def names(query: str = "", state: str = "all", sort: str = "created", **exact: str) -> list[str]:
+    def names(
+        query: str = "", state: str = "all", sort: str = "created", **exact: str
+    ) -> list[str]:
         return [row.user_name for row in members_for_portal(query, state, sort, **exact).rows]
 
     assert names(department="R&D") == ["ada.l@analytical.test", "babbage@analytical.test"]

@@ -203,7 +203,9 @@ def _colleague(scim: Scim, user_name: str, display: str, department: str, title:
         externalId=user_name,
         displayName=display,
         title=title,
-        **{"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": department}},
+        **{
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": department}
+        },
     )
     assert scim.post("/Users", body).status_code == 201
 
