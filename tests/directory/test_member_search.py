@@ -8,6 +8,7 @@ import hashlib
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -273,8 +274,8 @@ def test_the_filters_offer_each_distinct_department_and_title_once(
     _person(scim, "babbage@analytical.test", "Charles Babbage", title="Inventor", department="R&D")
     _person(scim, "nobody@analytical.test", "No Body")  # no title, an empty department
 
-    choices = member_filter_choices()
-    capped = member_filter_choices(cap=2)
+    choices = member_filter_choices(max_age=0)
+    capped = member_filter_choices(cap=2, max_age=0)
 
     assert choices.departments == ["Accounting", "Hut 8", "R&D"]
     assert choices.titles == ["Cryptanalyst", "Inventor", "Mathematician", "Rear Admiral"]
@@ -310,7 +311,7 @@ def test_listing_the_filter_values_is_a_skip_scan_of_their_indexes(acme: Company
     _seed(20_000)
 
     with CaptureQueriesContext(connection) as captured:
-        choices = member_filter_choices()
+        choices = member_filter_choices(max_age=0)
     (statement,) = captured.captured_queries
     with connection.cursor() as cursor:  # ANALYZE: plain EXPLAIN leaves out the probes' plans
         cursor.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " + statement["sql"])
@@ -322,3 +323,20 @@ def test_listing_the_filter_values_is_a_skip_scan_of_their_indexes(acme: Company
     assert plan.count("Index Scan using member_department on directory_member") == 2, plan
     assert plan.count("Index Scan using member_title on directory_member") == 2, plan
     assert "(actual rows=1 loops=89)" in plan and "(actual rows=1 loops=97)" in plan, plan
+
+
+def test_a_process_reuses_a_companys_filter_values_and_never_another_companys(
+    people: dict[str, str], scim: Scim, outsider: Company
+) -> None:
+    cache.clear()
+    listed = member_filter_choices()
+    _person(scim, "babbage@analytical.test", "Charles Babbage", title="Inventor", department="Mint")
+
+    with CaptureQueriesContext(connection) as captured:
+        again = member_filter_choices()
+    connection.set_tenant(outsider)
+    elsewhere = member_filter_choices()
+
+    assert again == listed and not captured.captured_queries
+    assert "Mint" not in again.departments  # until the values are listed again
+    assert (elsewhere.departments, elsewhere.titles) == ([], [])
