@@ -249,7 +249,7 @@ def member_filter_choices(
     process read for the company less than `max_age` seconds ago (0: read now)."""
     key = f"directory:member-filter-choices:{connection.schema_name}:{cap}"  # type: ignore[attr-defined]
     if max_age and (kept := cache.get(key)) is not None:
-        return kept  # type: ignore[no-any-return]
+        return kept
     with connection.cursor() as cursor:
         cursor.execute(_FILTER_CHOICES_SQL, {"cap": cap})
         rows = cursor.fetchall()
