@@ -158,6 +158,19 @@ def test_counting_and_paging_stop_at_the_cap(
     assert [row.user_name for row in page.rows] == ["ghopper@navy.test"]
 
 
+def test_a_department_filter_counts_and_pages_up_to_the_search_cap(
+    people: dict[str, str], scim: Scim, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(portal_selectors, "MEMBER_SEARCH_CAP", 2)
+    monkeypatch.setattr(portal_selectors, "MEMBERS_PER_PAGE", 1)
+    for n in range(2):
+        _person(scim, f"rd{n}@analytical.test", f"Rd {n}", department="R&D")
+
+    page = members_for_portal("", "all", page=99, department="R&D")
+
+    assert (page.total, page.capped, page.pages, page.number) == (2, True, 2, 2)
+
+
 def _seed(count: int) -> None:
     """`count` members written as bench_seed writes them (no services: only the plan matters),
     with the index and statistics as autovacuum would keep them."""
