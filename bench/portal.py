@@ -55,6 +55,12 @@ def portal_workloads(total: int) -> dict[str, Callable[[random.Random], Request]
         "search_department": lambda rng: get(
             "members/", q=f"Department {rng.randint(0, 49)}", sort="name"
         ),
+        # The same department as an exact filter (the picker beside the search box).
+        "filter_department": lambda rng: get(
+            "members/", department=f"Department {rng.randint(0, 49)}", sort="name"
+        ),
+        # A title (bench_seed gives 1 member in 700 each), in the default order.
+        "filter_title": lambda rng: get("members/", title=f"Engineer {rng.randint(0, 99)}"),
         # Two characters: the prefix indexes, not the trigram index.
         "search_short": lambda rng: get("members/", q=rng.choice(["us", "zz", "Us", "u1"])),
         "log_page": lambda rng: get("log/", page=rng.randint(1, 200)),

@@ -18,13 +18,14 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import load, peer_run, portal, wrk  # noqa: E402
+from bench import load, peer_run, portal, settle, wrk  # noqa: E402
 from bench.bare import seed as bare_seed  # noqa: E402
 from devstack.services import resolve  # noqa: E402
 
@@ -195,8 +196,11 @@ def drive(
     chosen: list[str],
     args: argparse.Namespace,
 ) -> list[dict[str, Any]]:
-    """Run each chosen workload for the set duration and concurrency; print a line each."""
+    """Run each chosen workload for the set duration and concurrency, then wait until the
+    server has served what the load generator left in flight (bench/settle.py); print a line
+    each."""
     results: list[dict[str, Any]] = []
+    port = urlsplit(base).port or 80
     for name in chosen:
         if args.client == "wrk":
             rate = load.PLANNED_PER_SECOND.get(name, 3_000)
@@ -215,9 +219,12 @@ def drive(
                 ok=(200, 201, 204),
             )
             results.append(result.summary())
+        # What the workload left in flight is served before anything else is measured.
+        results[-1]["settled_s"] = settle.wait_until_served(port)
         print(
             f"   {name:<20} {results[-1]['req_per_s']:>8} req/s  p50 {results[-1]['p50_ms']:>7} ms  "
-            f"p99 {results[-1]['p99_ms']:>7} ms  errors {results[-1]['errors']}",
+            f"p99 {results[-1]['p99_ms']:>7} ms  errors {results[-1]['errors']}  "
+            f"settled in {results[-1]['settled_s']} s",
             flush=True,
         )
     return results

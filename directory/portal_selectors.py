@@ -20,7 +20,15 @@ from django.db.models.functions import Coalesce, Lower, NullIf, TruncDate
 from django.db.models.lookups import Contains, Exact, StartsWith
 from django.utils import timezone
 
-from directory.models import Group, LedgerExport, Member, ProvisioningEvent, WaitlistEntry
+from directory.models import (
+    Group,
+    LedgerExport,
+    Member,
+    MemberDepartment,
+    MemberTitle,
+    ProvisioningEvent,
+    WaitlistEntry,
+)
 from directory.selectors import folded, member_count, parse_member_id
 from scim_protocol.schema import ENTERPRISE_USER
 from tenants.models import Company
@@ -30,7 +38,9 @@ MEMBERS_PER_PAGE = 50
 # Counting and paging stop here: past ten thousand members a person narrows the list rather
 # than reads page 201, and an OFFSET stays bounded whatever the company's size. A search
 # stops sooner: each of its matches is read and sorted, and twenty pages of a search are
-# plenty to look through.
+# plenty to look through. So does a department or title filter: counting reads each match's
+# row (PostgreSQL plans no index-only scan on an expression index), scattered over the
+# table, which cost more than the rest of the page at 10,000 matches in a 1M company.
 MEMBER_MATCH_CAP = 10_000
 MEMBER_SEARCH_CAP = 1_000
 
@@ -89,7 +99,8 @@ MEMBER_SORTS: dict[str, tuple[Any, ...]] = {
 @dataclass(frozen=True)
 class MemberListPage:
     """One page of the Members list. `total` is exact up to the cap (MEMBER_SEARCH_CAP for a
-    search, MEMBER_MATCH_CAP otherwise); past it `capped` is true and the pages stop there."""
+    search or a department or title filter, MEMBER_MATCH_CAP otherwise); past it `capped` is
+    true and the pages stop there."""
 
     rows: Sequence[Member]  # each with `title`, `department` and `manager_name`
     total: int
@@ -107,7 +118,7 @@ class MemberListPage:
         return self.number < self.pages
 
 
-def _members_matching(query: str, state: str) -> QuerySet[Member]:
+def _members_matching(query: str, state: str, department: str, title: str) -> QuerySet[Member]:
     members = Member.objects.all()
     if len(query) >= TRIGRAM_MIN_LENGTH:
         members = members.filter(Contains(member_search_text(), folded(query)))
@@ -121,17 +132,29 @@ def _members_matching(query: str, state: str) -> QuerySet[Member]:
         )
     if state in MEMBER_STATES:
         members = members.filter(active=state == "active")
+    # Exact values, on the expressions their indexes hold (member_department, member_title).
+    if department:
+        members = members.filter(Exact(MemberDepartment("attributes"), department))
+    if title:
+        members = members.filter(Exact(MemberTitle("attributes"), title))
     return members
 
 
 def members_for_portal(
-    query: str, state: str, sort: str = "created", page: int = 1
+    query: str,
+    state: str,
+    sort: str = "created",
+    page: int = 1,
+    *,
+    department: str = "",
+    title: str = "",
 ) -> MemberListPage:
     """Page `page` (1-based, clamped to the pages there are) of the members whose userName,
     names, email, title or department contain `query` (case-folded as the unique indexes
     fold; one or two characters: whose userName, displayName or email start with it), active
-    or deactivated ones only when `state` says so, ordered by `sort` (a MEMBER_SORTS key,
-    "-" first for descending; anything else is "created").
+    or deactivated ones only when `state` says so, in exactly `department` and with exactly
+    `title` when given (stored values, as member_filter_choices lists them), ordered by
+    `sort` (a MEMBER_SORTS key, "-" first for descending; anything else is "created").
 
     A search is one query while its matches fit under the cap (two past it, three for a page
     past the end); a list is two: the count (the bucket counts when nothing narrows it) and
@@ -141,8 +164,8 @@ def members_for_portal(
     if key not in MEMBER_SORTS:
         key, descending = "created", False
     order = [term.desc() if descending else term.asc() for term in MEMBER_SORTS[key]]
-    matching = _members_matching(query, state)
-    cap = MEMBER_SEARCH_CAP if query else MEMBER_MATCH_CAP
+    matching = _members_matching(query, state, department, title)
+    cap = MEMBER_SEARCH_CAP if query or department or title else MEMBER_MATCH_CAP
     rows: list[Member] | None = None
     source = matching
     if query:
@@ -154,7 +177,7 @@ def members_for_portal(
         total = rows[0].matches if rows else _bounded_count(matching, cap)  # type: ignore[attr-defined]
         # Past the cap the matches are dense, and walking the sort's index is the better read.
         source = found if total <= cap else matching
-    elif state in MEMBER_STATES:
+    elif state in MEMBER_STATES or department or title:
         total = _bounded_count(matching, cap)
     else:
         total = member_count()
@@ -171,6 +194,75 @@ def members_for_portal(
         pages=pages,
         sort=f"-{key}" if descending else key,
     )
+
+
+# The most values each filter's picker offers. Listing them costs one index probe per value;
+# a value past the cap can still be typed.
+FILTER_CHOICES_CAP = 1_000
+# Seconds a process reuses the values it listed for a company. Hundreds of probes (700
+# titles in the benchmark's company) cost more than the rest of the page, and the values
+# change only when the identity provider brings a new department or title; until then the
+# new value can be typed, and filters as soon as it is stored.
+FILTER_CHOICES_MAX_AGE = 60
+
+
+@dataclass(frozen=True)
+class MemberFilterChoices:
+    """The distinct departments and titles the members have, for the filters' pickers."""
+
+    departments: list[str]
+    titles: list[str]
+
+
+def _distinct_values(name: str, expression: str) -> str:
+    """A recursive CTE `name(value)` listing the distinct non-empty values of `expression`
+    in index order: each step asks the expression's index for the first value past the last
+    one (a skip scan), so it costs one probe per value, however many members share each."""
+    return f"""{name}(value) AS (
+    (SELECT {expression} FROM directory_member WHERE {expression} > '' ORDER BY 1 LIMIT 1)
+    UNION ALL
+    SELECT (
+        SELECT {expression} FROM directory_member
+        WHERE {expression} > {name}.value ORDER BY 1 LIMIT 1
+    )
+    FROM {name} WHERE {name}.value IS NOT NULL
+)"""  # noqa: S608 - constant SQL pieces (the expressions of directory.models)
+
+
+# Both lists in one statement. The outer LIMITs stop each recursion at the cap: a CTE is
+# read only as far as its reader asks.
+_DEPARTMENTS = _distinct_values(
+    "departments", MemberDepartment.template % {"expressions": "attributes"}
+)
+_TITLES = _distinct_values("titles", MemberTitle.template % {"expressions": "attributes"})
+_FILTER_CHOICES_SQL = f"""
+WITH RECURSIVE {_DEPARTMENTS},
+{_TITLES}
+(SELECT 'department', value FROM departments WHERE value IS NOT NULL LIMIT %(cap)s)
+UNION ALL
+(SELECT 'title', value FROM titles WHERE value IS NOT NULL LIMIT %(cap)s)
+"""  # noqa: S608 - constant SQL; the cap is a parameter
+
+
+def member_filter_choices(
+    cap: int = FILTER_CHOICES_CAP, *, max_age: int = FILTER_CHOICES_MAX_AGE
+) -> MemberFilterChoices:
+    """Up to `cap` distinct departments and titles of the company's members, each sorted as
+    the database orders text: one query, read through the filters' indexes, or what this
+    process read for the company less than `max_age` seconds ago (0: read now)."""
+    key = f"directory:member-filter-choices:{connection.schema_name}:{cap}"  # type: ignore[attr-defined]
+    if max_age and (kept := cache.get(key)) is not None:
+        return kept
+    with connection.cursor() as cursor:
+        cursor.execute(_FILTER_CHOICES_SQL, {"cap": cap})
+        rows = cursor.fetchall()
+    choices = MemberFilterChoices(
+        departments=[value for kind, value in rows if kind == "department"],
+        titles=[value for kind, value in rows if kind == "title"],
+    )
+    if max_age:
+        cache.set(key, choices, timeout=max_age)
+    return choices
 
 
 def _bounded_count(members: QuerySet[Member], cap: int) -> int:

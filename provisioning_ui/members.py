@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -11,7 +12,7 @@ from django.views.decorators.http import require_GET
 
 from directory.errors import MemberNotFound
 from directory.groups import member_groups
-from directory.portal_selectors import member_reports, members_for_portal
+from directory.portal_selectors import member_filter_choices, member_reports, members_for_portal
 from directory.selectors import member_get
 from scim_protocol.group_resource import user_groups
 from scim_protocol.user_resource import user_to_scim
@@ -39,11 +40,16 @@ def _page_number(raw: str | None) -> int:
 def members(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     state = request.GET.get("state", "all")
+    # Exact stored values: kept as given (a value with spaces around it is a different one).
+    department = request.GET.get("department", "")
+    title = request.GET.get("title", "")
     page = members_for_portal(
         query,
         state,
         sort=request.GET.get("sort", "created"),
         page=_page_number(request.GET.get("page")),
+        department=department,
+        title=title,
     )
     return render(
         request,
@@ -52,6 +58,13 @@ def members(request: HttpRequest) -> HttpResponse:
             "page": page,
             "query": query,
             "state": state,
+            "department": department,
+            "title": title,
+            "choices": member_filter_choices(),
+            # What sort links and the pager carry along, so a filtered list stays filtered.
+            "filters": urlencode(
+                {"q": query, "state": state, "department": department, "title": title}
+            ),
             "company": request.tenant,  # type: ignore[attr-defined]
             "headers": _sort_headers(page.sort),
         },

@@ -8,11 +8,12 @@ import hashlib
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from directory import portal_selectors
-from directory.portal_selectors import members_for_portal
+from directory.portal_selectors import member_filter_choices, members_for_portal
 from tenants.models import Company
 from tests.scim_client import Scim, okta_user
 
@@ -157,6 +158,19 @@ def test_counting_and_paging_stop_at_the_cap(
     assert [row.user_name for row in page.rows] == ["ghopper@navy.test"]
 
 
+def test_a_department_filter_counts_and_pages_up_to_the_search_cap(
+    people: dict[str, str], scim: Scim, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(portal_selectors, "MEMBER_SEARCH_CAP", 2)
+    monkeypatch.setattr(portal_selectors, "MEMBERS_PER_PAGE", 1)
+    for n in range(2):
+        _person(scim, f"rd{n}@analytical.test", f"Rd {n}", department="R&D")
+
+    page = members_for_portal("", "all", page=99, department="R&D")
+
+    assert (page.total, page.capped, page.pages, page.number) == (2, True, 2, 2)
+
+
 def _seed(count: int) -> None:
     """`count` members written as bench_seed writes them (no services: only the plan matters),
     with the index and statistics as autovacuum would keep them."""
@@ -183,9 +197,13 @@ def _seed(count: int) -> None:
         cursor.execute("ANALYZE directory_member")
 
 
-def _plans(query: str, sort: str = "created") -> list[str]:
+def _plans(query: str, sort: str = "created", page: int = 1, **exact: str) -> list[str]:
     with CaptureQueriesContext(connection) as captured:
-        members_for_portal(query, "all", sort)
+        members_for_portal(query, "all", sort, page, **exact)
+    return _explained(captured)
+
+
+def _explained(captured: CaptureQueriesContext) -> list[str]:
     plans = []
     with connection.cursor() as cursor:
         for statement in captured.captured_queries:
@@ -237,3 +255,101 @@ def test_a_search_is_one_query_while_its_matches_fit_under_the_cap(
 
     statements = [q for q in captured.captured_queries if "search_path" not in q["sql"]]
     assert len(statements) == 1 and page.total == 3
+
+
+def test_exact_department_and_title_filters_combine_with_search_status_and_sort(
+    people: dict[str, str], scim: Scim
+) -> None:
+    _person(scim, "rd.ops@analytical.test", "Rd Ops", title="Mathematician", department="R&D Ops")
+    _person(scim, "babbage@analytical.test", "Charles Babbage", title="Inventor", department="R&D")
+
+    def names(
+        query: str = "", state: str = "all", sort: str = "created", **exact: str
+    ) -> list[str]:
+        return [row.user_name for row in members_for_portal(query, state, sort, **exact).rows]
+
+    assert names(department="R&D") == ["ada.l@analytical.test", "babbage@analytical.test"]
+    assert names(department="R&D", title="Inventor") == ["babbage@analytical.test"]
+    assert names(title="Mathematician", sort="-name") == [
+        "rd.ops@analytical.test",
+        "ada.l@analytical.test",
+    ]
+    assert names("lovelace", department="R&D") == ["ada.l@analytical.test"]
+    assert names(department="Accounting", state="active") == []
+    assert names(department="Accounting", state="deactivated") == ["ghopper@navy.test"]
+    assert names(department="r&d") == [] and names(department="R&") == []  # exact values
+    assert members_for_portal("", "all", department="R&D").total == 2
+
+
+def test_the_filters_offer_each_distinct_department_and_title_once(
+    people: dict[str, str], scim: Scim
+) -> None:
+    _person(scim, "babbage@analytical.test", "Charles Babbage", title="Inventor", department="R&D")
+    _person(scim, "nobody@analytical.test", "No Body")  # no title, an empty department
+
+    choices = member_filter_choices(max_age=0)
+    capped = member_filter_choices(cap=2, max_age=0)
+
+    assert choices.departments == ["Accounting", "Hut 8", "R&D"]
+    assert choices.titles == ["Cryptanalyst", "Inventor", "Mathematician", "Rear Admiral"]
+    assert (capped.departments, capped.titles) == (
+        ["Accounting", "Hut 8"],
+        ["Cryptanalyst", "Inventor"],
+    )
+
+
+@pytest.mark.parametrize(
+    ("sort", "page", "exact", "index"),
+    [
+        ("created", 1, {"department": "Dept 7"}, "member_department"),
+        ("created", 4, {"title": "Engineer 7"}, "member_title"),
+        ("-name", 1, {"department": "Dept 7"}, "member_department"),
+        ("email", 2, {"department": "Dept 7", "title": "Engineer 7"}, "member_"),
+    ],
+)
+def test_an_exact_filter_reads_its_index_not_every_member(
+    acme: Company, sort: str, page: int, exact: dict[str, str], index: str
+) -> None:
+    _seed(20_000)
+
+    plans = _plans("", sort, page, **exact)
+
+    assert plans, "no query read the members"
+    assert any(index in plan for plan in plans), plans
+    for plan in plans:
+        assert "Seq Scan on directory_member" not in plan, plan
+
+
+def test_listing_the_filter_values_is_a_skip_scan_of_their_indexes(acme: Company) -> None:
+    _seed(20_000)
+
+    with CaptureQueriesContext(connection) as captured:
+        choices = member_filter_choices(max_age=0)
+    (statement,) = captured.captured_queries
+    with connection.cursor() as cursor:  # ANALYZE: plain EXPLAIN leaves out the probes' plans
+        cursor.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " + statement["sql"])
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+
+    assert len(choices.departments) == 89 and len(choices.titles) == 97
+    assert "Seq Scan" not in plan, plan
+    # The first value, then one probe per further value (loops=89: 88 values and the end).
+    assert plan.count("Index Scan using member_department on directory_member") == 2, plan
+    assert plan.count("Index Scan using member_title on directory_member") == 2, plan
+    assert "(actual rows=1 loops=89)" in plan and "(actual rows=1 loops=97)" in plan, plan
+
+
+def test_a_process_reuses_a_companys_filter_values_and_never_another_companys(
+    people: dict[str, str], scim: Scim, outsider: Company
+) -> None:
+    cache.clear()
+    listed = member_filter_choices()
+    _person(scim, "babbage@analytical.test", "Charles Babbage", title="Inventor", department="Mint")
+
+    with CaptureQueriesContext(connection) as captured:
+        again = member_filter_choices()
+    connection.set_tenant(outsider)
+    elsewhere = member_filter_choices()
+
+    assert again == listed and not captured.captured_queries
+    assert "Mint" not in again.departments  # until the values are listed again
+    assert (elsewhere.departments, elsewhere.titles) == ([], [])

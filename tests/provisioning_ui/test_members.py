@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+from django.core.cache import cache
 from django.test import Client
 
 from accounts.models import User
+from directory import portal_selectors
 from tenants.models import Company
 from tests.conftest import TEST_PASSWORD, make_portal_user
 from tests.scim_client import Scim, okta_user
@@ -188,5 +191,50 @@ def test_members_page_searches_inside_fields_shows_columns_and_sorts(
     assert "<td>Principal Engineer</td>" in row and "<td>Research</td>" in row
     assert f'href="/t/acme/members/{boss["id"]}/">Zoe Boss</a>' in row
     assert by_name_desc.index("Zoe Boss") < by_name_desc.index("Ada Lovelace")
-    assert 'aria-sort="descending"><a href="?q=&amp;state=all&amp;sort=name">' in by_name_desc
+    assert (
+        'aria-sort="descending"><a href="?q=&amp;state=all&amp;department=&amp;title=&amp;sort=name">'
+        in by_name_desc
+    )
     assert "type three characters or more" in short and "No members match" in short
+
+
+def _colleague(scim: Scim, user_name: str, display: str, department: str, title: str) -> None:
+    body = okta_user(
+        user_name,
+        externalId=user_name,
+        displayName=display,
+        title=title,
+        **{
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": department}
+        },
+    )
+    assert scim.post("/Users", body).status_code == 201
+
+
+def test_members_page_filters_by_exact_department_and_title_and_links_keep_them(
+    scim: Scim, acme: Company, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(portal_selectors, "MEMBERS_PER_PAGE", 1)
+    cache.clear()  # the filter values another test listed for this company, in this process
+    _colleague(scim, "ada@acme.test", "Ada Lovelace", "R&D", "Engineer")
+    _colleague(scim, "alan@acme.test", "Alan Turing", "R&D", "Engineer")
+    _colleague(scim, "joan@acme.test", "Joan Clarke", "R&D Ops", "Engineer")
+    _colleague(scim, "grace@acme.test", "Grace Hopper", "R&D", "Admiral")
+    browser = signed_in(acme)
+
+    first = browser.get(
+        "/t/acme/members/", {"department": "R&D", "title": "Engineer", "sort": "-name"}
+    ).content.decode()
+    partial = browser.get("/t/acme/members/", {"department": "R&"}).content.decode()
+
+    assert "2 members" in first and "Page 1 of 2" in first
+    assert "Alan Turing" in first  # descending: Alan, then Ada on page 2
+    filters = "q=&amp;state=all&amp;department=R%26D&amp;title=Engineer"
+    assert f'href="?{filters}&amp;sort=-name&amp;page=2">Next' in first
+    assert f'<a href="?{filters}&amp;sort=name">Name' in first
+    assert 'value="R&amp;D" list="departments"' in first
+    departments = first.split('<datalist id="departments">')[1].split("</datalist>")[0]
+    titles = first.split('<datalist id="titles">')[1].split("</datalist>")[0]
+    assert departments == '<option value="R&amp;D"><option value="R&amp;D Ops">'
+    assert titles == '<option value="Admiral"><option value="Engineer">'
+    assert "No members in department “R&amp;”." in partial  # exact values, not a search

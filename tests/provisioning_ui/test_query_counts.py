@@ -84,10 +84,11 @@ def _signed_in(acme: Company) -> Client:
 PAGES = {
     "/t/acme/": 6,  # the seat waitlist; connection status (credentials, the day's tallies)
     "/t/acme/activity/": 6,  # ledger by day (finished days, today), seat snapshots by day
-    "/t/acme/members/": 5,  # count, page
-    "/t/acme/members/?q=m&state=active": 5,
-    "/t/acme/members/?q=acme.test&sort=-name": 5,  # count, page (managers joined)
-    "/t/acme/members/?sort=status&page=2": 5,
+    "/t/acme/members/": 6,  # count, page, the filters' departments and titles
+    "/t/acme/members/?q=m&state=active": 6,
+    "/t/acme/members/?q=acme.test&sort=-name": 6,  # count, page (managers joined), filters
+    "/t/acme/members/?sort=status&page=2": 6,
+    "/t/acme/members/?department=R%26D&title=Engineer&sort=-name&page=2": 6,
     "/t/acme/members/{boss}/": 6,  # member, roles, reports (one query for them all)
     "/t/acme/groups/": 5,  # count, page with member counts
     "/t/acme/groups/{group}/": 6,  # group, count, page
