@@ -1,6 +1,8 @@
 """Rate limits on the SCIM API.
 
-Three limits, all per minute (sliding window), all checked in one Redis round trip:
+Three limits, all per minute (sliding window), checked together in one Redis round trip
+when one is needed (infra/ratelimit.py: the company and credential limits are spent from
+leases, so most requests need none; failed sign-ins are counted exactly, every time):
 - per company: every credential of the company together (Company.scim_rate_limit, else
   SCIM_RATE_LIMIT_PER_MINUTE);
 - per credential: one IdP connection cannot use up the whole company's budget
@@ -44,8 +46,12 @@ def admit(
     rate = limiter()
     if rate is None:
         return
-    per_company = Limit(f"{company.schema_name}:company", company_limit(company), cost)
-    per_credential = Limit(f"{company.schema_name}:cred:{credential_id}", credential_limit(), cost)
+    # Leased: most requests are admitted from units this process reserved in advance, with
+    # no round trip (infra/ratelimit.py says how far that can refuse early).
+    per_company = Limit(f"{company.schema_name}:company", company_limit(company), cost, leased=True)
+    per_credential = Limit(
+        f"{company.schema_name}:cred:{credential_id}", credential_limit(), cost, leased=True
+    )
     limits = [per_company, per_credential]
     failures = None
     if basic_username is not None:

@@ -57,13 +57,15 @@ def clear_rate_limits() -> None:
     import redis
     from django.conf import settings
 
-    from infra.ratelimit import KEY_PREFIX
+    from infra.ratelimit import KEY_PREFIX, forget_leases
 
     client = redis.Redis.from_url(settings.RATE_LIMIT_REDIS_URL)
     keys = list(client.scan_iter(match=KEY_PREFIX + "*", count=1000))
     if keys:
         client.delete(*keys)
     client.close()
+    # Units this process reserved were counted in the keys just deleted.
+    forget_leases()
 
 
 @pytest.fixture(autouse=True)
