@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from django.db import IntegrityError, models
 
 from scim_protocol import errors
@@ -18,20 +21,27 @@ def check_if_match(version: int, if_match: str | None, noun: str) -> None:
         )
 
 
-def save_unique(obj: models.Model, *, insert: bool, conflicts: dict[str, str]) -> None:
-    """Save `obj`; a unique violation whose constraint name contains a key of `conflicts`
-    becomes Uniqueness (409) with that message. The database decides, so two concurrent
-    writes of the same userName cannot both win.
+@contextmanager
+def unique_keys(conflicts: dict[str, str]) -> Iterator[None]:
+    """Around a write: a unique violation whose constraint name contains a key of
+    `conflicts` becomes Uniqueness (409) with that message. The database decides, so two
+    concurrent writes of the same userName cannot both win.
 
-    Call inside the write's own atomic block (directory.ledger.recorded), which the error
+    Use inside the write's own atomic block (directory.ledger.recorded), which the error
     leaves and so rolls back: no savepoint of its own, which would cost two round trips
     (SAVEPOINT, RELEASE) on every create and rename. Never catch the Uniqueness and carry on
     in the same transaction: after the failed statement PostgreSQL refuses every other one."""
     try:
-        obj.save(force_insert=insert)
+        yield
     except IntegrityError as error:
         constraint = getattr(getattr(error.__cause__, "diag", None), "constraint_name", "") or ""
         for fragment, message in conflicts.items():
             if fragment in constraint:
                 raise errors.Uniqueness(message) from None
         raise
+
+
+def save_unique(obj: models.Model, *, insert: bool, conflicts: dict[str, str]) -> None:
+    """Save `obj`, as `unique_keys` says."""
+    with unique_keys(conflicts):
+        obj.save(force_insert=insert)

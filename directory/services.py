@@ -20,7 +20,8 @@ from django_tenants.utils import schema_context
 from directory import change_events
 from directory.brake import deprovision_take
 from directory.columns import member_column_values
-from directory.integrity import check_if_match, save_unique
+from directory.errors import MemberNotFound
+from directory.integrity import check_if_match, unique_keys
 from directory.ledger import CallContext, LedgerEntry, Subject, recorded
 from directory.models import Member, WaitlistEntry
 from directory.seats import SeatLimitReached, seats_take
@@ -105,8 +106,7 @@ def member_create(*, company: Company, payload: Any, context: CallContext) -> Me
         else:
             # Created deactivated: a person waiting under this name no longer wants a seat.
             waitlist_forget(user_name=member.user_name, external_id=member.external_id or "")
-        _save(member, insert=True)
-        _write_values(member, resource, replace=False)
+        _write(member, insert=True, values=True)
         _adopt(member, waiting)
         entry.succeeded(
             _subject(member), 201, warnings=normalized.dropped, normalised=normalized.readings
@@ -381,11 +381,9 @@ def _update(
         waitlist_forget(member_id=member.id)
     member.version += 1
     member.updated_at = timezone.now()
-    _save(member, insert=False)
     # The searchable copies of emails, phone numbers… are rewritten only when those changed
     # (not on the deactivations and reactivations that most updates are).
-    if _multi_valued(resource) != old_values:
-        _write_values(member, resource, replace=True)
+    _write(member, insert=False, values=_multi_valued(resource) != old_values)
     _adopt(member, waiting)
     if prepared is not None:
         waitlist_drain(company, prepared, _provision_waiting)
@@ -400,8 +398,8 @@ def _apply(member: Member, resource: dict[str, Any]) -> None:
     member.attributes = resource
     for field, value in member_column_values(resource).items():
         setattr(member, field, value)
-    # Folded by the database, as the filters fold what they compare it with.
-    member.primary_email = folded(primary_email(resource) or "", max_length=320)
+    # `_write` stores it folded by the database, as the filters fold what they compare it with.
+    member.primary_email = primary_email(resource) or ""
 
 
 def _link_manager(member: Member, resource: dict[str, Any], *, current: uuid.UUID | None) -> None:
@@ -443,50 +441,98 @@ def _adopt(member: Member, waiting: list[uuid.UUID]) -> None:
             cursor.execute(_ADOPT_SQL, [member.id, waiting])
 
 
-def _save(member: Member, *, insert: bool) -> None:
-    save_unique(
-        member,
-        insert=insert,
-        conflicts={
-            "user_name": f'A user with userName "{member.user_name}" already exists.',
-            "external_id": f'A user with externalId "{member.external_id}" already exists.',
-        },
-    )
-
-
-# The searchable copies of a member's multi-valued attributes, replaced in one statement
-# (the DELETE in a CTE sees the rows from before the statement, never the ones it inserts).
-# Constant SQL: bulk_create compiled an INSERT per write. Folded as `folded` folds: lower()
-# in the database, then cut to the column's size.
-_VALUES_SQL = """
-WITH gone AS (
-    DELETE FROM directory_membervalue WHERE %(replace)s AND member_id = %(member)s
+# A member's row and, when they changed, the searchable copies of its multi-valued
+# attributes, in one statement, as constant SQL: the ORM compiled its INSERT or UPDATE of
+# every column again on each write, more Python than the rest of the service. The copies'
+# foreign key is checked at commit (deferred), so they may come in the member's statement;
+# the DELETE of the old copies sees the rows from before the statement, never the new ones.
+# Texts are folded as `directory.selectors.folded` folds them: lower() in the database, then
+# cut to the column's size.
+_INSERT_SQL = """
+INSERT INTO directory_member (
+    id, user_name, external_id, active, display_name, given_name, family_name, primary_email,
+    manager_id, manager_ref, attributes, version, created_at, updated_at
+) VALUES (
+    %(id)s, %(user_name)s, %(external_id)s, %(active)s, %(display_name)s, %(given_name)s,
+    %(family_name)s, left(lower(%(primary_email)s), 320), %(manager_id)s, %(manager_ref)s,
+    %(attributes)s::jsonb, %(version)s, %(created_at)s, %(updated_at)s
 )
-INSERT INTO directory_membervalue (member_id, attribute, item, value_lower, type_lower)
-SELECT %(member)s, v.attribute, v.item::jsonb, left(lower(v.value), 1024), left(lower(v.type), 64)
-FROM unnest(%(attribute)s::text[], %(item)s::text[], %(value)s::text[], %(type)s::text[])
-    AS v(attribute, item, value, type)
+RETURNING seq, primary_email
+"""
+_UPDATE_SQL = """
+UPDATE directory_member SET
+    user_name = %(user_name)s, external_id = %(external_id)s, active = %(active)s,
+    display_name = %(display_name)s, given_name = %(given_name)s,
+    family_name = %(family_name)s, primary_email = left(lower(%(primary_email)s), 320),
+    manager_id = %(manager_id)s, manager_ref = %(manager_ref)s,
+    attributes = %(attributes)s::jsonb, version = %(version)s, updated_at = %(updated_at)s
+WHERE id = %(id)s
+RETURNING seq, primary_email
+"""
+_VALUES_SQL = """
+WITH member AS ({member}),
+gone AS (
+    DELETE FROM directory_membervalue WHERE %(replace)s AND member_id = %(id)s
+),
+searchable AS (
+    INSERT INTO directory_membervalue (member_id, attribute, item, value_lower, type_lower)
+    SELECT %(id)s, v.attribute, v.item::jsonb, left(lower(v.value), 1024),
+        left(lower(v.type), 64)
+    FROM unnest(%(attribute)s::text[], %(item)s::text[], %(value)s::text[], %(type)s::text[])
+        AS v(attribute, item, value, type)
+)
+SELECT seq, primary_email FROM member
 """
 
 
-def _write_values(member: Member, resource: dict[str, Any], *, replace: bool) -> None:
-    items = [
-        (attribute, item)
-        for attribute in MULTI_VALUED
-        for item in resource.get(attribute, [])
-        if isinstance(item, dict)
-    ]
-    if not items and not replace:
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _VALUES_SQL,
+def _write(member: Member, *, insert: bool, values: bool) -> None:
+    """Insert or update the member's row from its fields (`_apply`), and rewrite its
+    searchable values from `member.attributes` when `values`. Raises Uniqueness (409) when
+    userName or externalId is taken (directory.integrity.unique_keys)."""
+    params: dict[str, Any] = {
+        "id": member.id,
+        "user_name": member.user_name,
+        "external_id": member.external_id,
+        "active": member.active,
+        "display_name": member.display_name,
+        "given_name": member.given_name,
+        "family_name": member.family_name,
+        "primary_email": member.primary_email,
+        "manager_id": member.manager_id,
+        "manager_ref": member.manager_ref,
+        "attributes": json.dumps(member.attributes),
+        "version": member.version,
+        "created_at": member.created_at,
+        "updated_at": member.updated_at,
+    }
+    sql = _INSERT_SQL if insert else _UPDATE_SQL
+    if values:
+        items = [
+            (attribute, item)
+            for attribute in MULTI_VALUED
+            for item in member.attributes.get(attribute, [])
+            if isinstance(item, dict)
+        ]
+        sql = _VALUES_SQL.format(member=sql)
+        params |= {
+            "replace": not insert,
+            "attribute": [attribute for attribute, _ in items],
+            "item": [json.dumps(item) for _, item in items],
+            "value": [str(item.get("value", "")) for _, item in items],
+            "type": [str(item.get("type", "")) for _, item in items],
+        }
+    with (
+        unique_keys(
             {
-                "replace": replace,
-                "member": member.id,
-                "attribute": [attribute for attribute, _ in items],
-                "item": [json.dumps(item) for _, item in items],
-                "value": [str(item.get("value", "")) for _, item in items],
-                "type": [str(item.get("type", "")) for _, item in items],
-            },
-        )
+                "user_name": f'A user with userName "{member.user_name}" already exists.',
+                "external_id": f'A user with externalId "{member.external_id}" already exists.',
+            }
+        ),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(sql, params)
+        written = cursor.fetchone()
+    if written is None:  # an update of a row gone meanwhile (callers hold its lock)
+        raise MemberNotFound(f"No user with id {str(member.id)!r}.")
+    member.seq, member.primary_email = written
+    member._state.adding = False
