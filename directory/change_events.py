@@ -1,6 +1,7 @@
 """The change events of directory writes (events.outbox), built from what the write already
-holds: no query of their own but the one `emit` statement. Called by the services in
-directory/services.py and directory/groups.py next to the ledger's `entry.succeeded`."""
+holds: no query of their own but the one `emit` statement, which also writes the write's
+ledger success row when `entry.succeeded` came first. Called by the services in
+directory/services.py and directory/groups.py right after the ledger's `entry.succeeded`."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 
 from django.db import connection
 
-from directory.ledger import CallContext, Subject
+from directory.ledger import CallContext, LedgerEntry, Subject
 from directory.models import Group, Member
 from directory.selectors import GroupRef
 from events.outbox import EventType, NewEvent, Origin, emit
@@ -26,6 +27,12 @@ MemberKeys = tuple[uuid.UUID, str, str | None]
 
 def _origin(context: CallContext) -> Origin:
     return Origin(request_id=context.request_id, idp=context.idp)
+
+
+def _emit(events: Sequence[NewEvent], entry: LedgerEntry) -> None:
+    """The write's events, with its ledger success row in the same statement."""
+    if events:
+        emit(events, origin=_origin(entry.context), along=entry.take_success())
 
 
 def _scim_base(company: Company | None = None) -> str:
@@ -57,11 +64,8 @@ def _user_event(kind: str, member: Member, data: Any, changed: Sequence[str] = (
     )
 
 
-def user_created(company: Company, member: Member, context: CallContext) -> None:
-    emit(
-        [_user_event(EventType.USER_CREATED, member, _user_resource(company, member, []))],
-        origin=_origin(context),
-    )
+def user_created(company: Company, member: Member, entry: LedgerEntry) -> None:
+    _emit([_user_event(EventType.USER_CREATED, member, _user_resource(company, member, []))], entry)
 
 
 def changed_attributes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
@@ -83,7 +87,7 @@ def user_updated(
     *,
     before: dict[str, Any],
     was_active: bool,
-    context: CallContext,
+    entry: LedgerEntry,
 ) -> None:
     """user.deactivated / user.reactivated when `active` flipped, else user.updated; nothing
     when the write changed no attribute (an IdP re-sending the same user)."""
@@ -97,7 +101,7 @@ def user_updated(
     else:
         kind = EventType.USER_UPDATED
     data = _user_resource(company, member, roles)
-    emit([_user_event(kind, member, data, changed)], origin=_origin(context))
+    _emit([_user_event(kind, member, data, changed)], entry)
 
 
 def _deleted(kind: str, subject: Subject) -> NewEvent:
@@ -112,8 +116,8 @@ def _deleted(kind: str, subject: Subject) -> NewEvent:
     )
 
 
-def user_deleted(subject: Subject, context: CallContext) -> None:
-    emit([_deleted(EventType.USER_DELETED, subject)], origin=_origin(context))
+def user_deleted(subject: Subject, entry: LedgerEntry) -> None:
+    _emit([_deleted(EventType.USER_DELETED, subject)], entry)
 
 
 def _group_resource(group: Group) -> Any:
@@ -165,7 +169,7 @@ def _membership_events(kind: str, group: Group, members: Sequence[MemberKeys]) -
 
 def group_changed(
     group: Group,
-    context: CallContext,
+    entry: LedgerEntry,
     *,
     created: bool = False,
     before: tuple[str, str | None] | None = None,
@@ -192,12 +196,12 @@ def group_changed(
             events.append(_group_event(kind, group, _group_resource(group), changed))
     events += _membership_events(EventType.GROUP_MEMBER_REMOVED, group, removed)
     events += _membership_events(EventType.GROUP_MEMBER_ADDED, group, added)
-    emit(events, origin=_origin(context))
+    _emit(events, entry)
 
 
-def group_deleted(subject: Subject, context: CallContext) -> None:
+def group_deleted(subject: Subject, entry: LedgerEntry) -> None:
     """group.deleted; its members' memberships go with it without an event each."""
-    emit([_deleted(EventType.GROUP_DELETED, subject)], origin=_origin(context))
+    _emit([_deleted(EventType.GROUP_DELETED, subject)], entry)
 
 
 def seat_limit_reached(company: Company, user_name: str, context: CallContext) -> None:

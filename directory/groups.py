@@ -90,7 +90,7 @@ def group_create(*, payload: Any, context: CallContext) -> Group:
         _save(group, insert=True)
         added, _ = _set_members(group, data.members, current=None)
         entry.succeeded(_subject(group), 201)
-        change_events.group_changed(group, context, created=True, added=added)
+        change_events.group_changed(group, entry, created=True, added=added)
     return group
 
 
@@ -105,7 +105,7 @@ def group_replace(
         before = (group.display_name, group.external_id)
         added, removed = _update(group, normalize_group(payload), current=_current_members(group))
         entry.succeeded(_subject(group), 200)
-        change_events.group_changed(group, context, before=before, added=added, removed=removed)
+        change_events.group_changed(group, entry, before=before, added=added, removed=removed)
     return group
 
 
@@ -130,7 +130,7 @@ def group_patch(
             patched = apply_patch(_resource_for_patch(group, current), operations, GROUP)
             added, removed = _update(group, normalize_group(patched), current=current)
         entry.succeeded(_subject(group), 204, normalised=patch_readings(operations, GROUP))
-        change_events.group_changed(group, context, before=before, added=added, removed=removed)
+        change_events.group_changed(group, entry, before=before, added=added, removed=removed)
     return group
 
 
@@ -143,7 +143,7 @@ def group_delete(*, group_id: str, context: CallContext, if_match: str | None = 
         check_if_match(group.version, if_match, "group")
         group.delete()
         entry.succeeded(entry.subject, 204)
-        change_events.group_deleted(entry.subject, context)
+        change_events.group_deleted(entry.subject, entry)
 
 
 # --- the fast path: what IdPs send every time, as SQL, without loading the members ----------
@@ -209,7 +209,6 @@ def _fast_rename(name: Any) -> bool:
 def _apply_plan(group: Group, plan: list[Step]) -> tuple[list[MemberKeys], list[MemberKeys]]:
     """Run the plan's steps in order; returns the members added and removed, net (a member
     added then removed by the same PATCH is neither)."""
-    old_name = group.display_name
     # Every member the plan adds, locked before any step writes (directory.selectors' order).
     _lock_members([member_id for kind, added in plan if kind == "add" for member_id, _ in added])
     added: dict[uuid.UUID, MemberKeys] = {}
@@ -227,7 +226,7 @@ def _apply_plan(group: Group, plan: list[Step]) -> tuple[list[MemberKeys], list[
                     removed[keys[0]] = keys
     group.version += 1
     group.updated_at = timezone.now()
-    _save(group, insert=False, keys_changed=group.display_name != old_name)
+    _save(group, insert=False)
     return list(added.values()), list(removed.values())
 
 
@@ -322,20 +321,18 @@ def _resource_for_patch(group: Group, members: dict[uuid.UUID, str]) -> dict[str
 def _update(
     group: Group, data: GroupInput, *, current: dict[uuid.UUID, str]
 ) -> tuple[list[MemberKeys], list[MemberKeys]]:
-    keys = (group.display_name, group.external_id)
     _lock_members([member_id for member_id, _ in data.members if member_id not in current])
     group.display_name, group.external_id = data.display_name, data.external_id
     group.version += 1
     group.updated_at = timezone.now()
-    _save(group, insert=False, keys_changed=(group.display_name, group.external_id) != keys)
+    _save(group, insert=False)
     return _set_members(group, data.members, current=current)
 
 
-def _save(group: Group, *, insert: bool, keys_changed: bool = True) -> None:
+def _save(group: Group, *, insert: bool) -> None:
     save_unique(
         group,
         insert=insert,
-        keys_changed=keys_changed,
         conflicts={
             "display_name": f'A group named "{group.display_name}" already exists.',
             "external_id": f'A group with externalId "{group.external_id}" already exists.',

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from django.db import IntegrityError, models, transaction
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.db import IntegrityError, models
 
 from scim_protocol import errors
 
@@ -18,23 +21,27 @@ def check_if_match(version: int, if_match: str | None, noun: str) -> None:
         )
 
 
-def save_unique(
-    obj: models.Model, *, insert: bool, conflicts: dict[str, str], keys_changed: bool = True
-) -> None:
-    """Save `obj` in a savepoint; a unique violation whose constraint name contains a key of
+@contextmanager
+def unique_keys(conflicts: dict[str, str]) -> Iterator[None]:
+    """Around a write: a unique violation whose constraint name contains a key of
     `conflicts` becomes Uniqueness (409) with that message. The database decides, so two
-    concurrent writes of the same userName cannot both win. An update whose unique columns
-    kept their values (`keys_changed=False`: deactivations, member changes) cannot violate
-    them and is saved without the savepoint's two round trips."""
-    if not insert and not keys_changed:
-        obj.save()
-        return
+    concurrent writes of the same userName cannot both win.
+
+    Use inside the write's own atomic block (directory.ledger.recorded), which the error
+    leaves and so rolls back: no savepoint of its own, which would cost two round trips
+    (SAVEPOINT, RELEASE) on every create and rename. Never catch the Uniqueness and carry on
+    in the same transaction: after the failed statement PostgreSQL refuses every other one."""
     try:
-        with transaction.atomic():
-            obj.save(force_insert=insert)
+        yield
     except IntegrityError as error:
         constraint = getattr(getattr(error.__cause__, "diag", None), "constraint_name", "") or ""
         for fragment, message in conflicts.items():
             if fragment in constraint:
                 raise errors.Uniqueness(message) from None
         raise
+
+
+def save_unique(obj: models.Model, *, insert: bool, conflicts: dict[str, str]) -> None:
+    """Save `obj`, as `unique_keys` says."""
+    with unique_keys(conflicts):
+        obj.save(force_insert=insert)

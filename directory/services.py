@@ -4,6 +4,7 @@ multi-valued attribute rows and the ledger row; views call exactly one of them."
 from __future__ import annotations
 
 import copy
+import json
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -19,9 +20,10 @@ from django_tenants.utils import schema_context
 from directory import change_events
 from directory.brake import deprovision_take
 from directory.columns import member_column_values
-from directory.integrity import check_if_match, save_unique
+from directory.errors import MemberNotFound
+from directory.integrity import check_if_match, unique_keys
 from directory.ledger import CallContext, LedgerEntry, Subject, recorded
-from directory.models import Member, MemberValue, WaitlistEntry
+from directory.models import Member, WaitlistEntry
 from directory.seats import SeatLimitReached, seats_take
 from directory.selectors import (
     MemberWithRoles,
@@ -104,13 +106,12 @@ def member_create(*, company: Company, payload: Any, context: CallContext) -> Me
         else:
             # Created deactivated: a person waiting under this name no longer wants a seat.
             waitlist_forget(user_name=member.user_name, external_id=member.external_id or "")
-        _save(member, insert=True)
-        _write_values(member, resource, replace=False)
+        _write(member, insert=True, values=True)
         _adopt(member, waiting)
         entry.succeeded(
             _subject(member), 201, warnings=normalized.dropped, normalised=normalized.readings
         )
-        change_events.user_created(company, member, context)
+        change_events.user_created(company, member, entry)
     return member
 
 
@@ -143,7 +144,7 @@ def member_replace(
             _subject(member), 200, warnings=normalized.dropped, normalised=normalized.readings
         )
         change_events.user_updated(
-            company, member, found.roles, before=before, was_active=was_active, context=context
+            company, member, found.roles, before=before, was_active=was_active, entry=entry
         )
     return found
 
@@ -181,7 +182,7 @@ def member_patch(
             normalised=patch_readings(operations, USER) + normalized.readings,
         )
         change_events.user_updated(
-            company, member, found.roles, before=before, was_active=was_active, context=context
+            company, member, found.roles, before=before, was_active=was_active, entry=entry
         )
     return found
 
@@ -214,7 +215,7 @@ def member_delete(
         if freed:
             waitlist_drain(company, prepared, _provision_waiting)
         entry.succeeded(entry.subject, 204, detail="Deleted.")
-        change_events.user_deleted(entry.subject, context)
+        change_events.user_deleted(entry.subject, entry)
 
 
 def _deactivate_on_delete(
@@ -234,15 +235,16 @@ def _deactivate_on_delete(
     before, was_active = member.attributes, member.active
     if member.active:
         _update(company, member, {**member.attributes, "active": False}, context)
-        change_events.user_updated(
-            company, member, found.roles, before=before, was_active=was_active, context=context
-        )
     entry.succeeded(
         _subject(member),
         204,
         detail="Deactivated and kept, as this company's deprovisioning policy says "
         "(the identity provider can reactivate the user).",
     )
+    if was_active:
+        change_events.user_updated(
+            company, member, found.roles, before=before, was_active=was_active, entry=entry
+        )
 
 
 def seat_limit_set(*, company: Company, limit: int | None, actor: str, reason: str = "") -> int:
@@ -350,7 +352,7 @@ def _update(
     company: Company, member: Member, resource: dict[str, Any], context: CallContext
 ) -> None:
     was_active = member.active
-    old_user_name, old_external_id = member.user_name, member.external_id
+    old_user_name = member.user_name
     old_values = _multi_valued(member.attributes)
     # Renamed as the unique index sees it (the database's folding), not as Python lowers.
     renamed = not same_when_folded(resource["userName"], old_user_name)
@@ -386,12 +388,9 @@ def _update(
         waitlist_forget(member_id=member.id)
     member.version += 1
     member.updated_at = timezone.now()
-    keys_changed = (member.user_name, member.external_id) != (old_user_name, old_external_id)
-    _save(member, insert=False, keys_changed=keys_changed)
     # The searchable copies of emails, phone numbers… are rewritten only when those changed
     # (not on the deactivations and reactivations that most updates are).
-    if _multi_valued(resource) != old_values:
-        _write_values(member, resource, replace=True)
+    _write(member, insert=False, values=_multi_valued(resource) != old_values)
     _adopt(member, waiting)
     if prepared is not None:
         waitlist_drain(company, prepared, _provision_waiting)
@@ -406,8 +405,8 @@ def _apply(member: Member, resource: dict[str, Any]) -> None:
     member.attributes = resource
     for field, value in member_column_values(resource).items():
         setattr(member, field, value)
-    # Folded by the database, as the filters fold what they compare it with.
-    member.primary_email = folded(primary_email(resource) or "", max_length=320)
+    # `_write` stores it folded by the database, as the filters fold what they compare it with.
+    member.primary_email = primary_email(resource) or ""
 
 
 def _link_manager(member: Member, resource: dict[str, Any], *, current: uuid.UUID | None) -> None:
@@ -449,32 +448,98 @@ def _adopt(member: Member, waiting: list[uuid.UUID]) -> None:
             cursor.execute(_ADOPT_SQL, [member.id, waiting])
 
 
-def _save(member: Member, *, insert: bool, keys_changed: bool = True) -> None:
-    save_unique(
-        member,
-        insert=insert,
-        keys_changed=keys_changed,
-        conflicts={
-            "user_name": f'A user with userName "{member.user_name}" already exists.',
-            "external_id": f'A user with externalId "{member.external_id}" already exists.',
-        },
-    )
+# A member's row and, when they changed, the searchable copies of its multi-valued
+# attributes, in one statement, as constant SQL: the ORM compiled its INSERT or UPDATE of
+# every column again on each write, more Python than the rest of the service. The copies'
+# foreign key is checked at commit (deferred), so they may come in the member's statement;
+# the DELETE of the old copies sees the rows from before the statement, never the new ones.
+# Texts are folded as `directory.selectors.folded` folds them: lower() in the database, then
+# cut to the column's size.
+_INSERT_SQL = """
+INSERT INTO directory_member (
+    id, user_name, external_id, active, display_name, given_name, family_name, primary_email,
+    manager_id, manager_ref, attributes, version, created_at, updated_at
+) VALUES (
+    %(id)s, %(user_name)s, %(external_id)s, %(active)s, %(display_name)s, %(given_name)s,
+    %(family_name)s, left(lower(%(primary_email)s), 320), %(manager_id)s, %(manager_ref)s,
+    %(attributes)s::jsonb, %(version)s, %(created_at)s, %(updated_at)s
+)
+RETURNING seq, primary_email
+"""
+_UPDATE_SQL = """
+UPDATE directory_member SET
+    user_name = %(user_name)s, external_id = %(external_id)s, active = %(active)s,
+    display_name = %(display_name)s, given_name = %(given_name)s,
+    family_name = %(family_name)s, primary_email = left(lower(%(primary_email)s), 320),
+    manager_id = %(manager_id)s, manager_ref = %(manager_ref)s,
+    attributes = %(attributes)s::jsonb, version = %(version)s, updated_at = %(updated_at)s
+WHERE id = %(id)s
+RETURNING seq, primary_email
+"""
+_VALUES_SQL = """
+WITH member AS ({member}),
+gone AS (
+    DELETE FROM directory_membervalue WHERE %(replace)s AND member_id = %(id)s
+),
+searchable AS (
+    INSERT INTO directory_membervalue (member_id, attribute, item, value_lower, type_lower)
+    SELECT %(id)s, v.attribute, v.item::jsonb, left(lower(v.value), 1024),
+        left(lower(v.type), 64)
+    FROM unnest(%(attribute)s::text[], %(item)s::text[], %(value)s::text[], %(type)s::text[])
+        AS v(attribute, item, value, type)
+)
+SELECT seq, primary_email FROM member
+"""
 
 
-def _write_values(member: Member, resource: dict[str, Any], *, replace: bool) -> None:
-    if replace:
-        MemberValue.objects.filter(member=member).delete()
-    rows = [
-        MemberValue(
-            member=member,
-            attribute=attribute,
-            item=item,
-            value_lower=folded(str(item.get("value", "")), max_length=1024),
-            type_lower=folded(str(item.get("type", "")), max_length=64),
-        )
-        for attribute in MULTI_VALUED
-        for item in resource.get(attribute, [])
-        if isinstance(item, dict)
-    ]
-    if rows:
-        MemberValue.objects.bulk_create(rows)
+def _write(member: Member, *, insert: bool, values: bool) -> None:
+    """Insert or update the member's row from its fields (`_apply`), and rewrite its
+    searchable values from `member.attributes` when `values`. Raises Uniqueness (409) when
+    userName or externalId is taken (directory.integrity.unique_keys)."""
+    params: dict[str, Any] = {
+        "id": member.id,
+        "user_name": member.user_name,
+        "external_id": member.external_id,
+        "active": member.active,
+        "display_name": member.display_name,
+        "given_name": member.given_name,
+        "family_name": member.family_name,
+        "primary_email": member.primary_email,
+        "manager_id": member.manager_id,
+        "manager_ref": member.manager_ref,
+        "attributes": json.dumps(member.attributes),
+        "version": member.version,
+        "created_at": member.created_at,
+        "updated_at": member.updated_at,
+    }
+    sql = _INSERT_SQL if insert else _UPDATE_SQL
+    if values:
+        items = [
+            (attribute, item)
+            for attribute in MULTI_VALUED
+            for item in member.attributes.get(attribute, [])
+            if isinstance(item, dict)
+        ]
+        sql = _VALUES_SQL.format(member=sql)
+        params |= {
+            "replace": not insert,
+            "attribute": [attribute for attribute, _ in items],
+            "item": [json.dumps(item) for _, item in items],
+            "value": [str(item.get("value", "")) for _, item in items],
+            "type": [str(item.get("type", "")) for _, item in items],
+        }
+    with (
+        unique_keys(
+            {
+                "user_name": f'A user with userName "{member.user_name}" already exists.',
+                "external_id": f'A user with externalId "{member.external_id}" already exists.',
+            }
+        ),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(sql, params)
+        written = cursor.fetchone()
+    if written is None:  # an update of a row gone meanwhile (callers hold its lock)
+        raise MemberNotFound(f"No user with id {str(member.id)!r}.")
+    member.seq, member.primary_email = written
+    member._state.adding = False

@@ -12,6 +12,9 @@ locked until the write commits, so:
 - the row is the last lock every write takes, so it adds no deadlock: writes of one company
   queue on it only for the time between their last statement and their commit.
 
+The write's own last row (the provisioning ledger's success row) can ride in the same
+statement (`Along`), which saves a round trip per write.
+
 Company-level events (SCIM switched, credentials) may be written from `public`: tables are
 named with their schema, never through `search_path`.
 """
@@ -92,6 +95,17 @@ class Origin:
     idp: str = ""
 
 
+@dataclass(frozen=True)
+class Along:
+    """An INSERT of the same write run as part of `emit`'s statement (a CTE: PostgreSQL runs
+    it to completion whether or not anything reads it), one round trip instead of two. Its
+    parameters are named (`%(name)s`), with names of its own: a clash with emit's is refused.
+    It takes no lock, so it keeps the stream row the last lock of the write."""
+
+    sql: str
+    params: dict[str, Any]
+
+
 def _quoted(schema_name: str) -> str:
     return connection.ops.quote_name(schema_name)
 
@@ -99,7 +113,7 @@ def _quoted(schema_name: str) -> str:
 # One statement: reserve len(events) numbers on the stream row (created on the company's
 # first event) and insert the events numbered from there, in the order given.
 _EMIT_SQL = """
-WITH reserved AS (
+WITH {along}reserved AS (
     INSERT INTO public.events_feed_eventstream AS s (schema_name, last_seq)
     VALUES (%(schema)s, %(count)s)
     ON CONFLICT (schema_name) DO UPDATE SET last_seq = s.last_seq + EXCLUDED.last_seq
@@ -123,38 +137,53 @@ FROM unnest(
 """
 
 
-def emit(events: Sequence[NewEvent], *, origin: Origin, schema_name: str | None = None) -> None:
+def emit(
+    events: Sequence[NewEvent],
+    *,
+    origin: Origin,
+    schema_name: str | None = None,
+    along: Along | None = None,
+) -> None:
     """Write `events` into the outbox of `schema_name` (default: the connection's company),
-    numbered in the given order. Call inside the transaction of the change, after its other
-    locks (see the module docstring); raises RuntimeError outside a transaction, where the
-    events could outlive a failed change."""
+    numbered in the given order, and run `along` in the same statement. Call inside the
+    transaction of the change, after its other locks (see the module docstring); raises
+    RuntimeError outside a transaction, where the events could outlive a failed change, and
+    ValueError when `along` has no events to go with (run it on its own then) or reuses a
+    parameter name."""
     if not events:
+        if along is not None:
+            raise ValueError("emit(): no events for the statement `along` to ride with.")
         return
     if not connection.in_atomic_block:
         raise RuntimeError("emit() runs inside the transaction of the change it records.")
     # django-tenants' connection knows the schema it serves (the company of the request).
     schema: str = schema_name or connection.schema_name  # type: ignore[attr-defined]
+    params: dict[str, Any] = {
+        "schema": schema,
+        "count": len(events),
+        "request_id": origin.request_id[:64],
+        "idp": origin.idp[:200],
+        "type": [event.type for event in events],
+        "resource_type": [event.resource_type for event in events],
+        "resource_id": [
+            None if event.resource_id is None else str(event.resource_id) for event in events
+        ],
+        "external_id": [(event.external_id or "")[:255] for event in events],
+        "user_name": [(event.user_name or "")[:255] for event in events],
+        "display_name": [(event.display_name or "")[:255] for event in events],
+        "changed": [json.dumps(list(event.changed)) for event in events],
+        "data": [
+            None if event.data is None else json.dumps(event.data, default=str) for event in events
+        ],
+    }
+    prefix = ""
+    if along is not None:
+        if clash := params.keys() & along.params.keys():
+            raise ValueError(f"emit(): `along` reuses the parameter(s) {sorted(clash)}.")
+        params.update(along.params)
+        prefix = f"along AS ({along.sql}),\n"
     with connection.cursor() as cursor:
         cursor.execute(
-            _EMIT_SQL.format(table=f"{_quoted(schema)}.events_changeevent"),
-            {
-                "schema": schema,
-                "count": len(events),
-                "request_id": origin.request_id[:64],
-                "idp": origin.idp[:200],
-                "type": [event.type for event in events],
-                "resource_type": [event.resource_type for event in events],
-                "resource_id": [
-                    None if event.resource_id is None else str(event.resource_id)
-                    for event in events
-                ],
-                "external_id": [(event.external_id or "")[:255] for event in events],
-                "user_name": [(event.user_name or "")[:255] for event in events],
-                "display_name": [(event.display_name or "")[:255] for event in events],
-                "changed": [json.dumps(list(event.changed)) for event in events],
-                "data": [
-                    None if event.data is None else json.dumps(event.data, default=str)
-                    for event in events
-                ],
-            },
+            _EMIT_SQL.format(along=prefix, table=f"{_quoted(schema)}.events_changeevent"),
+            params,
         )

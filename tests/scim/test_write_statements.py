@@ -1,0 +1,146 @@
+"""What one SCIM write costs in statements, pinned: the writes IdPs send most (a create, a
+deactivation, a PUT of a changed user, a group push) and the records each must still leave
+(the ledger row, the change event, the seat count, the searchable values)."""
+
+from __future__ import annotations
+
+import pytest
+from django_tenants.utils import schema_context
+
+from directory.models import Member, MemberValue, ProvisioningEvent
+from events.selectors import company_events_after
+from tenants.models import Company
+from tests.conftest import max_queries
+from tests.scim_client import PATCH_OP, Scim, okta_user
+
+pytestmark = pytest.mark.django_db
+
+# Every SCIM request: the company's route and the credential. The test's own transaction makes
+# each write's transaction a savepoint (SAVEPOINT and RELEASE, counted here; a server's
+# request has BEGIN and COMMIT instead, which are not statements).
+BEFORE_THE_VIEW = 2
+SAVEPOINT = 2
+
+
+def _ledger(resource_id: str) -> list[tuple[str, str, int]]:
+    return list(
+        ProvisioningEvent.objects.filter(resource_id=resource_id)
+        .order_by("id")
+        .values_list("operation", "outcome", "status")
+    )
+
+
+def _events(company: Company, resource_id: str) -> list[str]:
+    events = company_events_after(company.schema_name, 0, 10_000)
+    return [event.type for event in events if str(event.resource_id) == resource_id]
+
+
+def test_a_create_is_four_statements_and_leaves_every_record(scim: Scim, acme: Company) -> None:
+    scim.get("/Users?count=1")  # the credential's first use is written once, not counted here
+    used = Company.objects.get(pk=acme.pk).seats_used
+
+    # Reports waiting for this manager, the seat, the member with its searchable values, the
+    # ledger row with the change event.
+    with max_queries(BEFORE_THE_VIEW + SAVEPOINT + 4) as counted:
+        response = scim.post("/Users", okta_user("ada@acme.test"))
+
+    assert response.status_code == 201, counted.statements
+    uid = response.json()["id"]
+    assert _ledger(uid) == [("create", "succeeded", 201)]
+    assert _events(acme, uid) == ["user.created"]
+    assert Company.objects.get(pk=acme.pk).seats_used == used + 1
+    with schema_context(acme.schema_name):
+        values = list(MemberValue.objects.filter(member_id=uid).values_list("value_lower"))
+    assert values == [("ada@acme.test",)]
+
+
+def test_a_deactivation_is_five_statements(scim: Scim, acme: Company) -> None:
+    uid = scim.post("/Users", okta_user("bo@acme.test")).json()["id"]
+    used = Company.objects.get(pk=acme.pk).seats_used
+    deactivate = {
+        "schemas": [PATCH_OP],
+        "Operations": [{"op": "replace", "value": {"active": False}}],
+    }
+
+    # The member under its row lock with its groups, the waitlist's head, the seat (and the
+    # brake), the member, the ledger row with the change event.
+    with max_queries(BEFORE_THE_VIEW + SAVEPOINT + 5) as counted:
+        response = scim.patch(f"/Users/{uid}", deactivate)
+
+    assert response.status_code == 200, counted.statements
+    assert _ledger(uid)[-1] == ("patch", "succeeded", 200)
+    assert _events(acme, uid) == ["user.created", "user.deactivated"]
+    assert Company.objects.get(pk=acme.pk).seats_used == used - 1
+
+
+def test_a_put_is_three_statements_and_one_without_a_change_writes_its_ledger_row(
+    scim: Scim, acme: Company
+) -> None:
+    uid = scim.post("/Users", okta_user("cy@acme.test")).json()["id"]
+    renamed = okta_user("cy@acme.test", name={"givenName": "Cy", "familyName": "New"})
+
+    # The member under its row lock with its groups, the member, the ledger row with the
+    # change event.
+    with max_queries(BEFORE_THE_VIEW + SAVEPOINT + 3) as counted:
+        response = scim.put(f"/Users/{uid}", renamed)
+    assert response.status_code == 200, counted.statements
+    # The same again: no change event, so the ledger row is a statement of its own.
+    with max_queries(BEFORE_THE_VIEW + SAVEPOINT + 3):
+        again = scim.put(f"/Users/{uid}", renamed)
+
+    assert again.status_code == 200
+    assert _ledger(uid) == [
+        ("create", "succeeded", 201),
+        ("replace", "succeeded", 200),
+        ("replace", "succeeded", 200),
+    ]
+    assert _events(acme, uid) == ["user.created", "user.updated"]
+
+
+def test_a_refused_create_leaves_its_failure_row_and_no_success_row(
+    scim: Scim, acme: Company
+) -> None:
+    first = scim.post("/Users", okta_user("dee@acme.test", externalId="x-1"))
+    used = Company.objects.get(pk=acme.pk).seats_used
+
+    taken = scim.post("/Users", okta_user("DEE@acme.test", externalId="x-2"))
+
+    assert taken.status_code == 409
+    assert taken.json()["scimType"] == "uniqueness"
+    assert Company.objects.get(pk=acme.pk).seats_used == used  # the seat taken was given back
+    rows = list(
+        ProvisioningEvent.objects.filter(user_name__iexact="dee@acme.test")
+        .order_by("id")
+        .values_list("outcome", "status")
+    )
+    assert rows == [("succeeded", 201), ("failed", 409)]
+    assert _events(acme, first.json()["id"]) == ["user.created"]
+
+
+def test_a_put_changing_an_email_rewrites_the_searchable_values_in_the_same_statement(
+    scim: Scim, acme: Company
+) -> None:
+    uid = scim.post("/Users", okta_user("eve@acme.test")).json()["id"]
+    moved = okta_user(
+        "eve@acme.test",
+        emails=[
+            {"value": "Eve@New.test", "type": "work", "primary": True},
+            {"value": "eve@home.test", "type": "home"},
+        ],
+    )
+
+    # The member under its row lock with its groups, the member with its searchable values,
+    # the ledger row with the change event.
+    with max_queries(BEFORE_THE_VIEW + SAVEPOINT + 3) as counted:
+        response = scim.put(f"/Users/{uid}", moved)
+
+    assert response.status_code == 200, counted.statements
+    with schema_context(acme.schema_name):
+        values = sorted(MemberValue.objects.filter(member_id=uid).values_list("value_lower"))
+        stored = Member.objects.get(pk=uid).primary_email
+    assert values == [("eve@home.test",), ("eve@new.test",)]
+    assert stored == "eve@new.test"  # folded by the database, as filters fold
+    found = scim.get('/Users?filter=emails[type eq "home" and value eq "eve@home.test"]').json()
+    assert [user["id"] for user in found["Resources"]] == [uid]
+    assert scim.get('/Users?filter=emails eq "eve@acme.test"').json()["totalResults"] == 0
+    assert scim.get(f"/Users/{uid}").json()["emails"][0]["value"] == "Eve@New.test"
