@@ -102,8 +102,15 @@ class RouteRead(Protocol):
     round trip for both. Routing does not know what it reads; the interface that needs it
     registers a provider (register_route_read) that builds one from the request."""
 
-    width: int  # how many columns `sql` selects
-    params: Sequence[object]  # the parameters of `sql`, in order
+    @property
+    def width(self) -> int:
+        """How many columns `sql` selects."""
+        ...
+
+    @property
+    def params(self) -> Sequence[object]:
+        """The parameters of `sql`, in order."""
+        ...
 
     def sql(self, schema: str) -> str:
         """A SELECT of `width` columns and at most one row, naming the tables of `schema`
@@ -225,7 +232,8 @@ class _RouteSelect:
     ) -> tuple[Any, ...] | None:
         """The route's row for `slug` (with `read`'s columns after the company's, NULL when
         it found nothing), or None."""
-        sql, params = self.sql, [slug]
+        sql = self.sql
+        params: list[object] = [slug]
         if read is not None:
             sql = (
                 f"SELECT {self.columns}, companion.* {self.joins}"

@@ -29,6 +29,8 @@ T = TypeVar("T")
 
 class DatabaseWrapper(TenantDatabaseWrapper):
     search_path_set_schemas: list[str] | None
+    tenant: Any
+    health_check_done: bool
 
     def set_tenant(self, tenant: Any, include_public: bool = True) -> None:
         if (
