@@ -152,8 +152,9 @@ def _after_a_backend_is_ended(
     database = live_servers.test_database_url() + f"?application_name={name}"
     with (
         live_scim_company(django_db_blocker) as live,
-        gunicorn_server(tmp_path, DATABASE_URL=database, DB_CONN_MAX_AGE="600", **settings_env)
-        as base,
+        gunicorn_server(
+            tmp_path, DATABASE_URL=database, DB_CONN_MAX_AGE="600", **settings_env
+        ) as base,
     ):
         users = f"/t/{live.company.slug}/scim/v2/Users?count=1"
         before = [call(base, "GET", users, live.bearer)[0] for _ in range(8)]
