@@ -47,7 +47,8 @@ class CredentialRead:
         self.presented = presented
         self.width = self.rows().width
         self.done = False
-        self.found: Credential | None = None
+        self._row: tuple[Any, ...] | None = None
+        self._found: Credential | None = None
 
     @classmethod
     def rows(cls) -> ModelRows:
@@ -64,7 +65,15 @@ class CredentialRead:
 
     def receive(self, row: tuple[Any, ...] | None) -> None:
         self.done = True
-        self.found = None if row is None else self.rows().instance(row)
+        self._row = row
+
+    @property
+    def found(self) -> Credential | None:
+        """The credential read, revoked or not (None if none). Built when first asked for:
+        routing reads it for every SCIM path, some of which never authenticate."""
+        if self._found is None and self._row is not None:
+            self._found = self.rows().instance(self._row)
+        return self._found
 
     def answers(self, *presented: str) -> bool:
         """Whether this read ran, for `presented`: then `found` is the credential (revoked or
