@@ -120,9 +120,15 @@ DATABASES: dict[str, dict[str, Any]] = {
         ),
         # django-tenants' backend, with `SET search_path` sent once per company switch.
         "ENGINE": "tenants.postgresql_backend",
-        "CONN_HEALTH_CHECKS": True,
+        # A kept connection is checked before a request uses it: by the request's first
+        # read (retried once on a new connection if the kept one is gone) where routing runs,
+        # by Django's `SELECT 1` elsewhere (Celery, commands, health endpoints); see
+        # tenants/postgresql_backend/base.py. DB_HEALTH_CHECK_BY_FIRST_READ=0 uses
+        # `SELECT 1` everywhere, DB_HEALTH_CHECKS=0 checks nothing (tests both ways).
+        "CONN_HEALTH_CHECKS": env_bool("DB_HEALTH_CHECKS", True),
     }
 }
+DB_HEALTH_CHECK_BY_FIRST_READ = env_bool("DB_HEALTH_CHECK_BY_FIRST_READ", True)
 DATABASES["default"].setdefault("OPTIONS", {})
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
 # The few statements every SCIM request runs are compiled once per process

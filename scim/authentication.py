@@ -2,6 +2,11 @@
 
 The lookup runs in the schema of the company named in the URL, so a credential is only ever
 valid at its own company. Nothing is cached: a revoke takes effect on the next request.
+
+A Bearer token or Basic pair is read by the company routing's own statement (route_read,
+registered in scim/apps.py; tenants.middleware.RouteRead): one round trip for the company and
+the credential. When routing could not read it (the first request of this process for the
+company, or a slug that moved), the selectors look it up here as before.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import binascii
 import re
 from dataclasses import dataclass
 
+from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
@@ -21,6 +27,9 @@ from infra.client_ip import client_ip
 from tokens import secrets
 from tokens.models import Credential
 from tokens.selectors import (
+    CredentialRead,
+    basic_read,
+    bearer_read,
     credential_for_basic,
     credential_for_bearer,
     credential_refused,
@@ -79,12 +88,54 @@ def _presented_basic(username: str) -> str:
     return "Basic (unrecognised username)"
 
 
-def _diagnosed(scheme: str, value: str, username: str, presented: str) -> Caller:
+_UNAUTHENTICATED_CEILINGS = ("/scim/v2/_bench/empty", "/scim/v2/_bench/lookup")
+
+
+def route_read(request: HttpRequest) -> CredentialRead | None:
+    """What company routing reads with the route for a SCIM request: the credential of its
+    Authorization header (Bearer token or Basic pair), or None (none, malformed, an OAuth
+    access token). Kept on the request for ScimCredentialAuthentication.
+
+    Nothing for the benchmark's two routing-only ceilings (bench/urls.py): they authenticate
+    nothing, and stand for routing alone."""
+    if request.path.endswith(_UNAUTHENTICATED_CEILINGS):
+        return None
+    scheme, _, value = request.META.get("HTTP_AUTHORIZATION", "").strip().partition(" ")
+    value = value.strip()
+    read = None
+    if scheme.lower() == "bearer" and not value.startswith(secrets.OAUTH_ACCESS_PREFIX):
+        read = bearer_read(value)
+    elif scheme.lower() == "basic":
+        pair = _decoded_basic(value)
+        read = None if pair is None else basic_read(*pair)
+    elif secrets.is_well_formed(scheme, secrets.BEARER_PREFIX) and not value:
+        read = bearer_read(scheme)
+    request.scim_credential_read = read  # type: ignore[attr-defined]
+    return read
+
+
+def _routed_read(request: Request) -> CredentialRead | None:
+    return getattr(request._request, "scim_credential_read", None)
+
+
+def _decoded_basic(value: str) -> tuple[str, str] | None:
+    """(username, secret) of a Basic header's value; None when it is not base64 of `u:s`."""
+    try:
+        decoded = base64.b64decode(value, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    username, separator, secret = decoded.partition(":")
+    return (username[:150], secret) if separator else None
+
+
+def _diagnosed(
+    scheme: str, value: str, username: str, presented: str, read: CredentialRead | None
+) -> Caller:
     """The record of a refused credential: revoked or expired ones of this company by name,
     anything else by what was presented. The caller's 401 says neither: it stays the same
-    whether the credential exists or not (and so does the work done: one lookup either
-    way)."""
-    known = credential_refused(scheme, value, username)
+    whether the credential exists or not (and so does the work done: the same one lookup
+    either way, made by the route's statement when it could)."""
+    known = credential_refused(scheme, value, username, read)
     if known is None:
         return Caller.refused(Cause.REJECTED, presented)
     cause = Cause.REVOKED if known.status == Credential.Status.REVOKED else Cause.REJECTED
@@ -112,14 +163,15 @@ class ScimCredentialAuthentication(BaseAuthentication):
         scheme, _, value = header.partition(" ")
         value = value.strip()
         username = ""
+        read = _routed_read(request)
         if scheme.lower() == "bearer" and value.startswith(secrets.OAUTH_ACCESS_PREFIX):
             presented = _presented_token(value, secrets.OAUTH_ACCESS_PREFIX)
             credential = self._oauth(value, request)
         elif scheme.lower() == "bearer":
             presented = _presented_token(value)
-            credential = credential_for_bearer(value)
+            credential = credential_for_bearer(value, read)
         elif scheme.lower() == "basic":
-            username, value, credential = self._basic(value)
+            username, value, credential = self._basic(value, read)
             presented = _presented_basic(username)
             # The rate limits count wrong secrets per Basic username (scim/throttling.py).
             request.scim_basic_username = username  # type: ignore[attr-defined]
@@ -127,12 +179,12 @@ class ScimCredentialAuthentication(BaseAuthentication):
             # Some IdP set-ups send the bare token as the header value.
             scheme, value = "bearer", scheme
             presented = _presented_token(value)
-            credential = credential_for_bearer(value)
+            credential = credential_for_bearer(value, read)
         else:
             _note(request, Caller.refused(Cause.REJECTED, "unsupported scheme"))
             raise AuthenticationFailed("Use a Bearer token or Basic credentials.")
         if credential is None:
-            _note(request, _diagnosed(scheme.lower(), value, username, presented))
+            _note(request, _diagnosed(scheme.lower(), value, username, presented, read))
             raise UnknownCredential(INVALID)
         if credential.status == Credential.Status.EXPIRED and credential.expires_at is not None:
             _note(request, Caller.refused(Cause.EXPIRED, credential_id=credential.pk))
@@ -167,7 +219,7 @@ class ScimCredentialAuthentication(BaseAuthentication):
         return token.credential
 
     @staticmethod
-    def _basic(value: str) -> tuple[str, str, Credential | None]:
+    def _basic(value: str, read: CredentialRead | None) -> tuple[str, str, Credential | None]:
         """The username, the secret and the credential they name (None if none)."""
         try:
             decoded = base64.b64decode(value, validate=True).decode("utf-8")
@@ -176,7 +228,7 @@ class ScimCredentialAuthentication(BaseAuthentication):
         username, separator, secret = decoded.partition(":")
         if not separator:
             raise AuthenticationFailed("Basic credentials are username:secret, base64-encoded.")
-        return username[:150], secret, credential_for_basic(username, secret)
+        return username[:150], secret, credential_for_basic(username[:150], secret, read)
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="SCIM", Basic realm="SCIM"'

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
+from django.db import ProgrammingError
 from django.db import connection as django_connection
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseNotFound
 from django.template.loader import render_to_string
@@ -14,7 +16,9 @@ from django.urls import clear_url_caches, set_urlconf
 from django_tenants.middleware.subfolder import TenantSubfolderMiddleware
 from django_tenants.urlresolvers import get_subfolder_urlconf
 from django_tenants.utils import get_public_schema_name, get_tenant_domain_model, get_tenant_model
+from psycopg.errors import InvalidSchemaName, UndefinedTable
 
+from infra.model_rows import ModelRows
 from infra.scim_edge import is_scim_path, scim_error_response
 from tenants.health import HEALTH_PATHS
 
@@ -54,15 +58,19 @@ class CompanyRoutingMiddleware(TenantSubfolderMiddleware):
         prefix = f"/{settings.TENANT_SUBFOLDER_PREFIX}/"
         if not request.path.startswith(prefix):
             connection.set_schema_to_public()
-            tenant = get_tenant_model().objects.get(schema_name=get_public_schema_name())
+            tenant = connection.first_read(
+                lambda: get_tenant_model().objects.get(schema_name=get_public_schema_name())
+            )
             self.setup_url_routing(request, force_public=True)
             tenant.domain_url = hostname
             request.tenant = tenant
             connection.set_tenant(tenant)
             return None
         slug = request.path[len(prefix) :].split("/")[0]
+        read = _route_read_for(request, slug)
         try:
-            tenant = company_for_route(slug)
+            # The request's first statement: it also checks the kept database connection.
+            tenant = connection.first_read(lambda: company_for_route(slug, read))
         except Exception:
             # The error page must not run in the company this connection served last.
             connection.set_schema_to_public()
@@ -88,26 +96,113 @@ class CompanyRoutingMiddleware(TenantSubfolderMiddleware):
         return HttpResponseNotFound(render_to_string("portal/unknown_company.html"))
 
 
-def company_for_route(slug: str) -> Any:
+class RouteRead(Protocol):
+    """A read of at most one row from the routed company's own tables that a request needs
+    right after routing (the SCIM API's credential), made by the route's own statement: one
+    round trip for both. Routing does not know what it reads; the interface that needs it
+    registers a provider (register_route_read) that builds one from the request."""
+
+    @property
+    def width(self) -> int:
+        """How many columns `sql` selects."""
+        ...
+
+    @property
+    def params(self) -> Sequence[object]:
+        """The parameters of `sql`, in order."""
+        ...
+
+    def sql(self, schema: str) -> str:
+        """A SELECT of `width` columns and at most one row, naming the tables of `schema`
+        (a quoted identifier) explicitly."""
+        ...
+
+    def receive(self, row: tuple[Any, ...] | None) -> None:
+        """The row read in the routed company's own schema (None when none matched). Never
+        called when the read did not run, or ran in a schema that turned out not to be the
+        company's: the provider's interface then reads it itself."""
+        ...
+
+
+RouteReadProvider = Callable[[HttpRequest], RouteRead | None]
+_providers: list[tuple[str, RouteReadProvider]] = []
+
+
+def register_route_read(path_part: str, provider: RouteReadProvider) -> None:
+    """Have `provider(request)` say what to read with the route for company paths whose part
+    after `/t/<slug>` starts with `path_part` (e.g. "/scim/v2/"). Called once, at start-up."""
+    _providers.append((path_part, provider))
+
+
+def _route_read_for(request: HttpRequest, slug: str) -> RouteRead | None:
+    rest = request.path[len(settings.TENANT_SUBFOLDER_PREFIX) + len(slug) + 2 :]
+    for path_part, provider in _providers:
+        if rest.startswith(path_part):
+            return provider(request)
+    return None
+
+
+# slug → the company's schema name, learned from the route reads of this process. A schema
+# name never changes for a company; a slug can move to another company, which the route's
+# own statement reveals (it returns the routed company's schema name): the row read from
+# the remembered schema is then thrown away and read again from the right one. Bounded.
+MAX_REMEMBERED_SCHEMAS = 65536
+_schemas: dict[str, str] = {}
+
+
+def forget_schemas() -> None:
+    """Forget every remembered schema (a company of this process was deleted: its schema may
+    be gone, and a statement naming it would fail)."""
+    _schemas.clear()
+
+
+def company_for_route(slug: str, read: RouteRead | None = None) -> Any:
     """The company routed at `/t/<slug>/`, or None. The tables are named with their schema,
     so the lookup is right whichever company the connection served last; that spares the
     two `SET search_path` a switch to `public` and back would cost (tenants/postgresql_backend)
     when the next request is for the same company, as an identity provider's are.
+
+    With `read`, and the company's schema known from an earlier request, `read` runs in the
+    same statement, in that schema, and gets its row (RouteRead.receive) if the route still
+    leads to that schema; otherwise it is not given one. An unknown slug is None whatever
+    was remembered: the route decides, never the memory.
 
     One statement, read with a plain cursor and turned into a Company with the columns and
     converters worked out once per process (_RouteSelect): `Model.objects.raw()` works them
     out again on every call, which was a fifth of the Python instructions of an authenticated
     empty SCIM request (docs/performance.md)."""
     select = _RouteSelect.get()
-    with connection.cursor() as cursor:
-        cursor.execute(select.sql, [slug])
-        row = cursor.fetchone()
-    return None if row is None else select.company(row)
+    schema = _schemas.get(slug) if read is not None else None
+    row = None
+    if read is not None and schema is not None:
+        try:
+            row = select.run(slug, read, schema)
+        except ProgrammingError as error:
+            if not isinstance(error.__cause__, UndefinedTable | InvalidSchemaName):
+                raise
+            # Deleted by another process (this one forgets at once): learn it again below.
+            schema = None
+        else:
+            if row is not None and row[select.schema_index] != schema:
+                # The slug moved to another company since: read again in its schema.
+                schema = row[select.schema_index]
+                row = select.run(slug, read, schema)
+            if row is not None and row[select.schema_index] == schema:
+                part = row[select.rows.width :]
+                read.receive(None if all(value is None for value in part) else tuple(part))
+    if schema is None:
+        row = select.run(slug)
+    if row is None:
+        _schemas.pop(slug, None)
+        return None
+    if len(_schemas) >= MAX_REMEMBERED_SCHEMAS:
+        _schemas.clear()
+    _schemas[slug] = row[select.schema_index]
+    return select.rows.instance(row[: select.rows.width])
 
 
 class _RouteSelect:
-    """The route lookup's SQL, the Company fields it reads in order, and each field's
-    converters from database values (those a queryset would apply: JSON, for instance)."""
+    """The route lookup's SQL, and the Company built from its row (infra/model_rows.py)."""
 
     _built: _RouteSelect | None = None
 
@@ -117,20 +212,14 @@ class _RouteSelect:
         company_table = f'"{public}"."{company_model._meta.db_table}"'
         domain_table = f'"{public}"."{domain_model._meta.db_table}"'
         company_column = domain_model._meta.get_field("tenant").column
-        fields = company_model._meta.concrete_fields
-        columns = ", ".join(f'company."{field.column}"' for field in fields)
-        self.model = company_model
-        self.sql = (
-            f"SELECT {columns} FROM {company_table} company "  # noqa: S608 - names, not input
+        self.rows = ModelRows(company_model)
+        self.schema_index = self.rows.attnames.index("schema_name")
+        self.columns = self.rows.columns("company")
+        self.joins = (
+            f"FROM {company_table} company "
             f'JOIN {domain_table} route ON route."{company_column}" = company.id '
-            "WHERE route.domain = %s"
         )
-        self.attnames = [field.attname for field in fields]
-        self.converters = []
-        for field in fields:
-            column = field.get_col(company_model._meta.db_table)
-            found = connection.ops.get_db_converters(column) + field.get_db_converters(connection)
-            self.converters.append((column, found))
+        self.sql = f"SELECT {self.columns} {self.joins}WHERE route.domain = %s"
 
     @classmethod
     def get(cls) -> _RouteSelect:
@@ -138,12 +227,24 @@ class _RouteSelect:
             cls._built = cls()
         return cls._built
 
-    def company(self, row: tuple[Any, ...]) -> Any:
-        values = list(row)
-        for i, (column, converters) in enumerate(self.converters):
-            for convert in converters:
-                values[i] = convert(values[i], column, connection)
-        return self.model.from_db(connection.alias, self.attnames, values)
+    def run(
+        self, slug: str, read: RouteRead | None = None, schema: str = ""
+    ) -> tuple[Any, ...] | None:
+        """The route's row for `slug` (with `read`'s columns after the company's, NULL when
+        it found nothing), or None."""
+        sql = self.sql
+        params: list[object] = [slug]
+        if read is not None:
+            sql = (
+                f"SELECT {self.columns}, companion.* {self.joins}"
+                f"LEFT JOIN LATERAL ({read.sql(connection.ops.quote_name(schema))}) companion "
+                "ON true WHERE route.domain = %s"
+            )
+            params = [*read.params, slug]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            row: tuple[Any, ...] | None = cursor.fetchone()
+        return row
 
 
 def _urlconf_for(tenant: object) -> ModuleType:

@@ -10,6 +10,7 @@ from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 from oauth2_provider.models import AbstractApplication, get_application_model
 
+from infra.model_rows import ModelRows
 from infra.prepared_query import PreparedQuery
 from tokens import secrets
 from tokens.models import Credential, CredentialEvent, OAuthGrant, OAuthToken
@@ -25,28 +26,112 @@ _TOKEN_BY_HASH: PreparedQuery[Credential] = PreparedQuery(
 )
 
 
-def credential_for_bearer(token: str) -> Credential | None:
-    """The (not revoked) credential this Bearer token belongs to, or None. A malformed token
-    costs no database query."""
+class CredentialRead:
+    """The credential a presented Bearer token or Basic username names, revoked or not, read
+    by the company routing's own statement (tenants.middleware.RouteRead): the company and
+    the credential in one round trip. Built from the request before routing, so it cannot
+    know the schema: `sql` names the tables of the schema routing gives it, and routing hands
+    over the row only when that schema is the routed company's. Until then (`done` false)
+    the selectors below look the credential up themselves, as before.
+
+    The same statement runs for a credential that exists and one that does not (one lookup
+    by a unique index, in the company's schema); a malformed secret gets no read at all, as
+    it gets no query from the selectors."""
+
+    _rows: ModelRows | None = None
+
+    def __init__(self, kind: str, column: str, key: str, presented: tuple[str, ...]) -> None:
+        self.column = column
+        self.params = (kind, key)
+        # What the caller presented, so a selector never uses the row of another secret.
+        self.presented = presented
+        self.width = self.rows().width
+        self.done = False
+        self._row: tuple[Any, ...] | None = None
+        self._found: Credential | None = None
+
+    @classmethod
+    def rows(cls) -> ModelRows:
+        if cls._rows is None:
+            cls._rows = ModelRows(Credential)
+        return cls._rows
+
+    def sql(self, schema: str) -> str:
+        table = f'{schema}."{Credential._meta.db_table}"'
+        return (
+            f"SELECT {self.rows().columns('credential')} FROM {table} credential "  # noqa: S608
+            f'WHERE credential.kind = %s AND credential."{self.column}" = %s LIMIT 1'
+        )
+
+    def receive(self, row: tuple[Any, ...] | None) -> None:
+        self.done = True
+        self._row = row
+
+    @property
+    def found(self) -> Credential | None:
+        """The credential read, revoked or not (None if none). Built when first asked for:
+        routing reads it for every SCIM path, some of which never authenticate."""
+        if self._found is None and self._row is not None:
+            self._found = self.rows().instance(self._row)
+        return self._found
+
+    def answers(self, *presented: str) -> bool:
+        """Whether this read ran, for `presented`: then `found` is the credential (revoked or
+        not), or None when the company has none."""
+        return self.done and presented == self.presented
+
+
+def _not_revoked(credential: Credential | None) -> Credential | None:
+    return credential if credential is not None and credential.revoked_at is None else None
+
+
+def bearer_read(token: str) -> CredentialRead | None:
+    """What routing should read for this Bearer token; None for a malformed one."""
     if not secrets.is_well_formed(token, secrets.BEARER_PREFIX):
         return None
+    return CredentialRead(
+        Credential.Kind.TOKEN, "secret_hash", secrets.hash_secret(token), (token,)
+    )
+
+
+def basic_read(username: str, secret: str) -> CredentialRead | None:
+    """What routing should read for this Basic pair; None when the secret is malformed."""
+    if not secrets.is_well_formed(secret, secrets.BASIC_SECRET_PREFIX):
+        return None
+    return CredentialRead(Credential.Kind.BASIC, "username", username, (username, secret))
+
+
+def credential_for_bearer(token: str, read: CredentialRead | None = None) -> Credential | None:
+    """The (not revoked) credential this Bearer token belongs to, or None. A malformed token
+    costs no database query, nor does one `read` with the route."""
+    if not secrets.is_well_formed(token, secrets.BEARER_PREFIX):
+        return None
+    if read is not None and read.answers(token):
+        return _not_revoked(read.found)
     found = _TOKEN_BY_HASH(secrets.hash_secret(token))
     return found[0] if found else None
 
 
-def credential_refused(scheme: str, value: str, username: str = "") -> Credential | None:
+def credential_refused(
+    scheme: str, value: str, username: str = "", read: CredentialRead | None = None
+) -> Credential | None:
     """Which credential of this company a refused Bearer token or Basic pair was, revoked or
     not, for the record of the refusal (directory/traffic.py); None when it is none of
     ours. Never changes the answer the caller gets. For a Basic pair the secret must match,
-    so a guessed username names nothing."""
+    so a guessed username names nothing. No query when `read` with the route."""
     if scheme == "bearer" and secrets.is_well_formed(value, secrets.BEARER_PREFIX):
+        if read is not None and read.answers(value):
+            return read.found
         return Credential.objects.filter(
             kind=Credential.Kind.TOKEN, secret_hash=secrets.hash_secret(value)
         ).first()
     if scheme == "basic" and secrets.is_well_formed(value, secrets.BASIC_SECRET_PREFIX):
-        credential = Credential.objects.filter(
-            kind=Credential.Kind.BASIC, username=username
-        ).first()
+        if read is not None and read.answers(username, value):
+            credential = read.found
+        else:
+            credential = Credential.objects.filter(
+                kind=Credential.Kind.BASIC, username=username
+            ).first()
         if (
             credential is not None
             and credential.secret_hash is not None
@@ -56,15 +141,21 @@ def credential_refused(scheme: str, value: str, username: str = "") -> Credentia
     return None
 
 
-def credential_for_basic(username: str, secret: str) -> Credential | None:
-    """The (not revoked) Basic credential with this username and secret, or None."""
+def credential_for_basic(
+    username: str, secret: str, read: CredentialRead | None = None
+) -> Credential | None:
+    """The (not revoked) Basic credential with this username and secret, or None. No query
+    when `read` with the route."""
     if not secrets.is_well_formed(secret, secrets.BASIC_SECRET_PREFIX):
         return None
-    credential = (
-        Credential.objects.not_revoked()
-        .filter(kind=Credential.Kind.BASIC, username=username)
-        .first()
-    )
+    if read is not None and read.answers(username, secret):
+        credential = _not_revoked(read.found)
+    else:
+        credential = (
+            Credential.objects.not_revoked()
+            .filter(kind=Credential.Kind.BASIC, username=username)
+            .first()
+        )
     if credential is None or credential.secret_hash is None:
         return None
     if not secrets.hashes_match(secret, credential.secret_hash):

@@ -1,27 +1,49 @@
 """django-tenants' PostgreSQL backend, sending `SET search_path` once per company switch
-instead of before every query.
+instead of before every query, and checking a kept connection by the request's first read
+instead of a `SELECT 1` round trip.
 
 django-tenants re-sends `SET search_path` before each query unless TENANT_LIMIT_SET_CALLS is
 on, and with it on still re-sends it after every `set_tenant`, even to the company already
 selected: a SCIM request to a company paid a SET before each of its three queries (about a
-third of its round trips). Here the setting is on and a `set_tenant` to the search path the
-connection already has keeps it. What makes skipping safe is that the cached value is
-dropped whenever the database may have dropped the setting: a SET is transactional, so
-django-tenants' backend forgets it on rollback and on rollback to a savepoint, and on close;
-this one also on connect (a new session starts at the server default).
+third of its round trips). Here the setting is on and a `set_tenant` to the company already
+selected keeps it (and the content-type cache, which only a change of schema makes wrong).
+What makes skipping safe is that the cached value is dropped whenever the database may have
+dropped the setting: a SET is transactional, so django-tenants' backend forgets it on
+rollback and on rollback to a savepoint, and on close; this one also on connect (a new
+session starts at the server default).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django_tenants.postgresql_backend.base import DatabaseWrapper as TenantDatabaseWrapper
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class DatabaseWrapper(TenantDatabaseWrapper):
     search_path_set_schemas: list[str] | None
+    tenant: Any
+    health_check_done: bool
 
     def set_tenant(self, tenant: Any, include_public: bool = True) -> None:
+        if (
+            self.search_path_set_schemas is not None
+            and self.tenant is not None
+            and tenant.schema_name == self.schema_name
+            and include_public == self.include_public_schema
+        ):
+            # The same schema as the connection's (every request of an identity provider
+            # after its first): only the tenant object is new. The search path, the
+            # settings' schema and the content types stay right.
+            self.tenant = tenant
+            return
         already = self.search_path_set_schemas
         super().set_tenant(tenant, include_public)
         if already is not None and already == self._get_cursor_search_paths():
@@ -30,3 +52,37 @@ class DatabaseWrapper(TenantDatabaseWrapper):
     def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
         self.search_path_set_schemas = None
         return super().get_new_connection(conn_params)
+
+    def first_read(self, read: Callable[[], T]) -> T:
+        """`read()`, the first statement of a web request, checking the kept connection on
+        the way instead of the health check's `SELECT 1` round trip (CONN_HEALTH_CHECKS).
+
+        A connection kept between requests may have died meanwhile (PostgreSQL restarted,
+        failed over, or ended the backend). Django's health check finds out with a `SELECT 1`
+        before the request's first statement, on every request; here the first statement
+        itself finds out: if it fails because the connection is gone (psycopg marks it
+        closed), it runs once more on a new connection. Safe because nothing else ran on the
+        connection in this request (Django resets `health_check_done` at each request's start
+        and end) and outside a transaction: `read` must be a read.
+
+        Raises what `read` raises otherwise, and whatever the second attempt raises (a
+        database that is really away: a 503, infra/db_errors.py). With
+        DB_HEALTH_CHECK_BY_FIRST_READ off, or CONN_HEALTH_CHECKS off, it is plain `read()`
+        (Django's own check, or none)."""
+        if (
+            self.connection is None  # a new connection will be made: nothing to check
+            or not self.health_check_enabled
+            or self.health_check_done
+            or self.in_atomic_block
+            or not settings.DB_HEALTH_CHECK_BY_FIRST_READ
+        ):
+            return read()
+        self.health_check_done = True
+        try:
+            return read()
+        except (OperationalError, InterfaceError):
+            if self.connection is not None and not self.connection.closed:
+                raise  # the connection is alive: the statement itself failed
+            logger.info("database: a kept connection was gone; the request used a new one")
+            self.close()
+        return read()

@@ -328,8 +328,8 @@ def test_a_user_is_read_with_its_groups_in_one_query(scim: Scim) -> None:
     user = create(scim, user_name="ada@okta.local")
     group_of(scim, "Engineers", user["id"])
 
-    # company route, credential, the user with its groups.
-    with max_queries(3):
+    # the company route with the credential (one statement), the user with its groups.
+    with max_queries(2):
         body = scim.get(f"/Users/{user['id']}").json()
 
     assert [group["display"] for group in body["groups"]] == ["Engineers"]
@@ -343,9 +343,9 @@ def test_okta_import_pages_cover_every_user_once(
     seen: list[str] = []
     start = 1
     while True:
-        # company route, credential, the page (count, position, rows and their groups): any
-        # size, any depth.
-        with max_queries(3):
+        # company route with the credential, the page (count, position, rows and their
+        # groups): any size, any depth.
+        with max_queries(2):
             body = scim.get(f"/Users?startIndex={start}&count=10").json()
         seen += [r["id"] for r in body["Resources"]]
         assert body["startIndex"] == start and body["totalResults"] == 25

@@ -118,3 +118,72 @@ def test_only_database_errors_worth_a_retry_are_503s() -> None:
 
     assert all(database_unavailable(raised_by_django(cause)) for cause in retry)
     assert not any(database_unavailable(raised_by_django(cause)) for cause in bugs)
+
+
+def _terminate_backends(application_name: str) -> int:
+    """End every PostgreSQL backend of the server's connections (as a restart, a failover or
+    an administrator would), wait until they are gone, and say how many there were."""
+    import psycopg
+
+    with psycopg.connect(live_servers.test_database_url(), autocommit=True) as admin:
+        ended = admin.execute(
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE application_name = %s",
+            [application_name],
+        ).fetchone()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            left = admin.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+                [application_name],
+            ).fetchone()
+            if left == (0,):
+                break
+            time.sleep(0.05)
+    return int(ended[0]) if ended else 0
+
+
+def _after_a_backend_is_ended(
+    django_db_blocker: Any, tmp_path: Path, **settings_env: str
+) -> tuple[list[int], int, list[int]]:
+    """Statuses of SCIM reads before and after the server's kept database connections are
+    ended between two requests, and how many were ended."""
+    name = f"hc-kept-{time.monotonic_ns()}"
+    database = live_servers.test_database_url() + f"?application_name={name}"
+    with (
+        live_scim_company(django_db_blocker) as live,
+        gunicorn_server(
+            tmp_path, DATABASE_URL=database, DB_CONN_MAX_AGE="600", **settings_env
+        ) as base,
+    ):
+        users = f"/t/{live.company.slug}/scim/v2/Users?count=1"
+        before = [call(base, "GET", users, live.bearer)[0] for _ in range(8)]
+        ended = _terminate_backends(name)
+        after = [call(base, "GET", users, live.bearer)[0] for _ in range(8)]
+    return before, ended, after
+
+
+def test_a_kept_connection_ended_between_two_requests_costs_no_failed_request(
+    django_db_blocker: Any, tmp_path: Path
+) -> None:
+    # No `SELECT 1` before each request (CONN_HEALTH_CHECKS' round trip): the route read,
+    # the request's first statement, finds the dead connection and runs again on a new one.
+    before, ended, after = _after_a_backend_is_ended(django_db_blocker, tmp_path)
+
+    assert before == [200] * 8
+    assert ended >= 1
+    assert after == [200] * 8
+
+
+def test_without_any_check_an_ended_connection_fails_a_request(
+    django_db_blocker: Any, tmp_path: Path
+) -> None:
+    # What the check above prevents: with no check at all, the first request on each ended
+    # connection fails (a 503; Django then drops that connection).
+    before, ended, after = _after_a_backend_is_ended(
+        django_db_blocker, tmp_path, DB_HEALTH_CHECKS="0"
+    )
+
+    assert before == [200] * 8
+    assert ended >= 1
+    assert 503 in after and after[-1] == 200
