@@ -27,22 +27,33 @@ class NextValue(Func):
     output_field = models.BigIntegerField()
 
 
+# How much of a department or title the Members page's exact filters compare and index. A
+# B-tree entry must fit in about a third of a page (2.7 kB): a stored value may be far longer
+# (SCIM strings are capped at 4,096 characters, up to 4 bytes each), and an index of the
+# whole value would refuse the write of such a person with an error. 200 characters keep
+# every entry small and tell real departments and titles apart.
+FILTER_VALUE_CHARS = 200
+
+
 class MemberDepartment(Func):
-    """The member's department (enterprise extension) as stored, as text; NULL when absent.
-    The exact-value filter of the Members page compares this expression and its index
-    (`member_department`) holds it: the planner matches the two by their expression trees."""
+    """The member's department (enterprise extension) as text, its first FILTER_VALUE_CHARS
+    characters; NULL when absent. The exact-value filter of the Members page compares this
+    expression and its index (`member_department`) holds it: the planner matches the two by
+    their expression trees."""
 
     template = (
-        "(%(expressions)s #>> "
-        "'{urn:ietf:params:scim:schemas:extension:enterprise:2.0:User,department}')"
+        "left(%(expressions)s #>> "
+        "'{urn:ietf:params:scim:schemas:extension:enterprise:2.0:User,department}', "
+        f"{FILTER_VALUE_CHARS})"
     )
     output_field = models.TextField()
 
 
 class MemberTitle(Func):
-    """The member's title as stored, as text; NULL when absent. Indexed as `member_title`."""
+    """The member's title as text, its first FILTER_VALUE_CHARS characters; NULL when absent.
+    Indexed as `member_title`."""
 
-    template = "(%(expressions)s ->> 'title')"
+    template = f"left(%(expressions)s ->> 'title', {FILTER_VALUE_CHARS})"
     output_field = models.TextField()
 
 

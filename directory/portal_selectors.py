@@ -21,6 +21,7 @@ from django.db.models.lookups import Contains, Exact, StartsWith
 from django.utils import timezone
 
 from directory.models import (
+    FILTER_VALUE_CHARS,
     Group,
     LedgerExport,
     Member,
@@ -133,10 +134,13 @@ def _members_matching(query: str, state: str, department: str, title: str) -> Qu
     if state in MEMBER_STATES:
         members = members.filter(active=state == "active")
     # Exact values, on the expressions their indexes hold (member_department, member_title).
+    # Both sides cut to the indexed length, as PostgreSQL's left() cuts: by characters.
     if department:
-        members = members.filter(Exact(MemberDepartment("attributes"), department))
+        members = members.filter(
+            Exact(MemberDepartment("attributes"), department[:FILTER_VALUE_CHARS])
+        )
     if title:
-        members = members.filter(Exact(MemberTitle("attributes"), title))
+        members = members.filter(Exact(MemberTitle("attributes"), title[:FILTER_VALUE_CHARS]))
     return members
 
 

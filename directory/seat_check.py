@@ -17,7 +17,7 @@ from django_tenants.utils import schema_context
 from accounts.models import User
 from directory.models import Member
 from directory.services import waitlist_drain_locked
-from directory.waitlist import drain_batch, waitlist_prepare
+from directory.waitlist import Prepared, drain_batch, waitlist_prepare
 from tenants.models import Company, SeatUsage
 
 logger = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def company_seat_check(company: Company) -> str:
             used = Member.objects.filter(active=True).count()
             if prepared.entries:
                 Company.objects.filter(pk=locked.pk).update(seats_used=used)
-                if waitlist_drain_locked(locked, prepared):
+                if _drained(locked, prepared):
                     used = Company.objects.only("seats_used").get(pk=locked.pk).seats_used
         level = seat_level(used, locked.seat_limit)
         rose = ORDER.index(level) > ORDER.index(locked.seat_level)
@@ -66,6 +66,23 @@ def company_seat_check(company: Company) -> str:
     if rose and level != Company.SeatLevel.OK:
         _warn_admins(locked, used, level)
     return level
+
+
+def _drained(company: Company, prepared: Prepared) -> int:
+    """The waitlist drained into the seats the recount found, in a savepoint: a waiting
+    person whose provisioning fails in a way no SCIM error describes must not stop this
+    company's recount, nor the seat check of every company after it (tenants/periodic.py
+    stops the run at the first failure). Logged as an error; the person stays waiting.
+    Returns how many were provisioned."""
+    try:
+        with transaction.atomic():
+            return waitlist_drain_locked(company, prepared)
+    except Exception:
+        logger.exception(
+            "seat check: provisioning the waitlist of %s failed; the recount goes on",
+            company.slug,
+        )
+        return 0
 
 
 def _warn_admins(company: Company, used: int, level: str) -> None:

@@ -118,14 +118,29 @@ def _routed_read(request: Request) -> CredentialRead | None:
     return getattr(request._request, "scim_credential_read", None)
 
 
-def _decoded_basic(value: str) -> tuple[str, str] | None:
-    """(username, secret) of a Basic header's value; None when it is not base64 of `u:s`."""
+def _basic_pair(value: str) -> tuple[str, str]:
+    """(username, secret) of a Basic header's value. Raises AuthenticationFailed (401), saying
+    why, when it is not base64 of `username:secret` in UTF-8 without NUL."""
     try:
         decoded = base64.b64decode(value, validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        return None
+        raise AuthenticationFailed("The Basic credentials are not valid base64.") from None
+    if "\x00" in decoded:
+        # The request edge refuses NUL in headers, but base64 hides it; PostgreSQL text cannot
+        # hold it (the lookup would fail), and no credential we issue has one.
+        raise AuthenticationFailed("The Basic credentials hold a NUL character.")
     username, separator, secret = decoded.partition(":")
-    return (username[:150], secret) if separator else None
+    if not separator:
+        raise AuthenticationFailed("Basic credentials are username:secret, base64-encoded.")
+    return username[:150], secret
+
+
+def _decoded_basic(value: str) -> tuple[str, str] | None:
+    """(username, secret) of a Basic header's value; None when it is not one (_basic_pair)."""
+    try:
+        return _basic_pair(value)
+    except AuthenticationFailed:
+        return None
 
 
 def _diagnosed(
@@ -221,14 +236,8 @@ class ScimCredentialAuthentication(BaseAuthentication):
     @staticmethod
     def _basic(value: str, read: CredentialRead | None) -> tuple[str, str, Credential | None]:
         """The username, the secret and the credential they name (None if none)."""
-        try:
-            decoded = base64.b64decode(value, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError, ValueError):
-            raise AuthenticationFailed("The Basic credentials are not valid base64.") from None
-        username, separator, secret = decoded.partition(":")
-        if not separator:
-            raise AuthenticationFailed("Basic credentials are username:secret, base64-encoded.")
-        return username[:150], secret, credential_for_basic(username[:150], secret, read)
+        username, secret = _basic_pair(value)
+        return username, secret, credential_for_basic(username, secret, read)
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="SCIM", Basic realm="SCIM"'

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from django.core import mail
 
 from accounts.models import User
+from directory import seat_check
 from directory.models import Member, ProvisioningEvent, WaitlistEntry
 from directory.seat_check import company_seat_check, seat_level
 from tenants.models import Company, SeatUsage
@@ -80,3 +82,26 @@ def test_a_recount_that_frees_seats_provisions_the_oldest_waiting_first(
         "first@acme.test",
         "second@acme.test",
     ]
+
+
+def test_a_waiting_person_whose_provisioning_fails_stops_neither_this_recount_nor_the_run(
+    scim: Scim, acme: Company, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    Company.objects.filter(pk=acme.pk).update(seat_limit=2)
+    scim.post("/Users", okta_user("seated@acme.test", externalId="s"))
+    Company.objects.filter(pk=acme.pk).update(seats_used=2)  # drifted: looks full
+    assert scim.post("/Users", okta_user("waiting@acme.test", externalId="w")).status_code == 403
+
+    def failing(company: Company, prepared: object) -> int:
+        Member.objects.update(display_name="half-written")  # undone with the savepoint
+        raise RuntimeError("a failure no SCIM error describes")
+
+    monkeypatch.setattr(seat_check, "waitlist_drain_locked", failing)
+
+    level = company_seat_check(Company.objects.get(pk=acme.pk))
+
+    assert level == "ok"
+    assert Company.objects.get(pk=acme.pk).seats_used == 1  # the recount is stored
+    assert list(WaitlistEntry.objects.values_list("user_name", flat=True)) == ["waiting@acme.test"]
+    assert not Member.objects.filter(display_name="half-written").exists()
+    assert "provisioning the waitlist of acme failed" in caplog.text

@@ -248,3 +248,24 @@ def test_token_issue_command_refuses_while_scim_is_off(acme: Company) -> None:
         call_command("token_issue", "--company", "acme", "--name", "Automation", stdout=StringIO())
     with pytest.raises(CommandError, match="No company"):
         call_command("token_issue", "--company", "nobody", "--name", "x", stdout=StringIO())
+
+
+@pytest.mark.parametrize("where", ["username", "secret"])
+def test_a_nul_hidden_in_basic_credentials_is_a_401_not_a_server_error(
+    acme: Company, client: Client, where: str
+) -> None:
+    # The request edge refuses NUL in headers; base64 hides one from it. A well-formed secret
+    # (its checksum is public) makes the lookup run: twice, so the second request's lookup
+    # rides in the route's own statement.
+    issued = issue_basic(acme)
+    username, secret = str(issued.credential.username), generate_secret(BASIC_SECRET_PREFIX)
+    if where == "username":
+        username = username[:4] + "\x00" + username[4:]
+    else:
+        secret = secret[:6] + "\x00" + secret[6:]
+
+    for _ in range(2):
+        response = client.get(SPC.format(slug="acme"), **basic(username, secret))
+
+        assert response.status_code == 401, response.content
+        assert response.json()["schemas"] == [ERROR]
