@@ -22,6 +22,7 @@ from tests.scim_client import scim as scim  # the SCIM client fixture, for every
 from tests.served_client import ServedClient
 
 TEST_PASSWORD = "Correct-Horse-Battery-9"
+KEPT_COMPANIES = ("acme", "outsider")
 
 
 def _ensure_company(slug: str, name: str) -> Company:
@@ -29,6 +30,22 @@ def _ensure_company(slug: str, name: str) -> Company:
     if existing is not None:
         return existing
     return company_create(slug=slug, name=name, scim_enabled=True, actor="tests")
+
+
+def _drop_leftovers() -> None:
+    """What a killed run committed and never dropped (a live test's company or vendor-wide
+    webhook endpoint): the kept test database (--reuse-db) would show it to every later run,
+    in the webhook sweeper's streams and the Overview's counts. Every test drops what it
+    commits, so any company but the two kept, and any endpoint, is left over."""
+    from webhooks.models import WebhookEndpoint
+
+    connection.set_schema_to_public()
+    for company in Company.objects.customers().exclude(slug__in=KEPT_COMPANIES):
+        print(f"Dropping company {company.slug}, left in the test database by an interrupted run.")
+        company.delete(force_drop=True)
+    endpoints, _ = WebhookEndpoint.objects.all().delete()
+    if endpoints:
+        print("Dropped webhook endpoints left in the test database by an interrupted run.")
 
 
 @pytest.fixture
@@ -80,6 +97,7 @@ def _plain_static_storage(settings: pytest.FixtureRequest) -> None:
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> None:
     with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        _drop_leftovers()
         _ensure_company("acme", "Acme Inc")
         _ensure_company("outsider", "Outsider Ltd")
 
