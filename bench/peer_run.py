@@ -114,6 +114,8 @@ def ratios(ours: list[dict[str, Any]], peer: list[dict[str, Any]]) -> list[dict[
                 "peer_req_per_s": other["req_per_s"],
                 "peer_p50_ms": other["p50_ms"],
                 "peer_errors": other["errors"],
+                "headcount_cpu_ms": row.get("cpu_ms", {}),
+                "peer_cpu_ms": other.get("cpu_ms", {}),
                 "ratio": round(row["req_per_s"] / other["req_per_s"], 1)
                 if other["req_per_s"]
                 else None,

@@ -25,7 +25,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import load, peer_run, portal, settle, wrk  # noqa: E402
+from bench import cpu, load, peer_run, portal, settle, wrk  # noqa: E402
 from bench.bare import seed as bare_seed  # noqa: E402
 from devstack.services import resolve  # noqa: E402
 
@@ -135,7 +135,7 @@ def bench_size(env: dict[str, str], users: int, args: argparse.Namespace) -> dic
         )[1]["Resources"][0]["id"]
         plans = load.workloads(users_sample, users, group_id)
         chosen = [name for name in plans if not args.workloads or name in args.workloads]
-        results = drive(base, token, plans, chosen, args)
+        results = drive(server, base, token, plans, chosen, args)
         if args.sweep:
             results.append(load.import_sweep(base, token))
             print(f"   import_sweep {results[-1]}", flush=True)
@@ -183,13 +183,14 @@ def bare_ceilings(
         bare_env, args.workers, "bench.bare.wsgi:application", "/empty", threads=args.threads
     )
     try:
-        return drive(url, "", load.bare_workloads(users), list(load.BARE_CEILINGS), args)
+        return drive(server, url, "", load.bare_workloads(users), list(load.BARE_CEILINGS), args)
     finally:
         server.terminate()
         server.wait(10)
 
 
 def drive(
+    server: subprocess.Popen[bytes],
     base: str,
     token: str,
     plans: dict[str, Any],
@@ -198,10 +199,11 @@ def drive(
 ) -> list[dict[str, Any]]:
     """Run each chosen workload for the set duration and concurrency, then wait until the
     server has served what the load generator left in flight (bench/settle.py); print a line
-    each."""
+    each, with where the CPU went (bench/cpu.py)."""
     results: list[dict[str, Any]] = []
     port = urlsplit(base).port or 80
     for name in chosen:
+        before = cpu.sample(server.pid)
         if args.client == "wrk":
             rate = load.PLANNED_PER_SECOND.get(name, 3_000)
             planned = max(rate * 20 // 3, int(args.duration * rate))
@@ -221,13 +223,26 @@ def drive(
             results.append(result.summary())
         # What the workload left in flight is served before anything else is measured.
         results[-1]["settled_s"] = settle.wait_until_served(port)
+        split = cpu.per_request(before, cpu.sample(server.pid), results[-1]["requests"])
+        results[-1]["cpu_ms"] = split
         print(
             f"   {name:<20} {results[-1]['req_per_s']:>8} req/s  p50 {results[-1]['p50_ms']:>7} ms  "
             f"p99 {results[-1]['p99_ms']:>7} ms  errors {results[-1]['errors']}  "
-            f"settled in {results[-1]['settled_s']} s",
+            f"settled in {results[-1]['settled_s']} s  CPU ms/request: {_cpu_line(split)}",
             flush=True,
         )
     return results
+
+
+def _cpu_line(split: dict[str, float]) -> str:
+    if not split:
+        return "-"
+    parts = " ".join(f"{group} {split[group]:.2f}" for group in cpu.GROUPS)
+    return f"{parts}, idle {split['idle_share']:.0%}"
+
+
+def _app_and_database(split: dict[str, float]) -> str:
+    return f"{split['app']:.2f} + {split['postgres']:.2f}" if split else "-"
 
 
 def peer_size(users: int, args: argparse.Namespace, chosen: list[str]) -> list[dict[str, Any]]:
@@ -242,7 +257,7 @@ def peer_size(users: int, args: argparse.Namespace, chosen: list[str]) -> list[d
             "GET", "/Groups?filter=" + load.quote('displayName eq "Group 0"')
         )[1]["Resources"][0]["id"]
         plans = load.workloads(sample, users, group_id, group_remove="value")
-        return drive(base, token, plans, chosen, args)
+        return drive(server, base, token, plans, chosen, args)
     finally:
         server.terminate()
         server.wait(10)
@@ -266,18 +281,18 @@ def markdown(report: dict[str, Any]) -> str:
             f"### {size['users']:,} users (worker RSS after the run: {size['worker_rss_mb']} MB)",
             "",
             "| workload | req/s | p50 ms | p95 ms | p99 ms | errors | share of lookup ceiling "
-            "| share of bare lookup |",
-            "|---|---|---|---|---|---|---|---|",
+            "| share of bare lookup | CPU ms per request (bench/cpu.py) |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for row in size["results"]:
             if row["workload"] in ("import_sweep", "cursor_sweep"):
                 kind = "import sweep" if row["workload"] == "import_sweep" else "cursor sweep"
                 lines.append(
-                    f"| {kind} ({row['pages']} pages of 100) | total {row['seconds']} s | first page {row['first_page_ms']} | median page {row.get('median_page_ms', '')} | last page {row['last_page_ms']} | | | |"
+                    f"| {kind} ({row['pages']} pages of 100) | total {row['seconds']} s | first page {row['first_page_ms']} | median page {row.get('median_page_ms', '')} | last page {row['last_page_ms']} | | | | |"
                 )
                 continue
             lines.append(
-                f"| {row['workload']} | {row['req_per_s']} | {row['p50_ms']} | {row['p95_ms']} | {row['p99_ms']} | {row['errors']} | {row.get('share_of_lookup_ceiling', '')} | {row.get('share_of_bare_lookup', '')} |"
+                f"| {row['workload']} | {row['req_per_s']} | {row['p50_ms']} | {row['p95_ms']} | {row['p99_ms']} | {row['errors']} | {row.get('share_of_lookup_ceiling', '')} | {row.get('share_of_bare_lookup', '')} | {_cpu_line(row.get('cpu_ms', {}))} |"
             )
         lines.append("")
         if size.get("versus_peer"):
@@ -285,13 +300,15 @@ def markdown(report: dict[str, Any]) -> str:
                 f"#### Against django-scim2, {size['users']:,} users, same run and load",
                 "",
                 "| workload | Headcount req/s (p50 ms) | django-scim2 req/s (p50 ms) | errors "
-                "(peer) | Headcount / peer |",
-                "|---|---|---|---|---|",
+                "(peer) | Headcount / peer | CPU ms per request, app + PostgreSQL: "
+                "Headcount / peer |",
+                "|---|---|---|---|---|---|",
             ]
             lines += [
                 f"| {row['workload']} | {row['headcount_req_per_s']} ({row['headcount_p50_ms']}) "
                 f"| {row['peer_req_per_s']} ({row['peer_p50_ms']}) | {row['peer_errors']} "
-                f"| {row['ratio']}x |"
+                f"| {row['ratio']}x | {_app_and_database(row.get('headcount_cpu_ms', {}))} / "
+                f"{_app_and_database(row.get('peer_cpu_ms', {}))} |"
                 for row in size["versus_peer"]
             ]
             lines.append("")

@@ -59,6 +59,8 @@ def test_ratios_pair_the_workloads_both_servers_ran() -> None:
             "peer_req_per_s": 120.0,
             "peer_p50_ms": 60.0,
             "peer_errors": 0,
+            "headcount_cpu_ms": {},
+            "peer_cpu_ms": {},
             "ratio": 2.5,
         }
     ]

@@ -66,7 +66,7 @@ def test_a_workload_ends_once_the_server_has_written_what_wrk_left_in_flight(
                 with django_db_blocker.unblock(), schema_context(live.company.schema_name):
                     return Member.objects.count()
 
-            (result,) = run.drive(base, live.bearer, plans, ["bulk_post"], options)
+            (result,) = run.drive(server, base, live.bearer, plans, ["bulk_post"], options)
             members_when_it_ends = in_thread(members)
             time.sleep(2)  # time enough for a queued /Bulk of 25 to land, were one left
             members_later = in_thread(members)
@@ -76,3 +76,6 @@ def test_a_workload_ends_once_the_server_has_written_what_wrk_left_in_flight(
 
     assert members_when_it_ends == members_later > 0
     assert result["settled_s"] > 0  # the waiting is in the results
+    # Who paid for the requests: the server's workers ran them, PostgreSQL stored them.
+    assert result["cpu_ms"]["app"] > 0
+    assert result["cpu_ms"]["postgres"] > 0

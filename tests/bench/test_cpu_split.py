@@ -1,0 +1,47 @@
+"""`make bench` says who paid for each workload's requests (bench/cpu.py): the server's
+processes, PostgreSQL, Redis, the load generator, and the rest of the machine."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+from bench import cpu
+
+NO_SERVER = 2**22 + 1  # above any pid Linux hands out: no process is the app
+BURN = "import time\nend = time.process_time() + {seconds}\nwhile time.process_time() < end: pass"
+
+
+def _burn(seconds: float) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-c", BURN.format(seconds=seconds)])  # noqa: S603
+
+
+def test_a_live_server_process_is_counted_as_the_app_per_request() -> None:
+    server = _burn(5.0)
+    try:
+        time.sleep(0.3)
+        before = cpu.sample(server.pid)
+        time.sleep(1.0)
+        split = cpu.per_request(before, cpu.sample(server.pid), requests=100)
+    finally:
+        server.kill()
+        server.wait()
+    # At most one core for 1 s, over 100 requests: up to 10 ms each (less on a busy machine).
+    assert 2.0 <= split["app"] <= 11.0
+    assert split["load"] < 1.0  # this test process, the "load generator", slept
+    assert set(split) == {*cpu.GROUPS, "idle_share"}
+    assert 0.0 <= split["idle_share"] <= 1.0
+
+
+def test_what_a_process_that_ended_in_between_spent_counts_as_other() -> None:
+    before = cpu.sample(NO_SERVER)
+    _burn(0.4).wait(30)
+    split = cpu.per_request(before, cpu.sample(NO_SERVER), requests=100)
+    assert split["other"] >= 3.0  # 0.4 s over 100 requests, seen only in the machine's total
+    assert split["app"] < 1.0
+
+
+def test_nothing_is_split_over_no_requests() -> None:
+    before = cpu.sample(NO_SERVER)
+    assert cpu.per_request(before, cpu.sample(NO_SERVER), requests=0) == {}
