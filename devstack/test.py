@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,15 @@ from devstack.services import resolve
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    # CI and process managers stop a run with SIGTERM, whose default ends the process on the
+    # spot: exit through `finally` instead, so embedded servers this run started stop with it
+    # rather than outliving it (and the suite it was running is killed, not orphaned).
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str]) -> int:
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     load_env_file(ROOT / ".env.test")
     # Before anything starts: without a browser the portal tests could only fail, one by one.
     chromium = ensure_chromium()

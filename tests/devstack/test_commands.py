@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -93,3 +94,39 @@ def write_dev_env_in(folder: Path, **values: str) -> None:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HEADCOUNT_DATA_DIR", str(folder))
         write_dev_env(values)
+
+
+@pytest.mark.live
+def test_make_test_stopped_by_sigterm_stops_the_embedded_servers_it_started(
+    tmp_path: Path,
+) -> None:
+    # Under .data/, as the embedded servers need (as root PostgreSQL runs as `nobody`).
+    data_dir = ROOT / ".data" / f"sigterm-{os.getpid()}"
+    waiting = tmp_path / "test_waiting.py"
+    waiting.write_text("import time\n\ndef test_waits():\n    time.sleep(120)\n")
+    clean = {k: v for k, v in os.environ.items() if k not in SUITE_ONLY}
+    suite = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "devstack.test", str(waiting), "-q", "-p", "no:cacheprovider"],
+        cwd=ROOT,
+        env={**clean, "HEADCOUNT_EMBEDDED": "1", "HEADCOUNT_DATA_DIR": str(data_dir)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    postmaster = data_dir / "test" / "pg" / "postmaster.pid"
+    try:
+        assert suite.stdout is not None
+        for line in suite.stdout:  # the servers are up once it names them
+            if line.startswith("· Redis"):
+                break
+        assert postmaster.exists()
+
+        suite.terminate()
+        assert suite.wait(60) == 128 + 15
+        assert not postmaster.exists()  # PostgreSQL stopped (a clean stop removes it)
+    finally:
+        if suite.poll() is None:
+            suite.kill()
+        # Servers a failed assertion above left running.
+        subprocess.run([shutil.which("pkill") or "pkill", "-f", str(data_dir)], check=False)  # noqa: S603
+        shutil.rmtree(data_dir, ignore_errors=True)
