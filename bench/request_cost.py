@@ -7,7 +7,9 @@ gunicorn's HTTP parsing:
 
 - PostgreSQL statements and Redis round trips per request (every statement psycopg sends,
   `SET search_path` and the connection health check included);
-- process CPU per request (median; moves with the machine's load);
+- process CPU per request (median; moves with the machine's load), and the PostgreSQL
+  backend's (`pg_cpu_ms`, a mean: parsing, planning, running and committing our statements),
+  when the database runs on this machine;
 - with `--instructions`, CPU instructions per request under valgrind's callgrind, which are
   the same from run to run whatever else the machine is doing: the figure to decide by.
 
@@ -201,6 +203,7 @@ def measure(state: dict[str, Any], kinds: list[str], warmup: int, requests: int)
             _check(kind, *call(*plan(rng)))
         _marker()  # warm-up ends
         cpu, wall = [], []
+        database_before = _database_cpu()
         for _ in range(requests):
             request = plan(rng)
             started_cpu, started = time.process_time(), time.perf_counter()
@@ -209,10 +212,16 @@ def measure(state: dict[str, Any], kinds: list[str], warmup: int, requests: int)
             wall.append(time.perf_counter() - started)
             _check(kind, status, content)
         _marker()  # measured requests end
+        database_after = _database_cpu()
         report[kind] = {
             "cpu_ms": round(1000 * statistics.median(cpu), 3),
             "wall_ms": round(1000 * statistics.median(wall), 3),
         }
+        # The same backend throughout, or the figure would mix processes.
+        if database_before and database_after and database_before[0] == database_after[0]:
+            report[kind]["pg_cpu_ms"] = round(
+                1000 * (database_after[1] - database_before[1]) / requests, 3
+            )
     for kind in kinds:
         plan, rng = plans[KINDS[kind]], random.Random(f"count {kind}")
         sent = max(20, requests // 10)
@@ -223,6 +232,23 @@ def measure(state: dict[str, Any], kinds: list[str], warmup: int, requests: int)
         report[kind]["pg_round_trips"] = round(counts["round_trips"] / sent, 2)
         report[kind]["redis_round_trips"] = round(counts["redis"] / sent, 2)
     return report
+
+
+def _database_cpu() -> tuple[int, float] | None:
+    """The PostgreSQL backend serving this process's connection, and its CPU seconds so far (what
+    the database spent parsing, planning and running our statements, committing included), or
+    None when that backend is not a process of this machine. A mean over the measured
+    requests: the kernel counts in clock ticks, too coarse for one request."""
+    import psutil
+    from django.db import connection
+
+    connection.ensure_connection()
+    pid = connection.connection.info.backend_pid
+    try:
+        times = psutil.Process(pid).cpu_times()
+    except psutil.Error:
+        return None
+    return pid, float(times.user + times.system)
 
 
 def _check(kind: str, status: int, content: bytes) -> None:
@@ -345,7 +371,14 @@ def main(argv: list[str]) -> int:
 
 
 def _table(report: dict[str, Any], kinds: list[str], args: argparse.Namespace) -> str:
-    columns = ["statements", "pg_round_trips", "redis_round_trips", "cpu_ms", "wall_ms"]
+    columns = [
+        "statements",
+        "pg_round_trips",
+        "redis_round_trips",
+        "cpu_ms",
+        "pg_cpu_ms",
+        "wall_ms",
+    ]
     if args.instructions:
         columns.append("instructions_k")
     lines = [

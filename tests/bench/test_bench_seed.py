@@ -5,11 +5,13 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from bench.management.commands import bench_seed
 from directory.models import MEMBER_BUCKET_SIZE, Group, Member, MemberBucket, Membership
 from tenants.models import Company
+from tenants.services import company_create
 
 
 def test_bench_seed_contract(db: None) -> None:
@@ -35,6 +37,23 @@ def test_bench_seed_contract(db: None) -> None:
         ) == ["user1@example.com", "user2@example.com"]
     with pytest.raises(CommandError, match="--reset"):
         call_command(bench_seed.Command(), "--company", "seeded", "--users", "5", stdout=StringIO())
+
+
+def test_bench_seed_reset_releases_a_brake_an_earlier_run_tripped(db: None) -> None:
+    company_create(slug="seeded", name="Seeded", scim_enabled=True, actor="tests")
+    Company.objects.filter(slug="seeded").update(
+        deprovision_held_since=timezone.now(),
+        deprovision_window_start=timezone.now(),
+        deprovision_window_count=40,
+    )
+
+    call_command(
+        bench_seed.Command(), "--company", "seeded", "--users", "5", "--reset", stdout=StringIO()
+    )
+
+    company = Company.objects.get(slug="seeded")
+    assert company.deprovision_held_since is None
+    assert (company.deprovision_window_start, company.deprovision_window_count) == (None, 0)
 
 
 def test_bench_seed_keeps_the_position_index(db: None) -> None:

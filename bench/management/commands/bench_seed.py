@@ -107,7 +107,17 @@ class Command(BaseCommand):
             self._users(users, group_ids, profiles=options["profiles"])
             if options["profiles"]:
                 self._ledger()
-        Company.objects.filter(pk=company.pk).update(seats_used=users, seat_limit=None)
+        # A fresh start for the deprovisioning brake too: the deactivations of an earlier run
+        # (the PATCH workload flips `active`) would otherwise trip it in the next one.
+        Company.objects.filter(pk=company.pk).update(
+            seats_used=users,
+            seat_limit=None,
+            deprovision_window_start=None,
+            deprovision_window_base=0,
+            deprovision_window_count=0,
+            deprovision_window_extra=0,
+            deprovision_held_since=None,
+        )
         # VACUUM, not only ANALYZE: freshly copied rows get their hint bits set and the
         # visibility map filled here rather than by the benchmark's first reads (which then
         # write, and let index-only scans visit the table), and autovacuum has nothing left
