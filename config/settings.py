@@ -131,6 +131,14 @@ DATABASES: dict[str, dict[str, Any]] = {
 DB_HEALTH_CHECK_BY_FIRST_READ = env_bool("DB_HEALTH_CHECK_BY_FIRST_READ", True)
 DATABASES["default"].setdefault("OPTIONS", {})
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
+# The statements every SCIM request repeats are prepared on each connection after a few runs
+# (tenants/postgresql_backend `statements_prepared`); 0 sends them as Django does, parsed and
+# planned every time (tests both ways). Behind pgbouncer, session pooling keeps them.
+DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", True)
+if DB_PREPARED_STATEMENTS:
+    # psycopg's default; Django turns preparing off unless OPTIONS asks for it. Only cursors
+    # binding on the server prepare: Django's usual cursors never do.
+    DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", 5)
 # The few statements every SCIM request runs are compiled once per process
 # (infra/prepared_query.py); 0 runs them as plain Django querysets (tests both ways).
 PREPARED_QUERIES = env_bool("PREPARED_QUERIES", True)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from typing import Any, Generic, TypeVar
 
 from django.conf import settings
@@ -70,7 +71,11 @@ class _Compiled:
         self.current = params
         queryset = self.queryset._chain()  # type: ignore[attr-defined]
         queryset.query.get_compiler = lambda *a, **k: self.compiler
-        return list(queryset)
+        # Prepared on the database too, where the backend offers it (tenants/
+        # postgresql_backend): the SQL is constant, its parameters bounded.
+        prepared = getattr(self.compiler.connection, "statements_prepared", nullcontext)
+        with prepared():
+            return list(queryset)
 
 
 class PreparedQuery(Generic[T]):

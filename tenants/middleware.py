@@ -241,7 +241,7 @@ class _RouteSelect:
                 "ON true WHERE route.domain = %s"
             )
             params = [*read.params, slug]
-        with connection.cursor() as cursor:
+        with connection.prepared_cursor() as cursor:
             cursor.execute(sql, params)
             row: tuple[Any, ...] | None = cursor.fetchone()
         return row

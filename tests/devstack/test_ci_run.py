@@ -16,11 +16,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-LANE_VARIABLES = ("HEADCOUNT_EMBEDDED", "HEADCOUNT_DATA_DIR", "PREPARED_QUERIES", "PYTHON313")
+LANE_VARIABLES = (
+    "HEADCOUNT_EMBEDDED",
+    "HEADCOUNT_DATA_DIR",
+    "PREPARED_QUERIES",
+    "DB_PREPARED_STATEMENTS",
+    "PYTHON313",
+)
 
 FAKE_MAKE = """#!/usr/bin/env bash
-echo "make $* | db=${DATABASE_URL:-} redis=${REDIS_URL:-} embedded=${HEADCOUNT_EMBEDDED:-}" \
-  >>"$CALLS"
+echo "make $* | db=${DATABASE_URL:-} redis=${REDIS_URL:-}\
+ plain=${PREPARED_QUERIES:-}${DB_PREPARED_STATEMENTS:-} embedded=${HEADCOUNT_EMBEDDED:-}" >>"$CALLS"
 echo "ran make $1"
 case "$1" in "$FAIL") echo "what $1 said when it failed"; exit 3 ;; esac
 """
@@ -64,22 +70,28 @@ def test_every_step_runs_and_each_lane_has_servers_of_its_own(tmp_path: Path) ->
     assert result.returncode == 0, result.stdout + result.stderr
     by_target = {call.split()[1]: call for call in calls}
     expected = {"install", "lock-check", "doctor", "lint", "typecheck", "migrations-check"}
-    assert expected | {"test", "test-unprepared"} <= set(by_target)
+    assert expected | {"test"} <= set(by_target)
     (suite,) = (c for c in calls if c.startswith("make test ARGS=") and "--durations" in c)
+    # The suite as the product runs (compiled queries, prepared statements), in a fresh
+    # test database: a kept one may hold what an interrupted run committed.
+    assert "--create-db" in suite
     assert suite.endswith(
-        "| db=postgres://postgres@127.0.0.1:5432/ci_probe redis=redis://127.0.0.1:6379/7 embedded="
+        "| db=postgres://postgres@127.0.0.1:5432/ci_probe redis=redis://127.0.0.1:6379/7"
+        " plain= embedded="
     )
+    # The embedded servers' run is also the plain-Django one.
     (embedded,) = (c for c in calls if c.startswith("make test ARGS=") and c.endswith("=1"))
     assert "--ignore=tests/browser" in embedded
-    # `make test-unprepared` and Python 3.13 run beside the suite: the next database and Redis.
+    assert "plain=00 embedded=1" in embedded
+    # Python 3.13 runs beside the suite: the next database and Redis.
     for call in calls:
-        if "test-unprepared" in call or "VENV=.venv-3.13" in call:
+        if "VENV=.venv-3.13" in call:
             assert "db=postgres://postgres@127.0.0.1:5432/ci_probe_checks" in call
             assert "redis=redis://127.0.0.1:6379/8" in call
     assert "Steps (seconds, exit status)" in result.stdout
 
 
-@pytest.mark.parametrize("failing", ["typecheck", "test-unprepared"])
+@pytest.mark.parametrize("failing", ["typecheck", "migrations-check"])
 def test_a_failing_step_fails_the_run_shows_its_output_and_the_other_lanes_finish(
     tmp_path: Path, failing: str
 ) -> None:

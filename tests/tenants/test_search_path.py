@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 from unittest import mock
 
+import psycopg
 import pytest
 from django.db import connection, connections, transaction
 from django.test import Client
@@ -27,9 +28,9 @@ def _current_search_path() -> str:
 @contextmanager
 def statements_sent() -> Iterator[list[str]]:
     """Every statement sent to PostgreSQL in the block, SETs included (django-tenants sends
-    them on the driver's cursor, which Django's query capture does not see)."""
-    connection.ensure_connection()
-    cursor_class: Any = connection.connection.cursor_factory
+    them on the driver's cursor, which Django's query capture does not see), through either
+    of psycopg's cursors (client-side binding, or server-side for prepared statements)."""
+    cursor_class: Any = psycopg.Cursor
     sent: list[str] = []
     original = cursor_class.execute
 
