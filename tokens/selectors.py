@@ -104,10 +104,10 @@ def basic_read(username: str, secret: str) -> CredentialRead | None:
 def credential_for_bearer(token: str, read: CredentialRead | None = None) -> Credential | None:
     """The (not revoked) credential this Bearer token belongs to, or None. A malformed token
     costs no database query, nor does one `read` with the route."""
+    if read is not None and read.answers(token):
+        return _not_revoked(read.found)  # routing read it: `bearer_read` checked its form
     if not secrets.is_well_formed(token, secrets.BEARER_PREFIX):
         return None
-    if read is not None and read.answers(token):
-        return _not_revoked(read.found)
     found = _TOKEN_BY_HASH(secrets.hash_secret(token))
     return found[0] if found else None
 

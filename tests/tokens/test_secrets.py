@@ -36,6 +36,15 @@ def test_garbage_is_not_well_formed(candidate: str) -> None:
     assert not secrets.is_well_formed(candidate, secrets.BEARER_PREFIX)
 
 
+@pytest.mark.parametrize("character", ["٣", "é", "ǅ", "_", " "])
+def test_a_body_outside_ascii_letters_and_digits_is_not_well_formed(character: str) -> None:
+    # Other scripts' digits and letters count as alphanumeric in Python; never in a token,
+    # and never an error (the checksum reads the body as ASCII).
+    body = "a" * 31 + character
+
+    assert not secrets.is_well_formed(f"hct_{body}ABCDEF", secrets.BEARER_PREFIX)
+
+
 def test_hash_is_sha256_hex_and_matches_only_its_secret() -> None:
     token = secrets.generate_secret(secrets.BEARER_PREFIX)
     other = secrets.generate_secret(secrets.BEARER_PREFIX)
