@@ -12,7 +12,7 @@ import uuid
 
 from django.db import models
 from django.db.models import F, Func, Q, Value
-from django.db.models.functions import Lower
+from django.db.models.functions import Collate, Lower
 
 # Members per bucket of `Member.seq` values (bucket = seq // MEMBER_BUCKET_SIZE). The same
 # number is written in the triggers of migration 0005; change both or neither.
@@ -108,15 +108,13 @@ class Member(models.Model):
             models.Index(Lower("display_name"), name="member_display_name_ci"),
             models.Index(Lower("given_name"), name="member_given_name_ci"),
             models.Index(Lower("family_name"), name="member_family_name_ci"),
-            models.Index(fields=["primary_email"], name="member_primary_email"),
             # Prefix search on the portal's Members page: LIKE 'abc%' needs a pattern opclass.
             # The lower(user_name) and lower(display_name) ones are in migration 0002 (SQL):
             # Django renders an opclass on an expression index with a syntax PostgreSQL refuses.
-            models.Index(
-                fields=["primary_email"],
-                opclasses=["varchar_pattern_ops"],
-                name="member_email_prefix",
-            ),
+            # Those two stay beside the default-opclass indexes that SCIM's sortBy reads; only
+            # the portal reads the email, so one index in byte order (COLLATE "C") serves both
+            # its sort and its prefix match (directory.portal_selectors.MEMBER_EMAIL).
+            models.Index(Collate("primary_email", "C"), name="member_email"),
             models.Index(fields=["updated_at"], name="member_updated_at"),
             # The Members page's search: a trigram index in migration 0008 (SQL). Its sorts
             # read the indexes above (ties on name or email sorted by seq as they come).
