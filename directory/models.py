@@ -12,7 +12,7 @@ import uuid
 
 from django.db import models
 from django.db.models import F, Func, Q, Value
-from django.db.models.functions import Lower
+from django.db.models.functions import Collate, Lower
 
 # Members per bucket of `Member.seq` values (bucket = seq // MEMBER_BUCKET_SIZE). The same
 # number is written in the triggers of migration 0005; change both or neither.
@@ -68,8 +68,14 @@ class Member(models.Model):
     family_name = models.CharField(max_length=255, blank=True)
     # Lower-cased primary email (or the first one), for `emails eq` lookups and the portal.
     primary_email = models.CharField(max_length=320, blank=True)
+    # Indexed by `member_manager`, only where set: most writes name no manager.
     manager = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reports"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reports",
+        db_index=False,
     )
     # The manager as the IdP named them (an id or a userName) while no such member exists yet;
     # resolved into `manager` when that member is created.
@@ -102,20 +108,23 @@ class Member(models.Model):
             models.Index(Lower("display_name"), name="member_display_name_ci"),
             models.Index(Lower("given_name"), name="member_given_name_ci"),
             models.Index(Lower("family_name"), name="member_family_name_ci"),
-            models.Index(fields=["primary_email"], name="member_primary_email"),
             # Prefix search on the portal's Members page: LIKE 'abc%' needs a pattern opclass.
             # The lower(user_name) and lower(display_name) ones are in migration 0002 (SQL):
             # Django renders an opclass on an expression index with a syntax PostgreSQL refuses.
-            models.Index(
-                fields=["primary_email"],
-                opclasses=["varchar_pattern_ops"],
-                name="member_email_prefix",
-            ),
+            # Those two stay beside the default-opclass indexes that SCIM's sortBy reads; only
+            # the portal reads the email, so one index in byte order (COLLATE "C") serves both
+            # its sort and its prefix match (directory.portal_selectors.MEMBER_EMAIL).
+            models.Index(Collate("primary_email", "C"), name="member_email"),
             models.Index(fields=["updated_at"], name="member_updated_at"),
             # The Members page's search: a trigram index in migration 0008 (SQL). Its sorts
             # read the indexes above (ties on name or email sorted by seq as they come).
             models.Index(
                 fields=["manager_ref"], condition=~Q(manager_ref=""), name="member_pending_manager"
+            ),
+            # A member's reports, `manager.value eq` and the SET NULL of a deleted manager's
+            # reports all name a manager: a member without one needs no entry.
+            models.Index(
+                fields=["manager"], condition=Q(manager__isnull=False), name="member_manager"
             ),
             # The Members page's exact filters. The value leads, so one index also lists the
             # distinct values (a skip scan: one probe per value, not a read of every member);
@@ -156,7 +165,10 @@ class MemberValue(models.Model):
     """One value of a multi-valued attribute (emails, phoneNumbers, addresses …), so filters
     such as `emails[type eq "work" and value co "@acme"]` run as indexed SQL."""
 
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="values")
+    # Read (and cascaded) through `membervalue_member`, which leads with member_id.
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="values", db_index=False
+    )
     attribute = models.CharField(max_length=32)
     item = models.JSONField()
     value_lower = models.CharField(max_length=1024, blank=True)
@@ -201,8 +213,14 @@ class ProvisioningEvent(models.Model):
     request_body = models.JSONField(null=True, blank=True)
     # A retry from the log (directory/retry.py) is a new row pointing at the failure it
     # replayed; a retention purge of the original leaves the retry standing.
+    # Indexed by `provisioning_retry_of`, only where set: almost no row is a retry.
     retry_of = models.ForeignKey(
-        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="retries"
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="retries",
+        db_index=False,
     )
     # Optional values a successful write left out because they had no one meaning:
     # [{"attribute", "sent" (cut short), "advice"}] (scim_protocol.user_input.DroppedValue).
@@ -232,6 +250,13 @@ class ProvisioningEvent(models.Model):
                 condition=Q(warnings__isnull=False),
                 name="provisioning_warned_recent",
             ),
+            # A row's retries, whether a failure was retried successfully, and the SET NULL
+            # when the retention purge deletes an original all name one row (retry_of = x).
+            models.Index(
+                fields=["retry_of"],
+                condition=Q(retry_of__isnull=False),
+                name="provisioning_retry_of",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -254,7 +279,12 @@ class WaitlistEntry(models.Model):
     display_name = models.CharField(max_length=255, blank=True)
     # The deactivated member a reactivation is for; gone with it when the IdP deletes it.
     member = models.ForeignKey(
-        Member, null=True, blank=True, on_delete=models.CASCADE, related_name="waiting"
+        Member,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="waiting",
+        db_index=False,  # waitlist_member
     )
     request = models.JSONField(default=dict)
     idp = models.CharField(max_length=200, blank=True)
@@ -310,8 +340,14 @@ class Group(models.Model):
 class Membership(models.Model):
     """A member holding a group's role."""
 
-    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="memberships")
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="memberships")
+    # Each read by the composite index that leads with it: group by membership_unique,
+    # member by membership_by_member.
+    group = models.ForeignKey(
+        Group, on_delete=models.CASCADE, related_name="memberships", db_index=False
+    )
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="memberships", db_index=False
+    )
     # `display` as the IdP sent it when adding the member; empty: the user's own name is shown.
     display = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

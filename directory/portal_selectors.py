@@ -16,7 +16,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count, F, Func, Q, QuerySet, TextField, Value, Window
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
-from django.db.models.functions import Coalesce, Lower, NullIf, TruncDate
+from django.db.models.functions import Coalesce, Collate, Lower, NullIf, TruncDate
 from django.db.models.lookups import Contains, Exact, StartsWith
 from django.utils import timezone
 
@@ -86,13 +86,18 @@ def member_search_text() -> Func:
 # match the start of userName, displayName or email through the prefix indexes instead.
 TRIGRAM_MIN_LENGTH = 3
 
+# The email as its index (member_email) holds it: stored folded, compared in byte order, so
+# the one index serves both the email sort and the prefix match under any database collation
+# (LIKE 'ab%' reads a B-tree only in C collation or with a pattern opclass).
+MEMBER_EMAIL = Collate(F("primary_email"), "C")
+
 # Sort key → ORDER BY, each served by an index that ends in a unique column (stable pages).
 # "status" ascending lists deactivated members first: the (active, seq) index's own order.
 MEMBER_SORTS: dict[str, tuple[Any, ...]] = {
     "created": (F("created_at"), F("id")),
     "name": (Lower("display_name"), F("seq")),
     "userName": (Lower("user_name"),),
-    "email": (F("primary_email"), F("seq")),
+    "email": (MEMBER_EMAIL, F("seq")),
     "status": (F("active"), F("seq")),
 }
 
@@ -128,8 +133,7 @@ def _members_matching(query: str, state: str, department: str, title: str) -> Qu
         members = members.filter(
             Q(StartsWith(Lower("user_name"), prefix))
             | Q(StartsWith(Lower("display_name"), prefix))
-            # primary_email is stored folded.
-            | Q(StartsWith("primary_email", prefix))
+            | Q(StartsWith(MEMBER_EMAIL, prefix))
         )
     if state in MEMBER_STATES:
         members = members.filter(active=state == "active")

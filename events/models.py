@@ -18,7 +18,9 @@ from django.db import models
 class ChangeEvent(models.Model):
     # The per-company position: 1, 2, 3 … with no gaps, in commit order (events.outbox).
     seq = models.BigIntegerField(primary_key=True)
-    id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # No index: nothing reads the outbox by id (readers follow seq), and the feed's unique
+    # index on FeedEvent.id still refuses a repeated id.
+    id = models.UUIDField(default=uuid.uuid4, editable=False)
     type = models.CharField(max_length=64)
     occurred_at = models.DateTimeField()
     resource_type = models.CharField(max_length=16)  # User, Group, Company
