@@ -35,7 +35,7 @@ class _PreparingCursor(ServerBindingCursor):
     tests' query capture read) only for statements it does not prepare."""
 
     def _send_query_prepared(self, name: bytes, pgq: Any, **kwargs: Any) -> None:
-        super()._send_query_prepared(name, pgq, **kwargs)
+        super()._send_query_prepared(name, pgq, **kwargs)  # type: ignore[misc]  # psycopg's, untyped in the stubs
         self._query = pgq
 
 
