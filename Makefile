@@ -53,9 +53,10 @@ doctor:
 test: install
 	$(PY) -m devstack.test $(ARGS)
 
-## The suites that reach the prepared queries again, with them switched off (plain Django).
+## The suites that reach the prepared queries and the bound write statements again, with both
+## switched off (plain Django).
 test-unprepared: install
-	PREPARED_QUERIES=0 $(PY) -m devstack.test tests/scim tests/tokens tests/infra \
+	PREPARED_QUERIES=0 BOUND_WRITES=0 $(PY) -m devstack.test tests/scim tests/tokens tests/infra \
 	  tests/security/test_isolation_matrix.py -p no:cacheprovider -q $(ARGS)
 
 ## Write docs/connect-<idp>.md from the portal's set-up guides (provisioning_ui/guides/*.toml).

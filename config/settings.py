@@ -134,6 +134,10 @@ DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
 # The few statements every SCIM request runs are compiled once per process
 # (infra/prepared_query.py); 0 runs them as plain Django querysets (tests both ways).
 PREPARED_QUERIES = env_bool("PREPARED_QUERIES", True)
+# The constant statements of a SCIM write send their values as bind parameters and are
+# prepared per connection (infra/bound_statements.py); 0 binds them on the client as every
+# other statement (tests both ways; needed behind a pooler that drops prepared statements).
+BOUND_WRITES = env_bool("BOUND_WRITES", True)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -10,11 +10,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from directory.models import ProvisioningEvent
 from events.outbox import Along
+from infra.bound_statements import bound_cursor
 from scim_protocol.errors import ScimError
 from scim_protocol.readings import Reading
 from scim_protocol.redaction import Redacted, redact_operations, redact_resource, scrub
@@ -147,7 +148,7 @@ def ledger_success(
 
 
 def _execute(statement: Along) -> None:
-    with connection.cursor() as cursor:
+    with bound_cursor() as cursor:
         cursor.execute(statement.sql, statement.params)
 
 
@@ -216,6 +217,20 @@ class LedgerEntry:
         detail: str = "",
     ) -> None:
         self.subject = subject
+        self.succeeding(subject, status, warnings=warnings, normalised=normalised, detail=detail)
+
+    def succeeding(
+        self,
+        subject: Subject,
+        status: int,
+        *,
+        warnings: Sequence[DroppedValue] = (),
+        normalised: Sequence[Reading] = (),
+        detail: str = "",
+    ) -> None:
+        """`succeeded`, said before the write's own statements run, so that its row is built
+        before the write takes its hot locks: a failure after it is still recorded with the
+        subject the call was about (a refused create has no id)."""
         self._success = success_row(
             self.operation,
             subject,
