@@ -37,8 +37,8 @@ from typing import Any
 
 import psycopg
 from django.conf import settings
-from django.db import connection
-from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.backends.utils import CursorWrapper
 
 
 class _PreparingCursor(psycopg.Cursor[Any]):
@@ -70,12 +70,13 @@ def bound_cursor() -> CursorWrapper:
     statements are bound on the server and prepared (see the module docstring); with
     BOUND_WRITES off, `connection.cursor()`. Use as a context manager, for constant SQL only:
     each distinct text becomes a prepared statement of the connection."""
-    # connection.cursor() first: it connects, checks a kept connection and sends the
-    # company's `SET search_path` when it changed (django-tenants), as for any statement.
-    plain = connection.cursor()
-    if not settings.BOUND_WRITES:
-        return plain
-    plain.close()
-    raw = _PreparingCursor(connection.connection)
-    wrapper = CursorDebugWrapper if connection.queries_logged else CursorWrapper
-    return wrapper(raw, connection)
+    db = connections[DEFAULT_DB_ALIAS]
+    # Django's own cursor first: it connects, checks a kept connection and sends the
+    # company's `SET search_path` when it changed (django-tenants), as for any statement,
+    # and wraps the cursor (execute_wrapper hooks, query capture, error mapping). Its
+    # client-binding cursor is then swapped for one that binds on the server.
+    wrapper = db.cursor()
+    if settings.BOUND_WRITES:
+        wrapper.cursor.close()
+        wrapper.cursor = _PreparingCursor(db.connection)
+    return wrapper
