@@ -131,14 +131,16 @@ DATABASES: dict[str, dict[str, Any]] = {
 DB_HEALTH_CHECK_BY_FIRST_READ = env_bool("DB_HEALTH_CHECK_BY_FIRST_READ", True)
 DATABASES["default"].setdefault("OPTIONS", {})
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
-# The statements every SCIM request repeats are prepared on each connection after a few runs
-# (tenants/postgresql_backend `statements_prepared`); 0 sends them as Django does, parsed and
-# planned every time (tests both ways). Behind pgbouncer, session pooling keeps them.
+# The statements every SCIM request repeats (routing, the compiled queries, a write's own
+# statements) are bound on the server and prepared on each connection after a few runs
+# (tenants/postgresql_backend `statements_prepared`); 0 sends them as Django sends every
+# statement, parsed and planned each time (tests both ways; CI's embedded lane runs off).
+# Behind pgbouncer, session pooling keeps prepared statements (docs/scaling.md).
 DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", True)
-if DB_PREPARED_STATEMENTS:
-    # psycopg's default; Django turns preparing off unless OPTIONS asks for it. Only cursors
-    # binding on the server prepare: Django's usual cursors never do.
-    DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", 5)
+# psycopg's threshold; Django turns preparing off unless OPTIONS asks for it. Only cursors
+# binding on the server prepare (the ones above, and only with the switch on): Django's
+# usual client-binding cursors never do.
+DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", 5)
 # The few statements every SCIM request runs are compiled once per process
 # (infra/prepared_query.py); 0 runs them as plain Django querysets (tests both ways).
 PREPARED_QUERIES = env_bool("PREPARED_QUERIES", True)

@@ -14,7 +14,7 @@ from django.db import connection
 from directory.ledger import CallContext, LedgerEntry, Subject
 from directory.models import Group, Member
 from directory.selectors import GroupRef
-from events.outbox import EventType, NewEvent, Origin, emit
+from events.outbox import Emission, EventType, NewEvent, Origin, emission, emit
 from scim_protocol.group_resource import group_to_scim, user_groups
 from scim_protocol.schema import ENTERPRISE_USER
 from scim_protocol.user_resource import user_to_scim
@@ -64,8 +64,14 @@ def _user_event(kind: str, member: Member, data: Any, changed: Sequence[str] = (
     )
 
 
-def user_created(company: Company, member: Member, entry: LedgerEntry) -> None:
-    _emit([_user_event(EventType.USER_CREATED, member, _user_resource(company, member, []))], entry)
+def user_created(company: Company, member: Member, entry: LedgerEntry) -> Emission:
+    """user.created with the ledger's success row (`entry.succeeded` first), built for the
+    caller to run after its last write: member_create builds it before the seat lock."""
+    event = _user_event(EventType.USER_CREATED, member, _user_resource(company, member, []))
+    built = emission([event], origin=_origin(entry.context), along=entry.take_success())
+    if built is None:  # never: there is an event
+        raise AssertionError("user_created(): no statement for its event")
+    return built
 
 
 def changed_attributes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:

@@ -147,7 +147,7 @@ def ledger_success(
 
 
 def _execute(statement: Along) -> None:
-    with connection.cursor() as cursor:
+    with connection.prepared_cursor() as cursor:  # type: ignore[attr-defined]
         cursor.execute(statement.sql, statement.params)
 
 
@@ -216,6 +216,20 @@ class LedgerEntry:
         detail: str = "",
     ) -> None:
         self.subject = subject
+        self.succeeding(subject, status, warnings=warnings, normalised=normalised, detail=detail)
+
+    def succeeding(
+        self,
+        subject: Subject,
+        status: int,
+        *,
+        warnings: Sequence[DroppedValue] = (),
+        normalised: Sequence[Reading] = (),
+        detail: str = "",
+    ) -> None:
+        """`succeeded`, said before the write's own statements run, so that its row is built
+        before the write takes its hot locks: a failure after it is still recorded with the
+        subject the call was about (a refused create has no id)."""
         self._success = success_row(
             self.operation,
             subject,

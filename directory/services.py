@@ -90,6 +90,13 @@ def member_create(*, company: Company, payload: Any, context: CallContext) -> Me
         # the seat lock (the company's row), then the position index's bucket row and the new
         # userName's index entry, as in member_delete and updates.
         waiting = members_waiting_for(member.id, member.user_name)
+        # What the create records (its ledger row, its event with the rendered resource) is
+        # built before the seat lock: from there to the commit the company's other writers
+        # wait, so only the statements run in between.
+        entry.succeeding(
+            _subject(member), 201, warnings=normalized.dropped, normalised=normalized.readings
+        )
+        created = change_events.user_created(company, member, entry)
         if member.active:
             try:
                 seats_take(company)
@@ -108,10 +115,7 @@ def member_create(*, company: Company, payload: Any, context: CallContext) -> Me
             waitlist_forget(user_name=member.user_name, external_id=member.external_id or "")
         _write(member, insert=True, values=True)
         _adopt(member, waiting)
-        entry.succeeded(
-            _subject(member), 201, warnings=normalized.dropped, normalised=normalized.readings
-        )
-        change_events.user_created(company, member, entry)
+        created.run()
     return member
 
 
@@ -535,7 +539,7 @@ def _write(member: Member, *, insert: bool, values: bool) -> None:
                 "external_id": f'A user with externalId "{member.external_id}" already exists.',
             }
         ),
-        connection.cursor() as cursor,
+        connection.prepared_cursor() as cursor,  # type: ignore[attr-defined]
     ):
         cursor.execute(sql, params)
         written = cursor.fetchone()

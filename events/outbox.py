@@ -15,8 +15,11 @@ locked until the write commits, so:
 The write's own last row (the provisioning ledger's success row) can ride in the same
 statement (`Along`), which saves a round trip per write.
 
-Company-level events (SCIM switched, credentials) may be written from `public`: tables are
-named with their schema, never through `search_path`.
+Company-level events (SCIM switched, credentials) may be written from `public`: there the
+outbox is named with its schema. Events of the connection's own company (every SCIM write)
+name it through the `search_path` instead, so the statement's text is the same for every
+company and is sent bound and prepared (`connection.prepared_cursor()`): one prepared statement
+per connection, not one per company served.
 """
 
 from __future__ import annotations
@@ -137,6 +140,26 @@ FROM unnest(
 """
 
 
+@dataclass(frozen=True)
+class Emission:
+    """`emit`'s statement, built: the events' values rendered and the SQL chosen. A write
+    builds it before it takes its hot locks and runs it after its last write, so the
+    rendering is not done while the company's other writers wait."""
+
+    sql: str
+    params: dict[str, Any]
+    # The connection's own company: constant SQL, sent bound and prepared.
+    bound: bool
+
+    def run(self) -> None:
+        """Write the events (and the `along` row). Raises RuntimeError outside a
+        transaction, where the events could outlive a failed change."""
+        if not connection.in_atomic_block:
+            raise RuntimeError("emit() runs inside the transaction of the change it records.")
+        with connection.prepared_cursor() if self.bound else connection.cursor() as cursor:  # type: ignore[attr-defined]
+            cursor.execute(self.sql, self.params)
+
+
 def emit(
     events: Sequence[NewEvent],
     *,
@@ -150,12 +173,23 @@ def emit(
     RuntimeError outside a transaction, where the events could outlive a failed change, and
     ValueError when `along` has no events to go with (run it on its own then) or reuses a
     parameter name."""
+    if (built := emission(events, origin=origin, schema_name=schema_name, along=along)) is not None:
+        built.run()
+
+
+def emission(
+    events: Sequence[NewEvent],
+    *,
+    origin: Origin,
+    schema_name: str | None = None,
+    along: Along | None = None,
+) -> Emission | None:
+    """What `emit` runs, built for `Emission.run` to write later in the same company and
+    transaction; None when there are no events. Raises ValueError as `emit` does."""
     if not events:
         if along is not None:
             raise ValueError("emit(): no events for the statement `along` to ride with.")
-        return
-    if not connection.in_atomic_block:
-        raise RuntimeError("emit() runs inside the transaction of the change it records.")
+        return None
     # django-tenants' connection knows the schema it serves (the company of the request).
     schema: str = schema_name or connection.schema_name  # type: ignore[attr-defined]
     params: dict[str, Any] = {
@@ -182,8 +216,8 @@ def emit(
             raise ValueError(f"emit(): `along` reuses the parameter(s) {sorted(clash)}.")
         params.update(along.params)
         prefix = f"along AS ({along.sql}),\n"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _EMIT_SQL.format(along=prefix, table=f"{_quoted(schema)}.events_changeevent"),
-            params,
-        )
+    # The connection's own company: its outbox is the first `events_changeevent` on the
+    # search_path (company schemas only have one), and the text stays constant.
+    own = schema == connection.schema_name  # type: ignore[attr-defined]
+    table = "events_changeevent" if own else f"{_quoted(schema)}.events_changeevent"
+    return Emission(_EMIT_SQL.format(along=prefix, table=table), params, bound=own)
