@@ -15,10 +15,14 @@ from devstack.services import resolve
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# How long pytest gets to run its teardown (live servers, workers, browsers) once stopped.
+TEARDOWN_SECONDS = 30
+
+
 def _exit_on_sigterm(signum: int, frame: object) -> None:
     # CI and process managers stop a run with SIGTERM, whose default ends the process on the
-    # spot: exit through `finally` instead, so embedded servers this run started stop with it
-    # rather than outliving it (and the suite it was running is killed, not orphaned).
+    # spot: exit through `finally` instead, so the suite is stopped as Ctrl-C stops it and
+    # the embedded servers this run started stop with it rather than outliving it.
     raise SystemExit(128 + signum)
 
 
@@ -43,10 +47,29 @@ def main(argv: list[str]) -> int:
     }
     for note in services.notes:
         print(f"· {note}", flush=True)
+    suite = subprocess.Popen([sys.executable, "-m", "pytest", *argv], cwd=ROOT, env=env)  # noqa: S603
     try:
-        return subprocess.call([sys.executable, "-m", "pytest", *argv], cwd=ROOT, env=env)  # noqa: S603
+        return suite.wait()
+    except KeyboardInterrupt:
+        # Ctrl-C reached pytest too (the terminal signals the whole group): let it tear down.
+        _wait_or_kill(suite)
+        raise
+    except SystemExit:
+        # SIGTERM (above): stop pytest as Ctrl-C would, so it tears its fixtures down (the
+        # gunicorn servers, Celery workers and browsers it started) before it exits.
+        suite.send_signal(signal.SIGINT)
+        _wait_or_kill(suite)
+        raise
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut the stop short
         services.stop()
+
+
+def _wait_or_kill(suite: subprocess.Popen[bytes]) -> None:
+    try:
+        suite.wait(TEARDOWN_SECONDS)
+    except subprocess.TimeoutExpired:
+        suite.kill()
 
 
 if __name__ == "__main__":

@@ -10,7 +10,11 @@ another index does not answer as well:
 
 The automatic indexes are dropped by name (the same in every company schema: Django derives
 it from the table and column). Not through AlterField alone: on a foreign key it drops and
-re-adds the constraint, which reads every row of the table again in every company."""
+re-adds the constraint, which reads every row of the table again in every company.
+
+The partial indexes are built before the automatic ones go: a DROP INDEX holds the table's
+exclusive lock to the end of the migration's transaction, so builds after it would keep
+every read of the table waiting too."""
 
 import django.db.models.deletion
 from django.db import migrations, models
@@ -34,6 +38,22 @@ class Migration(migrations.Migration):
     dependencies = [("directory", "0015_member_filter_indexes_cut")]
 
     operations = [
+        migrations.AddIndex(
+            model_name="member",
+            index=models.Index(
+                condition=models.Q(("manager__isnull", False)),
+                fields=["manager"],
+                name="member_manager",
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="provisioningevent",
+            index=models.Index(
+                condition=models.Q(("retry_of__isnull", False)),
+                fields=["retry_of"],
+                name="provisioning_retry_of",
+            ),
+        ),
         migrations.SeparateDatabaseAndState(
             state_operations=[
                 migrations.AlterField(
@@ -110,21 +130,5 @@ class Migration(migrations.Migration):
                 )
                 for index, table, column in _AUTOMATIC
             ],
-        ),
-        migrations.AddIndex(
-            model_name="member",
-            index=models.Index(
-                condition=models.Q(("manager__isnull", False)),
-                fields=["manager"],
-                name="member_manager",
-            ),
-        ),
-        migrations.AddIndex(
-            model_name="provisioningevent",
-            index=models.Index(
-                condition=models.Q(("retry_of__isnull", False)),
-                fields=["retry_of"],
-                name="provisioning_retry_of",
-            ),
         ),
     ]

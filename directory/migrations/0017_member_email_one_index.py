@@ -13,10 +13,11 @@ class Migration(migrations.Migration):
     dependencies = [("directory", "0016_write_indexes_cut")]
 
     operations = [
-        migrations.RemoveIndex(model_name="member", name="member_primary_email"),
-        migrations.RemoveIndex(model_name="member", name="member_email_prefix"),
+        # Built first: the drops hold the table's exclusive lock to the end of the transaction.
         migrations.AddIndex(
             model_name="member",
             index=models.Index(Collate("primary_email", "C"), name="member_email"),
         ),
+        migrations.RemoveIndex(model_name="member", name="member_primary_email"),
+        migrations.RemoveIndex(model_name="member", name="member_email_prefix"),
     ]
