@@ -65,7 +65,7 @@ def _user_event(kind: str, member: Member, data: Any, changed: Sequence[str] = (
 
 
 def user_created(company: Company, member: Member, entry: LedgerEntry) -> Emission:
-    """user.created with the ledger's success row (`entry.succeeded` first), built for the
+    """user.created with the ledger's success row (`entry.succeeding` first), built for the
     caller to run after its last write: member_create builds it before the seat lock."""
     event = _user_event(EventType.USER_CREATED, member, _user_resource(company, member, []))
     built = emission([event], origin=_origin(entry.context), along=entry.take_success())
