@@ -272,23 +272,17 @@ def _callgrind_totals(prefix: Path) -> list[int]:
     return totals
 
 
-def prepare(env: dict[str, str], users: int, reseed: bool) -> dict[str, Any]:
+def prepare(env: dict[str, str], users: int) -> dict[str, Any]:
+    """Seed `cost-<users>` afresh on every run: the writes of an earlier run would otherwise
+    grow its tables and leave its deprovisioning brake tripped (a 503 for every PATCH)."""
     from bench.run import manage
 
     slug = f"cost-{users}"
     manage({**env, "DEBUG": "1"}, "migrate_schemas", "--noinput", "-v", "0")
-    exists = manage(
-        env,
-        "shell",
-        "-c",
-        f"from tenants.models import Company; print(Company.objects.filter(slug={slug!r}).exists())",
+    print(
+        manage(env, "bench_seed", "--company", slug, "--users", str(users), "--reset"),
+        flush=True,
     )
-    # `shell` may print a line of its own first (the objects it imported): read the last.
-    if reseed or exists.splitlines()[-1:] != ["True"]:
-        print(
-            manage(env, "bench_seed", "--company", slug, "--users", str(users), "--reset"),
-            flush=True,
-        )
     token = manage(env, "token_issue", "--company", slug, "--name", f"cost {time.time_ns()}")
     return {"slug": slug, "token": token, "users": users}
 
@@ -304,7 +298,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--instructions", action="store_true", help="also count instructions (callgrind)"
     )
-    parser.add_argument("--reseed", action="store_true")
+    # Kept so that older command lines still run: every run seeds afresh now.
+    parser.add_argument("--reseed", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--database", default="headcount_cost")
     parser.add_argument("--redis-index", type=int, default=3)
     parser.add_argument("--json", type=Path, help="also write the report here")
@@ -328,7 +323,7 @@ def main(argv: list[str]) -> int:
     )
     env = bench_env(services)
     with tempfile.TemporaryDirectory(prefix="bench-cost-") as scratch:
-        state = prepare(env, args.users, args.reseed)
+        state = prepare(env, args.users)
         state["out"] = str(Path(scratch) / "report.json")
         state_file = Path(scratch) / "state.json"
         state_file.write_text(json.dumps(state))
@@ -346,13 +341,17 @@ def main(argv: list[str]) -> int:
                 "--dump-line=no",
                 *command,
             ]
-        subprocess.run(
+        child = subprocess.run(
             command,
             cwd=ROOT,
             env=env,
-            check=True,
             stderr=subprocess.PIPE if args.instructions else None,
+            text=True,
         )
+        if child.returncode:
+            # valgrind's own lines start with ==pid==; the rest is why the child stopped.
+            said = [line for line in (child.stderr or "").splitlines() if not line.startswith("==")]
+            raise SystemExit("\n".join([*said[-20:], f"measuring failed ({child.returncode})"]))
         report = json.loads(Path(state["out"]).read_text())
         if args.instructions:
             totals = _callgrind_totals(prefix)
