@@ -22,13 +22,14 @@ from functools import partial
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from accounts.models import User
 from directory.models import ProvisioningEvent
+from infra.prepared_query import prepared_cursor
 from scim_protocol.errors import ScimError
 from tenants.models import Company, CompanyEvent
 
@@ -86,7 +87,7 @@ def deprovision_take(company: Company) -> None:
     the brake. Takes the seat lock until the transaction ends. Raises DeprovisioningHeld
     (nothing changed; the caller's transaction rolls back) when the brake holds it."""
     now = timezone.now()
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_TAKE_SQL, {"id": company.pk, "now": now})
         if cursor.rowcount:
             return

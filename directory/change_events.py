@@ -97,9 +97,27 @@ def user_updated(
 ) -> None:
     """user.deactivated / user.reactivated when `active` flipped, else user.updated; nothing
     when the write changed no attribute (an IdP re-sending the same user)."""
+    built = user_updating(company, member, roles, before=before, was_active=was_active, entry=entry)
+    if built is not None:
+        built.run()
+
+
+def user_updating(
+    company: Company,
+    member: Member,
+    roles: Sequence[GroupRef],
+    *,
+    before: dict[str, Any],
+    was_active: bool,
+    entry: LedgerEntry,
+) -> Emission | None:
+    """`user_updated`'s statement (with the ledger's success row, `entry.succeeding` first),
+    built from the member as the update will write it, for the caller to run after its last
+    write; None when the update changes no attribute (the ledger row is then written on its
+    own)."""
     changed = changed_attributes(before, member.attributes)
     if not changed:
-        return
+        return None
     if was_active and not member.active:
         kind = EventType.USER_DEACTIVATED
     elif member.active and not was_active:
@@ -107,7 +125,8 @@ def user_updated(
     else:
         kind = EventType.USER_UPDATED
     data = _user_resource(company, member, roles)
-    _emit([_user_event(kind, member, data, changed)], entry)
+    event = _user_event(kind, member, data, changed)
+    return emission([event], origin=_origin(entry.context), along=entry.take_success())
 
 
 def _deleted(kind: str, subject: Subject) -> NewEvent:

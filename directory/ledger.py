@@ -10,11 +10,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from directory.models import ProvisioningEvent
 from events.outbox import Along
+from infra.prepared_query import prepared_cursor
 from scim_protocol.errors import ScimError
 from scim_protocol.readings import Reading
 from scim_protocol.redaction import Redacted, redact_operations, redact_resource, scrub
@@ -147,7 +148,7 @@ def ledger_success(
 
 
 def _execute(statement: Along) -> None:
-    with connection.prepared_cursor() as cursor:  # type: ignore[attr-defined]
+    with prepared_cursor() as cursor:
         cursor.execute(statement.sql, statement.params)
 
 

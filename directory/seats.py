@@ -3,9 +3,9 @@ only under a row lock on that company (the seat lock), in the transaction of the
 
 from __future__ import annotations
 
-from django.db import connection
 from django.db.models import F
 
+from infra.prepared_query import prepared_cursor
 from scim_protocol.errors import ScimError
 from tenants.models import Company
 
@@ -29,7 +29,7 @@ def seats_take(company: Company, count: int = 1) -> None:
     """Take `count` seats for members becoming active. Locks the company row until the
     transaction ends, so concurrent creates cannot both take the last seat. Raises
     SeatLimitReached when the limit would be passed. Call inside a transaction."""
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_TAKE_SQL, {"id": company.pk, "count": count})
         if cursor.rowcount:
             return

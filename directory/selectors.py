@@ -18,7 +18,7 @@ from django.db.models.lookups import Exact
 
 from directory.errors import MemberNotFound
 from directory.models import MEMBER_BUCKET_SIZE, Member, MemberBucket
-from infra.prepared_query import PreparedQuery
+from infra.prepared_query import PreparedQuery, prepared_cursor
 
 # The columns of a list page of members, read without the ORM. Each row carries the
 # member's groups as "<id> <name>" strings, and its timestamps already in SCIM's form
@@ -279,7 +279,7 @@ def members_referenced(ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
     wanted = sorted(set(ids))
     if not wanted:
         return set()
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_REFERENCED_SQL, [wanted])
         return {row[0] for row in cursor.fetchall()}
 
@@ -288,7 +288,7 @@ def manager_named(reference: str, *, excluding: uuid.UUID, lock: bool) -> uuid.U
     """The id of the member that `reference` names as a manager (its id, or its userName
     folded as `folded` does), other than `excluding`; None when there is none. `lock` takes it
     FOR KEY SHARE, as `members_referenced` does."""
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             _MANAGER_SQL + (" FOR KEY SHARE" if lock else ""),
             {"by_id": parse_member_id(reference), "reference": reference, "own": excluding},
@@ -300,7 +300,7 @@ def manager_named(reference: str, *, excluding: uuid.UUID, lock: bool) -> uuid.U
 def members_waiting_for(member_id: uuid.UUID, user_name: str) -> list[uuid.UUID]:
     """Members whose manager was named (by this id, or by this userName as `folded` folds it)
     before such a member existed, locked FOR NO KEY UPDATE in id order."""
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             _WAITING_SQL, {"id": member_id, "id_text": str(member_id), "user_name": user_name}
         )
@@ -309,7 +309,7 @@ def members_waiting_for(member_id: uuid.UUID, user_name: str) -> list[uuid.UUID]
 
 def reports_of(member_id: uuid.UUID) -> list[uuid.UUID]:
     """The members whose manager is `member_id`, locked FOR NO KEY UPDATE in id order."""
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_REPORTS_SQL, [member_id])
         return [row[0] for row in cursor.fetchall()]
 

@@ -8,10 +8,11 @@ import json
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -45,6 +46,8 @@ from directory.waitlist import (
     waitlist_prepare,
     waitlisted,
 )
+from events.outbox import Emission
+from infra.prepared_query import prepared_cursor
 from scim_protocol import errors
 from scim_protocol.patch import apply_patch, patch_readings
 from scim_protocol.schema import ENTERPRISE_USER, USER
@@ -140,16 +143,22 @@ def member_replace(
         watch.entry = entry
         found = member_get_with_roles(member_id, for_update=True)
         member = found.member
-        before, was_active = member.attributes, member.active
         check_if_match(member.version, if_match, "user")
         normalized = normalized_user(payload, user_policy(company))
-        _update(company, member, normalized.resource, context)
-        entry.succeeded(
+        change = _update_prepare(company, member, normalized.resource)
+        entry.succeeding(
             _subject(member), 200, warnings=normalized.dropped, normalised=normalized.readings
         )
-        change_events.user_updated(
-            company, member, found.roles, before=before, was_active=was_active, entry=entry
+        # Its event and ledger row, built before the seat lock (as a create's).
+        recording = change_events.user_updating(
+            company,
+            member,
+            found.roles,
+            before=change.before,
+            was_active=change.was_active,
+            entry=entry,
         )
+        _update_write(company, member, change, context, recording)
     return found
 
 
@@ -174,20 +183,26 @@ def member_patch(
         found = member_get_with_roles(member_id, for_update=True)
         member = found.member
         entry.subject = _subject(member)
-        before, was_active = member.attributes, member.active
         check_if_match(member.version, if_match, "user")
         patched = apply_patch(copy.deepcopy(member.attributes), operations, USER)
         normalized = normalized_user(patched, user_policy(company), default_active=False)
-        _update(company, member, normalized.resource, context)
-        entry.succeeded(
+        change = _update_prepare(company, member, normalized.resource)
+        entry.succeeding(
             _subject(member),
             200,
             warnings=normalized.dropped,
             normalised=patch_readings(operations, USER) + normalized.readings,
         )
-        change_events.user_updated(
-            company, member, found.roles, before=before, was_active=was_active, entry=entry
+        # Its event and ledger row, built before the seat lock (as a create's).
+        recording = change_events.user_updating(
+            company,
+            member,
+            found.roles,
+            before=change.before,
+            was_active=change.was_active,
+            entry=entry,
         )
+        _update_write(company, member, change, context, recording)
     return found
 
 
@@ -238,7 +253,8 @@ def _deactivate_on_delete(
     check_if_match(member.version, if_match, "user")
     before, was_active = member.attributes, member.active
     if member.active:
-        _update(company, member, {**member.attributes, "active": False}, context)
+        change = _update_prepare(company, member, {**member.attributes, "active": False})
+        _update_write(company, member, change, context)
     entry.succeeded(
         _subject(member),
         204,
@@ -352,12 +368,23 @@ def _named(user_name: str) -> QuerySet[Member]:
     )
 
 
-def _update(
-    company: Company, member: Member, resource: dict[str, Any], context: CallContext
-) -> None:
-    was_active = member.active
+@dataclass
+class _Change:
+    """An update worked out (`_update_prepare`) and not yet written (`_update_write`)."""
+
+    was_active: bool
+    before: dict[str, Any]
+    waiting: list[uuid.UUID]
+    values_changed: bool
+
+
+def _update_prepare(company: Company, member: Member, resource: dict[str, Any]) -> _Change:
+    """Check `resource` against the company's rules and put it on `member` (not written):
+    its row is locked, and the reports waiting for a new userName are locked too, before the
+    seat lock (directory.selectors' lock order). Raises Mutability (userName immutable) and
+    InvalidValue (a manager reference naming the member)."""
+    was_active, before = member.active, member.attributes
     old_user_name = member.user_name
-    old_values = _multi_valued(member.attributes)
     # Renamed as the unique index sees it (the database's folding), not as Python lowers.
     renamed = not same_when_folded(resource["userName"], old_user_name)
     if company.username_immutable and renamed:
@@ -368,21 +395,45 @@ def _update(
     _apply(member, resource)
     _link_manager(member, resource, current=current_manager)
     waiting = members_waiting_for(member.id, member.user_name) if renamed else []
+    member.version += 1
+    member.updated_at = timezone.now()
+    return _Change(
+        was_active=was_active,
+        before=before,
+        waiting=waiting,
+        # The searchable copies of emails, phone numbers… are rewritten only when those
+        # changed (not on the deactivations and reactivations that most updates are).
+        values_changed=_multi_valued(resource) != _multi_valued(before),
+    )
+
+
+def _update_write(
+    company: Company,
+    member: Member,
+    change: _Change,
+    context: CallContext,
+    recording: Emission | None = None,
+) -> None:
+    """Write a prepared update: the seat lock when `active` flips (the brake counts a
+    deactivation; the head of the seat waitlist is provisioned into the freed seat), the
+    member's row, the waiting reports' adoption, then `recording` (its event and ledger row,
+    built before the seat lock: from there to the commit the company's other writers wait).
+    Raises SeatLimitReached (a waitlisted reactivation) and DeprovisioningHeld."""
     # The seat lock (the company's row) before writing the new userName: a create takes it
     # before inserting one, so a rename racing a create of the same name cannot deadlock.
     prepared: Prepared | None = None
-    if member.active and not was_active:
+    if member.active and not change.was_active:
         try:
             seats_take(company)
         except SeatLimitReached as full:
             raise waitlisted(
                 full,
                 operation="reactivate",
-                resource=resource,
+                resource=member.attributes,
                 member_id=member.id,
                 idp=context.idp,
             ) from None
-    elif was_active and not member.active:
+    elif change.was_active and not member.active:
         # The head of the seat waitlist is prepared before the seat lock (lock order); the
         # brake may hold the deactivation (503, nothing changed).
         prepared = waitlist_prepare(1)
@@ -390,14 +441,12 @@ def _update(
     elif not member.active:
         # Still deactivated: the IdP no longer wants a reactivation that was waiting.
         waitlist_forget(member_id=member.id)
-    member.version += 1
-    member.updated_at = timezone.now()
-    # The searchable copies of emails, phone numbers… are rewritten only when those changed
-    # (not on the deactivations and reactivations that most updates are).
-    _write(member, insert=False, values=_multi_valued(resource) != old_values)
-    _adopt(member, waiting)
+    _write(member, insert=False, values=change.values_changed)
+    _adopt(member, change.waiting)
     if prepared is not None:
         waitlist_drain(company, prepared, _provision_waiting)
+    if recording is not None:
+        recording.run()
 
 
 def _multi_valued(resource: dict[str, Any]) -> list[Any]:
@@ -448,7 +497,7 @@ def _adopt(member: Member, waiting: list[uuid.UUID]) -> None:
     """The members whose manager was named (by id or userName) before this member existed,
     found and locked by `members_waiting_for`, now point at it."""
     if waiting:
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(_ADOPT_SQL, [member.id, waiting])
 
 
@@ -487,10 +536,9 @@ gone AS (
 ),
 searchable AS (
     INSERT INTO directory_membervalue (member_id, attribute, item, value_lower, type_lower)
-    SELECT %(id)s, v.attribute, v.item::jsonb, left(lower(v.value), 1024),
-        left(lower(v.type), 64)
-    FROM unnest(%(attribute)s::text[], %(item)s::text[], %(value)s::text[], %(type)s::text[])
-        AS v(attribute, item, value, type)
+    SELECT %(id)s, v.doc->>'attribute', v.doc->'item', left(lower(v.doc->>'value'), 1024),
+        left(lower(v.doc->>'type'), 64)
+    FROM jsonb_array_elements(%(values)s::jsonb) AS v(doc)
 )
 SELECT seq, primary_email FROM member
 """
@@ -518,20 +566,20 @@ def _write(member: Member, *, insert: bool, values: bool) -> None:
     }
     sql = _INSERT_SQL if insert else _UPDATE_SQL
     if values:
-        items = [
-            (attribute, item)
+        sql = _VALUES_SQL.format(member=sql)
+        # One JSON array, as events.outbox sends its events (the encoder is C).
+        searchable = [
+            {
+                "attribute": attribute,
+                "item": item,
+                "value": str(item.get("value", "")),
+                "type": str(item.get("type", "")),
+            }
             for attribute in MULTI_VALUED
             for item in member.attributes.get(attribute, [])
             if isinstance(item, dict)
         ]
-        sql = _VALUES_SQL.format(member=sql)
-        params |= {
-            "replace": not insert,
-            "attribute": [attribute for attribute, _ in items],
-            "item": [json.dumps(item) for _, item in items],
-            "value": [str(item.get("value", "")) for _, item in items],
-            "type": [str(item.get("type", "")) for _, item in items],
-        }
+        params |= {"replace": not insert, "values": json.dumps(searchable)}
     with (
         unique_keys(
             {
@@ -539,7 +587,7 @@ def _write(member: Member, *, insert: bool, values: bool) -> None:
                 "external_id": f'A user with externalId "{member.external_id}" already exists.',
             }
         ),
-        connection.prepared_cursor() as cursor,  # type: ignore[attr-defined]
+        prepared_cursor() as cursor,
     ):
         cursor.execute(sql, params)
         written = cursor.fetchone()

@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Generic, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connections
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.backends.utils import CursorWrapper
 from django.db.models import QuerySet
 
 T = TypeVar("T")
@@ -102,3 +103,20 @@ class PreparedQuery(Generic[T]):
         if compiled is None or compiled.compiler.connection is not connections[compiled.db]:
             compiled = self._local.compiled = _Compiled(self.build(*self.samples), self.samples)
         return compiled.run(args)
+
+
+def prepared_cursor(using: str = DEFAULT_DB_ALIAS) -> CursorWrapper:
+    """A cursor whose statements are bound on the server and prepared once they repeat
+    (tenants/postgresql_backend `prepared_cursor`, DB_PREPARED_STATEMENTS); a plain cursor on
+    a backend without it. For constant SQL with a bounded number of parameters (lists go as
+    one array parameter): what a write runs on every request."""
+    connection = connections[using]
+    opener: Callable[[], CursorWrapper] = getattr(connection, "prepared_cursor", connection.cursor)
+    return opener()
+
+
+def statements_prepared(using: str = DEFAULT_DB_ALIAS) -> AbstractContextManager[None]:
+    """While open, the cursors of `using` bind on the server and prepare repeated statements
+    (as `prepared_cursor`): for a queryset whose SQL is the same on every call."""
+    opener = getattr(connections[using], "statements_prepared", nullcontext)
+    return opener()

@@ -187,3 +187,76 @@ def test_a_create_renders_what_it_records_before_the_seat_lock(
     assert [step for step in steps[seat:] if not step.startswith(("WITH", "RELEASE"))] == [
         "UPDATE seats"
     ]
+
+
+def _all_prepared() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [row[0] for row in cursor.fetchall()]
+
+
+def test_the_locks_and_lookups_of_writes_are_prepared_too(scim: Scim, settings: Any) -> None:
+    settings.DB_PREPARED_STATEMENTS = True
+    # Creates (the reports waiting for a new manager, the seat lock), deactivations (the
+    # head of the seat waitlist, the brake's count) and reactivations (the seat lock again).
+    for n in range(RUNS_BEFORE_PREPARED + 1):
+        created = scim.post("/Users", okta_user(f"lock{n}@acme.test", externalId=f"lock{n}"))
+        assert created.status_code == 201, created.json()
+        for active in (False, True):
+            flipped = scim.patch(
+                f"/Users/{created.json()['id']}",
+                {
+                    "schemas": [PATCH_OP],
+                    "Operations": [{"op": "replace", "path": "active", "value": active}],
+                },
+            )
+            assert flipped.status_code == 200, flipped.json()
+
+    prepared = _all_prepared()
+
+    for statement in (
+        "seats_used = seats_used +",  # directory.seats
+        "deprovision_window_count",  # directory.brake
+        "manager_ref <> ''",  # directory.selectors.members_waiting_for
+        "directory_waitlistentry",  # directory.waitlist.waitlist_entries
+    ):
+        assert any(statement in text for text in prepared), statement
+
+
+@pytest.mark.parametrize("active", [False, True])
+def test_an_update_flipping_active_renders_what_it_records_before_the_seat_lock(
+    acme: Company, scim: Scim, monkeypatch: pytest.MonkeyPatch, active: bool
+) -> None:
+    uid = scim.post("/Users", okta_user("flip@acme.test", active=not active)).json()["id"]
+    steps: list[str] = []
+    render = change_events.user_to_scim
+
+    def rendering(*args: Any, **kwargs: Any) -> Any:
+        steps.append("render the event's resource")
+        return render(*args, **kwargs)
+
+    def statement(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        steps.append(sql.split()[0] + (" seats" if "seats_used" in sql else ""))
+        return execute(sql, params, many, context)
+
+    monkeypatch.setattr(change_events, "user_to_scim", rendering)
+
+    with connection.execute_wrapper(statement):
+        response = scim.patch(
+            f"/Users/{uid}",
+            {
+                "schemas": [PATCH_OP],
+                "Operations": [{"op": "replace", "path": "active", "value": active}],
+            },
+        )
+
+    assert response.status_code == 200, response.json()
+    # A deactivation (the brake's count) or a reactivation (the seat taken) locks the
+    # company's row: after it, only the member's row and the event with its ledger row.
+    seat = steps.index("UPDATE seats")
+    assert steps.index("render the event's resource") < seat
+    assert [step for step in steps[seat:] if step != "RELEASE"] == [
+        "UPDATE seats",
+        "UPDATE",
+        "WITH",
+    ]
