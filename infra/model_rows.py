@@ -37,7 +37,7 @@ class ModelRows:
         self.width = len(fields)
         self.column_names = [field.column for field in fields]
         self.attnames = [field.attname for field in fields]
-        # Only the columns that have converters are visited for each row.
+        # Most columns have none: a row visits only those that do.
         self.converters = []
         for i, field in enumerate(fields):
             column = field.get_col(model._meta.db_table)
