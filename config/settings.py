@@ -142,7 +142,9 @@ DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", True)
 # usual client-binding cursors never do.
 DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", 5)
 # The few statements every SCIM request runs are compiled once per process
-# (infra/prepared_query.py); 0 runs them as plain Django querysets (tests both ways).
+# (infra/prepared_query.py), and the rows routing reads become instances without
+# Model.__init__ when nothing listens to it (infra/model_rows.py); 0 runs them as plain
+# Django querysets and builds through Model.from_db (tests both ways).
 PREPARED_QUERIES = env_bool("PREPARED_QUERIES", True)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -4,14 +4,28 @@
 converters from database values (JSON, for instance) again on every call; for the one or two
 rows every request reads (its company, its credential) that was a fifth of the Python of an
 authenticated empty SCIM request (docs/performance.md). A `ModelRows` works them out once.
+
+Building the instance is then most of what is left: `Model.from_db` calls `Model.__init__`,
+which sends `pre_init` and `post_init` and sets each field through `setattr`. With
+PREPARED_QUERIES on, a model that nothing in those steps can change (no receiver of either
+signal, no `__init__` or `from_db` of its own, no field whose attribute has a setter of its
+own) is built the way unpickling builds one: the values go straight into the instance's
+`__dict__`, with the loaded state `from_db` gives it. Anything else, or PREPARED_QUERIES=0,
+goes through `from_db`.
 """
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Model
+from django.db.models.base import ModelState
+from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
+from django.db.models.query_utils import DeferredAttribute
+from django.db.models.signals import post_init, pre_init
 
 
 class ModelRows:
@@ -23,11 +37,14 @@ class ModelRows:
         self.width = len(fields)
         self.column_names = [field.column for field in fields]
         self.attnames = [field.attname for field in fields]
+        # Most columns have none: a row visits only those that do.
         self.converters = []
-        for field in fields:
+        for i, field in enumerate(fields):
             column = field.get_col(model._meta.db_table)
             found = connection.ops.get_db_converters(column) + field.get_db_converters(connection)
-            self.converters.append((column, found))
+            if found:
+                self.converters.append((i, column, found))
+        self._plain = _built_plainly(model, self.attnames)
 
     def columns(self, alias: str) -> str:
         """The select list, each column qualified by the table's `alias` in the statement."""
@@ -35,8 +52,37 @@ class ModelRows:
 
     def instance(self, row: tuple[Any, ...] | list[Any]) -> Any:
         """The model instance of `row` (values in the order of `columns`), as loaded by the ORM."""
-        values = list(row)
-        for i, (column, converters) in enumerate(self.converters):
-            for convert in converters:
-                values[i] = convert(values[i], column, connection)
-        return self.model.from_db(connection.alias, self.attnames, values)
+        values: tuple[Any, ...] | list[Any] = row
+        if self.converters:
+            values = list(row)
+            for i, column, converters in self.converters:
+                for convert in converters:
+                    values[i] = convert(values[i], column, connection)
+        model = self.model
+        if (
+            not self._plain
+            or not settings.PREPARED_QUERIES
+            or pre_init.has_listeners(model)
+            or post_init.has_listeners(model)
+        ):
+            return model.from_db(connection.alias, self.attnames, values)
+        state = ModelState()
+        state.adding = False
+        state.db = connection.alias
+        new = model.__new__(model)
+        new.__dict__.update(zip(self.attnames, values, strict=True))
+        new._state = state
+        return new
+
+
+def _built_plainly(model: type[Model], attnames: list[str]) -> bool:
+    """Whether `Model.__init__` would only store each value in the instance's `__dict__`
+    (signals aside, checked per instance): no `__init__` or `from_db` of the model's own, and
+    every field's attribute a plain deferred one (a foreign key's `…_id` setter only drops a
+    cached related object, which a new instance has not got)."""
+    if model.__init__ is not Model.__init__:
+        return False
+    if model.from_db.__func__ is not Model.from_db.__func__:  # type: ignore[attr-defined]
+        return False
+    plain = (DeferredAttribute, ForeignKeyDeferredAttribute)
+    return all(type(inspect.getattr_static(model, name, None)) in plain for name in attnames)

@@ -88,6 +88,9 @@ def _presented_basic(username: str) -> str:
     return "Basic (unrecognised username)"
 
 
+# Until authentication knows better. Caller is frozen: one value serves every request.
+_REJECTED = Caller.refused(Cause.REJECTED)
+
 _UNAUTHENTICATED_CEILINGS = ("/scim/v2/_bench/empty", "/scim/v2/_bench/lookup")
 
 
@@ -143,16 +146,24 @@ def _decoded_basic(value: str) -> tuple[str, str] | None:
         return None
 
 
-def _diagnosed(
-    scheme: str, value: str, username: str, presented: str, read: CredentialRead | None
-) -> Caller:
+def _presented(scheme: str, value: str, username: str) -> str:
+    """What may be kept of the credential presented with `scheme` (lowered) and `value`."""
+    if scheme == "basic":
+        return _presented_basic(username)
+    if value.startswith(secrets.OAUTH_ACCESS_PREFIX):
+        return _presented_token(value, secrets.OAUTH_ACCESS_PREFIX)
+    return _presented_token(value)
+
+
+def _diagnosed(scheme: str, value: str, username: str, read: CredentialRead | None) -> Caller:
     """The record of a refused credential: revoked or expired ones of this company by name,
-    anything else by what was presented. The caller's 401 says neither: it stays the same
-    whether the credential exists or not (and so does the work done: the same one lookup
-    either way, made by the route's statement when it could)."""
+    anything else by what was presented (worked out only here: an accepted credential needs
+    none of it). The caller's 401 says neither: it stays the same whether the credential
+    exists or not (and so does the work done: the same one lookup either way, made by the
+    route's statement when it could)."""
     known = credential_refused(scheme, value, username, read)
     if known is None:
-        return Caller.refused(Cause.REJECTED, presented)
+        return Caller.refused(Cause.REJECTED, _presented(scheme, value, username))
     cause = Cause.REVOKED if known.status == Credential.Status.REVOKED else Cause.REJECTED
     if known.status == Credential.Status.EXPIRED:
         cause = Cause.EXPIRED
@@ -167,7 +178,7 @@ class ScimCredentialAuthentication(BaseAuthentication):
         or sent in the URL (RFC 6750 §2.3 allows it; we do not, whatever the header says)."""
         # Who presented what, for the record of a refusal (directory/traffic.py). Never a
         # secret: a credential id, a token's display prefix or a Basic username.
-        _note(request, Caller.refused(Cause.REJECTED))
+        _note(request, _REJECTED)
         if "access_token" in request.query_params:
             _note(request, Caller.refused(Cause.REJECTED, "token in the URL"))
             raise AuthenticationFailed(IN_URL)
@@ -179,27 +190,24 @@ class ScimCredentialAuthentication(BaseAuthentication):
         value = value.strip()
         username = ""
         read = _routed_read(request)
-        if scheme.lower() == "bearer" and value.startswith(secrets.OAUTH_ACCESS_PREFIX):
-            presented = _presented_token(value, secrets.OAUTH_ACCESS_PREFIX)
+        lowered = scheme.lower()
+        if lowered == "bearer" and value.startswith(secrets.OAUTH_ACCESS_PREFIX):
             credential = self._oauth(value, request)
-        elif scheme.lower() == "bearer":
-            presented = _presented_token(value)
+        elif lowered == "bearer":
             credential = credential_for_bearer(value, read)
-        elif scheme.lower() == "basic":
+        elif lowered == "basic":
             username, value, credential = self._basic(value, read)
-            presented = _presented_basic(username)
             # The rate limits count wrong secrets per Basic username (scim/throttling.py).
             request.scim_basic_username = username  # type: ignore[attr-defined]
         elif secrets.is_well_formed(scheme, secrets.BEARER_PREFIX) and not value:
             # Some IdP set-ups send the bare token as the header value.
-            scheme, value = "bearer", scheme
-            presented = _presented_token(value)
+            lowered, value = "bearer", scheme
             credential = credential_for_bearer(value, read)
         else:
             _note(request, Caller.refused(Cause.REJECTED, "unsupported scheme"))
             raise AuthenticationFailed("Use a Bearer token or Basic credentials.")
         if credential is None:
-            _note(request, _diagnosed(scheme.lower(), value, username, presented, read))
+            _note(request, _diagnosed(lowered, value, username, read))
             raise UnknownCredential(INVALID)
         if credential.status == Credential.Status.EXPIRED and credential.expires_at is not None:
             _note(request, Caller.refused(Cause.EXPIRED, credential_id=credential.pk))

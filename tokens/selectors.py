@@ -39,6 +39,7 @@ class CredentialRead:
     it gets no query from the selectors."""
 
     _rows: ModelRows | None = None
+    _select = ""
 
     def __init__(self, kind: str, column: str, key: str, presented: tuple[str, ...]) -> None:
         self.column = column
@@ -54,12 +55,13 @@ class CredentialRead:
     def rows(cls) -> ModelRows:
         if cls._rows is None:
             cls._rows = ModelRows(Credential)
+            cls._select = cls._rows.columns("credential")
         return cls._rows
 
     def sql(self, schema: str) -> str:
         table = f'{schema}."{Credential._meta.db_table}"'
         return (
-            f"SELECT {self.rows().columns('credential')} FROM {table} credential "  # noqa: S608
+            f"SELECT {self._select} FROM {table} credential "  # noqa: S608
             f'WHERE credential.kind = %s AND credential."{self.column}" = %s LIMIT 1'
         )
 
