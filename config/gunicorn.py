@@ -17,6 +17,13 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 logger_class = "config.access_log.RedactingLogger"
 # Each thread holds its own database connection: part of the connection budget.
 threads = int(os.environ.get("WEB_THREADS", "1"))
+# Workers are forked from a master that loaded the application once, so a worker recycled
+# after max_requests is serving again at once: loading Django in each new worker took a
+# second of CPU, and requests waited on it (docs/performance.md, "Worker recycling").
+# Nothing the master loads may open a connection a worker would inherit (the connection
+# budget check below uses its own, closed at once). With WEB_PRELOAD=0 each worker loads
+# the application itself; only then does `kill -HUP` pick up new code without a restart.
+preload_app = os.environ.get("WEB_PRELOAD", "1") != "0"
 
 
 def when_ready(server: Any) -> None:
