@@ -181,11 +181,13 @@ def serve(args: argparse.Namespace) -> None:
             "sync",
             "--timeout",
             "30",
-            # Same recycling as Headcount's config/gunicorn.py defaults.
+            # Same recycling as Headcount's config/gunicorn.py defaults, workers forked from
+            # a master that loaded the application as Headcount's are.
             "--max-requests",
             "20000",
             "--max-requests-jitter",
             "2000",
+            "--preload",
             "--log-level",
             "warning",
         ],
