@@ -144,10 +144,12 @@ def _terminate_backends(application_name: str) -> int:
 
 
 def _after_a_backend_is_ended(
-    django_db_blocker: Any, tmp_path: Path, **settings_env: str
+    django_db_blocker: Any, tmp_path: Path, *, settle: bool = False, **settings_env: str
 ) -> tuple[list[int], int, list[int]]:
     """Statuses of SCIM reads before and after the server's kept database connections are
-    ended between two requests, and how many were ended."""
+    ended between two requests, and how many were ended. After: eight reads, or with
+    `settle` reads until eight in a row answered 200 (at most a hundred): which of the
+    server's threads, each with its own connection, serves a read is up to gunicorn."""
     name = f"hc-kept-{time.monotonic_ns()}"
     database = live_servers.test_database_url() + f"?application_name={name}"
     with (
@@ -160,6 +162,8 @@ def _after_a_backend_is_ended(
         before = [call(base, "GET", users, live.bearer)[0] for _ in range(8)]
         ended = _terminate_backends(name)
         after = [call(base, "GET", users, live.bearer)[0] for _ in range(8)]
+        while settle and after[-8:] != [200] * 8 and len(after) < 100:
+            after.append(call(base, "GET", users, live.bearer)[0])
     return before, ended, after
 
 
@@ -179,11 +183,14 @@ def test_without_any_check_an_ended_connection_fails_a_request(
     django_db_blocker: Any, tmp_path: Path
 ) -> None:
     # What the check above prevents: with no check at all, the first request on each ended
-    # connection fails (a 503; Django then drops that connection).
+    # connection fails (a 503; Django then drops that connection, and that thread's next
+    # request gets a new one).
     before, ended, after = _after_a_backend_is_ended(
-        django_db_blocker, tmp_path, DB_HEALTH_CHECKS="0"
+        django_db_blocker, tmp_path, settle=True, DB_HEALTH_CHECKS="0"
     )
 
     assert before == [200] * 8
     assert ended >= 1
-    assert 503 in after and after[-1] == 200
+    assert set(after) == {200, 503}
+    assert after.count(503) <= ended
+    assert after[-8:] == [200] * 8
