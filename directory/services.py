@@ -149,16 +149,7 @@ def member_replace(
         entry.succeeding(
             _subject(member), 200, warnings=normalized.dropped, normalised=normalized.readings
         )
-        # Its event and ledger row, built before the seat lock (as a create's).
-        recording = change_events.user_updating(
-            company,
-            member,
-            found.roles,
-            before=change.before,
-            was_active=change.was_active,
-            entry=entry,
-        )
-        _update_write(company, member, change, context, recording)
+        _update_recorded(company, found, change, entry, context)
     return found
 
 
@@ -193,16 +184,7 @@ def member_patch(
             warnings=normalized.dropped,
             normalised=patch_readings(operations, USER) + normalized.readings,
         )
-        # Its event and ledger row, built before the seat lock (as a create's).
-        recording = change_events.user_updating(
-            company,
-            member,
-            found.roles,
-            before=change.before,
-            was_active=change.was_active,
-            entry=entry,
-        )
-        _update_write(company, member, change, context, recording)
+        _update_recorded(company, found, change, entry, context)
     return found
 
 
@@ -447,6 +429,27 @@ def _update_write(
         waitlist_drain(company, prepared, _provision_waiting)
     if recording is not None:
         recording.run()
+
+
+def _update_recorded(
+    company: Company,
+    found: MemberWithRoles,
+    change: _Change,
+    entry: LedgerEntry,
+    context: CallContext,
+) -> None:
+    """Write an update prepared on `found.member` with its event and ledger row (after
+    `entry.succeeding`), built here, before `_update_write` takes the seat lock, as a
+    create's are."""
+    recording = change_events.user_updating(
+        company,
+        found.member,
+        found.roles,
+        before=change.before,
+        was_active=change.was_active,
+        entry=entry,
+    )
+    _update_write(company, found.member, change, context, recording)
 
 
 def _multi_valued(resource: dict[str, Any]) -> list[Any]:

@@ -6,6 +6,8 @@ as sent; switched off, they are sent as every other statement."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -160,9 +162,11 @@ def test_switched_off_they_are_sent_as_every_other_statement(
     assert _placed(acme, created.json()["id"])["events"] == ["user.created", "user.updated"]
 
 
-def test_a_create_renders_what_it_records_before_the_seat_lock(
-    acme: Company, scim: Scim, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@contextmanager
+def _steps(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """While open, what a request does, in order: each statement's first word ("UPDATE
+    seats" for the seat lock, which every seat-taking or seat-freeing statement names) and
+    each rendering of an event's resource."""
     steps: list[str] = []
     render = change_events.user_to_scim
 
@@ -175,8 +179,14 @@ def test_a_create_renders_what_it_records_before_the_seat_lock(
         return execute(sql, params, many, context)
 
     monkeypatch.setattr(change_events, "user_to_scim", rendering)
-
     with connection.execute_wrapper(statement):
+        yield steps
+
+
+def test_a_create_renders_what_it_records_before_the_seat_lock(
+    acme: Company, scim: Scim, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with _steps(monkeypatch) as steps:
         response = scim.post("/Users", okta_user("locks@acme.test", externalId="locks"))
 
     assert response.status_code == 201
@@ -228,20 +238,7 @@ def test_an_update_flipping_active_renders_what_it_records_before_the_seat_lock(
     acme: Company, scim: Scim, monkeypatch: pytest.MonkeyPatch, active: bool
 ) -> None:
     uid = scim.post("/Users", okta_user("flip@acme.test", active=not active)).json()["id"]
-    steps: list[str] = []
-    render = change_events.user_to_scim
-
-    def rendering(*args: Any, **kwargs: Any) -> Any:
-        steps.append("render the event's resource")
-        return render(*args, **kwargs)
-
-    def statement(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        steps.append(sql.split()[0] + (" seats" if "seats_used" in sql else ""))
-        return execute(sql, params, many, context)
-
-    monkeypatch.setattr(change_events, "user_to_scim", rendering)
-
-    with connection.execute_wrapper(statement):
+    with _steps(monkeypatch) as steps:
         response = scim.patch(
             f"/Users/{uid}",
             {
