@@ -86,22 +86,6 @@ def changed_attributes(before: dict[str, Any], after: dict[str, Any]) -> list[st
     return sorted(changed)
 
 
-def user_updated(
-    company: Company,
-    member: Member,
-    roles: Sequence[GroupRef],
-    *,
-    before: dict[str, Any],
-    was_active: bool,
-    entry: LedgerEntry,
-) -> None:
-    """user.deactivated / user.reactivated when `active` flipped, else user.updated; nothing
-    when the write changed no attribute (an IdP re-sending the same user)."""
-    built = user_updating(company, member, roles, before=before, was_active=was_active, entry=entry)
-    if built is not None:
-        built.run()
-
-
 def user_updating(
     company: Company,
     member: Member,
@@ -111,10 +95,11 @@ def user_updating(
     was_active: bool,
     entry: LedgerEntry,
 ) -> Emission | None:
-    """`user_updated`'s statement (with the ledger's success row, `entry.succeeding` first),
-    built from the member as the update will write it, for the caller to run after its last
-    write; None when the update changes no attribute (the ledger row is then written on its
-    own)."""
+    """user.deactivated / user.reactivated when `active` flipped, else user.updated, with the
+    ledger's success row (`entry.succeeding` first): a statement built from the member as the
+    update will write it, for the caller to run after its last write. None when the update
+    changes no attribute (an IdP re-sending the same user; the ledger row is then written on
+    its own)."""
     changed = changed_attributes(before, member.attributes)
     if not changed:
         return None

@@ -233,20 +233,17 @@ def _deactivate_on_delete(
     member = found.member
     entry.subject = _subject(member)
     check_if_match(member.version, if_match, "user")
-    before, was_active = member.attributes, member.active
-    if member.active:
+    active = member.active
+    if active:
         change = _update_prepare(company, member, {**member.attributes, "active": False})
-        _update_write(company, member, change, context)
-    entry.succeeded(
+    entry.succeeding(
         _subject(member),
         204,
         detail="Deactivated and kept, as this company's deprovisioning policy says "
         "(the identity provider can reactivate the user).",
     )
-    if was_active:
-        change_events.user_updated(
-            company, member, found.roles, before=before, was_active=was_active, entry=entry
-        )
+    if active:
+        _update_recorded(company, found, change, entry, context)
 
 
 def seat_limit_set(*, company: Company, limit: int | None, actor: str, reason: str = "") -> int:
