@@ -24,7 +24,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
 from django.conf import settings
@@ -37,7 +37,8 @@ from directory.ledger import CallContext, redact_request
 from directory.models import Member, WaitlistEntry
 from directory.seats import SeatLimitReached
 from directory.selectors import folded, manager_named, member_get, members_waiting_for
-from infra.prepared_query import statements_prepared
+from infra.model_rows import ModelRows
+from infra.prepared_query import prepared_cursor
 from scim_protocol.errors import ScimError
 from scim_protocol.schema import ENTERPRISE_USER
 from tenants.models import Company
@@ -135,11 +136,27 @@ def waitlist_add(
     raise RuntimeError("unreachable: the waitlist entry neither exists nor can be created")
 
 
+@cache
+def _entry_rows() -> ModelRows:
+    return ModelRows(WaitlistEntry)
+
+
+@cache
+def _head_sql() -> str:
+    return (
+        f"SELECT {_entry_rows().columns('entry')} "  # noqa: S608 - constant: the model's columns
+        f'FROM "{WaitlistEntry._meta.db_table}" entry ORDER BY entry.created_at, entry.id LIMIT %s'
+    )
+
+
 def waitlist_entries(limit: int) -> list[WaitlistEntry]:
     """The first `limit` people in line, oldest first."""
-    # The same SQL for every write that frees one seat: prepared on the database.
-    with statements_prepared():
-        return list(WaitlistEntry.objects.order_by("created_at", "id")[:limit])
+    # Every deactivation reads the line's head (almost always empty): constant SQL, bound and
+    # prepared, rows built without the ORM's per-call compilation.
+    rows = _entry_rows()
+    with prepared_cursor() as cursor:
+        cursor.execute(_head_sql(), [limit])
+        return [rows.instance(row) for row in cursor.fetchall()]
 
 
 def waitlist_count() -> int:
@@ -159,12 +176,19 @@ def waitlist_drop(entry_id: str) -> WaitlistEntry | None:
     return entry
 
 
+_FORGET_MEMBER_SQL = "DELETE FROM directory_waitlistentry WHERE member_id = %s"
+
+
 def waitlist_forget(*, user_name: str = "", external_id: str = "", member_id: Any = None) -> int:
     """The IdP deactivated or deleted a waiting person: they wait no more. Returns how many
     entries went."""
     removed = 0
     if member_id is not None:
-        removed += WaitlistEntry.objects.filter(member_id=member_id).delete()[0]
+        # Every PATCH that keeps a user deactivated asks (an entry references nothing and
+        # nothing listens for its deletion): one prepared DELETE, no ORM collector.
+        with prepared_cursor() as cursor:
+            cursor.execute(_FORGET_MEMBER_SQL, [member_id])
+            removed += cursor.rowcount
     if user_name:
         removed += _named(user_name).delete()[0]
     if external_id:

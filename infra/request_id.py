@@ -17,7 +17,8 @@ class RequestIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        incoming = request.headers.get("X-Request-ID", "")
+        # From META: `request.headers` would build a mapping of every header on each request.
+        incoming = request.META.get("HTTP_X_REQUEST_ID", "")
         request_id = incoming if _SANE_ID.match(incoming) else uuid.uuid4().hex
         request.request_id = request_id  # type: ignore[attr-defined]
         response = self.get_response(request)

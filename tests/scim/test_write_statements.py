@@ -144,3 +144,13 @@ def test_a_put_changing_an_email_rewrites_the_searchable_values_in_the_same_stat
     assert [user["id"] for user in found["Resources"]] == [uid]
     assert scim.get('/Users?filter=emails eq "eve@acme.test"').json()["totalResults"] == 0
     assert scim.get(f"/Users/{uid}").json()["emails"][0]["value"] == "Eve@New.test"
+
+
+def test_a_scim_request_builds_no_header_mapping(scim: Scim) -> None:
+    """Every middleware and view on the SCIM path reads the headers it needs from META:
+    `request.headers` parses every header of every request into a new mapping."""
+    response = scim.post("/Users", okta_user("ada@acme.test"), HTTP_X_REQUEST_ID="okta-req-1234")
+
+    assert response.status_code == 201
+    assert response["X-Request-ID"] == "okta-req-1234"
+    assert "headers" not in response.wsgi_request.__dict__
