@@ -267,6 +267,32 @@ def test_bucket_counts_follow_every_write_path(scim: Scim, outsider: Company) ->
     assert scim.get("/Users?count=0").json()["totalResults"] == Member.objects.count()
 
 
+def test_bucket_counts_follow_writes_made_from_another_schemas_session(
+    scim: Scim, outsider: Company
+) -> None:
+    """The trigger's statements find the bucket table through search_path when the session is
+    in the member table's schema (every write the application makes); a write from any other
+    schema's session must still count in the table's own schema, and only there."""
+    bulk_members(MEMBER_BUCKET_SIZE + 5)
+    table = f'"{connection.schema_name}".directory_member'
+    with schema_context(outsider.schema_name):
+        outsider_counts = dict(MemberBucket.objects.values_list("bucket", "members"))
+        with connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {table} WHERE user_name LIKE 'bulk1%%'")  # noqa: S608
+            cursor.execute(
+                f"INSERT INTO {table} (id, user_name, external_id, active, display_name, "  # noqa: S608
+                "given_name, family_name, primary_email, manager_ref, attributes, version, "
+                "created_at, updated_at) "
+                "SELECT gen_random_uuid(), 'other' || n || '@acme.test', NULL, true, '', '', '', "
+                "'', '', '{}', 1, now(), now() FROM generate_series(1, 3) AS n"
+            )
+        assert dict(MemberBucket.objects.values_list("bucket", "members")) == outsider_counts
+    connection.set_schema("co_acme")
+
+    assert_buckets_match_members()
+    assert scim.get("/Users?count=0").json()["totalResults"] == Member.objects.count()
+
+
 def test_seq_never_changes(scim: Scim) -> None:
     created = scim.post("/Users", okta_user()).json()
     seq = Member.objects.get(pk=created["id"]).seq
