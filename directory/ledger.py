@@ -57,9 +57,13 @@ class Subject:
     def from_payload(cls, resource_type: str, payload: Any, resource_id: Any = None) -> Subject:
         schemas = _RESOURCE_TYPES.get(resource_type, USER)
         data = core_unnested(payload, schemas) if isinstance(payload, dict) else {}
+        # Attribute names are case-insensitive; the first spelling sent wins.
+        by_name: dict[str, Any] = {}
+        for key, value in data.items():
+            by_name.setdefault(str(key).lower(), value)
 
         def text(key: str) -> str:
-            value = next((v for k, v in data.items() if str(k).lower() == key.lower()), "")
+            value = by_name.get(key.lower(), "")
             return str(value)[:255] if isinstance(value, str | int) else ""
 
         return cls(

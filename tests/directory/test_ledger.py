@@ -9,6 +9,7 @@ import datetime as dt
 from django.utils import timezone
 
 from directory.exports import clean_criteria, export_path, export_run, ledger_events, ledger_purge
+from directory.ledger import Subject
 from directory.models import LedgerExport, ProvisioningEvent
 from tenants.models import Company
 from tests.scim_client import PATCH_OP, Scim, okta_user
@@ -116,3 +117,27 @@ def test_retention_purge_keeps_recent_rows(scim: Scim) -> None:
 
     assert deleted == 1
     assert list(ProvisioningEvent.objects.values_list("user_name", flat=True)) == ["b@okta.local"]
+
+
+def test_a_rows_subject_reads_names_case_insensitively_first_spelling_first() -> None:
+    subject = Subject.from_payload(
+        "User",
+        {
+            "USERNAME": "ada@acme.test",
+            "userName": "second@acme.test",
+            "externalid": 12345,
+            "displayName": {"not": "text"},
+            "urn:ietf:params:scim:schemas:core:2.0:User:displayname": "Ignored as not first",
+        },
+        resource_id="u-1",
+    )
+
+    assert subject == Subject(
+        resource_type="User",
+        resource_id="u-1",
+        user_name="ada@acme.test",
+        external_id="12345",
+        display_name="",
+    )
+    assert Subject.from_payload("User", {"userName": "x" * 300}).user_name == "x" * 255
+    assert Subject.from_payload("User", ["not", "an", "object"]).user_name == ""
