@@ -105,13 +105,17 @@ class PreparedQuery(Generic[T]):
         return compiled.run(args)
 
 
-def prepared_cursor(using: str = DEFAULT_DB_ALIAS) -> CursorWrapper:
-    """A cursor whose statements are bound on the server and prepared once they repeat
-    (tenants/postgresql_backend `prepared_cursor`, DB_PREPARED_STATEMENTS); a plain cursor on
-    a backend without it. For constant SQL with a bounded number of parameters (lists go as
-    one array parameter): what a write runs on every request."""
+def prepared_cursor(using: str = DEFAULT_DB_ALIAS) -> AbstractContextManager[CursorWrapper]:
+    """A cursor, for a `with` block, whose statements are bound on the server and prepared
+    once they repeat (tenants/postgresql_backend `prepared_cursor`, DB_PREPARED_STATEMENTS:
+    the connection lends the same open cursor to block after block); a plain cursor on a
+    backend without it. For constant SQL with a bounded number of parameters (lists go as
+    one array parameter): what a write runs on every request. Read what a statement returned
+    inside the block: the next block may run its own statement on the same cursor."""
     connection = connections[using]
-    opener: Callable[[], CursorWrapper] = getattr(connection, "prepared_cursor", connection.cursor)
+    opener: Callable[[], AbstractContextManager[CursorWrapper]] = getattr(
+        connection, "prepared_cursor", connection.cursor
+    )
     return opener()
 
 

@@ -39,11 +39,32 @@ class _PreparingCursor(ServerBindingCursor):
         self._query = pgq
 
 
+class _Lent:
+    """The connection's kept cursor, lent for one `with` block: the block's end gives it
+    back instead of closing it."""
+
+    __slots__ = ("_cursor", "_db")
+
+    def __init__(self, db: DatabaseWrapper, cursor: Any) -> None:
+        self._db, self._cursor = db, cursor
+
+    def __enter__(self) -> Any:
+        self._db._kept_lent = True
+        return self._cursor
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._db._kept_lent = False
+
+
 class DatabaseWrapper(TenantDatabaseWrapper):
     search_path_set_schemas: list[str] | None
     tenant: Any
     health_check_done: bool
     _binding_on_server = False
+    # prepared_cursor's: the cursor kept open (a Django CursorWrapper), and whether a `with`
+    # block has it now.
+    _kept_cursor: Any = None
+    _kept_lent = False
 
     @contextmanager
     def statements_prepared(self) -> Iterator[None]:
@@ -68,9 +89,29 @@ class DatabaseWrapper(TenantDatabaseWrapper):
             self._binding_on_server = already
 
     def prepared_cursor(self) -> Any:
-        """`cursor()`, opened as `statements_prepared` opens cursors."""
-        with self.statements_prepared():
-            return self.cursor()
+        """A cursor binding on the server, as `statements_prepared` opens them, for a `with`
+        block. The connection keeps one open and lends it again: opening and closing a cursor
+        through Django (health check, search path, wrappers, psycopg's adapters) cost as much
+        Python as running a prepared statement on it, and a SCIM write runs several.
+
+        The kept cursor is lent only when nothing observes cursors: a fresh one (closed at
+        the block's end) while Django records queries (DEBUG, a test's query capture), while
+        the kept one is lent already (a block inside another's), and with
+        DB_PREPARED_STATEMENTS off. Each lending checks the connection as opening a cursor
+        does: the health check due, the same connection (else a new kept cursor), the
+        company's search path (django-tenants sends it again after a change of company or
+        a rollback)."""
+        if not settings.DB_PREPARED_STATEMENTS or self.queries_logged or self._kept_lent:
+            with self.statements_prepared():
+                return self.cursor()
+        self.close_if_health_check_failed()
+        kept = self._kept_cursor
+        if kept is None or kept.cursor.closed or kept.cursor.connection is not self.connection:
+            with self.statements_prepared():
+                kept = self._kept_cursor = self.cursor()
+        else:
+            self._handle_search_path(kept)
+        return _Lent(self, kept)
 
     def create_cursor(self, name: str | None = None) -> Any:
         if not self._binding_on_server or name:
@@ -101,6 +142,7 @@ class DatabaseWrapper(TenantDatabaseWrapper):
 
     def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
         self.search_path_set_schemas = None
+        self._kept_cursor = None
         return super().get_new_connection(conn_params)
 
     def first_read(self, read: Callable[[], T]) -> T:

@@ -5,6 +5,7 @@ The suite runs with the switch on; the embedded lane of CI runs it off."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from django.conf import settings
@@ -13,6 +14,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_context
 
+from infra.prepared_query import prepared_cursor
 from tenants.models import Company
 from tests.scim_client import Scim, okta_user
 from tokens.services import token_issue
@@ -83,3 +85,69 @@ def test_companies_taking_turns_on_one_connection_each_get_their_own_rows(
         with schema_context(company.schema_name), connection.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM directory_member WHERE user_name LIKE 'turn%%'")
             assert cursor.fetchone() == (RUNS_BEFORE_PREPARED * 2,)
+
+
+def _schema(cursor: Any) -> str:
+    cursor.execute("SELECT current_schema()")
+    return str(cursor.fetchone()[0])
+
+
+def test_the_connection_lends_one_kept_cursor_and_a_fresh_one_inside_it(acme: Company) -> None:
+    with prepared_cursor() as first:
+        first.execute("SELECT 1")
+        assert first.fetchone() == (1,)
+    with prepared_cursor() as second:
+        # A block inside another's gets a cursor of its own: the outer one's rows stay.
+        second.execute("SELECT n FROM generate_series(1, 3) AS n")
+        with prepared_cursor() as inner:
+            inner.execute("SELECT 42")
+            assert inner.fetchone() == (42,)
+        assert second.fetchall() == [(1,), (2,), (3,)]
+    with prepared_cursor() as third:
+        third.execute("SELECT 2")
+        assert third.fetchone() == (2,)
+
+    assert inner is not second and inner.closed
+    if settings.DB_PREPARED_STATEMENTS:
+        assert first is second is third and not third.closed
+    else:
+        assert first is not second and first.closed
+
+
+def test_a_kept_cursor_follows_the_company_and_the_connection(
+    acme: Company, outsider: Company
+) -> None:
+    with prepared_cursor() as cursor:
+        assert _schema(cursor) == acme.schema_name
+    with schema_context(outsider.schema_name), prepared_cursor() as cursor:
+        assert _schema(cursor) == outsider.schema_name
+    with prepared_cursor() as cursor:
+        assert _schema(cursor) == acme.schema_name
+
+    # A connection ended (a restart, a failover, CONN_MAX_AGE): the next block has a cursor on
+    # the new one. In a thread of its own: the test's transaction holds this thread's.
+    seen: list[str] = []
+
+    def after_a_close() -> None:
+        try:
+            with schema_context(acme.schema_name):
+                for _ in range(2):
+                    with prepared_cursor() as cursor:
+                        seen.append(_schema(cursor))
+                    connection.close()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=after_a_close)
+    thread.start()
+    thread.join()
+    assert seen == [acme.schema_name, acme.schema_name]
+
+
+def test_statements_on_a_kept_cursor_are_recorded_while_django_records(acme: Company) -> None:
+    with prepared_cursor() as cursor:
+        cursor.execute("SELECT 'before'")
+    with CaptureQueriesContext(connection) as captured, prepared_cursor() as cursor:
+        cursor.execute("SELECT 'while recording'")
+
+    assert [query["sql"] for query in captured.captured_queries] == ["SELECT 'while recording'"]
