@@ -11,12 +11,14 @@ PREPARED_QUERIES on, a model that nothing in those steps can change (no receiver
 signal, no `__init__` or `from_db` of its own, no field whose attribute has a setter of its
 own) is built the way unpickling builds one: the values go straight into the instance's
 `__dict__`, with the loaded state `from_db` gives it. Anything else, or PREPARED_QUERIES=0,
-goes through `from_db`.
+goes through `from_db`. `ModelInstances` is that step alone, for rows whose values are
+already converted (the model rows of a compiled queryset: infra/prepared_query.py).
 """
 
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
@@ -44,7 +46,7 @@ class ModelRows:
             found = connection.ops.get_db_converters(column) + field.get_db_converters(connection)
             if found:
                 self.converters.append((i, column, found))
-        self._plain = _built_plainly(model, self.attnames)
+        self._instances = ModelInstances(model, self.attnames)
 
     def columns(self, alias: str) -> str:
         """The select list, each column qualified by the table's `alias` in the statement."""
@@ -58,6 +60,22 @@ class ModelRows:
             for i, column, converters in self.converters:
                 for convert in converters:
                     values[i] = convert(values[i], column, connection)
+        return self._instances.build(connection.alias, values)
+
+
+class ModelInstances:
+    """Instances of `model` from the values of its fields `attnames` (database values,
+    converted), as `Model.from_db` loads them; plainly (see above) when it may."""
+
+    def __init__(self, model: type[Model], attnames: list[str]) -> None:
+        self.model = model
+        self.attnames = attnames
+        # A partial list (a deferred field) goes through `from_db`, which marks the others.
+        every = [field.attname for field in model._meta.concrete_fields]
+        self._plain = attnames == every and _built_plainly(model, attnames)
+
+    def build(self, db: str, values: Sequence[Any]) -> Any:
+        """The instance of `values`, loaded from the database `db`."""
         model = self.model
         if (
             not self._plain
@@ -65,13 +83,14 @@ class ModelRows:
             or pre_init.has_listeners(model)
             or post_init.has_listeners(model)
         ):
-            return model.from_db(connection.alias, self.attnames, values)
+            return model.from_db(db, self.attnames, values)
         state = ModelState()
         state.adding = False
-        state.db = connection.alias
+        state.db = db
         new = model.__new__(model)
-        new.__dict__.update(zip(self.attnames, values, strict=True))
+        # In `Model.__init__`'s order: the state first, then the fields.
         new._state = state
+        new.__dict__.update(zip(self.attnames, values, strict=True))
         return new
 
 
