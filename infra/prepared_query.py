@@ -99,7 +99,8 @@ class _Compiled:
             queryset.query.get_compiler = lambda *a, **k: self.compiler
             with prepared():
                 return list(queryset)
-        with prepared(), connection.cursor() as cursor:
+        # The connection's kept cursor, where it lends one (`prepared_cursor`).
+        with prepared_cursor(self.db) as cursor:
             cursor.execute(self.sql, tuple(params))
             return self.read(cursor.fetchall())
 
