@@ -19,10 +19,10 @@ The rows are read the way the queryset's iterable reads them, with what that tak
 out once too: which columns need converting and by what, and, for model instances, which
 columns make each model (the queryset's and each `select_related` one), how each instance is
 built (`infra/model_rows.ModelInstances`: without `Model.__init__` when nothing observes it)
-and where each annotation goes. Django works that out again on every evaluation: for one
-member and its manager it was ~15% of the Python of a SCIM PUT, and reading the row so took
-11% of the CPU instructions off a GET /Users/<id>, 7% off a PUT (`make bench-cost`,
---instructions). Model instances and `values_list` tuples (or flat values) are read so; a
+and where each annotation goes. Django works that out again on every evaluation, which for
+one member and its manager was a large share of a SCIM GET's or PUT's Python
+(docs/performance.md, issue #21 part 10). Model instances and `values_list` tuples (or flat
+values) are read so; a
 queryset needing anything more (`prefetch_related`, objects known from a related manager,
 `extra` columns past the selected ones, composite keys, `values()` dictionaries,
 `select_related` down into a child model) still runs through the queryset, only its
