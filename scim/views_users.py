@@ -31,18 +31,15 @@ from scim_protocol.schema import USER, ResolvedAttribute
 from scim_protocol.user_resource import StoredUser, etag, user_to_scim
 
 
-def _users_url(request: Request) -> str:
-    return scim_base(request) + "/Users"
-
-
 def _render(
-    request: Request,
+    base: str,
     members: Sequence[StoredUser],
     attributes: list[ResolvedAttribute],
     excluded: list[ResolvedAttribute],
     roles: Mapping[Any, Sequence[Ref]] | None = None,
 ) -> list[dict[str, Any]]:
-    base = scim_base(request)
+    """The members as User resources; `base` is the company's SCIM base URL (scim_base: read
+    once per response, as it is not free)."""
     if roles is None:
         wanted = wants("groups", attributes, excluded)
         roles = member_groups(m.id for m in members) if wanted else {}
@@ -72,16 +69,19 @@ def _single(
     attributes = parse_attribute_list(request.query_params.get("attributes"), USER)
     excluded = parse_attribute_list(request.query_params.get("excludedAttributes"), USER)
     known = None if roles is None else {member.id: roles}
-    (shown,) = _render(request, [member], attributes, excluded, known)
+    base = scim_base(request)
+    (shown,) = _render(base, [member], attributes, excluded, known)
     headers = {"ETag": etag(member.version)}
     if status == 201:
-        headers["Location"] = f"{_users_url(request)}/{member.id}"
+        headers["Location"] = f"{base}/Users/{member.id}"
     return Response(shown, status=status, headers=headers)
 
 
 def _list(request: Request, params: ListParams) -> Response:
     found = members_list(params, with_roles=wants("groups", params.attributes, params.excluded))
-    resources = _render(request, found.rows, params.attributes, params.excluded, found.roles)
+    resources = _render(
+        scim_base(request), found.rows, params.attributes, params.excluded, found.roles
+    )
     if not params.by_cursor:
         return Response(list_response(found.total, params.start_index, resources))
     next_cursor = (

@@ -6,6 +6,11 @@ extension attributes in an object under the extension's URN, absent attributes m
 None). It returns a new resource in the same shape and never mutates its input, so a request is
 atomic by construction: the caller stores the result only if every operation succeeded.
 
+Operations change the resource and its extension objects in place, and only ever replace the
+values below them (a new list, a new object), never change one in place. So the result starts
+as a copy of those containers alone, sharing every other value with the input, instead of a
+deep copy of the whole resource (a group's thousands of members).
+
 The dialects of Okta and Microsoft Entra ID are accepted: capitalised ops, pathless values with
 dotted or URN keys, readOnly `id` inside a group rename, member removal by a `value` list,
 `emails[type eq "work"].value` on a user with no work email, manager as `[{"value": id}]` or a
@@ -83,13 +88,18 @@ def apply_patch(
 ) -> dict[str, Any]:
     """Apply SCIM PATCH operations (RFC 7644 §3.5.2) to a resource and return the new resource.
 
-    Never mutates `resource` or `operations`. Raises, before returning anything, if any
+    Never mutates `resource` or `operations`. The result shares the values no operation
+    changed with `resource` (what it took from `operations` is copied): a caller that changes
+    the result's values in place changes `resource`'s. Raises, before returning anything, if any
     operation fails: InvalidSyntax (bad `op`, missing `value`), InvalidPath (unknown attribute
     or malformed path), NoTarget (remove without a path; a filter that matches nothing on
     replace), InvalidValue (a value of the wrong shape), Mutability (readOnly target, changing
     an immutable value, removing a required attribute). The detail names the operation's index.
     """
-    result = copy.deepcopy(dict(resource))
+    result = dict(resource)
+    for extension in resource_type.extensions:
+        if isinstance(result.get(extension.id), dict):
+            result[extension.id] = dict(result[extension.id])
     for index, operation in enumerate(operations):
         try:
             _apply_operation(result, operation, resource_type)
@@ -566,7 +576,9 @@ def _complex_value(value: Any, attribute: Attribute) -> dict[str, Any]:
             sub = attribute.sub(name) if isinstance(name, str) else None
             if sub is None or item is None or sub.mutability == READ_ONLY:
                 continue
-            cleaned[sub.name] = copy.deepcopy(item)
+            # A copy, so that the result shares nothing with the operations (strings, numbers
+            # and booleans are immutable: the common case costs no copy).
+            cleaned[sub.name] = copy.deepcopy(item) if isinstance(item, dict | list) else item
         return cleaned
     if isinstance(value, str | int | float) and attribute.sub("value") is not None:
         # Entra's validator sends the manager as a bare id: "value": "<id>".

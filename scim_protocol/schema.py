@@ -39,11 +39,16 @@ class Attribute:
     reference_types: tuple[str, ...] = ()
     sub_attributes: tuple[Attribute, ...] = ()
     description: str = ""
+    # Every request looks names up, several times per attribute it carries: a dict by
+    # lower-cased name, built once, instead of lower-casing each sub-attribute's name per call.
+    _subs: dict[str, Attribute] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_subs", _by_lower_name(self.sub_attributes))
 
     def sub(self, name: str) -> Attribute | None:
         """The sub-attribute called `name` (any case), or None."""
-        wanted = name.lower()
-        return next((a for a in self.sub_attributes if a.name.lower() == wanted), None)
+        return self._subs.get(name.lower())
 
     @property
     def is_complex(self) -> bool:
@@ -84,10 +89,14 @@ class Schema:
     name: str
     description: str
     attributes: tuple[Attribute, ...]
+    _attributes: dict[str, Attribute] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_attributes", _by_lower_name(self.attributes))
 
     def attribute(self, name: str) -> Attribute | None:
-        wanted = name.lower()
-        return next((a for a in self.attributes if a.name.lower() == wanted), None)
+        """The attribute called `name` (any case), or None."""
+        return self._attributes.get(name.lower())
 
     def to_scim(self, location: str) -> dict[str, Any]:
         return {
@@ -98,6 +107,14 @@ class Schema:
             "attributes": [a.to_scim() for a in self.attributes],
             "meta": {"resourceType": "Schema", "location": location},
         }
+
+
+def _by_lower_name(attributes: tuple[Attribute, ...]) -> dict[str, Attribute]:
+    """`attributes` by lower-cased name; the first of a name wins, as a scan in order would."""
+    found: dict[str, Attribute] = {}
+    for attribute in attributes:
+        found.setdefault(attribute.name.lower(), attribute)
+    return found
 
 
 def _multi(
@@ -284,6 +301,12 @@ class ResolvedAttribute:
         return self.attribute.name + (f".{self.sub_attribute.name}" if self.sub_attribute else "")
 
 
+# Distinct paths whose resolution a resource type remembers. Clients send a few dozen (the
+# attributes they map, in their own case, maybe URN-qualified); the bound is for those that
+# send arbitrary keys, which then cost a lookup each, as they would without the memo.
+MAX_REMEMBERED_PATHS = 1024
+
+
 @dataclass(frozen=True)
 class ResourceType:
     name: str
@@ -291,42 +314,73 @@ class ResourceType:
     schema: Schema
     extensions: tuple[Schema, ...] = field(default=())
     description: str = ""
+    # Lookups built once from the (static) schemas, and resolve()'s memo: every request
+    # resolves each attribute it carries, several times over (validation, the provisioning
+    # log's redaction, PATCH paths, projection).
+    _by_urn: dict[str, Schema] = field(init=False, repr=False, compare=False)
+    _urn_prefixes: tuple[tuple[str, Schema], ...] = field(init=False, repr=False, compare=False)
+    _unqualified: dict[str, tuple[Schema | None, Attribute]] = field(
+        init=False, repr=False, compare=False
+    )
+    _resolved: dict[str, ResolvedAttribute | None] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_urn: dict[str, Schema] = {}
+        for schema in self.schemas:
+            by_urn.setdefault(schema.id.lower(), schema)
+        # Longest URN first: one schema's URN may start another's.
+        prefixes = tuple(
+            (schema.id.lower() + ":", schema)
+            for schema in sorted(self.schemas, key=lambda s: len(s.id), reverse=True)
+        )
+        # An unqualified name is a common attribute, else the first schema's that has it: the
+        # core schema's, then (IdPs also send extension attributes unqualified: Entra's path
+        # "manager") an extension's.
+        unqualified: dict[str, tuple[Schema | None, Attribute]] = {}
+        for attribute in COMMON_ATTRIBUTES:
+            unqualified.setdefault(attribute.name.lower(), (None, attribute))
+        for schema in self.schemas:
+            for attribute in schema.attributes:
+                unqualified.setdefault(attribute.name.lower(), (schema, attribute))
+        object.__setattr__(self, "_by_urn", by_urn)
+        object.__setattr__(self, "_urn_prefixes", prefixes)
+        object.__setattr__(self, "_unqualified", unqualified)
+        object.__setattr__(self, "_resolved", {})
 
     @property
     def schemas(self) -> tuple[Schema, ...]:
         return (self.schema, *self.extensions)
 
     def schema_by_urn(self, urn: str) -> Schema | None:
-        wanted = urn.lower()
-        return next((s for s in self.schemas if s.id.lower() == wanted), None)
+        """The schema (core or extension) whose URN is `urn` (any case), or None."""
+        return self._by_urn.get(urn.lower())
 
     def resolve(self, path: str) -> ResolvedAttribute | None:
         """Resolve `attr`, `attr.sub`, `urn:…:attr` or `urn:…:attr.sub` (any case), or None."""
-        schema: Schema | None = None
-        rest = path
-        for candidate in sorted(self.schemas, key=lambda s: len(s.id), reverse=True):
-            prefix = candidate.id.lower() + ":"
-            if path.lower().startswith(prefix):
-                schema, rest = candidate, path[len(prefix) :]
-                break
-        attr_name, _, sub_name = rest.partition(".")
-        if schema is None:
-            common = next(
-                (a for a in COMMON_ATTRIBUTES if a.name.lower() == attr_name.lower()), None
-            )
-            if common is not None:
-                return self._with_sub(None, common, sub_name)
-            # Unqualified names belong to the core schema; IdPs also send extension attributes
-            # unqualified (Entra: path "manager"), so fall back to an extension that has it.
-            for candidate in self.schemas:
-                found = candidate.attribute(attr_name)
-                if found is not None:
-                    return self._with_sub(candidate, found, sub_name)
+        try:
+            return self._resolved[path]
+        except KeyError:
+            pass
+        resolved = self._resolve(path)
+        if len(self._resolved) >= MAX_REMEMBERED_PATHS:
+            self._resolved.clear()
+        self._resolved[path] = resolved
+        return resolved
+
+    def _resolve(self, path: str) -> ResolvedAttribute | None:
+        lowered = path.lower()
+        for prefix, schema in self._urn_prefixes:
+            if lowered.startswith(prefix):
+                attr_name, _, sub_name = path[len(prefix) :].partition(".")
+                attribute = schema.attribute(attr_name)
+                if attribute is None:
+                    return None
+                return self._with_sub(schema, attribute, sub_name)
+        attr_name, _, sub_name = path.partition(".")
+        found = self._unqualified.get(attr_name.lower())
+        if found is None:
             return None
-        attribute = schema.attribute(attr_name)
-        if attribute is None:
-            return None
-        return self._with_sub(schema, attribute, sub_name)
+        return self._with_sub(found[0], found[1], sub_name)
 
     @staticmethod
     def _with_sub(

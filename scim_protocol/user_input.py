@@ -149,10 +149,10 @@ def normalized_user(
 
 
 def _extension_for(key: str) -> Schema | None:
+    schema = USER.schema_by_urn(key)
+    if schema is not None:
+        return None if schema is USER.schema else schema
     lowered = key.lower()
-    for schema in USER.extensions:
-        if lowered == schema.id.lower():
-            return schema
     # Entra's documentation misspells the URN as "…:enterprise:2.0User"; take it as meant.
     if (
         lowered.startswith("urn:")

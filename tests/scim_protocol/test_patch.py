@@ -990,6 +990,72 @@ def test_a_successful_patch_does_not_mutate_the_input_or_the_operations() -> Non
     assert result["name"]["middleName"] == "J"
 
 
+# Every kind of write the engine makes, on a user and on a group: the input must come out as it
+# went in, whatever the engine shares with it (it copies only the containers it changes).
+_EVERY_KIND_OF_WRITE = [
+    (USER, {"op": "replace", "value": {"active": False}}),
+    (USER, {"op": "add", "value": {"name": {"middleName": "J"}, "nickName": "Babs"}}),
+    (USER, {"op": "replace", "path": "name.familyName", "value": "Jensen-Smith"}),
+    (USER, {"op": "add", "path": "name", "value": {"honorificPrefix": "Ms"}}),
+    (USER, {"op": "replace", "path": "name", "value": {"givenName": "Babs"}}),
+    (USER, {"op": "remove", "path": "name.givenName"}),
+    (USER, {"op": "remove", "path": "name"}),
+    (USER, {"op": "add", "path": "emails", "value": [{"value": "b@x.com", "primary": True}]}),
+    (USER, {"op": "replace", "path": "emails", "value": [{"value": "only@x.com"}]}),
+    (USER, {"op": "replace", "path": 'emails[type eq "work"].value', "value": "n@x.com"}),
+    (USER, {"op": "replace", "path": 'emails[type eq "home"]', "value": {"primary": True}}),
+    (USER, {"op": "add", "path": 'phoneNumbers[type eq "work"].value', "value": "555"}),
+    (USER, {"op": "remove", "path": 'emails[type eq "home"]'}),
+    (USER, {"op": "remove", "path": 'emails[type eq "work"].primary'}),
+    (USER, {"op": "remove", "path": "emails", "value": [{"value": "babs@jensen.org"}]}),
+    (USER, {"op": "replace", "path": "addresses.postalCode", "value": "90210"}),
+    (USER, {"op": "replace", "path": f"{ENTERPRISE_USER}:department", "value": "Sales"}),
+    (USER, {"op": "remove", "path": f"{ENTERPRISE_USER}:department"}),
+    (USER, {"op": "remove", "path": ENTERPRISE_USER}),
+    (USER, {"op": "add", "path": ENTERPRISE_USER, "value": {"division": "West"}}),
+    (USER, {"op": "add", "value": {ENTERPRISE_USER: {"manager": {"value": MANAGER}}}}),
+    (USER, {"op": "replace", "path": "manager", "value": [{"value": MANAGER}]}),
+    (USER, {"op": "replace", "value": {ENTERPRISE_USER: None}}),
+    (USER, {"op": "replace", "path": "displayName", "value": None}),
+    (GROUP, {"op": "add", "path": "members", "value": [{"value": JAMES}]}),
+    (GROUP, {"op": "remove", "path": f'members[value eq "{BABS}"]'}),
+    (GROUP, {"op": "remove", "path": "members", "value": [{"value": BABS}]}),
+    (GROUP, {"op": "replace", "path": "members", "value": [{"value": JAMES}]}),
+    (GROUP, {"op": "replace", "value": {"displayName": "Guides", "id": "x"}}),
+]
+
+
+@pytest.mark.parametrize(("resource_type", "operation"), _EVERY_KIND_OF_WRITE)
+def test_no_kind_of_write_changes_the_input(
+    resource_type: ResourceType, operation: dict[str, Any]
+) -> None:
+    resource = _user() if resource_type is USER else _group()
+    before = copy.deepcopy(resource)
+    expected = apply_patch(copy.deepcopy(resource), [operation], resource_type)
+
+    result = apply_patch(resource, [operation, copy.deepcopy(operation)], resource_type)
+
+    assert resource == before
+    assert result == apply_patch(expected, [operation], resource_type)
+
+
+def test_the_result_shares_no_value_with_the_operations() -> None:
+    operations: list[dict[str, Any]] = [
+        {"op": "add", "path": "name", "value": {"middleName": ["J"]}},
+        {"op": "add", "value": {ENTERPRISE_USER: {"manager": {"value": MANAGER}}}},
+        {"op": "add", "path": "emails", "value": [{"value": "b@x.com", "display": {"a": 1}}]},
+    ]
+
+    result = apply_patch(_user(), operations, USER)
+    operations[0]["value"]["middleName"].append("K")
+    operations[1]["value"][ENTERPRISE_USER]["manager"]["value"] = "changed"
+    operations[2]["value"][0]["display"]["a"] = 2
+
+    assert result["name"]["middleName"] == ["J"]
+    assert result[ENTERPRISE_USER]["manager"] == {"value": MANAGER}
+    assert result["emails"][-1]["display"] == {"a": 1}
+
+
 # --- validate_patch_request -------------------------------------------------------------------
 
 
