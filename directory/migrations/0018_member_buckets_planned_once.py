@@ -13,6 +13,8 @@ The function still holds no schema name, so companies cloned from the base schem
 copies.
 """
 
+import importlib
+
 from django.db import migrations
 
 PLANNED_ONCE = """
@@ -54,32 +56,13 @@ END
 $$;
 """
 
-PLANNED_EACH_TIME = """
-CREATE OR REPLACE FUNCTION directory_member_buckets() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  IF TG_OP = 'INSERT' THEN
-    EXECUTE format(
-      'INSERT INTO %I.directory_memberbucket AS b (bucket, members) '
-      'SELECT seq / 1024, count(*) FROM added GROUP BY 1 ORDER BY 1 '
-      'ON CONFLICT (bucket) DO UPDATE SET members = b.members + excluded.members',
-      TG_TABLE_SCHEMA);
-  ELSIF TG_OP = 'DELETE' THEN
-    EXECUTE format(
-      'SELECT 1 FROM %I.directory_memberbucket '
-      'WHERE bucket IN (SELECT seq / 1024 FROM removed) ORDER BY bucket FOR UPDATE',
-      TG_TABLE_SCHEMA);
-    EXECUTE format(
-      'UPDATE %I.directory_memberbucket AS b SET members = b.members - gone.n '
-      'FROM (SELECT seq / 1024 AS bucket, count(*) AS n FROM removed GROUP BY 1) AS gone '
-      'WHERE b.bucket = gone.bucket',
-      TG_TABLE_SCHEMA);
-  ELSE
-    EXECUTE format('DELETE FROM %I.directory_memberbucket', TG_TABLE_SCHEMA);
-  END IF;
-  RETURN NULL;
-END
-$$;
-"""
+# Undoing this migration puts 0005's function back as it was.
+_FIRST = importlib.import_module("directory.migrations.0005_member_seq_buckets")
+_BEGIN = _FIRST.TRIGGERS_FORWARD.index("CREATE FUNCTION directory_member_buckets()")
+_END = _FIRST.TRIGGERS_FORWARD.index("$$;", _BEGIN) + len("$$;")
+PLANNED_EACH_TIME = _FIRST.TRIGGERS_FORWARD[_BEGIN:_END].replace(
+    "CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1
+)
 
 
 class Migration(migrations.Migration):
