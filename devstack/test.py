@@ -19,11 +19,34 @@ ROOT = Path(__file__).resolve().parent.parent
 TEARDOWN_SECONDS = 30
 
 
+# The pytest this run started, and a SIGTERM that arrived while it was being started.
+_suites: list[subprocess.Popen[bytes]] = []
+_held: list[int] = []
+_holding = False
+
+
 def _exit_on_sigterm(signum: int, frame: object) -> None:
     # CI and process managers stop a run with SIGTERM, whose default ends the process on the
     # spot: exit through `finally` instead, so the suite is stopped as Ctrl-C stops it and
     # the embedded servers this run started stop with it rather than outliving it.
+    if _holding:
+        _held.append(signum)
+        return
     raise SystemExit(128 + signum)
+
+
+def _start(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """Start pytest with a SIGTERM held back until its process is in `_suites`: raised
+    inside `Popen`, after the fork, it left a pytest nobody stopped running on its own."""
+    global _holding
+    _holding = True
+    try:
+        _suites.append(subprocess.Popen(command, cwd=ROOT, env=env))  # noqa: S603
+    finally:
+        _holding = False
+    if _held:
+        raise SystemExit(128 + _held[0])
+    return _suites[-1]
 
 
 def main(argv: list[str]) -> int:
@@ -45,20 +68,21 @@ def main(argv: list[str]) -> int:
         "FAST_PASSWORD_HASHING": "1",
         "SECRET_KEY": os.environ.get("SECRET_KEY", "test-only-secret-key-not-for-production"),
     }
-    for note in services.notes:
-        print(f"· {note}", flush=True)
-    suite = subprocess.Popen([sys.executable, "-m", "pytest", *argv], cwd=ROOT, env=env)  # noqa: S603
     try:
-        return suite.wait()
+        for note in services.notes:
+            print(f"· {note}", flush=True)
+        return _start([sys.executable, "-m", "pytest", *argv], env).wait()
     except KeyboardInterrupt:
         # Ctrl-C reached pytest too (the terminal signals the whole group): let it tear down.
-        _wait_or_kill(suite)
+        for suite in _suites:
+            _wait_or_kill(suite)
         raise
     except SystemExit:
         # SIGTERM (above): stop pytest as Ctrl-C would, so it tears its fixtures down (the
         # gunicorn servers, Celery workers and browsers it started) before it exits.
-        suite.send_signal(signal.SIGINT)
-        _wait_or_kill(suite)
+        for suite in _suites:
+            suite.send_signal(signal.SIGINT)
+            _wait_or_kill(suite)
         raise
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut the stop short

@@ -124,6 +124,11 @@ def test_make_test_stopped_by_sigterm_stops_the_embedded_servers_it_started(
         suite.terminate()
         assert suite.wait(60) == 128 + 15
         assert not postmaster.exists()  # PostgreSQL stopped (a clean stop removes it)
+        # And the pytest it started, however soon after its start the SIGTERM came.
+        left = subprocess.run(  # noqa: S603
+            [shutil.which("pgrep") or "pgrep", "-f", str(waiting)], capture_output=True, text=True
+        )
+        assert left.stdout == ""
     finally:
         if suite.poll() is None:
             suite.kill()
