@@ -42,6 +42,7 @@ class Result:
             "workload": self.name,
             "requests": self.requests,
             "errors": self.errors,
+            "seconds": round(self.seconds, 3),
             "req_per_s": round(self.requests / self.seconds, 1) if self.seconds else 0,
             "p50_ms": pct(0.50),
             "p95_ms": pct(0.95),

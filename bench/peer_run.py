@@ -98,8 +98,9 @@ def wait_until_answering(
 
 
 def ratios(ours: list[dict[str, Any]], peer: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per workload both servers ran: req/s and p50 of each, and Headcount's req/s over the
-    peer's."""
+    """Per workload both servers ran: req/s and p50 of each, Headcount's req/s over the
+    peer's, and when both ran in rounds (bench/interleave.py) the same ratio per round, in
+    round order, so that the spread the headline hides stays visible."""
     theirs = {row["workload"]: row for row in peer}
     rows = []
     for row in ours:
@@ -116,9 +117,17 @@ def ratios(ours: list[dict[str, Any]], peer: list[dict[str, Any]]) -> list[dict[
                 "peer_errors": other["errors"],
                 "headcount_cpu_ms": row.get("cpu_ms", {}),
                 "peer_cpu_ms": other.get("cpu_ms", {}),
-                "ratio": round(row["req_per_s"] / other["req_per_s"], 1)
-                if other["req_per_s"]
-                else None,
+                "ratio": _ratio(row["req_per_s"], other["req_per_s"]),
+                "round_ratios": [
+                    _ratio(mine["req_per_s"], its["req_per_s"])
+                    for mine, its in zip(
+                        row.get("rounds", []), other.get("rounds", []), strict=False
+                    )
+                ],
             }
         )
     return rows
+
+
+def _ratio(ours: float, theirs: float) -> float | None:
+    return round(ours / theirs, 2) if theirs else None

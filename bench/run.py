@@ -8,6 +8,7 @@ ceiling endpoints, drive every workload, write JSON and a Markdown table to benc
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -16,6 +17,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,7 +28,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import cpu, load, peer_run, portal, settle, wrk  # noqa: E402
+from bench import cpu, interleave, load, peer_run, portal, settle, wrk  # noqa: E402
 from bench.bare import seed as bare_seed  # noqa: E402
 from devstack.services import resolve  # noqa: E402
 
@@ -106,6 +109,19 @@ def worker_rss_mb(server: subprocess.Popen[bytes]) -> list[float]:
     ]
 
 
+@dataclass(frozen=True)
+class Target:
+    """A server under load: its gunicorn master (for the CPU split), the base URL and token
+    the workloads are sent with, each workload's request generator, and its name in the
+    console lines."""
+
+    label: str
+    server: subprocess.Popen[bytes]
+    base: str
+    token: str
+    plans: dict[str, Any]
+
+
 def bench_size(env: dict[str, str], users: int, args: argparse.Namespace) -> dict[str, Any]:
     slug = f"bench-{users}"
     print(f"\n== {users:,} users: seeding {slug} …", flush=True)
@@ -126,6 +142,7 @@ def bench_size(env: dict[str, str], users: int, args: argparse.Namespace) -> dic
         flush=True,
     )
     token = manage(env, "token_issue", "--company", slug, "--name", f"bench {time.time_ns()}")
+    peer_results: list[dict[str, Any]] = []
     server, url = start_server(env, args.workers, threads=args.threads)
     try:
         base = f"{url}/t/{slug}/scim/v2"
@@ -133,9 +150,16 @@ def bench_size(env: dict[str, str], users: int, args: argparse.Namespace) -> dic
         group_id = load.Client(base, token).call(
             "GET", "/Groups?filter=" + load.quote('displayName eq "Group 0"')
         )[1]["Resources"][0]["id"]
-        plans = load.workloads(users_sample, users, group_id)
-        chosen = [name for name in plans if not args.workloads or name in args.workloads]
-        results = drive(server, base, token, plans, chosen, args)
+        ours = Target(
+            "Headcount", server, base, token, load.workloads(users_sample, users, group_id)
+        )
+        chosen = [name for name in ours.plans if not args.workloads or name in args.workloads]
+        if args.peer:
+            # Both servers up before the first workload, so that each shared one alternates.
+            with peer_serving(users, args) as peer:
+                results, peer_results = drive_interleaved(ours, peer, chosen, args)
+        else:
+            results = drive(ours, chosen, args)
         if args.sweep:
             results.append(load.import_sweep(base, token))
             print(f"   import_sweep {results[-1]}", flush=True)
@@ -154,8 +178,7 @@ def bench_size(env: dict[str, str], users: int, args: argparse.Namespace) -> dic
                 concurrency=args.concurrency,
             )
     finally:
-        server.terminate()
-        server.wait(10)
+        _stop(server)
     bare = bare_ceilings(env, slug, users, args) if args.bare else None
     measured: dict[str, Any] = {
         "users": users,
@@ -165,11 +188,14 @@ def bench_size(env: dict[str, str], users: int, args: argparse.Namespace) -> dic
     if portal_measures is not None:
         measured["portal"] = portal_measures
     if args.peer:
-        measured["peer"] = peer_size(
-            users, args, [n for n in chosen if n not in load.CEILINGS and n not in load.OURS_ONLY]
-        )
+        measured["peer"] = peer_results
         measured["versus_peer"] = peer_run.ratios(measured["results"], measured["peer"])
     return measured
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
+    server.wait(10)
 
 
 def bare_ceilings(
@@ -183,55 +209,102 @@ def bare_ceilings(
         bare_env, args.workers, "bench.bare.wsgi:application", "/empty", threads=args.threads
     )
     try:
-        return drive(server, url, "", load.bare_workloads(users), list(load.BARE_CEILINGS), args)
+        bare = Target("bare app", server, url, "", load.bare_workloads(users))
+        return drive(bare, list(load.BARE_CEILINGS), args)
     finally:
-        server.terminate()
-        server.wait(10)
+        _stop(server)
 
 
-def drive(
-    server: subprocess.Popen[bytes],
-    base: str,
-    token: str,
-    plans: dict[str, Any],
-    chosen: list[str],
-    args: argparse.Namespace,
-) -> list[dict[str, Any]]:
-    """Run each chosen workload for the set duration and concurrency, then wait until the
-    server has served what the load generator left in flight (bench/settle.py); print a line
-    each, with where the CPU went (bench/cpu.py)."""
-    results: list[dict[str, Any]] = []
-    port = urlsplit(base).port or 80
+def drive(target: Target, chosen: list[str], args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Each chosen workload once against `target` (see `measure`), a console line each."""
+    results = []
     for name in chosen:
-        before = cpu.sample(server.pid)
-        if args.client == "wrk":
-            rate = load.PLANNED_PER_SECOND.get(name, 3_000)
-            planned = max(rate * 20 // 3, int(args.duration * rate))
-            results.append(
-                wrk.run(name, base, token, plans[name], args.duration, args.concurrency, planned)
-            )
-        else:
-            result = load.run(
-                name,
-                base,
-                token,
-                plans[name],
-                args.duration,
-                args.concurrency,
-                ok=(200, 201, 204),
-            )
-            results.append(result.summary())
-        # What the workload left in flight is served before anything else is measured.
-        results[-1]["settled_s"] = settle.wait_until_served(port)
-        split = cpu.per_request(before, cpu.sample(server.pid), results[-1]["requests"])
-        results[-1]["cpu_ms"] = split
+        results.append(measure(target, name, args))
+        _print_row(name, results[-1])
+    return results
+
+
+def drive_interleaved(
+    ours: Target, peer: Target, chosen: list[str], args: argparse.Namespace
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Each chosen workload: when the peer serves it too, in `args.peer_rounds` rounds
+    alternating the two servers (bench/interleave.py), each side's rounds combined into one
+    row; otherwise (the ceilings, Headcount-only workloads) once against Headcount. Returns
+    Headcount's rows and the peer's."""
+    ours_rows, peer_rows = [], []
+    targets = {"headcount": ours, "peer": peer}
+    for name in chosen:
+        if name in load.CEILINGS or name in load.OURS_ONLY:
+            ours_rows.append(measure(ours, name, args))
+            _print_row(name, ours_rows[-1])
+            continue
+        runs: dict[interleave.Side, list[dict[str, Any]]] = {"headcount": [], "peer": []}
+        for k, side in interleave.order(args.peer_rounds):
+            runs[side].append(measure(targets[side], name, args))
+            where = f"{targets[side].label}, round {k + 1} of {args.peer_rounds}"
+            _print_row(name, runs[side][-1], where)
+        ours_rows.append(interleave.combine(runs["headcount"]))
+        peer_rows.append(interleave.combine(runs["peer"]))
+        (paired,) = peer_run.ratios(ours_rows[-1:], peer_rows[-1:])
         print(
-            f"   {name:<20} {results[-1]['req_per_s']:>8} req/s  p50 {results[-1]['p50_ms']:>7} ms  "
-            f"p99 {results[-1]['p99_ms']:>7} ms  errors {results[-1]['errors']}  "
-            f"settled in {results[-1]['settled_s']} s  CPU ms/request: {_cpu_line(split)}",
+            f"   {name:<20} Headcount {ours_rows[-1]['req_per_s']} req/s, "
+            f"{peer.label} {peer_rows[-1]['req_per_s']} req/s over all rounds: "
+            f"{paired['ratio']}x (per round {_round_ratios(paired)})",
             flush=True,
         )
-    return results
+    return ours_rows, peer_rows
+
+
+def measure(target: Target, name: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Run one workload against `target` for the set duration and concurrency, then wait
+    until the server has served what the load generator left in flight (bench/settle.py);
+    the row records the wait and where the CPU went (bench/cpu.py)."""
+    port = urlsplit(target.base).port or 80
+    before = cpu.sample(target.server.pid)
+    if args.client == "wrk":
+        rate = load.PLANNED_PER_SECOND.get(name, 3_000)
+        planned = max(rate * 20 // 3, int(args.duration * rate))
+        # Both clients call the plan's generators afresh on every run, and a POST's userName
+        # is a uuid4, so a later round never repeats (and conflicts with) an earlier create.
+        row = wrk.run(
+            name,
+            target.base,
+            target.token,
+            target.plans[name],
+            args.duration,
+            args.concurrency,
+            planned,
+        )
+    else:
+        row = load.run(
+            name,
+            target.base,
+            target.token,
+            target.plans[name],
+            args.duration,
+            args.concurrency,
+            ok=(200, 201, 204),
+        ).summary()
+    # What the workload left in flight is served before anything else is measured.
+    row["settled_s"] = settle.wait_until_served(port)
+    row["cpu_ms"] = cpu.per_request(before, cpu.sample(target.server.pid), row["requests"])
+    return row
+
+
+def _print_row(name: str, row: dict[str, Any], where: str = "") -> None:
+    """A workload's console line; `where` (which server, which round) when it ran in rounds."""
+    label = f"{name:<20} {f'[{where}]':<29}" if where else f"{name:<20} "
+    print(
+        f"   {label}{row['req_per_s']:>8} req/s  p50 {row['p50_ms']:>7} ms  "
+        f"p99 {row['p99_ms']:>7} ms  errors {row['errors']}  "
+        f"settled in {row['settled_s']} s  CPU ms/request: {_cpu_line(row['cpu_ms'])}",
+        flush=True,
+    )
+
+
+def _round_ratios(row: dict[str, Any]) -> str:
+    ratios = row.get("round_ratios", [])
+    return " / ".join("-" if r is None else f"{r:.2f}" for r in ratios) or "-"
 
 
 def _cpu_line(split: dict[str, float]) -> str:
@@ -245,10 +318,11 @@ def _app_and_database(split: dict[str, float]) -> str:
     return f"{split['app']:.2f} + {split['postgres']:.2f}" if split else "-"
 
 
-def peer_size(users: int, args: argparse.Namespace, chosen: list[str]) -> list[dict[str, Any]]:
-    """The request workloads against django-scim2 (bench/peer_run.py), same size, same load."""
-    print(f"\n== {users:,} users, django-scim2: seeding …", flush=True)
-    print("   " + peer_run.seed(users, args.groups), flush=True)
+@contextlib.contextmanager
+def peer_serving(users: int, args: argparse.Namespace) -> Iterator[Target]:
+    """django-scim2 (bench/peer_run.py) seeded to the same size and serving, its sample drawn
+    and its requests planned; stopped on leaving."""
+    print(f"   django-scim2: {peer_run.seed(users, args.groups)}", flush=True)
     server, base, token = peer_run.start(free_port(), args.workers)
     try:
         # The peer reads its whole user table for any page: sample from fewer pages.
@@ -257,10 +331,9 @@ def peer_size(users: int, args: argparse.Namespace, chosen: list[str]) -> list[d
             "GET", "/Groups?filter=" + load.quote('displayName eq "Group 0"')
         )[1]["Resources"][0]["id"]
         plans = load.workloads(sample, users, group_id, group_remove="value")
-        return drive(server, base, token, plans, chosen, args)
+        yield Target("django-scim2", server, base, token, plans)
     finally:
-        server.terminate()
-        server.wait(10)
+        _stop(server)
 
 
 def _workers(report: dict[str, Any]) -> str:
@@ -268,6 +341,16 @@ def _workers(report: dict[str, Any]) -> str:
     if threads > 1:
         return f"{report['workers']} gthread workers of {threads} threads (the peer: sync)"
     return f"{report['workers']} sync workers"
+
+
+def _interleaving(report: dict[str, Any]) -> str:
+    rounds = report.get("peer_rounds", 1)
+    if rounds == 1:
+        return "One round per workload: Headcount, then django-scim2."
+    return (
+        f"{rounds} rounds per workload, alternating which server runs first (bench/interleave.py); "
+        "req/s over all rounds, p50 the median of the rounds'."
+    )
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -299,15 +382,18 @@ def markdown(report: dict[str, Any]) -> str:
             lines += [
                 f"#### Against django-scim2, {size['users']:,} users, same run and load",
                 "",
+                _interleaving(report),
+                "",
                 "| workload | Headcount req/s (p50 ms) | django-scim2 req/s (p50 ms) | errors "
-                "(peer) | Headcount / peer | CPU ms per request, app + PostgreSQL: "
+                "(peer) | Headcount / peer | per round | CPU ms per request, app + PostgreSQL: "
                 "Headcount / peer |",
-                "|---|---|---|---|---|---|",
+                "|---|---|---|---|---|---|---|",
             ]
             lines += [
                 f"| {row['workload']} | {row['headcount_req_per_s']} ({row['headcount_p50_ms']}) "
                 f"| {row['peer_req_per_s']} ({row['peer_p50_ms']}) | {row['peer_errors']} "
-                f"| {row['ratio']}x | {_app_and_database(row.get('headcount_cpu_ms', {}))} / "
+                f"| {row['ratio']}x | {_round_ratios(row)} "
+                f"| {_app_and_database(row.get('headcount_cpu_ms', {}))} / "
                 f"{_app_and_database(row.get('peer_cpu_ms', {}))} |"
                 for row in size["versus_peer"]
             ]
@@ -326,6 +412,13 @@ def _workload_names(value: str) -> set[str]:
             )
         names.add(name)
     return names | set(load.CEILINGS) if names else names
+
+
+def _rounds(value: str) -> int:
+    rounds = int(value)
+    if rounds < 1:
+        raise argparse.ArgumentTypeError(f"at least one round, not {rounds}")
+    return rounds
 
 
 def argument_parser() -> argparse.ArgumentParser:
@@ -375,7 +468,16 @@ def argument_parser() -> argparse.ArgumentParser:
         "--peer",
         action="store_true",
         help="also run the request workloads against django-scim2 (bench/peer; run "
-        "bench/peer/setup.sh once) and report Headcount / peer ratios",
+        "bench/peer/setup.sh once), taking turns with Headcount (--peer-rounds), and report "
+        "Headcount / peer ratios",
+    )
+    parser.add_argument(
+        "--peer-rounds",
+        type=_rounds,
+        default=2,
+        help="with --peer, the rounds per shared workload: Headcount then the peer in even "
+        "rounds, the peer then Headcount in odd ones (2: ABBA; an even number cancels a "
+        "linear drift of the machine's speed)",
     )
     parser.add_argument(
         "--no-bare",
@@ -409,6 +511,8 @@ def main(argv: list[str]) -> int:
         "client": args.client,
         "sizes": [],
     }
+    if args.peer:
+        report["peer_rounds"] = args.peer_rounds
     for users in (int(u) for u in args.users.split(",")):
         report["sizes"].append(bench_size(env, users, args))
     out = ROOT / "bench" / "results"

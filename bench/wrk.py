@@ -123,6 +123,7 @@ def run(
         "workload": name,
         "requests": raw["requests"],
         "errors": raw["status_errors"] + raw["socket_errors"],
+        "seconds": round(seconds, 3),
         "req_per_s": round(raw["requests"] / seconds, 1) if seconds else 0,
         "p50_ms": round(raw["p50_us"] / 1000, 2),
         "p95_ms": round(raw["p95_us"] / 1000, 2),

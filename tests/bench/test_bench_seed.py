@@ -9,6 +9,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from bench.management.commands import bench_seed
+from directory import brake
 from directory.models import MEMBER_BUCKET_SIZE, Group, Member, MemberBucket, Membership
 from tenants.models import Company
 from tenants.services import company_create
@@ -54,6 +55,14 @@ def test_bench_seed_reset_releases_a_brake_an_earlier_run_tripped(db: None) -> N
     company = Company.objects.get(slug="seeded")
     assert company.deprovision_held_since is None
     assert (company.deprovision_window_start, company.deprovision_window_count) == (None, 0)
+
+
+def test_bench_seed_keeps_the_brake_counting_but_out_of_reach(db: None) -> None:
+    call_command(bench_seed.Command(), "--company", "seeded", "--users", "5", stdout=StringIO())
+
+    company = Company.objects.get(slug="seeded")
+    assert company.deprovision_brake_percent > 0  # on: each deactivation is still counted
+    assert brake.allowance(company) == bench_seed.BRAKE_OUT_OF_REACH
 
 
 def test_bench_seed_keeps_the_position_index(db: None) -> None:

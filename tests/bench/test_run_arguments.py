@@ -62,5 +62,6 @@ def test_ratios_pair_the_workloads_both_servers_ran() -> None:
             "headcount_cpu_ms": {},
             "peer_cpu_ms": {},
             "ratio": 2.5,
+            "round_ratios": [],
         }
     ]

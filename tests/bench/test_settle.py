@@ -66,7 +66,8 @@ def test_a_workload_ends_once_the_server_has_written_what_wrk_left_in_flight(
                 with django_db_blocker.unblock(), schema_context(live.company.schema_name):
                     return Member.objects.count()
 
-            (result,) = run.drive(server, base, live.bearer, plans, ["bulk_post"], options)
+            target = run.Target("Headcount", server, base, live.bearer, plans)
+            (result,) = run.drive(target, ["bulk_post"], options)
             members_when_it_ends = in_thread(members)
             time.sleep(2)  # time enough for a queued /Bulk of 25 to land, were one left
             members_later = in_thread(members)
