@@ -4,6 +4,7 @@ multi-valued attribute rows and the ledger row; views call exactly one of them."
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import uuid
 from collections.abc import Iterator, Sequence
@@ -116,9 +117,13 @@ def member_create(*, company: Company, payload: Any, context: CallContext) -> Me
         else:
             # Created deactivated: a person waiting under this name no longer wants a seat.
             waitlist_forget(user_name=member.user_name, external_id=member.external_id or "")
-        _write(member, insert=True, values=True)
-        _adopt(member, waiting)
-        created.run()
+        # With no reports to adopt, the member's statement is the create's last: its event
+        # and ledger row ride in it, one round trip less.
+        rides = created.bound and not waiting
+        _write(member, insert=True, values=True, recording=created if rides else None)
+        if not rides:
+            _adopt(member, waiting)
+            created.run()
     return member
 
 
@@ -396,8 +401,9 @@ def _update_write(
     """Write a prepared update: the seat lock when `active` flips (the brake counts a
     deactivation; the head of the seat waitlist is provisioned into the freed seat), the
     member's row, the waiting reports' adoption, then `recording` (its event and ledger row,
-    built before the seat lock: from there to the commit the company's other writers wait).
-    Raises SeatLimitReached (a waitlisted reactivation) and DeprovisioningHeld."""
+    built before the seat lock: from there to the commit the company's other writers wait),
+    in the member's statement when nothing comes after it. Raises SeatLimitReached (a
+    waitlisted reactivation) and DeprovisioningHeld."""
     # The seat lock (the company's row) before writing the new userName: a create takes it
     # before inserting one, so a rename racing a create of the same name cannot deadlock.
     prepared: Prepared | None = None
@@ -420,11 +426,20 @@ def _update_write(
     elif not member.active:
         # Still deactivated: the IdP no longer wants a reactivation that was waiting.
         waitlist_forget(member_id=member.id)
-    _write(member, insert=False, values=change.values_changed)
+    # Nobody in line to provision and no reports to adopt: the member's statement is the
+    # update's last, and the event and ledger row ride in it (one round trip less).
+    drains = prepared is not None and bool(prepared.entries)
+    rides = recording is not None and recording.bound and not change.waiting and not drains
+    _write(
+        member,
+        insert=False,
+        values=change.values_changed,
+        recording=recording if rides else None,
+    )
     _adopt(member, change.waiting)
     if prepared is not None:
         waitlist_drain(company, prepared, _provision_waiting)
-    if recording is not None:
+    if recording is not None and not rides:
         recording.run()
 
 
@@ -529,8 +544,16 @@ UPDATE directory_member SET
 WHERE id = %(id)s
 RETURNING seq, primary_email
 """
-_VALUES_SQL = """
-WITH member AS ({member}),
+# With an emission riding (`_statement`'s `riding`), PostgreSQL may lock the stream row
+# before it runs `gone` and `searchable`, so they are not strictly before the write's last
+# lock. No deadlock can come of it: they touch only this member's value rows, which have no
+# unique index and which no other transaction writes without holding the member's row first
+# (an update holds it from its first read; a create's member is new).
+_WITH_SQL = """
+WITH member AS ({member}){ctes}
+SELECT seq, primary_email FROM member
+"""
+_VALUES_CTES = """,
 gone AS (
     DELETE FROM directory_membervalue WHERE %(replace)s AND member_id = %(id)s
 ),
@@ -539,15 +562,31 @@ searchable AS (
     SELECT %(id)s, v.doc->>'attribute', v.doc->'item', left(lower(v.doc->>'value'), 1024),
         left(lower(v.doc->>'type'), 64)
     FROM jsonb_array_elements(%(values)s::jsonb) AS v(doc)
-)
-SELECT seq, primary_email FROM member
-"""
+)"""
 
 
-def _write(member: Member, *, insert: bool, values: bool) -> None:
+@functools.cache
+def _statement(insert: bool, values: bool, riding: str | None) -> str:
+    """The text of `_write`'s statement for one shape, built once: psycopg prepares a text
+    once per connection, so it must come out the same for every write of that shape."""
+    member = _INSERT_SQL if insert else _UPDATE_SQL
+    if not values and riding is None:
+        return member
+    ctes = (_VALUES_CTES if values else "") + (f",\n{riding}" if riding is not None else "")
+    return _WITH_SQL.format(member=member, ctes=ctes)
+
+
+def _write(
+    member: Member, *, insert: bool, values: bool, recording: Emission | None = None
+) -> None:
     """Insert or update the member's row from its fields (`_apply`), and rewrite its
-    searchable values from `member.attributes` when `values`. Raises Uniqueness (409) when
-    userName or externalId is taken (directory.integrity.unique_keys)."""
+    searchable values from `member.attributes` when `values`; `recording` (an emission of
+    the connection's own company) rides in the same statement, written only once the
+    member's row is (Emission.riding), so pass it only when nothing is written after this.
+    Raises Uniqueness (409) when userName or externalId is taken
+    (directory.integrity.unique_keys), MemberNotFound when the row to update is gone (then
+    the caller's transaction must roll back: it takes `recording`'s ledger row with it),
+    ValueError when `recording` is of another company or its parameter names clash."""
     params: dict[str, Any] = {
         "id": member.id,
         "user_name": member.user_name,
@@ -564,9 +603,7 @@ def _write(member: Member, *, insert: bool, values: bool) -> None:
         "created_at": member.created_at,
         "updated_at": member.updated_at,
     }
-    sql = _INSERT_SQL if insert else _UPDATE_SQL
     if values:
-        sql = _VALUES_SQL.format(member=sql)
         # One JSON array, as events.outbox sends its events (the encoder is C).
         searchable = [
             {
@@ -580,6 +617,10 @@ def _write(member: Member, *, insert: bool, values: bool) -> None:
             if isinstance(item, dict)
         ]
         params |= {"replace": not insert, "values": json.dumps(searchable)}
+    riding = None
+    if recording is not None:
+        riding, params = recording.riding("member", params)
+    sql = _statement(insert, values, riding)
     with (
         unique_keys(
             {
