@@ -25,7 +25,7 @@ from directory.columns import member_column_values
 from directory.errors import MemberNotFound
 from directory.integrity import check_if_match, unique_keys
 from directory.ledger import CallContext, LedgerEntry, Subject, recorded
-from directory.models import Member, WaitlistEntry
+from directory.models import MEMBER_BUCKET_SIZE, Member, WaitlistEntry
 from directory.seats import SeatLimitReached, seats_take
 from directory.selectors import (
     MemberWithRoles,
@@ -565,6 +565,23 @@ searchable AS (
 )"""
 
 
+# The position index's bucket row of a new member is counted by a statement trigger
+# (migration 0005), which PostgreSQL fires at the end of the whole statement, after every
+# CTE: with the events riding in a create's statement, the stream row would be locked before
+# the bucket row, against directory.selectors' lock order (a DELETE, bucket row then stream
+# row, could deadlock with it). So a create's statement locks the bucket row itself first,
+# with an upsert that changes no count (creating the row at 0 if it is new), and the events
+# ride after `placed`, which returns a row only once that lock is held. The trigger's own
+# upsert then finds the row already locked by this transaction.
+_PLACED_CTE = f""",
+placed AS (
+    INSERT INTO directory_memberbucket AS b (bucket, members)
+    SELECT seq / {MEMBER_BUCKET_SIZE}, 0 FROM member
+    ON CONFLICT (bucket) DO UPDATE SET members = b.members
+    RETURNING 1
+)"""  # noqa: S608 - a constant
+
+
 @functools.cache
 def _statement(insert: bool, values: bool, riding: str | None) -> str:
     """The text of `_write`'s statement for one shape, built once: psycopg prepares a text
@@ -572,7 +589,9 @@ def _statement(insert: bool, values: bool, riding: str | None) -> str:
     member = _INSERT_SQL if insert else _UPDATE_SQL
     if not values and riding is None:
         return member
-    ctes = (_VALUES_CTES if values else "") + (f",\n{riding}" if riding is not None else "")
+    ctes = _VALUES_CTES if values else ""
+    if riding is not None:
+        ctes += (_PLACED_CTE if insert else "") + f",\n{riding}"
     return _WITH_SQL.format(member=member, ctes=ctes)
 
 
@@ -582,7 +601,8 @@ def _write(
     """Insert or update the member's row from its fields (`_apply`), and rewrite its
     searchable values from `member.attributes` when `values`; `recording` (an emission of
     the connection's own company) rides in the same statement, written only once the
-    member's row is (Emission.riding), so pass it only when nothing is written after this.
+    member's row is, and an insert's position bucket row locked (Emission.riding,
+    `_PLACED_CTE`), so pass it only when nothing is written after this.
     Raises Uniqueness (409) when userName or externalId is taken
     (directory.integrity.unique_keys), MemberNotFound when the row to update is gone (then
     the caller's transaction must roll back: it takes `recording`'s ledger row with it),
@@ -619,7 +639,7 @@ def _write(
         params |= {"replace": not insert, "values": json.dumps(searchable)}
     riding = None
     if recording is not None:
-        riding, params = recording.riding("member", params)
+        riding, params = recording.riding("placed" if insert else "member", params)
     sql = _statement(insert, values, riding)
     with (
         unique_keys(

@@ -150,7 +150,9 @@ FROM jsonb_array_elements(%(events)s::jsonb) WITH ORDINALITY AS e(doc, n)
 # the last lock; when the write wrote nothing, the stream is not touched at all. The events
 # are numbered from the upsert's RETURNING, so they are written only after it, and only with
 # it. The `along` row is not gated (it takes no lock): a write that wrote nothing must fail
-# its transaction, which takes that row with it.
+# its transaction, which takes that row with it. What the statement locks after its CTEs
+# (AFTER triggers fire at its end) comes after the stream row: `after` must be a CTE that
+# has taken those locks itself (directory.services' `placed`).
 _RIDING_SQL = """{along}reserved AS (
     INSERT INTO public.events_feed_eventstream AS s (schema_name, last_seq)
     SELECT %(schema)s, %(count)s WHERE EXISTS (SELECT FROM {after})

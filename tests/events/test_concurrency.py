@@ -16,7 +16,9 @@ import pytest
 from django.db import connection, transaction
 from django_tenants.utils import schema_context
 
-from directory.models import ProvisioningEvent
+from directory.ledger import CallContext
+from directory.models import Member, ProvisioningEvent
+from directory.services import member_create
 from events.feed.models import VendorKey
 from events.outbox import EventType, NewEvent, Origin, emit
 from events.selectors import company_events_after
@@ -229,3 +231,62 @@ def test_concurrent_writes_with_their_events_in_their_statement_number_them_gap_
             + [(name, "failed", 409) for name in names]
             + [(f"p{n}@live.test", "succeeded", 200) for n in range(6)]
         )
+
+
+def test_a_create_with_its_events_in_its_statement_locks_the_bucket_row_before_the_stream(
+    django_db_blocker: Any,
+) -> None:
+    """A DELETE locks the position index's bucket row (its trigger) and then the stream row
+    (its event); a create carrying its event in its statement must lock them in that order
+    too, or the two deadlock."""
+    with live_scim_company(django_db_blocker) as live:
+        company = live.company
+
+        def arrange() -> str:
+            with django_db_blocker.unblock(), schema_context(company.schema_name):
+                gone = member_create(
+                    company=company,
+                    payload={"userName": "gone@live.test", "active": False},
+                    context=CallContext(),
+                )
+            connection.close()
+            return str(gone.pk)
+
+        gone_id = in_thread(arrange)
+        deleted, release = threading.Event(), threading.Event()
+
+        def delete() -> None:
+            with (
+                django_db_blocker.unblock(),
+                schema_context(company.schema_name),
+                transaction.atomic(),
+            ):
+                Member.objects.filter(pk=gone_id).delete()  # the bucket row, locked
+                deleted.set()
+                release.wait(10)
+                emit([_event("gone")], origin=Origin())  # then the stream row
+            connection.close()
+
+        def create() -> None:
+            with django_db_blocker.unblock(), schema_context(company.schema_name):
+                member_create(
+                    company=company, payload={"userName": "new@live.test"}, context=CallContext()
+                )
+            connection.close()
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            deleting = pool.submit(delete)
+            assert deleted.wait(10)
+            creating = pool.submit(create)
+            time.sleep(0.5)  # the create is now waiting for a lock the delete holds
+            release.set()
+            deleting.result(20)
+            creating.result(20)
+
+        def names() -> list[str]:
+            with django_db_blocker.unblock():
+                found = [e.user_name for e in company_events_after(company.schema_name, 0, 100)]
+            connection.close()
+            return found
+
+        assert in_thread(names)[-2:] == ["gone", "new@live.test"]
