@@ -4,15 +4,16 @@ deactivation, a PUT of a changed user, a group push) and the records each must s
 
 A write whose member statement is its last carries its change event and ledger row in that
 statement (events.outbox `Emission.riding`), one statement fewer than when they ran on their
-own after it; a write that writes more after the member (reports to adopt, a waitlist to
-drain) still runs them on their own, last."""
+own after it, and a create takes its seat there too (directory.seats.TAKE_ONE_CTE), one more;
+a write that writes more after the member (reports to adopt, a waitlist to drain) still
+takes the seat and runs them on their own, as statements of their own."""
 
 from __future__ import annotations
 
 import pytest
 from django_tenants.utils import schema_context
 
-from directory.models import Member, MemberValue, ProvisioningEvent
+from directory.models import Member, MemberValue, ProvisioningEvent, WaitlistEntry
 from events.selectors import company_events_after
 from tenants.models import Company
 from tests.conftest import max_queries
@@ -40,13 +41,13 @@ def _events(company: Company, resource_id: str) -> list[str]:
     return [event.type for event in events if str(event.resource_id) == resource_id]
 
 
-def test_a_create_is_three_statements_and_leaves_every_record(scim: Scim, acme: Company) -> None:
+def test_a_create_is_two_statements_and_leaves_every_record(scim: Scim, acme: Company) -> None:
     scim.get("/Users?count=1")  # the credential's first use is written once, not counted here
     used = Company.objects.get(pk=acme.pk).seats_used
 
-    # Reports waiting for this manager, the seat, the member with its searchable values,
+    # Reports waiting for this manager; the seat with the member, its searchable values,
     # the ledger row and the change event.
-    with max_queries(BEFORE_THE_VIEW + SAVEPOINT + 3) as counted:
+    with max_queries(BEFORE_THE_VIEW + SAVEPOINT + 2) as counted:
         response = scim.post("/Users", okta_user("ada@acme.test"))
 
     assert response.status_code == 201, counted.statements
@@ -120,6 +121,32 @@ def test_a_refused_create_leaves_its_failure_row_and_no_success_row(
     )
     assert rows == [("succeeded", 201), ("failed", 409)]
     assert _events(acme, first.json()["id"]) == ["user.created"]
+
+
+def test_a_create_refused_its_seat_in_its_statement_leaves_no_member_value_or_event(
+    scim: Scim, acme: Company
+) -> None:
+    scim.post("/Users", okta_user("mo@acme.test", externalId="m-1"))
+    used = Company.objects.get(pk=acme.pk).seats_used
+    Company.objects.filter(pk=acme.pk).update(seat_limit=used)
+    before = company_events_after(acme.schema_name, 0, 10_000)[-1].seq
+
+    refused = scim.post("/Users", okta_user("ned@acme.test", externalId="n-1"))
+
+    assert refused.status_code == 403
+    assert f"Seat limit reached: {used} of {used} seats in use." in refused.json()["detail"]
+    assert Company.objects.get(pk=acme.pk).seats_used == used
+    with schema_context(acme.schema_name):
+        assert not Member.objects.filter(user_name="ned@acme.test").exists()
+        assert not MemberValue.objects.filter(value_lower="ned@acme.test").exists()
+    events = company_events_after(acme.schema_name, before, 10_000)
+    assert [(event.seq, event.type) for event in events] == [
+        (before + 1, "company.seat_limit_reached")
+    ]
+    rows = ProvisioningEvent.objects.filter(user_name="ned@acme.test")
+    assert list(rows.values_list("outcome", "status")) == [("failed", 403)]
+    with schema_context(acme.schema_name):
+        assert WaitlistEntry.objects.filter(user_name="ned@acme.test").exists()
 
 
 def test_a_refused_create_takes_no_event_number(scim: Scim, acme: Company) -> None:
