@@ -33,11 +33,27 @@ def seats_take(company: Company, count: int = 1) -> None:
         cursor.execute(_TAKE_SQL, {"id": company.pk, "count": count})
         if cursor.rowcount:
             return
+    raise seats_refused(company)
+
+
+def seats_refused(company: Company) -> SeatLimitReached:
+    """The error for a seat that was not free, with the seats in use read now."""
     full = Company.objects.only("seat_limit", "seats_used").get(pk=company.pk)
-    raise SeatLimitReached(
+    return SeatLimitReached(
         f"Seat limit reached: {full.seats_used} of {full.seat_limit} seats in use. "
         "Deactivate a user or ask support to raise the limit."
     )
+
+
+# `_TAKE_SQL` for one seat as the first CTE of a create's own statement
+# (directory.services): the member's INSERT there selects its row only once this returned
+# one, so the seat lock is still taken before the new userName's index entry, and a refused
+# seat writes no member. No row back from that statement: call `seats_refused`.
+TAKE_ONE_CTE = """seat AS (
+    UPDATE tenants_company SET seats_used = seats_used + 1
+    WHERE id = %(seat_company)s AND (seat_limit IS NULL OR seat_limit >= seats_used + 1)
+    RETURNING 1
+)"""
 
 
 def seats_release(company: Company, count: int = 1) -> None:

@@ -4,6 +4,7 @@ multi-valued attribute rows and the ledger row; views call exactly one of them."
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import uuid
 from collections.abc import Iterator, Sequence
@@ -24,8 +25,8 @@ from directory.columns import member_column_values
 from directory.errors import MemberNotFound
 from directory.integrity import check_if_match, unique_keys
 from directory.ledger import CallContext, LedgerEntry, Subject, recorded
-from directory.models import Member, WaitlistEntry
-from directory.seats import SeatLimitReached, seats_take
+from directory.models import MEMBER_BUCKET_SIZE, Member, WaitlistEntry
+from directory.seats import TAKE_ONE_CTE, SeatLimitReached, seats_refused, seats_take
 from directory.selectors import (
     MemberWithRoles,
     folded,
@@ -100,25 +101,36 @@ def member_create(*, company: Company, payload: Any, context: CallContext) -> Me
             _subject(member), 201, warnings=normalized.dropped, normalised=normalized.readings
         )
         created = change_events.user_created(company, member, entry)
-        if member.active:
-            try:
-                seats_take(company)
-            except SeatLimitReached as full:
-                # Re-provisioning someone who exists is a 409 even when seats are full (the
-                # IdP's retry of a person the waitlist provisioned): never a waitlist entry.
-                if _named(member.user_name).exists():
-                    raise errors.Uniqueness(
-                        f'A user with userName "{member.user_name}" already exists.'
-                    ) from None
-                raise waitlisted(
-                    full, operation="create", resource=resource, member_id=None, idp=context.idp
-                ) from None
-        else:
+        if not member.active:
             # Created deactivated: a person waiting under this name no longer wants a seat.
             waitlist_forget(user_name=member.user_name, external_id=member.external_id or "")
-        _write(member, insert=True, values=True)
-        _adopt(member, waiting)
-        created.run()
+        # With no reports to adopt, the member's statement is the create's last: its seat
+        # comes first in it, and its event and ledger row ride in it (a round trip less
+        # each).
+        rides = created.bound and not waiting
+        try:
+            if member.active and waiting:
+                seats_take(company)
+            _write(
+                member,
+                insert=True,
+                values=True,
+                recording=created if rides else None,
+                seat=company if member.active and not waiting else None,
+            )
+        except SeatLimitReached as full:
+            # Re-provisioning someone who exists is a 409 even when seats are full (the
+            # IdP's retry of a person the waitlist provisioned): never a waitlist entry.
+            if _named(member.user_name).exists():
+                raise errors.Uniqueness(
+                    f'A user with userName "{member.user_name}" already exists.'
+                ) from None
+            raise waitlisted(
+                full, operation="create", resource=resource, member_id=None, idp=context.idp
+            ) from None
+        if not rides:
+            _adopt(member, waiting)
+            created.run()
     return member
 
 
@@ -396,8 +408,9 @@ def _update_write(
     """Write a prepared update: the seat lock when `active` flips (the brake counts a
     deactivation; the head of the seat waitlist is provisioned into the freed seat), the
     member's row, the waiting reports' adoption, then `recording` (its event and ledger row,
-    built before the seat lock: from there to the commit the company's other writers wait).
-    Raises SeatLimitReached (a waitlisted reactivation) and DeprovisioningHeld."""
+    built before the seat lock: from there to the commit the company's other writers wait),
+    in the member's statement when nothing comes after it. Raises SeatLimitReached (a
+    waitlisted reactivation) and DeprovisioningHeld."""
     # The seat lock (the company's row) before writing the new userName: a create takes it
     # before inserting one, so a rename racing a create of the same name cannot deadlock.
     prepared: Prepared | None = None
@@ -420,11 +433,20 @@ def _update_write(
     elif not member.active:
         # Still deactivated: the IdP no longer wants a reactivation that was waiting.
         waitlist_forget(member_id=member.id)
-    _write(member, insert=False, values=change.values_changed)
+    # Nobody in line to provision and no reports to adopt: the member's statement is the
+    # update's last, and the event and ledger row ride in it (one round trip less).
+    drains = prepared is not None and bool(prepared.entries)
+    rides = recording is not None and recording.bound and not change.waiting and not drains
+    _write(
+        member,
+        insert=False,
+        values=change.values_changed,
+        recording=recording if rides else None,
+    )
     _adopt(member, change.waiting)
     if prepared is not None:
         waitlist_drain(company, prepared, _provision_waiting)
-    if recording is not None:
+    if recording is not None and not rides:
         recording.run()
 
 
@@ -508,17 +530,28 @@ def _adopt(member: Member, waiting: list[uuid.UUID]) -> None:
 # the DELETE of the old copies sees the rows from before the statement, never the new ones.
 # Texts are folded as `directory.selectors.folded` folds them: lower() in the database, then
 # cut to the column's size.
-_INSERT_SQL = """
-INSERT INTO directory_member (
+_INSERT_INTO = """INSERT INTO directory_member (
     id, user_name, external_id, active, display_name, given_name, family_name, primary_email,
     manager_id, manager_ref, attributes, version, created_at, updated_at
-) VALUES (
+)"""
+_INSERT_ROW = """
     %(id)s, %(user_name)s, %(external_id)s, %(active)s, %(display_name)s, %(given_name)s,
     %(family_name)s, left(lower(%(primary_email)s), 320), %(manager_id)s, %(manager_ref)s,
     %(attributes)s::jsonb, %(version)s, %(created_at)s, %(updated_at)s
-)
+"""
+_INSERT_SQL = f"""
+{_INSERT_INTO} VALUES ({_INSERT_ROW})
 RETURNING seq, primary_email
 """
+# A create taking its seat in its own statement (directory.seats.TAKE_ONE_CTE): the row is
+# selected only once the seat's UPDATE returned one, so the company's row is locked before
+# the new userName's index entry is written (directory.selectors' lock order).
+_INSERT_SEATED_SQL = f"""
+{_INSERT_INTO}
+SELECT {_INSERT_ROW}
+WHERE EXISTS (SELECT FROM seat)
+RETURNING seq, primary_email
+"""  # noqa: S608 - constant fragments
 _UPDATE_SQL = """
 UPDATE directory_member SET
     user_name = %(user_name)s, external_id = %(external_id)s, active = %(active)s,
@@ -529,8 +562,17 @@ UPDATE directory_member SET
 WHERE id = %(id)s
 RETURNING seq, primary_email
 """
-_VALUES_SQL = """
-WITH member AS ({member}),
+# With an emission riding (`_statement`'s `riding`), PostgreSQL may lock the stream row
+# before it runs `gone` and `searchable`, so they are not strictly before the write's last
+# lock. No deadlock can come of it: they touch only this member's value rows, which have no
+# unique index and which no other transaction writes without holding the member's row first
+# (an update holds it from its first read; a create's member is new). The new copies are
+# written only with the member's row: a create refused its seat writes none.
+_WITH_SQL = """
+WITH {seat}member AS ({member}){ctes}
+SELECT seq, primary_email FROM member
+"""
+_VALUES_CTES = """,
 gone AS (
     DELETE FROM directory_membervalue WHERE %(replace)s AND member_id = %(id)s
 ),
@@ -539,15 +581,62 @@ searchable AS (
     SELECT %(id)s, v.doc->>'attribute', v.doc->'item', left(lower(v.doc->>'value'), 1024),
         left(lower(v.doc->>'type'), 64)
     FROM jsonb_array_elements(%(values)s::jsonb) AS v(doc)
-)
-SELECT seq, primary_email FROM member
-"""
+    WHERE EXISTS (SELECT FROM member)
+)"""
 
 
-def _write(member: Member, *, insert: bool, values: bool) -> None:
+# The position index's bucket row of a new member is counted by a statement trigger
+# (migration 0005), which PostgreSQL fires at the end of the whole statement, after every
+# CTE: with the events riding in a create's statement, the stream row would be locked before
+# the bucket row, against directory.selectors' lock order (a DELETE, bucket row then stream
+# row, could deadlock with it). So a create's statement locks the bucket row itself first,
+# with an upsert that changes no count (creating the row at 0 if it is new), and the events
+# ride after `placed`, which returns a row only once that lock is held. The trigger's own
+# upsert then finds the row already locked by this transaction.
+_PLACED_CTE = f""",
+placed AS (
+    INSERT INTO directory_memberbucket AS b (bucket, members)
+    SELECT seq / {MEMBER_BUCKET_SIZE}, 0 FROM member
+    ON CONFLICT (bucket) DO UPDATE SET members = b.members
+    RETURNING 1
+)"""  # noqa: S608 - a constant
+
+
+@functools.cache
+def _statement(insert: bool, values: bool, riding: str | None, seated: bool) -> str:
+    """The text of `_write`'s statement for one shape, built once: psycopg prepares a text
+    once per connection, so it must come out the same for every write of that shape."""
+    member = _INSERT_SEATED_SQL if seated else _INSERT_SQL if insert else _UPDATE_SQL
+    if not values and riding is None and not seated:
+        return member
+    ctes = _VALUES_CTES if values else ""
+    if riding is not None:
+        ctes += (_PLACED_CTE if insert else "") + f",\n{riding}"
+    seat = f"{TAKE_ONE_CTE},\n" if seated else ""
+    return _WITH_SQL.format(seat=seat, member=member, ctes=ctes)
+
+
+def _write(
+    member: Member,
+    *,
+    insert: bool,
+    values: bool,
+    recording: Emission | None = None,
+    seat: Company | None = None,
+) -> None:
     """Insert or update the member's row from its fields (`_apply`), and rewrite its
-    searchable values from `member.attributes` when `values`. Raises Uniqueness (409) when
-    userName or externalId is taken (directory.integrity.unique_keys)."""
+    searchable values from `member.attributes` when `values`; `recording` (an emission of
+    the connection's own company) rides in the same statement, written only once the
+    member's row is, and an insert's position bucket row locked (Emission.riding,
+    `_PLACED_CTE`), so pass it only when nothing is written after this. An insert given
+    `seat` takes one of that company's seats in the statement, first, and writes nothing
+    without it. Raises Uniqueness (409) when userName or externalId is taken
+    (directory.integrity.unique_keys), SeatLimitReached when `seat` was not free and
+    MemberNotFound when the row to update is gone (for both, the caller's transaction must
+    roll back: it takes `recording`'s ledger row with it), ValueError when `recording` is of
+    another company or its parameter names clash, or `seat` is given to an update."""
+    if seat is not None and not insert:
+        raise ValueError("_write(): an update takes its seat with seats_take.")
     params: dict[str, Any] = {
         "id": member.id,
         "user_name": member.user_name,
@@ -564,9 +653,7 @@ def _write(member: Member, *, insert: bool, values: bool) -> None:
         "created_at": member.created_at,
         "updated_at": member.updated_at,
     }
-    sql = _INSERT_SQL if insert else _UPDATE_SQL
     if values:
-        sql = _VALUES_SQL.format(member=sql)
         # One JSON array, as events.outbox sends its events (the encoder is C).
         searchable = [
             {
@@ -580,6 +667,12 @@ def _write(member: Member, *, insert: bool, values: bool) -> None:
             if isinstance(item, dict)
         ]
         params |= {"replace": not insert, "values": json.dumps(searchable)}
+    if seat is not None:
+        params["seat_company"] = seat.pk
+    riding = None
+    if recording is not None:
+        riding, params = recording.riding("placed" if insert else "member", params)
+    sql = _statement(insert, values, riding, seat is not None)
     with (
         unique_keys(
             {
@@ -591,6 +684,8 @@ def _write(member: Member, *, insert: bool, values: bool) -> None:
     ):
         cursor.execute(sql, params)
         written = cursor.fetchone()
+    if written is None and seat is not None:
+        raise seats_refused(seat)
     if written is None:  # an update of a row gone meanwhile (callers hold its lock)
         raise MemberNotFound(f"No user with id {str(member.id)!r}.")
     member.seq, member.primary_email = written

@@ -14,15 +14,23 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.db import connection, transaction
+from django_tenants.utils import schema_context
 
+from directory.ledger import CallContext
+from directory.models import Member, ProvisioningEvent
+from directory.services import member_create
 from events.feed.models import VendorKey
 from events.outbox import EventType, NewEvent, Origin, emit
 from events.selectors import company_events_after
 from events.tasks import relay
 from tests.live import IdP, in_thread, live_scim_company
+from tests.scim_client import PATCH_OP
 from tokens.vendor_keys import vendor_key_issue
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db]
+
+
+TITLE = {"op": "replace", "path": "title", "value": "Engineer"}
 
 
 def _event(name: str) -> NewEvent:
@@ -152,3 +160,133 @@ def test_parallel_writes_reach_the_api_once_each_in_order_while_they_run(
             VendorKey.objects.filter(pk=key_id).delete()
 
     in_thread(clean_up)
+
+
+def test_concurrent_writes_with_their_events_in_their_statement_number_them_gap_free(
+    live_server_url: str, django_db_blocker: Any
+) -> None:
+    """Creates (each name sent twice at once: one wins, one is a 409) and PATCHes of other
+    users, all released together: the events ride in the members' statements, and still get
+    gap-free numbers, one per successful write, each with its ledger row."""
+    with live_scim_company(django_db_blocker) as live:
+        schema = live.company.schema_name
+        idp = IdP.bearer(live_server_url, live, "Okta")
+        patched = []
+        for n in range(6):
+            reply = idp.call("POST", "/Users", {"userName": f"p{n}@live.test"})
+            assert reply.status == 201, reply.body
+            patched.append(reply.body["id"])
+
+        def last_seq() -> int:
+            with django_db_blocker.unblock():
+                events = company_events_after(schema, 0, 10_000)
+            connection.close()
+            return events[-1].seq if events else 0
+
+        start = in_thread(last_seq)
+        names = [f"c{n:02d}@live.test" for n in range(10)]
+        calls: list[tuple[str, str, Any]] = [("POST", "/Users", {"userName": n}) for n in names]
+        calls += [("POST", "/Users", {"userName": n.upper()}) for n in names]
+        calls += [
+            ("PATCH", f"/Users/{uid}", {"schemas": [PATCH_OP], "Operations": [TITLE]})
+            for uid in patched
+        ]
+        together = threading.Barrier(len(calls))
+
+        def call(method: str, path: str, body: Any) -> tuple[int, Any]:
+            together.wait(30)
+            reply = idp.call(method, path, body)
+            return reply.status, reply.body
+
+        with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+            replies = list(pool.map(lambda c: call(*c), calls))
+
+        statuses = [status for status, _ in replies]
+        assert sorted(statuses[:20]) == [201] * 10 + [409] * 10
+        assert statuses[20:] == [200] * 6
+
+        def recorded() -> tuple[list[tuple[int, str, str]], list[tuple[str, str, int]]]:
+            with django_db_blocker.unblock(), schema_context(schema):
+                events = [
+                    (event.seq, event.type, str(event.resource_id))
+                    for event in company_events_after(schema, start, 10_000)
+                ]
+                rows = list(
+                    ProvisioningEvent.objects.filter(
+                        operation__in=("create", "patch"), created_at__isnull=False
+                    )
+                    .exclude(user_name__startswith="p", operation="create")
+                    .values_list("user_name", "outcome", "status")
+                )
+            connection.close()
+            return events, [(name.lower(), outcome, status) for name, outcome, status in rows]
+
+        events, rows = in_thread(recorded)
+        assert [seq for seq, _, _ in events] == list(range(start + 1, start + 17))
+        created = {body["id"] for status, body in replies[:20] if status == 201}
+        assert {uid for _, kind, uid in events if kind == EventType.USER_CREATED} == created
+        assert {uid for _, kind, uid in events if kind == EventType.USER_UPDATED} == set(patched)
+        assert sorted((name, outcome, status) for name, outcome, status in rows) == sorted(
+            [(name, "succeeded", 201) for name in names]
+            + [(name, "failed", 409) for name in names]
+            + [(f"p{n}@live.test", "succeeded", 200) for n in range(6)]
+        )
+
+
+def test_a_create_with_its_events_in_its_statement_locks_the_bucket_row_before_the_stream(
+    django_db_blocker: Any,
+) -> None:
+    """A DELETE locks the position index's bucket row (its trigger) and then the stream row
+    (its event); a create carrying its event in its statement must lock them in that order
+    too, or the two deadlock."""
+    with live_scim_company(django_db_blocker) as live:
+        company = live.company
+
+        def arrange() -> str:
+            with django_db_blocker.unblock(), schema_context(company.schema_name):
+                gone = member_create(
+                    company=company,
+                    payload={"userName": "gone@live.test", "active": False},
+                    context=CallContext(),
+                )
+            connection.close()
+            return str(gone.pk)
+
+        gone_id = in_thread(arrange)
+        deleted, release = threading.Event(), threading.Event()
+
+        def delete() -> None:
+            with (
+                django_db_blocker.unblock(),
+                schema_context(company.schema_name),
+                transaction.atomic(),
+            ):
+                Member.objects.filter(pk=gone_id).delete()  # the bucket row, locked
+                deleted.set()
+                release.wait(10)
+                emit([_event("gone")], origin=Origin())  # then the stream row
+            connection.close()
+
+        def create() -> None:
+            with django_db_blocker.unblock(), schema_context(company.schema_name):
+                member_create(
+                    company=company, payload={"userName": "new@live.test"}, context=CallContext()
+                )
+            connection.close()
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            deleting = pool.submit(delete)
+            assert deleted.wait(10)
+            creating = pool.submit(create)
+            time.sleep(0.5)  # the create is now waiting for a lock the delete holds
+            release.set()
+            deleting.result(20)
+            creating.result(20)
+
+        def names() -> list[str]:
+            with django_db_blocker.unblock():
+                found = [e.user_name for e in company_events_after(company.schema_name, 0, 100)]
+            connection.close()
+            return found
+
+        assert in_thread(names)[-2:] == ["gone", "new@live.test"]

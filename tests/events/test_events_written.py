@@ -9,7 +9,9 @@ import pytest
 from django.db import connection, transaction
 from django_tenants.utils import schema_context
 
-from events.outbox import EventType, NewEvent, Origin, emit
+from directory.models import ProvisioningEvent
+from events.feed.models import EventStream
+from events.outbox import Along, EventType, NewEvent, Origin, emission, emit
 from events.selectors import Event, company_events_after
 from tenants.models import Company
 from tenants.services import company_set_scim
@@ -209,6 +211,70 @@ def test_a_rolled_back_transaction_takes_its_events_and_numbers_with_it(
         emit([NewEvent(type=EventType.USER_DELETED, resource_type="User")], origin=Origin())
     (kept,) = outbox.new()
     assert kept.seq == outbox.seen  # the rolled-back number was given again: no gap
+
+
+# A write's statement with the events riding in it: `written` stands for the write's
+# RETURNING, a row or none.
+_RIDDEN = """
+WITH written AS (SELECT 1 AS one WHERE %(wrote)s),
+{ctes}
+SELECT count(*) FROM written
+"""
+_NOTE = Along(
+    "INSERT INTO directory_provisioningevent (created_at, operation, resource_type, "
+    "resource_id, user_name, external_id, display_name, outcome, status, scim_type, detail, "
+    "idp, credential, request_id) VALUES (now(), 'create', 'User', NULL, %(note_name)s, '', "
+    "'', 'succeeded', 201, '', '', '', '', '')",
+    {"note_name": "rider@acme.test"},
+)
+
+
+def _ride(wrote: bool) -> None:
+    built = emission(
+        [NewEvent(type=EventType.USER_CREATED, resource_type="User", user_name="rider")],
+        origin=Origin(),
+        along=_NOTE,
+    )
+    assert built is not None and built.bound
+    ctes, params = built.riding("written", {"wrote": wrote})
+    with connection.cursor() as cursor:
+        cursor.execute(_RIDDEN.format(ctes=ctes), params)
+
+
+def test_events_riding_a_write_are_numbered_next_and_written_with_its_along_row(
+    acme: Company, outbox: Outbox
+) -> None:
+    with transaction.atomic():
+        _ride(wrote=True)
+
+    (event,) = outbox.new()
+    assert (event.type, event.user_name) == (EventType.USER_CREATED, "rider")
+    assert EventStream.objects.get(schema_name=acme.schema_name).last_seq == event.seq
+    assert ProvisioningEvent.objects.filter(user_name="rider@acme.test").count() == 1
+
+
+def test_events_riding_a_write_that_wrote_nothing_take_no_number(
+    acme: Company, outbox: Outbox
+) -> None:
+    last = EventStream.objects.get(schema_name=acme.schema_name).last_seq
+
+    with transaction.atomic():
+        _ride(wrote=False)
+
+    assert outbox.new() == []
+    assert EventStream.objects.get(schema_name=acme.schema_name).last_seq == last
+
+
+def test_riding_refuses_another_companys_events_and_a_parameter_clash(acme: Company) -> None:
+    event = NewEvent(type=EventType.USER_CREATED, resource_type="User")
+    own = emission([event], origin=Origin())
+    other = emission([event], origin=Origin(), schema_name="public")
+    assert own is not None and other is not None
+
+    with pytest.raises(ValueError, match="own company"):
+        other.riding("written", {})
+    with pytest.raises(ValueError, match="count"):
+        own.riding("written", {"count": 1})
 
 
 def test_emit_refuses_to_run_outside_a_transaction(acme: Company) -> None:

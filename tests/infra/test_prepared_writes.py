@@ -100,8 +100,11 @@ def test_a_write_sends_its_values_bound_to_a_statement_prepared_once(
 
     # The same statements, with the values as parameters ($1…), not quoted into the text.
     assert _prepared() == prepared
-    assert any(text.lstrip().startswith("WITH member AS") for text in prepared)
-    assert any("events_changeevent" in text for text in prepared)
+    # The create's one statement: its seat, the member with its values, its event.
+    assert any(
+        text.lstrip().startswith("WITH seat AS") and "events_changeevent" in text
+        for text in prepared
+    )
     assert all("$1" in text and "first0@acme.test" not in text for text in prepared)
 
 
@@ -190,13 +193,12 @@ def test_a_create_renders_what_it_records_before_the_seat_lock(
         response = scim.post("/Users", okta_user("locks@acme.test", externalId="locks"))
 
     assert response.status_code == 201
-    # From the seat lock to the commit only the write's statements run; the event and the
-    # ledger row were built while the company's other writers could still go on.
-    seat = steps.index("UPDATE seats")
+    # From the seat lock to the commit only the write's statement runs (the seat, the
+    # member, the event and the ledger row in one); the event and the ledger row were built
+    # while the company's other writers could still go on.
+    seat = steps.index("WITH seats")
     assert steps.index("render the event's resource") < seat
-    assert [step for step in steps[seat:] if not step.startswith(("WITH", "RELEASE"))] == [
-        "UPDATE seats"
-    ]
+    assert [step for step in steps[seat:] if step != "RELEASE"] == ["WITH seats"]
 
 
 def _all_prepared() -> list[str]:
@@ -249,11 +251,8 @@ def test_an_update_flipping_active_renders_what_it_records_before_the_seat_lock(
 
     assert response.status_code == 200, response.json()
     # A deactivation (the brake's count) or a reactivation (the seat taken) locks the
-    # company's row: after it, only the member's row and the event with its ledger row.
+    # company's row: after it, only the member's row with the event and its ledger row (one
+    # statement, nobody being in line for a freed seat).
     seat = steps.index("UPDATE seats")
     assert steps.index("render the event's resource") < seat
-    assert [step for step in steps[seat:] if step != "RELEASE"] == [
-        "UPDATE seats",
-        "UPDATE",
-        "WITH",
-    ]
+    assert [step for step in steps[seat:] if step != "RELEASE"] == ["UPDATE seats", "WITH"]

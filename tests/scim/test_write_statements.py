@@ -1,13 +1,19 @@
 """What one SCIM write costs in statements, pinned: the writes IdPs send most (a create, a
 deactivation, a PUT of a changed user, a group push) and the records each must still leave
-(the ledger row, the change event, the seat count, the searchable values)."""
+(the ledger row, the change event, the seat count, the searchable values).
+
+A write whose member statement is its last carries its change event and ledger row in that
+statement (events.outbox `Emission.riding`), one statement fewer than when they ran on their
+own after it, and a create takes its seat there too (directory.seats.TAKE_ONE_CTE), one more;
+a write that writes more after the member (reports to adopt, a waitlist to drain) still
+takes the seat and runs them on their own, as statements of their own."""
 
 from __future__ import annotations
 
 import pytest
 from django_tenants.utils import schema_context
 
-from directory.models import Member, MemberValue, ProvisioningEvent
+from directory.models import Member, MemberValue, ProvisioningEvent, WaitlistEntry
 from events.selectors import company_events_after
 from tenants.models import Company
 from tests.conftest import max_queries
@@ -35,13 +41,13 @@ def _events(company: Company, resource_id: str) -> list[str]:
     return [event.type for event in events if str(event.resource_id) == resource_id]
 
 
-def test_a_create_is_four_statements_and_leaves_every_record(scim: Scim, acme: Company) -> None:
+def test_a_create_is_two_statements_and_leaves_every_record(scim: Scim, acme: Company) -> None:
     scim.get("/Users?count=1")  # the credential's first use is written once, not counted here
     used = Company.objects.get(pk=acme.pk).seats_used
 
-    # Reports waiting for this manager, the seat, the member with its searchable values, the
-    # ledger row with the change event.
-    with max_queries(BEFORE_THE_VIEW + SAVEPOINT + 4) as counted:
+    # Reports waiting for this manager; the seat with the member, its searchable values,
+    # the ledger row and the change event.
+    with max_queries(BEFORE_THE_VIEW + SAVEPOINT + 2) as counted:
         response = scim.post("/Users", okta_user("ada@acme.test"))
 
     assert response.status_code == 201, counted.statements
@@ -54,7 +60,7 @@ def test_a_create_is_four_statements_and_leaves_every_record(scim: Scim, acme: C
     assert values == [("ada@acme.test",)]
 
 
-def test_a_deactivation_is_five_statements(scim: Scim, acme: Company) -> None:
+def test_a_deactivation_with_nobody_waiting_is_four_statements(scim: Scim, acme: Company) -> None:
     uid = scim.post("/Users", okta_user("bo@acme.test")).json()["id"]
     used = Company.objects.get(pk=acme.pk).seats_used
     deactivate = {
@@ -62,9 +68,9 @@ def test_a_deactivation_is_five_statements(scim: Scim, acme: Company) -> None:
         "Operations": [{"op": "replace", "value": {"active": False}}],
     }
 
-    # The member under its row lock with its groups, the waitlist's head, the seat (and the
-    # brake), the member, the ledger row with the change event.
-    with max_queries(BEFORE_THE_VIEW + SAVEPOINT + 5) as counted:
+    # The member under its row lock with its groups, the waitlist's head (nobody), the seat
+    # (and the brake), the member with the ledger row and the change event.
+    with max_queries(BEFORE_THE_VIEW + SAVEPOINT + 4) as counted:
         response = scim.patch(f"/Users/{uid}", deactivate)
 
     assert response.status_code == 200, counted.statements
@@ -73,15 +79,15 @@ def test_a_deactivation_is_five_statements(scim: Scim, acme: Company) -> None:
     assert Company.objects.get(pk=acme.pk).seats_used == used - 1
 
 
-def test_a_put_is_three_statements_and_one_without_a_change_writes_its_ledger_row(
+def test_a_put_is_two_statements_and_one_without_a_change_writes_its_ledger_row(
     scim: Scim, acme: Company
 ) -> None:
     uid = scim.post("/Users", okta_user("cy@acme.test")).json()["id"]
     renamed = okta_user("cy@acme.test", name={"givenName": "Cy", "familyName": "New"})
 
-    # The member under its row lock with its groups, the member, the ledger row with the
+    # The member under its row lock with its groups, the member with the ledger row and the
     # change event.
-    with max_queries(BEFORE_THE_VIEW + SAVEPOINT + 3) as counted:
+    with max_queries(BEFORE_THE_VIEW + SAVEPOINT + 2) as counted:
         response = scim.put(f"/Users/{uid}", renamed)
     assert response.status_code == 200, counted.statements
     # The same again: no change event, so the ledger row is a statement of its own.
@@ -117,6 +123,95 @@ def test_a_refused_create_leaves_its_failure_row_and_no_success_row(
     assert _events(acme, first.json()["id"]) == ["user.created"]
 
 
+def test_a_create_refused_its_seat_in_its_statement_leaves_no_member_value_or_event(
+    scim: Scim, acme: Company
+) -> None:
+    scim.post("/Users", okta_user("mo@acme.test", externalId="m-1"))
+    used = Company.objects.get(pk=acme.pk).seats_used
+    Company.objects.filter(pk=acme.pk).update(seat_limit=used)
+    before = company_events_after(acme.schema_name, 0, 10_000)[-1].seq
+
+    refused = scim.post("/Users", okta_user("ned@acme.test", externalId="n-1"))
+
+    assert refused.status_code == 403
+    assert f"Seat limit reached: {used} of {used} seats in use." in refused.json()["detail"]
+    assert Company.objects.get(pk=acme.pk).seats_used == used
+    with schema_context(acme.schema_name):
+        assert not Member.objects.filter(user_name="ned@acme.test").exists()
+        assert not MemberValue.objects.filter(value_lower="ned@acme.test").exists()
+    events = company_events_after(acme.schema_name, before, 10_000)
+    assert [(event.seq, event.type) for event in events] == [
+        (before + 1, "company.seat_limit_reached")
+    ]
+    rows = ProvisioningEvent.objects.filter(user_name="ned@acme.test")
+    assert list(rows.values_list("outcome", "status")) == [("failed", 403)]
+    with schema_context(acme.schema_name):
+        assert WaitlistEntry.objects.filter(user_name="ned@acme.test").exists()
+
+
+def test_a_refused_create_takes_no_event_number(scim: Scim, acme: Company) -> None:
+    scim.post("/Users", okta_user("fay@acme.test", externalId="f-1"))
+    before = company_events_after(acme.schema_name, 0, 10_000)[-1].seq
+
+    assert scim.post("/Users", okta_user("FAY@acme.test", externalId="f-2")).status_code == 409
+    assert scim.post("/Users", okta_user("gil@acme.test", externalId="f-1")).status_code == 409
+    uid = scim.post("/Users", okta_user("hal@acme.test", externalId="h-1")).json()["id"]
+
+    (event,) = company_events_after(acme.schema_name, before, 10_000)
+    assert (event.seq, event.type, str(event.resource_id)) == (before + 1, "user.created", uid)
+    with schema_context(acme.schema_name):
+        assert not Member.objects.filter(user_name="gil@acme.test").exists()
+    assert ProvisioningEvent.objects.filter(user_name="gil@acme.test").get().status == 409
+
+
+def test_a_create_adopting_waiting_reports_writes_its_event_after_them(
+    scim: Scim, acme: Company
+) -> None:
+    enterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+    report = scim.post(
+        "/Users", okta_user("ivy@acme.test", **{enterprise: {"manager": {"value": "jo@acme.test"}}})
+    ).json()["id"]
+
+    # The reports' adoption comes after the member: the event and ledger row run on their
+    # own, last.
+    with max_queries(BEFORE_THE_VIEW + SAVEPOINT + 5) as counted:
+        response = scim.post("/Users", okta_user("jo@acme.test", externalId="jo-1"))
+
+    assert response.status_code == 201, counted.statements
+    uid = response.json()["id"]
+    assert any("events_changeevent" in sql for sql in counted.statements[-2:])
+    assert _ledger(uid) == [("create", "succeeded", 201)]
+    assert _events(acme, uid) == ["user.created"]
+    got = scim.get(f"/Users/{report}").json()
+    assert got[enterprise]["manager"]["value"] == uid
+
+
+def test_a_deactivation_giving_its_seat_to_the_next_in_line_records_both_in_order(
+    scim: Scim, acme: Company
+) -> None:
+    seated = scim.post("/Users", okta_user("kim@acme.test", externalId="k-1")).json()["id"]
+    Company.objects.filter(pk=acme.pk).update(seat_limit=Company.objects.get(pk=acme.pk).seats_used)
+    assert scim.post("/Users", okta_user("lee@acme.test", externalId="l-1")).status_code == 403
+    before = company_events_after(acme.schema_name, 0, 10_000)[-1].seq
+    deactivate = {
+        "schemas": [PATCH_OP],
+        "Operations": [{"op": "replace", "value": {"active": False}}],
+    }
+
+    assert scim.patch(f"/Users/{seated}", deactivate).status_code == 200
+
+    # The waitlist's create (its own statement with its event) within the deactivation's
+    # transaction, then the deactivation's event, written on its own after it.
+    events = company_events_after(acme.schema_name, before, 10_000)
+    assert [(event.seq, event.type, event.user_name) for event in events] == [
+        (before + 1, "user.created", "lee@acme.test"),
+        (before + 2, "user.deactivated", "kim@acme.test"),
+    ]
+    assert _ledger(seated)[-1] == ("patch", "succeeded", 200)
+    lee = ProvisioningEvent.objects.filter(user_name="lee@acme.test").order_by("id")
+    assert list(lee.values_list("outcome", "status")) == [("failed", 403), ("succeeded", 201)]
+
+
 def test_a_put_changing_an_email_rewrites_the_searchable_values_in_the_same_statement(
     scim: Scim, acme: Company
 ) -> None:
@@ -130,8 +225,8 @@ def test_a_put_changing_an_email_rewrites_the_searchable_values_in_the_same_stat
     )
 
     # The member under its row lock with its groups, the member with its searchable values,
-    # the ledger row with the change event.
-    with max_queries(BEFORE_THE_VIEW + SAVEPOINT + 3) as counted:
+    # the ledger row and the change event.
+    with max_queries(BEFORE_THE_VIEW + SAVEPOINT + 2) as counted:
         response = scim.put(f"/Users/{uid}", moved)
 
     assert response.status_code == 200, counted.statements

@@ -1,0 +1,114 @@
+"""The member's statement (`directory.services._write`) with the write's events riding in it,
+and a create's seat: an update that finds no row writes neither the row nor an event, and
+takes no event number; a create locks its seat before its userName."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from django.db import connection, transaction
+from django.utils import timezone
+from django_tenants.utils import schema_context
+
+from directory.errors import MemberNotFound
+from directory.ledger import CallContext, Subject, success_row
+from directory.models import Member, ProvisioningEvent
+from directory.seats import seats_take
+from directory.services import _write, member_create
+from events.feed.models import EventStream
+from events.outbox import EventType, NewEvent, Origin, emission
+from events.selectors import company_events_after
+from scim_protocol.errors import Uniqueness
+from tenants.models import Company
+from tests.live import in_thread, live_scim_company
+
+pytestmark = pytest.mark.django_db
+
+
+def test_an_update_of_a_row_gone_raises_and_writes_no_event(acme: Company) -> None:
+    now = timezone.now()
+    ghost = Member(
+        id=uuid.uuid4(), user_name="ghost@acme.test", attributes={}, created_at=now, updated_at=now
+    )
+    ghost._state.adding = False
+    subject = Subject("User", ghost.id, user_name=ghost.user_name)
+    built = emission(
+        [NewEvent(type=EventType.USER_UPDATED, resource_type="User", resource_id=ghost.id)],
+        origin=Origin(),
+        along=success_row("patch", subject, CallContext(), 200),
+    )
+    assert built is not None and built.bound
+    last = EventStream.objects.filter(schema_name=acme.schema_name).first()
+    events = company_events_after(acme.schema_name, 0, 10_000)
+
+    with pytest.raises(MemberNotFound), transaction.atomic():
+        _write(ghost, insert=False, values=True, recording=built)
+
+    assert company_events_after(acme.schema_name, 0, 10_000) == events
+    now_last = EventStream.objects.filter(schema_name=acme.schema_name).first()
+    assert (now_last and now_last.last_seq) == (last and last.last_seq)
+    assert not ProvisioningEvent.objects.filter(resource_id=ghost.id).exists()
+
+
+@pytest.mark.live
+def test_a_create_takes_its_seat_before_its_username(django_db_blocker: Any) -> None:
+    """The seat (the company's row) is locked before the new userName's index entry, in the
+    one statement of a create: a write holding the seat lock and then writing that userName
+    (a reactivation renaming its member) makes the create wait and then answer 409, where
+    the other order deadlocked."""
+    with live_scim_company(django_db_blocker) as live:
+        company = live.company
+        seated, release = threading.Event(), threading.Event()
+
+        def reactivation() -> None:
+            with (
+                django_db_blocker.unblock(),
+                schema_context(company.schema_name),
+                transaction.atomic(),
+            ):
+                seats_take(company)
+                seated.set()
+                release.wait(10)
+                taken = Member(
+                    id=uuid.uuid4(),
+                    user_name="x@live.test",
+                    attributes={},
+                    created_at=timezone.now(),
+                    updated_at=timezone.now(),
+                )
+                _write(taken, insert=True, values=False)
+            connection.close()
+
+        def create() -> int:
+            with django_db_blocker.unblock(), schema_context(company.schema_name):
+                try:
+                    member_create(
+                        company=company, payload={"userName": "x@live.test"}, context=CallContext()
+                    )
+                except Uniqueness as refused:
+                    return refused.status
+                finally:
+                    connection.close()
+            return 201
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            holding = pool.submit(reactivation)
+            assert seated.wait(10)
+            creating = pool.submit(create)
+            time.sleep(0.5)  # the create is now waiting for the seat lock
+            release.set()
+            holding.result(20)
+            assert creating.result(20) == 409
+
+        def seats() -> int:
+            with django_db_blocker.unblock():
+                used = Company.objects.get(pk=company.pk).seats_used
+            connection.close()
+            return used
+
+        assert in_thread(seats) == 1
