@@ -202,6 +202,27 @@ def in_thread(work: Callable[[], T]) -> T:
         return pool.submit(work).result()
 
 
+def until_a_session_waits_for_a_lock(django_db_blocker: Any, timeout: float = 10) -> None:
+    """Return once some session of the test database waits for a lock (another thread's
+    write queued behind the one holding it), so a lock-order test releases the holder only
+    when the other write really is queued; AssertionError after `timeout` seconds."""
+
+    def waiting() -> bool:
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT EXISTS (SELECT FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock')"
+            )
+            (found,) = cursor.fetchone()
+        connection.close()
+        return bool(found)
+
+    deadline = time.monotonic() + timeout
+    while not in_thread(waiting):
+        assert time.monotonic() < deadline, "no session came to wait for a lock"
+        time.sleep(0.02)
+
+
 @dataclass(frozen=True)
 class LiveCompany:
     company: Company

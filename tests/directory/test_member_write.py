@@ -5,7 +5,6 @@ takes no event number; a create locks its seat before its userName."""
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -25,7 +24,7 @@ from events.outbox import EventType, NewEvent, Origin, emission
 from events.selectors import company_events_after
 from scim_protocol.errors import Uniqueness
 from tenants.models import Company
-from tests.live import in_thread, live_scim_company
+from tests.live import in_thread, live_scim_company, until_a_session_waits_for_a_lock
 
 pytestmark = pytest.mark.django_db
 
@@ -100,7 +99,7 @@ def test_a_create_takes_its_seat_before_its_username(django_db_blocker: Any) -> 
             holding = pool.submit(reactivation)
             assert seated.wait(10)
             creating = pool.submit(create)
-            time.sleep(0.5)  # the create is now waiting for the seat lock
+            until_a_session_waits_for_a_lock(django_db_blocker)
             release.set()
             holding.result(20)
             assert creating.result(20) == 409

@@ -23,7 +23,7 @@ from events.feed.models import VendorKey
 from events.outbox import EventType, NewEvent, Origin, emit
 from events.selectors import company_events_after
 from events.tasks import relay
-from tests.live import IdP, in_thread, live_scim_company
+from tests.live import IdP, in_thread, live_scim_company, until_a_session_waits_for_a_lock
 from tests.scim_client import PATCH_OP
 from tokens.vendor_keys import vendor_key_issue
 
@@ -278,7 +278,7 @@ def test_a_create_with_its_events_in_its_statement_locks_the_bucket_row_before_t
             deleting = pool.submit(delete)
             assert deleted.wait(10)
             creating = pool.submit(create)
-            time.sleep(0.5)  # the create is now waiting for a lock the delete holds
+            until_a_session_waits_for_a_lock(django_db_blocker)
             release.set()
             deleting.result(20)
             creating.result(20)
