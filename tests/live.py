@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -23,7 +24,8 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
+from django_tenants.utils import schema_context
 
 from tenants.models import Company
 from tenants.services import InitialAdmin, company_create
@@ -221,6 +223,52 @@ def until_a_session_waits_for_a_lock(django_db_blocker: Any, timeout: float = 10
     while not in_thread(waiting):
         assert time.monotonic() < deadline, "no session came to wait for a lock"
         time.sleep(0.02)
+
+
+def lock_order_race(
+    django_db_blocker: Any,
+    schema_name: str,
+    *,
+    holder_first: Callable[[], object],
+    holder_then: Callable[[], object],
+    other: Callable[[], T],
+) -> T:
+    """Two writes of one company racing for the same locks: the holder's transaction runs
+    `holder_first` (taking its first lock), then `other` starts on another connection and is
+    let go only once it waits for a lock, then the holder runs `holder_then` (its second lock)
+    and commits. Returns what `other` returned (or raises what it raised): with the two in
+    opposite lock orders, PostgreSQL reports a deadlock here instead."""
+    holding, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        try:
+            with (
+                django_db_blocker.unblock(),
+                schema_context(schema_name),
+                transaction.atomic(),
+            ):
+                holder_first()
+                holding.set()
+                release.wait(10)
+                holder_then()
+        finally:
+            connection.close()
+
+    def racing() -> T:
+        try:
+            with django_db_blocker.unblock(), schema_context(schema_name):
+                return other()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        held = pool.submit(holder)
+        assert holding.wait(10)
+        raced = pool.submit(racing)
+        until_a_session_waits_for_a_lock(django_db_blocker)
+        release.set()
+        held.result(20)
+        return raced.result(20)
 
 
 @dataclass(frozen=True)

@@ -4,15 +4,12 @@ takes no event number; a create locks its seat before its userName."""
 
 from __future__ import annotations
 
-import threading
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from django.db import connection, transaction
 from django.utils import timezone
-from django_tenants.utils import schema_context
 
 from directory.errors import MemberNotFound
 from directory.ledger import CallContext, Subject, success_row
@@ -24,7 +21,7 @@ from events.outbox import EventType, NewEvent, Origin, emission
 from events.selectors import company_events_after
 from scim_protocol.errors import Uniqueness
 from tenants.models import Company
-from tests.live import in_thread, live_scim_company, until_a_session_waits_for_a_lock
+from tests.live import in_thread, live_scim_company, lock_order_race
 
 pytestmark = pytest.mark.django_db
 
@@ -62,47 +59,34 @@ def test_a_create_takes_its_seat_before_its_username(django_db_blocker: Any) -> 
     the other order deadlocked."""
     with live_scim_company(django_db_blocker) as live:
         company = live.company
-        seated, release = threading.Event(), threading.Event()
 
-        def reactivation() -> None:
-            with (
-                django_db_blocker.unblock(),
-                schema_context(company.schema_name),
-                transaction.atomic(),
-            ):
-                seats_take(company)
-                seated.set()
-                release.wait(10)
-                taken = Member(
-                    id=uuid.uuid4(),
-                    user_name="x@live.test",
-                    attributes={},
-                    created_at=timezone.now(),
-                    updated_at=timezone.now(),
-                )
-                _write(taken, insert=True, values=False)
-            connection.close()
+        def rename_into_the_name() -> None:
+            taken = Member(
+                id=uuid.uuid4(),
+                user_name="x@live.test",
+                attributes={},
+                created_at=timezone.now(),
+                updated_at=timezone.now(),
+            )
+            _write(taken, insert=True, values=False)
 
         def create() -> int:
-            with django_db_blocker.unblock(), schema_context(company.schema_name):
-                try:
-                    member_create(
-                        company=company, payload={"userName": "x@live.test"}, context=CallContext()
-                    )
-                except Uniqueness as refused:
-                    return refused.status
-                finally:
-                    connection.close()
+            try:
+                member_create(
+                    company=company, payload={"userName": "x@live.test"}, context=CallContext()
+                )
+            except Uniqueness as refused:
+                return refused.status
             return 201
 
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            holding = pool.submit(reactivation)
-            assert seated.wait(10)
-            creating = pool.submit(create)
-            until_a_session_waits_for_a_lock(django_db_blocker)
-            release.set()
-            holding.result(20)
-            assert creating.result(20) == 409
+        status = lock_order_race(
+            django_db_blocker,
+            company.schema_name,
+            holder_first=lambda: seats_take(company),
+            holder_then=rename_into_the_name,
+            other=create,
+        )
+        assert status == 409
 
         def seats() -> int:
             with django_db_blocker.unblock():

@@ -23,7 +23,7 @@ from events.feed.models import VendorKey
 from events.outbox import EventType, NewEvent, Origin, emit
 from events.selectors import company_events_after
 from events.tasks import relay
-from tests.live import IdP, in_thread, live_scim_company, until_a_session_waits_for_a_lock
+from tests.live import IdP, in_thread, live_scim_company, lock_order_race
 from tests.scim_client import PATCH_OP
 from tokens.vendor_keys import vendor_key_issue
 
@@ -253,35 +253,22 @@ def test_a_create_with_its_events_in_its_statement_locks_the_bucket_row_before_t
             return str(gone.pk)
 
         gone_id = in_thread(arrange)
-        deleted, release = threading.Event(), threading.Event()
 
         def delete() -> None:
-            with (
-                django_db_blocker.unblock(),
-                schema_context(company.schema_name),
-                transaction.atomic(),
-            ):
-                Member.objects.filter(pk=gone_id).delete()  # the bucket row, locked
-                deleted.set()
-                release.wait(10)
-                emit([_event("gone")], origin=Origin())  # then the stream row
-            connection.close()
+            Member.objects.filter(pk=gone_id).delete()  # the bucket row, locked
 
         def create() -> None:
-            with django_db_blocker.unblock(), schema_context(company.schema_name):
-                member_create(
-                    company=company, payload={"userName": "new@live.test"}, context=CallContext()
-                )
-            connection.close()
+            member_create(
+                company=company, payload={"userName": "new@live.test"}, context=CallContext()
+            )
 
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            deleting = pool.submit(delete)
-            assert deleted.wait(10)
-            creating = pool.submit(create)
-            until_a_session_waits_for_a_lock(django_db_blocker)
-            release.set()
-            deleting.result(20)
-            creating.result(20)
+        lock_order_race(
+            django_db_blocker,
+            company.schema_name,
+            holder_first=delete,
+            holder_then=lambda: emit([_event("gone")], origin=Origin()),  # then the stream row
+            other=create,
+        )
 
         def names() -> list[str]:
             with django_db_blocker.unblock():
