@@ -28,7 +28,8 @@ preload_app = os.environ.get("WEB_PRELOAD", "1") != "0"
 
 def when_ready(server: Any) -> None:
     """Once listening, warn when this deployment's connection budget does not fit PostgreSQL's
-    max_connections (config/connection_budget.py); never stops the start-up."""
+    max_connections (config/connection_budget.py); never stops the start-up. Then, before the
+    first fork, prepare what every worker inherits (prepare_for_forking)."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     from config.connection_budget import check_connection_budget, configured_budget
 
@@ -37,13 +38,31 @@ def when_ready(server: Any) -> None:
     )
     if warning:
         server.log.warning(warning)
+    if server.cfg.preload_app:
+        prepare_for_forking()
+
+
+def prepare_for_forking() -> None:
+    """In the master, with the application loaded: load what Django otherwise loads during a
+    worker's first request (config/prefork.py), then move everything alive to the collector's
+    permanent generation, as Python's gc documentation advises before fork(). A worker's
+    collections then never visit those objects, and never write to them: a write copies the
+    page it lands on into the worker, and a full collection in each new worker wrote to every
+    object it inherited, while that worker was not yet serving."""
+    from config.prefork import load_what_requests_load_lazily
+
+    load_what_requests_load_lazily()
+    gc.collect()
+    gc.freeze()
 
 
 def post_worker_init(worker: object) -> None:
     """Once the worker has loaded Django, move everything alive to the collector's permanent
     generation. A full collection otherwise walks all of those objects too, in the middle of
     a request: a page of 100 users allocates enough to trigger one now and then. The
-    random-depth page's p99 fell from 60-95 ms to 38-40 ms (docs/performance.md)."""
+    random-depth page's p99 fell from 60-95 ms to 38-40 ms (docs/performance.md). With
+    preload_app the master froze what it loaded (prepare_for_forking), so this only walks
+    what the worker made since the fork."""
     gc.collect()
     gc.freeze()
     fix_mmap_threshold()
