@@ -1,6 +1,6 @@
 """The production server's settings: what Django loaded is kept out of garbage collection,
-and workers are forked from a master that loaded the application and what its first
-request would load."""
+workers are forked from a master that loaded the application and what its first request
+would load, and a worker that leaves does not tear its interpreter down."""
 
 import gc
 import re
@@ -125,3 +125,44 @@ def test_the_master_prepares_for_forking_without_opening_a_connection() -> None:
 
     # Frozen, and no socket a worker would inherit and share with its siblings.
     assert prepared.stdout.splitlines() == ["True []"], prepared.stderr
+
+
+def _leave(status: int) -> subprocess.CompletedProcess[str]:
+    """A process that leaves as a gunicorn worker does: SystemExit(status) raised inside
+    gunicorn's `try`, worker_exit called from its `finally`; an exit handler reports whether
+    the interpreter's teardown ran."""
+    script = (
+        "import atexit\n"
+        "from config import gunicorn\n"
+        "atexit.register(print, 'teardown ran')\n"
+        "print('served', flush=False)\n"
+        "try:\n"
+        f"    raise SystemExit({status})\n"
+        "finally:\n"
+        "    gunicorn.worker_exit(None, None)\n"
+    )
+    return subprocess.run(  # noqa: S603 - our own interpreter and script
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=process_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.django_db
+def test_a_worker_leaving_normally_skips_the_teardown_and_keeps_its_output() -> None:
+    left = _leave(0)
+
+    assert left.returncode == 0, left.stderr
+    assert left.stdout.splitlines() == ["served"]
+
+
+@pytest.mark.django_db
+def test_a_worker_leaving_on_an_error_keeps_its_exit_status_for_the_master() -> None:
+    # gunicorn halts on a worker that could not boot (status 3) rather than forking another.
+    left = _leave(3)
+
+    assert left.returncode == 3, left.stderr
+    assert left.stdout.splitlines() == ["served", "teardown ran"]
