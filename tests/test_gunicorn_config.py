@@ -82,16 +82,18 @@ def test_a_new_worker_inherits_what_requests_load_and_imports_nothing_to_serve(
         ]
 
         assert [reply.status for reply in replies] == [200] * 12
-        lines = record.read_text().splitlines()
-        forked = [line for line in lines if line.startswith("forked ")]
-        assert len(forked) > 2, lines  # the first two workers and their replacements
-        # The master froze what it loaded before forking, so no worker's collection walks it.
-        assert all(not line.endswith(" frozen_objects=0") for line in forked), forked
-        # Every worker, replacements too, found the URLconfs, views and the rest already
-        # loaded: no request, the health check included, imported (and compiled) anything.
-        served = [line for line in lines if line.startswith("served ")]
-        assert len([line for line in served if "/scim/" in line]) == 13, lines
-        assert all(line.endswith(" imported=") for line in served), served
+
+    # Read once the server has stopped: a worker writes after its reply is sent.
+    lines = record.read_text().splitlines()
+    forked = [line for line in lines if line.startswith("forked ")]
+    assert len(forked) > 2, lines  # the first two workers and their replacements
+    # The master froze what it loaded before forking, so no worker's collection walks it.
+    assert all(not line.endswith(" frozen_objects=0") for line in forked), forked
+    # Every worker, replacements too, found the URLconfs, views and the rest already
+    # loaded: no request, the health check included, imported (and compiled) anything.
+    served = [line for line in lines if line.startswith("served ")]
+    assert len([line for line in served if "/scim/" in line]) == 13, lines
+    assert all(line.endswith(" imported=") for line in served), served
 
 
 # Load the application as the master does with preload_app, prepare for forking, and print
