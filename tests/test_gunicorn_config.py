@@ -137,16 +137,19 @@ def _leave(status: int) -> subprocess.CompletedProcess[str]:
         "import atexit\n"
         "from config import gunicorn\n"
         "atexit.register(print, 'teardown ran')\n"
-        "print('served', flush=False)\n"
+        "print('served')\n"
         "try:\n"
         f"    raise SystemExit({status})\n"
         "finally:\n"
         "    gunicorn.worker_exit(None, None)\n"
     )
+    env = process_env()
+    # Output still in the buffer, as when the log is a file, must reach it all the same.
+    env.pop("PYTHONUNBUFFERED", None)
     return subprocess.run(  # noqa: S603 - our own interpreter and script
         [sys.executable, "-c", script],
         cwd=ROOT,
-        env=process_env(),
+        env=env,
         capture_output=True,
         text=True,
         timeout=60,
