@@ -21,7 +21,16 @@ from typing import Any, Literal
 Side = Literal["headcount", "peer"]
 
 # What each round keeps in a combined row's `rounds`.
-ROUND_FIELDS = ("req_per_s", "p50_ms", "p95_ms", "p99_ms", "requests", "errors", "settled_s")
+ROUND_FIELDS = (
+    "req_per_s",
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+    "requests",
+    "errors",
+    "settled_s",
+    "workers_replaced",
+)
 
 
 def order(rounds: int) -> list[tuple[int, Side]]:
@@ -37,12 +46,12 @@ def order(rounds: int) -> list[tuple[int, Side]]:
 
 
 def combine(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """One row for a side's rounds of a workload (in round order): requests, errors, seconds
-    and the settle waits added up; req/s as all requests over all seconds, so a round that
-    ran longer weighs more; each latency percentile as the median of the rounds' (the load
-    generators report percentiles, not the latencies behind them); CPU per request weighted
-    by each round's requests, the idle share by its seconds. `rounds` keeps each round's
-    own figures. Raises ValueError without rows."""
+    """One row for a side's rounds of a workload (in round order): requests, errors, seconds,
+    the settle waits and the workers gunicorn replaced added up; req/s as all requests over
+    all seconds, so a round that ran longer weighs more; each latency percentile as the
+    median of the rounds' (the load generators report percentiles, not the latencies behind
+    them); CPU per request weighted by each round's requests, the idle share by its seconds.
+    `rounds` keeps each round's own figures. Raises ValueError without rows."""
     if not rows:
         raise ValueError("no rounds to combine")
     requests = sum(row["requests"] for row in rows)
@@ -58,6 +67,8 @@ def combine(rows: list[dict[str, Any]]) -> dict[str, Any]:
         combined[percentile] = round(statistics.median(row[percentile] for row in rows), 2)
     if all("settled_s" in row for row in rows):
         combined["settled_s"] = round(sum(row["settled_s"] for row in rows), 2)
+    if any("workers_replaced" in row for row in rows):
+        combined["workers_replaced"] = sum(row.get("workers_replaced", 0) for row in rows)
     if all("cpu_ms" in row for row in rows):
         combined["cpu_ms"] = _cpu(rows)
     combined["rounds"] = [{name: row[name] for name in ROUND_FIELDS if name in row} for row in rows]

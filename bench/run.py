@@ -103,6 +103,11 @@ def start_server(
     return server, url
 
 
+def worker_pids(server: subprocess.Popen[bytes]) -> set[int]:
+    """The gunicorn master's worker processes."""
+    return {child.pid for child in psutil.Process(server.pid).children()}
+
+
 def worker_rss_mb(server: subprocess.Popen[bytes]) -> list[float]:
     return [
         round(child.memory_info().rss / 2**20, 1) for child in psutil.Process(server.pid).children()
@@ -258,8 +263,10 @@ def drive_interleaved(
 def measure(target: Target, name: str, args: argparse.Namespace) -> dict[str, Any]:
     """Run one workload against `target` for the set duration and concurrency, then wait
     until the server has served what the load generator left in flight (bench/settle.py);
-    the row records the wait and where the CPU went (bench/cpu.py)."""
+    the row records the wait, where the CPU went (bench/cpu.py) and how many workers gunicorn
+    replaced meanwhile (after its max_requests), whose start-up the row then carries."""
     port = urlsplit(target.base).port or 80
+    workers = worker_pids(target.server)
     before = cpu.sample(target.server.pid)
     if args.client == "wrk":
         rate = load.PLANNED_PER_SECOND.get(name, 3_000)
@@ -288,6 +295,9 @@ def measure(target: Target, name: str, args: argparse.Namespace) -> dict[str, An
     # What the workload left in flight is served before anything else is measured.
     row["settled_s"] = settle.wait_until_served(port)
     row["cpu_ms"] = cpu.per_request(before, cpu.sample(target.server.pid), row["requests"])
+    # Workers present now that were not before. One replaced twice within a workload would
+    # count once; at the default max_requests no workload sends a worker that many requests.
+    row["workers_replaced"] = len(worker_pids(target.server) - workers)
     return row
 
 
@@ -297,9 +307,16 @@ def _print_row(name: str, row: dict[str, Any], where: str = "") -> None:
     print(
         f"   {label}{row['req_per_s']:>8} req/s  p50 {row['p50_ms']:>7} ms  "
         f"p99 {row['p99_ms']:>7} ms  errors {row['errors']}  "
-        f"settled in {row['settled_s']} s  CPU ms/request: {_cpu_line(row['cpu_ms'])}",
+        f"settled in {row['settled_s']} s  CPU ms/request: {_cpu_line(row['cpu_ms'])}"
+        f"{_replaced(row)}",
         flush=True,
     )
+
+
+def _replaced(row: dict[str, Any]) -> str:
+    """A note for a row during which gunicorn replaced workers; empty when none."""
+    replaced = row.get("workers_replaced", 0)
+    return f" ({replaced} worker{'s' if replaced > 1 else ''} replaced)" if replaced else ""
 
 
 def _round_ratios(row: dict[str, Any]) -> str:
@@ -375,7 +392,7 @@ def markdown(report: dict[str, Any]) -> str:
                 )
                 continue
             lines.append(
-                f"| {row['workload']} | {row['req_per_s']} | {row['p50_ms']} | {row['p95_ms']} | {row['p99_ms']} | {row['errors']} | {row.get('share_of_lookup_ceiling', '')} | {row.get('share_of_bare_lookup', '')} | {_cpu_line(row.get('cpu_ms', {}))} |"
+                f"| {row['workload']}{_replaced(row)} | {row['req_per_s']} | {row['p50_ms']} | {row['p95_ms']} | {row['p99_ms']} | {row['errors']} | {row.get('share_of_lookup_ceiling', '')} | {row.get('share_of_bare_lookup', '')} | {_cpu_line(row.get('cpu_ms', {}))} |"
             )
         lines.append("")
         if size.get("versus_peer"):

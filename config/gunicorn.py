@@ -2,7 +2,9 @@
 
 import ctypes
 import gc
+import logging
 import os
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -28,7 +30,8 @@ preload_app = os.environ.get("WEB_PRELOAD", "1") != "0"
 
 def when_ready(server: Any) -> None:
     """Once listening, warn when this deployment's connection budget does not fit PostgreSQL's
-    max_connections (config/connection_budget.py); never stops the start-up."""
+    max_connections (config/connection_budget.py); never stops the start-up. Then, before the
+    first fork, prepare what every worker inherits (prepare_for_forking)."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     from config.connection_budget import check_connection_budget, configured_budget
 
@@ -37,16 +40,57 @@ def when_ready(server: Any) -> None:
     )
     if warning:
         server.log.warning(warning)
+    if server.cfg.preload_app:
+        prepare_for_forking()
+
+
+def prepare_for_forking() -> None:
+    """In the master, with the application loaded: load what Django otherwise loads during a
+    worker's first request (config/prefork.py), then move everything alive to the collector's
+    permanent generation, as Python's gc documentation advises before fork(). A worker's
+    collections then never visit those objects, and never write to them: a write copies the
+    page it lands on into the worker, and a full collection in each new worker wrote to every
+    object it inherited, while that worker was not yet serving."""
+    from config.prefork import load_what_requests_load_lazily
+
+    load_what_requests_load_lazily()
+    gc.collect()
+    gc.freeze()
 
 
 def post_worker_init(worker: object) -> None:
     """Once the worker has loaded Django, move everything alive to the collector's permanent
     generation. A full collection otherwise walks all of those objects too, in the middle of
     a request: a page of 100 users allocates enough to trigger one now and then. The
-    random-depth page's p99 fell from 60-95 ms to 38-40 ms (docs/performance.md)."""
+    random-depth page's p99 fell from 60-95 ms to 38-40 ms (docs/performance.md). With
+    preload_app the master froze what it loaded (prepare_for_forking), so this only walks
+    what the worker made since the fork."""
     gc.collect()
     gc.freeze()
     fix_mmap_threshold()
+
+
+def worker_exit(server: object, worker: object) -> None:
+    """A worker leaving normally (after max_requests, or asked to stop) ends its process here,
+    with its logs flushed and its database connections closed, instead of in the
+    interpreter's teardown: that frees every object the worker inherited, writing to each,
+    so it copies the master's pages one by one, and until the process is gone the master
+    does not start its replacement. A worker leaving on an error keeps the teardown and its
+    exit status, which the master logs."""
+    # gunicorn calls this from a `finally` around the worker's life, so the exception on its
+    # way out says how the worker is leaving.
+    leaving = sys.exc_info()[1]
+    if not isinstance(leaving, SystemExit) or leaving.code not in (0, None):
+        return
+    from django.db import connections
+
+    # This thread's connections; a gthread worker's other threads have finished their
+    # requests (or outlived the graceful timeout), and theirs close with the process.
+    connections.close_all()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 # --- Giving memory back after large requests ------------------------------------------------

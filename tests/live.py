@@ -113,9 +113,12 @@ def celery_worker(
 
 
 @contextmanager
-def gunicorn_server(tmp_dir: Path, **settings_env: str) -> Iterator[str]:
+def gunicorn_server(
+    tmp_dir: Path, config: str = "config.gunicorn", **settings_env: str
+) -> Iterator[str]:
     """Serve the project with gunicorn (DEBUG off) on a free port; yield its base URL.
-    `settings_env` adds environment variables (settings) for this server only."""
+    `config` names the gunicorn settings module, `settings_env` adds environment variables
+    (settings) for this server only."""
     port = free_port()
     env = process_env(STATIC_ROOT=str(tmp_dir / "static"), **settings_env)
     subprocess.run(
@@ -138,7 +141,7 @@ def gunicorn_server(tmp_dir: Path, **settings_env: str) -> Iterator[str]:
             "--threads",
             "4",
             "--config",
-            "python:config.gunicorn",
+            f"python:{config}",
         ],
         cwd=ROOT,
         env=env,

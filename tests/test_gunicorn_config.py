@@ -1,15 +1,19 @@
-"""The production server's settings: what Django loaded is kept out of garbage collection, and
-workers are forked from a master that loaded the application."""
+"""The production server's settings: what Django loaded is kept out of garbage collection,
+workers are forked from a master that loaded the application and what its first request
+would load, and a worker that leaves does not tear its interpreter down."""
 
 import gc
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
 from config import gunicorn
-from tests.live import IdP, gunicorn_server, live_scim_company
+from tests.live import ROOT, IdP, gunicorn_server, live_scim_company, process_env
 from tests.scim_client import okta_user
 
 
@@ -47,3 +51,123 @@ def test_workers_forked_from_the_loaded_application_keep_serving_as_they_recycle
         master = re.search(r"\[(\d+)\] \[INFO\] Listening at", log)
         assert master is not None, log
         assert "orjson" in Path(f"/proc/{master.group(1)}/maps").read_text()
+
+
+@pytest.mark.live
+@pytest.mark.django_db
+def test_a_new_worker_inherits_what_requests_load_and_imports_nothing_to_serve(
+    tmp_path: Path, django_db_blocker: Any
+) -> None:
+    record = tmp_path / "workers.txt"
+    with (
+        live_scim_company(django_db_blocker) as live,
+        gunicorn_server(
+            tmp_path,
+            config="tests.gunicorn_probe",
+            WEB_MAX_REQUESTS="3",
+            GUNICORN_PROBE_RECORD=str(record),
+        ) as url,
+    ):
+        idp = IdP.bearer(url, live)
+        created = idp.call("POST", "/Users", okta_user("inherited@live.test"))
+        assert created.status == 201, created.body
+
+        replies = [
+            idp.call("GET", path)
+            for _ in range(6)
+            for path in (
+                f"/Users/{created.body['id']}",
+                "/Users?filter=" + quote('userName eq "inherited@live.test"'),
+            )
+        ]
+
+        assert [reply.status for reply in replies] == [200] * 12
+
+    # Read once the server has stopped: a worker writes after its reply is sent.
+    lines = record.read_text().splitlines()
+    forked = [line for line in lines if line.startswith("forked ")]
+    assert len(forked) > 2, lines  # the first two workers and their replacements
+    # The master froze what it loaded before forking, so no worker's collection walks it.
+    assert all(not line.endswith(" frozen_objects=0") for line in forked), forked
+    # Every worker, replacements too, found the URLconfs, views and the rest already
+    # loaded: no request, the health check included, imported (and compiled) anything.
+    served = [line for line in lines if line.startswith("served ")]
+    assert len([line for line in served if "/scim/" in line]) == 13, lines
+    assert all(line.endswith(" imported=") for line in served), served
+
+
+# Load the application as the master does with preload_app, prepare for forking, and print
+# whether anything is frozen and which sockets the process holds.
+PREPARE_AS_THE_MASTER = """
+import gc, os
+from config import wsgi, gunicorn
+gunicorn.prepare_for_forking()
+sockets = []
+for fd in os.listdir("/proc/self/fd"):
+    try:
+        target = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:  # the directory listing's own descriptor, gone by now
+        continue
+    if target.startswith("socket:"):
+        sockets.append(target)
+print(gc.get_freeze_count() > 0, sockets)
+"""
+
+
+@pytest.mark.django_db
+def test_the_master_prepares_for_forking_without_opening_a_connection() -> None:
+    prepared = subprocess.run(  # noqa: S603 - our own interpreter and script
+        [sys.executable, "-c", PREPARE_AS_THE_MASTER],
+        cwd=ROOT,
+        env=process_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    # Frozen, and no socket a worker would inherit and share with its siblings.
+    assert prepared.stdout.splitlines() == ["True []"], prepared.stderr
+
+
+def _leave(status: int) -> subprocess.CompletedProcess[str]:
+    """A process that leaves as a gunicorn worker does: SystemExit(status) raised inside
+    gunicorn's `try`, worker_exit called from its `finally`; an exit handler reports whether
+    the interpreter's teardown ran."""
+    script = (
+        "import atexit\n"
+        "from config import gunicorn\n"
+        "atexit.register(print, 'teardown ran')\n"
+        "print('served')\n"
+        "try:\n"
+        f"    raise SystemExit({status})\n"
+        "finally:\n"
+        "    gunicorn.worker_exit(None, None)\n"
+    )
+    env = process_env()
+    # Output still in the buffer, as when the log is a file, must reach it all the same.
+    env.pop("PYTHONUNBUFFERED", None)
+    return subprocess.run(  # noqa: S603 - our own interpreter and script
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.django_db
+def test_a_worker_leaving_normally_skips_the_teardown_and_keeps_its_output() -> None:
+    left = _leave(0)
+
+    assert left.returncode == 0, left.stderr
+    assert left.stdout.splitlines() == ["served"]
+
+
+@pytest.mark.django_db
+def test_a_worker_leaving_on_an_error_keeps_its_exit_status_for_the_master() -> None:
+    # gunicorn halts on a worker that could not boot (status 3) rather than forking another.
+    left = _leave(3)
+
+    assert left.returncode == 3, left.stderr
+    assert left.stdout.splitlines() == ["served", "teardown ran"]

@@ -127,6 +127,33 @@ def test_the_peer_table_shows_each_rounds_ratio() -> None:
     assert "2 rounds per workload" in text
 
 
+def test_a_row_says_when_gunicorn_replaced_workers_during_it() -> None:
+    replaced = interleave.combine(
+        [{**_row(1000, 10.0), "workers_replaced": 1}, {**_row(1000, 10.0), "workers_replaced": 0}]
+    )
+    report: dict[str, Any] = {
+        "started": "now",
+        "machine": "m",
+        "cpus": 2,
+        "workers": 2,
+        "concurrency": 8,
+        "duration": 10,
+        "sizes": [
+            {
+                "users": 10,
+                "worker_rss_mb": [1.0],
+                "results": [replaced, {**_row(1000, 10.0), "workers_replaced": 0}],
+            }
+        ],
+    }
+
+    text = run.markdown(report)
+
+    assert [r["workers_replaced"] for r in replaced["rounds"]] == [1, 0]
+    assert "| post (1 worker replaced) | 100.0 | 5.0 |" in text
+    assert "| post | 100.0 | 5.0 |" in text
+
+
 def _row(
     requests: int,
     seconds: float,
