@@ -159,6 +159,12 @@ def waitlist_entries(limit: int) -> list[WaitlistEntry]:
         return [rows.instance(row) for row in cursor.fetchall()]
 
 
+# Whether anyone is in line, as a condition a deactivation's own statement can put on its
+# seat (directory.brake.DEPROVISION_ONE_CTE): with nobody waiting, the freed seat goes to no
+# one and the deactivation needs no `waitlist_prepare` before the seat lock.
+SOMEONE_WAITING = "EXISTS (SELECT FROM directory_waitlistentry)"
+
+
 def waitlist_count() -> int:
     return WaitlistEntry.objects.count()
 
