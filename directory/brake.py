@@ -78,10 +78,11 @@ WHERE id = %(brake_company)s AND (
 
 
 # `_TAKE_SQL` as a CTE of a deactivation's own statement (directory.services), with
-# `_take_params`: `{unless}` is a condition under which nothing is taken (someone waits for
-# the freed seat: the deactivation then takes the long way). No row back: nothing was taken,
-# for that reason or because the brake holds; `deprovision_take` tells which.
-DEPROVISION_ONE_CTE = f"""brake AS (
+# `_take_params`; named `seat` as directory.seats.TAKE_ONE_CTE is, since the member's UPDATE
+# reads it the same way. `{unless}` is a condition under which nothing is taken (someone
+# waits for the freed seat: the deactivation then takes the long way). No row back: nothing
+# was taken, for that reason or because the brake holds; `deprovision_take` tells which.
+DEPROVISION_ONE_CTE = f"""seat AS (
 {_TAKE_SQL}    AND NOT {{unless}}
     RETURNING 1
 )"""

@@ -26,7 +26,7 @@ from directory.errors import MemberNotFound
 from directory.integrity import check_if_match, unique_keys
 from directory.ledger import CallContext, LedgerEntry, Subject, recorded
 from directory.models import MEMBER_BUCKET_SIZE, Member, WaitlistEntry
-from directory.seats import TAKE_ONE_CTE, SeatLimitReached, seats_refused, seats_take
+from directory.seats import TAKE_ONE_CTE, SeatLimitReached, seats_refused
 from directory.selectors import (
     WAITING_CTE,
     MemberWithRoles,
@@ -407,45 +407,43 @@ def _update_write(
     built before the seat lock: from there to the commit the company's other writers wait),
     in the member's statement when nothing comes after it. Raises SeatLimitReached (a
     waitlisted reactivation) and DeprovisioningHeld."""
-    # The seat lock (the company's row) before writing the new userName: a create takes it
-    # before inserting one, so a rename racing a create of the same name cannot deadlock.
-    prepared: Prepared | None = None
     # With no reports to adopt, the member's statement is the update's last, and the event
     # and ledger row ride in it (one round trip less).
     rides = recording is not None and recording.bound and not change.waiting
-    written = False
-    if member.active and not change.was_active:
-        try:
-            seats_take(company)
-        except SeatLimitReached as full:
-            raise waitlisted(
-                full,
-                operation="reactivate",
-                resource=member.attributes,
-                member_id=member.id,
-                idp=context.idp,
-            ) from None
-    elif change.was_active and not member.active:
-        # The seat goes back in the member's statement, first, when nobody waits for it and
-        # the brake lets it through, as nearly always. Else that statement wrote nothing,
-        # and the head of the seat waitlist is prepared before the seat lock (lock order),
-        # provisioned into the freed seat after the write; or the brake holds the
-        # deactivation (503, nothing changed).
+    reactivated = member.active and not change.was_active
+    deactivated = change.was_active and not member.active
+    if not member.active and not deactivated:
+        # Still deactivated: the IdP no longer wants a reactivation that was waiting.
+        waitlist_forget(member_id=member.id)
+    # When `active` flips, the seat is taken or given back in the member's statement, before
+    # its row (`_write`): the seat lock before writing the new userName, as a create takes
+    # it before inserting one, so a rename racing a create of that name cannot deadlock.
+    try:
         written = _write(
             member,
             insert=False,
             values=change.values_changed,
             recording=recording if rides else None,
-            freeing=company,
+            seat=company if reactivated else None,
+            freeing=company if deactivated else None,
         )
-        if not written:
-            prepared = waitlist_prepare(1)
-            deprovision_take(company)
-            rides = rides and not prepared.entries
-    elif not member.active:
-        # Still deactivated: the IdP no longer wants a reactivation that was waiting.
-        waitlist_forget(member_id=member.id)
+    except SeatLimitReached as full:
+        raise waitlisted(
+            full,
+            operation="reactivate",
+            resource=member.attributes,
+            member_id=member.id,
+            idp=context.idp,
+        ) from None
+    prepared: Prepared | None = None
     if not written:
+        # A deactivation whose statement wrote nothing: someone waits for a seat, or the
+        # brake holds it. The head of the seat waitlist is prepared before the seat lock
+        # (lock order) and provisioned into the freed seat after the write; or the brake
+        # holds the deactivation (503, nothing changed).
+        prepared = waitlist_prepare(1)
+        deprovision_take(company)
+        rides = rides and not prepared.entries
         _write(
             member,
             insert=False,
@@ -570,9 +568,10 @@ adopted AS (
     FROM waiting
     WHERE m.id = ANY(waiting.ids) AND EXISTS (SELECT FROM member)
 )"""
-# A deactivation's statement may begin with its seat given back under the brake
-# (directory.brake.DEPROVISION_ONE_CTE, taken only when nobody waits for a seat): the row is
-# then updated only once that returned one, and nothing is written without it.
+# When `active` flips, an update's statement begins with its seat: taken for a reactivation
+# (directory.seats.TAKE_ONE_CTE), given back under the brake for a deactivation, only when
+# nobody waits for a seat (directory.brake.DEPROVISION_ONE_CTE). The row is then updated
+# only once that returned one, and nothing is written without it.
 _UPDATE_SQL = """
 UPDATE directory_member SET
     user_name = %(user_name)s, external_id = %(external_id)s, active = %(active)s,
@@ -588,7 +587,7 @@ RETURNING seq, primary_email
 # lock. No deadlock can come of it: they touch only this member's value rows, which have no
 # unique index and which no other transaction writes without holding the member's row first
 # (an update holds it from its first read; a create's member is new). The copies are
-# replaced only with the member's row: a create refused its seat, or a deactivation that
+# replaced only with the member's row: a write refused its seat, or a deactivation that
 # gave none back, writes none.
 _WITH_SQL = """
 WITH {first}member AS ({member}){ctes}
@@ -632,16 +631,19 @@ def _statement(insert: bool, values: bool, riding: str | None, seated: bool, fre
     if insert:
         first = f"{WAITING_CTE},\n"
         if seated:
-            first += TAKE_ONE_CTE.format(after="waiting") + ",\n"
+            first += TAKE_ONE_CTE.format(when="EXISTS (SELECT FROM waiting)") + ",\n"
         member = _INSERT_SQL.format(after="seat" if seated else "waiting")
         ctes = _ADOPTED_CTE
     else:
         first = ""
-        if freeing:
+        if seated:
+            first = TAKE_ONE_CTE.format(when="true") + ",\n"
+        elif freeing:
             first = DEPROVISION_ONE_CTE.format(unless=SOMEONE_WAITING) + ",\n"
-        member = _UPDATE_SQL.format(gate=" AND EXISTS (SELECT FROM brake)" if freeing else "")
+        gated = seated or freeing
+        member = _UPDATE_SQL.format(gate=" AND EXISTS (SELECT FROM seat)" if gated else "")
         ctes = ""
-        if not values and riding is None and not freeing:
+        if not values and riding is None and not gated:
             return member
     if values:
         ctes += _VALUES_CTES
@@ -666,10 +668,11 @@ def _write(
     `_PLACED_CTE`), so pass it only when nothing is written after this.
 
     An insert first locks the members waiting for it as their manager, and points them at
-    it once written (what `members_waiting_for` and `_adopt` do on their own); given `seat`,
-    it takes one of that company's seats in the statement, after those, and writes nothing
-    without it. An update given `freeing` (a deactivation) gives that company's seat back
-    under its brake (directory.brake) in the statement, first, unless someone waits for a
+    it once written (what `members_waiting_for` and `_adopt` do on their own). Given `seat`
+    (a create of an active member, a reactivation), the statement takes one of that
+    company's seats, after those locks and before the row, and writes nothing without it.
+    An update given `freeing` (a deactivation) gives that company's seat back under its
+    brake (directory.brake) in the statement, before the row, unless someone waits for a
     seat (directory.waitlist), and writes nothing without it: it returns False then, and
     the caller takes the long way (`waitlist_prepare`, `deprovision_take`, `_write` again).
     Returns True when written.
@@ -678,12 +681,10 @@ def _write(
     (directory.integrity.unique_keys), SeatLimitReached when `seat` was not free and
     MemberNotFound when the row to update is gone (for both, the caller's transaction must
     roll back: it takes `recording`'s ledger row with it), ValueError when `recording` is of
-    another company or its parameter names clash, `seat` is given to an update or `freeing`
-    to an insert."""
-    if seat is not None and not insert:
-        raise ValueError("_write(): an update takes its seat with seats_take.")
-    if freeing is not None and insert:
-        raise ValueError("_write(): an insert frees no seat.")
+    another company or its parameter names clash, or `freeing` is given to an insert or
+    with `seat`."""
+    if freeing is not None and (insert or seat is not None):
+        raise ValueError("_write(): only an update frees a seat, and takes none then.")
     params: dict[str, Any] = {
         "id": member.id,
         "user_name": member.user_name,

@@ -161,15 +161,19 @@ def test_a_create_locks_the_reports_waiting_for_it_before_its_seat(
 
 
 @pytest.mark.live
-def test_a_deactivation_gives_its_seat_back_before_it_locks_the_stream(
-    django_db_blocker: Any,
+@pytest.mark.parametrize(("active", "event"), [(False, "deactivated"), (True, "reactivated")])
+def test_an_update_flipping_active_locks_the_seat_before_the_stream(
+    django_db_blocker: Any, active: bool, event: str
 ) -> None:
-    """A deactivation's one statement gives the seat back (the company's row) before its
-    event locks the stream row: a write holding the seat lock and then writing an event
-    makes the deactivation wait and then follow it, where the other order deadlocked."""
+    """A deactivation's or reactivation's one statement gives back or takes the seat (the
+    company's row) before its event locks the stream row: a write holding the seat lock and
+    then writing an event makes the update wait and then follow it, where the other order
+    deadlocked."""
     with live_scim_company(django_db_blocker) as live:
         company = live.company
-        member_id = _committed(django_db_blocker, company, {"userName": "d@live.test"})
+        member_id = _committed(
+            django_db_blocker, company, {"userName": "d@live.test", "active": not active}
+        )
 
         lock_order_race(
             django_db_blocker,
@@ -182,7 +186,7 @@ def test_a_deactivation_gives_its_seat_back_before_it_locks_the_stream(
             other=lambda: member_patch(
                 company=company,
                 member_id=member_id,
-                operations=[{"op": "replace", "path": "active", "value": False}],
+                operations=[{"op": "replace", "path": "active", "value": active}],
                 context=CallContext(),
             ),
         )
@@ -192,6 +196,6 @@ def test_a_deactivation_gives_its_seat_back_before_it_locks_the_stream(
             company,
             lambda: [e.type for e in company_events_after(company.schema_name, 0, 100)],
         )
-        assert events[-2:] == ["user.created", "user.deactivated"]
-        active = _read(django_db_blocker, company, lambda: Member.objects.get(pk=member_id).active)
-        assert active is False
+        assert events[-2:] == ["user.created", f"user.{event}"]
+        now = _read(django_db_blocker, company, lambda: Member.objects.get(pk=member_id).active)
+        assert now is active

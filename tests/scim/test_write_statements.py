@@ -34,6 +34,9 @@ BEFORE_THE_VIEW = 1
 SAVEPOINT = 2
 
 
+DEACTIVATE = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "value": {"active": False}}]}
+
+
 def _ledger(resource_id: str) -> list[tuple[str, str, int]]:
     return list(
         ProvisioningEvent.objects.filter(resource_id=resource_id)
@@ -83,6 +86,39 @@ def test_a_deactivation_with_nobody_waiting_is_two_statements(scim: Scim, acme: 
     assert _ledger(uid)[-1] == ("patch", "succeeded", 200)
     assert _events(acme, uid) == ["user.created", "user.deactivated"]
     assert Company.objects.get(pk=acme.pk).seats_used == used - 1
+
+
+def test_a_reactivation_is_two_statements_and_one_refused_its_seat_writes_nothing(
+    scim: Scim, acme: Company
+) -> None:
+    uid = scim.post("/Users", okta_user("rae@acme.test", active=False)).json()["id"]
+    used = Company.objects.get(pk=acme.pk).seats_used
+    reactivate = {
+        "schemas": [PATCH_OP],
+        "Operations": [{"op": "replace", "value": {"active": True}}],
+    }
+
+    # The member under its row lock with its groups; then the seat, the member, the ledger
+    # row and the change event in one statement.
+    with max_queries(BEFORE_THE_VIEW + SAVEPOINT + 2) as counted:
+        response = scim.patch(f"/Users/{uid}", reactivate)
+    assert response.status_code == 200, counted.statements
+    assert Company.objects.get(pk=acme.pk).seats_used == used + 1
+    assert scim.patch(f"/Users/{uid}", DEACTIVATE).status_code == 200
+    Company.objects.filter(pk=acme.pk).update(seat_limit=used)
+    before = company_events_after(acme.schema_name, 0, 10_000)[-1].seq
+
+    refused = scim.patch(f"/Users/{uid}", reactivate)
+
+    assert refused.status_code == 403
+    assert Company.objects.get(pk=acme.pk).seats_used == used
+    with schema_context(acme.schema_name):
+        assert Member.objects.get(pk=uid).active is False
+        assert WaitlistEntry.objects.filter(member_id=uid).exists()
+    events = company_events_after(acme.schema_name, before, 10_000)
+    assert [event.type for event in events] == ["company.seat_limit_reached"]
+    assert _events(acme, uid) == ["user.created", "user.reactivated", "user.deactivated"]
+    assert _ledger(uid)[-1] == ("patch", "failed", 403)
 
 
 def test_a_put_is_two_statements_and_one_without_a_change_writes_its_ledger_row(
