@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from functools import partial
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -88,11 +89,11 @@ DEPROVISION_ONE_CTE = f"""seat AS (
 )"""
 
 
-def _take_params(company: Company, now: dt.datetime) -> dict[str, object]:
+def _take_params(company: Company, now: dt.datetime) -> dict[str, Any]:
     return {"brake_company": company.pk, "brake_now": now}
 
 
-def deprovision_params(company: Company) -> dict[str, object]:
+def deprovision_params(company: Company) -> dict[str, Any]:
     """The parameters of DEPROVISION_ONE_CTE, for `company` now."""
     return _take_params(company, timezone.now())
 

@@ -40,6 +40,7 @@ from directory.selectors import (
     same_when_folded,
 )
 from directory.waitlist import (
+    FORGET_MEMBER_CTE,
     SOMEONE_WAITING,
     Prepared,
     drain_batch,
@@ -49,7 +50,7 @@ from directory.waitlist import (
     waitlist_prepare,
     waitlisted,
 )
-from events.outbox import Emission
+from events.outbox import Along, Emission
 from infra.prepared_query import prepared_cursor
 from scim_protocol import errors
 from scim_protocol.patch import apply_patch, patch_readings
@@ -400,21 +401,22 @@ def _update_write(
     change: _Change,
     context: CallContext,
     recording: Emission | None = None,
+    along: Along | None = None,
 ) -> None:
     """Write a prepared update: the seat lock when `active` flips (the brake counts a
     deactivation; the head of the seat waitlist is provisioned into the freed seat), the
     member's row, the waiting reports' adoption, then `recording` (its event and ledger row,
     built before the seat lock: from there to the commit the company's other writers wait),
-    in the member's statement when nothing comes after it. Raises SeatLimitReached (a
-    waitlisted reactivation) and DeprovisioningHeld."""
+    in the member's statement when nothing comes after it; `along` (a ledger row with no
+    event to carry it, of an update that leaves `active` as it was) rides there instead.
+    Raises SeatLimitReached (a waitlisted reactivation) and DeprovisioningHeld."""
     # With no reports to adopt, the member's statement is the update's last, and the event
     # and ledger row ride in it (one round trip less).
     rides = recording is not None and recording.bound and not change.waiting
     reactivated = member.active and not change.was_active
     deactivated = change.was_active and not member.active
-    if not member.active and not deactivated:
-        # Still deactivated: the IdP no longer wants a reactivation that was waiting.
-        waitlist_forget(member_id=member.id)
+    # Still deactivated: the IdP no longer wants a reactivation that was waiting.
+    forgetting = not member.active and not deactivated
     # When `active` flips, the seat is taken or given back in the member's statement, before
     # its row (`_write`): the seat lock before writing the new userName, as a create takes
     # it before inserting one, so a rename racing a create of that name cannot deadlock.
@@ -426,6 +428,8 @@ def _update_write(
             recording=recording if rides else None,
             seat=company if reactivated else None,
             freeing=company if deactivated else None,
+            forgetting=forgetting,
+            along=along,
         )
     except SeatLimitReached as full:
         raise waitlisted(
@@ -475,7 +479,12 @@ def _update_recorded(
         was_active=change.was_active,
         entry=entry,
     )
-    _update_write(company, found.member, change, context, recording)
+    # An update that changes nothing (an IdP re-sending what it sent) has no event to carry
+    # its ledger row, which then rides in the member's statement on its own.
+    along = None
+    if recording is None and found.member.active == change.was_active:
+        along = entry.take_success()
+    _update_write(company, found.member, change, context, recording, along)
 
 
 def _multi_valued(resource: dict[str, Any]) -> list[Any]:
@@ -625,7 +634,9 @@ placed AS (
 
 
 @functools.cache
-def _statement(insert: bool, values: bool, riding: str | None, seated: bool, freeing: bool) -> str:
+def _statement(
+    insert: bool, values: bool, riding: str | None, seated: bool, freeing: bool, forgetting: bool
+) -> str:
     """The text of `_write`'s statement for one shape, built once: psycopg prepares a text
     once per connection, so it must come out the same for every write of that shape."""
     if insert:
@@ -635,16 +646,21 @@ def _statement(insert: bool, values: bool, riding: str | None, seated: bool, fre
         member = _INSERT_SQL.format(after="seat" if seated else "waiting")
         ctes = _ADOPTED_CTE
     else:
-        first = ""
-        if seated:
-            first = TAKE_ONE_CTE.format(when="true") + ",\n"
-        elif freeing:
-            first = DEPROVISION_ONE_CTE.format(unless=SOMEONE_WAITING) + ",\n"
-        gated = seated or freeing
-        member = _UPDATE_SQL.format(gate=" AND EXISTS (SELECT FROM seat)" if gated else "")
-        ctes = ""
-        if not values and riding is None and not gated:
+        first, gate, ctes = "", "", ""
+        if seated or freeing:
+            first = (
+                TAKE_ONE_CTE.format(when="true")
+                if seated
+                else DEPROVISION_ONE_CTE.format(unless=SOMEONE_WAITING)
+            )
+            gate = " AND EXISTS (SELECT FROM seat)"
+        elif forgetting:
+            # count(*) reads the DELETE to its end: every entry is gone before the row.
+            first, gate = FORGET_MEMBER_CTE, " AND (SELECT count(*) FROM forgotten) >= 0"
+        member = _UPDATE_SQL.format(gate=gate)
+        if not values and riding is None and not first:
             return member
+        first += ",\n" if first else ""
     if values:
         ctes += _VALUES_CTES
     if riding is not None:
@@ -660,6 +676,8 @@ def _write(
     recording: Emission | None = None,
     seat: Company | None = None,
     freeing: Company | None = None,
+    forgetting: bool = False,
+    along: Along | None = None,
 ) -> bool:
     """Insert or update the member's row from its fields (`_apply`), and rewrite its
     searchable values from `member.attributes` when `values`; `recording` (an emission of
@@ -675,7 +693,10 @@ def _write(
     brake (directory.brake) in the statement, before the row, unless someone waits for a
     seat (directory.waitlist), and writes nothing without it: it returns False then, and
     the caller takes the long way (`waitlist_prepare`, `deprovision_take`, `_write` again).
-    Returns True when written.
+    An update `forgetting` (of a member that stays deactivated) first deletes the member's
+    waiting reactivation (`waitlist_forget`). `along`, instead of `recording`, is a ledger row
+    with no event to carry it, written in the statement; only for an update that takes and
+    frees no seat, since it is written whether or not the row is. Returns True when written.
 
     Raises Uniqueness (409) when userName or externalId is taken
     (directory.integrity.unique_keys), SeatLimitReached when `seat` was not free and
@@ -683,8 +704,10 @@ def _write(
     roll back: it takes `recording`'s ledger row with it), ValueError when `recording` is of
     another company or its parameter names clash, or `freeing` is given to an insert or
     with `seat`."""
-    if freeing is not None and (insert or seat is not None):
-        raise ValueError("_write(): only an update frees a seat, and takes none then.")
+    if (freeing is not None or forgetting) and (insert or seat is not None):
+        raise ValueError("_write(): only an update frees a seat or forgets, and takes none.")
+    if along is not None and (insert or not (recording is seat is freeing is None)):
+        raise ValueError("_write(): `along` only for an update taking or freeing no seat.")
     params: dict[str, Any] = {
         "id": member.id,
         "user_name": member.user_name,
@@ -724,7 +747,12 @@ def _write(
     riding = None
     if recording is not None:
         riding, params = recording.riding("placed" if insert else "member", params)
-    sql = _statement(insert, values, riding, seat is not None, freeing is not None)
+    elif along is not None:
+        if clash := params.keys() & along.params.keys():
+            raise ValueError(f"_write(): `along` reuses the parameter(s) {sorted(clash)}.")
+        # It takes no lock, so it needs no place in the lock order.
+        riding, params = f"along AS ({along.sql})", params | along.params
+    sql = _statement(insert, values, riding, seat is not None, freeing is not None, forgetting)
     with (
         unique_keys(
             {

@@ -183,6 +183,12 @@ def waitlist_drop(entry_id: str) -> WaitlistEntry | None:
 
 
 _FORGET_MEMBER_SQL = "DELETE FROM directory_waitlistentry WHERE member_id = %s"
+# The same, as a CTE of the member's own statement (directory.services), with the member's
+# `id` parameter; the member's UPDATE reads it all first, so these rows are locked before
+# the write's event locks the stream row (a drain holds a waitlist row and then locks it).
+FORGET_MEMBER_CTE = """forgotten AS (
+    DELETE FROM directory_waitlistentry WHERE member_id = %(id)s RETURNING 1
+)"""
 
 
 def waitlist_forget(*, user_name: str = "", external_id: str = "", member_id: Any = None) -> int:

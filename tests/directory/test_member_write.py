@@ -2,7 +2,8 @@
 a create's seat and waiting reports, a deactivation's seat: an update that finds no row
 writes neither the row nor an event, and takes no event number; a create locks the reports
 waiting for it, then its seat, then its userName; a deactivation gives its seat back before
-its event locks the stream row."""
+its event locks the stream row, and an update keeping a user deactivated forgets its waiting
+reactivation before that too."""
 
 from __future__ import annotations
 
@@ -17,10 +18,11 @@ from django_tenants.utils import schema_context
 
 from directory.errors import MemberNotFound
 from directory.ledger import CallContext, Subject, success_row
-from directory.models import Member, ProvisioningEvent
+from directory.models import Member, ProvisioningEvent, WaitlistEntry
 from directory.seats import seats_take
 from directory.selectors import members_waiting_for
 from directory.services import _write, member_create, member_patch
+from directory.waitlist import waitlist_add
 from events.feed.models import EventStream
 from events.outbox import EventType, NewEvent, Origin, emission, emit
 from events.selectors import company_events_after
@@ -199,3 +201,53 @@ def test_an_update_flipping_active_locks_the_seat_before_the_stream(
         assert events[-2:] == ["user.created", f"user.{event}"]
         now = _read(django_db_blocker, company, lambda: Member.objects.get(pk=member_id).active)
         assert now is active
+
+
+@pytest.mark.live
+def test_an_update_keeping_a_user_deactivated_forgets_its_reactivation_before_the_stream(
+    django_db_blocker: Any,
+) -> None:
+    """An update of a deactivated user that stays so deletes the user's waiting reactivation
+    in its statement before its event locks the stream row: a write holding that waitlist
+    row and then writing an event (a drain, which holds the line's head while it writes)
+    makes the update wait and then follow it, where the other order deadlocked."""
+    with live_scim_company(django_db_blocker) as live:
+        company = live.company
+        member_id = _committed(
+            django_db_blocker, company, {"userName": "w@live.test", "active": False}
+        )
+
+        def wait_for_a_seat() -> None:
+            with transaction.atomic():
+                waitlist_add(
+                    operation=WaitlistEntry.Operation.REACTIVATE,
+                    resource={"userName": "w@live.test"},
+                    member_id=uuid.UUID(member_id),
+                    idp="tests",
+                )
+
+        _read(django_db_blocker, company, wait_for_a_seat)
+
+        lock_order_race(
+            django_db_blocker,
+            company.schema_name,
+            holder_first=lambda: list(WaitlistEntry.objects.select_for_update()),
+            holder_then=lambda: emit(
+                [NewEvent(type=EventType.USER_CREATED, resource_type="User", user_name="h")],
+                origin=Origin(),
+            ),
+            other=lambda: member_patch(
+                company=company,
+                member_id=member_id,
+                operations=[{"op": "replace", "path": "displayName", "value": "Still away"}],
+                context=CallContext(),
+            ),
+        )
+
+        events = _read(
+            django_db_blocker,
+            company,
+            lambda: [e.type for e in company_events_after(company.schema_name, 0, 100)],
+        )
+        assert events[-2:] == ["user.created", "user.updated"]
+        assert not _read(django_db_blocker, company, lambda: WaitlistEntry.objects.exists())

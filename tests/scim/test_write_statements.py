@@ -7,9 +7,12 @@ statement (events.outbox `Emission.riding`), one statement fewer than when they 
 own after it. A create locks the reports waiting for it, takes its seat and adopts the
 reports there too (directory.seats.TAKE_ONE_CTE, directory.selectors.WAITING_CTE), and a
 deactivation gives its seat back under the brake there (directory.brake.DEPROVISION_ONE_CTE)
-when nobody waits for a seat; when someone does, or the brake holds, that statement writes
-nothing and the deactivation takes the long way: the waitlist's head prepared, the seat,
-the member, the head provisioned, then the event and ledger row on their own."""
+when nobody waits for a seat, and a reactivation takes its seat there; when someone does, or
+the brake holds, that statement writes nothing and the deactivation takes the long way: the
+waitlist's head prepared, the seat, the member, the head provisioned, then the event and
+ledger row on their own. An update that changes nothing has no event: its ledger row rides
+in the member's statement alone, with, for a user kept deactivated, the deletion of its
+waiting reactivation."""
 
 from __future__ import annotations
 
@@ -121,9 +124,32 @@ def test_a_reactivation_is_two_statements_and_one_refused_its_seat_writes_nothin
     assert _ledger(uid)[-1] == ("patch", "failed", 403)
 
 
-def test_a_put_is_two_statements_and_one_without_a_change_writes_its_ledger_row(
+def test_a_patch_keeping_a_user_deactivated_forgets_its_reactivation_in_its_statement(
     scim: Scim, acme: Company
 ) -> None:
+    uid = scim.post("/Users", okta_user("uma@acme.test", active=False)).json()["id"]
+    Company.objects.filter(pk=acme.pk).update(seat_limit=Company.objects.get(pk=acme.pk).seats_used)
+    reactivate = {
+        "schemas": [PATCH_OP],
+        "Operations": [{"op": "replace", "value": {"active": True}}],
+    }
+    assert scim.patch(f"/Users/{uid}", reactivate).status_code == 403
+    with schema_context(acme.schema_name):
+        assert WaitlistEntry.objects.filter(member_id=uid).exists()
+
+    # The member under its row lock with its groups; then the waiting reactivation deleted,
+    # the member and its ledger row (no change: no event) in one statement.
+    with max_queries(BEFORE_THE_VIEW + SAVEPOINT + 2) as counted:
+        response = scim.patch(f"/Users/{uid}", DEACTIVATE)
+
+    assert response.status_code == 200, counted.statements
+    with schema_context(acme.schema_name):
+        assert not WaitlistEntry.objects.filter(member_id=uid).exists()
+    assert _ledger(uid)[-1] == ("patch", "succeeded", 200)
+    assert _events(acme, uid) == ["user.created"]
+
+
+def test_a_put_is_two_statements_with_a_change_or_without(scim: Scim, acme: Company) -> None:
     uid = scim.post("/Users", okta_user("cy@acme.test")).json()["id"]
     renamed = okta_user("cy@acme.test", name={"givenName": "Cy", "familyName": "New"})
 
@@ -132,11 +158,12 @@ def test_a_put_is_two_statements_and_one_without_a_change_writes_its_ledger_row(
     with max_queries(BEFORE_THE_VIEW + SAVEPOINT + 2) as counted:
         response = scim.put(f"/Users/{uid}", renamed)
     assert response.status_code == 200, counted.statements
-    # The same again: no change event, so the ledger row is a statement of its own.
-    with max_queries(BEFORE_THE_VIEW + SAVEPOINT + 3):
+    # The same again: no change event, and the ledger row rides in the member's statement
+    # on its own.
+    with max_queries(BEFORE_THE_VIEW + SAVEPOINT + 2) as counted:
         again = scim.put(f"/Users/{uid}", renamed)
 
-    assert again.status_code == 200
+    assert again.status_code == 200, counted.statements
     assert _ledger(uid) == [
         ("create", "succeeded", 201),
         ("replace", "succeeded", 200),
