@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from functools import partial
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -51,17 +52,18 @@ class DeprovisioningHeld(ScimError):
 # concurrent deprovisions are counted one after the other.
 _FRESH = (
     "(deprovision_window_start IS NULL OR deprovision_window_start"
-    " <= %(now)s - make_interval(mins => deprovision_brake_window_minutes))"
+    " <= %(brake_now)s - make_interval(mins => deprovision_brake_window_minutes))"
 )
 _TAKE_SQL = f"""
 UPDATE tenants_company SET
     seats_used = GREATEST(seats_used - 1, 0),
-    deprovision_window_start = CASE WHEN {_FRESH} THEN %(now)s ELSE deprovision_window_start END,
+    deprovision_window_start =
+        CASE WHEN {_FRESH} THEN %(brake_now)s ELSE deprovision_window_start END,
     deprovision_window_base = CASE WHEN {_FRESH} THEN seats_used ELSE deprovision_window_base END,
     deprovision_window_extra = CASE WHEN {_FRESH} THEN 0 ELSE deprovision_window_extra END,
     deprovision_window_count =
         CASE WHEN {_FRESH} THEN 1 ELSE deprovision_window_count + 1 END
-WHERE id = %(id)s AND (
+WHERE id = %(brake_company)s AND (
     deprovision_brake_percent = 0
     OR (
         deprovision_held_since IS NULL
@@ -76,6 +78,26 @@ WHERE id = %(id)s AND (
 """  # noqa: S608 - constant SQL: only _FRESH is put in
 
 
+# `_TAKE_SQL` as a CTE of a deactivation's own statement (directory.services), with
+# `_take_params`; named `seat` as directory.seats.TAKE_ONE_CTE is, since the member's UPDATE
+# reads it the same way. `{unless}` is a condition under which nothing is taken (someone
+# waits for the freed seat: the deactivation then takes the long way). No row back: nothing
+# was taken, for that reason or because the brake holds; `deprovision_take` tells which.
+DEPROVISION_ONE_CTE = f"""seat AS (
+{_TAKE_SQL}    AND NOT {{unless}}
+    RETURNING 1
+)"""
+
+
+def _take_params(company: Company, now: dt.datetime) -> dict[str, Any]:
+    return {"brake_company": company.pk, "brake_now": now}
+
+
+def deprovision_params(company: Company) -> dict[str, Any]:
+    """The parameters of DEPROVISION_ONE_CTE, for `company` now."""
+    return _take_params(company, timezone.now())
+
+
 def allowance(company: Company) -> int:
     """How many deprovisions the current window allows (as `_TAKE_SQL` computes it)."""
     base = company.deprovision_window_base * company.deprovision_brake_percent // 100
@@ -88,7 +110,7 @@ def deprovision_take(company: Company) -> None:
     (nothing changed; the caller's transaction rolls back) when the brake holds it."""
     now = timezone.now()
     with prepared_cursor() as cursor:
-        cursor.execute(_TAKE_SQL, {"id": company.pk, "now": now})
+        cursor.execute(_TAKE_SQL, _take_params(company, now))
         if cursor.rowcount:
             return
     state = Company.objects.get(pk=company.pk)

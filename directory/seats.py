@@ -45,13 +45,17 @@ def seats_refused(company: Company) -> SeatLimitReached:
     )
 
 
-# `_TAKE_SQL` for one seat as the first CTE of a create's own statement
-# (directory.services): the member's INSERT there selects its row only once this returned
-# one, so the seat lock is still taken before the new userName's index entry, and a refused
-# seat writes no member. No row back from that statement: call `seats_refused`.
+# `_TAKE_SQL` for one seat as a CTE of a member's own statement (directory.services): a
+# create's, or a reactivation's. `{when}` is a condition that holds only once the locks that
+# come before the seat's are held (a create's: `EXISTS (SELECT FROM waiting)`, the CTE that
+# locked the reports waiting for it), or `true`. The member's INSERT or UPDATE there writes
+# its row only once this returned one, so the seat lock is still taken before the new
+# userName's index entry, and a refused seat writes no member. No row back from that
+# statement: call `seats_refused`.
 TAKE_ONE_CTE = """seat AS (
     UPDATE tenants_company SET seats_used = seats_used + 1
     WHERE id = %(seat_company)s AND (seat_limit IS NULL OR seat_limit >= seats_used + 1)
+        AND {when}
     RETURNING 1
 )"""
 

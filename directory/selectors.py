@@ -270,6 +270,15 @@ ORDER BY id
 FOR NO KEY UPDATE
 """
 
+# `members_waiting_for` as the first CTE of a create's own statement (directory.services):
+# one row, whose array holds the waiting reports' ids once they are all locked, so a CTE that
+# reads it (the seat's UPDATE, or the member's INSERT when it takes no seat) runs after those
+# locks, keeping the order above. Its parameters are the member's own: `id`, `id_text`,
+# `user_name`.
+WAITING_CTE = f"""waiting AS (
+    SELECT array({_WAITING_SQL}) AS ids
+)"""
+
 _REPORTS_SQL = "SELECT id FROM directory_member WHERE manager_id = %s ORDER BY id FOR NO KEY UPDATE"
 
 

@@ -20,14 +20,15 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from directory import change_events
-from directory.brake import deprovision_take
+from directory.brake import DEPROVISION_ONE_CTE, deprovision_params, deprovision_take
 from directory.columns import member_column_values
 from directory.errors import MemberNotFound
 from directory.integrity import check_if_match, unique_keys
 from directory.ledger import CallContext, LedgerEntry, Subject, recorded
 from directory.models import MEMBER_BUCKET_SIZE, Member, WaitlistEntry
-from directory.seats import TAKE_ONE_CTE, SeatLimitReached, seats_refused, seats_take
+from directory.seats import TAKE_ONE_CTE, SeatLimitReached, seats_refused
 from directory.selectors import (
+    WAITING_CTE,
     MemberWithRoles,
     folded,
     manager_named,
@@ -39,6 +40,8 @@ from directory.selectors import (
     same_when_folded,
 )
 from directory.waitlist import (
+    FORGET_MEMBER_CTE,
+    SOMEONE_WAITING,
     Prepared,
     drain_batch,
     waitlist_context,
@@ -47,7 +50,7 @@ from directory.waitlist import (
     waitlist_prepare,
     waitlisted,
 )
-from events.outbox import Emission
+from events.outbox import Along, Emission
 from infra.prepared_query import prepared_cursor
 from scim_protocol import errors
 from scim_protocol.patch import apply_patch, patch_readings
@@ -90,33 +93,28 @@ def member_create(*, company: Company, payload: Any, context: CallContext) -> Me
         member = Member(id=uuid.uuid4(), created_at=now, updated_at=now, version=1)
         _apply(member, resource)
         _link_manager(member, resource, current=None)
-        # Locks in the order directory.selectors documents: the waiting reports' rows, then
-        # the seat lock (the company's row), then the position index's bucket row and the new
-        # userName's index entry, as in member_delete and updates.
-        waiting = members_waiting_for(member.id, member.user_name)
         # What the create records (its ledger row, its event with the rendered resource) is
-        # built before the seat lock: from there to the commit the company's other writers
-        # wait, so only the statements run in between.
+        # built before its statement: from its seat lock to the commit the company's other
+        # writers wait, so only that statement runs in between.
         entry.succeeding(
             _subject(member), 201, warnings=normalized.dropped, normalised=normalized.readings
         )
         created = change_events.user_created(company, member, entry)
         if not member.active:
             # Created deactivated: a person waiting under this name no longer wants a seat.
+            # Waitlist rows are the last locks of directory.selectors' order, so the reports
+            # waiting for this member, which its statement locks again, are locked first.
+            members_waiting_for(member.id, member.user_name)
             waitlist_forget(user_name=member.user_name, external_id=member.external_id or "")
-        # With no reports to adopt, the member's statement is the create's last: its seat
-        # comes first in it, and its event and ledger row ride in it (a round trip less
-        # each).
-        rides = created.bound and not waiting
+        # One statement: it locks the reports waiting for this member, takes the seat, writes
+        # the member, adopts the reports, and writes the event and ledger row (`_write`).
         try:
-            if member.active and waiting:
-                seats_take(company)
             _write(
                 member,
                 insert=True,
                 values=True,
-                recording=created if rides else None,
-                seat=company if member.active and not waiting else None,
+                recording=created if created.bound else None,
+                seat=company if member.active else None,
             )
         except SeatLimitReached as full:
             # Re-provisioning someone who exists is a 409 even when seats are full (the
@@ -128,8 +126,7 @@ def member_create(*, company: Company, payload: Any, context: CallContext) -> Me
             raise waitlisted(
                 full, operation="create", resource=resource, member_id=None, idp=context.idp
             ) from None
-        if not rides:
-            _adopt(member, waiting)
+        if not created.bound:
             created.run()
     return member
 
@@ -404,45 +401,59 @@ def _update_write(
     change: _Change,
     context: CallContext,
     recording: Emission | None = None,
+    along: Along | None = None,
 ) -> None:
     """Write a prepared update: the seat lock when `active` flips (the brake counts a
     deactivation; the head of the seat waitlist is provisioned into the freed seat), the
     member's row, the waiting reports' adoption, then `recording` (its event and ledger row,
     built before the seat lock: from there to the commit the company's other writers wait),
-    in the member's statement when nothing comes after it. Raises SeatLimitReached (a
-    waitlisted reactivation) and DeprovisioningHeld."""
-    # The seat lock (the company's row) before writing the new userName: a create takes it
-    # before inserting one, so a rename racing a create of the same name cannot deadlock.
+    in the member's statement when nothing comes after it; `along` (a ledger row with no
+    event to carry it, of an update that leaves `active` as it was) rides there instead.
+    Raises SeatLimitReached (a waitlisted reactivation) and DeprovisioningHeld."""
+    # With no reports to adopt, the member's statement is the update's last, and the event
+    # and ledger row ride in it (one round trip less).
+    rides = recording is not None and recording.bound and not change.waiting
+    reactivated = member.active and not change.was_active
+    deactivated = change.was_active and not member.active
+    # Still deactivated: the IdP no longer wants a reactivation that was waiting.
+    forgetting = not member.active and not deactivated
+    # When `active` flips, the seat is taken or given back in the member's statement, before
+    # its row (`_write`): the seat lock before writing the new userName, as a create takes
+    # it before inserting one, so a rename racing a create of that name cannot deadlock.
+    try:
+        written = _write(
+            member,
+            insert=False,
+            values=change.values_changed,
+            recording=recording if rides else None,
+            seat=company if reactivated else None,
+            freeing=company if deactivated else None,
+            forgetting=forgetting,
+            along=along,
+        )
+    except SeatLimitReached as full:
+        raise waitlisted(
+            full,
+            operation="reactivate",
+            resource=member.attributes,
+            member_id=member.id,
+            idp=context.idp,
+        ) from None
     prepared: Prepared | None = None
-    if member.active and not change.was_active:
-        try:
-            seats_take(company)
-        except SeatLimitReached as full:
-            raise waitlisted(
-                full,
-                operation="reactivate",
-                resource=member.attributes,
-                member_id=member.id,
-                idp=context.idp,
-            ) from None
-    elif change.was_active and not member.active:
-        # The head of the seat waitlist is prepared before the seat lock (lock order); the
-        # brake may hold the deactivation (503, nothing changed).
+    if not written:
+        # A deactivation whose statement wrote nothing: someone waits for a seat, or the
+        # brake holds it. The head of the seat waitlist is prepared before the seat lock
+        # (lock order) and provisioned into the freed seat after the write; or the brake
+        # holds the deactivation (503, nothing changed).
         prepared = waitlist_prepare(1)
         deprovision_take(company)
-    elif not member.active:
-        # Still deactivated: the IdP no longer wants a reactivation that was waiting.
-        waitlist_forget(member_id=member.id)
-    # Nobody in line to provision and no reports to adopt: the member's statement is the
-    # update's last, and the event and ledger row ride in it (one round trip less).
-    drains = prepared is not None and bool(prepared.entries)
-    rides = recording is not None and recording.bound and not change.waiting and not drains
-    _write(
-        member,
-        insert=False,
-        values=change.values_changed,
-        recording=recording if rides else None,
-    )
+        rides = rides and not prepared.entries
+        _write(
+            member,
+            insert=False,
+            values=change.values_changed,
+            recording=recording if rides else None,
+        )
     _adopt(member, change.waiting)
     if prepared is not None:
         waitlist_drain(company, prepared, _provision_waiting)
@@ -468,7 +479,12 @@ def _update_recorded(
         was_active=change.was_active,
         entry=entry,
     )
-    _update_write(company, found.member, change, context, recording)
+    # An update that changes nothing (an IdP re-sending what it sent) has no event to carry
+    # its ledger row, which then rides in the member's statement on its own.
+    along = None
+    if recording is None and found.member.active == change.was_active:
+        along = entry.take_success()
+    _update_write(company, found.member, change, context, recording, along)
 
 
 def _multi_valued(resource: dict[str, Any]) -> list[Any]:
@@ -530,6 +546,10 @@ def _adopt(member: Member, waiting: list[uuid.UUID]) -> None:
 # the DELETE of the old copies sees the rows from before the statement, never the new ones.
 # Texts are folded as `directory.selectors.folded` folds them: lower() in the database, then
 # cut to the column's size.
+#
+# PostgreSQL runs a WITH's sub-statements in an order it does not promise, so the lock order
+# of directory.selectors is kept by what each part reads: a part that must come after
+# another selects its rows only once that one returned a row.
 _INSERT_INTO = """INSERT INTO directory_member (
     id, user_name, external_id, active, display_name, given_name, family_name, primary_email,
     manager_id, manager_ref, attributes, version, created_at, updated_at
@@ -539,19 +559,28 @@ _INSERT_ROW = """
     %(family_name)s, left(lower(%(primary_email)s), 320), %(manager_id)s, %(manager_ref)s,
     %(attributes)s::jsonb, %(version)s, %(created_at)s, %(updated_at)s
 """
+# A create's statement begins with the reports waiting for it, locked
+# (directory.selectors.WAITING_CTE), then its seat when it is active
+# (directory.seats.TAKE_ONE_CTE): the row is selected only once `{after}` (the seat, else the
+# waiting reports) returned one, so the new userName's index entry comes after both, and a
+# refused seat writes no member. The reports then point at the new member (`adopted`): their
+# rows are already locked, and their foreign key to it is checked at commit.
 _INSERT_SQL = f"""
-{_INSERT_INTO} VALUES ({_INSERT_ROW})
-RETURNING seq, primary_email
-"""
-# A create taking its seat in its own statement (directory.seats.TAKE_ONE_CTE): the row is
-# selected only once the seat's UPDATE returned one, so the company's row is locked before
-# the new userName's index entry is written (directory.selectors' lock order).
-_INSERT_SEATED_SQL = f"""
 {_INSERT_INTO}
 SELECT {_INSERT_ROW}
-WHERE EXISTS (SELECT FROM seat)
+WHERE EXISTS (SELECT FROM {{after}})
 RETURNING seq, primary_email
 """  # noqa: S608 - constant fragments
+_ADOPTED_CTE = """,
+adopted AS (
+    UPDATE directory_member AS m SET manager_id = %(id)s, manager_ref = ''
+    FROM waiting
+    WHERE m.id = ANY(waiting.ids) AND EXISTS (SELECT FROM member)
+)"""
+# When `active` flips, an update's statement begins with its seat: taken for a reactivation
+# (directory.seats.TAKE_ONE_CTE), given back under the brake for a deactivation, only when
+# nobody waits for a seat (directory.brake.DEPROVISION_ONE_CTE). The row is then updated
+# only once that returned one, and nothing is written without it.
 _UPDATE_SQL = """
 UPDATE directory_member SET
     user_name = %(user_name)s, external_id = %(external_id)s, active = %(active)s,
@@ -559,22 +588,24 @@ UPDATE directory_member SET
     family_name = %(family_name)s, primary_email = left(lower(%(primary_email)s), 320),
     manager_id = %(manager_id)s, manager_ref = %(manager_ref)s,
     attributes = %(attributes)s::jsonb, version = %(version)s, updated_at = %(updated_at)s
-WHERE id = %(id)s
+WHERE id = %(id)s{gate}
 RETURNING seq, primary_email
 """
 # With an emission riding (`_statement`'s `riding`), PostgreSQL may lock the stream row
 # before it runs `gone` and `searchable`, so they are not strictly before the write's last
 # lock. No deadlock can come of it: they touch only this member's value rows, which have no
 # unique index and which no other transaction writes without holding the member's row first
-# (an update holds it from its first read; a create's member is new). The new copies are
-# written only with the member's row: a create refused its seat writes none.
+# (an update holds it from its first read; a create's member is new). The copies are
+# replaced only with the member's row: a write refused its seat, or a deactivation that
+# gave none back, writes none.
 _WITH_SQL = """
-WITH {seat}member AS ({member}){ctes}
+WITH {first}member AS ({member}){ctes}
 SELECT seq, primary_email FROM member
 """
 _VALUES_CTES = """,
 gone AS (
-    DELETE FROM directory_membervalue WHERE %(replace)s AND member_id = %(id)s
+    DELETE FROM directory_membervalue
+    WHERE %(replace)s AND member_id = %(id)s AND EXISTS (SELECT FROM member)
 ),
 searchable AS (
     INSERT INTO directory_membervalue (member_id, attribute, item, value_lower, type_lower)
@@ -603,17 +634,38 @@ placed AS (
 
 
 @functools.cache
-def _statement(insert: bool, values: bool, riding: str | None, seated: bool) -> str:
+def _statement(
+    insert: bool, values: bool, riding: str | None, seated: bool, freeing: bool, forgetting: bool
+) -> str:
     """The text of `_write`'s statement for one shape, built once: psycopg prepares a text
     once per connection, so it must come out the same for every write of that shape."""
-    member = _INSERT_SEATED_SQL if seated else _INSERT_SQL if insert else _UPDATE_SQL
-    if not values and riding is None and not seated:
-        return member
-    ctes = _VALUES_CTES if values else ""
+    if insert:
+        first = f"{WAITING_CTE},\n"
+        if seated:
+            first += TAKE_ONE_CTE.format(when="EXISTS (SELECT FROM waiting)") + ",\n"
+        member = _INSERT_SQL.format(after="seat" if seated else "waiting")
+        ctes = _ADOPTED_CTE
+    else:
+        first, gate, ctes = "", "", ""
+        if seated or freeing:
+            first = (
+                TAKE_ONE_CTE.format(when="true")
+                if seated
+                else DEPROVISION_ONE_CTE.format(unless=SOMEONE_WAITING)
+            )
+            gate = " AND EXISTS (SELECT FROM seat)"
+        elif forgetting:
+            # count(*) reads the DELETE to its end: every entry is gone before the row.
+            first, gate = FORGET_MEMBER_CTE, " AND (SELECT count(*) FROM forgotten) >= 0"
+        member = _UPDATE_SQL.format(gate=gate)
+        if not values and riding is None and not first:
+            return member
+        first += ",\n" if first else ""
+    if values:
+        ctes += _VALUES_CTES
     if riding is not None:
         ctes += (_PLACED_CTE if insert else "") + f",\n{riding}"
-    seat = f"{TAKE_ONE_CTE},\n" if seated else ""
-    return _WITH_SQL.format(seat=seat, member=member, ctes=ctes)
+    return _WITH_SQL.format(first=first, member=member, ctes=ctes)
 
 
 def _write(
@@ -623,20 +675,39 @@ def _write(
     values: bool,
     recording: Emission | None = None,
     seat: Company | None = None,
-) -> None:
+    freeing: Company | None = None,
+    forgetting: bool = False,
+    along: Along | None = None,
+) -> bool:
     """Insert or update the member's row from its fields (`_apply`), and rewrite its
     searchable values from `member.attributes` when `values`; `recording` (an emission of
     the connection's own company) rides in the same statement, written only once the
     member's row is, and an insert's position bucket row locked (Emission.riding,
-    `_PLACED_CTE`), so pass it only when nothing is written after this. An insert given
-    `seat` takes one of that company's seats in the statement, first, and writes nothing
-    without it. Raises Uniqueness (409) when userName or externalId is taken
+    `_PLACED_CTE`), so pass it only when nothing is written after this.
+
+    An insert first locks the members waiting for it as their manager, and points them at
+    it once written (what `members_waiting_for` and `_adopt` do on their own). Given `seat`
+    (a create of an active member, a reactivation), the statement takes one of that
+    company's seats, after those locks and before the row, and writes nothing without it.
+    An update given `freeing` (a deactivation) gives that company's seat back under its
+    brake (directory.brake) in the statement, before the row, unless someone waits for a
+    seat (directory.waitlist), and writes nothing without it: it returns False then, and
+    the caller takes the long way (`waitlist_prepare`, `deprovision_take`, `_write` again).
+    An update `forgetting` (of a member that stays deactivated) first deletes the member's
+    waiting reactivation (`waitlist_forget`). `along`, instead of `recording`, is a ledger row
+    with no event to carry it, written in the statement; only for an update that takes and
+    frees no seat, since it is written whether or not the row is. Returns True when written.
+
+    Raises Uniqueness (409) when userName or externalId is taken
     (directory.integrity.unique_keys), SeatLimitReached when `seat` was not free and
     MemberNotFound when the row to update is gone (for both, the caller's transaction must
     roll back: it takes `recording`'s ledger row with it), ValueError when `recording` is of
-    another company or its parameter names clash, or `seat` is given to an update."""
-    if seat is not None and not insert:
-        raise ValueError("_write(): an update takes its seat with seats_take.")
+    another company or its parameter names clash, or `freeing` is given to an insert or
+    with `seat`."""
+    if (freeing is not None or forgetting) and (insert or seat is not None):
+        raise ValueError("_write(): only an update frees a seat or forgets, and takes none.")
+    if along is not None and (insert or not (recording is seat is freeing is None)):
+        raise ValueError("_write(): `along` only for an update taking or freeing no seat.")
     params: dict[str, Any] = {
         "id": member.id,
         "user_name": member.user_name,
@@ -653,6 +724,8 @@ def _write(
         "created_at": member.created_at,
         "updated_at": member.updated_at,
     }
+    if insert:
+        params["id_text"] = str(member.id)
     if values:
         # One JSON array, as events.outbox sends its events (the encoder is C).
         searchable = [
@@ -669,10 +742,17 @@ def _write(
         params |= {"replace": not insert, "values": json.dumps(searchable)}
     if seat is not None:
         params["seat_company"] = seat.pk
+    if freeing is not None:
+        params |= deprovision_params(freeing)
     riding = None
     if recording is not None:
         riding, params = recording.riding("placed" if insert else "member", params)
-    sql = _statement(insert, values, riding, seat is not None)
+    elif along is not None:
+        if clash := params.keys() & along.params.keys():
+            raise ValueError(f"_write(): `along` reuses the parameter(s) {sorted(clash)}.")
+        # It takes no lock, so it needs no place in the lock order.
+        riding, params = f"along AS ({along.sql})", params | along.params
+    sql = _statement(insert, values, riding, seat is not None, freeing is not None, forgetting)
     with (
         unique_keys(
             {
@@ -686,7 +766,10 @@ def _write(
         written = cursor.fetchone()
     if written is None and seat is not None:
         raise seats_refused(seat)
+    if written is None and freeing is not None:
+        return False
     if written is None:  # an update of a row gone meanwhile (callers hold its lock)
         raise MemberNotFound(f"No user with id {str(member.id)!r}.")
     member.seq, member.primary_email = written
     member._state.adding = False
+    return True

@@ -159,6 +159,12 @@ def waitlist_entries(limit: int) -> list[WaitlistEntry]:
         return [rows.instance(row) for row in cursor.fetchall()]
 
 
+# Whether anyone is in line, as a condition a deactivation's own statement can put on its
+# seat (directory.brake.DEPROVISION_ONE_CTE): with nobody waiting, the freed seat goes to no
+# one and the deactivation needs no `waitlist_prepare` before the seat lock.
+SOMEONE_WAITING = "EXISTS (SELECT FROM directory_waitlistentry)"
+
+
 def waitlist_count() -> int:
     return WaitlistEntry.objects.count()
 
@@ -177,6 +183,12 @@ def waitlist_drop(entry_id: str) -> WaitlistEntry | None:
 
 
 _FORGET_MEMBER_SQL = "DELETE FROM directory_waitlistentry WHERE member_id = %s"
+# The same, as a CTE of the member's own statement (directory.services), with the member's
+# `id` parameter; the member's UPDATE reads it all first, so these rows are locked before
+# the write's event locks the stream row (a drain holds a waitlist row and then locks it).
+FORGET_MEMBER_CTE = """forgotten AS (
+    DELETE FROM directory_waitlistentry WHERE member_id = %(id)s RETURNING 1
+)"""
 
 
 def waitlist_forget(*, user_name: str = "", external_id: str = "", member_id: Any = None) -> int:

@@ -100,9 +100,10 @@ def test_a_write_sends_its_values_bound_to_a_statement_prepared_once(
 
     # The same statements, with the values as parameters ($1…), not quoted into the text.
     assert _prepared() == prepared
-    # The create's one statement: its seat, the member with its values, its event.
+    # The create's one statement: the reports waiting for it, its seat, the member with its
+    # values, its event.
     assert any(
-        text.lstrip().startswith("WITH seat AS") and "events_changeevent" in text
+        text.lstrip().startswith("WITH waiting AS") and "events_changeevent" in text
         for text in prepared
     )
     assert all("$1" in text and "first0@acme.test" not in text for text in prepared)
@@ -251,8 +252,8 @@ def test_an_update_flipping_active_renders_what_it_records_before_the_seat_lock(
 
     assert response.status_code == 200, response.json()
     # A deactivation (the brake's count) or a reactivation (the seat taken) locks the
-    # company's row: after it, only the member's row with the event and its ledger row (one
-    # statement, nobody being in line for a freed seat).
-    seat = steps.index("UPDATE seats")
+    # company's row in the member's statement, with the event and its ledger row (nobody
+    # being in line for a freed seat): nothing runs after it.
+    seat = steps.index("WITH seats")
     assert steps.index("render the event's resource") < seat
-    assert [step for step in steps[seat:] if step != "RELEASE"] == ["UPDATE seats", "WITH"]
+    assert [step for step in steps[seat:] if step != "RELEASE"] == ["WITH seats"]

@@ -4,13 +4,22 @@ deactivation, a PUT of a changed user, a group push) and the records each must s
 
 A write whose member statement is its last carries its change event and ledger row in that
 statement (events.outbox `Emission.riding`), one statement fewer than when they ran on their
-own after it, and a create takes its seat there too (directory.seats.TAKE_ONE_CTE), one more;
-a write that writes more after the member (reports to adopt, a waitlist to drain) still
-takes the seat and runs them on their own, as statements of their own."""
+own after it. A create locks the reports waiting for it, takes its seat and adopts the
+reports there too (directory.seats.TAKE_ONE_CTE, directory.selectors.WAITING_CTE), and a
+deactivation gives its seat back under the brake there (directory.brake.DEPROVISION_ONE_CTE)
+when nobody waits for a seat, and a reactivation takes its seat there; when someone does, or
+the brake holds, that statement writes nothing and the deactivation takes the long way: the
+waitlist's head prepared, the seat, the member, the head provisioned, then the event and
+ledger row on their own. An update that changes nothing has no event: its ledger row rides
+in the member's statement alone, with, for a user kept deactivated, the deletion of its
+waiting reactivation."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
+from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from directory.models import Member, MemberValue, ProvisioningEvent, WaitlistEntry
@@ -21,11 +30,14 @@ from tests.scim_client import PATCH_OP, Scim, okta_user
 
 pytestmark = pytest.mark.django_db
 
-# Every SCIM request: the company's route and the credential. The test's own transaction makes
-# each write's transaction a savepoint (SAVEPOINT and RELEASE, counted here; a server's
-# request has BEGIN and COMMIT instead, which are not statements).
-BEFORE_THE_VIEW = 2
+# Every SCIM request: the company's route, read with the credential in one statement. The
+# test's own transaction makes each write's transaction a savepoint (SAVEPOINT and RELEASE,
+# counted here; a server's request has BEGIN and COMMIT instead, which are not statements).
+BEFORE_THE_VIEW = 1
 SAVEPOINT = 2
+
+
+DEACTIVATE = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "value": {"active": False}}]}
 
 
 def _ledger(resource_id: str) -> list[tuple[str, str, int]]:
@@ -41,13 +53,13 @@ def _events(company: Company, resource_id: str) -> list[str]:
     return [event.type for event in events if str(event.resource_id) == resource_id]
 
 
-def test_a_create_is_two_statements_and_leaves_every_record(scim: Scim, acme: Company) -> None:
+def test_a_create_is_one_statement_and_leaves_every_record(scim: Scim, acme: Company) -> None:
     scim.get("/Users?count=1")  # the credential's first use is written once, not counted here
     used = Company.objects.get(pk=acme.pk).seats_used
 
-    # Reports waiting for this manager; the seat with the member, its searchable values,
-    # the ledger row and the change event.
-    with max_queries(BEFORE_THE_VIEW + SAVEPOINT + 2) as counted:
+    # Reports waiting for this manager, the seat, the member, its searchable values, the
+    # ledger row and the change event: one statement.
+    with max_queries(BEFORE_THE_VIEW + SAVEPOINT + 1) as counted:
         response = scim.post("/Users", okta_user("ada@acme.test"))
 
     assert response.status_code == 201, counted.statements
@@ -60,7 +72,7 @@ def test_a_create_is_two_statements_and_leaves_every_record(scim: Scim, acme: Co
     assert values == [("ada@acme.test",)]
 
 
-def test_a_deactivation_with_nobody_waiting_is_four_statements(scim: Scim, acme: Company) -> None:
+def test_a_deactivation_with_nobody_waiting_is_two_statements(scim: Scim, acme: Company) -> None:
     uid = scim.post("/Users", okta_user("bo@acme.test")).json()["id"]
     used = Company.objects.get(pk=acme.pk).seats_used
     deactivate = {
@@ -68,9 +80,9 @@ def test_a_deactivation_with_nobody_waiting_is_four_statements(scim: Scim, acme:
         "Operations": [{"op": "replace", "value": {"active": False}}],
     }
 
-    # The member under its row lock with its groups, the waitlist's head (nobody), the seat
-    # (and the brake), the member with the ledger row and the change event.
-    with max_queries(BEFORE_THE_VIEW + SAVEPOINT + 4) as counted:
+    # The member under its row lock with its groups; then the waitlist's head (nobody), the
+    # seat (and the brake), the member, the ledger row and the change event in one statement.
+    with max_queries(BEFORE_THE_VIEW + SAVEPOINT + 2) as counted:
         response = scim.patch(f"/Users/{uid}", deactivate)
 
     assert response.status_code == 200, counted.statements
@@ -79,9 +91,65 @@ def test_a_deactivation_with_nobody_waiting_is_four_statements(scim: Scim, acme:
     assert Company.objects.get(pk=acme.pk).seats_used == used - 1
 
 
-def test_a_put_is_two_statements_and_one_without_a_change_writes_its_ledger_row(
+def test_a_reactivation_is_two_statements_and_one_refused_its_seat_writes_nothing(
     scim: Scim, acme: Company
 ) -> None:
+    uid = scim.post("/Users", okta_user("rae@acme.test", active=False)).json()["id"]
+    used = Company.objects.get(pk=acme.pk).seats_used
+    reactivate = {
+        "schemas": [PATCH_OP],
+        "Operations": [{"op": "replace", "value": {"active": True}}],
+    }
+
+    # The member under its row lock with its groups; then the seat, the member, the ledger
+    # row and the change event in one statement.
+    with max_queries(BEFORE_THE_VIEW + SAVEPOINT + 2) as counted:
+        response = scim.patch(f"/Users/{uid}", reactivate)
+    assert response.status_code == 200, counted.statements
+    assert Company.objects.get(pk=acme.pk).seats_used == used + 1
+    assert scim.patch(f"/Users/{uid}", DEACTIVATE).status_code == 200
+    Company.objects.filter(pk=acme.pk).update(seat_limit=used)
+    before = company_events_after(acme.schema_name, 0, 10_000)[-1].seq
+
+    refused = scim.patch(f"/Users/{uid}", reactivate)
+
+    assert refused.status_code == 403
+    assert Company.objects.get(pk=acme.pk).seats_used == used
+    with schema_context(acme.schema_name):
+        assert Member.objects.get(pk=uid).active is False
+        assert WaitlistEntry.objects.filter(member_id=uid).exists()
+    events = company_events_after(acme.schema_name, before, 10_000)
+    assert [event.type for event in events] == ["company.seat_limit_reached"]
+    assert _events(acme, uid) == ["user.created", "user.reactivated", "user.deactivated"]
+    assert _ledger(uid)[-1] == ("patch", "failed", 403)
+
+
+def test_a_patch_keeping_a_user_deactivated_forgets_its_reactivation_in_its_statement(
+    scim: Scim, acme: Company
+) -> None:
+    uid = scim.post("/Users", okta_user("uma@acme.test", active=False)).json()["id"]
+    Company.objects.filter(pk=acme.pk).update(seat_limit=Company.objects.get(pk=acme.pk).seats_used)
+    reactivate = {
+        "schemas": [PATCH_OP],
+        "Operations": [{"op": "replace", "value": {"active": True}}],
+    }
+    assert scim.patch(f"/Users/{uid}", reactivate).status_code == 403
+    with schema_context(acme.schema_name):
+        assert WaitlistEntry.objects.filter(member_id=uid).exists()
+
+    # The member under its row lock with its groups; then the waiting reactivation deleted,
+    # the member and its ledger row (no change: no event) in one statement.
+    with max_queries(BEFORE_THE_VIEW + SAVEPOINT + 2) as counted:
+        response = scim.patch(f"/Users/{uid}", DEACTIVATE)
+
+    assert response.status_code == 200, counted.statements
+    with schema_context(acme.schema_name):
+        assert not WaitlistEntry.objects.filter(member_id=uid).exists()
+    assert _ledger(uid)[-1] == ("patch", "succeeded", 200)
+    assert _events(acme, uid) == ["user.created"]
+
+
+def test_a_put_is_two_statements_with_a_change_or_without(scim: Scim, acme: Company) -> None:
     uid = scim.post("/Users", okta_user("cy@acme.test")).json()["id"]
     renamed = okta_user("cy@acme.test", name={"givenName": "Cy", "familyName": "New"})
 
@@ -90,11 +158,12 @@ def test_a_put_is_two_statements_and_one_without_a_change_writes_its_ledger_row(
     with max_queries(BEFORE_THE_VIEW + SAVEPOINT + 2) as counted:
         response = scim.put(f"/Users/{uid}", renamed)
     assert response.status_code == 200, counted.statements
-    # The same again: no change event, so the ledger row is a statement of its own.
-    with max_queries(BEFORE_THE_VIEW + SAVEPOINT + 3):
+    # The same again: no change event, and the ledger row rides in the member's statement
+    # on its own.
+    with max_queries(BEFORE_THE_VIEW + SAVEPOINT + 2) as counted:
         again = scim.put(f"/Users/{uid}", renamed)
 
-    assert again.status_code == 200
+    assert again.status_code == 200, counted.statements
     assert _ledger(uid) == [
         ("create", "succeeded", 201),
         ("replace", "succeeded", 200),
@@ -164,26 +233,80 @@ def test_a_refused_create_takes_no_event_number(scim: Scim, acme: Company) -> No
     assert ProvisioningEvent.objects.filter(user_name="gil@acme.test").get().status == 409
 
 
-def test_a_create_adopting_waiting_reports_writes_its_event_after_them(
-    scim: Scim, acme: Company
-) -> None:
-    enterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-    report = scim.post(
-        "/Users", okta_user("ivy@acme.test", **{enterprise: {"manager": {"value": "jo@acme.test"}}})
-    ).json()["id"]
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
-    # The reports' adoption comes after the member: the event and ledger row run on their
-    # own, last.
-    with max_queries(BEFORE_THE_VIEW + SAVEPOINT + 5) as counted:
-        response = scim.post("/Users", okta_user("jo@acme.test", externalId="jo-1"))
+
+def _waiting_for(scim: Scim, manager: str, user_name: str) -> str:
+    manager_named = {ENTERPRISE: {"manager": {"value": manager}}}
+    reply = scim.post("/Users", okta_user(user_name, externalId=user_name, **manager_named))
+    assert reply.status_code == 201
+    return str(reply.json()["id"])
+
+
+@pytest.mark.parametrize("active", [True, False])
+def test_a_create_adopts_the_reports_waiting_for_it_in_its_statement(
+    scim: Scim, acme: Company, active: bool
+) -> None:
+    reports = [_waiting_for(scim, "jo@acme.test", f"ivy{n}@acme.test") for n in range(2)]
+    other = _waiting_for(scim, "someone-else@acme.test", "kit@acme.test")
+    used = Company.objects.get(pk=acme.pk).seats_used
+
+    # Active: one statement. Created deactivated: the reports locked, then the waitlist
+    # entries under its userName and under its externalId deleted (the lock order), then
+    # its statement.
+    with max_queries(BEFORE_THE_VIEW + SAVEPOINT + (1 if active else 4)) as counted:
+        response = scim.post("/Users", okta_user("jo@acme.test", externalId="jo-1", active=active))
 
     assert response.status_code == 201, counted.statements
     uid = response.json()["id"]
-    assert any("events_changeevent" in sql for sql in counted.statements[-2:])
     assert _ledger(uid) == [("create", "succeeded", 201)]
     assert _events(acme, uid) == ["user.created"]
-    got = scim.get(f"/Users/{report}").json()
-    assert got[enterprise]["manager"]["value"] == uid
+    assert Company.objects.get(pk=acme.pk).seats_used == used + active
+    for report in reports:
+        assert scim.get(f"/Users/{report}").json()[ENTERPRISE]["manager"]["value"] == uid
+    with schema_context(acme.schema_name):
+        adopted = set(
+            Member.objects.filter(pk__in=reports).values_list("manager_id", "manager_ref")
+        )
+        left = Member.objects.get(pk=other)
+    assert adopted == {(uuid.UUID(uid), "")}
+    assert (left.manager_id, left.manager_ref) == (None, "someone-else@acme.test")
+
+
+def test_a_create_refused_its_seat_adopts_no_report(scim: Scim, acme: Company) -> None:
+    report = _waiting_for(scim, "nia@acme.test", "oz@acme.test")
+    Company.objects.filter(pk=acme.pk).update(seat_limit=Company.objects.get(pk=acme.pk).seats_used)
+
+    refused = scim.post("/Users", okta_user("nia@acme.test", externalId="nia-1"))
+
+    assert refused.status_code == 403
+    with schema_context(acme.schema_name):
+        waiting = Member.objects.get(pk=report)
+        assert not Member.objects.filter(user_name="nia@acme.test").exists()
+    assert (waiting.manager_id, waiting.manager_ref) == (None, "nia@acme.test")
+
+
+def test_a_deactivation_the_brake_holds_writes_nothing(scim: Scim, acme: Company) -> None:
+    uid = scim.post("/Users", okta_user("pia@acme.test", externalId="p-1")).json()["id"]
+    Company.objects.filter(pk=acme.pk).update(
+        deprovision_held_since=timezone.now(), deprovision_window_start=timezone.now()
+    )
+    used = Company.objects.get(pk=acme.pk).seats_used
+    before = company_events_after(acme.schema_name, 0, 10_000)[-1].seq
+    deactivate = {
+        "schemas": [PATCH_OP],
+        "Operations": [{"op": "replace", "value": {"active": False}}],
+    }
+
+    held = scim.patch(f"/Users/{uid}", deactivate)
+
+    assert held.status_code == 503
+    assert scim.get(f"/Users/{uid}").json()["active"] is True
+    with schema_context(acme.schema_name):
+        assert Member.objects.get(pk=uid).version == 1
+    assert Company.objects.get(pk=acme.pk).seats_used == used
+    assert company_events_after(acme.schema_name, before, 10_000) == []
+    assert _ledger(uid) == [("create", "succeeded", 201), ("patch", "held", 503)]
 
 
 def test_a_deactivation_giving_its_seat_to_the_next_in_line_records_both_in_order(
