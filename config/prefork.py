@@ -21,7 +21,9 @@ def load_what_requests_load_lazily() -> None:
     """Import and build what the first request would: the URL resolvers (their view modules
     and compiled patterns), the database routers, each model's reverse relations and the
     session serializer and message storage named in the settings."""
-    for urlconf in (settings.ROOT_URLCONF, settings.PUBLIC_SCHEMA_URLCONF):
+    # The benchmark's bare app is served with this gunicorn configuration too: no tenancy.
+    public_urlconf = getattr(settings, "PUBLIC_SCHEMA_URLCONF", None)
+    for urlconf in filter(None, (settings.ROOT_URLCONF, public_urlconf)):
         # Django builds a resolver's lookup tables, importing each view and compiling each
         # pattern, the first time a URL is resolved or reversed.
         _ = get_resolver(urlconf).reverse_dict
