@@ -108,6 +108,14 @@ def worker_pids(server: subprocess.Popen[bytes]) -> set[int]:
     return {child.pid for child in psutil.Process(server.pid).children()}
 
 
+def workers_replaced(before: set[int], after: set[int]) -> int:
+    """How many of the workers of `before` are gone by `after`: a worker the master was still
+    forking when the first workload began is new, not a replacement. One replaced twice
+    within a workload counts once; at the default max_requests no workload sends a worker
+    that many requests."""
+    return len(before - after)
+
+
 def worker_rss_mb(server: subprocess.Popen[bytes]) -> list[float]:
     return [
         round(child.memory_info().rss / 2**20, 1) for child in psutil.Process(server.pid).children()
@@ -229,6 +237,36 @@ def drive(target: Target, chosen: list[str], args: argparse.Namespace) -> list[d
     return results
 
 
+# The routing-only ceiling and the authenticated empty view: their ratio is what
+# authentication costs every request, so with rounds they take turns as the two servers do.
+EMPTY_PAIR = ("ceiling_empty", "authenticated_empty")
+
+
+def drive_alternating(
+    target: Target, pair: tuple[str, str], args: argparse.Namespace
+) -> list[dict[str, Any]]:
+    """Two workloads against `target` in `args.peer_rounds` rounds, taking turns in the
+    order bench/interleave.py gives the two servers (the first as Headcount, the second as
+    the peer), each one's rounds combined into one row; the two rows, in `pair`'s order."""
+    first, second = pair
+    runs: dict[interleave.Side, list[dict[str, Any]]] = {"headcount": [], "peer": []}
+    for k, side in interleave.order(args.peer_rounds):
+        name = first if side == "headcount" else second
+        runs[side].append(measure(target, name, args))
+        _print_row(name, runs[side][-1], f"round {k + 1} of {args.peer_rounds}")
+    rows = [interleave.combine(runs["headcount"]), interleave.combine(runs["peer"])]
+    shares = [
+        f"{b['req_per_s'] / a['req_per_s']:.0%}" if a["req_per_s"] else "-"
+        for a, b in zip(rows[0]["rounds"], rows[1]["rounds"], strict=True)
+    ]
+    print(
+        f"   {second} {rows[1]['req_per_s']} req/s, {first} {rows[0]['req_per_s']} req/s "
+        f"over all rounds (per round {' / '.join(shares)})",
+        flush=True,
+    )
+    return rows
+
+
 def drive_interleaved(
     ours: Target, peer: Target, chosen: list[str], args: argparse.Namespace
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -238,7 +276,12 @@ def drive_interleaved(
     Headcount's rows and the peer's."""
     ours_rows, peer_rows = [], []
     targets = {"headcount": ours, "peer": peer}
+    paired_ceilings = set(EMPTY_PAIR) <= set(chosen)
+    if paired_ceilings:
+        ours_rows += drive_alternating(ours, EMPTY_PAIR, args)
     for name in chosen:
+        if paired_ceilings and name in EMPTY_PAIR:
+            continue
         if name in load.CEILINGS or name in load.OURS_ONLY:
             ours_rows.append(measure(ours, name, args))
             _print_row(name, ours_rows[-1])
@@ -295,9 +338,7 @@ def measure(target: Target, name: str, args: argparse.Namespace) -> dict[str, An
     # What the workload left in flight is served before anything else is measured.
     row["settled_s"] = settle.wait_until_served(port)
     row["cpu_ms"] = cpu.per_request(before, cpu.sample(target.server.pid), row["requests"])
-    # Workers present now that were not before. One replaced twice within a workload would
-    # count once; at the default max_requests no workload sends a worker that many requests.
-    row["workers_replaced"] = len(worker_pids(target.server) - workers)
+    row["workers_replaced"] = workers_replaced(workers, worker_pids(target.server))
     return row
 
 

@@ -154,6 +154,42 @@ def test_a_row_says_when_gunicorn_replaced_workers_during_it() -> None:
     assert "| post | 100.0 | 5.0 |" in text
 
 
+def test_the_two_empty_views_take_turns_and_combine_like_the_servers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The authenticated empty view's share of the routing-only ceiling is the fixed cost
+    of authentication: with rounds both run in turns, so the machine's drift falls on
+    both."""
+    ran: list[str] = []
+
+    def measure(target: Any, name: str, args: Any) -> dict[str, Any]:
+        ran.append(name)
+        # The machine speeds up with each run.
+        return {**_row(requests=1000 * len(ran), seconds=10.0), "workload": name}
+
+    monkeypatch.setattr(run, "measure", measure)
+    args = run.argument_parser().parse_args(["--peer", "--peer-rounds", "2"])
+
+    rows = run.drive_alternating(object(), run.EMPTY_PAIR, args)  # type: ignore[arg-type]
+
+    assert ran == [
+        "ceiling_empty",
+        "authenticated_empty",
+        "authenticated_empty",
+        "ceiling_empty",
+    ]
+    assert [row["workload"] for row in rows] == list(run.EMPTY_PAIR)
+    assert [row["req_per_s"] for row in rows] == [250.0, 250.0]  # (1 + 4) / 20, (2 + 3) / 20
+    assert [r["req_per_s"] for r in rows[1]["rounds"]] == [200.0, 300.0]
+
+
+def test_a_worker_counts_as_replaced_when_it_left_not_when_it_was_still_starting() -> None:
+    assert run.workers_replaced({101, 102}, {101, 103}) == 1
+    assert run.workers_replaced({101, 102}, {103, 104}) == 2
+    # The master was still forking the second worker when the first workload began.
+    assert run.workers_replaced({101}, {101, 102}) == 0
+
+
 def _row(
     requests: int,
     seconds: float,
