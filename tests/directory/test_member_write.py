@@ -108,6 +108,14 @@ def test_a_create_takes_its_seat_before_its_username(django_db_blocker: Any) -> 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
 
+def _lock_the_stream_row() -> None:
+    """What every write does last: an event, which locks the company's stream row."""
+    emit(
+        [NewEvent(type=EventType.USER_CREATED, resource_type="User", user_name="h")],
+        origin=Origin(),
+    )
+
+
 def _committed(django_db_blocker: Any, company: Company, payload: dict[str, Any]) -> str:
     """Create a member in a transaction of its own (visible to the racing connections)."""
 
@@ -181,10 +189,7 @@ def test_an_update_flipping_active_locks_the_seat_before_the_stream(
             django_db_blocker,
             company.schema_name,
             holder_first=lambda: seats_take(company),
-            holder_then=lambda: emit(
-                [NewEvent(type=EventType.USER_CREATED, resource_type="User", user_name="h")],
-                origin=Origin(),
-            ),
+            holder_then=_lock_the_stream_row,
             other=lambda: member_patch(
                 company=company,
                 member_id=member_id,
@@ -232,10 +237,7 @@ def test_an_update_keeping_a_user_deactivated_forgets_its_reactivation_before_th
             django_db_blocker,
             company.schema_name,
             holder_first=lambda: list(WaitlistEntry.objects.select_for_update()),
-            holder_then=lambda: emit(
-                [NewEvent(type=EventType.USER_CREATED, resource_type="User", user_name="h")],
-                origin=Origin(),
-            ),
+            holder_then=_lock_the_stream_row,
             other=lambda: member_patch(
                 company=company,
                 member_id=member_id,
