@@ -101,24 +101,10 @@ def test_a_linear_drift_cancels_when_the_rounds_alternate(rounds: int, cancels: 
 def test_the_peer_table_shows_each_rounds_ratio() -> None:
     ours = interleave.combine([_row(1020, 10.0), _row(980, 10.0)])
     peer = interleave.combine([_row(1000, 10.0), _row(1000, 10.0)])
-    report: dict[str, Any] = {
-        "started": "now",
-        "machine": "m",
-        "cpus": 2,
-        "workers": 2,
-        "concurrency": 8,
-        "duration": 10,
-        "peer_rounds": 2,
-        "sizes": [
-            {
-                "users": 10,
-                "worker_rss_mb": [1.0],
-                "results": [ours],
-                "peer": [peer],
-                "versus_peer": peer_run.ratios([ours], [peer]),
-            }
-        ],
-    }
+    report = _report(
+        {"results": [ours], "peer": [peer], "versus_peer": peer_run.ratios([ours], [peer])},
+        peer_rounds=2,
+    )
 
     text = run.markdown(report)
 
@@ -131,21 +117,7 @@ def test_a_row_says_when_gunicorn_replaced_workers_during_it() -> None:
     replaced = interleave.combine(
         [{**_row(1000, 10.0), "workers_replaced": 1}, {**_row(1000, 10.0), "workers_replaced": 0}]
     )
-    report: dict[str, Any] = {
-        "started": "now",
-        "machine": "m",
-        "cpus": 2,
-        "workers": 2,
-        "concurrency": 8,
-        "duration": 10,
-        "sizes": [
-            {
-                "users": 10,
-                "worker_rss_mb": [1.0],
-                "results": [replaced, {**_row(1000, 10.0), "workers_replaced": 0}],
-            }
-        ],
-    }
+    report = _report({"results": [replaced, {**_row(1000, 10.0), "workers_replaced": 0}]})
 
     text = run.markdown(report)
 
@@ -188,6 +160,20 @@ def test_a_worker_counts_as_replaced_when_it_left_not_when_it_was_still_starting
     assert run.workers_replaced({101, 102}, {103, 104}) == 2
     # The master was still forking the second worker when the first workload began.
     assert run.workers_replaced({101}, {101, 102}) == 0
+
+
+def _report(size: dict[str, Any], **run_fields: Any) -> dict[str, Any]:
+    """A one-size report as `run.markdown` reads it: `size`'s rows for 10 users."""
+    return {
+        "started": "now",
+        "machine": "m",
+        "cpus": 2,
+        "workers": 2,
+        "concurrency": 8,
+        "duration": 10,
+        **run_fields,
+        "sizes": [{"users": 10, "worker_rss_mb": [1.0], **size}],
+    }
 
 
 def _row(
