@@ -137,6 +137,10 @@ DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
 # statement, parsed and planned each time (tests both ways; CI's embedded lane runs off).
 # Behind pgbouncer, session pooling keeps prepared statements (docs/scaling.md).
 DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", True)
+# A transaction that is one statement (a SCIM create: member, seat, values, event and ledger
+# row in one) runs as that statement alone, with no BEGIN or COMMIT round trip
+# (tenants/postgresql_backend `ending_transaction`); 0 sends them (tests both ways).
+DB_ONE_STATEMENT_TRANSACTIONS = env_bool("DB_ONE_STATEMENT_TRANSACTIONS", True)
 # psycopg's threshold; Django turns preparing off unless OPTIONS asks for it. Only cursors
 # binding on the server prepare (the ones above, and only with the switch on): Django's
 # usual client-binding cursors never do.

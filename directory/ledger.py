@@ -114,13 +114,12 @@ _SUCCESS_SQL = """INSERT INTO directory_provisioningevent (
     created_at, operation, resource_type, resource_id, user_name, external_id, display_name,
     outcome, status, scim_type, detail, idp, credential, request_id, request_body,
     retry_of_id, warnings, normalised
-) VALUES (
+) SELECT
     %(ledger_created_at)s, %(ledger_operation)s, %(ledger_resource_type)s,
     %(ledger_resource_id)s, %(ledger_user_name)s, %(ledger_external_id)s,
     %(ledger_display_name)s, 'succeeded', %(ledger_status)s, '', %(ledger_detail)s,
     %(ledger_idp)s, %(ledger_credential)s, %(ledger_request_id)s, NULL, %(ledger_retry_of_id)s,
-    %(ledger_warnings)s::jsonb, %(ledger_normalised)s::jsonb
-)"""
+    %(ledger_warnings)s::jsonb, %(ledger_normalised)s::jsonb"""
 
 
 def _json_or_null(values: list[Any]) -> str | None:

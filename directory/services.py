@@ -7,8 +7,8 @@ import copy
 import functools
 import json
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,10 +52,18 @@ from directory.waitlist import (
 )
 from events.outbox import Along, Emission
 from infra.prepared_query import prepared_cursor
+from infra.transactions import ending_transaction, outside_transaction
 from scim_protocol import errors
 from scim_protocol.patch import apply_patch, patch_readings
+from scim_protocol.readings import Reading
 from scim_protocol.schema import ENTERPRISE_USER, USER
-from scim_protocol.user_input import UserPolicy, normalized_user, policy_from, primary_email
+from scim_protocol.user_input import (
+    DroppedValue,
+    UserPolicy,
+    normalized_user,
+    policy_from,
+    primary_email,
+)
 from tenants.models import Company
 from tenants.services import company_update_settings
 
@@ -109,12 +117,16 @@ def member_create(*, company: Company, payload: Any, context: CallContext) -> Me
         # One statement: it locks the reports waiting for this member, takes the seat, writes
         # the member, adopts the reports, and writes the event and ledger row (`_write`).
         try:
+            # With its event and ledger row riding, nothing is written after it: when
+            # nothing was before it either (no manager locked, not created deactivated), it
+            # is the whole transaction (`last`).
             _write(
                 member,
                 insert=True,
                 values=True,
                 recording=created if created.bound else None,
                 seat=company if member.active else None,
+                last=created.bound,
             )
         except SeatLimitReached as full:
             # Re-provisioning someone who exists is a 409 even when seats are full (the
@@ -145,21 +157,22 @@ def member_replace(
     (userName immutable by company policy), Uniqueness, SeatLimitReached (reactivation),
     InvalidValue."""
     subject = Subject.from_payload("User", payload, parse_member_id(member_id))
+
+    def revise(member: Member) -> _Revision:
+        normalized = normalized_user(payload, user_policy(company))
+        return normalized.resource, normalized.dropped, normalized.readings
+
     with (
         _seat_refusal_announced(company, context) as watch,
         recorded("replace", subject, context, payload) as entry,
     ):
         watch.entry = entry
-        found = member_get_with_roles(member_id, for_update=True)
-        member = found.member
-        check_if_match(member.version, if_match, "user")
-        normalized = normalized_user(payload, user_policy(company))
-        change = _update_prepare(company, member, normalized.resource)
-        entry.succeeding(
-            _subject(member), 200, warnings=normalized.dropped, normalised=normalized.readings
+        # A PUT saying `active: false` deactivates, or keeps a user deactivated: seats and
+        # the waitlist are involved, so the member is locked from the start.
+        optimistic = not (isinstance(payload, dict) and payload.get("active") is False)
+        return _member_update(
+            company, member_id, entry, context, revise, if_match=if_match, optimistic=optimistic
         )
-        _update_recorded(company, found, change, entry, context)
-    return found
 
 
 def member_patch(
@@ -173,6 +186,13 @@ def member_patch(
     """PATCH: apply the operations to the stored User, atomically (any failing operation
     changes nothing); returns what member_replace returns. Raises what member_replace raises,
     plus the PATCH errors (InvalidPath, NoTarget, InvalidSyntax)."""
+
+    def revise(member: Member) -> _Revision:
+        patched = apply_patch(copy.deepcopy(member.attributes), operations, USER)
+        normalized = normalized_user(patched, user_policy(company), default_active=False)
+        readings = patch_readings(operations, USER) + normalized.readings
+        return normalized.resource, normalized.dropped, readings
+
     with (
         _seat_refusal_announced(company, context) as watch,
         recorded(
@@ -180,21 +200,106 @@ def member_patch(
         ) as entry,
     ):
         watch.entry = entry
-        found = member_get_with_roles(member_id, for_update=True)
-        member = found.member
-        entry.subject = _subject(member)
-        check_if_match(member.version, if_match, "user")
-        patched = apply_patch(copy.deepcopy(member.attributes), operations, USER)
-        normalized = normalized_user(patched, user_policy(company), default_active=False)
-        change = _update_prepare(company, member, normalized.resource)
-        entry.succeeding(
-            _subject(member),
-            200,
-            warnings=normalized.dropped,
-            normalised=patch_readings(operations, USER) + normalized.readings,
+        # Most PATCHes deactivate or reactivate (seats, the brake, the waitlist): those lock
+        # the member from the start.
+        return _member_update(
+            company,
+            member_id,
+            entry,
+            context,
+            revise,
+            if_match=if_match,
+            optimistic=not _may_set_active(operations),
+            subject_from_member=True,
         )
-        _update_recorded(company, found, change, entry, context)
-    return found
+
+
+def _may_set_active(operations: Sequence[Any]) -> bool:
+    """Whether a PATCH names `active` (by path, or as a key of a path-less value): a hint
+    only, since an optimistic update that changes `active` after all takes the locked way."""
+    for operation in operations:
+        if not isinstance(operation, dict):
+            return True
+        path, value = operation.get("path"), operation.get("value")
+        if isinstance(path, str) and "active" in path.lower():
+            return True
+        if (
+            path is None
+            and isinstance(value, dict)
+            and any("active" in str(key).lower() for key in value)
+        ):
+            return True
+    return False
+
+
+# What an update makes of the stored member: the canonical resource, the optional values
+# dropped from it and what was read in the caller's dialect (the ledger row's warnings and
+# readings).
+_Revision = tuple[dict[str, Any], Sequence[DroppedValue], Sequence[Reading]]
+
+
+class _NeedsLocks(Exception):
+    """An optimistic update that would lock more than its member's row (`_member_update`)."""
+
+
+def _member_update(
+    company: Company,
+    member_id: str,
+    entry: LedgerEntry,
+    context: CallContext,
+    revise: Callable[[Member], _Revision],
+    *,
+    if_match: str | None,
+    optimistic: bool,
+    subject_from_member: bool = False,
+) -> MemberWithRoles:
+    """An update of one member (PUT, PATCH): `revise` makes the new resource from the stored
+    member. Returns the member as written, with its groups.
+
+    When `optimistic`, the member is first read without a lock, outside the transaction
+    (infra.transactions), and written only if its version is still the one read, in one
+    statement that is then the whole transaction: no BEGIN or COMMIT round trip, and no lock
+    held between the read and the write. Only an update that locks nothing but the member's
+    row can: one that keeps the member active, its userName (a rename locks the reports
+    waiting for it) and its manager (a new one is locked). Otherwise, or when the member
+    changed meanwhile, it reads the member locked and writes in the transaction."""
+    tries = (False, True) if optimistic else (True,)
+    for locked in tries:
+        written = _member_update_try(
+            company, member_id, entry, context, revise, if_match, subject_from_member, locked
+        )
+        if written is not None:
+            return written
+    raise AssertionError("A locked update is written or raises.")
+
+
+def _member_update_try(
+    company: Company,
+    member_id: str,
+    entry: LedgerEntry,
+    context: CallContext,
+    revise: Callable[[Member], _Revision],
+    if_match: str | None,
+    subject_from_member: bool,
+    locked: bool,
+) -> MemberWithRoles | None:
+    """One try of `_member_update`: None when an optimistic one cannot be (`_NeedsLocks`) or
+    found the member changed since it read it."""
+    try:
+        with nullcontext() if locked else outside_transaction():
+            found = member_get_with_roles(member_id, for_update=locked)
+            member = found.member
+            if subject_from_member:
+                entry.subject = _subject(member)
+            check_if_match(member.version, if_match, "user")
+            resource, warnings, readings = revise(member)
+            change = _update_prepare(company, member, resource, locked=locked)
+    except _NeedsLocks:
+        return None
+    entry.succeeding(_subject(member), 200, warnings=warnings, normalised=readings)
+    if _update_recorded(company, found, change, entry, context, optimistic=not locked):
+        return found
+    return None
 
 
 def member_delete(
@@ -366,11 +471,15 @@ class _Change:
     values_changed: bool
 
 
-def _update_prepare(company: Company, member: Member, resource: dict[str, Any]) -> _Change:
+def _update_prepare(
+    company: Company, member: Member, resource: dict[str, Any], *, locked: bool = True
+) -> _Change:
     """Check `resource` against the company's rules and put it on `member` (not written):
     its row is locked, and the reports waiting for a new userName are locked too, before the
     seat lock (directory.selectors' lock order). Raises Mutability (userName immutable) and
-    InvalidValue (a manager reference naming the member)."""
+    InvalidValue (a manager reference naming the member). With `locked` false (the member
+    read without its lock, for an optimistic write), raises _NeedsLocks instead of locking
+    anything: for a rename, a new manager, or `active` other than true before and after."""
     was_active, before = member.active, member.attributes
     old_user_name = member.user_name
     # Renamed as the unique index sees it (the database's folding), not as Python lowers.
@@ -379,9 +488,11 @@ def _update_prepare(company: Company, member: Member, resource: dict[str, Any]) 
         raise errors.Mutability(
             f'userName cannot change for this company (it is "{old_user_name}").'
         )
+    if not locked and (renamed or not was_active or resource.get("active") is not True):
+        raise _NeedsLocks
     current_manager = member.manager_id
     _apply(member, resource)
-    _link_manager(member, resource, current=current_manager)
+    _link_manager(member, resource, current=current_manager, locking=locked)
     waiting = members_waiting_for(member.id, member.user_name) if renamed else []
     member.version += 1
     member.updated_at = timezone.now()
@@ -402,14 +513,21 @@ def _update_write(
     context: CallContext,
     recording: Emission | None = None,
     along: Along | None = None,
-) -> None:
+    *,
+    optimistic: bool = False,
+) -> bool:
     """Write a prepared update: the seat lock when `active` flips (the brake counts a
     deactivation; the head of the seat waitlist is provisioned into the freed seat), the
     member's row, the waiting reports' adoption, then `recording` (its event and ledger row,
     built before the seat lock: from there to the commit the company's other writers wait),
     in the member's statement when nothing comes after it; `along` (a ledger row with no
     event to carry it, of an update that leaves `active` as it was) rides there instead.
-    Raises SeatLimitReached (a waitlisted reactivation) and DeprovisioningHeld."""
+    Raises SeatLimitReached (a waitlisted reactivation) and DeprovisioningHeld.
+
+    `optimistic` (of a member read without its lock, by `_member_update`): the statement
+    writes only if the member's version is still the one read, and is the transaction's
+    last; returns False when it wrote nothing (the member changed meanwhile). Otherwise
+    returns True."""
     # With no reports to adopt, the member's statement is the update's last, and the event
     # and ledger row ride in it (one round trip less).
     rides = recording is not None and recording.bound and not change.waiting
@@ -430,6 +548,8 @@ def _update_write(
             freeing=company if deactivated else None,
             forgetting=forgetting,
             along=along,
+            expected=member.version - 1 if optimistic else None,
+            last=optimistic and (rides or along is not None),
         )
     except SeatLimitReached as full:
         raise waitlisted(
@@ -439,6 +559,8 @@ def _update_write(
             member_id=member.id,
             idp=context.idp,
         ) from None
+    if not written and optimistic:
+        return False
     prepared: Prepared | None = None
     if not written:
         # A deactivation whose statement wrote nothing: someone waits for a seat, or the
@@ -459,6 +581,7 @@ def _update_write(
         waitlist_drain(company, prepared, _provision_waiting)
     if recording is not None and not rides:
         recording.run()
+    return True
 
 
 def _update_recorded(
@@ -467,10 +590,12 @@ def _update_recorded(
     change: _Change,
     entry: LedgerEntry,
     context: CallContext,
-) -> None:
+    *,
+    optimistic: bool = False,
+) -> bool:
     """Write an update prepared on `found.member` with its event and ledger row (after
     `entry.succeeding`), built here, before `_update_write` takes the seat lock, as a
-    create's are."""
+    create's are. Returns what `_update_write` returns."""
     recording = change_events.user_updating(
         company,
         found.member,
@@ -484,7 +609,9 @@ def _update_recorded(
     along = None
     if recording is None and found.member.active == change.was_active:
         along = entry.take_success()
-    _update_write(company, found.member, change, context, recording, along)
+    return _update_write(
+        company, found.member, change, context, recording, along, optimistic=optimistic
+    )
 
 
 def _multi_valued(resource: dict[str, Any]) -> list[Any]:
@@ -500,13 +627,16 @@ def _apply(member: Member, resource: dict[str, Any]) -> None:
     member.primary_email = primary_email(resource) or ""
 
 
-def _link_manager(member: Member, resource: dict[str, Any], *, current: uuid.UUID | None) -> None:
+def _link_manager(
+    member: Member, resource: dict[str, Any], *, current: uuid.UUID | None, locking: bool = True
+) -> None:
     """Point the member at the manager the resource names (by id or userName), or keep the
     reference waiting for that manager to be created. A manager it did not have before is
     locked FOR KEY SHARE (directory.selectors' lock order), so a concurrent delete of that
     manager either waits for this write or has happened, and the reference waits instead.
     Raises InvalidValue when the member names itself. `current`: the manager it has now
-    (None for a new member)."""
+    (None for a new member). Not `locking` (an optimistic update): raises _NeedsLocks
+    instead of locking a new manager."""
     manager = resource.get(ENTERPRISE_USER, {}).get("manager")
     reference = (manager or {}).get("value", "")
     if not reference:
@@ -518,6 +648,8 @@ def _link_manager(member: Member, resource: dict[str, Any], *, current: uuid.UUI
     # and waiting for it would deadlock with its delete, which waits for this member's row.
     found = manager_named(reference, excluding=member.id, lock=new)
     if found is not None and found != current and not new:
+        if not locking:
+            raise _NeedsLocks
         found = manager_named(reference, excluding=member.id, lock=True)
     if found is None and (
         parse_member_id(reference) == member.id or same_when_folded(reference, member.user_name)
@@ -635,7 +767,13 @@ placed AS (
 
 @functools.cache
 def _statement(
-    insert: bool, values: bool, riding: str | None, seated: bool, freeing: bool, forgetting: bool
+    insert: bool,
+    values: bool,
+    riding: str | None,
+    seated: bool,
+    freeing: bool,
+    forgetting: bool,
+    expecting: bool,
 ) -> str:
     """The text of `_write`'s statement for one shape, built once: psycopg prepares a text
     once per connection, so it must come out the same for every write of that shape."""
@@ -657,6 +795,8 @@ def _statement(
         elif forgetting:
             # count(*) reads the DELETE to its end: every entry is gone before the row.
             first, gate = FORGET_MEMBER_CTE, " AND (SELECT count(*) FROM forgotten) >= 0"
+        if expecting:
+            gate += " AND version = %(expected)s"
         member = _UPDATE_SQL.format(gate=gate)
         if not values and riding is None and not first:
             return member
@@ -678,6 +818,8 @@ def _write(
     freeing: Company | None = None,
     forgetting: bool = False,
     along: Along | None = None,
+    expected: int | None = None,
+    last: bool = False,
 ) -> bool:
     """Insert or update the member's row from its fields (`_apply`), and rewrite its
     searchable values from `member.attributes` when `values`; `recording` (an emission of
@@ -695,8 +837,13 @@ def _write(
     the caller takes the long way (`waitlist_prepare`, `deprovision_take`, `_write` again).
     An update `forgetting` (of a member that stays deactivated) first deletes the member's
     waiting reactivation (`waitlist_forget`). `along`, instead of `recording`, is a ledger row
-    with no event to carry it, written in the statement; only for an update that takes and
-    frees no seat, since it is written whether or not the row is. Returns True when written.
+    with no event to carry it, written in the statement with the row; only for an update
+    that takes and frees no seat. `expected`: an update writes only if the member's version
+    is still this one (read without its lock), and returns False otherwise; only for an
+    update that takes, frees and forgets nothing. `last`: nothing else is
+    written in the transaction after this statement, which then runs as the transaction
+    itself when nothing ran before it either (infra.transactions.ending_transaction: no
+    BEGIN or COMMIT round trip). Returns True when written.
 
     Raises Uniqueness (409) when userName or externalId is taken
     (directory.integrity.unique_keys), SeatLimitReached when `seat` was not free and
@@ -708,6 +855,8 @@ def _write(
         raise ValueError("_write(): only an update frees a seat or forgets, and takes none.")
     if along is not None and (insert or not (recording is seat is freeing is None)):
         raise ValueError("_write(): `along` only for an update taking or freeing no seat.")
+    if expected is not None and (insert or forgetting or not (seat is freeing is None)):
+        raise ValueError("_write(): `expected` only for an update locking no other row.")
     params: dict[str, Any] = {
         "id": member.id,
         "user_name": member.user_name,
@@ -744,15 +893,27 @@ def _write(
         params["seat_company"] = seat.pk
     if freeing is not None:
         params |= deprovision_params(freeing)
+    if expected is not None:
+        params["expected"] = expected
     riding = None
     if recording is not None:
         riding, params = recording.riding("placed" if insert else "member", params)
     elif along is not None:
         if clash := params.keys() & along.params.keys():
             raise ValueError(f"_write(): `along` reuses the parameter(s) {sorted(clash)}.")
-        # It takes no lock, so it needs no place in the lock order.
-        riding, params = f"along AS ({along.sql})", params | along.params
-    sql = _statement(insert, values, riding, seat is not None, freeing is not None, forgetting)
+        # It takes no lock, so it needs no place in the lock order; written with the row
+        # only (events.outbox.Along's form), as it is when it rides with events.
+        gated = f"along AS ({along.sql}\n    WHERE EXISTS (SELECT FROM member))"
+        riding, params = gated, params | along.params
+    sql = _statement(
+        insert,
+        values,
+        riding,
+        seat is not None,
+        freeing is not None,
+        forgetting,
+        expected is not None,
+    )
     with (
         unique_keys(
             {
@@ -761,12 +922,15 @@ def _write(
             }
         ),
         prepared_cursor() as cursor,
+        ending_transaction() if last else nullcontext() as ending,
     ):
         cursor.execute(sql, params)
         written = cursor.fetchone()
+        if written is None and ending is not None:
+            ending.wrote_nothing()
     if written is None and seat is not None:
         raise seats_refused(seat)
-    if written is None and freeing is not None:
+    if written is None and (freeing is not None or expected is not None):
         return False
     if written is None:  # an update of a row gone meanwhile (callers hold its lock)
         raise MemberNotFound(f"No user with id {str(member.id)!r}.")

@@ -108,7 +108,10 @@ class Along:
     """An INSERT of the same write run as part of `emit`'s statement (a CTE: PostgreSQL runs
     it to completion whether or not anything reads it), one round trip instead of two. Its
     parameters are named (`%(name)s`), with names of its own: a clash with emit's is refused.
-    It takes no lock, so it keeps the stream row the last lock of the write."""
+    It takes no lock, so it keeps the stream row the last lock of the write.
+
+    `sql` is an `INSERT INTO … (…) SELECT …` of one row with no FROM and no WHERE, so that
+    `Emission.riding` can write it only with the write it rides in."""
 
     sql: str
     params: dict[str, Any]
@@ -149,10 +152,12 @@ FROM jsonb_array_elements(%(events)s::jsonb) WITH ORDINALITY AS e(doc, n)
 # its unique index entries, is done before the stream row is locked, and the stream row stays
 # the last lock; when the write wrote nothing, the stream is not touched at all. The events
 # are numbered from the upsert's RETURNING, so they are written only after it, and only with
-# it. The `along` row is not gated (it takes no lock): a write that wrote nothing must fail
-# its transaction, which takes that row with it. What the statement locks after its CTEs
-# (AFTER triggers fire at its end) comes after the stream row: `after` must be a CTE that
-# has taken those locks itself (directory.services' `placed`).
+# it. The `along` row is written only with the write too (it takes no lock, so its place in
+# the statement does not matter): a write that wrote nothing leaves nothing of its
+# statement, which can then be its whole transaction (infra.transactions). What the
+# statement locks after its CTEs (AFTER triggers fire at its end) comes after the stream
+# row: `after` must be a CTE that has taken those locks itself (directory.services'
+# `placed`).
 _RIDING_SQL = """{along}reserved AS (
     INSERT INTO public.events_feed_eventstream AS s (schema_name, last_seq)
     SELECT %(schema)s, %(count)s WHERE EXISTS (SELECT FROM {after})
@@ -178,7 +183,8 @@ emitted AS (
 def _riding_sql(after: str, along: str | None) -> str:
     # Cached: the text is the same for every write of a shape, and psycopg prepares it once
     # per connection only if it is.
-    return _RIDING_SQL.format(after=after, along=f"along AS ({along}),\n" if along else "")
+    gated = f"along AS ({along}\n    WHERE EXISTS (SELECT FROM {after})),\n" if along else ""
+    return _RIDING_SQL.format(after=after, along=gated)
 
 
 @dataclass(frozen=True)
@@ -205,10 +211,10 @@ class Emission:
     def riding(self, after: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         """The events (and the `along` row) as CTEs to append to the WITH of a write's last
         statement, instead of `run`: written once the CTE named `after` has returned a row,
-        and not at all when it returns none (the write must then fail its transaction, which
-        takes the `along` row back). Returns the CTEs' text (no leading or trailing comma)
-        and `params` with the emission's own. Raises ValueError for an emission of another
-        company (its outbox is not the one the text names) or a parameter name in both."""
+        and not at all when it returns none, the `along` row included. Returns the CTEs'
+        text (no leading or trailing comma) and `params` with the emission's own. Raises
+        ValueError for an emission of another company (its outbox is not the one the text
+        names) or a parameter name in both."""
         if not self.bound:
             raise ValueError("Emission.riding(): only the connection's own company's events.")
         if clash := params.keys() & self.params.keys():

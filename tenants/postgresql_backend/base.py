@@ -1,6 +1,7 @@
 """django-tenants' PostgreSQL backend, sending `SET search_path` once per company switch
 instead of before every query, and checking a kept connection by the request's first read
-instead of a `SELECT 1` round trip.
+instead of a `SELECT 1` round trip, and running a transaction that is one statement as that
+statement alone, with no BEGIN or COMMIT (`ending_transaction`).
 
 django-tenants re-sends `SET search_path` before each query unless TENANT_LIMIT_SET_CALLS is
 on, and with it on still re-sends it after every `set_tenant`, even to the company already
@@ -25,8 +26,9 @@ import psycopg
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.db.backends.postgresql.base import ServerBindingCursor
+from django.db.transaction import TransactionManagementError
 from django_tenants.postgresql_backend.base import DatabaseWrapper as TenantDatabaseWrapper
-from psycopg.pq import Format
+from psycopg.pq import Format, TransactionStatus
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -77,6 +79,20 @@ class _Lent:
         self._db._kept_lent = False
 
 
+class Ending:
+    """What `ending_transaction` lends its block: `alone` says whether the statement runs as
+    its own transaction; call `wrote_nothing()` when it wrote nothing, so that statements may
+    still follow it (they run in a transaction of their own: reads, say, to explain why)."""
+
+    __slots__ = ("alone", "final")
+
+    def __init__(self, alone: bool) -> None:
+        self.alone, self.final = alone, True
+
+    def wrote_nothing(self) -> None:
+        self.final = False
+
+
 class DatabaseWrapper(TenantDatabaseWrapper):
     search_path_set_schemas: list[str] | None
     tenant: Any
@@ -86,6 +102,89 @@ class DatabaseWrapper(TenantDatabaseWrapper):
     # block has it now.
     _kept_cursor: Any = None
     _kept_lent = False
+    # ending_transaction's: the transaction's statement committed on its own, until Django
+    # ends the atomic block (commit or rollback) or the connection closes.
+    _ended_alone = False
+
+    @contextmanager
+    def ending_transaction(self) -> Iterator[Ending]:
+        """Around the last statement of a transaction, in the atomic block that is the
+        transaction. When that block has sent nothing yet (the outermost block, no
+        savepoint, no statement run in it, so psycopg has not sent its BEGIN), the statement
+        runs as a transaction of its own: no BEGIN before it, no COMMIT after it, and the
+        locks it takes are released by its own commit instead of being held while the
+        COMMIT travels from the worker (two round trips of a SCIM create, whose locks every
+        other write of the company waits for). PostgreSQL makes one statement atomic by
+        itself: a failure leaves nothing of it. Otherwise (statements already ran in the
+        transaction, a savepoint, DB_ONE_STATEMENT_TRANSACTIONS off) the statement runs in
+        the transaction as any other.
+
+        Nothing may run after the statement in that block: it would begin a new transaction,
+        which the statement's would not be part of, so it raises TransactionManagementError
+        (the statement itself is committed by then). `Ending.wrote_nothing()` lifts that
+        for a statement that wrote nothing."""
+        ending = Ending(self._untouched())
+        if not ending.alone:
+            yield ending
+            return
+        with self._in_autocommit():
+            yield ending
+        self._ended_alone = ending.final
+
+    @contextmanager
+    def outside_transaction(self) -> Iterator[bool]:
+        """Reads that come before a transaction's writes, run outside it: when the atomic
+        block that is the transaction has sent nothing yet (as `ending_transaction`
+        requires), the block's statements run on their own, with no BEGIN, and the
+        transaction is still untouched after it, so its one write may still run alone. For
+        reads that take no lock (an optimistic update reads the row, then writes it only if
+        its version is still the one read). Yields whether they run outside; otherwise (or
+        with DB_ONE_STATEMENT_TRANSACTIONS off) they run in the transaction."""
+        if not self._untouched():
+            yield False
+            return
+        with self._in_autocommit():
+            yield True
+
+    def _untouched(self) -> bool:
+        """In the outermost atomic block, no savepoint, and nothing sent in it yet."""
+        connection = self.connection
+        return bool(
+            settings.DB_ONE_STATEMENT_TRANSACTIONS
+            and connection is not None
+            and len(self.atomic_blocks) == 1
+            and not self.savepoint_ids
+            and not self.get_autocommit()
+            and connection.info.transaction_status == TransactionStatus.IDLE
+        )
+
+    @contextmanager
+    def _in_autocommit(self) -> Iterator[None]:
+        # psycopg's own switch, under Django's atomic block: psycopg sends no BEGIN for the
+        # statements in between, and Django's COMMIT at the block's end finds no transaction
+        # open and sends nothing.
+        connection = self.connection
+        connection.autocommit = True
+        try:
+            yield
+        finally:
+            if not connection.closed:
+                connection.autocommit = False
+
+    def _refuse_after_ending(self) -> None:
+        if self._ended_alone:
+            raise TransactionManagementError(
+                "A statement ran after the one that was its transaction "
+                "(ending_transaction): it would not be part of that transaction."
+            )
+
+    def commit(self) -> None:
+        self._ended_alone = False
+        super().commit()
+
+    def rollback(self) -> None:
+        self._ended_alone = False
+        super().rollback()
 
     @contextmanager
     def statements_prepared(self) -> Iterator[None]:
@@ -122,6 +221,7 @@ class DatabaseWrapper(TenantDatabaseWrapper):
         does: the health check due, the same connection (else a new kept cursor), the
         company's search path (django-tenants sends it again after a change of company or
         a rollback)."""
+        self._refuse_after_ending()
         if not settings.DB_PREPARED_STATEMENTS or self.queries_logged or self._kept_lent:
             with self.statements_prepared():
                 return self.cursor()
@@ -135,6 +235,7 @@ class DatabaseWrapper(TenantDatabaseWrapper):
         return _Lent(self, kept)
 
     def create_cursor(self, name: str | None = None) -> Any:
+        self._refuse_after_ending()
         if not self._binding_on_server or name:
             return super().create_cursor(name)
         factory = self.connection.cursor_factory
@@ -164,6 +265,7 @@ class DatabaseWrapper(TenantDatabaseWrapper):
     def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
         self.search_path_set_schemas = None
         self._kept_cursor = None
+        self._ended_alone = False
         connection = super().get_new_connection(conn_params)
         if self.timezone == datetime.UTC:
             connection.adapters.register_loader("timestamptz", _UtcTimestamptzLoader)
