@@ -152,8 +152,9 @@ def member_replace(
     if_match: str | None = None,
 ) -> MemberWithRoles:
     """PUT: replace the member with the User in `payload` (readOnly id/meta/groups and
-    `password` are ignored); returns the member and its groups, read with the row lock (a
-    user's write never changes them). Raises NotFound, PreconditionFailed, Mutability
+    `password` are ignored); returns the member and its groups, read with the member (a
+    user's write never changes them; `_member_update` says when that read takes the row
+    lock). Raises NotFound, PreconditionFailed, Mutability
     (userName immutable by company policy), Uniqueness, SeatLimitReached (reactivation),
     InvalidValue."""
     subject = Subject.from_payload("User", payload, parse_member_id(member_id))

@@ -120,9 +120,10 @@ class DatabaseWrapper(TenantDatabaseWrapper):
         the transaction as any other.
 
         Nothing may run after the statement in that block: it would begin a new transaction,
-        which the statement's would not be part of, so it raises TransactionManagementError
-        (the statement itself is committed by then). `Ending.wrote_nothing()` lifts that
-        for a statement that wrote nothing."""
+        which the statement's would not be part of, so opening or borrowing a cursor there
+        raises TransactionManagementError (the statement itself is committed by then; a
+        cursor already open is not watched). `Ending.wrote_nothing()` lifts that for a
+        statement that wrote nothing."""
         ending = Ending(self._untouched())
         if not ending.alone:
             yield ending
