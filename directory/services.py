@@ -50,7 +50,7 @@ from directory.waitlist import (
     waitlist_prepare,
     waitlisted,
 )
-from events.outbox import Along, Emission
+from events.outbox import Along, Emission, along_cte
 from infra.prepared_query import prepared_cursor
 from infra.transactions import ending_transaction, outside_transaction
 from scim_protocol import errors
@@ -264,43 +264,30 @@ def _member_update(
     row can: one that keeps the member active, its userName (a rename locks the reports
     waiting for it) and its manager (a new one is locked). Otherwise, or when the member
     changed meanwhile, it reads the member locked and writes in the transaction."""
-    tries = (False, True) if optimistic else (True,)
-    for locked in tries:
-        written = _member_update_try(
-            company, member_id, entry, context, revise, if_match, subject_from_member, locked
-        )
-        if written is not None:
+
+    def attempt(locked: bool) -> MemberWithRoles | None:
+        """One try: None when an optimistic one cannot be (`_NeedsLocks`) or found the
+        member changed since it read it."""
+        try:
+            with nullcontext() if locked else outside_transaction():
+                found = member_get_with_roles(member_id, for_update=locked)
+                member = found.member
+                if subject_from_member:
+                    entry.subject = _subject(member)
+                check_if_match(member.version, if_match, "user")
+                resource, warnings, readings = revise(member)
+                change = _update_prepare(company, member, resource, locked=locked)
+        except _NeedsLocks:
+            return None
+        entry.succeeding(_subject(member), 200, warnings=warnings, normalised=readings)
+        if _update_recorded(company, found, change, entry, context, optimistic=not locked):
+            return found
+        return None
+
+    for locked in (False, True) if optimistic else (True,):
+        if (written := attempt(locked)) is not None:
             return written
     raise AssertionError("A locked update is written or raises.")
-
-
-def _member_update_try(
-    company: Company,
-    member_id: str,
-    entry: LedgerEntry,
-    context: CallContext,
-    revise: Callable[[Member], _Revision],
-    if_match: str | None,
-    subject_from_member: bool,
-    locked: bool,
-) -> MemberWithRoles | None:
-    """One try of `_member_update`: None when an optimistic one cannot be (`_NeedsLocks`) or
-    found the member changed since it read it."""
-    try:
-        with nullcontext() if locked else outside_transaction():
-            found = member_get_with_roles(member_id, for_update=locked)
-            member = found.member
-            if subject_from_member:
-                entry.subject = _subject(member)
-            check_if_match(member.version, if_match, "user")
-            resource, warnings, readings = revise(member)
-            change = _update_prepare(company, member, resource, locked=locked)
-    except _NeedsLocks:
-        return None
-    entry.succeeding(_subject(member), 200, warnings=warnings, normalised=readings)
-    if _update_recorded(company, found, change, entry, context, optimistic=not locked):
-        return found
-    return None
 
 
 def member_delete(
@@ -903,9 +890,8 @@ def _write(
         if clash := params.keys() & along.params.keys():
             raise ValueError(f"_write(): `along` reuses the parameter(s) {sorted(clash)}.")
         # It takes no lock, so it needs no place in the lock order; written with the row
-        # only (events.outbox.Along's form), as it is when it rides with events.
-        gated = f"along AS ({along.sql}\n    WHERE EXISTS (SELECT FROM member))"
-        riding, params = gated, params | along.params
+        # only, as it is when it rides with events.
+        riding, params = along_cte(along.sql, "member"), params | along.params
     sql = _statement(
         insert,
         values,

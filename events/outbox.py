@@ -179,11 +179,17 @@ emitted AS (
 )"""
 
 
+def along_cte(along: str, written: str) -> str:
+    """An `Along` row's SQL as the CTE `along` of a write's statement, inserting its row only
+    once the CTE named `written` has returned one."""
+    return f"along AS ({along}\n    WHERE EXISTS (SELECT FROM {written}))"
+
+
 @functools.cache
 def _riding_sql(after: str, along: str | None) -> str:
     # Cached: the text is the same for every write of a shape, and psycopg prepares it once
     # per connection only if it is.
-    gated = f"along AS ({along}\n    WHERE EXISTS (SELECT FROM {after})),\n" if along else ""
+    gated = f"{along_cte(along, after)},\n" if along else ""
     return _RIDING_SQL.format(after=after, along=gated)
 
 
