@@ -207,6 +207,20 @@ def in_thread(work: Callable[[], T]) -> T:
         return pool.submit(work).result()
 
 
+def on_own_connection(django_db_blocker: Any, work: Callable[[], T]) -> T:
+    """`in_thread`, with database access allowed there and the thread's connection closed
+    after `work`: what it writes is committed, outside the test's transaction."""
+
+    def unblocked() -> T:
+        try:
+            with django_db_blocker.unblock():
+                return work()
+        finally:
+            connection.close()
+
+    return in_thread(unblocked)
+
+
 def until_a_session_waits_for_a_lock(django_db_blocker: Any, timeout: float = 10) -> None:
     """Return once some session of the test database waits for a lock (another thread's
     write queued behind the one holding it), so a lock-order test releases the holder only

@@ -16,14 +16,19 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import pytest
-from django.db import connection
 from django.test import Client
 from django_tenants.utils import schema_context
 
 from directory.models import Member, MemberValue, ProvisioningEvent, WaitlistEntry
 from events.selectors import company_events_after
 from tenants.models import Company
-from tests.live import LiveCompany, company_update, in_thread, live_scim_company
+from tests.live import (
+    LiveCompany,
+    company_update,
+    in_thread,
+    live_scim_company,
+    on_own_connection,
+)
 from tests.protocol_trace import traced, transaction_commands
 from tests.scim_client import PATCH_OP, Scim, okta_user
 
@@ -44,16 +49,12 @@ def requests(live: LiveCompany, django_db_blocker: Any) -> Callable[[Callable[[S
     connection has served one request already (routing, the credential's first use)."""
 
     def run(work: Callable[[Scim], T]) -> T:
-        def unblocked() -> T:
-            with django_db_blocker.unblock():
-                try:
-                    scim = Scim(Client(), live.bearer, base=f"/t/{live.company.slug}/scim/v2")
-                    assert scim.get("/Users?count=1").status_code == 200
-                    return work(scim)
-                finally:
-                    connection.close()
+        def with_client() -> T:
+            scim = Scim(Client(), live.bearer, base=f"/t/{live.company.slug}/scim/v2")
+            assert scim.get("/Users?count=1").status_code == 200
+            return work(scim)
 
-        return in_thread(unblocked)
+        return on_own_connection(django_db_blocker, with_client)
 
     return run
 

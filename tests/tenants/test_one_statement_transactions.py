@@ -17,7 +17,7 @@ from django.db.transaction import TransactionManagementError
 from django.test import override_settings
 
 from infra.transactions import ending_transaction
-from tests.live import in_thread
+from tests.live import in_thread, on_own_connection
 from tests.protocol_trace import traced, transaction_commands
 
 pytestmark = pytest.mark.django_db
@@ -27,18 +27,11 @@ PROBE = "public.one_statement_probe"
 
 
 @pytest.fixture
-def on_own_connection(django_db_blocker: Any) -> Iterator[Callable[[Callable[[], T]], T]]:
+def own_connection(django_db_blocker: Any) -> Iterator[Callable[[Callable[[], T]], T]]:
     """Runs work on another thread's connection, committed, with the probe table there."""
 
     def run(work: Callable[[], T]) -> T:
-        def unblocked() -> T:
-            with django_db_blocker.unblock():
-                try:
-                    return work()
-                finally:
-                    connection.close()
-
-        return in_thread(unblocked)
+        return on_own_connection(django_db_blocker, work)
 
     def sql(statement: str) -> Callable[[], None]:
         def execute() -> None:
@@ -65,7 +58,7 @@ def _insert(id_: int) -> None:
         cursor.execute(f"INSERT INTO {PROBE} (id) VALUES (%s)", [id_])  # noqa: S608
 
 
-def test_a_lone_statement_is_its_own_transaction(on_own_connection: Any) -> None:
+def test_a_lone_statement_is_its_own_transaction(own_connection: Any) -> None:
     def work() -> tuple[bool, list[str], list[int], list[int]]:
         with traced() as sent, transaction.atomic():
             with ending_transaction() as ending:
@@ -74,7 +67,7 @@ def test_a_lone_statement_is_its_own_transaction(on_own_connection: Any) -> None
             seen = in_thread(_ids)
         return ending.alone, transaction_commands(sent), seen, _ids()
 
-    alone, commands, seen_inside, after = on_own_connection(work)
+    alone, commands, seen_inside, after = own_connection(work)
 
     assert alone
     assert commands == []
@@ -83,7 +76,7 @@ def test_a_lone_statement_is_its_own_transaction(on_own_connection: Any) -> None
 
 
 def test_a_failing_lone_statement_leaves_nothing_and_the_connection_goes_on(
-    on_own_connection: Any,
+    own_connection: Any,
 ) -> None:
     def work() -> list[int]:
         _insert(1)
@@ -99,10 +92,10 @@ def test_a_failing_lone_statement_leaves_nothing_and_the_connection_goes_on(
             _insert(3)
         return _ids()
 
-    assert on_own_connection(work) == [1, 3]
+    assert own_connection(work) == [1, 3]
 
 
-def test_nothing_may_run_after_the_lone_statement_in_its_block(on_own_connection: Any) -> None:
+def test_nothing_may_run_after_the_lone_statement_in_its_block(own_connection: Any) -> None:
     def work() -> list[int]:
         with pytest.raises(TransactionManagementError), transaction.atomic():
             with ending_transaction():
@@ -111,10 +104,10 @@ def test_nothing_may_run_after_the_lone_statement_in_its_block(on_own_connection
         return _ids()
 
     # The lone statement was committed when the next one was refused.
-    assert on_own_connection(work) == [1]
+    assert own_connection(work) == [1]
 
 
-def test_a_statement_that_wrote_nothing_lets_others_follow(on_own_connection: Any) -> None:
+def test_a_statement_that_wrote_nothing_lets_others_follow(own_connection: Any) -> None:
     def work() -> tuple[list[int], list[str]]:
         with traced() as sent, transaction.atomic():
             with ending_transaction() as ending, connection.cursor() as cursor:
@@ -124,7 +117,7 @@ def test_a_statement_that_wrote_nothing_lets_others_follow(on_own_connection: An
             _insert(2)  # say, what a refusal records
         return _ids(), transaction_commands(sent)
 
-    ids, commands = on_own_connection(work)
+    ids, commands = own_connection(work)
 
     assert ids == [2]
     assert commands == ["BEGIN", "COMMIT"]  # the follower's own transaction
@@ -132,7 +125,7 @@ def test_a_statement_that_wrote_nothing_lets_others_follow(on_own_connection: An
 
 @pytest.mark.parametrize("before", ["a statement", "a savepoint"])
 def test_a_statement_after_others_stays_in_the_transaction(
-    on_own_connection: Any, before: str
+    own_connection: Any, before: str
 ) -> None:
     def work() -> tuple[bool, list[int]]:
         with pytest.raises(ZeroDivisionError), transaction.atomic():
@@ -146,13 +139,13 @@ def test_a_statement_after_others_stays_in_the_transaction(
             _ = 1 / 0  # the block fails: everything in it rolls back
         return ending.alone, _ids()
 
-    alone, ids = on_own_connection(work)
+    alone, ids = own_connection(work)
 
     assert not alone
     assert ids == []
 
 
-def test_switched_off_the_statement_keeps_begin_and_commit(on_own_connection: Any) -> None:
+def test_switched_off_the_statement_keeps_begin_and_commit(own_connection: Any) -> None:
     def work() -> tuple[bool, list[str]]:
         with (
             override_settings(DB_ONE_STATEMENT_TRANSACTIONS=False),
@@ -163,7 +156,7 @@ def test_switched_off_the_statement_keeps_begin_and_commit(on_own_connection: An
             _insert(1)
         return ending.alone, transaction_commands(sent)
 
-    alone, commands = on_own_connection(work)
+    alone, commands = own_connection(work)
 
     assert not alone
     assert commands == ["BEGIN", "COMMIT"]
