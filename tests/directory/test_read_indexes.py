@@ -6,6 +6,7 @@ index a read needs and one of these plans turns into a scan of the table."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable
 from urllib.parse import quote
@@ -15,9 +16,9 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from directory.exports import ledger_purge
+from directory.exports import clean_criteria, ledger_events, ledger_purge
 from directory.models import ProvisioningEvent
-from directory.portal_selectors import MEMBER_SORTS, members_for_portal
+from directory.portal_selectors import MEMBER_SORTS, held_deprovisions, members_for_portal
 from directory.retry import log_entry
 from tenants.models import Company
 from tests.scim_client import PATCH_OP, Scim
@@ -38,8 +39,9 @@ WRITE_HOT = (
 def _seed() -> dict[str, str]:
     """MEMBERS members as bench_seed writes them (SQL: only the plans matter), one in fifty
     deactivated, half reporting to member 1, each with a work email value; GROUPS groups
-    sharing the members; a ledger row per member (the first hundred past any retention
-    period, ten of them retried); statistics as autovacuum keeps them. Returns the ids of
+    sharing the members; a ledger row per member (one in twenty failed, one in 97 held, the
+    rest succeeded; the first hundred past any retention period, ten of them retried);
+    statistics as autovacuum keeps them. Returns the ids of
     member 1, member 2 and member 2's group."""
     with connection.cursor() as cursor:
         cursor.execute(
@@ -98,8 +100,11 @@ def _seed() -> dict[str, str]:
                 detail, idp, credential, request_id)
             SELECT CASE WHEN i <= 100 THEN now() - interval '400 days'
                     ELSE now() - make_interval(secs => %s - i) END, 'create', 'User',
-                gen_random_uuid(), 'user' || i, '', '', 'failed', 409, 'uniqueness', '', '',
-                '', ''
+                gen_random_uuid(), 'user' || i, '', '',
+                CASE WHEN i %% 20 = 0 THEN 'failed' WHEN i %% 97 = 0 THEN 'held'
+                    ELSE 'succeeded' END,
+                CASE WHEN i %% 20 = 0 THEN 409 WHEN i %% 97 = 0 THEN 503 ELSE 201 END,
+                CASE WHEN i %% 20 = 0 THEN 'uniqueness' ELSE '' END, '', '', '', ''
             FROM generate_series(1, %s) AS i
             """,
             [MEMBERS, MEMBERS],
@@ -192,7 +197,7 @@ def test_the_write_hot_tables_keep_only_the_indexes_a_read_or_constraint_needs(
     assert _indexes("directory_provisioningevent") == {
         "directory_provisioningevent_pkey",
         "provisioning_recent",
-        "provisioning_outcome_recent",
+        "provisioning_not_succeeded",
         "provisioning_resource",
         "provisioning_failed_kind",
         "provisioning_warned_recent",
@@ -223,7 +228,7 @@ def test_the_write_hot_tables_keep_only_the_indexes_a_read_or_constraint_needs(
     }
 
 
-def test_the_partial_indexes_hold_only_the_rows_that_name_a_manager_or_an_original(
+def test_the_partial_indexes_hold_only_the_rows_some_read_looks_up(
     acme: Company,
 ) -> None:
     connection.set_tenant(acme)
@@ -231,13 +236,17 @@ def test_the_partial_indexes_hold_only_the_rows_that_name_a_manager_or_an_origin
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
-            "AND indexname IN ('member_manager', 'provisioning_retry_of')"
+            "AND indexname IN ('member_manager', 'provisioning_retry_of', "
+            "'provisioning_not_succeeded')"
         )
         definitions = dict(cursor.fetchall())
 
     assert definitions["member_manager"].endswith("(manager_id) WHERE (manager_id IS NOT NULL)")
     assert definitions["provisioning_retry_of"].endswith(
         "(retry_of_id) WHERE (retry_of_id IS NOT NULL)"
+    )
+    assert definitions["provisioning_not_succeeded"].endswith(
+        "WHERE (NOT ((outcome)::text = 'succeeded'::text))"
     )
 
 
@@ -416,3 +425,22 @@ def test_a_ledger_rows_retries_and_the_retention_purge_read_the_retry_index(
 
     _no_scan(plans, ("directory_provisioningevent",))
     assert any("provisioning_retry_of" in plan for plan in plans), plans
+
+
+def test_the_ledgers_failures_and_held_requests_read_the_index_of_rows_that_did_not_succeed(
+    acme: Company,
+) -> None:
+    connection.set_tenant(acme)
+    _seed()
+    held_since = timezone.now() - dt.timedelta(hours=1)
+    Company.objects.filter(pk=acme.pk).update(deprovision_held_since=held_since)
+    acme.refresh_from_db()
+
+    plans = _plans(
+        lambda: list(ledger_events(clean_criteria({"outcome": "failed"}))[:50]),
+        ("directory_provisioningevent",),
+    )
+    plans += _plans(lambda: held_deprovisions(acme), ("directory_provisioningevent",))
+
+    _no_scan(plans, ("directory_provisioningevent",))
+    assert all("provisioning_not_succeeded" in plan for plan in plans), plans
