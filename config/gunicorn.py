@@ -9,9 +9,11 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-# Connections are per worker; recycle workers now and then so a worker's catalog cache (which
-# grows with every company schema it touches) stays bounded.
-max_requests = int(os.environ.get("WEB_MAX_REQUESTS", "20000"))
+# A worker's PostgreSQL connections, whose backends' catalog caches grow with every company
+# schema they touch, end with their age (DB_CONN_MAX_AGE) while the worker serves on; a
+# worker is still replaced now and then, against slow growth of its own. Rarely: each
+# replacement leaves one worker serving all requests while its successor starts.
+max_requests = int(os.environ.get("WEB_MAX_REQUESTS", "100000"))
 max_requests_jitter = max_requests // 10
 timeout = int(os.environ.get("WEB_TIMEOUT", "30"))
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

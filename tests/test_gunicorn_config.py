@@ -6,11 +6,14 @@ import gc
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import psutil
 import pytest
+from django.db import connection
 
 from config import gunicorn
 from tests.live import ROOT, IdP, gunicorn_server, live_scim_company, process_env
@@ -94,6 +97,58 @@ def test_a_new_worker_inherits_what_requests_load_and_imports_nothing_to_serve(
     served = [line for line in lines if line.startswith("served ")]
     assert len([line for line in served if "/scim/" in line]) == 13, lines
     assert all(line.endswith(" imported=") for line in served), served
+
+
+def _database_backends(master: int) -> set[int]:
+    """The PostgreSQL backends (pids) of the gunicorn master's workers' connections, matched
+    by the client port each worker's socket holds."""
+    ports = {
+        socket.laddr.port
+        for worker in psutil.Process(master).children()
+        for socket in worker.net_connections(kind="tcp")
+        if socket.raddr and socket.raddr.port == int(connection.settings_dict["PORT"] or 5432)
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE client_port = ANY(%s)", [list(ports)]
+        )
+        return {pid for (pid,) in cursor.fetchall()}
+
+
+@pytest.mark.live
+@pytest.mark.django_db
+def test_a_workers_database_connections_end_with_their_age_while_the_worker_serves_on(
+    tmp_path: Path, django_db_blocker: Any
+) -> None:
+    # What bounds a backend's catalog cache (it grows with each company schema its connection
+    # touches) is DB_CONN_MAX_AGE, not worker recycling, which is rare (WEB_MAX_REQUESTS).
+    with (
+        live_scim_company(django_db_blocker) as live,
+        gunicorn_server(tmp_path, DB_CONN_MAX_AGE="1") as url,
+        django_db_blocker.unblock(),
+    ):
+        idp = IdP.bearer(url, live)
+        created = idp.call("POST", "/Users", okta_user("aged@live.test"))
+        assert created.status == 201, created.body
+        master = re.search(
+            r"\[(\d+)\] \[INFO\] Listening at", (tmp_path / "gunicorn.log").read_text()
+        )
+        assert master is not None
+        workers = {child.pid for child in psutil.Process(int(master.group(1))).children()}
+
+        def serve() -> set[int]:
+            replies = [idp.call("GET", f"/Users/{created.body['id']}") for _ in range(16)]
+            assert [reply.status for reply in replies] == [200] * 16
+            return _database_backends(int(master.group(1)))
+
+        young = serve()
+        time.sleep(1.5)
+        aged = serve()
+
+        assert young, "the workers hold no connection to PostgreSQL"
+        # Each connection a request found older than its age was closed and opened anew.
+        assert young - aged, (young, aged)
+        assert {child.pid for child in psutil.Process(int(master.group(1))).children()} == workers
 
 
 # Load the application as the master does with preload_app, prepare for forking, and print
