@@ -201,8 +201,9 @@ def member_patch(
         ) as entry,
     ):
         watch.entry = entry
-        # Most PATCHes deactivate or reactivate (seats, the brake, the waitlist): those lock
-        # the member from the start.
+        # A deactivation involves seats, the brake and the waitlist: it locks the member from
+        # the start. A PATCH keeping `active: true` (Entra sends it with other changes, Okta
+        # to reactivate) tries without: it finds an inactive member and takes the locked way.
         return _member_update(
             company,
             member_id,
@@ -210,27 +211,32 @@ def member_patch(
             context,
             revise,
             if_match=if_match,
-            optimistic=not _may_set_active(operations),
+            optimistic=not _may_deactivate(operations),
             subject_from_member=True,
         )
 
 
-def _may_set_active(operations: Sequence[Any]) -> bool:
-    """Whether a PATCH names `active` (by path, or as a key of a path-less value): a hint
-    only, since an optimistic update that changes `active` after all takes the locked way."""
+def _may_deactivate(operations: Sequence[Any]) -> bool:
+    """Whether a PATCH may leave the member inactive: it names `active` (by path, or as a key
+    of a path-less value) other than to set it true, or cannot be read. A hint only: an
+    optimistic update that changes `active` after all takes the locked way."""
     for operation in operations:
         if not isinstance(operation, dict):
             return True
         path, value = operation.get("path"), operation.get("value")
-        if isinstance(path, str) and "active" in path.lower():
+        removes = str(operation.get("op", "")).lower() == "remove"
+        if isinstance(path, str) and "active" in path.lower() and (removes or not _true(value)):
             return True
-        if (
-            path is None
-            and isinstance(value, dict)
-            and any("active" in str(key).lower() for key in value)
-        ):
-            return True
+        if path is None and isinstance(value, dict):
+            named = [v for key, v in value.items() if "active" in str(key).lower()]
+            if not all(_true(v) for v in named):
+                return True
     return False
+
+
+def _true(value: Any) -> bool:
+    # Entra sends booleans as the strings "True" and "False".
+    return value is True or (isinstance(value, str) and value.lower() == "true")
 
 
 # What an update makes of the stored member: the canonical resource, the optional values

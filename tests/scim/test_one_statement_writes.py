@@ -181,9 +181,18 @@ def test_an_update_keeping_the_user_active_is_one_statement_alone(
         path = f"/Users/{created['id']}"
         sent: list[list[str]] = []
         statuses = []
+        # Entra's way: `active` as the string "True", beside the attribute that changed.
+        entra_patch = {
+            "schemas": [PATCH_OP],
+            "Operations": [
+                {"op": "Replace", "path": "active", "value": "True"},
+                {"op": "Replace", "path": "title", "value": "Lead"},
+            ],
+        }
         for write in (
             lambda: scim.put(path, okta_user("mover@example.test", title="Engineer")),
             lambda: scim.patch(path, _patch("displayName", "Mover Renamed")),
+            lambda: scim.patch(path, entra_patch),
         ):
             with traced() as trace:
                 statuses.append(write().status_code)
@@ -192,13 +201,14 @@ def test_an_update_keeping_the_user_active_is_one_statement_alone(
 
     statuses, commands, stored = requests(update)
 
-    assert statuses == [200, 200]
-    assert commands == [[], []]
-    assert (stored["title"], stored["displayName"]) == ("Engineer", "Mover Renamed")
-    assert stored["meta"]["version"] == 'W/"3"'
+    assert statuses == [200, 200, 200]
+    assert commands == [[], [], []]
+    assert (stored["title"], stored["displayName"]) == ("Lead", "Mover Renamed")
+    assert stored["active"] is True
+    assert stored["meta"]["version"] == 'W/"4"'
     records = _records(live, "mover@example.test")
-    assert records["ledger"] == [("succeeded", 201), ("succeeded", 200), ("succeeded", 200)]
-    assert records["events"] == ["user.created", "user.updated", "user.updated"]
+    assert records["ledger"] == [("succeeded", 201)] + [("succeeded", 200)] * 3
+    assert records["events"] == ["user.created"] + ["user.updated"] * 3
 
 
 def test_updates_that_change_seats_keep_their_transaction(live: LiveCompany, requests: Any) -> None:
@@ -210,6 +220,8 @@ def test_updates_that_change_seats_keep_their_transaction(live: LiveCompany, req
         for write in (
             lambda: scim.patch(path, _patch("active", False)),
             lambda: scim.put(path, okta_user("leaver@example.test", active=True)),
+            lambda: scim.patch(path, _patch("active", "False")),
+            lambda: scim.patch(path, _patch("active", True)),
         ):
             with traced() as trace:
                 statuses.append(write().status_code)
@@ -218,12 +230,13 @@ def test_updates_that_change_seats_keep_their_transaction(live: LiveCompany, req
 
     statuses, commands = requests(deactivate)
 
-    # The PATCH names `active`: locked from the start. The PUT reactivates: its optimistic
-    # read finds the user deactivated, and the update takes the locked way.
-    assert statuses == [200, 200]
-    assert commands == [["BEGIN", "COMMIT"], ["BEGIN", "COMMIT"]]
+    # A PATCH setting `active` false: locked from the start. The PUT and the last PATCH
+    # reactivate: each one's optimistic read finds the user deactivated, and the update
+    # takes the locked way.
+    assert statuses == [200] * 4
+    assert commands == [["BEGIN", "COMMIT"]] * 4
     records = _records(live, "leaver@example.test")
-    assert records["events"] == ["user.created", "user.deactivated", "user.reactivated"]
+    assert records["events"] == ["user.created"] + ["user.deactivated", "user.reactivated"] * 2
 
 
 def test_an_update_racing_another_loses_neither(
