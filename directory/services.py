@@ -63,6 +63,7 @@ from scim_protocol.user_input import (
     normalized_user,
     policy_from,
     primary_email,
+    reads_as_true,
 )
 from tenants.models import Company
 from tenants.services import company_update_settings
@@ -224,19 +225,14 @@ def _may_deactivate(operations: Sequence[Any]) -> bool:
         if not isinstance(operation, dict):
             return True
         path, value = operation.get("path"), operation.get("value")
-        removes = str(operation.get("op", "")).lower() == "remove"
-        if isinstance(path, str) and "active" in path.lower() and (removes or not _true(value)):
+        keeps_true = reads_as_true(value) and str(operation.get("op", "")).lower() != "remove"
+        if isinstance(path, str) and "active" in path.lower() and not keeps_true:
             return True
         if path is None and isinstance(value, dict):
             named = [v for key, v in value.items() if "active" in str(key).lower()]
-            if not all(_true(v) for v in named):
+            if not all(reads_as_true(v) for v in named):
                 return True
     return False
-
-
-def _true(value: Any) -> bool:
-    # Entra sends booleans as the strings "True" and "False".
-    return value is True or (isinstance(value, str) and value.lower() == "true")
 
 
 # What an update makes of the stored member: the canonical resource, the optional values

@@ -287,8 +287,13 @@ def _boolean(raw: Any, label: str) -> bool:
     if isinstance(raw, bool):
         return raw
     if isinstance(raw, str) and raw.strip().lower() in _TRUE | _FALSE:
-        return raw.strip().lower() in _TRUE
+        return reads_as_true(raw)
     raise InvalidValue(f"{label} must be true or false.")
+
+
+def reads_as_true(raw: Any) -> bool:
+    """Whether a boolean attribute's value is read as true (Entra sends "True")."""
+    return raw is True or (isinstance(raw, str) and raw.strip().lower() in _TRUE)
 
 
 def _manager(raw: Any) -> dict[str, Any] | None:
