@@ -51,9 +51,7 @@ def test_workers_forked_from_the_loaded_application_keep_serving_as_they_recycle
         assert log.count("Autorestarting worker") >= 6
         # The master holds the application (orjson: a library the application loads and
         # gunicorn's own configuration does not), so each new worker starts from it.
-        master = re.search(r"\[(\d+)\] \[INFO\] Listening at", log)
-        assert master is not None, log
-        assert "orjson" in Path(f"/proc/{master.group(1)}/maps").read_text()
+        assert "orjson" in Path(f"/proc/{_master(tmp_path)}/maps").read_text()
 
 
 @pytest.mark.live
@@ -99,6 +97,14 @@ def test_a_new_worker_inherits_what_requests_load_and_imports_nothing_to_serve(
     assert all(line.endswith(" imported=") for line in served), served
 
 
+def _master(tmp_path: Path) -> int:
+    """The pid of the gunicorn master `gunicorn_server` started, from its log."""
+    log = (tmp_path / "gunicorn.log").read_text()
+    master = re.search(r"\[(\d+)\] \[INFO\] Listening at", log)
+    assert master is not None, log
+    return int(master.group(1))
+
+
 def _database_backends(master: int) -> set[int]:
     """The PostgreSQL backends (pids) of the gunicorn master's workers' connections, matched
     by the client port each worker's socket holds."""
@@ -130,16 +136,13 @@ def test_a_workers_database_connections_end_with_their_age_while_the_worker_serv
         idp = IdP.bearer(url, live)
         created = idp.call("POST", "/Users", okta_user("aged@live.test"))
         assert created.status == 201, created.body
-        master = re.search(
-            r"\[(\d+)\] \[INFO\] Listening at", (tmp_path / "gunicorn.log").read_text()
-        )
-        assert master is not None
-        workers = {child.pid for child in psutil.Process(int(master.group(1))).children()}
+        master = _master(tmp_path)
+        workers = {child.pid for child in psutil.Process(master).children()}
 
         def serve() -> set[int]:
             replies = [idp.call("GET", f"/Users/{created.body['id']}") for _ in range(16)]
             assert [reply.status for reply in replies] == [200] * 16
-            return _database_backends(int(master.group(1)))
+            return _database_backends(master)
 
         young = serve()
         time.sleep(1.5)
@@ -148,7 +151,7 @@ def test_a_workers_database_connections_end_with_their_age_while_the_worker_serv
         assert young, "the workers hold no connection to PostgreSQL"
         # Each connection a request found older than its age was closed and opened anew.
         assert young - aged, (young, aged)
-        assert {child.pid for child in psutil.Process(int(master.group(1))).children()} == workers
+        assert {child.pid for child in psutil.Process(master).children()} == workers
 
 
 # Load the application as the master does with preload_app, prepare for forking, and print
