@@ -41,8 +41,8 @@ def _seed() -> dict[str, str]:
     deactivated, half reporting to member 1, each with a work email value; GROUPS groups
     sharing the members; a ledger row per member (one in twenty failed, one in 97 held, the
     rest succeeded; the first hundred past any retention period, ten of them retried);
-    statistics as autovacuum keeps them. Returns the ids of
-    member 1, member 2 and member 2's group."""
+    statistics as autovacuum keeps them. Returns the ids of member 1, member 2 and member 2's
+    group."""
     with connection.cursor() as cursor:
         cursor.execute(
             """
