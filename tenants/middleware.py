@@ -220,6 +220,23 @@ class _RouteSelect:
             f'JOIN {domain_table} route ON route."{company_column}" = company.id '
         )
         self.sql = f"SELECT {self.columns} {self.joins}WHERE route.domain = %s"
+        self._companions: dict[str, str] = {}
+
+    def _with(self, companion: str) -> str:
+        """The route's statement with `companion` (a RouteRead's SQL) joined, built once per
+        companion: formatting the long statement on every request, and hashing each new copy
+        (psycopg's statement cache, the cursor's adapters by statement), was a visible share of
+        an authenticated request's instructions (docs/performance.md). Bounded as the
+        URLconfs are."""
+        sql = self._companions.get(companion)
+        if sql is None:
+            if len(self._companions) >= MAX_CACHED_URLCONFS:
+                self._companions.clear()
+            sql = self._companions[companion] = (
+                f"SELECT {self.columns}, companion.* {self.joins}"
+                f"LEFT JOIN LATERAL ({companion}) companion ON true WHERE route.domain = %s"
+            )
+        return sql
 
     @classmethod
     def get(cls) -> _RouteSelect:
@@ -235,11 +252,7 @@ class _RouteSelect:
         sql = self.sql
         params: list[object] = [slug]
         if read is not None:
-            sql = (
-                f"SELECT {self.columns}, companion.* {self.joins}"
-                f"LEFT JOIN LATERAL ({read.sql(connection.ops.quote_name(schema))}) companion "
-                "ON true WHERE route.domain = %s"
-            )
+            sql = self._with(read.sql(connection.ops.quote_name(schema)))
             params = [*read.params, slug]
         with connection.prepared_cursor() as cursor:
             cursor.execute(sql, params)

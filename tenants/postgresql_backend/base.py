@@ -34,10 +34,45 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+# Statements whose adapters a cursor keeps (see _PreparingCursor): far more than the
+# statements a request runs, and the company routing's read of each company a worker serves.
+MAX_KEPT_ADAPTERS = 1024
+
+
 class _PreparingCursor(ServerBindingCursor):
     """Django's server-binding cursor, telling Django what it ran when psycopg ran a prepared
     statement: psycopg records the query sent (`_query`, which Django's debug cursor and the
-    tests' query capture read) only for statements it does not prepare."""
+    tests' query capture read) only for statements it does not prepare.
+
+    It also keeps psycopg's adapters (its Transformer: the dumper of each parameter type, the
+    loader of each column type) per statement. psycopg keeps them for the next execution
+    only when it runs the very query it ran last, and builds them again otherwise, through
+    Python lookups per parameter and column; the connection's kept cursor runs every
+    statement of every request (prepared_cursor), so it built them for each one: a visible
+    share of every SCIM request's instructions (docs/performance.md). Handing psycopg the
+    statement's own Transformer back is what it does itself for a repeated query. Only with
+    DB_PREPARED_STATEMENTS, as this cursor is."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._adapters_of: dict[str, Any] = {}
+
+    def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        last = getattr(self, "_tx", None)  # none before the first statement
+        if last is not None:
+            # The last statement's kept adapters let go of its result, as the cursor does (a
+            # page can be megabytes); what they learned of each type stays.
+            last.set_pgresult(None, set_loaders=False)
+        kept = self._adapters_of.get(query) if isinstance(query, str) else None
+        if kept is not None:
+            # psycopg compares by identity: an equal statement built anew counts as the same.
+            self._tx, self._last_query = kept, query
+        result = super().execute(query, params, **kwargs)  # type: ignore[misc]  # psycopg's, not in the stubs
+        if kept is None and isinstance(query, str):
+            if len(self._adapters_of) >= MAX_KEPT_ADAPTERS:
+                self._adapters_of.clear()
+            self._adapters_of[query] = self._tx
+        return result
 
     def _send_query_prepared(self, name: bytes, pgq: Any, **kwargs: Any) -> None:
         super()._send_query_prepared(name, pgq, **kwargs)  # type: ignore[misc]  # psycopg's, untyped in the stubs

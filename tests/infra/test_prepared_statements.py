@@ -5,9 +5,12 @@ The suite runs with the switch on; the embedded lane of CI runs it off."""
 
 from __future__ import annotations
 
+import datetime as dt
+import sys
 import threading
 from typing import Any
 
+import pytest
 from django.conf import settings
 from django.db import connection
 from django.test import Client
@@ -16,6 +19,7 @@ from django_tenants.utils import schema_context
 
 from infra.prepared_query import prepared_cursor
 from tenants.models import Company
+from tenants.postgresql_backend import base as backend
 from tests.scim_client import Scim, okta_user
 from tokens.services import token_issue
 
@@ -142,6 +146,64 @@ def test_a_kept_cursor_follows_the_company_and_the_connection(
     thread.start()
     thread.join()
     assert seen == [acme.schema_name, acme.schema_name]
+
+
+def _loaders_built(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Appends to the list each time psycopg builds a timestamptz loader: what it does for
+    each column of that type whenever it sets a statement's adapters up anew."""
+    built: list[int] = []
+    original = backend._UtcTimestamptzLoader.__init__
+
+    def counting(self: Any, *args: Any, **kwargs: Any) -> None:
+        built.append(1)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(backend._UtcTimestamptzLoader, "__init__", counting)
+    return built
+
+
+# Two statements reading a timestamptz, with a parameter each, as a request's route read and
+# its member read take turns on the kept cursor.
+_AT = "SELECT %s::timestamptz + interval '1 day'"
+_COUNTED = "SELECT %s::int + 1, now() - now() + %s::timestamptz"
+
+
+def test_statements_taking_turns_on_a_kept_cursor_keep_their_adapters(
+    acme: Company, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = dt.datetime(2026, 12, 7, 9, 0, tzinfo=dt.UTC)
+    built = _loaders_built(monkeypatch)
+
+    turns = []
+    for turn in range(3):
+        with prepared_cursor() as cursor:
+            cursor.execute(_AT, [at])
+            turns.append(cursor.fetchone())
+        with prepared_cursor() as cursor:
+            # A statement equal to the first but built anew is the same statement.
+            cursor.execute("".join(list(_COUNTED)), [turn, at])
+            turns.append(cursor.fetchone())
+
+    day = dt.timedelta(days=1)
+    assert turns == [(at + day,), (1, at), (at + day,), (2, at), (at + day,), (3, at)]
+    if settings.DB_PREPARED_STATEMENTS:
+        assert len(built) == 2  # one per statement, on its first run
+    else:
+        assert len(built) == 6  # a fresh cursor, and adapters, for every block
+
+
+def test_a_kept_cursor_lets_go_of_a_finished_statements_rows(acme: Company) -> None:
+    with prepared_cursor() as cursor:
+        cursor.execute("SELECT n, repeat('x', 1000) FROM generate_series(1, %s) AS n", [500])
+        assert len(cursor.fetchall()) == 500
+        page = cursor.cursor.pgresult
+    with prepared_cursor() as cursor:
+        cursor.execute("SELECT %s::int", [1])
+        assert cursor.fetchone() == (1,)
+
+    # Only this test's name and getrefcount's argument hold the 500 rows now: the statement's
+    # kept adapters do not (they are kept for its next run, without its last result).
+    assert sys.getrefcount(page) == 2
 
 
 def test_statements_on_a_kept_cursor_are_recorded_while_django_records(acme: Company) -> None:
