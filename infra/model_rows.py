@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection
 from django.db.models import Model
 from django.db.models.base import ModelState
 from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
@@ -60,7 +60,7 @@ class ModelRows:
             for i, column, converters in self.converters:
                 for convert in converters:
                     values[i] = convert(values[i], column, connection)
-        return self._instances.build(connection.alias, values)
+        return self._instances.build(DEFAULT_DB_ALIAS, values)  # `connection`'s alias
 
 
 class ModelInstances:

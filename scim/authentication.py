@@ -117,6 +117,12 @@ def route_read(request: HttpRequest) -> CredentialRead | None:
     return read
 
 
+def basic_username(request: HttpRequest) -> str | None:
+    """The username of the request's Basic credentials, once authentication has read them;
+    None for any other credential."""
+    return getattr(request, "scim_basic_username", None)
+
+
 def _routed_read(request: Request) -> CredentialRead | None:
     return getattr(request._request, "scim_credential_read", None)
 
@@ -198,7 +204,7 @@ class ScimCredentialAuthentication(BaseAuthentication):
         elif lowered == "basic":
             username, value, credential = self._basic(value, read)
             # The rate limits count wrong secrets per Basic username (scim/throttling.py).
-            request.scim_basic_username = username  # type: ignore[attr-defined]
+            request._request.scim_basic_username = username  # type: ignore[attr-defined]
         elif secrets.is_well_formed(scheme, secrets.BEARER_PREFIX) and not value:
             # Some IdP set-ups send the bare token as the header value.
             lowered, value = "bearer", scheme

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.parsers import JSONParser
@@ -17,7 +18,7 @@ from directory import traffic
 from directory.ledger import CallContext
 from infra.client_ip import client_ip
 from scim import throttling
-from scim.authentication import ScimCredentialAuthentication, UnknownCredential
+from scim.authentication import ScimCredentialAuthentication, UnknownCredential, basic_username
 from scim.exceptions import scim_exception_handler
 from scim.media import (
     ScimContentNegotiation,
@@ -65,6 +66,21 @@ def call_context(request: Request) -> CallContext:
     )
 
 
+class ScimRequest(Request):
+    """DRF's request, reading what every SCIM request reads of Django's request (its headers
+    and method) directly: DRF hands each such read on through `__getattr__`, a Python call
+    per read, and a name Django's request lacks costs a raised and caught AttributeError."""
+
+    # Read-only properties where DRF's stubs declare attributes: nothing assigns them.
+    @property
+    def META(self) -> dict[str, Any]:  # type: ignore[override]
+        return self._request.META
+
+    @property
+    def method(self) -> str | None:  # type: ignore[override]
+        return self._request.method
+
+
 class ScimView(APIView):
     authentication_classes = [ScimCredentialAuthentication]
     permission_classes = [ScimClientPermission]
@@ -74,6 +90,16 @@ class ScimView(APIView):
     # True for views whose POST only reads (…/.search): read-only tokens may call them
     # (scim/permissions.py). Every other POST, PUT, PATCH and DELETE is a write.
     reads_by_post = False
+
+    def initialize_request(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Request:
+        # APIView.initialize_request's, with the SCIM request class.
+        return ScimRequest(
+            request,
+            parsers=self.get_parsers(),
+            authenticators=self.get_authenticators(),
+            negotiator=self.get_content_negotiator(),
+            parser_context=self.get_parser_context(request),
+        )
 
     def get_exception_handler(self) -> Callable[[Exception, dict[str, Any]], Response]:
         return scim_exception_handler
@@ -127,20 +153,21 @@ class ScimView(APIView):
         """Authenticate, then apply the rate limits (scim/throttling.py) before anything
         else can answer differently for a right and a wrong credential."""
         company = company_of(request)
+        django_request = request._request
         try:
             super().perform_authentication(request)
         except AuthenticationFailed as failure:
             if isinstance(failure, UnknownCredential):
                 throttling.record_failed_sign_in(
-                    company, client_ip(request), getattr(request, "scim_basic_username", None)
+                    company, client_ip(django_request), basic_username(django_request)
                 )
             raise
         if request.auth is not None:
             throttling.admit(
                 company,
                 str(request.auth.pk),
-                client_ip(request),
-                getattr(request, "scim_basic_username", None),
+                client_ip(django_request),
+                basic_username(django_request),
             )
 
 
