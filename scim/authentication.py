@@ -185,7 +185,8 @@ class ScimCredentialAuthentication(BaseAuthentication):
         # Who presented what, for the record of a refusal (directory/traffic.py). Never a
         # secret: a credential id, a token's display prefix or a Basic username.
         _note(request, _REJECTED)
-        if "access_token" in request.query_params:
+        # Most SCIM requests have no query string: then Django need not parse one.
+        if request.META.get("QUERY_STRING") and "access_token" in request.query_params:
             _note(request, Caller.refused(Cause.REJECTED, "token in the URL"))
             raise AuthenticationFailed(IN_URL)
         header = request.META.get("HTTP_AUTHORIZATION", "").strip()

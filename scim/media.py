@@ -107,7 +107,11 @@ class ScimContentNegotiation(DefaultContentNegotiation):
             len(renderers) == 1
             and format_suffix is None
             and ";" not in request.META.get("HTTP_ACCEPT", "")
-            and self.settings.URL_FORMAT_OVERRIDE not in request.query_params
+            and not (
+                # Most SCIM requests have no query string: then Django need not parse one.
+                request.META.get("QUERY_STRING")
+                and self.settings.URL_FORMAT_OVERRIDE in request.query_params
+            )
         ):
             return renderers[0], renderers[0].media_type
         # Clients that send odd Accept headers still get SCIM JSON rather than a 406.
