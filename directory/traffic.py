@@ -110,7 +110,7 @@ def tally_refusal(
 def count_success(*, schema: str, caller: Caller, user_agent: str) -> None:
     """Count a successful request of `caller` (in memory; sent to Redis every few seconds)."""
     if caller.credential_id is not None and not caller.internal:
-        usage_counter().add(schema, str(caller.credential_id), user_agent)
+        usage_counter().add(schema, caller.key, user_agent)  # Caller.of: the id, as text
 
 
 def successes(schema: str, credential_ids: list[str]) -> dict[str, Usage]:

@@ -155,7 +155,7 @@ class ScimView(APIView):
         company = company_of(request)
         django_request = request._request
         try:
-            super().perform_authentication(request)
+            _authenticate(request)
         except AuthenticationFailed as failure:
             if isinstance(failure, UnknownCredential):
                 throttling.record_failed_sign_in(
@@ -169,6 +169,25 @@ class ScimView(APIView):
                 client_ip(django_request),
                 basic_username(django_request),
             )
+
+
+def _authenticate(request: Request) -> None:
+    """What DRF's `request.user` does on its first read (Request._authenticate), run at once
+    through DRF's public setters: the first authenticator that recognises the request names
+    its user and credential; none, or a refusal, leaves both None (UNAUTHENTICATED_USER is
+    None). The lazy property costs every request a failed attribute lookup and a context
+    manager, and the SCIM views always authenticate. Its permissions raise rather than
+    answer False, so DRF never asks which authenticator succeeded."""
+    found = None
+    try:
+        for authenticator in request.authenticators or ():
+            found = authenticator.authenticate(request)
+            if found is not None:
+                break
+    finally:
+        user, credential = (None, None) if found is None else found
+        request.user = user  # type: ignore[assignment]  # a ScimClient, not a Django user
+        request.auth = credential
 
 
 def not_modified(request: Request, version: int) -> Response | None:
