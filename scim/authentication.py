@@ -24,6 +24,7 @@ from rest_framework.request import Request
 
 from directory.traffic import Caller, Cause
 from infra.client_ip import client_ip
+from scim.media import in_query
 from tokens import secrets
 from tokens.models import Credential
 from tokens.selectors import (
@@ -185,8 +186,7 @@ class ScimCredentialAuthentication(BaseAuthentication):
         # Who presented what, for the record of a refusal (directory/traffic.py). Never a
         # secret: a credential id, a token's display prefix or a Basic username.
         _note(request, _REJECTED)
-        # Most SCIM requests have no query string: then Django need not parse one.
-        if request.META.get("QUERY_STRING") and "access_token" in request.query_params:
+        if in_query(request, "access_token"):
             _note(request, Caller.refused(Cause.REJECTED, "token in the URL"))
             raise AuthenticationFailed(IN_URL)
         header = request.META.get("HTTP_AUTHORIZATION", "").strip()

@@ -82,6 +82,12 @@ class UnlabelledJSONParser(JSONParser):
         return super().parse(stream, media_type, parser_context)
 
 
+def in_query(request: Request, name: str) -> bool:
+    """Whether the request's query string has a parameter `name`. Most SCIM requests have no
+    query string: then Django need not parse one."""
+    return bool(request.META.get("QUERY_STRING")) and name in request.query_params
+
+
 class ScimContentNegotiation(DefaultContentNegotiation):
     """DRF's negotiation, with SCIM's answers to odd requests (above), and none at all for
     the requests identity providers make. The API has one renderer, so an Accept header
@@ -107,11 +113,7 @@ class ScimContentNegotiation(DefaultContentNegotiation):
             len(renderers) == 1
             and format_suffix is None
             and ";" not in request.META.get("HTTP_ACCEPT", "")
-            and not (
-                # Most SCIM requests have no query string: then Django need not parse one.
-                request.META.get("QUERY_STRING")
-                and self.settings.URL_FORMAT_OVERRIDE in request.query_params
-            )
+            and not in_query(request, self.settings.URL_FORMAT_OVERRIDE)
         ):
             return renderers[0], renderers[0].media_type
         # Clients that send odd Accept headers still get SCIM JSON rather than a 406.
