@@ -69,7 +69,8 @@ def call_context(request: Request) -> CallContext:
 class ScimRequest(Request):
     """DRF's request, reading what every SCIM request reads of Django's request (its headers
     and method) directly: DRF hands each such read on through `__getattr__`, a Python call
-    per read, and a name Django's request lacks costs a raised and caught AttributeError."""
+    per read. (Names Django's request may lack, such as the Basic username, are asked of
+    Django's request itself: through DRF, a missing one raises and catches AttributeError.)"""
 
     # Read-only properties where DRF's stubs declare attributes: nothing assigns them.
     @property

@@ -63,12 +63,13 @@ class _PreparingCursor(ServerBindingCursor):
             # The last statement's kept adapters let go of its result, as the cursor does (a
             # page can be megabytes); what they learned of each type stays.
             last.set_pgresult(None, set_loaders=False)
-        kept = self._adapters_of.get(query) if isinstance(query, str) else None
+        keyed = isinstance(query, str)  # not a psycopg `sql.Composed`
+        kept = self._adapters_of.get(query) if keyed else None
         if kept is not None:
             # psycopg compares by identity: an equal statement built anew counts as the same.
             self._tx, self._last_query = kept, query
         result = super().execute(query, params, **kwargs)  # type: ignore[misc]  # psycopg's, not in the stubs
-        if kept is None and isinstance(query, str):
+        if kept is None and keyed:
             if len(self._adapters_of) >= MAX_KEPT_ADAPTERS:
                 self._adapters_of.clear()
             self._adapters_of[query] = self._tx
