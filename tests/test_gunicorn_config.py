@@ -105,6 +105,17 @@ def _master(tmp_path: Path) -> int:
     return int(master.group(1))
 
 
+def _workers(master: int, count: int = 2) -> set[int]:
+    """The pids of the master's workers once all `count` of them (gunicorn_server's) are up:
+    the server answers as soon as its first one is."""
+    deadline = time.monotonic() + 30
+    while True:
+        workers = {child.pid for child in psutil.Process(master).children()}
+        if len(workers) >= count or time.monotonic() > deadline:
+            return workers
+        time.sleep(0.05)
+
+
 def _database_backends(master: int) -> set[int]:
     """The PostgreSQL backends (pids) of the gunicorn master's workers' connections, matched
     by the client port each worker's socket holds."""
@@ -137,7 +148,7 @@ def test_a_workers_database_connections_end_with_their_age_while_the_worker_serv
         created = idp.call("POST", "/Users", okta_user("aged@live.test"))
         assert created.status == 201, created.body
         master = _master(tmp_path)
-        workers = {child.pid for child in psutil.Process(master).children()}
+        workers = _workers(master)
 
         def serve() -> set[int]:
             replies = [idp.call("GET", f"/Users/{created.body['id']}") for _ in range(16)]
