@@ -118,8 +118,13 @@ class Member(models.Model):
             models.Index(fields=["updated_at"], name="member_updated_at"),
             # The Members page's search: a trigram index in migration 0008 (SQL). Its sorts
             # read the indexes above (ties on name or email sorted by seq as they come).
+            # Reports waiting for a manager not provisioned yet, by the reference the IdP sent
+            # (an id or a userName, case-insensitive both ways): read when that manager
+            # arrives, and by `manager.value eq`. Only waiting rows have one.
             models.Index(
-                fields=["manager_ref"], condition=~Q(manager_ref=""), name="member_pending_manager"
+                Lower("manager_ref"),
+                condition=~Q(manager_ref=""),
+                name="member_pending_manager_ci",
             ),
             # A member's reports, `manager.value eq` and the SET NULL of a deleted manager's
             # reports all name a manager: a member without one needs no entry.

@@ -162,7 +162,9 @@ def _manager_term(term: Comparison) -> Q:
     if term.op not in ("eq", "ne") or not isinstance(term.value, str):
         raise InvalidFilter("manager.value supports eq and ne with a string.")
     parsed = _uuid(term.value)
-    match = Q(Exact(Lower("manager_ref"), folded(term.value)))
+    # A pending reference (the manager is not provisioned yet): the partial index holds
+    # only those, so the condition names it as the index does.
+    match = ~Q(manager_ref="") & Q(Exact(Lower("manager_ref"), folded(term.value)))
     if parsed:
         match |= Q(manager_id=parsed)
     return match if term.op == "eq" else ~match
@@ -469,6 +471,20 @@ MEMBER_PAGE_ORDER = ("seq",)
 GROUP_PAGE_ORDER = ("created_at", "id")
 
 
+def _descending(params: ListParams) -> bool:
+    """Whether the list runs in descending order: a sortOrder without a sortBy orders
+    nothing (RFC 7644 §3.4.2.3)."""
+    return params.sort_by is not None and params.descending
+
+
+def _ties(fields: tuple[str, ...], params: ListParams) -> list[OrderBy]:
+    """The stable order that breaks a sort's ties, in the sort's direction: a descending sort
+    then reads its index backwards, tie-break included (`active` descending walks
+    member_active_seq from its end), where ties kept ascending would sort the whole group."""
+    descending = _descending(params)
+    return [F(name).desc() if descending else F(name).asc() for name in fields]
+
+
 def members_list(params: ListParams, *, with_roles: bool) -> MemberPage:
     """The page of users a SCIM list request asks for, with their groups when `with_roles`.
     Each shape of request takes its cheapest read: the position index for an unfiltered,
@@ -490,7 +506,7 @@ def members_list(params: ListParams, *, with_roles: bool) -> MemberPage:
             if params.sort_by
             else []
         ),
-        *MEMBER_PAGE_ORDER,
+        *_ties(MEMBER_PAGE_ORDER, params),
     ]
 
     def fetch(ids: list[Any]) -> Mapping[Any, Any]:
@@ -533,7 +549,7 @@ def groups_list(params: ListParams) -> tuple[int, list[Group]]:
         Group.objects.all(),
         params,
         condition=groups_q(params.filter) if params.filter else None,
-        order=[*order, *GROUP_PAGE_ORDER],
+        order=[*order, *_ties(GROUP_PAGE_ORDER, params)],
         fetch=Group.objects.in_bulk,
     )
 
@@ -638,7 +654,7 @@ def _keyset(
 
 
 def _members_by_cursor(params: ListParams, *, with_roles: bool) -> MemberPage:
-    seq = _Key(F("seq"), False, "int")
+    seq = _Key(F("seq"), _descending(params), "int")
     if params.filter is None and params.sort_by is None:
         (after,) = _from_json(params.after, [seq]) if params.after else (None,)
         return members_after(after, params.count, with_roles=with_roles)
@@ -668,8 +684,8 @@ def groups_by_cursor(params: ListParams) -> tuple[int, list[Group], list[Any] | 
     sort cursors cannot follow, InvalidFilter, InvalidCursor."""
     keys = [
         *_cursor_sort_key(params, GROUP_SORT_COLUMNS),
-        _Key(F("created_at"), False, "datetime"),
-        _Key(F("id"), False, "uuid"),
+        _Key(F("created_at"), _descending(params), "datetime"),
+        _Key(F("id"), _descending(params), "uuid"),
     ]
     matching = Group.objects.all()
     if params.filter is not None:

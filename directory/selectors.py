@@ -260,11 +260,13 @@ ORDER BY id
 LIMIT 1
 """
 
-# The partial index member_pending_manager holds only waiting rows.
+# The partial index member_pending_manager_ci holds only waiting rows. `_MANAGER_SQL` reads
+# a reference case-insensitively (an id as a UUID, a userName folded), so a waiting one is
+# matched the same way.
 _WAITING_SQL = """
 SELECT id FROM directory_member
 WHERE manager_id IS NULL AND manager_ref <> ''
-  AND (manager_ref = %(id_text)s OR lower(manager_ref) = lower(%(user_name)s::text))
+  AND lower(manager_ref) IN (lower(%(id_text)s::text), lower(%(user_name)s::text))
   AND id <> %(id)s
 ORDER BY id
 FOR NO KEY UPDATE

@@ -90,7 +90,7 @@ def test_a_filtered_sorted_search_pages_by_cursor_in_sort_order(scim: Scim) -> N
     expected = [
         str(pk)
         for pk in Member.objects.filter(active=False)
-        .order_by(Lower("user_name").desc(), "seq")
+        .order_by(Lower("user_name").desc(), "-seq")
         .values_list("pk", flat=True)
     ]
     body: dict[str, Any] = {
@@ -115,16 +115,26 @@ def test_a_filtered_sorted_search_pages_by_cursor_in_sort_order(scim: Scim) -> N
     assert ids == expected
 
 
-def test_sorting_by_a_column_with_ties_follows_seq_within_a_tie(scim: Scim) -> None:
+@pytest.mark.parametrize("order", ["ascending", "descending"])
+def test_sorting_by_a_column_with_ties_follows_seq_within_a_tie_in_the_sorts_direction(
+    scim: Scim, order: str
+) -> None:
+    # Descending, the newest of a tie comes first: the order an index read backwards gives.
     bulk_members(30, prefix="a", active=True)
     bulk_members(30, prefix="b", active=False)
+    sign = "-" if order == "descending" else ""
     expected = [
-        str(pk) for pk in Member.objects.order_by("active", "seq").values_list("pk", flat=True)
+        str(pk)
+        for pk in Member.objects.order_by(f"{sign}active", f"{sign}seq").values_list(
+            "pk", flat=True
+        )
     ]
 
-    ids, _ = sweep(scim, "sortBy=active", 7)
+    ids, _ = sweep(scim, f"sortBy=active&sortOrder={order}", 7)
+    by_index = scim.get(f"/Users?sortBy=active&sortOrder={order}&count=1000").json()
 
     assert ids == expected
+    assert [resource["id"] for resource in by_index["Resources"]] == expected
 
 
 def test_groups_page_by_cursor_sorted_by_display_name(scim: Scim) -> None:
