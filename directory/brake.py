@@ -104,16 +104,26 @@ def allowance(company: Company) -> int:
     return max(company.deprovision_brake_minimum, base) + company.deprovision_window_extra
 
 
+def _take(company: Company, now: dt.datetime) -> bool:
+    with prepared_cursor() as cursor:
+        cursor.execute(_TAKE_SQL, _take_params(company, now))
+        return bool(cursor.rowcount)
+
+
 def deprovision_take(company: Company) -> None:
     """Give back the seat of an active member being deactivated or deleted, counted against
     the brake. Takes the seat lock until the transaction ends. Raises DeprovisioningHeld
     (nothing changed; the caller's transaction rolls back) when the brake holds it."""
     now = timezone.now()
-    with prepared_cursor() as cursor:
-        cursor.execute(_TAKE_SQL, _take_params(company, now))
-        if cursor.rowcount:
-            return
-    state = Company.objects.get(pk=company.pk)
+    if _take(company, now):
+        return
+    # Refused. The state that says why is read under the seat lock, and the take is decided
+    # again under it: a release that committed since the refusal would otherwise show as
+    # this request's window, and the request, held under the released trip, would trip the
+    # brake again as soon as an owner lifted it (`brake_trip`).
+    state = Company.objects.select_for_update().get(pk=company.pk)
+    if _take(company, now):
+        return
     minutes = state.deprovision_brake_window_minutes
     if state.deprovision_held_since is None:
         why = (

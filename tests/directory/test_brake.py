@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from django.core import mail
+from django.db import connection
 from django.utils import timezone
 
 from accounts.models import User
@@ -283,3 +284,40 @@ def test_a_straggler_held_before_the_release_does_not_trip_the_brake_again(
     for user_id in thirty[10:22]:
         assert scim.patch(f"/Users/{user_id}", DEACTIVATE).status_code == 200
     assert scim.patch(f"/Users/{thirty[22]}", DEACTIVATE).status_code == 503
+
+
+def test_a_release_landing_just_after_a_refusal_lets_the_request_through_without_a_new_trip(
+    scim: Scim, acme: Company, thirty: list[str], capture: Capture
+) -> None:
+    # An owner's release commits after a deactivation's seat UPDATE was refused under the
+    # tripped brake, before that request read why. The request is decided again under the
+    # seat lock: it goes through in the release's new window, and the brake the owner has
+    # just lifted stays lifted (read unlocked, the release's window would have passed for
+    # the request's own, and its trip would have held everything again).
+    for user_id in thirty[:10]:
+        scim.patch(f"/Users/{user_id}", DEACTIVATE)
+    with capture(execute=True):
+        assert scim.patch(f"/Users/{thirty[10]}", DEACTIVATE).status_code == 503
+    released: list[int | None] = []
+
+    def release_after_the_refusal(
+        execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any
+    ) -> Any:
+        result = execute(sql, params, many, context)
+        refused_take = sql.lstrip().startswith("UPDATE tenants_company SET") and (
+            "deprovision_window_count" in sql and context["cursor"].rowcount == 0
+        )
+        if refused_take and not released:
+            released.append(brake_release(company=acme, actor="owner@acme.test", confirmed=True))
+        return result
+
+    mail.outbox.clear()
+    with capture(execute=True), connection.execute_wrapper(release_after_the_refusal):
+        reply = scim.patch(f"/Users/{thirty[11]}", DEACTIVATE)
+
+    assert released == [1]
+    assert reply.status_code == 200, reply.json()
+    assert Member.objects.get(pk=thirty[11]).active is False
+    assert Company.objects.get(pk=acme.pk).deprovision_held_since is None
+    assert CompanyEvent.objects.filter(company=acme, action="brake_tripped").count() == 1
+    assert mail.outbox == []
