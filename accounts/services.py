@@ -5,13 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from axes.handlers.proxy import AxesProxyHandler
+from axes.models import AccessLog
 from axes.utils import reset as axes_reset
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.http import HttpRequest
 
 from accounts.models import User, normalize_email_address
+from infra.client_ip import client_ip
 
 
 def company_admin_create(*, email: str, password: str, role: str, full_name: str = "") -> User:
@@ -87,6 +90,20 @@ def sign_in_pauses_clear(*, account: str) -> int:
     from every address, ending any pause; returns how many counters were dropped. For when
     the person has proved who they are another way (a password reset by email)."""
     return axes_reset(username=account)
+
+
+def sign_in_address_proved(*, user: User, request: HttpRequest) -> None:
+    """Record that `user` proved who they are from this request's address another way (a
+    password reset by email): the account-wide sign-in ceiling then treats the address as one
+    the account signs in from (accounts.sign_in). Listed with the sign-ins for support (axes'
+    access log, which names a sign-in by its email and path), with the path that proved it."""
+    AccessLog.objects.create(
+        username=user.get_username(),
+        ip_address=client_ip(request),
+        user_agent=request.META.get("HTTP_USER_AGENT", "")[:255],
+        http_accept=request.META.get("HTTP_ACCEPT", "")[:1025],
+        path_info=request.path[:255],
+    )
 
 
 def sign_in_logs_purge(*, older_than_days: int) -> int:

@@ -245,6 +245,9 @@ LOGOUT_REDIRECT_URL = "login"
 # django-axes first: it refuses a paused (account, address) before the password is checked.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
+    # Then the account's ceiling over every address (accounts/sign_in.py), still before the
+    # password is checked.
+    "accounts.sign_in.AccountCeilingBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 
@@ -372,6 +375,10 @@ TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 # address, and an office behind one NAT does not lock out everyone else. Guesses during the
 # pause are refused without being counted, so it ends on time however long they go on.
 SIGN_IN_FAILURE_LIMIT = int(os.environ.get("SIGN_IN_FAILURE_LIMIT", "5"))
+# Guesses spread over many addresses: past this many failures for one account within
+# SIGN_IN_LOCKOUT_MINUTES, from all addresses together, it is paused for every address it
+# was never signed in from (its usual ones keep working). 0 switches the ceiling off.
+SIGN_IN_ACCOUNT_FAILURE_LIMIT = int(os.environ.get("SIGN_IN_ACCOUNT_FAILURE_LIMIT", "30"))
 AXES_ENABLED = SIGN_IN_FAILURE_LIMIT > 0  # 0 switches throttling off
 AXES_FAILURE_LIMIT = max(SIGN_IN_FAILURE_LIMIT, 1)
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("SIGN_IN_LOCKOUT_MINUTES", "15")))

@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
-from accounts.services import sign_in_pauses_clear
+from accounts.services import sign_in_address_proved, sign_in_pauses_clear
 from accounts.sign_in import account_key
 from directory.seat_check import seat_level
 from provisioning_ui.connection import connection_status
@@ -75,11 +75,13 @@ class CompanyPasswordResetView(auth_views.PasswordResetView):
 
 class CompanyPasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     """Django's "choose a new password"; the new password also ends any sign-in pause of the
-    account (the person proved they read its mailbox), from every address."""
+    account (the person proved they read its mailbox), from every address, and this address
+    is then one the account signs in from for its account-wide ceiling."""
 
     template_name = "portal/password_reset_confirm.html"
 
     def form_valid(self, form: Any) -> HttpResponse:
         response = super().form_valid(form)
         sign_in_pauses_clear(account=account_key(self.request, {"username": form.user.email}))
+        sign_in_address_proved(user=form.user, request=self.request)
         return response

@@ -1,7 +1,9 @@
 """Guessing a password at the portal (/t/<slug>/login/) or the support admin (/admin/login/)
 stops after a few failures: the account is paused for that address only, with a 429 page that
 says how long to wait. The owner at their own address, the same email at another company, a
-successful sign-in, the cool-off and a password reset all get people back in."""
+successful sign-in, the cool-off and a password reset all get people back in. Guesses spread
+over many addresses meet the account's ceiling, which closes only the addresses the account
+was never signed in from."""
 
 from __future__ import annotations
 
@@ -284,3 +286,111 @@ def test_sign_in_records_older_than_the_retention_are_purged_daily(
         assert purged == 2
         assert not AccessLog.objects.exists()
         assert AccessFailureLog.objects.count() == 1
+
+
+# The account-wide ceiling: guesses spread over many addresses.
+SPREAD = ["203.0.113.10", "203.0.113.11", "203.0.113.12"]
+NEW_PLACE = "192.0.2.200"
+
+
+@pytest.fixture
+def grace(acme: Company, settings: object) -> User:
+    # Three addresses' pauses (5 failures each) pass a ceiling of 12.
+    settings.SIGN_IN_ACCOUNT_FAILURE_LIMIT = 12  # type: ignore[attr-defined]
+    person = make_portal_user(acme, email="grace@acme.test")
+    # Grace's usual desk, from before the attack.
+    desk = sign_in(Client(), PORTAL, "grace@acme.test", TEST_PASSWORD, OWNER_DESK)
+    assert desk.status_code == 302  # type: ignore[attr-defined]
+    return person
+
+
+def _spread_guesses(path: str, email: str) -> None:
+    for address in SPREAD:
+        guess(path, email, address=address)
+
+
+def test_guesses_from_many_addresses_pause_the_account_for_new_addresses_only(
+    grace: User,
+) -> None:
+    _spread_guesses(PORTAL, "grace@acme.test")
+
+    new_place = sign_in(Client(), PORTAL, "grace@acme.test", TEST_PASSWORD, NEW_PLACE)
+    usual_desk = sign_in(Client(), PORTAL, "grace@acme.test", TEST_PASSWORD, OWNER_DESK)
+
+    assert new_place.status_code == 429  # type: ignore[attr-defined]
+    page = new_place.content.decode()  # type: ignore[attr-defined]
+    assert "from many addresses" in page and "grace@acme.test" in page
+    assert "Try again in 15 minutes" in page
+    assert 14 * 60 < int(new_place["Retry-After"]) <= 15 * 60  # type: ignore[index]
+    assert "_auth_user_id" not in new_place.wsgi_request.session  # type: ignore[attr-defined]
+    assert usual_desk.status_code == 302  # type: ignore[attr-defined]
+    # Refused before the password is tried, and not counted: the pause ends on time.
+    assert not AccessFailureLog.objects.filter(ip_address=NEW_PLACE).exists()
+
+
+def test_below_the_ceiling_a_new_address_signs_in(grace: User, settings: object) -> None:
+    settings.SIGN_IN_ACCOUNT_FAILURE_LIMIT = 16  # type: ignore[attr-defined]
+    _spread_guesses(PORTAL, "grace@acme.test")  # 15 failures
+
+    assert sign_in(Client(), PORTAL, "grace@acme.test", TEST_PASSWORD, NEW_PLACE).status_code == 302  # type: ignore[attr-defined]
+
+
+def test_the_account_wide_pause_ends_when_its_failures_leave_the_window(grace: User) -> None:
+    _spread_guesses(PORTAL, "grace@acme.test")
+    # Four failures are only 14 minutes old: 11 left in the window, below 12.
+    AccessFailureLog.objects.filter(username="acme:grace@acme.test").update(
+        attempt_time=F("attempt_time") - timedelta(minutes=15, seconds=1)
+    )
+    AccessFailureLog.objects.filter(
+        pk__in=AccessFailureLog.objects.filter(username="acme:grace@acme.test").values("pk")[:4]
+    ).update(attempt_time=F("attempt_time") + timedelta(minutes=1, seconds=2))
+    assert sign_in(Client(), PORTAL, "grace@acme.test", TEST_PASSWORD, NEW_PLACE).status_code == 302  # type: ignore[attr-defined]
+
+
+def test_a_password_reset_from_a_new_address_lets_it_sign_in_under_the_ceiling(
+    grace: User,
+) -> None:
+    _spread_guesses(PORTAL, "grace@acme.test")
+    person = Client()
+    person.post("/t/acme/password-reset/", {"email": "grace@acme.test"}, REMOTE_ADDR=NEW_PLACE)
+    link = re.search(r"http://testserver(/t/acme/password-reset/\S+/)", mail.outbox[-1].body)
+    assert link is not None
+    form = person.get(link.group(1), follow=True, REMOTE_ADDR=NEW_PLACE)
+    new_password = "Brand-New-Passphrase-42"
+    person.post(
+        form.redirect_chain[-1][0],
+        {"new_password1": new_password, "new_password2": new_password},
+        REMOTE_ADDR=NEW_PLACE,
+    )
+
+    assert sign_in(person, PORTAL, "grace@acme.test", new_password, NEW_PLACE).status_code == 302  # type: ignore[attr-defined]
+    other = sign_in(Client(), PORTAL, "grace@acme.test", new_password, "192.0.2.201")
+    assert other.status_code == 429  # type: ignore[attr-defined]
+    assert AccessLog.objects.filter(
+        username="grace@acme.test", ip_address=NEW_PLACE, path_info__contains="password-reset"
+    ).exists()
+
+
+def test_the_support_admin_has_the_ceiling_too(support_superuser: User, settings: object) -> None:
+    settings.SIGN_IN_ACCOUNT_FAILURE_LIMIT = 12  # type: ignore[attr-defined]
+    _spread_guesses(ADMIN, "root@support.test")
+
+    refused = sign_in(Client(), ADMIN, "root@support.test", TEST_PASSWORD, NEW_PLACE)
+
+    assert refused.status_code == 429  # type: ignore[attr-defined]
+    page = refused.content.decode()  # type: ignore[attr-defined]
+    assert "from many addresses" in page and 'id="login-form"' in page
+
+
+def test_the_ceiling_is_per_account_and_can_be_switched_off(
+    grace: User, outsider: Company, settings: object
+) -> None:
+    make_portal_user(outsider, email="grace@acme.test")
+    _spread_guesses(PORTAL, "grace@acme.test")
+
+    elsewhere = sign_in(Client(), "/t/outsider/login/", "grace@acme.test", TEST_PASSWORD, NEW_PLACE)
+    settings.SIGN_IN_ACCOUNT_FAILURE_LIMIT = 0  # type: ignore[attr-defined]
+    switched_off = sign_in(Client(), PORTAL, "grace@acme.test", TEST_PASSWORD, NEW_PLACE)
+
+    assert elsewhere.status_code == 302  # type: ignore[attr-defined]
+    assert switched_off.status_code == 302  # type: ignore[attr-defined]
