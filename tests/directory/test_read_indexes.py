@@ -273,7 +273,7 @@ USER_FILTERS = [
     'meta.lastModified gt "{recent}"',
     'emails eq "{user_name}"',
     'emails[type eq "work" and value eq "{user_name}"]',
-    'manager.value eq "{first}"',
+    'manager.value eq "{second}"',
     'manager.value eq "Pending7@Example.com"',
 ]
 USER_SORTS = [
