@@ -164,16 +164,17 @@ class _Stream:
         """Move the stored cursor to where this run got, only from where this run left it.
         A resend rewinds the cursor without the stream lock (it must not wait for a run to
         end); writing over it would skip the resent events, so the run takes the rewound
-        position instead and goes on from there."""
+        position instead and goes on from there. A resend of the event just after the
+        stored position leaves that position as it was, so the resends are compared too."""
         moved = WebhookCursor.objects.filter(
-            pk=self.cursor.pk, delivered_seq=self.stored_seq
+            pk=self.cursor.pk, delivered_seq=self.stored_seq, resends=self.cursor.resends
         ).update(delivered_seq=self.cursor.delivered_seq, retry_at=retry_at)
         if moved:
             self.stored_seq = self.cursor.delivered_seq
             self.cursor.retry_at = retry_at
             return
         self.rewound = True
-        self.cursor.refresh_from_db(fields=["delivered_seq", "retry_at"])
+        self.cursor.refresh_from_db(fields=["delivered_seq", "resends", "retry_at"])
         self.stored_seq = self.cursor.delivered_seq
 
     def flush(self) -> None:

@@ -64,6 +64,10 @@ class WebhookCursor(models.Model):
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="+")
     schema_name = models.CharField(max_length=63)
     delivered_seq = models.BigIntegerField(default=0)
+    # Bumped by every resend (webhooks.services.delivery_resend), which may leave
+    # `delivered_seq` where it was: a run compares both before it moves the cursor, so it
+    # never writes over a resend it did not see (webhooks.delivery._Stream).
+    resends = models.BigIntegerField(default=0, db_default=0)
     retry_at = models.DateTimeField(null=True, blank=True)
     kicked_at = models.DateTimeField(null=True, blank=True)
 

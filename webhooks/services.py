@@ -109,8 +109,9 @@ def delivery_resend(delivery: WebhookDelivery) -> None:
             status=WebhookDelivery.Status.RETRYING, next_attempt_at=timezone.now()
         )
         cursor.delivered_seq = min(cursor.delivered_seq, delivery.seq - 1)
+        cursor.resends += 1
         cursor.retry_at = None
-        cursor.save(update_fields=["delivered_seq", "retry_at"])
+        cursor.save(update_fields=["delivered_seq", "resends", "retry_at"])
 
 
 def endpoint_update(

@@ -209,6 +209,38 @@ def test_a_resend_during_a_running_delivery_is_not_overwritten_by_it(
     assert (first.status, first.attempts) == ("delivered", 2)
 
 
+def test_a_resend_that_leaves_the_cursor_where_it_was_is_not_written_over(
+    acme: Company, scim: Scim, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The cursor stands just before r1 (an earlier resend of it), and a run is sending r1
+    # and r2 when an admin resends r1 again: the position stays where it was, but the run
+    # must still not move the cursor over that resend.
+    monkeypatch.setattr("webhooks.delivery.FLUSH_SECONDS", 3600)
+    real_send = delivery.send
+    with receiving() as receiver:
+        issued = endpoint_add(url=receiver.url, company=acme, actor="tests")
+        _users(scim, "r1", "r2")
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+        first = WebhookDelivery.objects.filter(endpoint=issued.endpoint).order_by("seq")[0]
+        delivery_resend(first)
+        sent: list[str] = []
+
+        def send_and_resend(*args: Any) -> Any:
+            sent.append(args[1].user_name)
+            if sent == ["r1@acme.test", "r2@acme.test"]:
+                delivery_resend(first)
+            return real_send(*args)
+
+        monkeypatch.setattr("webhooks.delivery.send", send_and_resend)
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+
+    names = [b["data"]["userName"] for b in _bodies(receiver, issued.secret)]
+    assert names == ["r1@acme.test", "r2@acme.test"] * 3
+    assert not streams_due()
+    first.refresh_from_db()
+    assert (first.status, first.attempts) == ("delivered", 3)
+
+
 def test_event_type_choice_sends_only_those(acme: Company, scim: Scim) -> None:
     with receiving() as receiver:
         issued = endpoint_add(
