@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from axes.helpers import get_cool_off
@@ -83,7 +83,7 @@ def _known_address(request: HttpRequest, account: str, address: str | None) -> b
 
 
 def _ceiling_remaining(
-    request: HttpRequest, account: str, address: str | None, now: Any
+    request: HttpRequest, account: str, address: str | None, now: datetime
 ) -> timedelta | None:
     """How long `account` stays paused at `address` by its ceiling, None when it is not:
     below SIGN_IN_ACCOUNT_FAILURE_LIMIT failures within the cool-off, from every address, or
