@@ -199,6 +199,14 @@ def capture(django_capture_on_commit_callbacks: Capture) -> Capture:
     return django_capture_on_commit_callbacks
 
 
+def _trip(scim: Scim, thirty: list[str], capture: Capture) -> None:
+    """The allowance's ten deactivations, then the eleventh, held: the brake trips."""
+    for user_id in thirty[:10]:
+        scim.patch(f"/Users/{user_id}", DEACTIVATE)
+    with capture(execute=True):
+        assert scim.patch(f"/Users/{thirty[10]}", DEACTIVATE).status_code == 503
+
+
 @pytest.mark.parametrize("earlier", [0, 9])
 def test_a_deactivation_counts_without_reading_the_ledger(
     scim: Scim, acme: Company, thirty: list[str], earlier: int
@@ -257,10 +265,7 @@ def test_a_straggler_held_before_the_release_does_not_trip_the_brake_again(
     # released trip: no new trip, and its retry gets room as the counted ones do.
     from directory.brake import brake_trip
 
-    for user_id in thirty[:10]:
-        scim.patch(f"/Users/{user_id}", DEACTIVATE)
-    with capture(execute=True):
-        assert scim.patch(f"/Users/{thirty[10]}", DEACTIVATE).status_code == 503
+    _trip(scim, thirty, capture)
     refused_at = timezone.now()
     window_seen = Company.objects.get(pk=acme.pk).deprovision_window_start
     assert brake_release(company=acme, actor="owner@acme.test", confirmed=True) == 1
@@ -294,10 +299,7 @@ def test_a_release_landing_just_after_a_refusal_lets_the_request_through_without
     # seat lock: it goes through in the release's new window, and the brake the owner has
     # just lifted stays lifted (read unlocked, the release's window would have passed for
     # the request's own, and its trip would have held everything again).
-    for user_id in thirty[:10]:
-        scim.patch(f"/Users/{user_id}", DEACTIVATE)
-    with capture(execute=True):
-        assert scim.patch(f"/Users/{thirty[10]}", DEACTIVATE).status_code == 503
+    _trip(scim, thirty, capture)
     released: list[int | None] = []
 
     def release_after_the_refusal(
