@@ -65,10 +65,9 @@ def account_key(request: HttpRequest | None, credentials: Mapping[str, Any] | No
 
 def _site_paths(request: HttpRequest) -> str:
     """The start of every path of the request's site: a company's portal or the admin."""
-    site = site_of(request)
-    if site == SUPPORT_SITE:
+    if site_of(request) == SUPPORT_SITE:
         return reverse("admin:index")
-    return f"/{settings.TENANT_SUBFOLDER_PREFIX}/{site}/"
+    return str(request.tenant.portal_path)  # type: ignore[attr-defined]
 
 
 def _known_address(request: HttpRequest, account: str, address: str | None) -> bool:
@@ -92,7 +91,7 @@ def _ceiling_remaining(
     limit = settings.SIGN_IN_ACCOUNT_FAILURE_LIMIT
     if limit <= 0 or not settings.AXES_ENABLED:
         return None
-    window = get_cool_off() or timedelta(0)
+    window = get_cool_off(request) or timedelta(0)
     # The limit-th newest failure within the window (index sign_in_failures_by_account).
     recent = (
         AccessFailureLog.objects.filter(username=account, attempt_time__gte=now - window)
