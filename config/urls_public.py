@@ -7,6 +7,7 @@ from django.urls import include, path, re_path
 from django.views.generic import TemplateView
 
 from provisioning_ui.oauth import metadata_rfc8414
+from support_admin.password_reset import urlpatterns as support_password_reset
 from tenants.health import healthz, healthz_detail, livez
 
 admin.site.site_header = "Headcount support"
@@ -25,6 +26,8 @@ urlpatterns = [
     path("livez", livez, name="livez"),
     path("healthz", healthz, name="healthz"),
     path("healthz/detail", healthz_detail, name="healthz_detail"),
+    # Before the admin's own, whose last pattern would take any path under /admin/.
+    *support_password_reset,
     path("admin/", admin.site.urls),
     # The vendor's backend: events and directories of every company (vendor API keys).
     path("api/v1/", include("vendor_api.urls")),

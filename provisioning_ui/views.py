@@ -18,7 +18,7 @@ from provisioning_ui.connection_test import connection_test
 from provisioning_ui.lifecycle import lifecycle_context
 from provisioning_ui.permissions import credential_manager_required
 from tenants.gate import scim_gate
-from tenants.links import scim_base_url
+from tenants.links import scim_base_url, site_origin
 from tenants.rate_limits import limits_for
 
 
@@ -62,14 +62,18 @@ def test_connection(request: HttpRequest) -> HttpResponse:
 
 
 class CompanyPasswordResetView(auth_views.PasswordResetView):
-    """Django's password reset, with the company's name in the email."""
+    """Django's password reset, with the company's name in the email and its link on the site's
+    public origin (PUBLIC_BASE_URL when set, not a Host header)."""
 
     template_name = "portal/password_reset.html"
     email_template_name = "portal/email/password_reset.txt"
     subject_template_name = "portal/email/password_reset_subject.txt"
 
     def form_valid(self, form: Any) -> HttpResponse:
-        self.extra_email_context = {"company_name": self.request.tenant.name}  # type: ignore[attr-defined]
+        self.extra_email_context = {
+            "company_name": self.request.tenant.name,  # type: ignore[attr-defined]
+            "origin": site_origin(self.request),
+        }
         return super().form_valid(form)
 
 

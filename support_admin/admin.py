@@ -6,7 +6,6 @@ from __future__ import annotations
 from contextvars import ContextVar
 from typing import Any
 
-from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -25,6 +24,7 @@ from directory.services import seat_limit_set
 from support_admin import vendor_keys as vendor_keys  # registers the vendor API keys' admin
 from support_admin import webhooks as webhooks  # registers the webhook endpoints' admin
 from support_admin.forms import CompanyChangeForm, InviteForm, LoginChangeForm, ScimOffForm
+from tenants.links import site_origin
 from tenants.models import Company, CompanyEvent
 from tenants.portal_users import portal_login_invite, portal_login_update, portal_logins
 from tenants.services import (
@@ -43,11 +43,6 @@ _origin: ContextVar[str] = ContextVar("support_admin_origin", default="")
 def actor_of(request: HttpRequest) -> str:
     user = request.user
     return getattr(user, "email", "") or "unknown staff"
-
-
-def origin_of(request: HttpRequest) -> str:
-    """Scheme and host of the site as customers reach it (PUBLIC_BASE_URL wins)."""
-    return settings.PUBLIC_BASE_URL or request.build_absolute_uri("/").rstrip("/")
 
 
 def _error_text(error: ValidationError) -> str:
@@ -132,7 +127,7 @@ class CompanyAdmin(admin.ModelAdmin):
             kwargs["form"] = CompanyChangeForm
         form = super().get_form(request, obj, change=change, **kwargs)
         if obj is None:
-            origin = origin_of(request)
+            origin = site_origin(request)
             # static/js/slug_urls.js fills in the slug as it is typed.
             form.base_fields["slug"].help_text = format_html(
                 "Lowercase letters, digits and hyphens; it cannot change later. The company's "
@@ -151,7 +146,7 @@ class CompanyAdmin(admin.ModelAdmin):
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
-        token = _origin.set(origin_of(request))
+        token = _origin.set(site_origin(request))
         try:
             response = super().changeform_view(request, object_id, form_url, extra_context)
             if isinstance(response, TemplateResponse):
@@ -316,7 +311,7 @@ class CompanyAdmin(admin.ModelAdmin):
                 company=company,
                 email=invite.cleaned_data["email"],
                 role=invite.cleaned_data["role"],
-                origin=origin_of(request),
+                origin=site_origin(request),
                 actor=actor_of(request),
             )
             self.message_user(request, f"Invitation sent to {email}.", messages.SUCCESS)

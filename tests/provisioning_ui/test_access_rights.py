@@ -227,6 +227,24 @@ def test_password_reset_by_email(acme: Company) -> None:
     assert signed.status_code == 302
 
 
+def test_the_reset_mail_names_the_company_as_written_and_links_to_the_public_site(
+    acme: Company, settings: object
+) -> None:
+    settings.PUBLIC_BASE_URL = "https://headcount.example.com"  # type: ignore[attr-defined]
+    acme.name = "Smith & <Sons>"
+    acme.save()
+    make_portal_user(acme, email="ada@acme.test")
+
+    Client().post("/t/acme/password-reset/", {"email": "ada@acme.test"})
+
+    (message,) = mail.outbox
+    assert message.subject == "Reset your Headcount password for Smith & <Sons>"
+    assert "at Smith & <Sons> on Headcount" in message.body
+    assert re.search(
+        r"^https://headcount\.example\.com/t/acme/password-reset/\S+/$", message.body, re.M
+    )
+
+
 def test_password_reset_mail_is_not_sent_for_another_companys_user(
     acme: Company, outsider: Company
 ) -> None:

@@ -26,6 +26,8 @@ OWNER_DESK = "198.51.100.7"
 GUESSES = 100
 PORTAL = "/t/acme/login/"
 ADMIN = "/admin/login/"
+PORTAL_RESET = "/t/acme/password-reset/"
+ADMIN_RESET = "/admin/password_reset/"
 
 
 def sign_in(client: Client, path: str, email: str, password: str, address: str) -> object:
@@ -208,10 +210,13 @@ def test_a_successful_sign_in_starts_the_count_again(owner: User, settings: obje
     assert sign_in(person, PORTAL, "ada@acme.test", TEST_PASSWORD, ATTACKER).status_code == 302  # type: ignore[attr-defined]
 
 
-def reset_password(person: Client, email: str, new_password: str, address: str) -> None:
-    """The portal's "Forgot your password?", from the email's link to the new password."""
-    person.post("/t/acme/password-reset/", {"email": email}, REMOTE_ADDR=address)
-    link = re.search(r"http://testserver(/t/acme/password-reset/\S+/)", mail.outbox[-1].body)
+def reset_password(
+    person: Client, email: str, new_password: str, address: str, *, start: str = PORTAL_RESET
+) -> None:
+    """ "Forgot your password?" (the portal's, or the admin's at ADMIN_RESET), from the email's
+    link to the new password."""
+    person.post(start, {"email": email}, REMOTE_ADDR=address)
+    link = re.search(r"http://testserver(/\S+/)", mail.outbox[-1].body)
     assert link is not None
     form = person.get(link.group(1), follow=True, REMOTE_ADDR=address)
     person.post(
@@ -378,6 +383,23 @@ def test_the_support_admin_has_the_ceiling_too(support_superuser: User, settings
     assert refused.status_code == 429  # type: ignore[attr-defined]
     page = refused.content.decode()  # type: ignore[attr-defined]
     assert "from many addresses" in page and 'id="login-form"' in page
+    assert 'href="/admin/password_reset/"' in page and "ends the pause" in page
+
+
+def test_a_support_account_under_attack_gets_in_from_a_new_address_by_a_password_reset(
+    support_superuser: User, settings: object
+) -> None:
+    settings.SIGN_IN_ACCOUNT_FAILURE_LIMIT = 12  # type: ignore[attr-defined]
+    _spread_guesses(ADMIN, "root@support.test")
+    person = Client()
+    new_password = "Brand-New-Passphrase-42"
+
+    reset_password(person, "root@support.test", new_password, NEW_PLACE, start=ADMIN_RESET)
+
+    assert sign_in(person, ADMIN, "root@support.test", new_password, NEW_PLACE).status_code == 302  # type: ignore[attr-defined]
+    assert AccessLog.objects.filter(
+        username="root@support.test", ip_address=NEW_PLACE, path_info__startswith="/admin/reset/"
+    ).exists()
 
 
 def test_the_ceiling_is_per_account_and_can_be_switched_off(

@@ -152,6 +152,19 @@ def test_support_invites_a_portal_user_who_sets_a_password_once(
         assert User.objects.get(email="new.admin@acme.test").role == "admin"
 
 
+def test_the_invitation_names_the_company_as_written(lead: Client, acme: Company) -> None:
+    acme.name = "Smith & <Sons>"
+    acme.save()
+
+    lead.post(
+        f"/admin/tenants/company/{acme.pk}/portal-logins/",
+        {"action": "invite", "email": "new.admin@acme.test", "role": "admin"},
+    )
+
+    (message,) = mail.outbox
+    assert "manage Smith & <Sons> on Headcount" in message.body
+
+
 def test_support_lists_changes_roles_and_switches_logins_off(lead: Client, acme: Company) -> None:
     owner = make_portal_user(acme, email="owner@acme.test")
     viewer = make_portal_user(acme, email="viewer@acme.test", role=User.Role.VIEWER)
