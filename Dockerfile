@@ -16,7 +16,10 @@ RUN pip install --require-hashes -r requirements/runtime.txt
 COPY . .
 RUN SECRET_KEY=collectstatic-only DEBUG=0 python manage.py collectstatic --noinput -v 0
 
-RUN useradd --system --home /app headcount && chown -R headcount /app
+# The exports folder exists in the image so that a volume mounted there (docker-compose.yml)
+# starts owned by the user that writes it.
+RUN useradd --system --home /app headcount && mkdir -p /app/.data/exports \
+    && chown -R headcount /app
 USER headcount
 
 EXPOSE 8000
