@@ -13,7 +13,7 @@ import datetime as dt
 import operator
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import reduce
 from typing import Any
 
@@ -44,6 +44,7 @@ from directory.selectors import (
     members_named,
     members_page,
 )
+from scim_protocol import values
 from scim_protocol.errors import InvalidCursor, InvalidFilter, InvalidValue
 from scim_protocol.filter import And, Comparison, Expr, Not, Or, Present, ValuePath
 from scim_protocol.listing import ListParams
@@ -89,13 +90,13 @@ def user_name_equals(expr: Expr) -> str | None:
     """The value of a filter that is exactly `userName eq "<string>"` (any spelling of the
     path), or None. Every identity provider sends it before creating a user, so it has its
     own prepared query (directory.selectors.members_named) with the same meaning as
-    users_q's: case-insensitive equality."""
+    users_q's: case-insensitive equality, with the value trimmed as a write trims it."""
     if not (isinstance(expr, Comparison) and expr.op == "eq" and isinstance(expr.value, str)):
         return None
     resolved = USER.resolve(expr.path)
     if resolved is None or resolved.is_extension or resolved.dotted != "userName":
         return None
-    return expr.value
+    return values.trimmed(expr.value)
 
 
 def _resolve(path: str) -> ResolvedAttribute:
@@ -120,6 +121,15 @@ def _term(term: Present | Comparison) -> Q:
         inner = _item_term(term, sub) if isinstance(term, Comparison) else _item_present(sub)
         return _values_exist(resolved.attribute, inner)
     column = MEMBER_COLUMNS.get(resolved.dotted) if not resolved.is_extension else None
+    if (
+        resolved.dotted == "userName"
+        and isinstance(term, Comparison)
+        and term.op in ("eq", "ne")
+        and isinstance(term.value, str)
+    ):
+        # As a write stores it (scim_protocol.user_input): an IdP's look-up before a create
+        # finds the user its earlier create made from the same value.
+        term = replace(term, value=values.trimmed(term.value))
     if column is not None:
         return _column_term(term, column)
     if (
@@ -149,7 +159,7 @@ def _column_term(term: Present | Comparison, column: Column) -> Q:
         match = Q(**{column.field: parsed}) if parsed else Q(pk__in=[])
         return match if term.op == "eq" else ~match
     attribute = Attribute(
-        column.field,
+        term.path,  # the client's name for it in messages, not the column's
         type={"bool": BOOLEAN, "datetime": DATETIME}.get(column.kind, "string"),
         case_exact=column.kind == "exact",
     )

@@ -63,6 +63,7 @@ from scim_protocol.user_input import (
     normalized_user,
     policy_from,
     primary_email,
+    quoted,
     reads_as_true,
 )
 from tenants.models import Company
@@ -101,12 +102,15 @@ def member_create(*, company: Company, payload: Any, context: CallContext) -> Me
         now = timezone.now()
         member = Member(id=uuid.uuid4(), created_at=now, updated_at=now, version=1)
         _apply(member, resource)
-        _link_manager(member, resource, current=None)
+        own = _link_manager(member, resource, current=None, strict=company.scim_strict)
         # What the create records (its ledger row, its event with the rendered resource) is
         # built before its statement: from its seat lock to the commit the company's other
         # writers wait, so only that statement runs in between.
         entry.succeeding(
-            _subject(member), 201, warnings=normalized.dropped, normalised=normalized.readings
+            _subject(member),
+            201,
+            warnings=normalized.dropped + own,
+            normalised=normalized.readings,
         )
         created = change_events.user_created(company, member, entry)
         if not member.active:
@@ -281,7 +285,9 @@ def _member_update(
                 change = _update_prepare(company, member, resource, locked=locked)
         except _NeedsLocks:
             return None
-        entry.succeeding(_subject(member), 200, warnings=warnings, normalised=readings)
+        entry.succeeding(
+            _subject(member), 200, warnings=tuple(warnings) + change.warnings, normalised=readings
+        )
         if _update_recorded(company, found, change, entry, context, optimistic=not locked):
             return found
         return None
@@ -459,6 +465,8 @@ class _Change:
     before: dict[str, Any]
     waiting: list[uuid.UUID]
     values_changed: bool
+    # A manager reference naming the member itself, left out (`_link_manager`).
+    warnings: tuple[DroppedValue, ...] = ()
 
 
 def _update_prepare(
@@ -482,7 +490,9 @@ def _update_prepare(
         raise _NeedsLocks
     current_manager = member.manager_id
     _apply(member, resource)
-    _link_manager(member, resource, current=current_manager, locking=locked)
+    own = _link_manager(
+        member, resource, current=current_manager, locking=locked, strict=company.scim_strict
+    )
     waiting = members_waiting_for(member.id, member.user_name) if renamed else []
     member.version += 1
     member.updated_at = timezone.now()
@@ -493,6 +503,7 @@ def _update_prepare(
         # The searchable copies of emails, phone numbers… are rewritten only when those
         # changed (not on the deactivations and reactivations that most updates are).
         values_changed=_multi_valued(resource) != _multi_valued(before),
+        warnings=own,
     )
 
 
@@ -618,20 +629,27 @@ def _apply(member: Member, resource: dict[str, Any]) -> None:
 
 
 def _link_manager(
-    member: Member, resource: dict[str, Any], *, current: uuid.UUID | None, locking: bool = True
-) -> None:
+    member: Member,
+    resource: dict[str, Any],
+    *,
+    current: uuid.UUID | None,
+    strict: bool,
+    locking: bool = True,
+) -> tuple[DroppedValue, ...]:
     """Point the member at the manager the resource names (by id or userName), or keep the
     reference waiting for that manager to be created. A manager it did not have before is
     locked FOR KEY SHARE (directory.selectors' lock order), so a concurrent delete of that
     manager either waits for this write or has happened, and the reference waits instead.
-    Raises InvalidValue when the member names itself. `current`: the manager it has now
-    (None for a new member). Not `locking` (an optimistic update): raises _NeedsLocks
-    instead of locking a new manager."""
+    A reference naming the member itself (HR data often makes the head of the company their
+    own manager) is left out of the resource and returned as a warning; a `strict` company
+    refuses it (InvalidValue). `current`: the manager it has now (None for a new member).
+    Not `locking` (an optimistic update): raises _NeedsLocks instead of locking a new
+    manager."""
     manager = resource.get(ENTERPRISE_USER, {}).get("manager")
     reference = (manager or {}).get("value", "")
     if not reference:
         member.manager_id, member.manager_ref = None, ""
-        return
+        return ()
     new = member._state.adding
     # A create holds no row yet, so it can lock the manager as it looks it up. An update
     # locks it only when the manager changes: one it already had needs no foreign key check,
@@ -644,9 +662,24 @@ def _link_manager(
     if found is None and (
         parse_member_id(reference) == member.id or same_when_folded(reference, member.user_name)
     ):
-        raise errors.InvalidValue("A user cannot be their own manager.")
+        if strict:
+            raise errors.InvalidValue("A user cannot be their own manager.")
+        enterprise = resource[ENTERPRISE_USER]
+        del enterprise["manager"]
+        if not enterprise:
+            del resource[ENTERPRISE_USER]
+        member.manager_id, member.manager_ref = None, ""
+        return (
+            DroppedValue(
+                f"{ENTERPRISE_USER}:manager",
+                quoted(reference),
+                "A user cannot be their own manager, so it was not stored. Leave the manager "
+                "empty for this user in your identity provider.",
+            ),
+        )
     member.manager_id = found
     member.manager_ref = "" if found else reference[:255]
+    return ()
 
 
 # Constant SQL, since compiling the equivalent ORM update cost ~0.5 ms (a tenth of a create).
@@ -724,6 +757,10 @@ _WITH_SQL = """
 WITH {first}member AS ({member}){ctes}
 SELECT seq, primary_email FROM member
 """
+# A value's searchable copy is its first 1024 characters, folded, unless they take more
+# bytes than a B-tree entry of `membervalue_lookup` holds beside the attribute's name (2704
+# in all): then its first 600 characters, which fit at 4 bytes each. Filters on such long
+# values still match by prefix (`sw`, `co` within the copy).
 _VALUES_CTES = """,
 gone AS (
     DELETE FROM directory_membervalue
@@ -731,9 +768,11 @@ gone AS (
 ),
 searchable AS (
     INSERT INTO directory_membervalue (member_id, attribute, item, value_lower, type_lower)
-    SELECT %(id)s, v.doc->>'attribute', v.doc->'item', left(lower(v.doc->>'value'), 1024),
+    SELECT %(id)s, v.doc->>'attribute', v.doc->'item',
+        CASE WHEN octet_length(cut.value) <= 2400 THEN cut.value ELSE left(cut.value, 600) END,
         left(lower(v.doc->>'type'), 64)
-    FROM jsonb_array_elements(%(values)s::jsonb) AS v(doc)
+    FROM jsonb_array_elements(%(values)s::jsonb) AS v(doc),
+        LATERAL (SELECT left(lower(v.doc->>'value'), 1024) AS value) AS cut
     WHERE EXISTS (SELECT FROM member)
 )"""
 

@@ -30,7 +30,9 @@ def _to_scim_error(exc: Exception) -> errors.ScimError | None:
     if isinstance(exc, drf.ParseError):
         return errors.InvalidSyntax(f"The request body is not valid JSON: {exc.detail}")
     if isinstance(exc, drf.UnsupportedMediaType):
-        return errors.InvalidSyntax("Send the body as application/scim+json or application/json.")
+        return errors.UnsupportedMediaType(
+            f"{exc.detail} Send the body as application/scim+json or application/json."
+        )
     if isinstance(exc, drf.MethodNotAllowed):
         return errors.MethodNotAllowed(str(exc.detail))
     if isinstance(exc, drf.NotFound | Http404):

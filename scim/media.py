@@ -5,13 +5,18 @@ bare or as text/plain)."""
 
 from __future__ import annotations
 
+import codecs
+import json
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
-from rest_framework.exceptions import NotAcceptable
+from rest_framework.exceptions import NotAcceptable, ParseError
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.parsers import BaseParser, JSONParser
+
+# get_encoding: the charset of the Content-Type, text codecs only (not yet in the stubs).
+from rest_framework.parsers import BaseParser, JSONParser, get_encoding  # type: ignore[attr-defined]
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 
@@ -55,11 +60,56 @@ class ScimJSONRenderer(JSONRenderer):
         return super().render(data, accepted_media_type, renderer_context)
 
 
-class ScimJSONParser(JSONParser):
+def _finite(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        raise ValueError(f"the number {text[:40]} is too large")
+    return number
+
+
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:  # past Python's limit on digits
+        raise ValueError(f"an integer of {len(text):,} digits is too long") from None
+
+
+class BodyJSONParser(JSONParser):
+    """DRF's JSON parser, for the bodies clients actually send: a UTF-8 byte-order mark
+    (PowerShell writes one) is skipped (RFC 8259 §8.1 lets a parser ignore it); a number too
+    large for a float (`1e999`, which would be stored as infinity, which PostgreSQL's jsonb
+    refuses) and an integer past Python's digit limit are syntax errors with a plain
+    message, like NaN and Infinity."""
+
+    def parse(
+        self,
+        stream: Any,
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> Any:
+        encoding = get_encoding(parser_context or {})
+        try:
+            text = codecs.getreader(encoding)(stream).read().removeprefix("\ufeff")
+            return json.loads(
+                text, parse_float=_finite, parse_int=_integer, parse_constant=_no_constant
+            )
+        except ValueError as exc:
+            raise ParseError(f"JSON parse error - {exc}") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+class ScimJSONParser(BodyJSONParser):
     media_type = SCIM_MEDIA_TYPE
 
 
-class UnlabelledJSONParser(JSONParser):
+class PlainJSONParser(BodyJSONParser):
+    media_type = "application/json"
+
+
+class UnlabelledJSONParser(BodyJSONParser):
     """JSON sent as text/plain or with no Content-Type. A web page can send either kind
     cross-site without a CORS preflight, and a browser adds the Basic credentials it has
     cached for this host, so a body that says it comes from a page (an Origin or a

@@ -9,7 +9,6 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
 from rest_framework.exceptions import AuthenticationFailed
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,6 +20,7 @@ from scim import throttling
 from scim.authentication import ScimCredentialAuthentication, UnknownCredential, basic_username
 from scim.exceptions import scim_exception_handler
 from scim.media import (
+    PlainJSONParser,
     ScimContentNegotiation,
     ScimJSONParser,
     ScimJSONRenderer,
@@ -86,7 +86,7 @@ class ScimView(APIView):
     authentication_classes = [ScimCredentialAuthentication]
     permission_classes = [ScimClientPermission]
     renderer_classes = [ScimJSONRenderer]
-    parser_classes = [ScimJSONParser, JSONParser, UnlabelledJSONParser]
+    parser_classes = [ScimJSONParser, PlainJSONParser, UnlabelledJSONParser]
     content_negotiation_class = ScimContentNegotiation
     # True for views whose POST only reads (…/.search): read-only tokens may call them
     # (scim/permissions.py). Every other POST, PUT, PATCH and DELETE is a write.

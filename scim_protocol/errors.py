@@ -148,6 +148,13 @@ class BulkTooLarge(PayloadTooLarge):
     scim_type = "tooLarge"
 
 
+class UnsupportedMediaType(ScimError):
+    """A body in a media type that is not JSON (HTTP's 415; RFC 7644 names no scimType)."""
+
+    status = 415
+    default_detail = "Send the body as application/scim+json or application/json."
+
+
 class TooManyRequests(ScimError):
     status = 429
     default_detail = "Too many requests. Retry later."

@@ -44,7 +44,9 @@ def normalize_group(payload: Any) -> GroupInput:
     if not isinstance(display_name, str) or not display_name.strip():
         raise InvalidValue("displayName is required.")
     external_id = _key(payload, "externalId")
-    if external_id is not None and not isinstance(external_id, str | int):
+    if external_id is not None and (
+        isinstance(external_id, bool) or not isinstance(external_id, str | int)
+    ):
         raise InvalidValue("externalId must be a string.")
     for name, value in (
         ("displayName", display_name.strip()),

@@ -7,9 +7,11 @@ their schema URN; absent attributes are missing, never None. `password` is dropp
 never stored or echoed.
 
 Optional attributes that directories fill loosely (countries, time zones, languages) are
-normalised to one form (scim_protocol/locales.py). A value that cannot be is dropped and
-reported as a DroppedValue for the caller to record, so a person is never refused over it;
-a company in strict mode refuses it instead (400 invalidValue). Required attributes, types,
+normalised to one form (scim_protocol/locales.py). A value that cannot be (or an email that
+is not an address) is dropped, and an optional text over its length limit is cut to it;
+either is reported as a DroppedValue for the caller to record, so a person is never refused
+over it; a company in strict mode refuses it instead (400 invalidValue). Required
+attributes, identifiers (userName, externalId, the manager's reference), types, the other
 limits and the company's policies are errors in both modes.
 """
 
@@ -46,6 +48,8 @@ INDEXED = frozenset(
 )
 # Any other string: long group-derived titles, addresses, a manager's display name.
 MAX_STRING_LENGTH = 4096
+# Strings that name someone: refused over their limit, where other texts are cut to it.
+IDENTIFYING = frozenset({"userName", "externalId", "manager.value"})
 # Values of one multi-valued attribute (emails, phoneNumbers, addresses, roles …).
 MAX_VALUES = 100
 # The stored resource as compact JSON: the bound on a user that the page size multiplies.
@@ -92,16 +96,35 @@ MAX_QUOTED = 64
 
 @dataclass(frozen=True)
 class DroppedValue:
-    """An optional value with no one meaning we could store: left out of the stored user,
-    the write succeeding with this warning. Country, time zone and language values are never
-    secrets; `sent` is cut to MAX_QUOTED characters all the same."""
+    """An optional value with no one meaning we could store (left out of the stored user), or
+    an optional text over its limit (cut to it): the write succeeds with this warning.
+    Secrets never get here (writeOnly attributes are dropped before any value is read);
+    `sent` is cut to MAX_QUOTED characters."""
 
     attribute: str  # as an IdP's mapping names it: 'addresses[type eq "work"].country'
     sent: str
     advice: str  # what to change in the identity provider's mapping
+    # Set when the value was not left out but cut to this many characters.
+    cut_to: int | None = None
 
-    def as_json(self) -> dict[str, str]:
-        return {"attribute": self.attribute, "sent": self.sent, "advice": self.advice}
+    def as_json(self) -> dict[str, Any]:
+        warning = {"attribute": self.attribute, "sent": self.sent, "advice": self.advice}
+        return warning if self.cut_to is None else {**warning, "cut_to": self.cut_to}
+
+
+def quoted(raw: str) -> str:
+    """`raw` as a warning quotes it: at most MAX_QUOTED characters."""
+    return raw if len(raw) <= MAX_QUOTED else raw[: MAX_QUOTED - 1] + "…"
+
+
+class _Notes(Readings):
+    """What one user's normalisation noted: the values read in the caller's dialect, and the
+    optional values it left out or cut (refused instead for a `strict` company)."""
+
+    def __init__(self, *, strict: bool) -> None:
+        super().__init__()
+        self.strict = strict
+        self.dropped: list[DroppedValue] = []
 
 
 @dataclass(frozen=True)
@@ -133,7 +156,7 @@ def normalized_user(
     if not isinstance(payload, Mapping):
         raise InvalidSyntax("The request body must be a JSON object.")
     resource: dict[str, Any] = {}
-    readings = Readings()
+    readings = _Notes(strict=policy.strict)
     for key, raw in core_unnested(payload, USER).items():
         _place(resource, key, raw, policy, readings)
     dropped = _finish(resource, policy, readings)
@@ -164,12 +187,12 @@ def _extension_for(key: str) -> Schema | None:
 
 
 def _place(
-    resource: dict[str, Any], key: str, raw: Any, policy: UserPolicy, readings: Readings
+    resource: dict[str, Any], key: str, raw: Any, policy: UserPolicy, readings: _Notes
 ) -> None:
     extension = _extension_for(key)
     if extension is not None:
-        if raw is None:
-            return
+        if raw is None or raw == "" or raw == []:
+            return  # sent empty, as some directories send an extension they do not fill
         if not isinstance(raw, Mapping):
             raise InvalidValue(f"{extension.id} must be an object of its attributes.")
         for sub_key, sub_raw in raw.items():
@@ -207,7 +230,7 @@ def _set(
     attribute: Attribute,
     raw: Any,
     policy: UserPolicy,
-    readings: Readings,
+    readings: _Notes,
     *,
     merge: bool = False,
 ) -> None:
@@ -225,12 +248,12 @@ def _set(
         resource.pop(schema.id, None)
 
 
-def _coerce(attribute: Attribute, raw: Any, label: str, readings: Readings) -> Any:
+def _coerce(attribute: Attribute, raw: Any, label: str, readings: _Notes) -> Any:
     """The typed value of `raw` for `attribute`, or None when it is absent/empty."""
     if raw is None or raw == "":
         return None
     if attribute.name == "manager":
-        return _manager(raw)
+        return _manager(raw, readings)
     if attribute.multi_valued:
         items = raw if isinstance(raw, list) else [raw]
         # Before looking at any value: a list of 240,000 emails is refused at once.
@@ -247,13 +270,17 @@ def _coerce(attribute: Attribute, raw: Any, label: str, readings: Readings) -> A
     return _coerce_single(attribute, raw, label, readings)
 
 
-def _coerce_single(attribute: Attribute, raw: Any, label: str, readings: Readings) -> Any:
+def _coerce_single(attribute: Attribute, raw: Any, label: str, readings: _Notes) -> Any:
     if raw is None or raw == "":
         return None
     if attribute.type == COMPLEX:
         if not isinstance(raw, Mapping):
             if attribute.multi_valued and isinstance(raw, str):
                 raw = {"value": raw}  # ["a@b.c"] for emails: take it as the value
+            elif attribute.name == "name" and isinstance(raw, str):
+                # "name": "Ada Lovelace", from scripts and flat directories: the whole name.
+                readings.note(label, shown(raw), "name.formatted")
+                raw = {"formatted": raw}
             else:
                 raise InvalidValue(f"{label} must be an object.")
         out: dict[str, Any] = {}
@@ -272,15 +299,28 @@ def _coerce_single(attribute: Attribute, raw: Any, label: str, readings: Reading
         return value
     if isinstance(raw, bool) or not isinstance(raw, str | int | float):
         raise InvalidValue(f"{label} must be a string.")
-    text = _bounded(str(raw), label)
+    text = _bounded(str(raw), label, readings)
     if not isinstance(raw, str):
         readings.note(label, shown(raw), shown(text))
     return text
 
 
-def _bounded(text: str, label: str) -> str:
+def _bounded(text: str, label: str, readings: _Notes) -> str:
+    """`text` within its limit: an identifier over it, or any text for a strict company, is
+    refused; another text is cut to it, with a warning."""
     limit = MAX_INDEXED_LENGTH if label in INDEXED else MAX_STRING_LENGTH
-    return values.text_within(text, label, limit)
+    if len(text) <= limit or label in IDENTIFYING or readings.strict:
+        return values.text_within(text, label, limit)
+    readings.dropped.append(
+        DroppedValue(
+            label,
+            quoted(text),
+            f"Only {limit:,} characters are kept. Map a shorter value to {label} in your "
+            "identity provider to keep all of it.",
+            cut_to=limit,
+        )
+    )
+    return text[:limit]
 
 
 def _boolean(raw: Any, label: str) -> bool:
@@ -296,7 +336,7 @@ def reads_as_true(raw: Any) -> bool:
     return raw is True or (isinstance(raw, str) and raw.strip().lower() in _TRUE)
 
 
-def _manager(raw: Any) -> dict[str, Any] | None:
+def _manager(raw: Any, readings: _Notes) -> dict[str, Any] | None:
     """Entra sends the manager as [{"value": id}], as a raw id string, or "" to remove it;
     others send {"value": id or userName, "displayName": …}."""
     if isinstance(raw, list):
@@ -304,7 +344,7 @@ def _manager(raw: Any) -> dict[str, Any] | None:
     if raw is None or raw == "":
         return None
     if isinstance(raw, str | int):
-        return {"value": _bounded(str(raw), "manager.value")}
+        return {"value": _bounded(str(raw), "manager.value", readings)}
     if not isinstance(raw, Mapping):
         raise InvalidValue("manager must be an object with a value, or the manager's id.")
     value = raw.get("value")
@@ -312,12 +352,12 @@ def _manager(raw: Any) -> dict[str, Any] | None:
         return None
     if not isinstance(value, str | int):
         raise InvalidValue("manager.value must be a string.")
-    manager = {"value": _bounded(str(value), "manager.value")}
+    manager = {"value": _bounded(str(value), "manager.value", readings)}
     # Kept as the IdP sent it (Okta maps the manager's name); never computed by us, so what an
     # IdP writes is what it reads back.
     display_name = raw.get("displayName")
     if isinstance(display_name, str) and display_name:
-        manager["displayName"] = _bounded(display_name, "manager.displayName")
+        manager["displayName"] = _bounded(display_name, "manager.displayName", readings)
     return manager
 
 
@@ -375,22 +415,20 @@ def _loose(
     if normalised is not None:
         readings.note(attribute, raw, normalised)
         return normalised
-    quoted = raw if len(raw) <= MAX_QUOTED else raw[: MAX_QUOTED - 1] + "…"
+    sent = quoted(raw)
     if policy.strict:
-        raise InvalidValue(f'{attribute} must be {loose.expected}; got "{quoted}".')
-    dropped.append(DroppedValue(attribute, quoted, loose.advice.format(attribute=attribute)))
+        raise InvalidValue(f'{attribute} must be {loose.expected}; got "{sent}".')
+    dropped.append(DroppedValue(attribute, sent, loose.advice.format(attribute=attribute)))
     return None
 
 
-def _finish(resource: dict[str, Any], policy: UserPolicy, readings: Readings) -> list[DroppedValue]:
+def _finish(resource: dict[str, Any], policy: UserPolicy, readings: _Notes) -> list[DroppedValue]:
     user_name = resource.get("userName")
-    if not isinstance(user_name, str) or not user_name.strip():
+    if not isinstance(user_name, str) or not values.trimmed(user_name):
         raise InvalidValue("userName is required.")
-    resource["userName"] = user_name.strip()
-    for email in resource.get("emails", []):
-        if "value" in email:
-            email["value"] = values.email_address(email["value"])
-    dropped: list[DroppedValue] = []
+    resource["userName"] = values.trimmed(user_name)
+    dropped = readings.dropped
+    _finish_emails(resource, policy, dropped, readings)
     for name, loose in (
         ("preferredLanguage", _LANGUAGE),
         ("locale", _LANGUAGE),
@@ -414,8 +452,43 @@ def _finish(resource: dict[str, Any], policy: UserPolicy, readings: Readings) ->
     return dropped
 
 
+def _finish_emails(
+    resource: dict[str, Any], policy: UserPolicy, dropped: list[DroppedValue], readings: _Notes
+) -> None:
+    """Email values without the white space around them; one that is not an address is left
+    out with a warning (its type and primary flag with it)."""
+    if "emails" not in resource:
+        return
+    kept = []
+    for email in resource["emails"]:
+        if "value" in email:
+            sent = email["value"]
+            address = values.email_address(sent)
+            if address is None:
+                if policy.strict:
+                    raise InvalidValue(
+                        f'emails.value must be an email address; got "{quoted(sent)}".'
+                    )
+                dropped.append(
+                    DroppedValue(
+                        "emails.value",
+                        quoted(sent),
+                        "Not an email address, so it was not stored. Map the user's email "
+                        "address to emails in your identity provider.",
+                    )
+                )
+                continue
+            readings.note("emails.value", shown(sent), shown(address))
+            email["value"] = address
+        kept.append(email)
+    if kept:
+        resource["emails"] = kept
+    else:
+        del resource["emails"]
+
+
 def _finish_addresses(
-    resource: dict[str, Any], policy: UserPolicy, dropped: list[DroppedValue], readings: Readings
+    resource: dict[str, Any], policy: UserPolicy, dropped: list[DroppedValue], readings: _Notes
 ) -> None:
     if "addresses" not in resource:
         return

@@ -80,7 +80,7 @@ def test_selection_criteria(scim: Scim) -> None:
 
 
 def test_export_writes_every_failure_with_formula_cells_defused(scim: Scim, acme: Company) -> None:
-    scim.post("/Users", okta_user("=cmd|' /C calc'!A0@x.test"))
+    scim.post("/Users", okta_user("=cmd|' /C calc'!A0@x.test", active="maybe"))
     scim.post("/Users", okta_user(active="maybe"))
     export = LedgerExport.objects.create(
         requested_by="ada@acme.test",

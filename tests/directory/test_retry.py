@@ -142,7 +142,7 @@ def test_what_cannot_be_retried_is_refused_with_a_message(
 ) -> None:
     if arrange == "too_large":
         # Too long to be a name, and too long to keep: the log stores a note instead.
-        assert_error(scim.post("/Users", okta_user("x@acme.test", displayName="x" * 40_000)), 400)
+        assert_error(scim.post("/Users", okta_user("x@acme.test", externalId="x" * 40_000)), 400)
         event = last_failure(acme)
         assert event.request_body == TOO_LARGE_TO_KEEP
     elif arrange == "no_body":

@@ -96,6 +96,11 @@ def test_display_names_are_unique_case_insensitively(scim: Scim) -> None:
         "uniqueness",
     )
     assert_error(scim.post("/Groups", {"schemas": [GROUP_SCHEMA]}), 400, "invalidValue")
+    # As for Users: an id is text, never a boolean read as "True".
+    flagged = scim.post(
+        "/Groups", {"schemas": [GROUP_SCHEMA], "displayName": "B", "externalId": True}
+    )
+    assert "externalId" in assert_error(flagged, 400, "invalidValue")["detail"]
     assert Group.objects.count() == 1
 
 

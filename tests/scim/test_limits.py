@@ -1,6 +1,8 @@
 """Size and count limits of the SCIM API (docs/security.md, "Limits"): each one at its
 boundary, on every way a value arrives (POST, PUT, PATCH with and without a path), for Users and
-Groups; a refusal is a SCIM error that names the limit, and changes nothing but the ledger."""
+Groups; a refusal is a SCIM error that names the limit, and changes nothing but the ledger. An
+optional text over its limit is cut to it with a warning instead (refused for a strict
+company): a person is not refused over a long title."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from directory.models import Group, Member, ProvisioningEvent
 from scim_protocol import group_input, listing, patch, user_input
 from scim_protocol.errors import InvalidValue, PayloadTooLarge
 from scim_protocol.user_input import UserPolicy, normalize_user
+from tenants.models import Company
 from tests.live import IdP, gunicorn_server, live_scim_company
 from tests.scim_client import PATCH_OP, Scim, assert_error, okta_user
 
@@ -53,46 +56,74 @@ def emails(count: int) -> list[dict[str, Any]]:
 # --- one string value ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("overrides", "shown", "limit"),
-    [
-        pytest.param({"title": "t" * STRING}, "title", STRING, id="title"),
-        pytest.param({"displayName": "d" * NAME}, "displayName", NAME, id="displayName"),
-        pytest.param({"externalId": "e" * NAME}, "externalId", NAME, id="externalId"),
-        pytest.param(
-            {"name": {"givenName": "Test", "familyName": "f" * NAME}},
-            "name.familyName",
-            NAME,
-            id="name.familyName",
-        ),
-        pytest.param(
-            {"addresses": [{"locality": "l" * STRING, "country": "DE"}]},
-            "addresses.locality",
-            STRING,
-            id="addresses.locality",
-        ),
-        pytest.param(
-            {ENTERPRISE: {"department": "d" * STRING}}, "department", STRING, id="department"
-        ),
-        pytest.param(
-            {ENTERPRISE: {"manager": {"value": "boss", "displayName": "m" * STRING}}},
-            "manager.displayName",
-            STRING,
-            id="manager.displayName",
-        ),
-    ],
-)
-def test_a_string_at_its_limit_is_kept_and_one_more_character_is_refused(
+OPTIONAL_TEXTS = [
+    pytest.param({"title": "t" * STRING}, "title", STRING, id="title"),
+    pytest.param({"displayName": "d" * NAME}, "displayName", NAME, id="displayName"),
+    pytest.param(
+        {"name": {"givenName": "Test", "familyName": "f" * NAME}},
+        "name.familyName",
+        NAME,
+        id="name.familyName",
+    ),
+    pytest.param(
+        {"addresses": [{"locality": "l" * STRING, "country": "DE"}]},
+        "addresses.locality",
+        STRING,
+        id="addresses.locality",
+    ),
+    pytest.param({ENTERPRISE: {"department": "d" * STRING}}, "department", STRING, id="department"),
+    pytest.param(
+        {ENTERPRISE: {"manager": {"value": "boss", "displayName": "m" * STRING}}},
+        "manager.displayName",
+        STRING,
+        id="manager.displayName",
+    ),
+]
+
+
+@pytest.mark.parametrize(("overrides", "shown", "limit"), OPTIONAL_TEXTS)
+def test_an_optional_text_over_its_limit_is_cut_to_it_with_a_warning(
     scim: Scim, overrides: dict[str, Any], shown: str, limit: int
 ) -> None:
     at_limit = scim.post("/Users", okta_user("at@example.com", **overrides))
     longer = orjson.loads(orjson.dumps(overrides))
     _lengthen(longer)
+    over = scim.post("/Users", okta_user("over@example.com", externalId="over", **longer))
+
+    assert at_limit.status_code == 201, at_limit.content
+    assert over.status_code == 201, over.content
+    different = {"id", "userName", "emails", "externalId", "meta"}
+    assert {k: v for k, v in over.json().items() if k not in different} == {
+        k: v for k, v in at_limit.json().items() if k not in different
+    }  # the same user as at the limit: the extra character is all that went
+    (warning,) = ProvisioningEvent.objects.get(resource_id=over.json()["id"]).warnings
+    assert warning["attribute"].endswith(shown) and warning["cut_to"] == limit
+    assert f"Only {limit:,} characters are kept" in warning["advice"]
+
+
+@pytest.mark.parametrize(("overrides", "shown", "limit"), OPTIONAL_TEXTS[:2])
+def test_a_strict_company_refuses_an_optional_text_over_its_limit(
+    scim: Scim, acme: Company, overrides: dict[str, Any], shown: str, limit: int
+) -> None:
+    Company.objects.filter(pk=acme.pk).update(scim_strict=True)
+    longer = orjson.loads(orjson.dumps(overrides))
+    _lengthen(longer)
+
     over = scim.post("/Users", okta_user("over@example.com", **longer))
+
+    detail = assert_error(over, 400, "invalidValue")["detail"]
+    assert shown in detail and f"{limit:,}" in detail
+    assert Member.objects.count() == 0
+    assert failures() == [("create", 400, "invalidValue")]
+
+
+def test_an_identifier_over_its_limit_is_refused(scim: Scim) -> None:
+    at_limit = scim.post("/Users", okta_user("at@example.com", externalId="e" * NAME))
+    over = scim.post("/Users", okta_user("over@example.com", externalId="e" * (NAME + 1)))
 
     assert at_limit.status_code == 201, at_limit.content
     detail = assert_error(over, 400, "invalidValue")["detail"]
-    assert shown in detail and f"{limit:,}" in detail
+    assert "externalId" in detail and f"{NAME:,}" in detail
     assert list(Member.objects.values_list("user_name", flat=True)) == ["at@example.com"]
     assert failures() == [("create", 400, "invalidValue")]
 
@@ -123,22 +154,28 @@ def test_user_name_over_its_column_is_refused(scim: Scim) -> None:
     assert "userName" in assert_error(over, 400, "invalidValue")["detail"]
 
 
-def test_a_ten_megabyte_title_is_refused_without_storing_anything(scim: Scim) -> None:
-    response = scim.post("/Users", okta_user(title="x" * 10_000_000))
+def test_a_ten_megabyte_external_id_is_refused_without_storing_anything(scim: Scim) -> None:
+    response = scim.post("/Users", okta_user(externalId="x" * 10_000_000))
 
     detail = assert_error(response, 400, "invalidValue")["detail"]
-    assert "title" in detail and f"{STRING:,}" in detail
+    assert "externalId" in detail and f"{NAME:,}" in detail
     assert Member.objects.count() == 0
     assert failures() == [("create", 400, "invalidValue")]
 
 
+def test_a_ten_megabyte_title_keeps_its_first_characters(scim: Scim) -> None:
+    response = scim.post("/Users", okta_user(title="x" * 10_000_000))
+
+    assert response.status_code == 201 and response.json()["title"] == "x" * STRING
+
+
 def test_put_with_an_oversized_value_changes_nothing_and_is_recorded(scim: Scim) -> None:
     created = create(scim, title="Engineer")
-    body = okta_user(title="t" * (STRING + 1))
+    body = okta_user(title="Manager", externalId="e" * (NAME + 1))
 
     response = scim.put(f"/Users/{created['id']}", body)
 
-    assert "title" in assert_error(response, 400, "invalidValue")["detail"]
+    assert "externalId" in assert_error(response, 400, "invalidValue")["detail"]
     after = scim.get(f"/Users/{created['id']}").json()
     assert after["title"] == "Engineer" and after["meta"]["version"] == created["meta"]["version"]
     assert failures() == [("replace", 400, "invalidValue")]
@@ -147,9 +184,9 @@ def test_put_with_an_oversized_value_changes_nothing_and_is_recorded(scim: Scim)
 @pytest.mark.parametrize(
     "operation",
     [
-        pytest.param({"path": "title", "value": "t" * (STRING + 1)}, id="path"),
-        pytest.param({"value": {"title": "t" * (STRING + 1)}}, id="pathless"),
-        pytest.param({"value": {"active": False, "title": "t" * (STRING + 1)}}, id="okta-style"),
+        pytest.param({"path": "externalId", "value": "e" * (NAME + 1)}, id="path"),
+        pytest.param({"value": {"title": "T", "externalId": "e" * (NAME + 1)}}, id="pathless"),
+        pytest.param({"value": {"active": False, "externalId": "e" * (NAME + 1)}}, id="okta-style"),
     ],
 )
 def test_patch_with_an_oversized_value_changes_nothing_and_is_recorded(
@@ -159,7 +196,7 @@ def test_patch_with_an_oversized_value_changes_nothing_and_is_recorded(
 
     response = scim.patch(f"/Users/{created['id']}", replace(**operation))
 
-    assert "title" in assert_error(response, 400, "invalidValue")["detail"]
+    assert "externalId" in assert_error(response, 400, "invalidValue")["detail"]
     after = scim.get(f"/Users/{created['id']}").json()
     assert after["title"] == "Engineer" and after["active"] is True
     assert after["meta"]["version"] == created["meta"]["version"]
@@ -458,7 +495,7 @@ def test_workers_give_back_the_memory_of_the_largest_page(
     template = _padded(user_input.MAX_RESOURCE_BYTES - 64)
     with gunicorn_server(tmp_path) as base, live_scim_company(django_db_blocker) as live:
         idp = IdP.bearer(base, live)
-        refused = idp.call("POST", "/Users", okta_user(title="x" * 10_000_000))
+        refused = idp.call("POST", "/Users", okta_user(externalId="x" * 10_000_000))
 
         def seed(n: int) -> int:
             body = {

@@ -5,6 +5,7 @@ refuses it instead. Also each company's deprovisioning policy for DELETE /Users/
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
@@ -254,3 +255,160 @@ def test_the_log_can_list_only_the_writes_with_warnings(scim: Scim) -> None:
     warned = ledger_events(clean_criteria({"outcome": "warned"}))
 
     assert [event.user_name for event in warned] == ["far@acme.test"]
+
+
+# --- what real directories hold that is not quite right ---------------------------------------
+
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+
+
+def test_an_email_that_is_not_an_address_is_left_out_with_a_warning(scim: Scim) -> None:
+    response = scim.post(
+        "/Users",
+        okta_user(
+            "ada@acme.test",
+            emails=[
+                {"value": "nobody", "type": "home"},
+                {"value": " ada@acme.test ", "type": "work", "primary": True},
+            ],
+        ),
+    )
+
+    assert response.status_code == 201, response.content
+    assert response.json()["emails"] == [
+        {"value": "ada@acme.test", "type": "work", "primary": True}
+    ]
+    event = ProvisioningEvent.objects.get()
+    (warning,) = event.warnings
+    assert warning["attribute"] == "emails.value" and warning["sent"] == "nobody"
+    assert "Not an email address" in warning["advice"]
+    assert {
+        "attribute": "emails.value",
+        "sent": '" ada@acme.test "',
+        "stored": '"ada@acme.test"',
+    } in (event.normalised)
+
+
+def test_a_strict_company_refuses_an_email_that_is_not_an_address(
+    scim: Scim, acme: Company
+) -> None:
+    set_policy(acme, scim_strict=True)
+
+    response = scim.post("/Users", okta_user(emails=[{"value": "nobody", "type": "work"}]))
+
+    assert "email address" in assert_error(response, 400, "invalidValue")["detail"]
+    assert not Member.objects.exists()
+
+
+@pytest.mark.parametrize("address", ["jöhn@exämple.com", "δοκιμή@παράδειγμα.δοκιμή"])
+def test_internationalised_email_addresses_are_kept(scim: Scim, address: str) -> None:
+    response = scim.post("/Users", okta_user(emails=[{"value": address, "type": "work"}]))
+
+    assert response.status_code == 201, response.content
+    assert response.json()["emails"] == [{"value": address, "type": "work"}]
+    assert ProvisioningEvent.objects.get().warnings is None
+
+
+def test_a_name_sent_as_one_string_is_kept_as_the_formatted_name(scim: Scim) -> None:
+    response = scim.post("/Users", okta_user(name="Ada Lovelace"))
+
+    assert response.status_code == 201, response.content
+    assert response.json()["name"] == {"formatted": "Ada Lovelace"}
+
+
+@pytest.mark.parametrize("empty", ["", []])
+def test_an_empty_enterprise_extension_is_taken_as_absent(scim: Scim, empty: Any) -> None:
+    response = scim.post("/Users", okta_user(**{ENTERPRISE: empty}))
+
+    assert response.status_code == 201, response.content
+    assert ENTERPRISE not in response.json()
+
+
+def test_a_user_named_as_their_own_manager_is_created_without_one(scim: Scim) -> None:
+    response = scim.post(
+        "/Users",
+        okta_user(
+            "ceo@acme.test", **{ENTERPRISE: {"department": "Board", "manager": "ceo@acme.test"}}
+        ),
+    )
+
+    assert response.status_code == 201, response.content
+    assert response.json()[ENTERPRISE] == {"department": "Board"}
+    member = Member.objects.get()
+    assert member.manager_id is None and member.manager_ref == ""
+    (warning,) = ProvisioningEvent.objects.get().warnings
+    assert warning["attribute"] == f"{ENTERPRISE}:manager" and warning["sent"] == "ceo@acme.test"
+
+
+def test_a_patch_making_a_user_their_own_manager_changes_the_rest(scim: Scim) -> None:
+    user_id = scim.post("/Users", okta_user()).json()["id"]
+
+    response = scim.patch(
+        f"/Users/{user_id}",
+        {
+            "schemas": [PATCH_OP],
+            "Operations": [
+                {"op": "add", "path": f"{ENTERPRISE}:manager", "value": user_id},
+                {"op": "replace", "path": "title", "value": "CEO"},
+            ],
+        },
+    )
+
+    assert response.status_code == 200, response.content
+    assert response.json()["title"] == "CEO" and ENTERPRISE not in response.json()
+    (warning,) = ProvisioningEvent.objects.get(operation="patch").warnings
+    assert warning["attribute"] == f"{ENTERPRISE}:manager"
+
+
+def test_a_strict_company_refuses_a_user_as_their_own_manager(scim: Scim, acme: Company) -> None:
+    set_policy(acme, scim_strict=True)
+
+    response = scim.post(
+        "/Users", okta_user("ceo@acme.test", **{ENTERPRISE: {"manager": "ceo@acme.test"}})
+    )
+
+    assert "own manager" in assert_error(response, 400, "invalidValue")["detail"]
+    assert not Member.objects.exists()
+
+
+def test_invisible_characters_around_a_user_name_are_trimmed_and_found_by_the_filter(
+    scim: Scim,
+) -> None:
+    pasted = "\ufeff\u200bada@acme.test\u200b "
+
+    created = scim.post("/Users", okta_user(pasted))
+    found = scim.get("/Users?" + urlencode({"filter": f'userName eq "{pasted}"'})).json()
+    found_by_search = scim.post(
+        "/Users/.search",
+        {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "filter": f'userName eq "{pasted}" and active eq true',
+        },
+    ).json()
+    again = scim.post("/Users", okta_user(pasted, externalId="again"))
+
+    assert created.status_code == 201 and created.json()["userName"] == "ada@acme.test"
+    assert [user["id"] for user in found["Resources"]] == [created.json()["id"]]
+    assert [user["id"] for user in found_by_search["Resources"]] == [created.json()["id"]]
+    assert_error(again, 409, "uniqueness")
+
+
+def test_a_user_name_of_invisible_characters_only_is_refused(scim: Scim) -> None:
+    response = scim.post("/Users", okta_user("\u200b\ufeff"))
+
+    assert "userName is required" in assert_error(response, 400, "invalidValue")["detail"]
+
+
+def test_a_long_value_in_wide_characters_is_stored_and_found_by_its_start(scim: Scim) -> None:
+    # Three bytes each, more than a B-tree entry holds at 1,024 of them, and varied, so that
+    # PostgreSQL's compression of the entry cannot make them fit.
+    phone = "".join(chr(0x4E00 + (n * 7919) % 20_000) for n in range(1100))
+
+    created = scim.post("/Users", okta_user(phoneNumbers=[{"value": phone, "type": "work"}]))
+    found = scim.get(
+        "/Users?" + urlencode({"filter": f'phoneNumbers[value sw "{phone[:10]}"]'})
+    ).json()
+
+    assert created.status_code == 201, created.content
+    assert created.json()["phoneNumbers"] == [{"value": phone, "type": "work"}]
+    assert found["totalResults"] == 1
