@@ -481,10 +481,7 @@ def _finish_emails(
             readings.note("emails.value", shown(sent), shown(address))
             email["value"] = address
         kept.append(email)
-    if kept:
-        resource["emails"] = kept
-    else:
-        del resource["emails"]
+    _keep(resource, "emails", kept)
 
 
 def _finish_addresses(
@@ -510,10 +507,15 @@ def _finish_addresses(
             else:
                 address["country"] = country
         kept.append(address)
+    _keep(resource, "addresses", kept)
+
+
+def _keep(resource: dict[str, Any], name: str, kept: list[Any]) -> None:
+    """The values of `name` that are left, or no `name` at all when none is."""
     if kept:
-        resource["addresses"] = kept
+        resource[name] = kept
     else:
-        del resource["addresses"]
+        del resource[name]
 
 
 def resource_size(resource: Mapping[str, Any]) -> int:
