@@ -21,6 +21,7 @@ from accounts.models import User
 from directory.brake import brake_release
 from directory.models import ProvisioningEvent, WaitlistEntry
 from directory.services import seat_limit_set
+from support_admin import oauth_clients as oauth_clients  # re-registers the OAuth clients' admin
 from support_admin import vendor_keys as vendor_keys  # registers the vendor API keys' admin
 from support_admin import webhooks as webhooks  # registers the webhook endpoints' admin
 from support_admin.forms import CompanyChangeForm, InviteForm, LoginChangeForm, ScimOffForm
