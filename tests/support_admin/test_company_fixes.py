@@ -231,7 +231,10 @@ def test_inviting_a_taken_or_malformed_address_says_so(lead: Client, acme: Compa
     )
     malformed = lead.post(url, {"action": "invite", "email": "not an address", "role": "admin"})
 
-    assert "already has a login here" in taken.content.decode()
+    assert '<li class="error">owner@acme.test already has a login here.</li>' in (
+        taken.content.decode()
+    )
+    assert ">Headcount support</a>" in taken.content.decode()  # the admin's own header kept
     assert (
         malformed.status_code == 200 and "Enter a valid email address" in malformed.content.decode()
     )
