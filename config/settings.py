@@ -327,6 +327,8 @@ LOGGING = {
         # A 503 answered on purpose (the deprovisioning brake) is logged as a warning by the
         # code that answers it, not as a server error here (infra/refusals.py).
         "deliberate_refusals": {"()": "infra.refusals.DeliberateRefusalFilter"},
+        # The relay's and the sweep's receipts, every few seconds, at DEBUG (config/task_logs.py).
+        "routine_tasks": {"()": "config.task_logs.RoutineTaskFilter"},
     },
     "handlers": {
         "console": {
@@ -347,6 +349,9 @@ LOGGING = {
         "oauth2_provider": {"level": "WARNING"},
         # django-axes narrates every sign-in at INFO; its warnings (failures, pauses) stay.
         "axes": {"level": "WARNING"},
+        "celery.worker.strategy": {"filters": ["routine_tasks"]},
+        "celery.app.trace": {"filters": ["routine_tasks"]},
+        "celery.beat": {"filters": ["routine_tasks"]},
     },
 }
 

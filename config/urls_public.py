@@ -8,6 +8,7 @@ from django.views.generic import TemplateView
 
 from provisioning_ui.oauth import metadata_rfc8414
 from support_admin.password_reset import urlpatterns as support_password_reset
+from support_admin.view_on_site import urlpatterns as support_view_on_site
 from tenants.health import healthz, healthz_detail, livez
 
 admin.site.site_header = "Headcount support"
@@ -28,6 +29,7 @@ urlpatterns = [
     path("healthz/detail", healthz_detail, name="healthz_detail"),
     # Before the admin's own, whose last pattern would take any path under /admin/.
     *support_password_reset,
+    *support_view_on_site,
     path("admin/", admin.site.urls),
     # The vendor's backend: events and directories of every company (vendor API keys).
     path("api/v1/", include("vendor_api.urls")),

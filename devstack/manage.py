@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from devstack.envfile import ROOT, dev_env_path, load_env_file, read_env_file
-from devstack.services import Services, postgres_answers, resolve
+from devstack.services import Services, Unusable, postgres_answers, resolve
 
 
 def main(argv: list[str]) -> int:
@@ -27,7 +27,11 @@ def main(argv: list[str]) -> int:
     else:
         # No `make run` here (or a killed one left its dev.env): resolve as it would.
         data_dir = Path(os.environ.get("HEADCOUNT_DATA_DIR") or ROOT / ".data")
-        services = resolve(data_dir=data_dir, database="headcount", redis_index=0)
+        try:
+            services = resolve(data_dir=data_dir, database="headcount", redis_index=0)
+        except Unusable as error:
+            print(error, file=sys.stderr)
+            return 1
         os.environ.update(services.env)
         for note in services.notes:
             print(f"· {note}", file=sys.stderr)

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from devstack.envfile import load_env_file, write_dev_env
-from devstack.services import resolve
+from devstack.services import Unusable, resolve
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -37,7 +37,11 @@ def main() -> int:
     os.environ.setdefault("DEBUG", "1")
     port = os.environ.setdefault("PORT", "8000")
     data_dir = Path(os.environ.get("HEADCOUNT_DATA_DIR", ROOT / ".data"))
-    services = resolve(data_dir=data_dir, database="headcount", redis_index=0)
+    try:
+        services = resolve(data_dir=data_dir, database="headcount", redis_index=0)
+    except Unusable as error:
+        print(error, file=sys.stderr)
+        return 1
     os.environ.update(services.env)
     for note in services.notes:
         print(f"· {note}")

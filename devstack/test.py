@@ -10,7 +10,7 @@ from pathlib import Path
 
 from devstack.chromium import ensure_chromium
 from devstack.envfile import load_env_file
-from devstack.services import resolve
+from devstack.services import Unusable, resolve
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -59,7 +59,11 @@ def main(argv: list[str]) -> int:
     data_dir = Path(os.environ.get("HEADCOUNT_DATA_DIR", ROOT / ".data"))
     # Redis database 1, so a `make run` on the same Redis keeps its queues to itself.
     # Embedded servers of its own (data_dir/test), so a `make run` stopping cannot stop ours.
-    services = resolve(data_dir=data_dir / "test", database="headcount", redis_index=1)
+    try:
+        services = resolve(data_dir=data_dir / "test", database="headcount", redis_index=1)
+    except Unusable as error:
+        print(error, file=sys.stderr)
+        return 1
     env = {
         **os.environ,
         **services.env,

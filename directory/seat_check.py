@@ -11,6 +11,8 @@ import logging
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import Case, CharField, F, Q, Value, When
+from django.db.models.lookups import GreaterThanOrEqual
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
@@ -39,6 +41,25 @@ def seat_level(used: int, limit: int | None) -> str:
     if limit and used * 100 >= limit * settings.SEAT_WARNING_PERCENT:
         return Company.SeatLevel.WARNING
     return Company.SeatLevel.OK
+
+
+def seat_level_now() -> Case:
+    """seat_level() of a Company row's seats_used and seat_limit, as a SQL expression: lists
+    filter on the level as the portal shows it now, in the query. The stored `seat_level` is
+    the hourly check's reading, kept to warn admins only when the level rises."""
+    used, limit = F("seats_used"), F("seat_limit")
+    return Case(
+        When(seat_limit__isnull=True, then=Value(Company.SeatLevel.OK)),
+        When(seats_used__gt=limit, then=Value(Company.SeatLevel.OVER)),
+        When(seats_used__gte=limit, then=Value(Company.SeatLevel.FULL)),
+        When(
+            Q(seat_limit__gt=0)
+            & GreaterThanOrEqual(used * 100, limit * settings.SEAT_WARNING_PERCENT),
+            then=Value(Company.SeatLevel.WARNING),
+        ),
+        default=Value(Company.SeatLevel.OK),
+        output_field=CharField(),
+    )
 
 
 def company_seat_check(company: Company) -> str:

@@ -68,7 +68,7 @@ def waitlisted(
 ) -> SeatLimitReached:
     """The 403 of a create or reactivation refused for seats, saying the person waits; the
     entry is written after the rollback (directory.ledger.recorded)."""
-    verb = "created" if operation == WaitlistEntry.Operation.CREATE else "reactivated"
+    verb = "creates" if operation == WaitlistEntry.Operation.CREATE else "reactivates"
     error = SeatLimitReached(
         f"{refusal.detail} The user is on the waitlist: Headcount {verb} it automatically, "
         "oldest first, when a seat frees up; a later retry then finds it by userName."

@@ -20,7 +20,9 @@ from django_tenants.utils import schema_context
 from accounts.models import User
 from directory.brake import brake_release
 from directory.models import ProvisioningEvent, WaitlistEntry
+from directory.seat_check import seat_level, seat_level_now
 from directory.services import seat_limit_set
+from support_admin import oauth_clients as oauth_clients  # re-registers the OAuth clients' admin
 from support_admin import vendor_keys as vendor_keys  # registers the vendor API keys' admin
 from support_admin import webhooks as webhooks  # registers the webhook endpoints' admin
 from support_admin.forms import CompanyChangeForm, InviteForm, LoginChangeForm, ScimOffForm
@@ -49,6 +51,24 @@ def _error_text(error: ValidationError) -> str:
     return " ".join(error.messages)
 
 
+class SeatLevelFilter(admin.SimpleListFilter):
+    """Companies by their seat level now (directory.seat_check.seat_level_now, in the
+    query), not by the hourly check's reading, which lags behind every SCIM write."""
+
+    title = "seat level"
+    # The parameter of the stored field's former filter: a bookmark of it must reach this
+    # filter, not filter on the stored reading silently.
+    parameter_name = "seat_level__exact"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return list(Company.SeatLevel.choices)
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Company]) -> QuerySet[Company]:
+        if self.value() not in Company.SeatLevel.values:
+            return queryset
+        return queryset.alias(level_now=seat_level_now()).filter(level_now=self.value())
+
+
 class CompanyEventInline(admin.TabularInline):
     model = CompanyEvent
     fields = ("created_at", "action", "actor", "detail")
@@ -68,9 +88,17 @@ class CompanyEventInline(admin.TabularInline):
 
 @admin.register(Company)
 class CompanyAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug", "scim_on", "seats", "seat_level", "status", "created_at")
+    list_display = (
+        "name",
+        "slug",
+        "scim_on",
+        "seats",
+        "current_seat_level",
+        "status",
+        "created_at",
+    )
     list_display_links = ("name", "slug")
-    list_filter = ("scim_enabled", "status", "seat_level", "created_at")
+    list_filter = ("scim_enabled", "status", SeatLevelFilter, "created_at")
     search_fields = ("slug", "name")
     ordering = ("slug",)
     list_per_page = 50
@@ -106,8 +134,8 @@ class CompanyAdmin(admin.ModelAdmin):
         "scim_changed_by",
         "scim_changed_at",
         "company_urls",
-        "seat_level",
-        "seats_checked_at",
+        "current_seat_level",
+        "seats_recounted_at",
         "recent_failures",
         "credential_activity",
         "created_at",
@@ -166,8 +194,8 @@ class CompanyAdmin(admin.ModelAdmin):
                 "scim_changed_by",
                 "scim_changed_at",
                 "company_urls",
-                "seat_level",
-                "seats_checked_at",
+                "current_seat_level",
+                "seats_recounted_at",
                 "recent_failures",
                 "credential_activity",
                 "portal_login_list",
@@ -235,6 +263,17 @@ class CompanyAdmin(admin.ModelAdmin):
     @admin.display(description="Seats used / limit", ordering="seats_used")
     def seats(self, obj: Company) -> str:
         return obj.seats_display
+
+    @admin.display(description="Seat level")
+    def current_seat_level(self, obj: Company) -> str:
+        # From the seats as they are now, as the portal's Overview shows them.
+        return Company.SeatLevel(seat_level(obj.seats_used, obj.seat_limit)).label
+
+    @admin.display(description="Seats last recounted (hourly seat check)")
+    def seats_recounted_at(self, obj: Company) -> str:
+        if obj.seats_checked_at is None:
+            return "Not yet."
+        return f"{obj.seats_checked_at:%Y-%m-%d %H:%M} UTC"
 
     @admin.display(description="URLs")
     def company_urls(self, obj: Company) -> str:

@@ -54,7 +54,12 @@ class CompanyChangeForm(forms.ModelForm):
         "provisioning off; kept in the company's history.",
     )
     change_confirmed = forms.BooleanField(
-        label="I confirm this change", required=False, help_text="Asked for the same changes."
+        label="Save this change anyway",
+        required=False,
+        help_text="The change refuses the company's identity provider (see the message above): "
+        "tick this and give a reason to save it.",
+        # Shown only when the change needs it (clean).
+        widget=forms.HiddenInput,
     )
 
     class Meta:
@@ -94,9 +99,11 @@ class CompanyChangeForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         risks = self.risky_changes(data)
+        if risks:
+            self.fields["change_confirmed"].widget = forms.CheckboxInput()
         if risks and not (data.get("change_confirmed") and data.get("change_reason", "").strip()):
             raise ValidationError(
-                [*risks, "Tick “I confirm this change” and give a reason to save it."]
+                [*risks, "Tick “Save this change anyway” and give a reason to save it."]
             )
         return data
 

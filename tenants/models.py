@@ -31,7 +31,8 @@ class Company(TenantMixin):
         max_length=SLUG_MAX_LENGTH,
         unique=True,
         validators=[validate_company_slug],
-        help_text="Used in the company's URLs: /t/<slug>/ and /t/<slug>/scim/v2/. Cannot change.",
+        # Braces, not angle brackets: the admin renders help text as HTML.
+        help_text="Used in the company's URLs: /t/{slug}/ and /t/{slug}/scim/v2/. Cannot change.",
     )
     name = models.CharField(max_length=200)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
@@ -44,8 +45,8 @@ class Company(TenantMixin):
     )
     # Who flipped the switch last, as text: support staff live in `public`, and a foreign key
     # to the user table would resolve to the *company's* user table inside a tenant schema.
-    scim_changed_by = models.CharField(max_length=254, blank=True)
-    scim_changed_at = models.DateTimeField(null=True, blank=True)
+    scim_changed_by = models.CharField("SCIM changed by", max_length=254, blank=True)
+    scim_changed_at = models.DateTimeField("SCIM changed at", null=True, blank=True)
 
     seat_limit = models.PositiveIntegerField(
         null=True, blank=True, help_text="Active users allowed. Empty means unlimited."

@@ -8,7 +8,7 @@ from django.core import mail
 from accounts.models import User
 from directory import seat_check
 from directory.models import Member, ProvisioningEvent, WaitlistEntry
-from directory.seat_check import company_seat_check, seat_level
+from directory.seat_check import company_seat_check, seat_level, seat_level_now
 from tenants.models import Company, SeatUsage
 from tests.conftest import make_portal_user
 from tests.scim_client import Scim, okta_user
@@ -24,6 +24,26 @@ def test_levels() -> None:
         "over",
     ]
     assert seat_level(5000, None) == "ok"
+
+
+def test_the_sql_level_is_the_python_level(outsider: Company) -> None:
+    readings = [
+        (used, limit)
+        for limit in (None, 0, 1, 3, 5, 10, 100)
+        for used in (0, 1, 3, 5, 6, 7, 8, 10, 11, 79, 80, 101)
+    ]
+
+    in_sql = []
+    for used, limit in readings:
+        Company.objects.filter(pk=outsider.pk).update(seats_used=used, seat_limit=limit)
+        in_sql.append(
+            Company.objects.filter(pk=outsider.pk)
+            .annotate(level=seat_level_now())
+            .values_list("level", flat=True)
+            .get()
+        )
+
+    assert in_sql == [seat_level(used, limit) for used, limit in readings]
 
 
 def test_recount_snapshot_and_warnings_when_the_level_rises(scim: Scim, acme: Company) -> None:

@@ -1,5 +1,6 @@
 """Support staff in the Django admin: who may flip the SCIM switch, and that it is recorded."""
 
+import re
 from typing import Any
 
 import pytest
@@ -365,3 +366,29 @@ def test_brake_settings_out_of_range_are_refused(lead_client: Client, acme: Comp
 
     assert response.status_code == 200  # the form again, with the error
     assert Company.objects.get(pk=acme.pk).deprovision_brake_percent == 20
+
+
+@pytest.mark.parametrize(
+    ("used", "limit", "level", "label"),
+    [(5, 5, "full", "Full"), (5, 3, "over", "Over the limit"), (4, 5, "warning", "Nearly full")],
+)
+def test_the_seat_level_is_the_one_of_the_seats_now_not_of_the_hourly_check(
+    lead_client: Client, used: int, limit: int, level: str, label: str
+) -> None:
+    # The hourly check last saw room; SCIM writes have filled the seats since.
+    acme = Company.objects.get(slug="acme")
+    Company.objects.filter(pk=acme.pk).update(
+        seats_used=used, seat_limit=limit, seat_level="ok", seats_checked_at=None
+    )
+
+    listing = lead_client.get("/admin/tenants/company/").content.decode()
+    page = lead_client.get(f"/admin/tenants/company/{acme.pk}/change/").content.decode()
+    chosen = lead_client.get("/admin/tenants/company/", {"seat_level__exact": level})
+    ok = lead_client.get("/admin/tenants/company/", {"seat_level__exact": "ok"}).content.decode()
+
+    acme_row = re.search(r"<tr>(?:(?!</tr>).)*Acme Inc.*?</tr>", listing, re.S)
+    assert acme_row is not None and f">{label}<" in acme_row.group(0)
+    assert re.search(rf"Seat level:</label>\s*<div[^>]*>{label}</div>", page)
+    assert "Seats last recounted (hourly seat check)" in page and "Not yet." in page
+    assert "Acme Inc" in chosen.content.decode() and "Outsider Ltd" not in chosen.content.decode()
+    assert "Acme Inc" not in ok and "Outsider Ltd" in ok

@@ -231,7 +231,10 @@ def test_inviting_a_taken_or_malformed_address_says_so(lead: Client, acme: Compa
     )
     malformed = lead.post(url, {"action": "invite", "email": "not an address", "role": "admin"})
 
-    assert "already has a login here" in taken.content.decode()
+    assert '<li class="error">owner@acme.test already has a login here.</li>' in (
+        taken.content.decode()
+    )
+    assert ">Headcount support</a>" in taken.content.decode()  # the admin's own header kept
     assert (
         malformed.status_code == 200 and "Enter a valid email address" in malformed.content.decode()
     )
@@ -251,3 +254,30 @@ def test_staff_who_may_not_change_companies_cannot_manage_logins(acme: Company) 
     )
 
     assert response.status_code == 403 and mail.outbox == []
+
+
+def test_the_company_page_reads_plainly(lead: Client, acme: Company) -> None:
+    page = lead.get(f"/admin/tenants/company/{acme.pk}/change/").content.decode()
+
+    assert "/t/{slug}/ and /t/{slug}/scim/v2/" in page and "/t//" not in page
+    assert "SCIM changed by:" in page and "SCIM changed at:" in page
+    assert "Scim changed" not in page
+
+
+def test_the_confirmation_is_asked_only_for_a_change_that_needs_it(
+    lead: Client, acme: Company
+) -> None:
+    checkbox = re.compile(r'<input type="checkbox" name="change_confirmed"')
+    hidden_row = '<div class="form-row hidden field-change_confirmed">'
+    Company.objects.filter(pk=acme.pk).update(seats_used=38, seat_limit=40)
+    acme.refresh_from_db()
+
+    page = lead.get(f"/admin/tenants/company/{acme.pk}/change/").content.decode()
+    harmless_but_invalid = _change(lead, acme, deprovision_brake_percent=101)
+    risky = _change(lead, acme, seat_limit=30)
+
+    assert not checkbox.search(page) and hidden_row in page
+    assert harmless_but_invalid[0] == 200 and not checkbox.search(harmless_but_invalid[1])
+    assert risky[0] == 200 and checkbox.search(risky[1]) and hidden_row not in risky[1]
+    assert "Tick “Save this change anyway” and give a reason to save it." in risky[1]
+    assert "refuses the company's identity provider" in risky[1]
