@@ -443,6 +443,10 @@ class RequestTally(models.Model):
     request_id = models.CharField(max_length=64, blank=True)
     idp = models.CharField(max_length=200, blank=True, help_text="The caller's User-Agent")
     detail = models.TextField(blank=True)
+    # Which of Headcount's own refusals it was (scim_protocol.errors.ScimError.code:
+    # seat_limit, read_only, scim_off, suspended …); empty for an error of the request's own,
+    # and in rows written before it was kept.
+    error_code = models.CharField(max_length=32, blank=True)
 
     class Meta:
         constraints = [

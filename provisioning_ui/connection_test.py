@@ -31,6 +31,7 @@ from django.test import Client
 from django.urls import get_urlconf, set_urlconf
 
 from directory.diagnosis import Diagnosis, diagnose_failure
+from tenants.gate import scim_gate
 from tenants.models import Company
 from tokens.services import probe_token_discard, probe_token_issue
 
@@ -124,11 +125,14 @@ def connection_test(request: HttpRequest, company: Company) -> Scorecard:
             detail = why or (str(body.get("detail", "")) if isinstance(body, dict) else "")
             diagnosis = None
             if not passed:
+                # Every probe is a read with a full-access token: its only 403 is the gate.
+                gate = scim_gate(company, fresh=True) if response.status_code == 403 else None
                 diagnosis = diagnose_failure(
                     status=response.status_code,
                     scim_type=str(body.get("scimType", "")) if isinstance(body, dict) else "",
                     detail=detail,
                     resource_type="Group" if "/Groups" in probe.path else "User",
+                    code=gate.code if gate is not None else "",
                 )
             results.append(
                 ProbeResult(probe, response.status_code, latency, passed, detail, diagnosis)
