@@ -1,5 +1,6 @@
 """The Access rights screen as a company admin uses it (server-rendered pages)."""
 
+import base64
 import datetime as dt
 import re
 
@@ -12,7 +13,8 @@ from django_tenants.utils import schema_context
 from accounts.models import User
 from tenants.models import Company
 from tests.conftest import TEST_PASSWORD, make_portal_user
-from tokens.models import Credential
+from tokens.models import Credential, CredentialEvent
+from tokens.services import basic_issue, basic_regenerate
 
 PAGE = "/t/acme/access/"
 TOKEN_RE = re.compile(r"hct_[0-9A-Za-z]{38}")
@@ -362,3 +364,66 @@ def test_the_list_says_when_a_token_expires_soon(acme: Company) -> None:
     page = browser.get(PAGE).content.decode()
 
     assert "expires in 3 days" in page
+
+
+def activity_rows(page: str) -> list[str]:
+    """The Credential activity table's rows, oldest first, tags stripped."""
+    table = re.search(r'<table id="credential-activity">(.*?)</table>', page, re.S)
+    assert table
+    rows = re.findall(r"<tr>(.*?)</tr>", table.group(1), re.S)[::-1]
+    return [" ".join(re.sub(r"<[^>]+>", " ", row).split()) for row in rows if "<td" in row]
+
+
+def basic_used_then_regenerated(acme: Company, client: Client) -> tuple[str, str]:
+    """Basic credentials generated, used once, then regenerated: their prefixes, old and new."""
+    with schema_context(acme.schema_name):
+        issued = basic_issue(company=acme, actor="ada@acme.test")
+    pair = base64.b64encode(f"{issued.credential.username}:{issued.secret}".encode()).decode()
+    assert (
+        client.get("/t/acme/scim/v2/Users", HTTP_AUTHORIZATION=f"Basic {pair}").status_code == 200
+    )
+    with schema_context(acme.schema_name):
+        again = basic_regenerate(
+            company=acme, credential_id=str(issued.credential.pk), actor="ada@acme.test"
+        )
+    return issued.credential.display_prefix, again.credential.display_prefix
+
+
+def test_credential_activity_keeps_the_prefix_each_event_had(acme: Company, client: Client) -> None:
+    old, new = basic_used_then_regenerated(acme, client)
+
+    rows = activity_rows(signed_in(acme).get(PAGE).content.decode())
+
+    created, first_used, regenerated = rows
+    assert "Created" in created and f"{old}…" in created and new not in created
+    assert "Used for the first time" in first_used and f"{old}…" in first_used
+    assert new not in first_used
+    assert "Secret regenerated" in regenerated and f"{new}…" in regenerated
+
+
+def test_an_event_recorded_without_its_prefix_does_not_borrow_the_current_one(
+    acme: Company,
+) -> None:
+    with schema_context(acme.schema_name):
+        issued = basic_issue(company=acme, actor="ada@acme.test")
+        CredentialEvent.objects.update(display_prefix="")  # as rows written before it was kept
+
+    (created,) = activity_rows(signed_in(acme).get(PAGE).content.decode())
+
+    assert issued.credential.display_prefix not in created
+    assert "an earlier secret, its prefix not recorded" in created
+
+
+def test_basic_credentials_are_named_once(acme: Company, client: Client) -> None:
+    basic_used_then_regenerated(acme, client)
+    browser = signed_in(acme)
+
+    activity = browser.get(PAGE).content.decode()
+    overview = browser.get("/t/acme/").content.decode()
+
+    assert "Basic credentials Basic credentials" not in activity
+    first_used = next(row for row in activity_rows(activity) if "first time" in row)
+    assert first_used.count("Basic credentials") == 2  # the credential column, and who
+    table = re.search(r'<table id="connection-credentials">(.*?)</table>', overview, re.S)
+    assert table and "Basic credentials (hcb_" in table.group(1)
+    assert "Basic credentials Basic credentials" not in overview

@@ -1,5 +1,6 @@
 """Support staff in the Django admin: who may flip the SCIM switch, and that it is recorded."""
 
+import re
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from django_tenants.utils import schema_context, schema_exists
 from accounts.models import User
 from tenants.models import Company, CompanyEvent
 from tests.conftest import TEST_PASSWORD
-from tokens.services import token_issue
+from tokens.services import basic_issue, basic_regenerate, token_issue
 
 
 def staff_member(email: str, *, may_switch_scim: bool) -> User:
@@ -365,3 +366,22 @@ def test_brake_settings_out_of_range_are_refused(lead_client: Client, acme: Comp
 
     assert response.status_code == 200  # the form again, with the error
     assert Company.objects.get(pk=acme.pk).deprovision_brake_percent == 20
+
+
+def test_support_sees_each_events_prefix_as_it_was(support_superuser: User) -> None:
+    acme = Company.objects.get(slug="acme")
+    with schema_context(acme.schema_name):
+        issued = basic_issue(company=acme, actor="ada@acme.test")
+        again = basic_regenerate(
+            company=acme, credential_id=str(issued.credential.pk), actor="ada@acme.test"
+        )
+    client = Client()
+    client.force_login(support_superuser)
+
+    page = client.get(f"/admin/tenants/company/{acme.pk}/change/").content.decode()
+
+    old, new = issued.credential.display_prefix, again.credential.display_prefix
+    created = re.search(r"<tr><td>[^<]*</td><td>Created</td>.*?</tr>", page)
+    regenerated = re.search(r"<tr><td>[^<]*</td><td>Secret regenerated</td>.*?</tr>", page)
+    assert created and f"{old}…" in created.group() and new not in created.group()
+    assert regenerated and f"{new}…" in regenerated.group()
