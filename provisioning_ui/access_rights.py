@@ -211,6 +211,7 @@ def basic_regenerate_view(request: HttpRequest, credential_id: str) -> HttpRespo
             {
                 "credential": credential,
                 "action": "regenerate",
+                "locked_because": scim_gate(_company(request)).detail,
                 # Asked from a set-up guide: the new secret is shown back there.
                 "guide": request.GET.get("guide")
                 if request.GET.get("guide") in GUIDE_SLUGS
@@ -244,7 +245,13 @@ def token_rotate_view(request: HttpRequest, credential_id: str) -> HttpResponse:
         return render(
             request,
             "portal/confirm_credential.html",
-            {"credential": credential, "action": "rotate", "grace_days": _grace_days()},
+            {
+                "credential": credential,
+                "action": "rotate",
+                "grace_days": _grace_days(),
+                # Rotating issues a token, which a shut gate refuses (tokens.services).
+                "locked_because": scim_gate(_company(request)).detail,
+            },
         )
     try:
         issued = token_rotate(

@@ -14,7 +14,7 @@ from accounts.models import User
 from tenants.models import Company
 from tests.conftest import TEST_PASSWORD, make_portal_user
 from tokens.models import Credential, CredentialEvent
-from tokens.services import basic_issue, basic_regenerate
+from tokens.services import basic_issue, basic_regenerate, token_issue
 
 PAGE = "/t/acme/access/"
 TOKEN_RE = re.compile(r"hct_[0-9A-Za-z]{38}")
@@ -427,3 +427,51 @@ def test_basic_credentials_are_named_once(acme: Company, client: Client) -> None
     table = re.search(r'<table id="connection-credentials">(.*?)</table>', overview, re.S)
     assert table and "Basic credentials (hcb_" in table.group(1)
     assert "Basic credentials Basic credentials" not in overview
+
+
+def test_while_suspended_rotate_and_regenerate_are_disabled_and_revoke_is_not(
+    acme: Company,
+) -> None:
+    with schema_context(acme.schema_name):
+        token = token_issue(company=acme, name="Okta", actor="tests").credential
+        basic = basic_issue(company=acme, actor="tests").credential
+    Company.objects.filter(pk=acme.pk).update(status=Company.Status.SUSPENDED)
+    browser = signed_in(acme)
+
+    page = browser.get(PAGE).content.decode()
+    rotate = browser.get(f"/t/acme/access/tokens/{token.pk}/rotate/").content.decode()
+    regenerate = browser.get(f"/t/acme/access/basic/{basic.pk}/regenerate/").content.decode()
+    guide = browser.get("/t/acme/setup/okta/").content.decode()
+    revoked = browser.post(f"/t/acme/access/credentials/{token.pk}/revoke/")
+
+    assert f"/access/basic/{basic.pk}/regenerate/" not in guide
+    assert "regenerating it is unavailable: Acme Inc is suspended." in guide
+    assert f"/access/tokens/{token.pk}/rotate/" not in page
+    assert f"/access/basic/{basic.pk}/regenerate/" not in page
+    assert "Rotating is unavailable: Acme Inc is suspended." in page
+    assert "Regenerating the secret is unavailable: Acme Inc is suspended." in page
+    assert f"/access/credentials/{token.pk}/revoke/" in page
+    assert f"/access/credentials/{basic.pk}/revoke/" in page
+    assert re.search(r'<button type="submit" class="primary" disabled[^>]*>Rotate</button>', rotate)
+    assert "Acme Inc is suspended" in rotate
+    assert re.search(
+        r'<button type="submit" class="primary" disabled[^>]*>Regenerate secret</button>',
+        regenerate,
+    )
+    assert revoked.status_code == 302
+    assert {c.pk: c.status for c in credentials(acme)}[token.pk] == "revoked"
+
+
+def test_while_active_rotate_and_regenerate_are_offered(acme: Company) -> None:
+    with schema_context(acme.schema_name):
+        token = token_issue(company=acme, name="Okta", actor="tests").credential
+        basic = basic_issue(company=acme, actor="tests").credential
+    browser = signed_in(acme)
+
+    page = browser.get(PAGE).content.decode()
+    rotate = browser.get(f"/t/acme/access/tokens/{token.pk}/rotate/").content.decode()
+
+    assert f'href="/t/acme/access/tokens/{token.pk}/rotate/"' in page
+    assert f'href="/t/acme/access/basic/{basic.pk}/regenerate/"' in page
+    assert "unavailable" not in page
+    assert '<button type="submit" class="primary">Rotate</button>' in rotate
