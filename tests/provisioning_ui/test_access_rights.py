@@ -3,6 +3,7 @@
 import base64
 import datetime as dt
 import re
+from html.parser import HTMLParser
 
 import pytest
 from django.core import mail
@@ -11,6 +12,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from accounts.models import User
+from provisioning_ui.guides import GUIDE_SLUGS
 from tenants.models import Company
 from tests.conftest import TEST_PASSWORD, make_portal_user
 from tokens.models import Credential, CredentialEvent
@@ -475,3 +477,61 @@ def test_while_active_rotate_and_regenerate_are_offered(acme: Company) -> None:
     assert f'href="/t/acme/access/basic/{basic.pk}/regenerate/"' in page
     assert "unavailable" not in page
     assert '<button type="submit" class="primary">Rotate</button>' in rotate
+
+
+class _Ids(HTMLParser):
+    """Every id on a page, and every id a label, ARIA attribute or fragment refers to."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: list[str] = []
+        self.references: list[tuple[str, str]] = []
+        self.labelled: dict[str, str] = {}  # a label's `for` → the tag it names
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = {name: value or "" for name, value in attrs}
+        if "id" in found:
+            self.ids.append(found["id"])
+            self.labelled[found["id"]] = tag
+        if tag == "label" and "for" in found:
+            self.references.append(("for", found["for"]))
+        for name in ("aria-describedby", "aria-labelledby", "aria-controls"):
+            for target in found.get(name, "").split():
+                self.references.append((name, target))
+
+
+def ids_of(page: str) -> _Ids:
+    parsed = _Ids()
+    parsed.feed(page)
+    return parsed
+
+
+def assert_ids_sound(page: str) -> None:
+    parsed = ids_of(page)
+    duplicates = sorted({i for i in parsed.ids if parsed.ids.count(i) > 1})
+    dangling = [(name, target) for name, target in parsed.references if target not in parsed.ids]
+    assert duplicates == [], duplicates
+    assert dangling == [], dangling
+
+
+def test_access_rights_ids_are_unique_and_every_reference_exists(acme: Company) -> None:
+    with schema_context(acme.schema_name):
+        token_issue(company=acme, name="Okta", actor="tests", note="US org")
+    browser = signed_in(acme)
+
+    both_forms = browser.get(PAGE).content.decode()
+    refused = browser.post("/t/acme/access/tokens/", {"name": "Okta"}).content.decode()
+    revealed = browser.post("/t/acme/access/basic/", {"note": "AIW"}, follow=True)
+    Company.objects.filter(pk=acme.pk).update(status=Company.Status.SUSPENDED)
+    suspended = browser.get(PAGE).content.decode()
+    guides = [browser.get(f"/t/acme/setup/{slug}/").content.decode() for slug in GUIDE_SLUGS]
+
+    for page in [both_forms, refused, revealed.content.decode(), suspended, *guides]:
+        assert_ids_sound(page)
+    basic_form = re.search(r'<form[^>]*id="basic-form".*?</form>', both_forms, re.S)
+    assert basic_form
+    note_label = re.search(r'<label for="([^"]+)">Note', basic_form.group())
+    assert note_label and '<textarea name="note"' in basic_form.group()
+    assert f'id="{note_label.group(1)}"' in basic_form.group()  # the Basic note, not the token's
+    assert 'aria-describedby="token_note_helptext"' in both_forms
+    assert 'id="token_note_helptext"' in both_forms
