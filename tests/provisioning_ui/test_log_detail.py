@@ -3,6 +3,8 @@ about a failure; members and groups link to their history and back."""
 
 from __future__ import annotations
 
+import html
+import json
 import re
 
 from django.test import Client
@@ -11,6 +13,7 @@ from django_tenants.utils import schema_context
 from directory.models import ProvisioningEvent, RequestTally
 from tenants.models import Company
 from tests.provisioning_ui.test_access_rights import signed_in
+from tests.scim.test_bulk import BULK_REQUEST
 from tests.scim_client import PATCH_OP, Scim, okta_user
 from tokens.models import Credential
 from tokens.services import credential_revoke, token_issue
@@ -265,3 +268,30 @@ def test_an_entra_group_patch_notes_its_capitalised_ops(acme: Company, scim: Sci
     assert latest_event(acme).normalised == [
         {"attribute": "Operations[0].op", "sent": '"Add"', "stored": "add"}
     ]
+
+
+def test_the_request_as_stored_is_indented_json(acme: Company, scim: Scim) -> None:
+    Company.objects.filter(pk=acme.pk).update(seat_limit=0, seats_used=0)
+    assert scim.post("/Users", okta_user()).status_code == 403
+
+    page = detail(signed_in(acme), latest_event(acme))
+
+    shown = re.search(r'<pre id="entry-request">(.*?)</pre>', page, re.S)
+    assert shown
+    stored = html.unescape(shown.group(1))
+    assert json.loads(stored)["active"] is True  # JSON, as the identity provider sent it
+    assert '\n  "active": true' in stored  # indented
+    assert "True" not in stored and "'" not in stored
+
+
+def test_a_failed_bulk_patch_names_the_user_in_its_request_line(acme: Company, scim: Scim) -> None:
+    user = scim.post("/Users", okta_user()).json()
+    patch = {"method": "PATCH", "path": f"/Users/{user['id']}", "data": {"Operations": "no"}}
+    reply = scim.post("/Bulk", {"schemas": [BULK_REQUEST], "Operations": [patch]})
+    assert reply.status_code == 200 and reply.json()["Operations"][0]["status"] == "400"
+
+    event = latest_event(acme)
+    page = detail(signed_in(acme), event)
+
+    assert (event.operation, event.outcome) == ("patch", "failed")
+    assert f'<code id="request-line">PATCH /Users/{user["id"]}</code>' in page
