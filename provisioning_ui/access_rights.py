@@ -25,7 +25,7 @@ from provisioning_ui.forms import BasicForm, TokenForm
 from provisioning_ui.guides import GUIDE_SLUGS
 from provisioning_ui.permissions import actor_label, client_ip, credential_manager_required
 from provisioning_ui.reveal import keep_for_reveal, take_reveal
-from provisioning_ui.setup import guide_page
+from provisioning_ui.setup import guide_page, keep_refused_token_form
 from tenants.gate import scim_gate
 from tenants.links import scim_base_url
 from tenants.models import Company
@@ -63,6 +63,10 @@ def _page(
     status: int = 200,
 ) -> HttpResponse:
     guide = _from_guide(request)
+    if guide is not None and token_form is not None and token_form.errors:
+        # Back to the guide's own address, with the form as it was typed and its error.
+        keep_refused_token_form(request, token_form)
+        return redirect(reverse("setup_guide", args=[guide]) + "#credential-token")
     if guide is not None:
         return guide_page(
             request, guide, token_form=token_form, basic_form=basic_form, status=status
