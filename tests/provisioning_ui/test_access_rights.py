@@ -426,7 +426,7 @@ def test_basic_credentials_are_named_once(acme: Company, client: Client) -> None
     assert "Basic credentials Basic credentials" not in activity
     first_used = next(row for row in activity_rows(activity) if "first time" in row)
     assert first_used.count("Basic credentials") == 2  # the credential column, and who
-    table = re.search(r'<table id="connection-credentials">(.*?)</table>', overview, re.S)
+    table = re.search(r'<table id="connection-credentials"[^>]*>(.*?)</table>', overview, re.S)
     assert table and "Basic credentials (hcb_" in table.group(1)
     assert "Basic credentials Basic credentials" not in overview
 
