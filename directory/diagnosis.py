@@ -12,11 +12,14 @@ import re
 from dataclasses import dataclass
 
 SEAT_LIMIT = "seat_limit"
+READ_ONLY = "read_only"
+FORBIDDEN = "forbidden"
 UNIQUENESS = "uniqueness"
 MUTABILITY = "mutability"
 INVALID_VALUE = "invalid_value"
 CREDENTIALS = "credentials"
 SCIM_OFF = "scim_off"
+SUSPENDED = "suspended"  # a code only: diagnosed as SCIM_OFF, with its own title
 RATE_LIMITED = "rate_limited"
 NOT_FOUND = "not_found"
 SERVER_ERROR = "server_error"
@@ -51,23 +54,55 @@ def _attribute(detail: str) -> str:
     return found.group("name") if found else ""
 
 
-def diagnose_failure(*, status: int, scim_type: str, detail: str, resource_type: str) -> Diagnosis:
+def diagnose_failure(
+    *, status: int, scim_type: str, detail: str, resource_type: str, code: str = ""
+) -> Diagnosis:
     """The diagnosis of a request that reached the API and failed (a ledger row, or a tally
-    row of cause `failed`, `scim_off` or `rate_limited`)."""
+    row of cause `failed`, `scim_off` or `rate_limited`). `code` is which of Headcount's own
+    refusals it was (scim_protocol.errors.ScimError.code) where that was recorded: a 403 is
+    told apart by it, never guessed from the status."""
     kind_of_thing = "group" if resource_type == "Group" else "user"
-    if status == 403 and detail.startswith("Seat limit reached"):
+    # The ledger keeps no code; its only 403 is the seat limit, whose detail says so.
+    if code == SEAT_LIMIT or (status == 403 and detail.startswith("Seat limit reached")):
         return Diagnosis(
             SEAT_LIMIT,
             "Seat limit reached",
             "Every seat your plan includes is taken by an active user, so Headcount refused "
             "to create or reactivate one more.",
-            "Deactivate users who no longer need access (unassign them in your identity "
-            "provider), or ask Headcount support to raise the seat limit: only support can "
-            "change it. Then retry the failed operation in your identity provider.",
+            "Free seats: deactivate users who no longer need access (unassign them in your "
+            "identity provider), or ask Headcount support to raise the seat limit: only "
+            "support can change it. Meanwhile the people refused wait on the seat waitlist "
+            "(on the Overview) and are provisioned automatically, oldest first, as soon as a "
+            "seat frees up.",
             go_to="members",
         )
+    if code == READ_ONLY:
+        return Diagnosis(
+            READ_ONLY,
+            "Read-only token",
+            "Your identity provider tried to create, change or delete with a token whose "
+            "access is Read-only: such a token may only read users and groups, so Headcount "
+            "answered 403.",
+            "Under Access rights, generate a token with Full access and paste it in your "
+            "identity provider in place of this one (a token's access cannot be changed "
+            "afterwards); then revoke the read-only token if nothing else uses it.",
+            go_to="access_rights",
+        )
+    if code in (SCIM_OFF, SUSPENDED):
+        return diagnose_scim_off(detail, code=code)
     if status == 403:
-        return diagnose_scim_off(detail)
+        return Diagnosis(
+            FORBIDDEN,
+            "Request refused (403)",
+            detail
+            or "Headcount answered 403 Forbidden; this entry does not record which rule "
+            "refused the request.",
+            "If it created or reactivated a user, the seat limit may be reached (see the seat "
+            "waitlist on the Overview); if the credential is a read-only token, use a token "
+            "with Full access (Access rights); if SCIM is switched off or the company is "
+            "suspended, the Overview says so, and only Headcount support can change that.",
+            go_to="dashboard",
+        )
     if status == 429:
         return Diagnosis(
             RATE_LIMITED,
@@ -130,19 +165,35 @@ def diagnose_failure(*, status: int, scim_type: str, detail: str, resource_type:
             "id to Headcount support.",
             go_to="support",
         )
+    if detail:
+        return Diagnosis(
+            OTHER,
+            "Request refused",
+            detail,
+            "Check the error above; if it is unclear, send the request id to Headcount support.",
+            go_to="support",
+        )
+    # A refused read's error text is not kept (it may quote the request): say where it is.
     return Diagnosis(
         OTHER,
         "Request refused",
-        detail or "The request could not be processed.",
-        "Check the error above; if it is unclear, send the request id to Headcount support.",
+        f"Headcount answered {status}. The error text of this request is not kept here, "
+        "because it may quote what your identity provider sent.",
+        "Your identity provider's log shows the error Headcount answered: look it up there by "
+        "this entry's request id. If it is unclear, send the request id to Headcount support.",
         go_to="support",
     )
 
 
-def diagnose_scim_off(detail: str) -> Diagnosis:
+def diagnose_scim_off(detail: str, *, code: str = "") -> Diagnosis:
+    """SCIM switched off by support (`code` scim_off), the company suspended (`suspended`), or
+    one of the two in a row recorded before the code was kept."""
+    title = {SCIM_OFF: "SCIM switched off", SUSPENDED: "Company suspended"}.get(
+        code, "SCIM switched off or company suspended"
+    )
     return Diagnosis(
         SCIM_OFF,
-        "SCIM switched off",
+        title,
         detail or "SCIM provisioning is not active for this company.",
         "Only Headcount support can switch SCIM provisioning on (or lift a suspension): "
         "contact them. Your identity provider's requests are refused with 403 until then.",

@@ -57,6 +57,12 @@ class MemberTitle(Func):
     output_field = models.TextField()
 
 
+def person_name(*, display_name: str, given_name: str, family_name: str, user_name: str) -> str:
+    """How the portal names a person, on every page: the displayName, else the given and
+    family names, else the userName (which every user has)."""
+    return display_name or " ".join(n for n in (given_name, family_name) if n) or user_name
+
+
 class Member(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user_name = models.CharField(max_length=255)
@@ -145,6 +151,16 @@ class Member(models.Model):
 
     def __str__(self) -> str:
         return self.user_name
+
+    @property
+    def shown_name(self) -> str:
+        """The member's name as the portal shows it (person_name)."""
+        return person_name(
+            display_name=self.display_name,
+            given_name=self.given_name,
+            family_name=self.family_name,
+            user_name=self.user_name,
+        )
 
 
 class MemberBucket(models.Model):
@@ -443,6 +459,10 @@ class RequestTally(models.Model):
     request_id = models.CharField(max_length=64, blank=True)
     idp = models.CharField(max_length=200, blank=True, help_text="The caller's User-Agent")
     detail = models.TextField(blank=True)
+    # Which of Headcount's own refusals it was (scim_protocol.errors.ScimError.code:
+    # seat_limit, read_only, scim_off, suspended …); empty for an error of the request's own,
+    # and in rows written before it was kept.
+    error_code = models.CharField(max_length=32, blank=True)
 
     class Meta:
         constraints = [

@@ -14,9 +14,9 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, F, Func, Q, QuerySet, TextField, Value, Window
+from django.db.models import Count, F, Func, Q, QuerySet, TextField, Window
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
-from django.db.models.functions import Coalesce, Collate, Lower, NullIf, TruncDate
+from django.db.models.functions import Collate, Lower, TruncDate
 from django.db.models.lookups import Contains, Exact, StartsWith
 from django.utils import timezone
 
@@ -29,6 +29,7 @@ from directory.models import (
     MemberTitle,
     ProvisioningEvent,
     WaitlistEntry,
+    person_name,
 )
 from directory.selectors import folded, member_count, parse_member_id
 from scim_protocol.schema import ENTERPRISE_USER
@@ -287,7 +288,7 @@ def _page_rows(
     if ids_first:
         ids = members.order_by(*order).values("pk")[start : start + MEMBERS_PER_PAGE]
         members, start = Member.objects.filter(pk__in=ids), 0
-    return list(
+    rows = list(
         members.order_by(*order)
         .only(
             "id",
@@ -303,9 +304,22 @@ def _page_rows(
         .annotate(
             title=KeyTextTransform("title", "attributes"),
             department=KeyTextTransform("department", KeyTransform(ENTERPRISE_USER, "attributes")),
-            manager_name=Coalesce(NullIf("manager__display_name", Value("")), "manager__user_name"),
+            manager_display_name=F("manager__display_name"),
+            manager_given_name=F("manager__given_name"),
+            manager_family_name=F("manager__family_name"),
+            manager_user_name=F("manager__user_name"),
         )[start : start + MEMBERS_PER_PAGE]
     )
+    for row in rows:
+        if row.manager_id is not None:
+            # The manager named as on its own page (person_name), from the joined columns.
+            row.manager_name = person_name(  # type: ignore[attr-defined]
+                display_name=row.manager_display_name,
+                given_name=row.manager_given_name,
+                family_name=row.manager_family_name,
+                user_name=row.manager_user_name,
+            )
+    return list(rows)
 
 
 def member_reports(member: Member, limit: int = 50) -> list[Member]:
@@ -315,7 +329,7 @@ def member_reports(member: Member, limit: int = 50) -> list[Member]:
     return list(
         Member.objects.filter(manager_id=member.pk)
         .order_by("user_name")
-        .only("id", "user_name", "display_name")[:limit]
+        .only("id", "user_name", "display_name", "given_name", "family_name")[:limit]
     )
 
 
@@ -329,7 +343,7 @@ def group_member_list(group: Group) -> QuerySet[Member]:
     return (
         Member.objects.filter(memberships__group=group)
         .order_by("user_name")
-        .only("id", "user_name", "display_name", "active")
+        .only("id", "user_name", "display_name", "given_name", "family_name", "active")
     )
 
 
@@ -451,4 +465,8 @@ def member_conflicting(user_name: str, external_id: str) -> Member | None:
         match |= Q(external_id=external_id)
     if not match:
         return None
-    return Member.objects.filter(match).only("id", "user_name", "display_name").first()
+    return (
+        Member.objects.filter(match)
+        .only("id", "user_name", "display_name", "given_name", "family_name")
+        .first()
+    )

@@ -3,6 +3,8 @@ only under a row lock on that company (the seat lock), in the transaction of the
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.db.models import F
 
 from infra.prepared_query import prepared_cursor
@@ -12,6 +14,7 @@ from tenants.models import Company
 
 class SeatLimitReached(ScimError):
     status = 403
+    code: ClassVar[str] = "seat_limit"
     default_detail = "Seat limit reached."
 
 

@@ -65,21 +65,29 @@ class RequestFacts:
 _UPSERT = f"""
 INSERT INTO {RequestTally._meta.db_table}
   (minute, caller, cause, status, credential_id, count, first_at, last_at, method, path,
-   request_id, idp, detail)
-VALUES (%s, %s, %s, %s, %s, 1, %s, %s, %s, %s, %s, %s, %s)
+   request_id, idp, detail, error_code)
+VALUES (%s, %s, %s, %s, %s, 1, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (minute, caller, cause, status) DO UPDATE SET
   count = {RequestTally._meta.db_table}.count + 1,
   last_at = EXCLUDED.last_at, method = EXCLUDED.method, path = EXCLUDED.path,
-  request_id = EXCLUDED.request_id, idp = EXCLUDED.idp, detail = EXCLUDED.detail
+  request_id = EXCLUDED.request_id, idp = EXCLUDED.idp, detail = EXCLUDED.detail,
+  error_code = EXCLUDED.error_code
 """  # noqa: S608 - the table name is ours; every value is a parameter
 
 
 def tally_refusal(
-    *, caller: Caller, cause: str, status: int, request: RequestFacts, detail: str = ""
+    *,
+    caller: Caller,
+    cause: str,
+    status: int,
+    request: RequestFacts,
+    detail: str = "",
+    error_code: str = "",
 ) -> None:
     """Count one refused or failed request in the current company's schema (one statement;
     inside a savepoint, so a failure here never breaks the caller's transaction). A database
-    that cannot take it is logged, not raised: the caller's answer goes out regardless."""
+    that cannot take it is logged, not raised: the caller's answer goes out regardless.
+    `error_code` names which of Headcount's own refusals it was (ScimError.code)."""
     if caller.internal:
         return
     now = timezone.now()
@@ -101,6 +109,7 @@ def tally_refusal(
                     request.request_id[:64],
                     request.user_agent[:200],
                     detail[:2000],
+                    error_code[:32],
                 ],
             )
     except DatabaseError as error:

@@ -25,7 +25,7 @@ from provisioning_ui.forms import BasicForm, TokenForm
 from provisioning_ui.guides import GUIDE_SLUGS
 from provisioning_ui.permissions import actor_label, client_ip, credential_manager_required
 from provisioning_ui.reveal import keep_for_reveal, take_reveal
-from provisioning_ui.setup import guide_page
+from provisioning_ui.setup import guide_page, keep_refused_token_form
 from tenants.gate import scim_gate
 from tenants.links import scim_base_url
 from tenants.models import Company
@@ -63,6 +63,10 @@ def _page(
     status: int = 200,
 ) -> HttpResponse:
     guide = _from_guide(request)
+    if guide is not None and token_form is not None and token_form.errors:
+        # Back to the guide's own address, with the form as it was typed and its error.
+        keep_refused_token_form(request, token_form)
+        return redirect(reverse("setup_guide", args=[guide]) + "#credential-token")
     if guide is not None:
         return guide_page(
             request, guide, token_form=token_form, basic_form=basic_form, status=status
@@ -192,10 +196,9 @@ def credential_revoke_view(request: HttpRequest, credential_id: str) -> HttpResp
             f"“{credential.name}” disconnected. Its access and refresh tokens no longer work.",
         )
     else:
-        messages.success(
-            request,
-            f"{credential.get_kind_display()} “{credential.name}” revoked. It no longer works.",
-        )
+        kind = credential.get_kind_display()
+        named = kind if credential.name == kind else f"{kind} “{credential.name}”"
+        messages.success(request, f"{named} revoked. It no longer works.")
     return redirect("access_rights")
 
 
@@ -212,6 +215,7 @@ def basic_regenerate_view(request: HttpRequest, credential_id: str) -> HttpRespo
             {
                 "credential": credential,
                 "action": "regenerate",
+                "locked_because": scim_gate(_company(request)).detail,
                 # Asked from a set-up guide: the new secret is shown back there.
                 "guide": request.GET.get("guide")
                 if request.GET.get("guide") in GUIDE_SLUGS
@@ -245,7 +249,13 @@ def token_rotate_view(request: HttpRequest, credential_id: str) -> HttpResponse:
         return render(
             request,
             "portal/confirm_credential.html",
-            {"credential": credential, "action": "rotate", "grace_days": _grace_days()},
+            {
+                "credential": credential,
+                "action": "rotate",
+                "grace_days": _grace_days(),
+                # Rotating issues a token, which a shut gate refuses (tokens.services).
+                "locked_because": scim_gate(_company(request)).detail,
+            },
         )
     try:
         issued = token_rotate(

@@ -20,17 +20,20 @@ identity provider's traffic. Every probe is a read: nothing changes.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 from django.http import HttpRequest
 from django.test import Client
 from django.urls import get_urlconf, set_urlconf
+from django.utils import timezone
 
 from directory.diagnosis import Diagnosis, diagnose_failure
+from tenants.gate import scim_gate
 from tenants.models import Company
 from tokens.services import probe_token_discard, probe_token_issue
 
@@ -58,6 +61,32 @@ class ProbeResult:
 @dataclass(frozen=True)
 class Scorecard:
     results: list[ProbeResult]
+    tested_at: dt.datetime = field(default_factory=timezone.now)
+
+    def as_json(self) -> dict[str, Any]:
+        """The scorecard as JSON values, to keep in the session between the POST that ran the
+        probes and the page that shows them (POST → redirect → GET)."""
+        return {
+            "tested_at": self.tested_at.isoformat(),
+            "results": [asdict(r) for r in self.results],
+        }
+
+    @classmethod
+    def from_json(cls, kept: dict[str, Any]) -> Scorecard:
+        """The scorecard `as_json` gave. Raises KeyError, TypeError or ValueError for
+        anything else."""
+        results = [
+            ProbeResult(
+                probe=Probe(**result["probe"]),
+                status=int(result["status"]),
+                latency_ms=float(result["latency_ms"]),
+                passed=bool(result["passed"]),
+                detail=str(result["detail"]),
+                diagnosis=Diagnosis(**result["diagnosis"]) if result["diagnosis"] else None,
+            )
+            for result in kept["results"]
+        ]
+        return cls(results, dt.datetime.fromisoformat(kept["tested_at"]))
 
     @property
     def passed(self) -> bool:
@@ -124,11 +153,14 @@ def connection_test(request: HttpRequest, company: Company) -> Scorecard:
             detail = why or (str(body.get("detail", "")) if isinstance(body, dict) else "")
             diagnosis = None
             if not passed:
+                # Every probe is a read with a full-access token: its only 403 is the gate.
+                gate = scim_gate(company, fresh=True) if response.status_code == 403 else None
                 diagnosis = diagnose_failure(
                     status=response.status_code,
                     scim_type=str(body.get("scimType", "")) if isinstance(body, dict) else "",
                     detail=detail,
                     resource_type="Group" if "/Groups" in probe.path else "User",
+                    code=gate.code if gate is not None else "",
                 )
             results.append(
                 ProbeResult(probe, response.status_code, latency, passed, detail, diagnosis)

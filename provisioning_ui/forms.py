@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django import forms
 from django.utils import timezone
@@ -15,6 +16,9 @@ EXPIRY_CHOICES = [
 
 
 class TokenForm(forms.Form):
+    """A token's name, note, expiry and access. Its ids start `token_` (field names stay), so
+    it can share a page with the Basic credentials form, which has a note too."""
+
     name = forms.CharField(
         max_length=100,
         help_text='A name that makes sense to you, e.g. "Okta production".',
@@ -38,6 +42,10 @@ class TokenForm(forms.Form):
         label="Access",
     )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "token_%s")
+        super().__init__(*args, **kwargs)
+
     def clean_scope(self) -> str:
         # An older form posted without the field keeps the default.
         return str(self.cleaned_data.get("scope") or "full")
@@ -48,6 +56,12 @@ class TokenForm(forms.Form):
 
 
 class BasicForm(forms.Form):
+    """Basic credentials' note; ids start `basic_` (see TokenForm)."""
+
     note = forms.CharField(
         max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "basic_%s")
+        super().__init__(*args, **kwargs)

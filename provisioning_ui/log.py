@@ -15,7 +15,12 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from directory import traffic
-from directory.diagnosis import diagnose_credentials, diagnose_failure
+from directory.diagnosis import (
+    READ_ONLY,
+    diagnose_credentials,
+    diagnose_failure,
+    diagnose_scim_off,
+)
 from directory.exports import OPERATIONS, clean_criteria, export_path, export_request, ledger_events
 from directory.models import LedgerExport, ProvisioningEvent, RequestTally
 from directory.portal_selectors import export_live, exports_live, member_conflicting
@@ -31,6 +36,7 @@ from directory.retry import (
 from provisioning_ui.lifecycle import lifecycle_context
 from provisioning_ui.permissions import actor_label
 from scim_protocol.idp import identify
+from tokens.models import Credential
 from tokens.selectors import credential_get
 
 PAGE_SIZE = 50
@@ -227,6 +233,16 @@ def log_retry_kind(request: HttpRequest) -> HttpResponse:
     return redirect(f"{reverse('provisioning_log')}?outcome=all")
 
 
+def _read_only_write(tally: RequestTally, credential: Credential | None) -> str:
+    """For a 403 recorded before the refusal's code was kept: the read-only code when the
+    credential is a read-only token and the request a write, which is all a read-only token
+    is refused for; else nothing, and the page says it does not know which rule refused."""
+    writes = tally.method not in ("GET", "HEAD") and not tally.path.endswith("/.search")
+    if tally.status == 403 and credential is not None and credential.is_read_only and writes:
+        return READ_ONLY
+    return ""
+
+
 @require_GET
 @login_required
 def refused_entry(request: HttpRequest, tally_id: int) -> HttpResponse:
@@ -240,15 +256,14 @@ def refused_entry(request: HttpRequest, tally_id: int) -> HttpResponse:
             cause=tally.cause, credential=str(credential) if credential else ""
         )
     elif tally.cause == RequestTally.Cause.SCIM_OFF:
-        diagnosis = diagnose_failure(
-            status=403, scim_type="", detail=tally.detail, resource_type=""
-        )
+        diagnosis = diagnose_scim_off(tally.detail, code=tally.error_code)
     else:
         diagnosis = diagnose_failure(
             status=tally.status,
             scim_type="",
             detail=tally.detail,
             resource_type="Group" if "/Groups" in tally.path else "User",
+            code=tally.error_code or _read_only_write(tally, credential),
         )
     return render(
         request,

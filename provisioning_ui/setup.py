@@ -21,7 +21,7 @@ from tenants.gate import scim_gate
 from tenants.links import scim_base_url
 from tenants.models import Company
 from tokens.models import Credential
-from tokens.selectors import credentials_recent
+from tokens.selectors import credentials_recent, token_name_free, token_name_holders
 from tokens.services import IssuedCredential
 
 ALWAYS_KEPT = ("userName", "externalId", "active")
@@ -86,6 +86,14 @@ def guide_page(
     token_name = next(
         (b.name for s in filled.sections for b in s.blocks if b.credential == "token"), ""
     )
+    # A return visit: the suggested name is taken by the token made last time. Say so, and
+    # suggest a free name, so that generating another is not refused.
+    holders = token_name_holders(token_name) if token_name else []
+    token_taken = next((t for t in holders if t.name.lower() == token_name.lower()), None)
+    if token_form is None:
+        token_form = _refused_token_form(request) or TokenForm(
+            initial={"name": token_name_free(token_name, holders)}
+        )
     basic = None
     if "basic" in filled.credential_kinds():
         basic = next(
@@ -103,7 +111,8 @@ def guide_page(
         "scim_open": gate.open,
         "scim_closed_because": gate.detail,
         "can_manage": request.user.can_manage_credentials,  # type: ignore[union-attr]
-        "token_form": token_form or TokenForm(initial={"name": token_name}),
+        "token_form": token_form,
+        "token_taken": token_taken,
         "basic_form": basic_form or BasicForm(),
         "basic": basic,
         "revealed": revealed,
@@ -117,6 +126,35 @@ def guide_page(
         add_never_cache_headers(response)
         patch_cache_control(response, no_store=True, private=True)
     return response
+
+
+# A token form refused on a guide, kept from the POST to the guide's page it redirects to.
+REFUSED_FORM_KEY = "hc_guide_token_form"
+_TOKEN_FIELDS = ("name", "note", "expires_in", "scope")
+
+
+def keep_refused_token_form(request: HttpRequest, form: TokenForm) -> None:
+    """Keep what was typed into a refused token form and why it was refused (nothing secret),
+    for the guide page the refusal redirects to (POST → redirect → GET): the admin stays on
+    the guide's own address, and a reload sends nothing again."""
+    request.session[REFUSED_FORM_KEY] = {
+        "data": {field: str(form.data.get(field, "")) for field in _TOKEN_FIELDS},
+        "errors": {field: [str(e) for e in errors] for field, errors in form.errors.items()},
+    }
+
+
+def _refused_token_form(request: HttpRequest) -> TokenForm | None:
+    """The form keep_refused_token_form kept, with its errors, once; None when there is none."""
+    kept = request.session.pop(REFUSED_FORM_KEY, None) if request.method == "GET" else None
+    if not isinstance(kept, dict):
+        return None
+    form = TokenForm(data=kept.get("data", {}))
+    form.is_valid()  # the field errors again; the service's (a taken name) are added below
+    for field, errors in dict(kept.get("errors", {})).items():
+        for error in errors:
+            if error not in form.errors.get(field, []):
+                form.add_error(None if field == "__all__" else field, error)
+    return form
 
 
 @require_GET

@@ -7,14 +7,14 @@ from typing import Any
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_POST
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
 
 from accounts.services import sign_in_address_proved, sign_in_pauses_clear
 from accounts.sign_in import account_key
 from directory.seat_check import seat_level
 from provisioning_ui.connection import connection_status
-from provisioning_ui.connection_test import connection_test
+from provisioning_ui.connection_test import Scorecard, connection_test
 from provisioning_ui.lifecycle import lifecycle_context
 from provisioning_ui.permissions import credential_manager_required
 from tenants.gate import scim_gate
@@ -43,13 +43,25 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_POST
+# The latest scorecard of this session, shown by the GET after the POST that ran it.
+SCORECARD_KEY = "hc_connection_test"
+
+
+@require_http_methods(["GET", "POST"])
 @credential_manager_required
 def test_connection(request: HttpRequest) -> HttpResponse:
-    """Replay an identity provider's connection test against this company's SCIM API and
-    show the scorecard (provisioning_ui/connection_test.py). Changes no data."""
+    """Replay an identity provider's connection test against this company's SCIM API
+    (provisioning_ui/connection_test.py; changes no data). A POST runs it and redirects, so
+    a reload of the scorecard does not send the form again; a GET shows the latest scorecard
+    of this session, or the button that runs it (a bookmark, a new tab)."""
     company = request.tenant  # type: ignore[attr-defined]
-    scorecard = connection_test(request, company)
+    if request.method == "POST":
+        request.session[SCORECARD_KEY] = connection_test(request, company).as_json()
+        return redirect("test_connection")
+    try:
+        scorecard: Scorecard | None = Scorecard.from_json(request.session[SCORECARD_KEY])
+    except (KeyError, TypeError, ValueError):
+        scorecard = None
     return render(
         request,
         "portal/connection_test.html",

@@ -56,7 +56,7 @@ class ScimClient:
 
     @property
     def label(self) -> str:
-        return f"{self.credential.get_kind_display()} {self.credential.name}"
+        return self.credential.label
 
 
 IN_URL = (

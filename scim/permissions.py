@@ -9,11 +9,6 @@ from scim_protocol import errors
 from tenants.gate import scim_gate
 from tokens.models import Credential
 
-READ_ONLY_REFUSED = (
-    "This token is read-only: it may read users and groups (GET, POST …/.search) but not "
-    "change them. Generate a token with full access for provisioning."
-)
-
 
 class ScimClientPermission(BasePermission):
     """A SCIM call needs a valid credential of this company (401), and the company must have
@@ -25,7 +20,8 @@ class ScimClientPermission(BasePermission):
             raise errors.NotAuthenticated()
         gate = scim_gate(request._request.tenant)  # type: ignore[attr-defined]
         if not gate.open:
-            raise errors.ProvisioningDisabled(gate.detail)
+            shut = errors.CompanySuspended if gate.suspended else errors.ProvisioningDisabled
+            raise shut(gate.detail)
         if (
             isinstance(request.auth, Credential)
             and request.auth.is_read_only
@@ -34,5 +30,5 @@ class ScimClientPermission(BasePermission):
         ):
             # By method and view, not per endpoint, so an endpoint added later (/Bulk) is a
             # write for read-only tokens unless it declares itself a read.
-            raise errors.Forbidden(READ_ONLY_REFUSED)
+            raise errors.ReadOnlyCredential()
         return True

@@ -125,6 +125,7 @@ class ScimView(APIView):
             return response
         refused_by = getattr(self, "_refused_by", None)
         detail = ""
+        error_code = refused_by.code if isinstance(refused_by, errors.ScimError) else ""
         if isinstance(refused_by, AuthenticationFailed | errors.NotAuthenticated):
             cause = caller.cause or traffic.Cause.REJECTED
             detail = str(getattr(refused_by, "detail", ""))
@@ -134,8 +135,12 @@ class ScimView(APIView):
             cause, detail = traffic.Cause.RATE_LIMITED, refused_by.detail
         else:
             # Failed reads and writes; a write's body and error are in the ledger too. The
-            # error text is not kept here: it may quote the request (a filter, a value).
+            # error text is kept only for a 403, a refusal by policy (a seat limit, a read-only
+            # token) in Headcount's own words: any other may quote the request (a filter, a
+            # value).
             cause = traffic.Cause.FAILED
+            if response.status_code == 403 and isinstance(refused_by, errors.ScimError):
+                detail = refused_by.detail
         traffic.tally_refusal(
             caller=caller,
             cause=cause,
@@ -147,6 +152,7 @@ class ScimView(APIView):
                 user_agent=user_agent,
             ),
             detail=detail,
+            error_code=error_code,
         )
         return response
 

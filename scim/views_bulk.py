@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from directory import groups, services
 from directory.ledger import CallContext, Subject, ledger_failure
+from directory.selectors import parse_member_id
 from infra.client_ip import client_ip
 from scim import throttling
 from scim.views_base import ScimView, call_context, company_of, json_body, scim_base
@@ -101,7 +102,11 @@ def _refused(operation: Operation, error: errors.ScimError, context: CallContext
     resource_type = "Group" if operation.resource == "Groups" else "User"
     ledger_failure(
         _LEDGER_OPERATION.get(operation.method, "bulk"),
-        Subject.from_payload(resource_type, operation.data),
+        # The id the operation's path names, so its log entry says which resource it was
+        # about (None for a bulkId reference, whose resource does not exist yet).
+        Subject.from_payload(
+            resource_type, operation.data, parse_member_id(operation.target or "")
+        ),
         context,
         error,
         # A PatchOp body that failed its own check is not the operations list redaction reads.

@@ -6,7 +6,7 @@ errors, into the SCIM Error body.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
 
@@ -18,6 +18,10 @@ class ScimError(Exception):
     # A 5xx answered on purpose (a policy holding the request, not a fault): logged as a
     # warning, not as a server error.
     deliberate: bool = False
+    # A stable name of the error, where callers must tell apart errors of one status (the
+    # 403s: a seat limit, a read-only token, SCIM off, a suspension). Kept with the company's
+    # request tallies, so the portal diagnoses the refusal that happened.
+    code: ClassVar[str] = ""
 
     def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None):
         self.detail = detail or self.default_detail
@@ -113,12 +117,27 @@ class NotAuthenticated(ScimError):
 
 class ProvisioningDisabled(ScimError):
     status = 403
+    code: ClassVar[str] = "scim_off"
     default_detail = "SCIM provisioning is not active for this company. Contact support."
+
+
+class CompanySuspended(ProvisioningDisabled):
+    code: ClassVar[str] = "suspended"
+    default_detail = "This company is suspended. Contact support to restore access."
 
 
 class Forbidden(ScimError):
     status = 403
+    code: ClassVar[str] = "forbidden"
     default_detail = "This credential may not do that."
+
+
+class ReadOnlyCredential(Forbidden):
+    code: ClassVar[str] = "read_only"
+    default_detail = (
+        "This token is read-only: it may read users and groups (GET, POST …/.search) but not "
+        "change them. Generate a token with full access for provisioning."
+    )
 
 
 class NotFound(ScimError):

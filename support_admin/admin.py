@@ -86,6 +86,16 @@ class CompanyEventInline(admin.TabularInline):
         return False
 
 
+def _event_prefix(event: CredentialEvent) -> str:
+    """The secret's prefix when `event` happened, as the portal's trail shows it."""
+    if event.display_prefix:
+        return f"{event.display_prefix}…"
+    if event.credential.display_prefix:
+        return "an earlier secret, its prefix not recorded"
+    # OAuth connections have no fixed secret to show the start of.
+    return event.credential.get_kind_display()
+
+
 @admin.register(Company)
 class CompanyAdmin(admin.ModelAdmin):
     list_display = (
@@ -419,10 +429,7 @@ class CompanyAdmin(admin.ModelAdmin):
                     f"{event.created_at:%Y-%m-%d %H:%M}",
                     event.get_action_display(),
                     event.credential.name,
-                    # OAuth connections have no fixed secret to show the start of.
-                    f"{event.credential.display_prefix}…"
-                    if event.credential.display_prefix
-                    else event.credential.get_kind_display(),
+                    _event_prefix(event),
                     event.actor,
                     event.ip or "",
                 )

@@ -23,6 +23,14 @@ class GateResult:
         return self.switched_on and not self.suspended
 
     @property
+    def code(self) -> str:
+        """Why the gate is shut, as scim_protocol.errors names it (`suspended`, `scim_off`);
+        empty while it is open."""
+        if self.suspended:
+            return "suspended"
+        return "" if self.switched_on else "scim_off"
+
+    @property
     def detail(self) -> str:
         """Why the gate is shut, in words for the company's admins and its identity provider;
         empty while it is open."""

@@ -111,8 +111,15 @@ class Credential(models.Model):
 
     def __str__(self) -> str:
         if self.kind == self.Kind.OAUTH:
-            return f"{self.get_kind_display()} {self.name}"
-        return f"{self.get_kind_display()} {self.name} ({self.display_prefix}…)"
+            return self.label
+        return f"{self.label} ({self.display_prefix}…)"
+
+    @property
+    def label(self) -> str:
+        """Its kind and name, as the portal and the audit trail name it: "Bearer token Okta".
+        Basic credentials are named after their kind, and said once."""
+        kind = self.get_kind_display()
+        return self.name if self.name == kind else f"{kind} {self.name}"
 
     @property
     def status(self) -> str:
@@ -163,6 +170,10 @@ class CredentialEvent(models.Model):
 
     credential = models.ForeignKey(Credential, on_delete=models.CASCADE, related_name="events")
     action = models.CharField(max_length=16, choices=Action.choices)
+    # The credential's display prefix when it happened: a Basic secret regenerated later has
+    # another. Empty for OAuth connections, and where it was not recorded (rows written
+    # before it was kept, of a Basic pair regenerated since).
+    display_prefix = models.CharField(max_length=16, blank=True)
     actor = models.CharField(max_length=254)
     ip = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

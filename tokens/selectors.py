@@ -237,6 +237,32 @@ def credentials_recent(limit: int = 200) -> list[Credential]:
     return list(Credential.objects.filter(internal=False).order_by("-created_at")[:limit])
 
 
+def _tokens_holding_names() -> Any:
+    # The tokens whose names are taken: as the uniqueness constraint counts them (not revoked,
+    # not being rotated out), compared case-insensitively as it compares.
+    return Credential.objects.filter(
+        kind=Credential.Kind.TOKEN, revoked_at__isnull=True, retires_at__isnull=True
+    )
+
+
+def token_name_holders(name: str) -> list[Credential]:
+    """The tokens holding `name`, or a name that starts with it (case-insensitively, as the
+    uniqueness constraint compares): what `token_name_free` needs, in one query."""
+    return list(_tokens_holding_names().filter(name__istartswith=name).order_by("created_at"))
+
+
+def token_name_free(name: str, holders: list[Credential]) -> str:
+    """`name` if none of `holders` (token_name_holders) holds it, else the first of
+    "`name` 2", "`name` 3" … that none holds."""
+    taken = {holder.name.lower() for holder in holders}
+    if name.lower() not in taken:
+        return name
+    number = 2
+    while f"{name} {number}".lower() in taken:
+        number += 1
+    return f"{name} {number}"
+
+
 def credential_events_recent(limit: int) -> list[CredentialEvent]:
     """The newest `limit` entries of the credentials' audit trail, each with its credential."""
     return list(CredentialEvent.objects.select_related("credential")[:limit])

@@ -118,7 +118,11 @@ def token_issue(
         with transaction.atomic():
             credential.save()
             CredentialEvent.objects.create(
-                credential=credential, action=CredentialEvent.Action.CREATED, actor=actor, ip=ip
+                credential=credential,
+                display_prefix=credential.display_prefix,
+                action=CredentialEvent.Action.CREATED,
+                actor=actor,
+                ip=ip,
             )
             _announce(EventType.CREDENTIAL_CREATED, credential, actor)
     except IntegrityError:
@@ -184,7 +188,11 @@ def basic_issue(
         with transaction.atomic():
             credential.save()
             CredentialEvent.objects.create(
-                credential=credential, action=CredentialEvent.Action.CREATED, actor=actor, ip=ip
+                credential=credential,
+                display_prefix=credential.display_prefix,
+                action=CredentialEvent.Action.CREATED,
+                actor=actor,
+                ip=ip,
             )
             _announce(EventType.CREDENTIAL_CREATED, credential, actor)
     except IntegrityError:
@@ -215,7 +223,11 @@ def basic_regenerate(
         credential.display_prefix = secrets.display_prefix(secret, secrets.BASIC_SECRET_PREFIX)
         credential.save(update_fields=["secret_hash", "display_prefix"])
         CredentialEvent.objects.create(
-            credential=credential, action=CredentialEvent.Action.REGENERATED, actor=actor, ip=ip
+            credential=credential,
+            display_prefix=credential.display_prefix,
+            action=CredentialEvent.Action.REGENERATED,
+            actor=actor,
+            ip=ip,
         )
         # Neither revoked (the pair, its id and username stay) nor created (no second pair):
         # its own type, so a consumer watching credentials learns the old secret is dead.
@@ -247,7 +259,13 @@ def _revoke_locked(credential: Credential, *, actor: str, ip: str | None, action
     OAuthToken.objects.filter(credential=credential, revoked_at__isnull=True).update(
         revoked_at=credential.revoked_at
     )
-    CredentialEvent.objects.create(credential=credential, action=action, actor=actor, ip=ip)
+    CredentialEvent.objects.create(
+        credential=credential,
+        display_prefix=credential.display_prefix,
+        action=action,
+        actor=actor,
+        ip=ip,
+    )
     _announce(EventType.CREDENTIAL_REVOKED, credential, actor)
     return True
 
@@ -307,10 +325,15 @@ def token_rotate(
         CredentialEvent.objects.bulk_create(
             [
                 CredentialEvent(
-                    credential=old, action=CredentialEvent.Action.ROTATED, actor=actor, ip=ip
+                    credential=old,
+                    display_prefix=old.display_prefix,
+                    action=CredentialEvent.Action.ROTATED,
+                    actor=actor,
+                    ip=ip,
                 ),
                 CredentialEvent(
                     credential=successor,
+                    display_prefix=successor.display_prefix,
                     action=CredentialEvent.Action.CREATED,
                     actor=actor,
                     ip=ip,
@@ -371,8 +394,9 @@ def credential_record_use(*, credential: Credential, ip: str | None) -> None:
         if first:
             CredentialEvent.objects.create(
                 credential=credential,
+                display_prefix=credential.display_prefix,
                 action=CredentialEvent.Action.FIRST_USED,
-                actor=f"{credential.get_kind_display()} {credential.name}",
+                actor=credential.label,
                 ip=ip,
             )
     elif now - credential.last_used_at >= LAST_USED_RESOLUTION:
@@ -490,12 +514,14 @@ def oauth_connection_create(
             [
                 CredentialEvent(
                     credential=credential,
+                    display_prefix=credential.display_prefix,
                     action=CredentialEvent.Action.CREATED,
                     actor=locked.approved_by,
                     ip=locked.approved_ip,
                 ),
                 CredentialEvent(
                     credential=credential,
+                    display_prefix=credential.display_prefix,
                     action=CredentialEvent.Action.TOKENS_ISSUED,
                     actor=client_label(locked.client_name),
                     ip=ip,
@@ -528,6 +554,7 @@ def oauth_tokens_rotate(
         )
         CredentialEvent.objects.create(
             credential=credential,
+            display_prefix=credential.display_prefix,
             action=CredentialEvent.Action.TOKENS_REFRESHED,
             actor=client_label(credential.name),
             ip=ip,
@@ -615,6 +642,7 @@ def token_expiry_reminders(company: Company) -> int:
                 continue
             CredentialEvent.objects.create(
                 credential=credential,
+                display_prefix=credential.display_prefix,
                 action=CredentialEvent.Action.EXPIRY_REMINDED,
                 actor=f"expiry reminder ({figure} days)",
             )

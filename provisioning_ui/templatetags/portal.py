@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
+from typing import Any
 
 from django import template
 from django.utils import timezone
@@ -16,6 +18,13 @@ register = template.Library()
 _INLINE = re.compile(r"`([^`]+)`|\*\*(.+?)\*\*|\[([^\]]+)\]\(([^)\s]+)\)")
 # Links may leave for the web or stay in the portal; anything else (javascript:, data:) is text.
 _SAFE_URL = re.compile(r"^(https?://|/)[^\s\"'<>]*$")
+
+
+@register.filter
+def as_json(value: Any) -> str:
+    """`value` as indented JSON, the notation an identity provider sends (a stored request
+    body is JSON; Python's repr would show True and None for true and null)."""
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
 
 @register.filter

@@ -114,8 +114,8 @@ def test_company_admin_generates_uses_and_revokes_a_token(
         # The admin reloads, generates a token and copies it.
         page.reload()
         expect(page.locator("#scim-inactive")).to_have_count(0)
-        page.get_by_label("Name").fill("Okta production")
-        page.get_by_label("Note").fill("US org")
+        page.locator("#token-form").get_by_label("Name").fill("Okta production")
+        page.locator("#token-form").get_by_label("Note").fill("US org")
         page.get_by_role("button", name="Generate token").click()
         expect(page.get_by_text("Copy it now — you won't see it again.")).to_be_visible()
         shown = page.locator("#revealed-secret").inner_text().strip()

@@ -159,3 +159,35 @@ def test_every_portal_page_fits_a_390_px_phone(
             expect(page.locator("main")).to_be_focused()
         finally:
             context.close()
+
+
+# Where an element's text is drawn, and the viewport's width.
+TEXT_BOX = """element => {
+    const range = document.createRange();
+    range.selectNodeContents(element);
+    const box = range.getBoundingClientRect();
+    return {left: box.left, right: box.right, width: window.innerWidth};
+}"""
+
+
+def test_the_overviews_per_credential_title_is_readable_on_a_phone(
+    live_server_url: str, chromium: Browser, django_db_blocker: Any
+) -> None:
+    with live_scim_company(django_db_blocker) as live:
+        portal = f"{live_server_url}/t/{live.company.slug}"
+        context = chromium.new_context(viewport=PHONE)
+        page = context.new_page()
+        try:
+            sign_in(page, portal)
+            page.goto(f"{portal}/")
+            title = page.get_by_text("Per credential", exact=True)
+            expect(title).to_be_visible()
+            box = title.evaluate(TEXT_BOX)
+            assert box["left"] >= 0 and box["right"] <= box["width"], box
+            # The table it titles still scrolls inside itself, not the page.
+            assert overflow(page) <= PHONE["width"]
+            expect(page.locator("#connection-credentials")).to_have_accessible_name(
+                "Per credential"
+            )
+        finally:
+            context.close()

@@ -4,9 +4,15 @@ from directory import diagnosis
 from directory.diagnosis import diagnose_credentials, diagnose_failure
 
 
-def failure(status: int, scim_type: str = "", detail: str = "", resource_type: str = "User"):
+def failure(
+    status: int,
+    scim_type: str = "",
+    detail: str = "",
+    resource_type: str = "User",
+    code: str = "",
+):
     return diagnose_failure(
-        status=status, scim_type=scim_type, detail=detail, resource_type=resource_type
+        status=status, scim_type=scim_type, detail=detail, resource_type=resource_type, code=code
     )
 
 
@@ -59,8 +65,37 @@ def test_credentials_rejected_says_which_and_where_to_generate_a_new_one() -> No
     assert all(d.go_to == "access_rights" and "Access rights" in d.fix for d in (revoked, unknown))
 
 
+def test_a_403_is_diagnosed_by_the_refusal_recorded_not_as_scim_off() -> None:
+    seat = failure(403, detail="Seat limit reached: 5 of 5 seats in use.", code="seat_limit")
+    seat_without_detail = failure(403, code="seat_limit")
+    read_only = failure(403, detail="This token is read-only: …", code="read_only")
+    off = failure(403, detail="SCIM provisioning is not active for Acme.", code="scim_off")
+    suspended = failure(403, detail="Acme is suspended. Contact support.", code="suspended")
+    unknown = failure(403)
+
+    assert seat.kind == seat_without_detail.kind == diagnosis.SEAT_LIMIT
+    assert "seat waitlist" in seat.fix and "raise the seat limit" in seat.fix
+    assert read_only.kind == diagnosis.READ_ONLY and read_only.go_to == "access_rights"
+    assert "Full access" in read_only.fix and "support" not in read_only.fix
+    assert off.kind == suspended.kind == diagnosis.SCIM_OFF
+    assert off.title == "SCIM switched off" and suspended.title == "Company suspended"
+    assert "Only Headcount support" in off.fix and "Only Headcount support" in suspended.fix
+    assert unknown.kind == diagnosis.FORBIDDEN and "SCIM switched off" not in unknown.title
+
+
+def test_an_error_not_kept_is_not_referred_to_as_above() -> None:
+    kept = failure(400, "", "Something else")
+    not_kept = failure(400)
+
+    assert "Check the error above" in kept.fix
+    assert "error above" not in not_kept.fix and "request id" in not_kept.fix
+    assert "not kept" in not_kept.explanation
+
+
 def test_scim_off_rate_limit_not_found_and_server_errors() -> None:
-    assert failure(403, detail="SCIM provisioning is not active …").kind == diagnosis.SCIM_OFF
+    assert failure(403, detail="SCIM provisioning is not active …", code="scim_off").kind == (
+        diagnosis.SCIM_OFF
+    )
     assert failure(429).kind == diagnosis.RATE_LIMITED
     assert failure(404, "", "No such user.").kind == diagnosis.NOT_FOUND
     assert failure(500).kind == diagnosis.SERVER_ERROR

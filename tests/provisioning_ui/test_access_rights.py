@@ -1,7 +1,9 @@
 """The Access rights screen as a company admin uses it (server-rendered pages)."""
 
+import base64
 import datetime as dt
 import re
+from html.parser import HTMLParser
 
 import pytest
 from django.core import mail
@@ -10,9 +12,11 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from accounts.models import User
+from provisioning_ui.guides import GUIDE_SLUGS
 from tenants.models import Company
 from tests.conftest import TEST_PASSWORD, make_portal_user
-from tokens.models import Credential
+from tokens.models import Credential, CredentialEvent
+from tokens.services import basic_issue, basic_regenerate, token_issue
 
 PAGE = "/t/acme/access/"
 TOKEN_RE = re.compile(r"hct_[0-9A-Za-z]{38}")
@@ -362,3 +366,172 @@ def test_the_list_says_when_a_token_expires_soon(acme: Company) -> None:
     page = browser.get(PAGE).content.decode()
 
     assert "expires in 3 days" in page
+
+
+def activity_rows(page: str) -> list[str]:
+    """The Credential activity table's rows, oldest first, tags stripped."""
+    table = re.search(r'<table id="credential-activity">(.*?)</table>', page, re.S)
+    assert table
+    rows = re.findall(r"<tr>(.*?)</tr>", table.group(1), re.S)[::-1]
+    return [" ".join(re.sub(r"<[^>]+>", " ", row).split()) for row in rows if "<td" in row]
+
+
+def basic_used_then_regenerated(acme: Company, client: Client) -> tuple[str, str]:
+    """Basic credentials generated, used once, then regenerated: their prefixes, old and new."""
+    with schema_context(acme.schema_name):
+        issued = basic_issue(company=acme, actor="ada@acme.test")
+    pair = base64.b64encode(f"{issued.credential.username}:{issued.secret}".encode()).decode()
+    assert (
+        client.get("/t/acme/scim/v2/Users", HTTP_AUTHORIZATION=f"Basic {pair}").status_code == 200
+    )
+    with schema_context(acme.schema_name):
+        again = basic_regenerate(
+            company=acme, credential_id=str(issued.credential.pk), actor="ada@acme.test"
+        )
+    return issued.credential.display_prefix, again.credential.display_prefix
+
+
+def test_credential_activity_keeps_the_prefix_each_event_had(acme: Company, client: Client) -> None:
+    old, new = basic_used_then_regenerated(acme, client)
+
+    rows = activity_rows(signed_in(acme).get(PAGE).content.decode())
+
+    created, first_used, regenerated = rows
+    assert "Created" in created and f"{old}…" in created and new not in created
+    assert "Used for the first time" in first_used and f"{old}…" in first_used
+    assert new not in first_used
+    assert "Secret regenerated" in regenerated and f"{new}…" in regenerated
+
+
+def test_an_event_recorded_without_its_prefix_does_not_borrow_the_current_one(
+    acme: Company,
+) -> None:
+    with schema_context(acme.schema_name):
+        issued = basic_issue(company=acme, actor="ada@acme.test")
+        CredentialEvent.objects.update(display_prefix="")  # as rows written before it was kept
+
+    (created,) = activity_rows(signed_in(acme).get(PAGE).content.decode())
+
+    assert issued.credential.display_prefix not in created
+    assert "an earlier secret, its prefix not recorded" in created
+
+
+def test_basic_credentials_are_named_once(acme: Company, client: Client) -> None:
+    basic_used_then_regenerated(acme, client)
+    browser = signed_in(acme)
+
+    activity = browser.get(PAGE).content.decode()
+    overview = browser.get("/t/acme/").content.decode()
+
+    assert "Basic credentials Basic credentials" not in activity
+    first_used = next(row for row in activity_rows(activity) if "first time" in row)
+    assert first_used.count("Basic credentials") == 2  # the credential column, and who
+    table = re.search(r'<table id="connection-credentials"[^>]*>(.*?)</table>', overview, re.S)
+    assert table and "Basic credentials (hcb_" in table.group(1)
+    assert "Basic credentials Basic credentials" not in overview
+
+
+def test_while_suspended_rotate_and_regenerate_are_disabled_and_revoke_is_not(
+    acme: Company,
+) -> None:
+    with schema_context(acme.schema_name):
+        token = token_issue(company=acme, name="Okta", actor="tests").credential
+        basic = basic_issue(company=acme, actor="tests").credential
+    Company.objects.filter(pk=acme.pk).update(status=Company.Status.SUSPENDED)
+    browser = signed_in(acme)
+
+    page = browser.get(PAGE).content.decode()
+    rotate = browser.get(f"/t/acme/access/tokens/{token.pk}/rotate/").content.decode()
+    regenerate = browser.get(f"/t/acme/access/basic/{basic.pk}/regenerate/").content.decode()
+    guide = browser.get("/t/acme/setup/okta/").content.decode()
+    revoked = browser.post(f"/t/acme/access/credentials/{token.pk}/revoke/")
+
+    assert f"/access/basic/{basic.pk}/regenerate/" not in guide
+    assert "regenerating it is unavailable: Acme Inc is suspended." in guide
+    assert f"/access/tokens/{token.pk}/rotate/" not in page
+    assert f"/access/basic/{basic.pk}/regenerate/" not in page
+    assert "Rotating is unavailable: Acme Inc is suspended." in page
+    assert "Regenerating the secret is unavailable: Acme Inc is suspended." in page
+    assert f"/access/credentials/{token.pk}/revoke/" in page
+    assert f"/access/credentials/{basic.pk}/revoke/" in page
+    assert re.search(r'<button type="submit" class="primary" disabled[^>]*>Rotate</button>', rotate)
+    assert "Acme Inc is suspended" in rotate
+    assert re.search(
+        r'<button type="submit" class="primary" disabled[^>]*>Regenerate secret</button>',
+        regenerate,
+    )
+    assert revoked.status_code == 302
+    assert {c.pk: c.status for c in credentials(acme)}[token.pk] == "revoked"
+
+
+def test_while_active_rotate_and_regenerate_are_offered(acme: Company) -> None:
+    with schema_context(acme.schema_name):
+        token = token_issue(company=acme, name="Okta", actor="tests").credential
+        basic = basic_issue(company=acme, actor="tests").credential
+    browser = signed_in(acme)
+
+    page = browser.get(PAGE).content.decode()
+    rotate = browser.get(f"/t/acme/access/tokens/{token.pk}/rotate/").content.decode()
+
+    assert f'href="/t/acme/access/tokens/{token.pk}/rotate/"' in page
+    assert f'href="/t/acme/access/basic/{basic.pk}/regenerate/"' in page
+    assert "unavailable" not in page
+    assert '<button type="submit" class="primary">Rotate</button>' in rotate
+
+
+class _Ids(HTMLParser):
+    """Every id on a page, and every id a label, ARIA attribute or fragment refers to."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: list[str] = []
+        self.references: list[tuple[str, str]] = []
+        self.labelled: dict[str, str] = {}  # a label's `for` → the tag it names
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = {name: value or "" for name, value in attrs}
+        if "id" in found:
+            self.ids.append(found["id"])
+            self.labelled[found["id"]] = tag
+        if tag == "label" and "for" in found:
+            self.references.append(("for", found["for"]))
+        for name in ("aria-describedby", "aria-labelledby", "aria-controls"):
+            for target in found.get(name, "").split():
+                self.references.append((name, target))
+
+
+def ids_of(page: str) -> _Ids:
+    parsed = _Ids()
+    parsed.feed(page)
+    return parsed
+
+
+def assert_ids_sound(page: str) -> None:
+    parsed = ids_of(page)
+    duplicates = sorted({i for i in parsed.ids if parsed.ids.count(i) > 1})
+    dangling = [(name, target) for name, target in parsed.references if target not in parsed.ids]
+    assert duplicates == [], duplicates
+    assert dangling == [], dangling
+
+
+def test_access_rights_ids_are_unique_and_every_reference_exists(acme: Company) -> None:
+    with schema_context(acme.schema_name):
+        token_issue(company=acme, name="Okta", actor="tests", note="US org")
+    browser = signed_in(acme)
+
+    both_forms = browser.get(PAGE).content.decode()
+    refused = browser.post("/t/acme/access/tokens/", {"name": "Okta"}).content.decode()
+    revealed = browser.post("/t/acme/access/basic/", {"note": "AIW"}, follow=True)
+    Company.objects.filter(pk=acme.pk).update(status=Company.Status.SUSPENDED)
+    suspended = browser.get(PAGE).content.decode()
+    guides = [browser.get(f"/t/acme/setup/{slug}/").content.decode() for slug in GUIDE_SLUGS]
+
+    for page in [both_forms, refused, revealed.content.decode(), suspended, *guides]:
+        assert_ids_sound(page)
+    basic_form = re.search(r'<form[^>]*id="basic-form".*?</form>', both_forms, re.S)
+    assert basic_form
+    note_label = re.search(r'<label for="([^"]+)">Note', basic_form.group())
+    assert note_label and '<textarea name="note"' in basic_form.group()
+    assert f'id="{note_label.group(1)}"' in basic_form.group()  # the Basic note, not the token's
+    assert 'aria-describedby="token_note_helptext"' in both_forms
+    assert 'id="token_note_helptext"' in both_forms

@@ -29,10 +29,11 @@ def test_a_healthy_company_passes_every_probe(acme: Company, scim: Scim) -> None
     with schema_context(acme.schema_name):
         before = (Member.objects.count(), ProvisioningEvent.objects.count())
 
-    response = browser.post(TEST)
+    response = browser.post(TEST, follow=True)
 
     page = response.content.decode()
     assert response.status_code == 200
+    assert response.redirect_chain == [(TEST, 302)]  # a reload does not send the form again
     assert "Passed: every probe succeeded" in page
     assert rows(page) == ["succeeded"] * 6
     assert "GET /ServiceProviderConfig" in page and "GET /Schemas" in page
@@ -61,7 +62,7 @@ def test_while_scim_is_off_the_scorecard_shows_the_403_and_its_fix(
     Company.objects.filter(pk=acme.pk).update(scim_enabled=False)
     browser = signed_in(acme)
 
-    page = browser.post(TEST).content.decode()
+    page = browser.post(TEST, follow=True).content.decode()
 
     assert "Failed: 6 of 6 probes failed" in page
     assert rows(page) == ["failed"] * 6
@@ -73,12 +74,39 @@ def test_while_scim_is_off_the_scorecard_shows_the_403_and_its_fix(
         assert not Credential.objects.filter(internal=True).exists()
 
 
-def test_viewers_cannot_run_it_and_get_is_refused(acme: Company) -> None:
+def test_viewers_cannot_run_it(acme: Company) -> None:
     viewer = signed_in(acme, role=User.Role.VIEWER, email="viewer@acme.test")
 
     assert viewer.post(TEST).status_code == 403
+    assert viewer.get(TEST).status_code == 403
     assert 'id="test-connection"' not in overview(viewer)
-    assert signed_in(acme).get(TEST).status_code == 405
+
+
+def test_opened_directly_it_offers_to_run_the_test(acme: Company) -> None:
+    browser = signed_in(acme)
+
+    response = browser.get(TEST)
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert re.search(r'<form method="post" action="/t/acme/connection/test/" id="run-test">', page)
+    assert "Run the test</button>" in page
+    assert rows(page) == []  # nothing was run by opening it
+    with schema_context(acme.schema_name):
+        assert not Credential.objects.filter(internal=True).exists()
+
+
+def test_reloading_the_result_shows_it_again_without_running_it(acme: Company) -> None:
+    browser = signed_in(acme)
+    browser.post(TEST)
+    # Probes run now would fail: the page shows the test that was run, not a new one.
+    Company.objects.filter(pk=acme.pk).update(scim_enabled=False)
+
+    reloaded = browser.get(TEST).content.decode()
+
+    assert "Passed: every probe succeeded" in reloaded
+    assert rows(reloaded) == ["succeeded"] * 6
+    assert "Tested <time" in reloaded and "Test again</button>" in reloaded
 
 
 def test_it_needs_the_csrf_token_from_the_overview(acme: Company) -> None:
@@ -88,7 +116,7 @@ def test_it_needs_the_csrf_token_from_the_overview(acme: Company) -> None:
     assert token
 
     assert browser.post(TEST).status_code == 403
-    assert browser.post(TEST, {"csrfmiddlewaretoken": token.group(1)}).status_code == 200
+    assert browser.post(TEST, {"csrfmiddlewaretoken": token.group(1)}).status_code == 302
 
 
 def test_the_probe_credential_can_only_read(acme: Company, client: object) -> None:

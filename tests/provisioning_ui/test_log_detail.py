@@ -3,6 +3,8 @@ about a failure; members and groups link to their history and back."""
 
 from __future__ import annotations
 
+import html
+import json
 import re
 
 from django.test import Client
@@ -11,7 +13,9 @@ from django_tenants.utils import schema_context
 from directory.models import ProvisioningEvent, RequestTally
 from tenants.models import Company
 from tests.provisioning_ui.test_access_rights import signed_in
+from tests.scim.test_bulk import BULK_REQUEST
 from tests.scim_client import PATCH_OP, Scim, okta_user
+from tokens.models import Credential
 from tokens.services import credential_revoke, token_issue
 
 
@@ -108,6 +112,81 @@ def test_a_revoked_credential_is_in_the_log_with_its_request_id_and_fix(
     assert refused["X-Request-ID"] in text
 
 
+def refused_page(acme: Company) -> str:
+    with schema_context(acme.schema_name):
+        tally = RequestTally.objects.get()
+    response = signed_in(acme).get(f"/t/acme/log/refused/{tally.pk}/")
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_a_refused_seat_limit_says_seats_not_scim_off(acme: Company, scim: Scim) -> None:
+    Company.objects.filter(pk=acme.pk).update(seat_limit=0, seats_used=0)
+    assert scim.post("/Users", okta_user()).status_code == 403
+
+    page = refused_page(acme)
+
+    assert "What to do: Seat limit reached" in page
+    assert "seat waitlist" in page and "raise the seat limit" in page
+    assert "Seat limit reached: 0 of 0 seats in use" in page  # the answer, as sent
+    assert "SCIM switched off" not in page and "SCIM provisioning is not active" not in page
+
+
+def test_a_refused_read_only_write_says_use_a_full_access_token(
+    acme: Company, client: Client
+) -> None:
+    with schema_context(acme.schema_name):
+        issued = token_issue(
+            company=acme, name="Audit", actor="tests", scope=Credential.Scope.READ_ONLY
+        )
+    assert Scim(client, issued.secret).post("/Users", okta_user()).status_code == 403
+
+    page = refused_page(acme)
+
+    assert "What to do: Read-only token" in page
+    assert "generate a token with Full access" in page
+    assert 'href="/t/acme/access/"' in page
+    assert "SCIM switched off" not in page and "Only Headcount support" not in page
+
+
+def test_a_read_only_403_recorded_without_its_code_is_told_from_the_credential(
+    acme: Company, client: Client
+) -> None:
+    with schema_context(acme.schema_name):
+        issued = token_issue(
+            company=acme, name="Audit", actor="tests", scope=Credential.Scope.READ_ONLY
+        )
+    assert Scim(client, issued.secret).post("/Users", okta_user()).status_code == 403
+    with schema_context(acme.schema_name):
+        RequestTally.objects.update(error_code="", detail="")  # as rows written before
+
+    page = refused_page(acme)
+
+    assert "What to do: Read-only token" in page
+
+
+def test_a_suspended_company_is_named_suspended(acme: Company, scim: Scim) -> None:
+    Company.objects.filter(pk=acme.pk).update(status=Company.Status.SUSPENDED)
+    assert scim.get("/Users").status_code == 403
+
+    page = refused_page(acme)
+
+    assert "What to do: Company suspended" in page
+    assert "Acme Inc is suspended" in page and "Only Headcount support" in page
+
+
+def test_a_refused_read_does_not_point_at_an_error_it_does_not_show(
+    acme: Company, scim: Scim
+) -> None:
+    assert scim.get('/Users?filter=userName%20zz%20"x"').status_code == 400
+
+    page = refused_page(acme)
+
+    assert 'id="error-detail"' not in page
+    assert "error above" not in page
+    assert "request id" in page
+
+
 def test_members_link_to_their_history_and_back(acme: Company, scim: Scim) -> None:
     user = scim.post("/Users", okta_user()).json()
     other = scim.post("/Users", okta_user("other@okta.local", externalId="o")).json()
@@ -189,3 +268,30 @@ def test_an_entra_group_patch_notes_its_capitalised_ops(acme: Company, scim: Sci
     assert latest_event(acme).normalised == [
         {"attribute": "Operations[0].op", "sent": '"Add"', "stored": "add"}
     ]
+
+
+def test_the_request_as_stored_is_indented_json(acme: Company, scim: Scim) -> None:
+    Company.objects.filter(pk=acme.pk).update(seat_limit=0, seats_used=0)
+    assert scim.post("/Users", okta_user()).status_code == 403
+
+    page = detail(signed_in(acme), latest_event(acme))
+
+    shown = re.search(r'<pre id="entry-request">(.*?)</pre>', page, re.S)
+    assert shown
+    stored = html.unescape(shown.group(1))
+    assert json.loads(stored)["active"] is True  # JSON, as the identity provider sent it
+    assert '\n  "active": true' in stored  # indented
+    assert "True" not in stored and "'" not in stored
+
+
+def test_a_failed_bulk_patch_names_the_user_in_its_request_line(acme: Company, scim: Scim) -> None:
+    user = scim.post("/Users", okta_user()).json()
+    patch = {"method": "PATCH", "path": f"/Users/{user['id']}", "data": {"Operations": "no"}}
+    reply = scim.post("/Bulk", {"schemas": [BULK_REQUEST], "Operations": [patch]})
+    assert reply.status_code == 200 and reply.json()["Operations"][0]["status"] == "400"
+
+    event = latest_event(acme)
+    page = detail(signed_in(acme), event)
+
+    assert (event.operation, event.outcome) == ("patch", "failed")
+    assert f'<code id="request-line">PATCH /Users/{user["id"]}</code>' in page

@@ -8,6 +8,8 @@ from django.test import Client
 
 from accounts.models import User
 from directory import portal_selectors
+from directory.models import person_name
+from scim_protocol.schema import ENTERPRISE_USER
 from tenants.models import Company
 from tests.conftest import TEST_PASSWORD, make_portal_user
 from tests.scim_client import Scim, okta_user
@@ -89,7 +91,8 @@ def test_a_managers_page_lists_their_reports_by_user_name(scim: Scim, acme: Comp
 
     reports = page.split("<dt>Reports</dt>")[1].split("</dd>")[0]
     assert reports.index(f"/t/acme/members/{amy['id']}/") < reports.index(zed["id"])
-    assert ">Amy</a>" in reports and ">zed@acme.test</a>" in reports
+    # zed has no displayName: named by its given and family names, as on every page.
+    assert ">Amy</a>" in reports and ">Test User</a>" in reports
 
 
 def test_dashboard_shows_the_scim_policies_read_only(acme: Company) -> None:
@@ -238,3 +241,58 @@ def test_members_page_filters_by_exact_department_and_title_and_links_keep_them(
     assert departments == '<option value="R&amp;D"><option value="R&amp;D Ops">'
     assert titles == '<option value="Admiral"><option value="Engineer">'
     assert "No members in department “R&amp;”." in partial  # exact values, not a search
+
+
+def test_a_person_without_a_display_name_has_one_name_on_every_page(
+    scim: Scim, acme: Company
+) -> None:
+    def named(user_name: str, external_id: str, **extra: object) -> dict[str, object]:
+        body = okta_user(user_name, externalId=external_id, **extra)
+        del body["displayName"]
+        return body
+
+    smith = scim.post(
+        "/Users", named("u1@acme.test", "1", name={"givenName": "User1", "familyName": "Smith"})
+    ).json()
+    only_family = scim.post(
+        "/Users", named("u2@acme.test", "2", name={"familyName": "Jones"})
+    ).json()
+    report = scim.post(
+        "/Users",
+        named(
+            "u3@acme.test",
+            "3",
+            name={"givenName": "Rita", "familyName": "Report"},
+            **{ENTERPRISE_USER: {"manager": {"value": smith["id"]}}},
+        ),
+    ).json()
+    group = scim.post(
+        "/Groups",
+        {"displayName": "Staff", "members": [{"value": smith["id"]}, {"value": only_family["id"]}]},
+    ).json()
+    browser = signed_in(acme)
+
+    members = browser.get("/t/acme/members/").content.decode()
+    member = browser.get(f"/t/acme/members/{smith['id']}/").content.decode()
+    reporting = browser.get(f"/t/acme/members/{report['id']}/").content.decode()
+    group_page = browser.get(f"/t/acme/groups/{group['id']}/").content.decode()
+
+    smith_link = f'<a href="/t/acme/members/{smith["id"]}/">User1 Smith</a>'
+    jones_link = f'<a href="/t/acme/members/{only_family["id"]}/">Jones</a>'
+    assert members.count(smith_link) == 2 and jones_link in members  # a name, Rita's manager
+    assert "<h1>User1 Smith</h1>" in member
+    assert f'<a href="/t/acme/members/{report["id"]}/">Rita Report</a>' in member  # reports
+    assert "<h1>Rita Report</h1>" in reporting and smith_link in reporting  # its manager
+    assert smith_link in group_page and jones_link in group_page
+
+
+def test_person_name_is_display_then_given_and_family_then_user_name() -> None:
+    def name(display: str = "", given: str = "", family: str = "") -> str:
+        return person_name(
+            display_name=display, given_name=given, family_name=family, user_name="u@x.test"
+        )
+
+    assert name("Ada L.", "Ada", "Lovelace") == "Ada L."
+    assert name(given="Ada", family="Lovelace") == "Ada Lovelace"
+    assert name(given="Ada") == "Ada" and name(family="Lovelace") == "Lovelace"
+    assert name() == "u@x.test"

@@ -98,9 +98,10 @@ PAGES = {
     "/t/acme/log/{failed}/": 8,  # as {failure}, and the existing user it collided with
     "/t/acme/log/refused/{refused}/": 5,  # the tally row, its credential
     "/t/acme/log/exports/{export}/": 4,
-    "/t/acme/setup/okta/": 4,  # credentials (is there a Basic pair already?)
-    "/t/acme/setup/entra/": 3,
-    "/t/acme/setup/other/": 4,
+    # credentials (is there a Basic pair already?), tokens holding the suggested name
+    "/t/acme/setup/okta/": 5,
+    "/t/acme/setup/entra/": 4,
+    "/t/acme/setup/other/": 5,
     # entry with the failure it retried, its retries, the same-kind failures to retry
     "/t/acme/log/{failure}/": 7,
 }

@@ -195,12 +195,57 @@ def test_regenerating_from_the_guide_shows_the_new_secret_back_in_the_guide(
 def test_a_refused_form_on_the_guide_comes_back_to_the_guide(acme: Company) -> None:
     browser = signed_in(acme)
 
-    response = browser.post("/t/acme/access/tokens/", {"name": "", "guide": "okta"})
+    response = browser.post("/t/acme/access/tokens/", {"name": "", "guide": "okta"}, follow=True)
 
-    assert response.status_code == 400
+    assert response.redirect_chain == [("/t/acme/setup/okta/#credential-token", 302)]
     html = response.content.decode()
     assert "Connect Okta" in html and "This field is required." in html
     assert credentials(acme) == []
+
+
+def token_name_field(html: str) -> str:
+    field = re.search(r'<input type="text" name="name"[^>]*>', html)
+    assert field
+    value = re.search(r'value="([^"]*)"', field.group())
+    return value.group(1) if value else ""
+
+
+def test_a_return_visit_says_the_token_exists_and_suggests_a_free_name(acme: Company) -> None:
+    browser = signed_in(acme)
+    first = browser.get("/t/acme/setup/okta/").content.decode()
+    browser.post("/t/acme/access/tokens/", {"name": token_name_field(first), "guide": "okta"})
+    browser.get("/t/acme/setup/okta/")  # the reveal
+
+    again = browser.get("/t/acme/setup/okta/").content.decode()
+    posted = browser.post(
+        "/t/acme/access/tokens/", {"name": token_name_field(again), "guide": "okta"}
+    )
+
+    assert token_name_field(first) == "Okta" and 'id="token-exists"' not in first
+    assert "has a token named “Okta” already" in again
+    assert token_name_field(again) == "Okta 2"
+    assert posted["Location"] == "/t/acme/setup/okta/#reveal"
+    assert sorted(c.name for c in credentials(acme)) == ["Okta", "Okta 2"]
+
+
+def test_a_name_clash_on_the_guide_comes_back_to_the_guide_once(acme: Company) -> None:
+    browser = signed_in(acme)
+    browser.post("/t/acme/access/tokens/", {"name": "Okta", "guide": "okta"})
+    browser.get("/t/acme/setup/okta/")  # the reveal
+
+    clash = browser.post(
+        "/t/acme/access/tokens/",
+        {"name": "okta", "note": "second try", "guide": "okta"},
+        follow=True,
+    )
+    reloaded = browser.get("/t/acme/setup/okta/").content.decode()
+
+    html = clash.content.decode()
+    assert clash.redirect_chain == [("/t/acme/setup/okta/#credential-token", 302)]
+    assert "A token named &quot;okta&quot; exists already" in html
+    assert token_name_field(html) == "okta" and "second try</textarea>" in html
+    assert "exists already. Choose another name" not in reloaded  # shown once, not kept
+    assert [c.name for c in credentials(acme)] == ["Okta"]
 
 
 def test_a_forged_guide_name_falls_back_to_access_rights(acme: Company) -> None:

@@ -12,7 +12,7 @@ from django_tenants.utils import schema_context, schema_exists
 from accounts.models import User
 from tenants.models import Company, CompanyEvent
 from tests.conftest import TEST_PASSWORD
-from tokens.services import token_issue
+from tokens.services import basic_issue, basic_regenerate, token_issue
 
 
 def staff_member(email: str, *, may_switch_scim: bool) -> User:
@@ -392,3 +392,22 @@ def test_the_seat_level_is_the_one_of_the_seats_now_not_of_the_hourly_check(
     assert "Seats last recounted (hourly seat check)" in page and "Not yet." in page
     assert "Acme Inc" in chosen.content.decode() and "Outsider Ltd" not in chosen.content.decode()
     assert "Acme Inc" not in ok and "Outsider Ltd" in ok
+
+
+def test_support_sees_each_events_prefix_as_it_was(support_superuser: User) -> None:
+    acme = Company.objects.get(slug="acme")
+    with schema_context(acme.schema_name):
+        issued = basic_issue(company=acme, actor="ada@acme.test")
+        again = basic_regenerate(
+            company=acme, credential_id=str(issued.credential.pk), actor="ada@acme.test"
+        )
+    client = Client()
+    client.force_login(support_superuser)
+
+    page = client.get(f"/admin/tenants/company/{acme.pk}/change/").content.decode()
+
+    old, new = issued.credential.display_prefix, again.credential.display_prefix
+    created = re.search(r"<tr><td>[^<]*</td><td>Created</td>.*?</tr>", page)
+    regenerated = re.search(r"<tr><td>[^<]*</td><td>Secret regenerated</td>.*?</tr>", page)
+    assert created and f"{old}…" in created.group() and new not in created.group()
+    assert regenerated and f"{new}…" in regenerated.group()
