@@ -168,9 +168,13 @@ def _overall_state(overall: ConnectionStatus, gate: GateResult) -> str:
     refusal = overall.last_refusal
     if refusal is not None and (success is None or refusal.last_at > success):
         return REJECTED
-    states = {row.state for row in overall.credentials}
-    if FAILING in states:
+    # Failing when the newest outcome is a failure: a credential the identity provider
+    # stopped using (its last request failed, another one has succeeded since) shows as
+    # Failing in its own row, not as the connection's state.
+    failures = [row.last_failure for row in overall.credentials if row.state == FAILING]
+    if any(success is None or (failed is not None and failed >= success) for failed in failures):
         return FAILING
-    if HEALTHY in states:
+    states = {row.state for row in overall.credentials}
+    if HEALTHY in states or FAILING in states:
         return HEALTHY
     return NOT_CONNECTED

@@ -70,6 +70,31 @@ def test_failures_after_the_last_success_make_it_failing(acme: Company, scim: Sc
     assert "3 requests, 1 failed or refused" in page
 
 
+def test_a_credential_left_failing_does_not_make_a_newer_success_failing(
+    acme: Company, client: Client
+) -> None:
+    with schema_context(acme.schema_name):
+        old = token_issue(company=acme, name="Old token", actor="tests")
+        new = token_issue(company=acme, name="New token", actor="tests")
+
+    def create(secret: str) -> int:
+        return client.post(
+            "/t/acme/scim/v2/Users",
+            okta_user(),
+            content_type="application/scim+json",
+            HTTP_AUTHORIZATION=f"Bearer {secret}",
+        ).status_code
+
+    assert (create(old.secret), create(old.secret)) == (201, 409)
+    # The identity provider moved to the new token, which works.
+    assert client.get(SPC, HTTP_AUTHORIZATION=f"Bearer {new.secret}").status_code == 200
+
+    page = overview(signed_in(acme))
+
+    assert state(page) == "Healthy"
+    assert re.search(r"<td>[^<]*Old token[^<]*</td><td>Failing</td>", page)
+
+
 def test_a_success_after_a_failure_is_healthy_again(acme: Company, scim: Scim) -> None:
     scim.get("/Users/00000000-0000-0000-0000-000000000000")
     scim.get("/Users?count=1")
