@@ -3,6 +3,7 @@ drop someone from the waitlist or release the brake, and that those are CSRF-pro
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -45,6 +46,22 @@ def tripped(scim: Scim, acme: Company, django_capture_on_commit_callbacks: Any) 
     with django_capture_on_commit_callbacks(execute=True):
         assert scim.patch(f"/Users/{ids[1]}", DEACTIVATE).status_code == 503
     return ids[1]
+
+
+# A minute-precise time shown with nothing to say its zone (every portal time says one).
+ZONELESS = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d(?!:| [A-Z]{2,5}\b|</time>| \+)")
+
+
+def test_the_waitlist_and_the_brake_say_their_times_zone(
+    acme: Company, tripped: str, waiting: WaitlistEntry
+) -> None:
+    overview = _signed_in(acme, User.Role.ADMIN).get("/t/acme/").content.decode()
+
+    assert (
+        'id="waitlist"' in overview and "further deactivations and deletions are held" in overview
+    )
+    assert ZONELESS.findall(overview) == []
+    assert overview.count('<time datetime="') >= 2
 
 
 def test_the_overview_and_the_log_show_the_waitlist(acme: Company, waiting: WaitlistEntry) -> None:
