@@ -27,7 +27,8 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
+from django.db.models.functions import Lower
 
 from directory import groups, services
 from directory.ledger import TOO_LARGE_TO_KEEP, CallContext
@@ -82,6 +83,26 @@ def _succeeded_retry() -> Exists:
     )
 
 
+def _created_since() -> Q:
+    """A failed create whose user (by userName) or group (by displayName) was created after
+    it: by the seat waitlist, a later request or someone else. Replaying it could only be
+    refused as taken. Folded as the unique indexes fold, and read through them."""
+    user = Exists(
+        Member.objects.alias(name=Lower("user_name")).filter(
+            name=Lower(OuterRef("user_name")), created_at__gt=OuterRef("created_at")
+        )
+    )
+    group = Exists(
+        Group.objects.alias(name=Lower("display_name")).filter(
+            name=Lower(OuterRef("display_name")), created_at__gt=OuterRef("created_at")
+        )
+    )
+    create = Q(operation="create", outcome=ProvisioningEvent.Outcome.FAILED)
+    return (create & Q(resource_type="User") & Q(user)) | (
+        create & Q(resource_type="Group") & Q(group)
+    )
+
+
 def retry_refusal(event: ProvisioningEvent) -> str | None:
     """Why `event` cannot be retried, in words for the admin, or None when it can. Reads the
     current state (a resource deleted since, a successful retry)."""
@@ -92,9 +113,13 @@ def retry_refusal(event: ProvisioningEvent) -> str | None:
     if event.retry_of_id is not None:
         # Its request is its original's: retrying from there keeps one line of history.
         return "This is a retry of an earlier request: retry that one, from its entry."
-    if ProvisioningEvent.objects.filter(
-        retry_of=event, outcome=ProvisioningEvent.Outcome.SUCCEEDED
-    ).exists():
+    # Read with the row when it came through with_retry_state, else asked here.
+    retried = getattr(event, "retry_succeeded", None)
+    if retried is None:
+        retried = ProvisioningEvent.objects.filter(
+            retry_of=event, outcome=ProvisioningEvent.Outcome.SUCCEEDED
+        ).exists()
+    if retried:
         return "This request was retried successfully already."
     if event.request_body == TOO_LARGE_TO_KEEP:
         return (
@@ -107,6 +132,15 @@ def retry_refusal(event: ProvisioningEvent) -> str | None:
             "Have your identity provider send it again."
         )
     noun = "user" if event.resource_type == "User" else "group"
+    created_since = getattr(event, "created_since", None)
+    if created_since is None and event.operation == "create":
+        created_since = ProvisioningEvent.objects.filter(_created_since(), pk=event.pk).exists()
+    if created_since:
+        name = event.user_name if event.resource_type == "User" else event.display_name
+        return (
+            f"The {noun} {name} was created since (from the seat waitlist or by a later "
+            "request): there is nothing left to create."
+        )
     if event.operation != "create":
         if event.resource_id is None:
             return f"The request named no existing {noun}, so it cannot be replayed."
@@ -216,6 +250,7 @@ def failures_of_kind(status: int, scim_type: str) -> QuerySet[ProvisioningEvent]
             retry_of__isnull=True,
         )
         .exclude(_succeeded_retry())
+        .exclude(_created_since())
         .order_by("-created_at", "-id")
     )
 
@@ -316,8 +351,12 @@ def retry_report_send(company: Company, actor: str, report: BulkRetryReport) -> 
 
 
 def with_retry_state(events: QuerySet[ProvisioningEvent]) -> QuerySet[ProvisioningEvent]:
-    """`events` with `retry_succeeded` (a retry of the row succeeded), in the same query."""
-    return events.annotate(retry_succeeded=_succeeded_retry())
+    """`events` with `retry_succeeded` (a retry of the row succeeded) and `created_since` (a
+    failed create whose user or group exists now), in the same query."""
+    return events.annotate(
+        retry_succeeded=_succeeded_retry(),
+        created_since=ExpressionWrapper(_created_since(), output_field=BooleanField()),
+    )
 
 
 @dataclass(frozen=True)
@@ -334,7 +373,11 @@ class LogEntry:
 
 def log_entry(event_id: int) -> LogEntry | None:
     """The ledger row `event_id` with what its page shows, or None."""
-    event = ProvisioningEvent.objects.select_related("retry_of").filter(pk=event_id).first()
+    event = (
+        with_retry_state(ProvisioningEvent.objects.select_related("retry_of"))
+        .filter(pk=event_id)
+        .first()
+    )
     if event is None:
         return None
     failed = event.outcome == ProvisioningEvent.Outcome.FAILED

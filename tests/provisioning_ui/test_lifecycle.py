@@ -11,6 +11,8 @@ from django.test import Client
 
 from accounts.models import User
 from directory.models import ProvisioningEvent, WaitlistEntry
+from directory.retry import failures_to_retry
+from directory.services import seat_limit_set
 from tenants.models import Company, CompanyEvent
 from tests.conftest import TEST_PASSWORD, make_portal_user
 from tests.scim_client import PATCH_OP, Scim, okta_user
@@ -62,6 +64,34 @@ def test_the_waitlist_and_the_brake_say_their_times_zone(
     )
     assert ZONELESS.findall(overview) == []
     assert overview.count('<time datetime="') >= 2
+
+
+def test_a_failure_the_waitlist_resolved_reads_done_and_is_not_offered_for_retry(
+    acme: Company, waiting: WaitlistEntry
+) -> None:
+    refused = ProvisioningEvent.objects.get(outcome="failed", user_name="late@acme.test")
+    assert seat_limit_set(company=acme, limit=None, actor="tests") == 1
+    browser = _signed_in(acme, User.Role.ADMIN)
+
+    log = browser.get("/t/acme/log/").content.decode()
+    entry = browser.get(f"/t/acme/log/{refused.pk}/").content.decode()
+
+    row = re.search(rf'<tr class="failed[^"]*" data-event="{refused.pk}">.*?</tr>', log, re.S)
+    assert row is not None and "Done since" in row.group(0) and "Retry…" not in row.group(0)
+    assert "late@acme.test was created since" in entry and 'id="retry-form"' not in entry
+    assert refused.pk not in failures_to_retry(refused.status, refused.scim_type)
+
+
+def test_a_create_refused_because_the_user_existed_before_is_not_done_since(
+    acme: Company, scim: Scim
+) -> None:
+    scim.post("/Users", okta_user("ada@acme.test"))
+    scim.post("/Users", okta_user("ada@acme.test"))  # 409: taken before this request
+    browser = _signed_in(acme, User.Role.ADMIN)
+
+    log = browser.get("/t/acme/log/").content.decode()
+
+    assert "Done since" not in log and "Retry…" in log
 
 
 def test_the_overview_and_the_log_show_the_waitlist(acme: Company, waiting: WaitlistEntry) -> None:
