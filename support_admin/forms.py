@@ -50,8 +50,8 @@ class CompanyChangeForm(forms.ModelForm):
         required=False,
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Needed to lower the seat limit below the seats in use or to switch SCIM "
-        "provisioning off; kept in the company's history.",
+        help_text="Needed to lower the seat limit below the seats in use, to suspend the "
+        "company or to switch SCIM provisioning off; kept in the company's history.",
     )
     change_confirmed = forms.BooleanField(
         label="Save this change anyway",
@@ -88,6 +88,15 @@ class CompanyChangeForm(forms.ModelForm):
                 f"The new seat limit ({limit}) is below the {company.seats_used} seats in use: "
                 f"{company.name}'s identity provider will be refused every user it creates or "
                 "reactivates until enough users are deactivated."
+            )
+        if (
+            data.get("status") == Company.Status.SUSPENDED
+            and company.status != Company.Status.SUSPENDED
+        ):
+            risks.append(
+                f"Suspending {company.name} refuses every request of its identity provider "
+                "from now on (403), stops its admins from creating or rotating credentials, and "
+                "tells them the company is suspended."
             )
         if "scim_enabled" in self.fields and company.scim_enabled and not data.get("scim_enabled"):
             risks.append(

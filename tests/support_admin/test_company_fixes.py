@@ -77,6 +77,20 @@ def test_lowering_seats_below_usage_asks_for_confirmation_and_a_reason(
     assert event.detail == {"from": 39, "to": 30, "reason": "Downgraded to 30 seats"}
 
 
+def test_suspending_asks_for_confirmation_and_a_reason_kept_in_the_history(
+    lead: Client, acme: Company
+) -> None:
+    unconfirmed = _change(lead, acme, status="suspended")
+    confirmed = _change(
+        lead, acme, status="suspended", change_confirmed="on", change_reason="Unpaid invoice"
+    )
+
+    assert unconfirmed[0] == 200 and "Suspending Acme Inc refuses every request" in unconfirmed[1]
+    assert confirmed[0] == 302 and Company.objects.get(pk=acme.pk).status == "suspended"
+    event = CompanyEvent.objects.get(company=acme, action="status_changed")
+    assert event.detail == {"from": "active", "to": "suspended", "reason": "Unpaid invoice"}
+
+
 def test_switching_scim_off_in_the_form_asks_for_confirmation(lead: Client, acme: Company) -> None:
     status, page = _change(lead, acme, scim_enabled="")
 
