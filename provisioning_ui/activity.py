@@ -1,5 +1,5 @@
-"""Activity: the last 30 days in pictures (requests and failures per day, seat usage), each
-chart with its numbers in a table."""
+"""Activity: the last 30 days in pictures (the provisioning log's writes and failures per day,
+seat usage), each chart with its numbers in a table."""
 
 from __future__ import annotations
 
@@ -24,9 +24,9 @@ def activity(request: HttpRequest) -> HttpResponse:
     requests = sum(day.requests for day in days)
     failures = sum(day.failures for day in days)
     requests_chart = bar_chart(
-        "Requests and failures per day",
-        f"Provisioning requests per day over the last {DAYS} days (UTC): {requests} requests, "
-        f"{failures} failed. Failed requests are the lower, darker part of each bar.",
+        "Writes and failures per day",
+        f"Writes in the provisioning log per day over the last {DAYS} days (UTC): {requests} "
+        f"writes, {failures} failed. Failed writes are the lower, darker part of each bar.",
         [Bar(day.day.strftime("%b %d"), day.requests, day.failures) for day in days],
     )
     seats_chart = (

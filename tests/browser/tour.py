@@ -85,7 +85,7 @@ PAGES = [
     TourPage("members", "Members", lambda d: "/members/", "Users as the identity provider provisioned them; Deactivated is not Failed."),
     TourPage("member", "A member", lambda d: f"/members/{d.member_id}/", "One member's attributes and roles."),
     TourPage("members-search", "Members: search", lambda d: "/members/?q=ada", "Search by any part of a name, userName, email, title or department; sort by any column."),
-    TourPage("activity", "Activity", lambda d: "/activity/", "Requests and failures per day over 30 days, and seats used per day, with the numbers in a table."),
+    TourPage("activity", "Activity", lambda d: "/activity/", "Writes and failures per day over 30 days, and seats used per day, with the numbers in a table."),
     TourPage("groups", "Groups (roles)", lambda d: "/groups/", "Groups pushed by the identity provider are roles."),
     TourPage("group", "A group", lambda d: f"/groups/{d.group_id}/", "A role and its members."),
     TourPage("log", "Provisioning log", lambda d: "/log/", "Every change and every failure, with the reason; failures can be downloaded as CSV."),
