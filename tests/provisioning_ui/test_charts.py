@@ -119,9 +119,7 @@ def test_activity_page_draws_both_charts_with_their_tables(acme: Company) -> Non
     seats = page.split('id="seats-chart"')[1].split("</section>")[0]
     yesterday = (timezone.now() - dt.timedelta(days=1)).date().isoformat()
     today = timezone.now().date().isoformat()
-    assert (
-        'role="img"' in requests and "1 write in the provisioning log, 1 failed" in requests
-    )
+    assert 'role="img"' in requests and "1 write in the provisioning log, 1 failed" in requests
     assert f'<th scope="row">{yesterday}</th><td>1</td><td>1</td>' in requests
     assert (
         'class="limit"' in seats and f'<th scope="row">{today}</th><td>38</td><td>38</td>' in seats
