@@ -196,9 +196,7 @@ def credential_revoke_view(request: HttpRequest, credential_id: str) -> HttpResp
             f"“{credential.name}” disconnected. Its access and refresh tokens no longer work.",
         )
     else:
-        kind = credential.get_kind_display()
-        named = kind if credential.name == kind else f"{kind} “{credential.name}”"
-        messages.success(request, f"{named} revoked. It no longer works.")
+        messages.success(request, f"{credential.label} revoked. It no longer works.")
     return redirect("access_rights")
 
 

@@ -132,14 +132,19 @@ def test_a_refused_seat_limit_says_seats_not_scim_off(acme: Company, scim: Scim)
     assert "SCIM switched off" not in page and "SCIM provisioning is not active" not in page
 
 
-def test_a_refused_read_only_write_says_use_a_full_access_token(
-    acme: Company, client: Client
-) -> None:
+def _read_only_write_refused(acme: Company, client: Client) -> None:
+    """A read-only token tries to create a user, and is refused (403)."""
     with schema_context(acme.schema_name):
         issued = token_issue(
             company=acme, name="Audit", actor="tests", scope=Credential.Scope.READ_ONLY
         )
     assert Scim(client, issued.secret).post("/Users", okta_user()).status_code == 403
+
+
+def test_a_refused_read_only_write_says_use_a_full_access_token(
+    acme: Company, client: Client
+) -> None:
+    _read_only_write_refused(acme, client)
 
     page = refused_page(acme)
 
@@ -152,11 +157,7 @@ def test_a_refused_read_only_write_says_use_a_full_access_token(
 def test_a_read_only_403_recorded_without_its_code_is_told_from_the_credential(
     acme: Company, client: Client
 ) -> None:
-    with schema_context(acme.schema_name):
-        issued = token_issue(
-            company=acme, name="Audit", actor="tests", scope=Credential.Scope.READ_ONLY
-        )
-    assert Scim(client, issued.secret).post("/Users", okta_user()).status_code == 403
+    _read_only_write_refused(acme, client)
     with schema_context(acme.schema_name):
         RequestTally.objects.update(error_code="", detail="")  # as rows written before
 
