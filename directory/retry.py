@@ -303,12 +303,14 @@ def ledger_retry_many(
 ) -> BulkRetryReport:
     """Retry each of `event_ids` in turn (each in its own transaction, as the SCIM endpoint
     would apply them one by one). Rows that cannot be retried any more are counted as
-    refused."""
+    refused. Each retry's row gets its own request id, `<request_id>#<n>`, findable from the
+    web request's, as a /Bulk operation's is."""
     succeeded = failed = refused = 0
-    for event_id in event_ids:
+    for number, event_id in enumerate(event_ids, start=1):
+        own_id = f"{request_id[:58]}#{number}" if request_id else ""
         try:
             result = ledger_retry(
-                company=company, event_id=event_id, actor=actor, request_id=request_id
+                company=company, event_id=event_id, actor=actor, request_id=own_id
             )
         except (RetryRefused, ProvisioningEvent.DoesNotExist):
             refused += 1

@@ -236,6 +236,14 @@ def test_retry_all_failures_of_a_kind_replays_each_user_once_oldest_first(
         assert created == ["a@acme.test", "b@acme.test"]
         assert ProvisioningEvent.objects.filter(retry_of__isnull=False).count() == 3
         assert not ProvisioningEvent.objects.filter(retry_of=failure).exists()
+        # Each retry's row has its own request id, found from the web request's.
+        ids = sorted(
+            ProvisioningEvent.objects.filter(retry_of__isnull=False).values_list(
+                "request_id", flat=True
+            )
+        )
+        web_request = ids[0].rpartition("#")[0]
+        assert web_request and ids == [f"{web_request}#{n}" for n in (1, 2, 3)]
     log = done.content.decode()
     assert log.count("Retry of an earlier failure") == 3
     assert len(re.findall(r"Retried: done", log)) == 2
