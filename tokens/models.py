@@ -184,6 +184,19 @@ class CredentialEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.get_action_display()} by {self.actor}"
 
+    @classmethod
+    def of(
+        cls, credential: Credential, action: str, *, actor: str, ip: str | None = None
+    ) -> CredentialEvent:
+        """An event of `credential` (not saved), with the display prefix it has now."""
+        return cls(
+            credential=credential,
+            display_prefix=credential.display_prefix,
+            action=action,
+            actor=actor,
+            ip=ip,
+        )
+
 
 class OAuthGrant(models.Model):
     """An authorization code a company admin's consent produced (RFC 6749 §4.1.2). Kept after

@@ -117,13 +117,9 @@ def token_issue(
     try:
         with transaction.atomic():
             credential.save()
-            CredentialEvent.objects.create(
-                credential=credential,
-                display_prefix=credential.display_prefix,
-                action=CredentialEvent.Action.CREATED,
-                actor=actor,
-                ip=ip,
-            )
+            CredentialEvent.of(
+                credential, CredentialEvent.Action.CREATED, actor=actor, ip=ip
+            ).save()
             _announce(EventType.CREDENTIAL_CREATED, credential, actor)
     except IntegrityError:
         raise ValidationError(
@@ -187,13 +183,9 @@ def basic_issue(
     try:
         with transaction.atomic():
             credential.save()
-            CredentialEvent.objects.create(
-                credential=credential,
-                display_prefix=credential.display_prefix,
-                action=CredentialEvent.Action.CREATED,
-                actor=actor,
-                ip=ip,
-            )
+            CredentialEvent.of(
+                credential, CredentialEvent.Action.CREATED, actor=actor, ip=ip
+            ).save()
             _announce(EventType.CREDENTIAL_CREATED, credential, actor)
     except IntegrityError:
         raise ValidationError(
@@ -222,13 +214,9 @@ def basic_regenerate(
         credential.secret_hash = secrets.hash_secret(secret)
         credential.display_prefix = secrets.display_prefix(secret, secrets.BASIC_SECRET_PREFIX)
         credential.save(update_fields=["secret_hash", "display_prefix"])
-        CredentialEvent.objects.create(
-            credential=credential,
-            display_prefix=credential.display_prefix,
-            action=CredentialEvent.Action.REGENERATED,
-            actor=actor,
-            ip=ip,
-        )
+        CredentialEvent.of(
+            credential, CredentialEvent.Action.REGENERATED, actor=actor, ip=ip
+        ).save()
         # Neither revoked (the pair, its id and username stay) nor created (no second pair):
         # its own type, so a consumer watching credentials learns the old secret is dead.
         _announce(EventType.CREDENTIAL_REGENERATED, credential, actor)
@@ -259,13 +247,7 @@ def _revoke_locked(credential: Credential, *, actor: str, ip: str | None, action
     OAuthToken.objects.filter(credential=credential, revoked_at__isnull=True).update(
         revoked_at=credential.revoked_at
     )
-    CredentialEvent.objects.create(
-        credential=credential,
-        display_prefix=credential.display_prefix,
-        action=action,
-        actor=actor,
-        ip=ip,
-    )
+    CredentialEvent.of(credential, action, actor=actor, ip=ip).save()
     _announce(EventType.CREDENTIAL_REVOKED, credential, actor)
     return True
 
@@ -324,20 +306,8 @@ def token_rotate(
         old.save(update_fields=["successor"])
         CredentialEvent.objects.bulk_create(
             [
-                CredentialEvent(
-                    credential=old,
-                    display_prefix=old.display_prefix,
-                    action=CredentialEvent.Action.ROTATED,
-                    actor=actor,
-                    ip=ip,
-                ),
-                CredentialEvent(
-                    credential=successor,
-                    display_prefix=successor.display_prefix,
-                    action=CredentialEvent.Action.CREATED,
-                    actor=actor,
-                    ip=ip,
-                ),
+                CredentialEvent.of(old, CredentialEvent.Action.ROTATED, actor=actor, ip=ip),
+                CredentialEvent.of(successor, CredentialEvent.Action.CREATED, actor=actor, ip=ip),
             ]
         )
         _announce(EventType.CREDENTIAL_CREATED, successor, actor)
@@ -392,13 +362,9 @@ def credential_record_use(*, credential: Credential, ip: str | None) -> None:
             last_used_at=now, last_used_ip=ip
         )
         if first:
-            CredentialEvent.objects.create(
-                credential=credential,
-                display_prefix=credential.display_prefix,
-                action=CredentialEvent.Action.FIRST_USED,
-                actor=credential.label,
-                ip=ip,
-            )
+            CredentialEvent.of(
+                credential, CredentialEvent.Action.FIRST_USED, actor=credential.label, ip=ip
+            ).save()
     elif now - credential.last_used_at >= LAST_USED_RESOLUTION:
         Credential.objects.filter(
             pk=credential.pk, last_used_at__lt=now - LAST_USED_RESOLUTION
@@ -512,17 +478,15 @@ def oauth_connection_create(
         )
         CredentialEvent.objects.bulk_create(
             [
-                CredentialEvent(
-                    credential=credential,
-                    display_prefix=credential.display_prefix,
-                    action=CredentialEvent.Action.CREATED,
+                CredentialEvent.of(
+                    credential,
+                    CredentialEvent.Action.CREATED,
                     actor=locked.approved_by,
                     ip=locked.approved_ip,
                 ),
-                CredentialEvent(
-                    credential=credential,
-                    display_prefix=credential.display_prefix,
-                    action=CredentialEvent.Action.TOKENS_ISSUED,
+                CredentialEvent.of(
+                    credential,
+                    CredentialEvent.Action.TOKENS_ISSUED,
                     actor=client_label(locked.client_name),
                     ip=ip,
                 ),
@@ -552,13 +516,12 @@ def oauth_tokens_rotate(
         _store_token_pair(
             credential=credential, access_token=access_token, refresh_token=refresh_token
         )
-        CredentialEvent.objects.create(
-            credential=credential,
-            display_prefix=credential.display_prefix,
-            action=CredentialEvent.Action.TOKENS_REFRESHED,
+        CredentialEvent.of(
+            credential,
+            CredentialEvent.Action.TOKENS_REFRESHED,
             actor=client_label(credential.name),
             ip=ip,
-        )
+        ).save()
 
 
 def oauth_refresh_replayed(*, token: OAuthToken, ip: str | None) -> None:
@@ -640,12 +603,11 @@ def token_expiry_reminders(company: Company) -> int:
             )
             if not claimed:
                 continue
-            CredentialEvent.objects.create(
-                credential=credential,
-                display_prefix=credential.display_prefix,
-                action=CredentialEvent.Action.EXPIRY_REMINDED,
+            CredentialEvent.of(
+                credential,
+                CredentialEvent.Action.EXPIRY_REMINDED,
                 actor=f"expiry reminder ({figure} days)",
-            )
+            ).save()
         _send_expiry_reminder(company, credential)
         sent += 1
     return sent
