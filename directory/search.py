@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import operator
+import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -120,6 +121,8 @@ def _term(term: Present | Comparison) -> Q:
             raise InvalidFilter(f'"{term.path}" needs a sub-attribute.')
         inner = _item_term(term, sub) if isinstance(term, Comparison) else _item_present(sub)
         return _values_exist(resolved.attribute, inner)
+    if resolved.attribute.name == "meta" and resolved.dotted not in MEMBER_COLUMNS:
+        return _meta_term(term, resolved, USER.name)
     column = MEMBER_COLUMNS.get(resolved.dotted) if not resolved.is_extension else None
     if (
         resolved.dotted == "userName"
@@ -260,6 +263,54 @@ def _json_present(path: list[str]) -> Q:
     return Q(IsNull(text, False)) & ~Q(Exact(text, ""))
 
 
+# --- meta: what the server sets, not stored as attributes -----------------------------------
+
+_VERSION_TAG = re.compile(r'(?:W/)?"(\d{1,9})"')
+_NOTHING = Q(pk__in=[])
+
+
+def _meta_term(term: Present | Comparison, resolved: ResolvedAttribute, resource_type: str) -> Q:
+    """meta.resourceType is the same for every resource of a type, so a term on it selects
+    all or none; meta.version is the ETag of the `version` column (RFC 7644 §3.14)."""
+    name = resolved.dotted
+    if isinstance(term, Present):
+        return Q() if name in ("meta.resourceType", "meta.version") else _NOTHING
+    if name == "meta.resourceType":
+        return Q() if _holds(resource_type, term.op, term.value, name) else _NOTHING
+    if name == "meta.version":
+        if term.op not in ("eq", "ne"):
+            raise InvalidFilter("meta.version supports eq and ne only.")
+        tag = _VERSION_TAG.fullmatch(term.value) if isinstance(term.value, str) else None
+        # A tag this server never issues matches no resource.
+        match = Q(version=int(tag.group(1))) if tag else _NOTHING
+        return match if term.op == "eq" else ~match
+    raise InvalidFilter(f'"{term.path}" cannot be filtered on; filter on id instead.')
+
+
+def _holds(actual: str, op: str, value: Any, name: str) -> bool:
+    """`actual op value` for a case-exact string known before the query runs."""
+    if value is None:
+        if op in ("eq", "ne"):
+            return op == "ne"
+        raise InvalidFilter(f"Only eq and ne compare with null (got {op}).")
+    if not isinstance(value, str):
+        raise InvalidFilter(f"{name} is a string: compare it with a quoted value.")
+    compare: dict[str, Callable[[str, str], bool]] = {
+        "eq": operator.eq,
+        "ne": operator.ne,
+        "co": operator.contains,
+        "sw": str.startswith,
+        "ew": str.endswith,
+        "gt": operator.gt,
+        "ge": operator.ge,
+        "lt": operator.lt,
+        "le": operator.le,
+    }
+    if op not in compare:
+        raise InvalidFilter(f'Operator "{op}" does not apply here.')
+    return compare[op](actual, value)
+
+
 # --- multi-valued attributes ----------------------------------------------------------------
 
 
@@ -372,6 +423,8 @@ def groups_q(expr: Expr) -> Q:
         sub = resolved.sub_attribute.name if resolved.sub_attribute else "value"
         inner = Present(sub) if isinstance(expr, Present) else Comparison(sub, expr.op, expr.value)
         return _memberships_exist(_membership_q(inner))
+    if resolved.attribute.name == "meta" and resolved.dotted not in GROUP_COLUMNS:
+        return _meta_term(expr, resolved, GROUP.name)
     column = GROUP_COLUMNS.get(resolved.dotted)
     if column is None:
         raise InvalidFilter(f'Groups cannot be filtered on "{expr.path}".')

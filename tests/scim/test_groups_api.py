@@ -285,6 +285,8 @@ def test_put_replaces_name_and_members(scim: Scim) -> None:
         'filter=members[value eq "{ada}"]',
         'filter=members.value eq "{ada}"',
         'filter=displayName sw "Eng" and members pr',
+        'filter=meta.resourceType eq "Group" and externalId eq "ext-1"',
+        'filter=meta.resourceType ne "User" and displayName co "eer"',
     ],
 )
 def test_group_filters(scim: Scim, query: str) -> None:

@@ -357,6 +357,46 @@ def test_filter_on_the_enterprise_extension(scim: Scim) -> None:
     assert missing["totalResults"] == 0
 
 
+@pytest.mark.parametrize(
+    ("filter_", "matches"),
+    [
+        ('meta.resourceType eq "User"', 2),
+        ("meta.resourceType pr", 2),
+        ('meta.resourceType eq "Group"', 0),
+        ('meta.resourceType ne "User"', 0),
+        ('meta.resourceType eq "User" and userName eq "ada@okta.local"', 1),
+        ('meta.version eq "W/\\"1\\""', 1),
+        ('meta.version ne "W/\\"1\\""', 1),
+        ('meta.version eq "not a tag"', 0),
+    ],
+)
+def test_filters_on_the_meta_the_server_sets(scim: Scim, filter_: str, matches: int) -> None:
+    create(scim, user_name="ada@okta.local", externalId="m1")
+    grace = create(scim, user_name="grace@okta.local", externalId="m2")
+    scim.patch(
+        f"/Users/{grace['id']}",
+        {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "value": {"title": "Dr"}}]},
+    )
+
+    body = scim.get("/Users?" + urlencode({"filter": filter_})).json()
+
+    assert body["totalResults"] == matches, body
+
+
+@pytest.mark.parametrize(
+    ("filter_", "message"),
+    [
+        ('meta.version gt "W/\\"1\\""', "meta.version supports eq and ne only"),
+        ('meta.location eq "https://x/Users/1"', "filter on id instead"),
+        ("meta.resourceType eq 1", "meta.resourceType is a string"),
+    ],
+)
+def test_filters_on_meta_that_cannot_match_say_why(scim: Scim, filter_: str, message: str) -> None:
+    response = scim.get("/Users?" + urlencode({"filter": filter_}))
+
+    assert message in assert_error(response, 400, "invalidFilter")["detail"]
+
+
 def test_like_metacharacters_in_filter_values_are_literal(scim: Scim) -> None:
     create(scim, user_name="a_b%c@okta.local", externalId="m1")
     create(scim, user_name="axbyc@okta.local", externalId="m2")
