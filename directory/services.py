@@ -323,10 +323,11 @@ def member_delete(
             prepared = waitlist_prepare(1)
             deprovision_take(company)
         member.delete()  # with a reactivation of it that was waiting
-        if freed:
-            waitlist_drain(company, prepared, _provision_waiting)
         entry.succeeded(entry.subject, 204, detail="Deleted.")
         change_events.user_deleted(entry.subject, entry)
+        if freed:
+            # After the delete's event, as a deactivation's (_update_write).
+            waitlist_drain(company, prepared, _provision_waiting)
 
 
 def _deactivate_on_delete(
@@ -578,10 +579,13 @@ def _update_write(
             recording=recording if rides else None,
         )
     _adopt(member, change.waiting)
-    if prepared is not None:
-        waitlist_drain(company, prepared, _provision_waiting)
     if recording is not None and not rides:
         recording.run()
+    if prepared is not None:
+        # After this write's events: a vendor replaying them sees the seat freed before
+        # the waiting person takes it (events.outbox says why the stream row may come
+        # before the waitlist rows here).
+        waitlist_drain(company, prepared, _provision_waiting)
     return True
 
 

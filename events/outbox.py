@@ -10,7 +10,12 @@ locked until the write commits, so:
   writer's commit before it gets its numbers; a reader that sees seq N+1 also sees seq N;
 - a rollback returns the numbers with everything else;
 - the row is the last lock every write takes, so it adds no deadlock: writes of one company
-  queue on it only for the time between their last statement and their commit.
+  queue on it only for the time between their last statement and their commit. The one
+  write that goes on after its events is a seat freed for someone waiting (its events come
+  first, so a reader never sees the seat taken before it was freed): it then provisions
+  them, and the rows that takes (the waitlist's, the new member's) are held only by writers
+  that want the seat lock it holds before the stream row, or that never want the stream row
+  (a refusal remembering a waiting person).
 
 The write's own last row (the provisioning ledger's success row) can ride in the same
 statement (`Along`), which saves a round trip per write; and the whole statement can ride in

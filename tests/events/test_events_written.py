@@ -303,6 +303,31 @@ def test_seat_limit_reached_is_an_event_though_the_create_is_refused(
     assert event.data["refusedUserName"] == "late@acme.test"
 
 
+@pytest.mark.parametrize("frees", ["deactivate", "delete"])
+def test_a_freed_seat_is_an_event_before_the_waiting_persons_create(
+    scim: Scim, acme: Company, outbox: Outbox, frees: str
+) -> None:
+    seated = scim.post("/Users", okta_user("seated@acme.test", externalId="s")).json()["id"]
+    Company.objects.filter(pk=acme.pk).update(seat_limit=1)
+    assert scim.post("/Users", okta_user("waiting@acme.test", externalId="w")).status_code == 403
+    outbox.new()
+
+    if frees == "delete":
+        assert scim.delete(f"/Users/{seated}").status_code == 204
+    else:
+        deactivate = {"op": "replace", "path": "active", "value": False}
+        response = scim.patch(
+            f"/Users/{seated}", {"schemas": [PATCH_OP], "Operations": [deactivate]}
+        )
+        assert response.status_code == 200
+
+    # A vendor replaying the stream never sees two active people on one seat.
+    assert [(event.type, event.user_name) for event in outbox.new()] == [
+        (f"user.{frees}d", "seated@acme.test"),
+        (EventType.USER_CREATED, "waiting@acme.test"),
+    ]
+
+
 def test_company_level_events(acme: Company, outbox: Outbox) -> None:
     connection.set_schema_to_public()
     company_set_scim(company=acme, enabled=False, actor="support@headcount.test")
