@@ -22,7 +22,7 @@ from typing import Any
 
 from django.db import connection
 
-from events.feed.models import FeedEvent
+from events.feed.models import EventStream, FeedEvent
 
 MAX_PAGE = 1000
 _COLUMNS = (
@@ -119,3 +119,24 @@ def feed_after(after_position: int, limit: int) -> list[Event]:
         )
         for row in rows
     ]
+
+
+def company_stream_head(schema_name: str) -> int:
+    """The last seq the company's committed writes took (0: none yet)."""
+    head = (
+        EventStream.objects.filter(schema_name=schema_name)
+        .values_list("last_seq", flat=True)
+        .first()
+    )
+    return head or 0
+
+
+def feed_head() -> int:
+    """The last position the relay has handed out (0: none yet), deleted events included."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_sequence_last_value(pg_get_serial_sequence(%s, 'position')::regclass)",
+            [FeedEvent._meta.db_table],
+        )
+        (head,) = cursor.fetchone()
+    return head or 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.http import Http404
+from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
@@ -22,8 +22,24 @@ class UnknownResource(drf.NotFound):
     """No such company, member or group."""
 
 
+class CursorExpired(drf.APIException):
+    """Events after the cursor were dropped by retention: the consumer must re-read the
+    directory before it goes on (docs/integrate.md)."""
+
+    status_code = 410
+    default_code = "cursor_expired"
+
+
 def error_body(status: int, code: str, message: str) -> dict[str, Any]:
     return {"error": {"status": status, "code": code, "message": message}}
+
+
+def unknown_path(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+    """Any /api/v1/ path the API does not have, as the API's own error body (not the
+    site's HTML page), whatever the credentials."""
+    return JsonResponse(
+        error_body(404, "not_found", f"The vendor API has no {request.path!r}."), status=404
+    )
 
 
 def _message(detail: Any) -> str:
@@ -43,6 +59,7 @@ def vendor_exception_handler(exc: Exception, context: dict[str, Any]) -> Respons
         code = {
             BadParameter: "invalid_parameter",
             UnknownResource: "not_found",
+            CursorExpired: "cursor_expired",
         }.get(type(exc)) or str(exc.default_code)
         headers = {}
         if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed):

@@ -59,7 +59,9 @@ class CompanySerializer(serializers.Serializer[object]):
 
 class CompanyPageSerializer(serializers.Serializer[object]):
     companies = CompanySerializer(many=True)
-    next = serializers.CharField(allow_null=True)
+    next = serializers.CharField(
+        allow_blank=True, help_text="Pass as `after` to continue; the cursor sent on an empty page."
+    )
     hasMore = serializers.BooleanField()
 
 
@@ -67,7 +69,9 @@ class MemberPageSerializer(serializers.Serializer[object]):
     members = serializers.ListField(
         child=serializers.JSONField(), help_text="SCIM User resources, with `groups` (roles)."
     )
-    next = serializers.CharField(allow_null=True)
+    next = serializers.CharField(
+        allow_blank=True, help_text="Pass as `after` to continue; the cursor sent on an empty page."
+    )
     hasMore = serializers.BooleanField()
 
 
@@ -75,7 +79,9 @@ class GroupPageSerializer(serializers.Serializer[object]):
     groups = serializers.ListField(
         child=serializers.JSONField(), help_text="SCIM Group resources, without `members`."
     )
-    next = serializers.CharField(allow_null=True)
+    next = serializers.CharField(
+        allow_blank=True, help_text="Pass as `after` to continue; the cursor sent on an empty page."
+    )
     hasMore = serializers.BooleanField()
 
 

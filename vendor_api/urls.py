@@ -1,9 +1,10 @@
 """/api/v1/: the vendor API, its OpenAPI schema and the schema's docs page."""
 
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
 from vendor_api import views
+from vendor_api.errors import unknown_path
 
 urlpatterns = [
     path("events", views.EventsView.as_view(), name="vendor_events"),
@@ -26,4 +27,5 @@ urlpatterns = [
         name="vendor_schema",
     ),
     path("docs/", views.DocsView.as_view(url_name="vendor_schema"), name="vendor_docs"),
+    re_path(r"", unknown_path),
 ]

@@ -20,7 +20,13 @@ from directory.cursor_pages import groups_after, members_after
 from directory.errors import GroupNotFound, MemberNotFound
 from directory.groups import group_get
 from directory.selectors import member_get_with_roles
-from events.selectors import Event, company_events_after, feed_after
+from events.selectors import (
+    Event,
+    company_events_after,
+    company_stream_head,
+    feed_after,
+    feed_head,
+)
 from scim_protocol.group_resource import group_to_scim, user_groups
 from scim_protocol.user_resource import user_to_scim
 from tenants.links import scim_base_url
@@ -28,13 +34,21 @@ from tenants.models import Company
 from tenants.selectors import company_for_slug
 from vendor_api import serializers as shapes
 from vendor_api.authentication import VendorKeyAuthentication
-from vendor_api.errors import BadParameter, UnknownResource, vendor_exception_handler
+from vendor_api.errors import (
+    BadParameter,
+    CursorExpired,
+    UnknownResource,
+    vendor_exception_handler,
+)
 
 DEFAULT_LIMIT = 100
 MAX_EVENTS = 1000
 MAX_ROWS = 200
 
-_ERRORS = {401: shapes.ErrorSerializer, 400: shapes.ErrorSerializer, 404: shapes.ErrorSerializer}
+_ERRORS = {
+    status: shapes.ErrorSerializer
+    for status in (400, 401, 404, 405, 503)  # 405: the API is read-only; 503: retry
+}
 _LIMIT = OpenApiParameter("limit", int, description="Page size (default 100).")
 
 
@@ -97,7 +111,7 @@ class EventsView(VendorView):
             _LIMIT,
             OpenApiParameter("company", str, description="Only this company's events (slug)."),
         ],
-        responses={200: shapes.EventPageSerializer, **_ERRORS},
+        responses={200: shapes.EventPageSerializer, 410: shapes.ErrorSerializer, **_ERRORS},
     )
     def get(self, request: Request) -> Response:
         after = _int(request, "after", 0, lowest=0, highest=2**63 - 1)
@@ -106,10 +120,14 @@ class EventsView(VendorView):
         if slug:
             company = _company(slug)
             events = company_events_after(company.schema_name, after, limit + 1)
+            if after and (not events or events[0].seq != after + 1):
+                _check_company_cursor(company, after, events)
             slugs = {company.schema_name: company.slug}
             last = events[min(len(events), limit) - 1].seq if events else after
         else:
             events = feed_after(after, limit + 1)
+            if after and not events and after > feed_head():
+                raise BadParameter(_PAST_THE_END)
             slugs = dict(
                 Company.objects.filter(
                     schema_name__in={event.schema_name for event in events}
@@ -122,6 +140,26 @@ class EventsView(VendorView):
                 "next": str(last),
                 "hasMore": len(events) > limit,
             }
+        )
+
+
+_PAST_THE_END = (
+    "`after` is past the newest event: pass the `next` of a page of this same query (a "
+    "cursor of all companies means nothing with `company=`, and the reverse)."
+)
+
+
+def _check_company_cursor(company: Company, after: int, events: list[Event]) -> None:
+    """A company's seqs have no gaps (events.outbox), so a page that does not start right
+    after the cursor is either past the stream's end or missing what retention dropped."""
+    head = company_stream_head(company.schema_name)
+    if after > head:
+        raise BadParameter(_PAST_THE_END)
+    if events or after < head:
+        resume = events[0].seq - 1 if events else head
+        raise CursorExpired(
+            "Events after this cursor are older than the retention period and gone: re-read "
+            f"the directory (members, groups), then continue with `after={resume}`."
         )
 
 
@@ -153,7 +191,7 @@ class CompaniesView(VendorView):
         return Response(
             {
                 "companies": [_company_row(company) for company in page],
-                "next": page[-1].slug if page else None,
+                "next": page[-1].slug if page else after,
                 "hasMore": len(rows) > limit,
             }
         )
@@ -193,7 +231,7 @@ class MembersView(VendorView):
         return Response(
             {
                 "members": members,
-                "next": str(page.seqs[len(rows) - 1]) if rows else None,
+                "next": str(page.seqs[len(rows) - 1]) if rows else str(after),
                 "hasMore": len(page.rows) > limit,
             }
         )
@@ -251,7 +289,7 @@ class GroupsView(VendorView):
         return Response(
             {
                 "groups": [_group(group, company) for group in page],
-                "next": str(page[-1].id) if page else None,
+                "next": str(page[-1].id) if page else (raw or ""),
                 "hasMore": len(groups) > limit,
             }
         )

@@ -12,8 +12,10 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
+from django_tenants.utils import schema_context
 
 from events.feed.models import FeedEvent, VendorKey
+from events.models import ChangeEvent
 from events.outbox import EventType
 from events.relay import relay_until_idle
 from events.retention import events_purge
@@ -216,6 +218,63 @@ def test_bad_parameters_and_unknown_companies_are_clear_errors(vendor: Vendor) -
         assert missing.json()["error"]["code"] == "not_found"
     refused = vendor.client.post("/api/v1/events", {}, HTTP_AUTHORIZATION=f"Bearer {vendor.secret}")
     assert refused.status_code == 405
+
+
+def test_a_cursor_past_the_end_is_refused_and_one_past_retention_is_410(
+    scim: Scim, acme: Company, vendor: Vendor
+) -> None:
+    _events(scim, 3)
+    relay_until_idle()
+    head = company_events_after(acme.schema_name, 0, 10**6)[-1].seq
+    feed = vendor.get("/events", limit=1000).json()
+    while feed["hasMore"]:
+        feed = vendor.get("/events", after=feed["next"], limit=1000).json()
+
+    # Up to date: an empty page, the same cursor back.
+    assert vendor.get("/events", company="acme", after=head).json()["events"] == []
+    assert vendor.get("/events", after=feed["next"]).json()["events"] == []
+    # A cursor of another query, or invented, is not silently "up to date".
+    for params in ({"company": "acme", "after": head + 1}, {"after": int(feed["next"]) + 1}):
+        refused = vendor.get("/events", **params)
+        assert refused.status_code == 400, params
+        assert "past the newest event" in refused.json()["error"]["message"]
+
+    # Retention drops the first two of the three: a consumer from before them is told.
+    with schema_context(acme.schema_name):
+        ChangeEvent.objects.filter(seq__lt=head).delete()
+    expired = vendor.get("/events", company="acme", after=head - 3)
+    assert expired.status_code == 410
+    assert expired.json()["error"]["code"] == "cursor_expired"
+    assert f"after={head - 1}" in expired.json()["error"]["message"]
+    kept = vendor.get("/events", company="acme", after=head - 1)  # it lost nothing
+    assert kept.status_code == 200 and [e["seq"] for e in kept.json()["events"]] == [head]
+    events_purge(30, now=timezone.now() + dt.timedelta(days=31))
+    all_gone = vendor.get("/events", company="acme", after=head - 1)
+    assert all_gone.status_code == 410
+    assert f"after={head}" in all_gone.json()["error"]["message"]
+
+
+def test_an_empty_list_page_gives_back_a_cursor_to_pass_on(
+    scim: Scim, acme: Company, vendor: Vendor
+) -> None:
+    for path, key in (("/companies", "companies"), ("/companies/acme/members", "members")):
+        last = vendor.pages(path, key, limit=200)
+        body = vendor.get(path, limit=200).json()
+        while body["hasMore"]:
+            body = vendor.get(path, after=body["next"], limit=200).json()
+        end = vendor.get(path, after=body["next"]).json()
+        assert last and end[key] == [] and end["next"] == body["next"], path
+    no_groups = vendor.get("/companies/acme/groups").json()
+    assert no_groups == {"groups": [], "next": "", "hasMore": False}
+    assert vendor.get("/companies/acme/groups", after=no_groups["next"]).status_code == 200
+
+
+def test_an_unknown_api_path_is_the_api_s_json_404(vendor: Vendor) -> None:
+    for path in ("/nope", "/events/extra", "/companies/acme/members/1/groups"):
+        response = vendor.get(path)
+        assert response.status_code == 404, path
+        assert response.json()["error"]["code"] == "not_found"
+    assert Client().get("/api/v1/nope").json()["error"]["status"] == 404
 
 
 def test_companies_members_and_groups(
