@@ -24,7 +24,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--company", required=True, help="company slug")
-        parser.add_argument("--name", required=True, help="token name, unique among active tokens")
+        parser.add_argument(
+            "--name",
+            required=True,
+            help="token name, unique among active tokens (with --basic, the pair's note: "
+            "a company has one Basic pair, named Basic credentials)",
+        )
         parser.add_argument("--note", default="")
         parser.add_argument("--basic", action="store_true", help="issue Basic credentials instead")
         parser.add_argument(
