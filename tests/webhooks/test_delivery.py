@@ -6,6 +6,7 @@ test_delivery_live.py."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from events.selectors import company_events_after
 from tenants.models import Company
 from tests.conftest import max_queries
 from tests.scim_client import Scim
-from tests.webhooks.receiver import Receiver, receiving
+from tests.webhooks.receiver import Receiver, dripping, receiving
 from webhooks import delivery
 from webhooks.delivery import deliver_stream, log_purge, streams_due
 from webhooks.models import WebhookCursor, WebhookDelivery, WebhookEndpoint
@@ -115,6 +116,35 @@ def test_a_failure_holds_later_events_back_until_it_is_delivered(acme: Company, 
     assert names == ["f1@acme.test", "f2@acme.test"]
     failed.refresh_from_db()
     assert (failed.status, failed.attempts) == ("delivered", 2)
+
+
+_ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n" + b"ok" * 10
+
+
+@pytest.mark.parametrize(
+    "fast_bytes", [0, _ANSWER.index(b"ok")], ids=["the status line", "the body"]
+)
+def test_an_attempt_ends_at_its_deadline_however_slowly_the_answer_comes(
+    acme: Company, scim: Scim, settings: Any, fast_bytes: int
+) -> None:
+    # The timeout bounded each read: an answer sent a byte at a time held the worker for as
+    # long as the receiver liked, and was then recorded as delivered.
+    settings.WEBHOOK_TIMEOUT_SECONDS = 1
+    with dripping(_ANSWER, every=0.3, after=fast_bytes) as url:
+        issued = endpoint_add(url=url, company=acme, actor="tests")
+        _users(scim, "slow")
+        started = time.monotonic()
+
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+
+        took = time.monotonic() - started
+    assert took < 2
+    (row,) = WebhookDelivery.objects.filter(endpoint=issued.endpoint)
+    assert (row.status, row.response_status) == ("retrying", None)
+    assert "no complete answer within 1 s" in row.response_excerpt
+    assert 1000 <= (row.latency_ms or 0) < 2000
+    cursor = WebhookCursor.objects.get(endpoint=issued.endpoint)
+    assert cursor.retry_at is not None and cursor.retry_at > timezone.now()
 
 
 def test_an_endpoint_failing_too_long_is_disabled_and_support_is_told(
