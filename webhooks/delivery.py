@@ -10,11 +10,19 @@ wait behind it; other companies' streams go on. Nothing is scheduled in the brok
 later: the sweeper (every WEBHOOK_SWEEP_SECONDS) hands every stream that is behind and due
 to a worker, so events written while Redis or the worker was down, retries, and streams
 whose worker died are all picked up by the same query.
+
+Failure is kept at two levels. The endpoint's `failing_since` says it has answered no stream
+with a 2xx since then: when that is WEBHOOK_DISABLE_AFTER_SECONDS old the endpoint is down
+and is disabled (one e-mail). A stream's own `failing_since` (its cursor's) says this
+company's events have failed since then: when that is as old while the endpoint goes on
+taking other companies' events, only that stream is paused (one e-mail for it), and the
+others keep flowing. For an endpoint of one company the two are the same and it is disabled.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import random
 import time
 import uuid
@@ -32,6 +40,8 @@ from webhooks.models import WebhookCursor, WebhookDelivery, WebhookEndpoint
 from webhooks.secrets import decrypt
 
 BATCH = 200
+
+logger = logging.getLogger(__name__)
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -160,18 +170,26 @@ class _Stream:
         self.stored_seq = cursor.delivered_seq
         self.rewound = False
 
-    def _cursor_store(self, retry_at: dt.datetime | None) -> None:
+    def _cursor_store(self, retry_at: dt.datetime | None, *, succeeded: bool = False) -> None:
         """Move the stored cursor to where this run got, only from where this run left it.
         A resend rewinds the cursor without the stream lock (it must not wait for a run to
         end); writing over it would skip the resent events, so the run takes the rewound
         position instead and goes on from there. A resend of the event just after the
         stored position leaves that position as it was, so the resends are compared too."""
+        changes: dict[str, object] = {
+            "delivered_seq": self.cursor.delivered_seq,
+            "retry_at": retry_at,
+        }
+        if succeeded:
+            changes["failing_since"] = None
         moved = WebhookCursor.objects.filter(
             pk=self.cursor.pk, delivered_seq=self.stored_seq, resends=self.cursor.resends
-        ).update(delivered_seq=self.cursor.delivered_seq, retry_at=retry_at)
+        ).update(**changes)
         if moved:
             self.stored_seq = self.cursor.delivered_seq
             self.cursor.retry_at = retry_at
+            if succeeded:
+                self.cursor.failing_since = None
             return
         self.rewound = True
         self.cursor.refresh_from_db(fields=["delivered_seq", "resends", "retry_at"])
@@ -198,7 +216,7 @@ class _Stream:
                         "at": [at for _, _, at in done],
                     },
                 )
-            self._cursor_store(retry_at=None)
+            self._cursor_store(retry_at=None, succeeded=bool(done))
             if done and self.endpoint.failing_since is not None:
                 WebhookEndpoint.objects.filter(pk=self.endpoint.pk).update(failing_since=None)
                 self.endpoint.failing_since = None
@@ -249,10 +267,24 @@ class _Stream:
                 WebhookEndpoint.objects.filter(pk=self.endpoint.pk, failing_since=None).update(
                     failing_since=now
                 )
+            stream_failing_since = self.cursor.failing_since or now
+            if self.cursor.failing_since is None:
+                WebhookCursor.objects.filter(pk=self.cursor.pk, failing_since=None).update(
+                    failing_since=now
+                )
+                self.cursor.failing_since = now
         limit = dt.timedelta(seconds=settings.WEBHOOK_DISABLE_AFTER_SECONDS)
         if now - failing_since >= limit:
             endpoint_disable(
                 self.endpoint, reason=f"failing since {failing_since:%Y-%m-%d %H:%M} UTC"
+            )
+        elif now - stream_failing_since >= limit:
+            stream_pause(
+                self.endpoint,
+                self.cursor,
+                company=self.company,
+                reason=f"{self.company}'s events failing since "
+                f"{stream_failing_since:%Y-%m-%d %H:%M} UTC while other companies' succeed",
             )
 
 
@@ -264,6 +296,8 @@ def _deliver(endpoint_id: uuid.UUID, schema_name: str) -> None:
     cursor, _ = WebhookCursor.objects.get_or_create(
         endpoint_id=endpoint_id, schema_name=schema_name
     )
+    if cursor.paused_at is not None:
+        return  # paused (a task queued before the pause): support resumes it
     if cursor.retry_at is not None and cursor.retry_at > timezone.now():
         return  # backing off (a duplicate task came early): the sweeper brings it back when due
     while True:
@@ -301,15 +335,53 @@ def endpoint_disable(endpoint: WebhookEndpoint, *, reason: str) -> None:
         )
     if not changed:
         return  # another worker disabled it (and wrote the e-mail)
+    _tell_support(
+        subject=f"Webhook endpoint disabled: {endpoint.url}",
+        message=(
+            f"The webhook endpoint {endpoint.url} (id {endpoint.pk}) was disabled: "
+            f"{reason}.\n\nIts events are kept; enable it in the support admin once it "
+            "answers again, and delivery resumes where it stopped."
+        ),
+    )
+
+
+def stream_pause(
+    endpoint: WebhookEndpoint, cursor: WebhookCursor, *, company: str, reason: str
+) -> None:
+    """Stop sending one company's events to an endpoint that keeps refusing them while it takes
+    other companies', and tell support. The stream's events stay in the outbox and its cursor
+    where it is: resuming it (the admin's webhook streams) goes on from there."""
+    changed = WebhookCursor.objects.filter(pk=cursor.pk, paused_at=None).update(
+        paused_at=timezone.now(), paused_reason=reason[:300]
+    )
+    if not changed:
+        return
+    logger.warning(
+        "Webhook stream paused: endpoint %s (%s), company %s (schema %s): %s",
+        endpoint.pk,
+        endpoint.url,
+        company,
+        cursor.schema_name,
+        reason,
+    )
+    _tell_support(
+        subject=f"Webhook stream paused: {company} to {endpoint.url}",
+        message=(
+            f"The webhook endpoint {endpoint.url} (id {endpoint.pk}) takes other companies' "
+            f"events but not {company}'s (schema {cursor.schema_name}), so that company's "
+            f"stream was paused: {reason}.\n\nIts events are kept; once the receiver takes "
+            "them, resume the stream in the support admin (Webhook streams) and delivery "
+            "resumes where it stopped."
+        ),
+    )
+
+
+def _tell_support(*, subject: str, message: str) -> None:
     recipients = [*settings.SUPPORT_EMAILS, *(address for _, address in settings.ADMINS)]
     if recipients:
         send_mail(
-            subject=f"[Headcount] Webhook endpoint disabled: {endpoint.url}",
-            message=(
-                f"The webhook endpoint {endpoint.url} (id {endpoint.pk}) was disabled: "
-                f"{reason}.\n\nIts events are kept; enable it in the support admin once it "
-                "answers again, and delivery resumes where it stopped."
-            ),
+            subject=f"[Headcount] {subject}",
+            message=message,
             from_email=None,
             recipient_list=recipients,
         )
@@ -327,6 +399,7 @@ LEFT JOIN public.webhooks_webhookcursor AS k
 WHERE e.enabled
   AND s.last_seq > COALESCE(k.delivered_seq, 0)
   AND (k.retry_at IS NULL OR k.retry_at <= statement_timestamp())
+  AND k.paused_at IS NULL
   AND (k.kicked_at IS NULL OR k.kicked_at <= statement_timestamp() - make_interval(secs => %s))
   AND to_regclass(quote_ident(s.schema_name) || '.events_changeevent') IS NOT NULL
 LIMIT %s

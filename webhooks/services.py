@@ -1,4 +1,5 @@
-"""Writes of webhook endpoints: add, rotate the secret, resend a delivery."""
+"""Writes of webhook endpoints: add, change, rotate the secret, resend a delivery, resume a
+paused company stream."""
 
 from __future__ import annotations
 
@@ -132,8 +133,9 @@ def endpoint_update(
         if enabled and not locked.enabled:
             locked.failing_since = locked.disabled_at = None
             locked.disabled_reason = ""
-            # Retries were backing off; the endpoint is back, so try now.
-            WebhookCursor.objects.filter(endpoint=locked).update(retry_at=None)
+            # Retries were backing off; the endpoint is back, so try now. Its streams' failures
+            # start again from nothing too; a paused stream stays paused (stream_resume).
+            WebhookCursor.objects.filter(endpoint=locked).update(retry_at=None, failing_since=None)
             WebhookDelivery.objects.filter(
                 endpoint=locked, status=WebhookDelivery.Status.RETRYING
             ).update(next_attempt_at=None)
@@ -143,3 +145,12 @@ def endpoint_update(
         locked.enabled = enabled
         locked.save()
     endpoint.refresh_from_db()
+
+
+def stream_resume(cursor: WebhookCursor) -> None:
+    """Deliver a paused company stream again, from where it stopped, at once; its failure
+    record starts again from nothing."""
+    WebhookCursor.objects.filter(pk=cursor.pk).update(
+        paused_at=None, paused_reason="", failing_since=None, retry_at=None
+    )
+    cursor.refresh_from_db()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,6 +31,8 @@ class Receiver:
     # While set, requests wait (the sender is stuck mid-delivery), then get a 500 unrecorded.
     hold: threading.Event | None = None
     held: threading.Event = field(default_factory=threading.Event)
+    # When set, the status for each request body (say, a refusal of one company's events).
+    status_of: Callable[[bytes], int] | None = None
 
     @property
     def url(self) -> str:
@@ -50,7 +52,7 @@ class Receiver:
                     self.end_headers()
                     return
                 with receiver.lock:
-                    status = receiver.status
+                    status = receiver.status_of(body) if receiver.status_of else receiver.status
                     if 200 <= status < 300:
                         receiver.received.append(Received(dict(self.headers.items()), body))
                 self.send_response(status)

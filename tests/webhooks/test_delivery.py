@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.test import Client
 from django.utils import timezone
+from django_tenants.utils import schema_context
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from events.relay import relay_until_idle
@@ -21,11 +23,18 @@ from tenants.models import Company
 from tests.conftest import max_queries
 from tests.scim_client import Scim
 from tests.webhooks.receiver import Receiver, dripping, receiving
+from tokens.services import token_issue
 from webhooks import delivery
 from webhooks.delivery import deliver_stream, log_purge, streams_due
 from webhooks.models import WebhookCursor, WebhookDelivery, WebhookEndpoint
 from webhooks.secrets import decrypt
-from webhooks.services import WebhookError, delivery_resend, endpoint_add, secret_rotate
+from webhooks.services import (
+    WebhookError,
+    delivery_resend,
+    endpoint_add,
+    secret_rotate,
+    stream_resume,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -164,6 +173,53 @@ def test_an_endpoint_failing_too_long_is_disabled_and_support_is_told(
     (mail,) = mailoutbox
     assert mail.to == ["support@headcount.test"] and receiver.url in mail.subject
     assert streams_due() == []  # a disabled endpoint is not swept
+
+
+def test_a_company_stream_failing_too_long_is_paused_while_the_others_flow(
+    acme: Company, outsider: Company, scim: Scim, client: Client, settings: Any, mailoutbox: Any
+) -> None:
+    # The receiver refuses acme's events and takes outsider's: each success of outsider's
+    # cleared the endpoint's failure record, so acme's stream was never given up on.
+    settings.SUPPORT_EMAILS = ["support@headcount.test"]
+    settings.WEBHOOK_DISABLE_AFTER_SECONDS = 1
+    with schema_context(outsider.schema_name):
+        other = Scim(client, token_issue(company=outsider, name="Okta", actor="t").secret)
+    other.base = "/t/outsider/scim/v2"
+    with receiving() as receiver:
+        receiver.status_of = lambda body: 500 if b'"company":"acme"' in body else 204
+        issued = endpoint_add(url=receiver.url, actor="tests")
+        endpoint = issued.endpoint.pk
+        _users(scim, "stuck1")
+        deliver_stream(endpoint, acme.schema_name)
+        assert other.post("/Users", {"userName": "ok1@outsider.test"}).status_code == 201
+        deliver_stream(endpoint, outsider.schema_name)
+        time.sleep(1.1)
+        WebhookCursor.objects.filter(schema_name=acme.schema_name).update(retry_at=None)
+
+        deliver_stream(endpoint, acme.schema_name)
+
+        assert WebhookEndpoint.objects.get(pk=endpoint).enabled
+        (mail,) = mailoutbox
+        assert "paused" in mail.subject and "acme" in mail.subject
+        assert "acme" in mail.body and receiver.url in mail.body
+        stream = WebhookCursor.objects.get(endpoint_id=endpoint, schema_name=acme.schema_name)
+        assert stream.paused_at is not None and "acme's events failing" in stream.paused_reason
+        WebhookCursor.objects.filter(pk=stream.pk).update(retry_at=None)
+        assert other.post("/Users", {"userName": "ok2@outsider.test"}).status_code == 201
+        assert streams_due() == [(endpoint, outsider.schema_name)]  # acme's waits for support
+        deliver_stream(endpoint, acme.schema_name)  # a stale task changes nothing
+        deliver_stream(endpoint, outsider.schema_name)
+        delivered = [b["data"]["userName"] for b in _bodies(receiver, issued.secret)]
+        assert delivered == ["ok1@outsider.test", "ok2@outsider.test"]
+
+        receiver.status_of = None
+        stream_resume(stream)
+        assert streams_due() == [(endpoint, acme.schema_name)]
+        deliver_stream(endpoint, acme.schema_name)
+    delivered = [b["data"]["userName"] for b in _bodies(receiver, issued.secret)]
+    assert delivered[2:] == ["stuck1@acme.test"]
+    stream.refresh_from_db()
+    assert (stream.paused_at, stream.failing_since) == (None, None)
 
 
 def test_secret_rotation_signs_with_both_during_the_grace_period(acme: Company, scim: Scim) -> None:
@@ -336,7 +392,10 @@ def test_webhook_add_prints_a_secret_that_is_stored_encrypted(acme: Company, cap
         call_command("webhook_add", "--url", "http://127.0.0.1:9/x", "--company", "nope")
 
 
-def test_retention_keeps_what_an_enabled_endpoint_has_not_got(acme: Company, scim: Scim) -> None:
+@pytest.mark.parametrize("stopped", ["endpoint disabled", "stream paused"])
+def test_retention_keeps_what_an_enabled_endpoint_has_not_got(
+    acme: Company, scim: Scim, stopped: str
+) -> None:
     with receiving(status=500) as receiver:
         issued = endpoint_add(url=receiver.url, company=acme, actor="tests")
         _users(scim, "kept")
@@ -349,8 +408,11 @@ def test_retention_keeps_what_an_enabled_endpoint_has_not_got(acme: Company, sci
         "kept@acme.test"
     ]
 
-    # A disabled endpoint holds nothing back.
-    WebhookEndpoint.objects.filter(pk=issued.endpoint.pk).update(enabled=False)
+    # A disabled endpoint, or a paused stream, holds nothing back.
+    if stopped == "endpoint disabled":
+        WebhookEndpoint.objects.filter(pk=issued.endpoint.pk).update(enabled=False)
+    else:
+        WebhookCursor.objects.filter(endpoint=issued.endpoint).update(paused_at=timezone.now())
     events_purge(30, now=later)
     assert company_events_after(acme.schema_name, 0, 10**6) == []
 
