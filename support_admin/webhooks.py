@@ -208,6 +208,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         "seq",
         "event_type",
         "status",
+        "note",
         "attempts",
         "response_status",
         "latency_ms",

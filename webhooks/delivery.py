@@ -31,6 +31,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import connection, transaction
+from django.db.models import Subquery
 from django.utils import timezone
 
 from events.selectors import Event, company_events_after
@@ -136,24 +137,41 @@ FROM unnest(%(seq)s::bigint[], %(event_id)s::uuid[], %(event_type)s::text[],
             %(status)s::int[], %(latency_ms)s::int[], %(excerpt)s::text[], %(at)s::timestamptz[])
      AS r(seq, event_id, event_type, status, latency_ms, excerpt, at)
 ON CONFLICT (endpoint_id, schema_name, seq) DO UPDATE SET
-    status = 'delivered', attempts = d.attempts + 1, response_status = EXCLUDED.response_status,
+    status = 'delivered', note = '', attempts = d.attempts + 1,
+    response_status = EXCLUDED.response_status,
     latency_ms = EXCLUDED.latency_ms, response_excerpt = EXCLUDED.response_excerpt,
     next_attempt_at = NULL, last_attempt_at = EXCLUDED.last_attempt_at,
     delivered_at = EXCLUDED.delivered_at
 """
 
+# Another worker may have disabled the endpoint during this attempt (its other streams fail
+# too): the row is then abandoned, as endpoint_disable made that endpoint's other rows, not
+# left Retrying with a next attempt that will not come.
 _FAILED_SQL = """
 INSERT INTO public.webhooks_webhookdelivery AS d (
-    endpoint_id, schema_name, seq, event_id, event_type, status, attempts, response_status,
-    latency_ms, response_excerpt, created_at, last_attempt_at
+    endpoint_id, schema_name, seq, event_id, event_type, status, note, attempts,
+    response_status, latency_ms, response_excerpt, created_at, last_attempt_at
 )
-VALUES (%(endpoint)s, %(schema)s, %(seq)s, %(event_id)s, %(event_type)s, 'retrying', 1,
-        %(status)s, %(latency_ms)s, %(excerpt)s, %(at)s, %(at)s)
+SELECT %(endpoint)s, %(schema)s, %(seq)s, %(event_id)s, %(event_type)s,
+       CASE WHEN e.enabled THEN 'retrying' ELSE 'abandoned' END,
+       CASE WHEN e.enabled THEN '' ELSE left('endpoint disabled: ' || e.disabled_reason, 300) END,
+       1, %(status)s, %(latency_ms)s, %(excerpt)s, %(at)s, %(at)s
+FROM public.webhooks_webhookendpoint AS e WHERE e.id = %(endpoint)s
 ON CONFLICT (endpoint_id, schema_name, seq) DO UPDATE SET
-    status = 'retrying', attempts = d.attempts + 1, response_status = EXCLUDED.response_status,
-    latency_ms = EXCLUDED.latency_ms, response_excerpt = EXCLUDED.response_excerpt,
-    last_attempt_at = EXCLUDED.last_attempt_at
-RETURNING d.id, d.attempts
+    status = EXCLUDED.status, note = EXCLUDED.note, attempts = d.attempts + 1,
+    response_status = EXCLUDED.response_status, latency_ms = EXCLUDED.latency_ms,
+    response_excerpt = EXCLUDED.response_excerpt, last_attempt_at = EXCLUDED.last_attempt_at
+RETURNING d.id, d.attempts, d.status
+"""
+
+# Rows of events this run passed over on purpose that an earlier attempt or a resend left
+# Retrying; events never attempted get no row (a filtered type is not news).
+_SKIPPED_SQL = """
+UPDATE public.webhooks_webhookdelivery AS d
+SET status = 'skipped', note = r.note, next_attempt_at = NULL
+FROM unnest(%(seq)s::bigint[], %(note)s::text[]) AS r(seq, note)
+WHERE d.endpoint_id = %(endpoint)s AND d.schema_name = %(schema)s AND d.seq = r.seq
+  AND d.status = 'retrying'
 """
 
 
@@ -164,6 +182,7 @@ class _Stream:
         self.endpoint, self.cursor, self.company = endpoint, cursor, company
         self.secrets = signing_secrets(endpoint, timezone.now())
         self.done: list[tuple[Event, transport.Answer, dt.datetime]] = []
+        self.skipped: list[tuple[int, str]] = []
         self.flushed_at = time.monotonic()
         # The cursor's position as stored; `cursor.delivered_seq` runs ahead of it between
         # flushes. A resend from the log rewinds the stored one while this run goes on.
@@ -199,8 +218,19 @@ class _Stream:
         """Record the successful attempts and advance the cursor past them (and past skipped
         events), in one transaction."""
         done, self.done = self.done, []
+        skipped, self.skipped = self.skipped, []
         self.flushed_at = time.monotonic()
         with transaction.atomic(), connection.cursor() as cursor:
+            if skipped:
+                cursor.execute(
+                    _SKIPPED_SQL,
+                    {
+                        "endpoint": self.endpoint.pk,
+                        "schema": self.cursor.schema_name,
+                        "seq": [seq for seq, _ in skipped],
+                        "note": [note for _, note in skipped],
+                    },
+                )
             if done:
                 cursor.execute(
                     _DELIVERED_SQL,
@@ -221,11 +251,16 @@ class _Stream:
                 WebhookEndpoint.objects.filter(pk=self.endpoint.pk).update(failing_since=None)
                 self.endpoint.failing_since = None
 
+    def skip(self, event: Event, note: str) -> None:
+        """Pass over `event` on purpose: the stream goes on."""
+        self.cursor.delivered_seq = event.seq
+        self.skipped.append((event.seq, note[:300]))
+
     def attempt(self, event: Event) -> bool:
         """Send `event`; True when the stream may go on."""
         answer = send(self.endpoint, event, self.company, self.secrets)
-        if answer is None:  # nothing to send in this format: the stream goes on
-            self.cursor.delivered_seq = event.seq
+        if answer is None:
+            self.skip(event, f"the {self.endpoint.format} format has nothing for {event.type}")
             return True
         now = timezone.now()
         if answer.ok:
@@ -255,7 +290,12 @@ class _Stream:
                         "at": now,
                     },
                 )
-                delivery_id, attempts = cursor.fetchone()
+                row = cursor.fetchone()
+            if row is None:
+                return  # the endpoint is gone
+            delivery_id, attempts, status = row
+            if status != WebhookDelivery.Status.RETRYING:
+                return  # disabled meanwhile: nothing is retried, no failure to count
             retry_at = now + backoff(attempts)
             WebhookDelivery.objects.filter(pk=delivery_id).update(next_attempt_at=retry_at)
             # Rewound meanwhile (here or in the flush before): the cursor keeps no backoff, the
@@ -288,6 +328,16 @@ class _Stream:
             )
 
 
+def wanted(endpoint: WebhookEndpoint, event: Event) -> bool:
+    """Whether the endpoint takes `event`: by the event types in force when it was queued
+    (the stream's `types_before`, read into the endpoint by `_deliver`), else by its current
+    ones. An edit of the types applies to what happens after it, not to the backlog."""
+    for until_seq, types in getattr(endpoint, "types_before", None) or ():
+        if event.seq <= until_seq:
+            return not types or event.type in types
+    return endpoint.wants(event.type)
+
+
 def _deliver(endpoint_id: uuid.UUID, schema_name: str) -> None:
     row = Company.objects.filter(schema_name=schema_name).values_list("id", "slug").first()
     if row is None:
@@ -301,7 +351,17 @@ def _deliver(endpoint_id: uuid.UUID, schema_name: str) -> None:
     if cursor.retry_at is not None and cursor.retry_at > timezone.now():
         return  # backing off (a duplicate task came early): the sweeper brings it back when due
     while True:
-        endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id, enabled=True).first()
+        # The stream's type history with the endpoint, in one read: an edit of the endpoint's
+        # types commits both together.
+        endpoint = (
+            WebhookEndpoint.objects.filter(pk=endpoint_id, enabled=True)
+            .annotate(
+                types_before=Subquery(
+                    WebhookCursor.objects.filter(pk=cursor.pk).values("types_before")
+                )
+            )
+            .first()
+        )
         if endpoint is None:
             return
         # The sweeper pairs a company's endpoint with that company's stream only; a task
@@ -313,8 +373,8 @@ def _deliver(endpoint_id: uuid.UUID, schema_name: str) -> None:
             return
         stream = _Stream(endpoint, cursor, company)
         for event in events:
-            if not endpoint.wants(event.type):
-                cursor.delivered_seq = event.seq
+            if not wanted(endpoint, event):
+                stream.skip(event, f"{event.type} is not among the endpoint's event types")
                 continue
             if not stream.attempt(event):
                 break
@@ -333,6 +393,8 @@ def endpoint_disable(endpoint: WebhookEndpoint, *, reason: str) -> None:
         changed = WebhookEndpoint.objects.filter(pk=endpoint.pk, enabled=True).update(
             enabled=False, disabled_at=timezone.now(), disabled_reason=reason[:300]
         )
+        if changed:
+            deliveries_abandon(endpoint.pk, note=f"endpoint disabled: {reason}")
     if not changed:
         return  # another worker disabled it (and wrote the e-mail)
     _tell_support(
@@ -351,9 +413,14 @@ def stream_pause(
     """Stop sending one company's events to an endpoint that keeps refusing them while it takes
     other companies', and tell support. The stream's events stay in the outbox and its cursor
     where it is: resuming it (the admin's webhook streams) goes on from there."""
-    changed = WebhookCursor.objects.filter(pk=cursor.pk, paused_at=None).update(
-        paused_at=timezone.now(), paused_reason=reason[:300]
-    )
+    with transaction.atomic():
+        changed = WebhookCursor.objects.filter(pk=cursor.pk, paused_at=None).update(
+            paused_at=timezone.now(), paused_reason=reason[:300]
+        )
+        if changed:
+            deliveries_abandon(
+                endpoint.pk, schema_name=cursor.schema_name, note=f"stream paused: {reason}"
+            )
     if not changed:
         return
     logger.warning(
@@ -373,6 +440,38 @@ def stream_pause(
             "them, resume the stream in the support admin (Webhook streams) and delivery "
             "resumes where it stopped."
         ),
+    )
+
+
+def deliveries_abandon(endpoint_id: uuid.UUID, *, note: str, schema_name: str = "") -> int:
+    """Mark the Retrying rows of an endpoint (or of one of its streams) Abandoned: nothing will
+    retry them until it is enabled (or resumed) again."""
+    rows = WebhookDelivery.objects.filter(
+        endpoint_id=endpoint_id, status=WebhookDelivery.Status.RETRYING
+    )
+    if schema_name:
+        rows = rows.filter(schema_name=schema_name)
+    return rows.update(
+        status=WebhookDelivery.Status.ABANDONED, next_attempt_at=None, note=note[:300]
+    )
+
+
+def deliveries_resume(endpoint_id: uuid.UUID, *, schema_name: str = "") -> int:
+    """Make the Abandoned (and Retrying) rows of an endpoint, or of one of its streams, due now:
+    delivery resumes at once from the first unacknowledged event. A stream still paused keeps
+    its rows Abandoned."""
+    rows = WebhookDelivery.objects.filter(
+        endpoint_id=endpoint_id,
+        status__in=[WebhookDelivery.Status.ABANDONED, WebhookDelivery.Status.RETRYING],
+    ).exclude(
+        schema_name__in=WebhookCursor.objects.filter(
+            endpoint_id=endpoint_id, paused_at__isnull=False
+        ).values("schema_name")
+    )
+    if schema_name:
+        rows = rows.filter(schema_name=schema_name)
+    return rows.update(
+        status=WebhookDelivery.Status.RETRYING, next_attempt_at=timezone.now(), note=""
     )
 
 

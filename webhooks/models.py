@@ -79,6 +79,11 @@ class WebhookCursor(models.Model):
     failing_since = models.DateTimeField(null=True, blank=True)
     paused_at = models.DateTimeField(null=True, blank=True)
     paused_reason = models.CharField(max_length=300, blank=True, default="", db_default="")
+    # The endpoint's earlier event types for this stream's backlog at each change of them:
+    # [[until_seq, types], …], oldest first. An event is sent by the types in force when it was
+    # queued (the first entry whose until_seq it does not pass), later ones by the endpoint's
+    # current types (webhooks.services.endpoint_update, webhooks.delivery.wanted).
+    types_before = models.JSONField(null=True, blank=True)
 
     class Meta:
         verbose_name = "webhook stream"
@@ -98,7 +103,12 @@ class WebhookDelivery(models.Model):
     class Status(models.TextChoices):
         RETRYING = "retrying", "Retrying"
         DELIVERED = "delivered", "Delivered"
-        ABANDONED = "abandoned", "Abandoned (endpoint disabled)"
+        # Not retried while its endpoint is disabled or its company stream paused (`note`
+        # says which); enabling or resuming makes it Retrying again.
+        ABANDONED = "abandoned", "Abandoned (endpoint disabled or stream paused)"
+        # Passed over on purpose (`note` says why): its type is not sent to the endpoint, or
+        # the endpoint's format has nothing for it.
+        SKIPPED = "skipped", "Skipped"
 
     id = models.BigAutoField(primary_key=True)
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="+")
@@ -112,6 +122,8 @@ class WebhookDelivery(models.Model):
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
     response_excerpt = models.CharField(max_length=500, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Why an abandoned or skipped row is not being retried.
+    note = models.CharField(max_length=300, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)

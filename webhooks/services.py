@@ -4,6 +4,7 @@ paused company stream."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -13,6 +14,7 @@ from django.utils import timezone
 
 from events.outbox import EventType
 from tenants.models import Company
+from webhooks.delivery import deliveries_abandon, deliveries_resume
 from webhooks.models import WebhookCursor, WebhookDelivery, WebhookEndpoint
 from webhooks.secrets import encrypt, secret_new
 from webhooks.transport import UnsafeURL, resolve_checked
@@ -124,11 +126,16 @@ def endpoint_update(
     enabled: bool,
 ) -> None:
     """Change an endpoint. Enabling a disabled one clears its failure record: delivery resumes
-    where it stopped (its events waited in the outboxes)."""
+    where it stopped (its events waited in the outboxes), its abandoned log rows Retrying
+    again; disabling one marks its Retrying rows Abandoned. New event types apply to events
+    queued from now on: each stream's backlog keeps the types it was queued under."""
     url_check(url)
     types = event_types_check(event_types)
     with transaction.atomic():
         locked = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        if types != locked.event_types:
+            with connection.cursor() as cursor:
+                cursor.execute(_TYPES_CHANGED_SQL, [json.dumps(locked.event_types), locked.pk])
         locked.url, locked.event_types, locked.format = url, types, format
         if enabled and not locked.enabled:
             locked.failing_since = locked.disabled_at = None
@@ -136,21 +143,34 @@ def endpoint_update(
             # Retries were backing off; the endpoint is back, so try now. Its streams' failures
             # start again from nothing too; a paused stream stays paused (stream_resume).
             WebhookCursor.objects.filter(endpoint=locked).update(retry_at=None, failing_since=None)
-            WebhookDelivery.objects.filter(
-                endpoint=locked, status=WebhookDelivery.Status.RETRYING
-            ).update(next_attempt_at=None)
+            deliveries_resume(locked.pk)
         elif not enabled and locked.enabled:
             locked.disabled_at = timezone.now()
             locked.disabled_reason = "disabled by support"
+            deliveries_abandon(locked.pk, note="endpoint disabled: disabled by support")
         locked.enabled = enabled
         locked.save()
     endpoint.refresh_from_db()
 
 
+# Each stream with a backlog remembers the types that backlog was queued under, up to the
+# stream's last committed event: a vendor narrowing or widening the types expects the change
+# to apply from now on, not to events already waiting for its endpoint.
+_TYPES_CHANGED_SQL = """
+UPDATE public.webhooks_webhookcursor AS k
+SET types_before = COALESCE(k.types_before, '[]'::jsonb)
+                   || jsonb_build_array(jsonb_build_array(s.last_seq, %s::jsonb))
+FROM public.events_feed_eventstream AS s
+WHERE k.endpoint_id = %s AND s.schema_name = k.schema_name AND s.last_seq > k.delivered_seq
+"""
+
+
 def stream_resume(cursor: WebhookCursor) -> None:
     """Deliver a paused company stream again, from where it stopped, at once; its failure
     record starts again from nothing."""
-    WebhookCursor.objects.filter(pk=cursor.pk).update(
-        paused_at=None, paused_reason="", failing_since=None, retry_at=None
-    )
+    with transaction.atomic():
+        WebhookCursor.objects.filter(pk=cursor.pk).update(
+            paused_at=None, paused_reason="", failing_since=None, retry_at=None
+        )
+        deliveries_resume(cursor.endpoint_id, schema_name=cursor.schema_name)
     cursor.refresh_from_db()

@@ -32,6 +32,7 @@ from webhooks.services import (
     WebhookError,
     delivery_resend,
     endpoint_add,
+    endpoint_update,
     secret_rotate,
     stream_resume,
 )
@@ -173,6 +174,128 @@ def test_an_endpoint_failing_too_long_is_disabled_and_support_is_told(
     (mail,) = mailoutbox
     assert mail.to == ["support@headcount.test"] and receiver.url in mail.subject
     assert streams_due() == []  # a disabled endpoint is not swept
+    # Its log says so, rather than "Retrying" with a next attempt that will not come.
+    (row,) = WebhookDelivery.objects.filter(endpoint=endpoint)
+    assert (row.status, row.next_attempt_at) == ("abandoned", None)
+    assert row.note.startswith("endpoint disabled: failing since")
+
+
+def test_disabling_abandons_the_log_rows_and_enabling_makes_them_due_again(
+    acme: Company, scim: Scim
+) -> None:
+    with receiving(status=500) as receiver:
+        issued = endpoint_add(url=receiver.url, company=acme, actor="tests")
+        _users(scim, "held")
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+        receiver.status = 204
+
+        _update(issued.endpoint, enabled=False)
+        (row,) = WebhookDelivery.objects.filter(endpoint=issued.endpoint)
+        assert (row.status, row.next_attempt_at) == ("abandoned", None)
+        assert row.note == "endpoint disabled: disabled by support"
+
+        _update(issued.endpoint, enabled=True)
+        row.refresh_from_db()
+        assert (row.status, row.note) == ("retrying", "")
+        assert row.next_attempt_at is not None and row.next_attempt_at <= timezone.now()
+        assert streams_due() == [(issued.endpoint.pk, acme.schema_name)]
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+    row.refresh_from_db()
+    assert (row.status, row.attempts) == ("delivered", 2)
+
+
+def test_a_failure_recorded_after_another_worker_disabled_the_endpoint_is_abandoned(
+    acme: Company, scim: Scim, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The endpoint fails for every company at once: a worker disables it while another's
+    # attempt is in flight; that attempt's row must not say "Retrying" either.
+    real_send = delivery.send
+
+    def send_while_disabled(*args: Any) -> Any:
+        _update(args[0], enabled=False)
+        return real_send(*args)
+
+    monkeypatch.setattr("webhooks.delivery.send", send_while_disabled)
+    with receiving(status=500) as receiver:
+        issued = endpoint_add(url=receiver.url, company=acme, actor="tests")
+        _users(scim, "late")
+
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+
+    (row,) = WebhookDelivery.objects.filter(endpoint=issued.endpoint)
+    assert (row.status, row.next_attempt_at, row.attempts) == ("abandoned", None, 1)
+    assert row.note == "endpoint disabled: disabled by support"
+
+
+def _update(endpoint: WebhookEndpoint, **changes: Any) -> None:
+    endpoint.refresh_from_db()
+    current = {
+        "url": endpoint.url,
+        "event_types": endpoint.event_types,
+        "format": endpoint.format,
+        "enabled": endpoint.enabled,
+    }
+    endpoint_update(endpoint, **{**current, **changes})
+
+
+def _due_now(endpoint: WebhookEndpoint) -> None:
+    WebhookCursor.objects.filter(endpoint=endpoint).update(retry_at=None)
+
+
+def test_new_event_types_apply_to_what_happens_after_the_change_not_to_the_backlog(
+    acme: Company, scim: Scim
+) -> None:
+    # Narrowing the types skipped the backlog already queued for the endpoint, silently, and
+    # left its failed row "Retrying" for ever.
+    with receiving(status=500) as receiver:
+        issued = endpoint_add(url=receiver.url, company=acme, actor="tests")
+        _users(scim, "queued1", "queued2")
+        deliver_stream(issued.endpoint.pk, acme.schema_name)  # fails on queued1
+        _update(issued.endpoint, event_types=["user.deleted"])
+        _users(scim, "after")
+        receiver.status = 204
+        _due_now(issued.endpoint)
+
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+
+        names = [b["data"]["userName"] for b in _bodies(receiver, issued.secret)]
+        assert names == ["queued1@acme.test", "queued2@acme.test"]
+        log = WebhookDelivery.objects.filter(endpoint=issued.endpoint).order_by("seq")
+        assert [(d.status, d.attempts) for d in log] == [("delivered", 2), ("delivered", 1)]
+
+        # Widening: the backlog keeps the narrow types, what follows gets the new ones.
+        receiver.status = 500
+        user_id = scim.get('/Users?filter=userName eq "after@acme.test"').json()["Resources"][0]
+        assert scim.delete(f"/Users/{user_id['id']}").status_code == 204
+        deliver_stream(issued.endpoint.pk, acme.schema_name)  # fails on the deletion
+        _update(issued.endpoint, event_types=[])
+        _users(scim, "widened")
+        receiver.status = 204
+        _due_now(issued.endpoint)
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+    kinds = [(b["type"], b["data"]["userName"]) for b in _bodies(receiver, issued.secret)]
+    assert kinds[2:] == [("user.deleted", "after@acme.test"), ("user.created", "widened@acme.test")]
+    assert streams_due() == []
+
+
+def test_a_row_passed_over_on_purpose_is_marked_skipped_with_the_reason(
+    acme: Company, scim: Scim
+) -> None:
+    with receiving() as receiver:
+        issued = endpoint_add(url=receiver.url, company=acme, actor="tests")
+        _users(scim, "once")
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+        _update(issued.endpoint, event_types=["user.deleted"])
+        row = WebhookDelivery.objects.get(endpoint=issued.endpoint)
+        delivery_resend(row)
+
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+
+    assert len(receiver.accepted()) == 1
+    row.refresh_from_db()
+    assert (row.status, row.next_attempt_at) == ("skipped", None)
+    assert row.note == "user.created is not among the endpoint's event types"
+    assert streams_due() == []
 
 
 def test_a_company_stream_failing_too_long_is_paused_while_the_others_flow(
@@ -204,6 +327,9 @@ def test_a_company_stream_failing_too_long_is_paused_while_the_others_flow(
         assert "acme" in mail.body and receiver.url in mail.body
         stream = WebhookCursor.objects.get(endpoint_id=endpoint, schema_name=acme.schema_name)
         assert stream.paused_at is not None and "acme's events failing" in stream.paused_reason
+        (row,) = WebhookDelivery.objects.filter(schema_name=acme.schema_name)
+        assert (row.status, row.next_attempt_at) == ("abandoned", None)
+        assert row.note.startswith("stream paused: acme's events failing since")
         WebhookCursor.objects.filter(pk=stream.pk).update(retry_at=None)
         assert other.post("/Users", {"userName": "ok2@outsider.test"}).status_code == 201
         assert streams_due() == [(endpoint, outsider.schema_name)]  # acme's waits for support
@@ -220,6 +346,8 @@ def test_a_company_stream_failing_too_long_is_paused_while_the_others_flow(
     assert delivered[2:] == ["stuck1@acme.test"]
     stream.refresh_from_db()
     assert (stream.paused_at, stream.failing_since) == (None, None)
+    row.refresh_from_db()
+    assert (row.status, row.note) == ("delivered", "")
 
 
 def test_secret_rotation_signs_with_both_during_the_grace_period(acme: Company, scim: Scim) -> None:
