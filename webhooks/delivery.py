@@ -314,7 +314,18 @@ class _Stream:
                 )
                 self.cursor.failing_since = now
         limit = dt.timedelta(seconds=settings.WEBHOOK_DISABLE_AFTER_SECONDS)
-        if now - failing_since >= limit:
+        if answer.status == 410:
+            # Standard Webhooks: 410 Gone says the receiver wants no more webhooks from us;
+            # "the sender should disable the webhook endpoint". At once, not after a day.
+            logger.warning(
+                "Webhook endpoint %s (%s) answered 410 Gone to event %s of %s: disabling it",
+                self.endpoint.pk,
+                self.endpoint.url,
+                event.id,
+                self.cursor.schema_name,
+            )
+            endpoint_disable(self.endpoint, reason="the receiver answered 410 Gone")
+        elif now - failing_since >= limit:
             endpoint_disable(
                 self.endpoint, reason=f"failing since {failing_since:%Y-%m-%d %H:%M} UTC"
             )
@@ -397,6 +408,7 @@ def endpoint_disable(endpoint: WebhookEndpoint, *, reason: str) -> None:
             deliveries_abandon(endpoint.pk, note=f"endpoint disabled: {reason}")
     if not changed:
         return  # another worker disabled it (and wrote the e-mail)
+    logger.warning("Webhook endpoint disabled: %s (%s): %s", endpoint.pk, endpoint.url, reason)
     _tell_support(
         subject=f"Webhook endpoint disabled: {endpoint.url}",
         message=(

@@ -6,6 +6,7 @@ test_delivery_live.py."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from typing import Any
 
@@ -158,7 +159,7 @@ def test_an_attempt_ends_at_its_deadline_however_slowly_the_answer_comes(
 
 
 def test_an_endpoint_failing_too_long_is_disabled_and_support_is_told(
-    acme: Company, scim: Scim, settings: Any, mailoutbox: list[Any]
+    acme: Company, scim: Scim, settings: Any, mailoutbox: list[Any], caplog: Any
 ) -> None:
     settings.SUPPORT_EMAILS = ["support@headcount.test"]
     with receiving(status=503) as receiver:
@@ -168,9 +169,13 @@ def test_an_endpoint_failing_too_long_is_disabled_and_support_is_told(
             - dt.timedelta(seconds=settings.WEBHOOK_DISABLE_AFTER_SECONDS)
         )
         _users(scim, "gone")
-        deliver_stream(issued.endpoint.pk, acme.schema_name)
+        with caplog.at_level(logging.WARNING, logger="webhooks.delivery"):
+            deliver_stream(issued.endpoint.pk, acme.schema_name)
     endpoint = WebhookEndpoint.objects.get(pk=issued.endpoint.pk)
     assert not endpoint.enabled and endpoint.disabled_at is not None
+    (line,) = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert line.getMessage().startswith(f"Webhook endpoint disabled: {endpoint.pk}")
+    assert "failing since" in line.getMessage()
     (mail,) = mailoutbox
     assert mail.to == ["support@headcount.test"] and receiver.url in mail.subject
     assert streams_due() == []  # a disabled endpoint is not swept
@@ -178,6 +183,33 @@ def test_an_endpoint_failing_too_long_is_disabled_and_support_is_told(
     (row,) = WebhookDelivery.objects.filter(endpoint=endpoint)
     assert (row.status, row.next_attempt_at) == ("abandoned", None)
     assert row.note.startswith("endpoint disabled: failing since")
+
+
+def test_a_410_gone_disables_the_endpoint_at_once(
+    acme: Company, scim: Scim, settings: Any, mailoutbox: list[Any], caplog: Any
+) -> None:
+    # Standard Webhooks: 410 Gone means the receiver wants no more webhooks from this sender.
+    settings.SUPPORT_EMAILS = ["support@headcount.test"]
+    with receiving(status=410) as receiver:
+        issued = endpoint_add(url=receiver.url, company=acme, actor="tests")
+        _users(scim, "bye1", "bye2")
+
+        with caplog.at_level(logging.WARNING, logger="webhooks.delivery"):
+            deliver_stream(issued.endpoint.pk, acme.schema_name)
+
+    endpoint = WebhookEndpoint.objects.get(pk=issued.endpoint.pk)
+    assert not endpoint.enabled
+    assert endpoint.disabled_reason == "the receiver answered 410 Gone"
+    (mail,) = mailoutbox
+    assert "410 Gone" in mail.body
+    (row,) = WebhookDelivery.objects.filter(endpoint=endpoint)
+    assert (row.status, row.response_status, row.next_attempt_at) == ("abandoned", 410, None)
+    assert row.note == "endpoint disabled: the receiver answered 410 Gone"
+    lines = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(lines) == 2
+    assert "answered 410 Gone to event" in lines[0] and acme.schema_name in lines[0]
+    assert lines[1].startswith(f"Webhook endpoint disabled: {endpoint.pk}")
+    assert streams_due() == []
 
 
 def test_disabling_abandons_the_log_rows_and_enabling_makes_them_due_again(
