@@ -56,6 +56,17 @@ def backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=ceiling / 2 + random.uniform(0, ceiling / 2))  # noqa: S311
 
 
+def retry_delay(attempts: int, answer: transport.Answer) -> dt.timedelta:
+    """The backoff, or longer if the receiver's Retry-After (429, 503) asks for longer, up to
+    WEBHOOK_RETRY_MAX_SECONDS. Never shorter: a receiver answering `Retry-After: 0` to every
+    attempt must not turn a stream into a loop holding a worker."""
+    delay = backoff(attempts)
+    if answer.retry_after is not None:
+        asked = min(answer.retry_after, settings.WEBHOOK_RETRY_MAX_SECONDS)
+        delay = max(delay, dt.timedelta(seconds=asked))
+    return delay
+
+
 def signing_secrets(endpoint: WebhookEndpoint, now: dt.datetime) -> list[str]:
     found = [decrypt(endpoint.secret_encrypted)]
     if endpoint.previous_secret_encrypted and (endpoint.previous_secret_until or now) > now:
@@ -296,7 +307,7 @@ class _Stream:
             delivery_id, attempts, status = row
             if status != WebhookDelivery.Status.RETRYING:
                 return  # disabled meanwhile: nothing is retried, no failure to count
-            retry_at = now + backoff(attempts)
+            retry_at = now + retry_delay(attempts, answer)
             WebhookDelivery.objects.filter(pk=delivery_id).update(next_attempt_at=retry_at)
             # Rewound meanwhile (here or in the flush before): the cursor keeps no backoff, the
             # resend asked for now, and the run reaches this event again from there.

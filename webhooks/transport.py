@@ -4,6 +4,8 @@ never following a redirect (http.client does not), reading at most an excerpt of
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import http.client
 import io
 import ipaddress
@@ -28,6 +30,8 @@ class Answer:
     status: int | None  # None: no HTTP answer (refused, timed out, refused by the SSRF check)
     excerpt: str
     latency_ms: int
+    # Seconds a 429 or 503 asked us to wait (its Retry-After), if it said so readably.
+    retry_after: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -78,6 +82,23 @@ def resolve_checked(url: str) -> tuple[str, str, int, str]:
             if not _public(ipaddress.ip_address(address.split("%")[0])):
                 raise UnsafeURL(f"{parts.hostname} resolves to a non-public address.")
     return parts.scheme, parts.hostname, port, addresses[0]
+
+
+def retry_after_seconds(value: str | None, *, now: dt.datetime | None = None) -> float | None:
+    """A Retry-After header (RFC 9110 §10.2.3: delay-seconds or an HTTP-date) in seconds from
+    `now`, at least 0; None when absent or unreadable."""
+    if not value or not value.strip():
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # "-0000": UTC by RFC 5322, which HTTP-dates are
+        when = when.replace(tzinfo=dt.UTC)
+    return max((when - (now or dt.datetime.now(dt.UTC))).total_seconds(), 0.0)
 
 
 class _Deadline:
@@ -199,7 +220,12 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> Answer:
         connection.request("POST", path, body=body, headers=headers)
         response = connection.getresponse()
         excerpt = response.read(EXCERPT_BYTES).decode("utf-8", "replace")
-        return Answer(response.status, excerpt, elapsed())
+        retry_after = (
+            retry_after_seconds(response.getheader("Retry-After"))
+            if response.status in (429, 503)
+            else None
+        )
+        return Answer(response.status, excerpt, elapsed(), retry_after)
     except TimeoutError:
         return Answer(None, f"TimeoutError: no complete answer within {seconds:g} s", elapsed())
     except (OSError, http.client.HTTPException) as error:

@@ -33,6 +33,7 @@ class Receiver:
     held: threading.Event = field(default_factory=threading.Event)
     # When set, the status for each request body (say, a refusal of one company's events).
     status_of: Callable[[bytes], int] | None = None
+    headers: dict[str, str] = field(default_factory=dict)  # sent with every answer
 
     @property
     def url(self) -> str:
@@ -56,6 +57,8 @@ class Receiver:
                     if 200 <= status < 300:
                         receiver.received.append(Received(dict(self.headers.items()), body))
                 self.send_response(status)
+                for name, value in receiver.headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"no" if status >= 300 else b"ok")

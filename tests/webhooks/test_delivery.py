@@ -6,6 +6,7 @@ test_delivery_live.py."""
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 import logging
 import time
 from typing import Any
@@ -210,6 +211,41 @@ def test_a_410_gone_disables_the_endpoint_at_once(
     assert "answered 410 Gone to event" in lines[0] and acme.schema_name in lines[0]
     assert lines[1].startswith(f"Webhook endpoint disabled: {endpoint.pk}")
     assert streams_due() == []
+
+
+@pytest.mark.parametrize(
+    ("status", "retry_after", "waits"),
+    [
+        (503, "120", (119, 121)),
+        (429, "120", (119, 121)),
+        (503, "an HTTP-date 600 s ahead", (590, 601)),
+        (503, "86400", (3600, 3600)),  # never past the retry cap
+        (503, "0", (2.5, 5)),  # never sooner than the backoff
+        (503, "soon", (2.5, 5)),  # unreadable: the backoff
+        (500, "120", (2.5, 5)),  # only 429 and 503 ask to wait
+    ],
+)
+def test_a_retry_after_is_honoured_within_the_backoff_and_the_cap(
+    acme: Company, scim: Scim, settings: Any, status: int, retry_after: str, waits: Any
+) -> None:
+    settings.WEBHOOK_RETRY_BASE_SECONDS = 5
+    settings.WEBHOOK_RETRY_MAX_SECONDS = 3600
+    if retry_after.startswith("an HTTP-date"):
+        ahead = timezone.now() + dt.timedelta(seconds=600)
+        retry_after = email.utils.format_datetime(ahead, usegmt=True)
+    with receiving(status=status) as receiver:
+        receiver.headers = {"Retry-After": retry_after}
+        issued = endpoint_add(url=receiver.url, company=acme, actor="tests")
+        _users(scim, "later")
+
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+
+    (row,) = WebhookDelivery.objects.filter(endpoint=issued.endpoint)
+    cursor = WebhookCursor.objects.get(endpoint=issued.endpoint)
+    assert row.next_attempt_at == cursor.retry_at
+    assert cursor.retry_at is not None and row.last_attempt_at is not None
+    waited = (cursor.retry_at - row.last_attempt_at).total_seconds()
+    assert waits[0] <= waited <= waits[1]
 
 
 def test_disabling_abandons_the_log_rows_and_enabling_makes_them_due_again(
