@@ -245,7 +245,11 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         for delivery in queryset.order_by("seq"):
             delivery_resend(delivery)
             count += 1
-        messages.success(request, f"{count} delivery(ies) will be sent again within seconds.")
+        messages.success(
+            request,
+            f"{count} delivery(ies) will be sent again within seconds (those of a disabled "
+            "endpoint or a paused stream once it is enabled or resumed).",
+        )
 
 
 class _PausedFilter(admin.SimpleListFilter):

@@ -103,14 +103,26 @@ def secret_rotate(endpoint: WebhookEndpoint, *, grace: dt.timedelta | None = Non
 def delivery_resend(delivery: WebhookDelivery) -> None:
     """Send this event again. A pending retry is made due now (the sweeper takes it on its next
     round, in order); a delivered one is rewound: its stream re-sends from it, in order, with the
-    same `webhook-id`s (consumers de-duplicate)."""
+    same `webhook-id`s (consumers de-duplicate). While the endpoint is disabled or the stream
+    paused the stream is rewound all the same, and the row says Abandoned until it resumes."""
     with transaction.atomic():
         cursor = WebhookCursor.objects.select_for_update().get(
             endpoint_id=delivery.endpoint_id, schema_name=delivery.schema_name
         )
-        WebhookDelivery.objects.filter(pk=delivery.pk).update(
-            status=WebhookDelivery.Status.RETRYING, next_attempt_at=timezone.now()
-        )
+        endpoint = WebhookEndpoint.objects.get(pk=delivery.endpoint_id)
+        if not endpoint.enabled or cursor.paused_at is not None:
+            stopped = (
+                f"endpoint disabled: {endpoint.disabled_reason}"
+                if not endpoint.enabled
+                else f"stream paused: {cursor.paused_reason}"
+            )
+            WebhookDelivery.objects.filter(pk=delivery.pk).update(
+                status=WebhookDelivery.Status.ABANDONED, next_attempt_at=None, note=stopped[:300]
+            )
+        else:
+            WebhookDelivery.objects.filter(pk=delivery.pk).update(
+                status=WebhookDelivery.Status.RETRYING, next_attempt_at=timezone.now(), note=""
+            )
         cursor.delivered_seq = min(cursor.delivered_seq, delivery.seq - 1)
         cursor.resends += 1
         cursor.retry_at = None

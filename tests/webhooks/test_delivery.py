@@ -186,6 +186,28 @@ def test_an_endpoint_failing_too_long_is_disabled_and_support_is_told(
     assert row.note.startswith("endpoint disabled: failing since")
 
 
+def test_a_resend_while_the_endpoint_is_disabled_waits_abandoned_and_goes_on_enable(
+    acme: Company, scim: Scim
+) -> None:
+    with receiving() as receiver:
+        issued = endpoint_add(url=receiver.url, company=acme, actor="tests")
+        _users(scim, "twice")
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+        _update(issued.endpoint, enabled=False)
+        row = WebhookDelivery.objects.get(endpoint=issued.endpoint)
+
+        delivery_resend(row)
+
+        row.refresh_from_db()
+        assert (row.status, row.next_attempt_at) == ("abandoned", None)
+        assert row.note == "endpoint disabled: disabled by support"
+        _update(issued.endpoint, enabled=True)
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+    assert len(receiver.accepted()) == 2
+    row.refresh_from_db()
+    assert (row.status, row.attempts) == ("delivered", 2)
+
+
 def test_a_410_gone_disables_the_endpoint_at_once(
     acme: Company, scim: Scim, settings: Any, mailoutbox: list[Any], caplog: Any
 ) -> None:
