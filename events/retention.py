@@ -10,13 +10,13 @@ from django.utils import timezone
 # A company's events are dropped only once the relay has copied them (an event still waiting
 # for the relay, the worker down for days, is kept until it is in the feed) and every enabled
 # webhook endpoint has delivered them (webhooks.models.WebhookCursor; the table is named, not
-# imported: webhooks sits above events). A disabled endpoint holds nothing back: what it misses
-# beyond the retention period is gone for it (docs/operations.md).
+# imported: webhooks sits above events). A disabled endpoint, or a paused company stream, holds
+# nothing back: what it misses beyond the retention period is gone for it (docs/operations.md).
 _STREAMS_SQL = """
 SELECT r.schema_name, LEAST(r.relayed_seq, COALESCE((
     SELECT min(k.delivered_seq) FROM public.webhooks_webhookcursor AS k
     JOIN public.webhooks_webhookendpoint AS e ON e.id = k.endpoint_id AND e.enabled
-    WHERE k.schema_name = r.schema_name
+    WHERE k.schema_name = r.schema_name AND k.paused_at IS NULL
 ), r.relayed_seq))
 FROM public.events_feed_relaycursor AS r
 WHERE to_regclass(quote_ident(r.schema_name) || '.events_changeevent') IS NOT NULL

@@ -1,5 +1,6 @@
 """Support staff's webhook endpoints: register one (its signing secret is shown once), choose
-event types, rotate the secret, and read each endpoint's delivery log with a "resend" action."""
+event types, rotate the secret, read each endpoint's delivery log with a "resend" action, and
+its company streams with a "resume" action for a paused one."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -15,7 +17,7 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
 
 from tenants.models import Company
-from webhooks.models import WebhookDelivery, WebhookEndpoint
+from webhooks.models import WebhookCursor, WebhookDelivery, WebhookEndpoint
 from webhooks.services import (
     WebhookError,
     delivery_resend,
@@ -23,6 +25,7 @@ from webhooks.services import (
     endpoint_update,
     event_types_check,
     secret_rotate,
+    stream_resume,
     url_check,
 )
 
@@ -64,7 +67,16 @@ class WebhookEndpointForm(forms.ModelForm):
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin):
     form = WebhookEndpointForm
-    list_display = ["url", "company", "format", "enabled", "failing_since", "disabled_at", "log"]
+    list_display = [
+        "url",
+        "company",
+        "format",
+        "enabled",
+        "failing_since",
+        "disabled_at",
+        "log",
+        "streams",
+    ]
     list_filter = ["enabled", "format"]
     search_fields = ["url"]
     actions = ["rotate_secret"]
@@ -86,6 +98,27 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # disable instead: the delivery log stays
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookEndpoint]:
+        paused = (
+            WebhookCursor.objects.filter(endpoint=OuterRef("pk"), paused_at__isnull=False)
+            .values("endpoint")
+            .annotate(n=Count("*"))
+            .values("n")
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(paused_streams=Coalesce(Subquery(paused, output_field=IntegerField()), 0))
+        )
+
+    @admin.display(description="Company streams")
+    def streams(self, obj: WebhookEndpoint) -> str:
+        url = reverse("admin:webhooks_webhookcursor_changelist") + f"?endpoint__id__exact={obj.pk}"
+        paused = getattr(obj, "paused_streams", 0)
+        if paused:
+            return format_html('<a href="{}"><strong>{} paused</strong></a>', url, paused)
+        return format_html('<a href="{}">streams</a>', url)
 
     @admin.display(description="Delivery log")
     def log(self, obj: WebhookEndpoint) -> str:
@@ -175,6 +208,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         "seq",
         "event_type",
         "status",
+        "note",
         "attempts",
         "response_status",
         "latency_ms",
@@ -211,4 +245,66 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         for delivery in queryset.order_by("seq"):
             delivery_resend(delivery)
             count += 1
-        messages.success(request, f"{count} delivery(ies) will be sent again within seconds.")
+        messages.success(
+            request,
+            f"{count} delivery(ies) will be sent again within seconds (those of a disabled "
+            "endpoint or a paused stream once it is enabled or resumed).",
+        )
+
+
+class _PausedFilter(admin.SimpleListFilter):
+    title = "paused"
+    parameter_name = "paused"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Paused"), ("no", "Flowing")]
+
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[WebhookCursor]
+    ) -> QuerySet[WebhookCursor]:
+        if self.value() in ("yes", "no"):
+            return queryset.filter(paused_at__isnull=self.value() == "no")
+        return queryset
+
+
+@admin.register(WebhookCursor)
+class WebhookCursorAdmin(admin.ModelAdmin):
+    """Each endpoint's company streams: how far each is delivered, since when it fails, and
+    whether it is paused (an endpoint refusing one company's events while taking others')."""
+
+    list_display = [
+        "endpoint",
+        "schema_name",
+        "delivered_seq",
+        "failing_since",
+        "retry_at",
+        "paused_at",
+        "paused_reason",
+    ]
+    list_filter = [_PausedFilter]
+    list_select_related = ["endpoint"]
+    search_fields = ["schema_name"]
+    ordering = ["endpoint_id", "schema_name"]
+    list_per_page = 100
+    show_full_result_count = False
+    actions = ["resume"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_resume_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("webhooks.change_webhookendpoint")
+
+    @admin.action(description="Resume the selected paused streams", permissions=["resume"])
+    def resume(self, request: HttpRequest, queryset: QuerySet[WebhookCursor]) -> None:
+        count = 0
+        for cursor in queryset.filter(paused_at__isnull=False):
+            stream_resume(cursor)
+            count += 1
+        messages.success(request, f"{count} stream(s) will be delivered again within seconds.")

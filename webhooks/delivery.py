@@ -10,11 +10,19 @@ wait behind it; other companies' streams go on. Nothing is scheduled in the brok
 later: the sweeper (every WEBHOOK_SWEEP_SECONDS) hands every stream that is behind and due
 to a worker, so events written while Redis or the worker was down, retries, and streams
 whose worker died are all picked up by the same query.
+
+Failure is kept at two levels. The endpoint's `failing_since` says it has answered no stream
+with a 2xx since then: when that is WEBHOOK_DISABLE_AFTER_SECONDS old the endpoint is down
+and is disabled (one e-mail). A stream's own `failing_since` (its cursor's) says this
+company's events have failed since then: when that is as old while the endpoint goes on
+taking other companies' events, only that stream is paused (one e-mail for it), and the
+others keep flowing. For an endpoint of one company the two are the same and it is disabled.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import random
 import time
 import uuid
@@ -23,6 +31,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import connection, transaction
+from django.db.models import Subquery
 from django.utils import timezone
 
 from events.selectors import Event, company_events_after
@@ -32,6 +41,8 @@ from webhooks.models import WebhookCursor, WebhookDelivery, WebhookEndpoint
 from webhooks.secrets import decrypt
 
 BATCH = 200
+
+logger = logging.getLogger(__name__)
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -43,6 +54,17 @@ def backoff(attempts: int) -> dt.timedelta:
         settings.WEBHOOK_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0),
     )
     return dt.timedelta(seconds=ceiling / 2 + random.uniform(0, ceiling / 2))  # noqa: S311
+
+
+def retry_delay(attempts: int, answer: transport.Answer) -> dt.timedelta:
+    """The backoff, or longer if the receiver's Retry-After (429, 503) asks for longer, up to
+    WEBHOOK_RETRY_MAX_SECONDS. Never shorter: a receiver answering `Retry-After: 0` to every
+    attempt must not turn a stream into a loop holding a worker."""
+    delay = backoff(attempts)
+    if answer.retry_after is not None:
+        asked = min(answer.retry_after, settings.WEBHOOK_RETRY_MAX_SECONDS)
+        delay = max(delay, dt.timedelta(seconds=asked))
+    return delay
 
 
 def signing_secrets(endpoint: WebhookEndpoint, now: dt.datetime) -> list[str]:
@@ -126,24 +148,41 @@ FROM unnest(%(seq)s::bigint[], %(event_id)s::uuid[], %(event_type)s::text[],
             %(status)s::int[], %(latency_ms)s::int[], %(excerpt)s::text[], %(at)s::timestamptz[])
      AS r(seq, event_id, event_type, status, latency_ms, excerpt, at)
 ON CONFLICT (endpoint_id, schema_name, seq) DO UPDATE SET
-    status = 'delivered', attempts = d.attempts + 1, response_status = EXCLUDED.response_status,
+    status = 'delivered', note = '', attempts = d.attempts + 1,
+    response_status = EXCLUDED.response_status,
     latency_ms = EXCLUDED.latency_ms, response_excerpt = EXCLUDED.response_excerpt,
     next_attempt_at = NULL, last_attempt_at = EXCLUDED.last_attempt_at,
     delivered_at = EXCLUDED.delivered_at
 """
 
+# Another worker may have disabled the endpoint during this attempt (its other streams fail
+# too): the row is then abandoned, as endpoint_disable made that endpoint's other rows, not
+# left Retrying with a next attempt that will not come.
 _FAILED_SQL = """
 INSERT INTO public.webhooks_webhookdelivery AS d (
-    endpoint_id, schema_name, seq, event_id, event_type, status, attempts, response_status,
-    latency_ms, response_excerpt, created_at, last_attempt_at
+    endpoint_id, schema_name, seq, event_id, event_type, status, note, attempts,
+    response_status, latency_ms, response_excerpt, created_at, last_attempt_at
 )
-VALUES (%(endpoint)s, %(schema)s, %(seq)s, %(event_id)s, %(event_type)s, 'retrying', 1,
-        %(status)s, %(latency_ms)s, %(excerpt)s, %(at)s, %(at)s)
+SELECT %(endpoint)s, %(schema)s, %(seq)s, %(event_id)s, %(event_type)s,
+       CASE WHEN e.enabled THEN 'retrying' ELSE 'abandoned' END,
+       CASE WHEN e.enabled THEN '' ELSE left('endpoint disabled: ' || e.disabled_reason, 300) END,
+       1, %(status)s, %(latency_ms)s, %(excerpt)s, %(at)s, %(at)s
+FROM public.webhooks_webhookendpoint AS e WHERE e.id = %(endpoint)s
 ON CONFLICT (endpoint_id, schema_name, seq) DO UPDATE SET
-    status = 'retrying', attempts = d.attempts + 1, response_status = EXCLUDED.response_status,
-    latency_ms = EXCLUDED.latency_ms, response_excerpt = EXCLUDED.response_excerpt,
-    last_attempt_at = EXCLUDED.last_attempt_at
-RETURNING d.id, d.attempts
+    status = EXCLUDED.status, note = EXCLUDED.note, attempts = d.attempts + 1,
+    response_status = EXCLUDED.response_status, latency_ms = EXCLUDED.latency_ms,
+    response_excerpt = EXCLUDED.response_excerpt, last_attempt_at = EXCLUDED.last_attempt_at
+RETURNING d.id, d.attempts, d.status
+"""
+
+# Rows of events this run passed over on purpose that an earlier attempt or a resend left
+# Retrying; events never attempted get no row (a filtered type is not news).
+_SKIPPED_SQL = """
+UPDATE public.webhooks_webhookdelivery AS d
+SET status = 'skipped', note = r.note, next_attempt_at = NULL
+FROM unnest(%(seq)s::bigint[], %(note)s::text[]) AS r(seq, note)
+WHERE d.endpoint_id = %(endpoint)s AND d.schema_name = %(schema)s AND d.seq = r.seq
+  AND d.status = 'retrying'
 """
 
 
@@ -154,24 +193,33 @@ class _Stream:
         self.endpoint, self.cursor, self.company = endpoint, cursor, company
         self.secrets = signing_secrets(endpoint, timezone.now())
         self.done: list[tuple[Event, transport.Answer, dt.datetime]] = []
+        self.skipped: list[tuple[int, str]] = []
         self.flushed_at = time.monotonic()
         # The cursor's position as stored; `cursor.delivered_seq` runs ahead of it between
         # flushes. A resend from the log rewinds the stored one while this run goes on.
         self.stored_seq = cursor.delivered_seq
         self.rewound = False
 
-    def _cursor_store(self, retry_at: dt.datetime | None) -> None:
+    def _cursor_store(self, retry_at: dt.datetime | None, *, succeeded: bool = False) -> None:
         """Move the stored cursor to where this run got, only from where this run left it.
         A resend rewinds the cursor without the stream lock (it must not wait for a run to
         end); writing over it would skip the resent events, so the run takes the rewound
         position instead and goes on from there. A resend of the event just after the
         stored position leaves that position as it was, so the resends are compared too."""
+        changes: dict[str, object] = {
+            "delivered_seq": self.cursor.delivered_seq,
+            "retry_at": retry_at,
+        }
+        if succeeded:
+            changes["failing_since"] = None
         moved = WebhookCursor.objects.filter(
             pk=self.cursor.pk, delivered_seq=self.stored_seq, resends=self.cursor.resends
-        ).update(delivered_seq=self.cursor.delivered_seq, retry_at=retry_at)
+        ).update(**changes)
         if moved:
             self.stored_seq = self.cursor.delivered_seq
             self.cursor.retry_at = retry_at
+            if succeeded:
+                self.cursor.failing_since = None
             return
         self.rewound = True
         self.cursor.refresh_from_db(fields=["delivered_seq", "resends", "retry_at"])
@@ -181,8 +229,19 @@ class _Stream:
         """Record the successful attempts and advance the cursor past them (and past skipped
         events), in one transaction."""
         done, self.done = self.done, []
+        skipped, self.skipped = self.skipped, []
         self.flushed_at = time.monotonic()
         with transaction.atomic(), connection.cursor() as cursor:
+            if skipped:
+                cursor.execute(
+                    _SKIPPED_SQL,
+                    {
+                        "endpoint": self.endpoint.pk,
+                        "schema": self.cursor.schema_name,
+                        "seq": [seq for seq, _ in skipped],
+                        "note": [note for _, note in skipped],
+                    },
+                )
             if done:
                 cursor.execute(
                     _DELIVERED_SQL,
@@ -198,16 +257,21 @@ class _Stream:
                         "at": [at for _, _, at in done],
                     },
                 )
-            self._cursor_store(retry_at=None)
+            self._cursor_store(retry_at=None, succeeded=bool(done))
             if done and self.endpoint.failing_since is not None:
                 WebhookEndpoint.objects.filter(pk=self.endpoint.pk).update(failing_since=None)
                 self.endpoint.failing_since = None
 
+    def skip(self, event: Event, note: str) -> None:
+        """Pass over `event` on purpose: the stream goes on."""
+        self.cursor.delivered_seq = event.seq
+        self.skipped.append((event.seq, note[:300]))
+
     def attempt(self, event: Event) -> bool:
         """Send `event`; True when the stream may go on."""
         answer = send(self.endpoint, event, self.company, self.secrets)
-        if answer is None:  # nothing to send in this format: the stream goes on
-            self.cursor.delivered_seq = event.seq
+        if answer is None:
+            self.skip(event, f"the {self.endpoint.format} format has nothing for {event.type}")
             return True
         now = timezone.now()
         if answer.ok:
@@ -237,8 +301,13 @@ class _Stream:
                         "at": now,
                     },
                 )
-                delivery_id, attempts = cursor.fetchone()
-            retry_at = now + backoff(attempts)
+                row = cursor.fetchone()
+            if row is None:
+                return  # the endpoint is gone
+            delivery_id, attempts, status = row
+            if status != WebhookDelivery.Status.RETRYING:
+                return  # disabled meanwhile: nothing is retried, no failure to count
+            retry_at = now + retry_delay(attempts, answer)
             WebhookDelivery.objects.filter(pk=delivery_id).update(next_attempt_at=retry_at)
             # Rewound meanwhile (here or in the flush before): the cursor keeps no backoff, the
             # resend asked for now, and the run reaches this event again from there.
@@ -249,11 +318,46 @@ class _Stream:
                 WebhookEndpoint.objects.filter(pk=self.endpoint.pk, failing_since=None).update(
                     failing_since=now
                 )
+            stream_failing_since = self.cursor.failing_since or now
+            if self.cursor.failing_since is None:
+                WebhookCursor.objects.filter(pk=self.cursor.pk, failing_since=None).update(
+                    failing_since=now
+                )
+                self.cursor.failing_since = now
         limit = dt.timedelta(seconds=settings.WEBHOOK_DISABLE_AFTER_SECONDS)
-        if now - failing_since >= limit:
+        if answer.status == 410:
+            # Standard Webhooks: 410 Gone says the receiver wants no more webhooks from us;
+            # "the sender should disable the webhook endpoint". At once, not after a day.
+            logger.warning(
+                "Webhook endpoint %s (%s) answered 410 Gone to event %s of %s: disabling it",
+                self.endpoint.pk,
+                self.endpoint.url,
+                event.id,
+                self.cursor.schema_name,
+            )
+            endpoint_disable(self.endpoint, reason="the receiver answered 410 Gone")
+        elif now - failing_since >= limit:
             endpoint_disable(
                 self.endpoint, reason=f"failing since {failing_since:%Y-%m-%d %H:%M} UTC"
             )
+        elif now - stream_failing_since >= limit:
+            stream_pause(
+                self.endpoint,
+                self.cursor,
+                company=self.company,
+                reason=f"{self.company}'s events failing since "
+                f"{stream_failing_since:%Y-%m-%d %H:%M} UTC while other companies' succeed",
+            )
+
+
+def wanted(endpoint: WebhookEndpoint, event: Event) -> bool:
+    """Whether the endpoint takes `event`: by the event types in force when it was queued
+    (the stream's `types_before`, read into the endpoint by `_deliver`), else by its current
+    ones. An edit of the types applies to what happens after it, not to the backlog."""
+    for until_seq, types in getattr(endpoint, "types_before", None) or ():
+        if event.seq <= until_seq:
+            return not types or event.type in types
+    return endpoint.wants(event.type)
 
 
 def _deliver(endpoint_id: uuid.UUID, schema_name: str) -> None:
@@ -264,10 +368,22 @@ def _deliver(endpoint_id: uuid.UUID, schema_name: str) -> None:
     cursor, _ = WebhookCursor.objects.get_or_create(
         endpoint_id=endpoint_id, schema_name=schema_name
     )
+    if cursor.paused_at is not None:
+        return  # paused (a task queued before the pause): support resumes it
     if cursor.retry_at is not None and cursor.retry_at > timezone.now():
         return  # backing off (a duplicate task came early): the sweeper brings it back when due
     while True:
-        endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id, enabled=True).first()
+        # The stream's type history with the endpoint, in one read: an edit of the endpoint's
+        # types commits both together.
+        endpoint = (
+            WebhookEndpoint.objects.filter(pk=endpoint_id, enabled=True)
+            .annotate(
+                types_before=Subquery(
+                    WebhookCursor.objects.filter(pk=cursor.pk).values("types_before")
+                )
+            )
+            .first()
+        )
         if endpoint is None:
             return
         # The sweeper pairs a company's endpoint with that company's stream only; a task
@@ -279,8 +395,8 @@ def _deliver(endpoint_id: uuid.UUID, schema_name: str) -> None:
             return
         stream = _Stream(endpoint, cursor, company)
         for event in events:
-            if not endpoint.wants(event.type):
-                cursor.delivered_seq = event.seq
+            if not wanted(endpoint, event):
+                stream.skip(event, f"{event.type} is not among the endpoint's event types")
                 continue
             if not stream.attempt(event):
                 break
@@ -299,17 +415,95 @@ def endpoint_disable(endpoint: WebhookEndpoint, *, reason: str) -> None:
         changed = WebhookEndpoint.objects.filter(pk=endpoint.pk, enabled=True).update(
             enabled=False, disabled_at=timezone.now(), disabled_reason=reason[:300]
         )
+        if changed:
+            deliveries_abandon(endpoint.pk, note=f"endpoint disabled: {reason}")
     if not changed:
         return  # another worker disabled it (and wrote the e-mail)
+    logger.warning("Webhook endpoint disabled: %s (%s): %s", endpoint.pk, endpoint.url, reason)
+    _tell_support(
+        subject=f"Webhook endpoint disabled: {endpoint.url}",
+        message=(
+            f"The webhook endpoint {endpoint.url} (id {endpoint.pk}) was disabled: "
+            f"{reason}.\n\nIts events are kept; enable it in the support admin once it "
+            "answers again, and delivery resumes where it stopped."
+        ),
+    )
+
+
+def stream_pause(
+    endpoint: WebhookEndpoint, cursor: WebhookCursor, *, company: str, reason: str
+) -> None:
+    """Stop sending one company's events to an endpoint that keeps refusing them while it takes
+    other companies', and tell support. The stream's events stay in the outbox and its cursor
+    where it is: resuming it (the admin's webhook streams) goes on from there."""
+    with transaction.atomic():
+        changed = WebhookCursor.objects.filter(pk=cursor.pk, paused_at=None).update(
+            paused_at=timezone.now(), paused_reason=reason[:300]
+        )
+        if changed:
+            deliveries_abandon(
+                endpoint.pk, schema_name=cursor.schema_name, note=f"stream paused: {reason}"
+            )
+    if not changed:
+        return
+    logger.warning(
+        "Webhook stream paused: endpoint %s (%s), company %s (schema %s): %s",
+        endpoint.pk,
+        endpoint.url,
+        company,
+        cursor.schema_name,
+        reason,
+    )
+    _tell_support(
+        subject=f"Webhook stream paused: {company} to {endpoint.url}",
+        message=(
+            f"The webhook endpoint {endpoint.url} (id {endpoint.pk}) takes other companies' "
+            f"events but not {company}'s (schema {cursor.schema_name}), so that company's "
+            f"stream was paused: {reason}.\n\nIts events are kept; once the receiver takes "
+            "them, resume the stream in the support admin (Webhook streams) and delivery "
+            "resumes where it stopped."
+        ),
+    )
+
+
+def deliveries_abandon(endpoint_id: uuid.UUID, *, note: str, schema_name: str = "") -> int:
+    """Mark the Retrying rows of an endpoint (or of one of its streams) Abandoned: nothing will
+    retry them until it is enabled (or resumed) again."""
+    rows = WebhookDelivery.objects.filter(
+        endpoint_id=endpoint_id, status=WebhookDelivery.Status.RETRYING
+    )
+    if schema_name:
+        rows = rows.filter(schema_name=schema_name)
+    return rows.update(
+        status=WebhookDelivery.Status.ABANDONED, next_attempt_at=None, note=note[:300]
+    )
+
+
+def deliveries_resume(endpoint_id: uuid.UUID, *, schema_name: str = "") -> int:
+    """Make the Abandoned (and Retrying) rows of an endpoint, or of one of its streams, due now:
+    delivery resumes at once from the first unacknowledged event. A stream still paused keeps
+    its rows Abandoned."""
+    rows = WebhookDelivery.objects.filter(
+        endpoint_id=endpoint_id,
+        status__in=[WebhookDelivery.Status.ABANDONED, WebhookDelivery.Status.RETRYING],
+    ).exclude(
+        schema_name__in=WebhookCursor.objects.filter(
+            endpoint_id=endpoint_id, paused_at__isnull=False
+        ).values("schema_name")
+    )
+    if schema_name:
+        rows = rows.filter(schema_name=schema_name)
+    return rows.update(
+        status=WebhookDelivery.Status.RETRYING, next_attempt_at=timezone.now(), note=""
+    )
+
+
+def _tell_support(*, subject: str, message: str) -> None:
     recipients = [*settings.SUPPORT_EMAILS, *(address for _, address in settings.ADMINS)]
     if recipients:
         send_mail(
-            subject=f"[Headcount] Webhook endpoint disabled: {endpoint.url}",
-            message=(
-                f"The webhook endpoint {endpoint.url} (id {endpoint.pk}) was disabled: "
-                f"{reason}.\n\nIts events are kept; enable it in the support admin once it "
-                "answers again, and delivery resumes where it stopped."
-            ),
+            subject=f"[Headcount] {subject}",
+            message=message,
             from_email=None,
             recipient_list=recipients,
         )
@@ -327,6 +521,7 @@ LEFT JOIN public.webhooks_webhookcursor AS k
 WHERE e.enabled
   AND s.last_seq > COALESCE(k.delivered_seq, 0)
   AND (k.retry_at IS NULL OR k.retry_at <= statement_timestamp())
+  AND k.paused_at IS NULL
   AND (k.kicked_at IS NULL OR k.kicked_at <= statement_timestamp() - make_interval(secs => %s))
   AND to_regclass(quote_ident(s.schema_name) || '.events_changeevent') IS NOT NULL
 LIMIT %s

@@ -36,8 +36,10 @@ class WebhookEndpoint(models.Model):
     previous_secret_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.CharField(max_length=254)
-    # Set by the first failed attempt after a success; the endpoint is disabled once it has
-    # failed for WEBHOOK_DISABLE_AFTER_SECONDS.
+    # Set by the first failed attempt after a success of any company's stream: the endpoint
+    # has answered nothing with a 2xx since. It is disabled once that is
+    # WEBHOOK_DISABLE_AFTER_SECONDS old. One company's stuck stream is its cursor's
+    # `failing_since` (an endpoint for all companies goes on succeeding for the others).
     failing_since = models.DateTimeField(null=True, blank=True)
     disabled_at = models.DateTimeField(null=True, blank=True)
     disabled_reason = models.CharField(max_length=300, blank=True)
@@ -59,7 +61,8 @@ class WebhookEndpoint(models.Model):
 class WebhookCursor(models.Model):
     """How far an endpoint has delivered one company's stream (`ChangeEvent.seq`), and when the
     sweeper may hand the stream to a worker again (`retry_at`: backoff; `kicked_at`: a task is
-    queued or running)."""
+    queued or running; `paused_at`: never, until support resumes it). The admin shows cursors
+    as "webhook streams"."""
 
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="+")
     schema_name = models.CharField(max_length=63)
@@ -70,8 +73,20 @@ class WebhookCursor(models.Model):
     resends = models.BigIntegerField(default=0, db_default=0)
     retry_at = models.DateTimeField(null=True, blank=True)
     kicked_at = models.DateTimeField(null=True, blank=True)
+    # Set by this stream's first failed attempt after its last success. A stream failing for
+    # WEBHOOK_DISABLE_AFTER_SECONDS while its endpoint succeeds for other companies is paused
+    # (webhooks.delivery); support resumes it.
+    failing_since = models.DateTimeField(null=True, blank=True)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    paused_reason = models.CharField(max_length=300, blank=True, default="", db_default="")
+    # The endpoint's earlier event types for this stream's backlog at each change of them:
+    # [[until_seq, types], …], oldest first. An event is sent by the types in force when it was
+    # queued (the first entry whose until_seq it does not pass), later ones by the endpoint's
+    # current types (webhooks.services.endpoint_update, webhooks.delivery.wanted).
+    types_before = models.JSONField(null=True, blank=True)
 
     class Meta:
+        verbose_name = "webhook stream"
         constraints = [
             models.UniqueConstraint(
                 fields=["endpoint", "schema_name"], name="webhookcursor_endpoint_schema"
@@ -88,7 +103,12 @@ class WebhookDelivery(models.Model):
     class Status(models.TextChoices):
         RETRYING = "retrying", "Retrying"
         DELIVERED = "delivered", "Delivered"
-        ABANDONED = "abandoned", "Abandoned (endpoint disabled)"
+        # Not retried while its endpoint is disabled or its company stream paused (`note`
+        # says which); enabling or resuming makes it Retrying again.
+        ABANDONED = "abandoned", "Abandoned (endpoint disabled or stream paused)"
+        # Passed over on purpose (`note` says why): its type is not sent to the endpoint, or
+        # the endpoint's format has nothing for it.
+        SKIPPED = "skipped", "Skipped"
 
     id = models.BigAutoField(primary_key=True)
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="+")
@@ -102,6 +122,8 @@ class WebhookDelivery(models.Model):
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
     response_excerpt = models.CharField(max_length=500, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Why an abandoned or skipped row is not being retried.
+    note = models.CharField(max_length=300, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)

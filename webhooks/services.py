@@ -1,8 +1,10 @@
-"""Writes of webhook endpoints: add, rotate the secret, resend a delivery."""
+"""Writes of webhook endpoints: add, change, rotate the secret, resend a delivery, resume a
+paused company stream."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -12,6 +14,7 @@ from django.utils import timezone
 
 from events.outbox import EventType
 from tenants.models import Company
+from webhooks.delivery import deliveries_abandon, deliveries_resume
 from webhooks.models import WebhookCursor, WebhookDelivery, WebhookEndpoint
 from webhooks.secrets import encrypt, secret_new
 from webhooks.transport import UnsafeURL, resolve_checked
@@ -100,14 +103,26 @@ def secret_rotate(endpoint: WebhookEndpoint, *, grace: dt.timedelta | None = Non
 def delivery_resend(delivery: WebhookDelivery) -> None:
     """Send this event again. A pending retry is made due now (the sweeper takes it on its next
     round, in order); a delivered one is rewound: its stream re-sends from it, in order, with the
-    same `webhook-id`s (consumers de-duplicate)."""
+    same `webhook-id`s (consumers de-duplicate). While the endpoint is disabled or the stream
+    paused the stream is rewound all the same, and the row says Abandoned until it resumes."""
     with transaction.atomic():
         cursor = WebhookCursor.objects.select_for_update().get(
             endpoint_id=delivery.endpoint_id, schema_name=delivery.schema_name
         )
-        WebhookDelivery.objects.filter(pk=delivery.pk).update(
-            status=WebhookDelivery.Status.RETRYING, next_attempt_at=timezone.now()
-        )
+        endpoint = WebhookEndpoint.objects.get(pk=delivery.endpoint_id)
+        if not endpoint.enabled or cursor.paused_at is not None:
+            stopped = (
+                f"endpoint disabled: {endpoint.disabled_reason}"
+                if not endpoint.enabled
+                else f"stream paused: {cursor.paused_reason}"
+            )
+            WebhookDelivery.objects.filter(pk=delivery.pk).update(
+                status=WebhookDelivery.Status.ABANDONED, next_attempt_at=None, note=stopped[:300]
+            )
+        else:
+            WebhookDelivery.objects.filter(pk=delivery.pk).update(
+                status=WebhookDelivery.Status.RETRYING, next_attempt_at=timezone.now(), note=""
+            )
         cursor.delivered_seq = min(cursor.delivered_seq, delivery.seq - 1)
         cursor.resends += 1
         cursor.retry_at = None
@@ -123,23 +138,51 @@ def endpoint_update(
     enabled: bool,
 ) -> None:
     """Change an endpoint. Enabling a disabled one clears its failure record: delivery resumes
-    where it stopped (its events waited in the outboxes)."""
+    where it stopped (its events waited in the outboxes), its abandoned log rows Retrying
+    again; disabling one marks its Retrying rows Abandoned. New event types apply to events
+    queued from now on: each stream's backlog keeps the types it was queued under."""
     url_check(url)
     types = event_types_check(event_types)
     with transaction.atomic():
         locked = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        if types != locked.event_types:
+            with connection.cursor() as cursor:
+                cursor.execute(_TYPES_CHANGED_SQL, [json.dumps(locked.event_types), locked.pk])
         locked.url, locked.event_types, locked.format = url, types, format
         if enabled and not locked.enabled:
             locked.failing_since = locked.disabled_at = None
             locked.disabled_reason = ""
-            # Retries were backing off; the endpoint is back, so try now.
-            WebhookCursor.objects.filter(endpoint=locked).update(retry_at=None)
-            WebhookDelivery.objects.filter(
-                endpoint=locked, status=WebhookDelivery.Status.RETRYING
-            ).update(next_attempt_at=None)
+            # Retries were backing off; the endpoint is back, so try now. Its streams' failures
+            # start again from nothing too; a paused stream stays paused (stream_resume).
+            WebhookCursor.objects.filter(endpoint=locked).update(retry_at=None, failing_since=None)
+            deliveries_resume(locked.pk)
         elif not enabled and locked.enabled:
             locked.disabled_at = timezone.now()
             locked.disabled_reason = "disabled by support"
+            deliveries_abandon(locked.pk, note="endpoint disabled: disabled by support")
         locked.enabled = enabled
         locked.save()
     endpoint.refresh_from_db()
+
+
+# Each stream with a backlog remembers the types that backlog was queued under, up to the
+# stream's last committed event: a vendor narrowing or widening the types expects the change
+# to apply from now on, not to events already waiting for its endpoint.
+_TYPES_CHANGED_SQL = """
+UPDATE public.webhooks_webhookcursor AS k
+SET types_before = COALESCE(k.types_before, '[]'::jsonb)
+                   || jsonb_build_array(jsonb_build_array(s.last_seq, %s::jsonb))
+FROM public.events_feed_eventstream AS s
+WHERE k.endpoint_id = %s AND s.schema_name = k.schema_name AND s.last_seq > k.delivered_seq
+"""
+
+
+def stream_resume(cursor: WebhookCursor) -> None:
+    """Deliver a paused company stream again, from where it stopped, at once; its failure
+    record starts again from nothing."""
+    with transaction.atomic():
+        WebhookCursor.objects.filter(pk=cursor.pk).update(
+            paused_at=None, paused_reason="", failing_since=None, retry_at=None
+        )
+        deliveries_resume(cursor.endpoint_id, schema_name=cursor.schema_name)
+    cursor.refresh_from_db()

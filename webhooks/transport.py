@@ -1,15 +1,19 @@
 """One HTTP POST to an endpoint: resolved and checked against private addresses (SSRF),
-connected to the address that was checked (no second DNS answer), bounded in time, never
-following a redirect (http.client does not), reading at most an excerpt of the answer."""
+connected to the address that was checked (no second DNS answer), bounded in time as a whole,
+never following a redirect (http.client does not), reading at most an excerpt of the answer."""
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import http.client
+import io
 import ipaddress
 import socket
 import ssl
 import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -26,6 +30,8 @@ class Answer:
     status: int | None  # None: no HTTP answer (refused, timed out, refused by the SSRF check)
     excerpt: str
     latency_ms: int
+    # Seconds a 429 or 503 asked us to wait (its Retry-After), if it said so readably.
+    retry_after: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -78,26 +84,124 @@ def resolve_checked(url: str) -> tuple[str, str, int, str]:
     return parts.scheme, parts.hostname, port, addresses[0]
 
 
-class _PinnedHTTP(http.client.HTTPConnection):
-    def __init__(self, host: str, port: int, address: str, timeout: float):
-        super().__init__(host, port, timeout=timeout)
-        self._address = address
+def retry_after_seconds(value: str | None, *, now: dt.datetime | None = None) -> float | None:
+    """A Retry-After header (RFC 9110 §10.2.3: delay-seconds or an HTTP-date) in seconds from
+    `now`, at least 0; None when absent or unreadable."""
+    if not value or not value.strip():
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # "-0000": UTC by RFC 5322, which HTTP-dates are
+        when = when.replace(tzinfo=dt.UTC)
+    return max((when - (now or dt.datetime.now(dt.UTC))).total_seconds(), 0.0)
+
+
+class _Deadline:
+    """The time left for the whole attempt. A socket timeout bounds one read or write, not the
+    attempt: a receiver sending its answer a byte at a time would hold the worker for as long
+    as it likes. So every socket operation is given what is left of the attempt instead."""
+
+    def __init__(self, seconds: float):
+        self.at = time.monotonic() + seconds
+
+    def left(self) -> float:
+        left = self.at - time.monotonic()
+        if left <= 0:
+            raise TimeoutError
+        return left
+
+
+class _DeadlineReader(io.RawIOBase):
+    """The answer's bytes, each read bounded by what is left of the attempt."""
+
+    def __init__(self, sock: socket.socket, deadline: _Deadline):
+        self._sock, self._deadline = sock, deadline
+        # Through the socket's own file, which keeps it open while the answer is read:
+        # http.client closes the connection's socket before the body of a closing answer.
+        self._file = sock.makefile("rb", buffering=0)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int | None:
+        self._sock.settimeout(self._deadline.left())
+        return self._file.readinto(buffer)
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+class _DeadlineSocket:
+    """What `http.client.HTTPResponse` reads the status line, headers and body through."""
+
+    def __init__(self, sock: socket.socket, deadline: _Deadline):
+        self._sock, self._deadline = sock, deadline
+
+    def makefile(self, mode: str) -> io.BufferedReader:
+        return io.BufferedReader(_DeadlineReader(self._sock, self._deadline))
+
+
+def _response_class(deadline: _Deadline) -> type[http.client.HTTPResponse]:
+    class DeadlineResponse(http.client.HTTPResponse):
+        def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any):
+            super().__init__(_DeadlineSocket(sock, deadline), *args, **kwargs)  # type: ignore[arg-type]
+
+    return DeadlineResponse
+
+
+class _Pinned:
+    """Connects to the address that was checked, within the attempt's deadline."""
+
+    _address: str
+    _deadline: _Deadline
+    sock: socket.socket
+    port: int
+
+    def _pin(self, address: str, deadline: _Deadline) -> None:
+        self._address, self._deadline = address, deadline
+        self.response_class = _response_class(deadline)
+
+    def _socket(self) -> socket.socket:
+        return socket.create_connection((self._address, self.port), self._deadline.left())
+
+    def send(self, data: Any) -> None:
+        if self.sock is None:  # http.client connects on the first send
+            self.connect()
+        self.sock.settimeout(self._deadline.left())
+        super().send(data)  # type: ignore[misc]
+
+
+class _PinnedHTTP(_Pinned, http.client.HTTPConnection):
+    def __init__(self, host: str, port: int, address: str, deadline: _Deadline):
+        super().__init__(host, port)
+        self._pin(address, deadline)
 
     def connect(self) -> None:
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._socket()
 
 
-class _PinnedHTTPS(http.client.HTTPSConnection):
-    def __init__(self, host: str, port: int, address: str, timeout: float):
-        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
-        self._address = address
+class _PinnedHTTPS(_Pinned, http.client.HTTPSConnection):
+    def __init__(self, host: str, port: int, address: str, deadline: _Deadline):
+        super().__init__(host, port, context=ssl.create_default_context())
+        self._pin(address, deadline)
 
     def connect(self) -> None:
-        sock = socket.create_connection((self._address, self.port), self.timeout)
+        sock = self._socket()
+        # The handshake is one call: CPython bounds it as a whole by the socket's timeout.
+        sock.settimeout(self._deadline.left())
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
 def post(url: str, body: bytes, headers: dict[str, str]) -> Answer:
+    """POST `body`; the answer's status and excerpt, or status None with the reason. The whole
+    attempt (connecting, sending, the status line, headers and excerpt) ends within
+    WEBHOOK_TIMEOUT_SECONDS of connecting, or fails with a TimeoutError."""
     started = time.monotonic()
 
     def elapsed() -> int:
@@ -110,12 +214,20 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> Answer:
     parts = urlsplit(url)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     kind = _PinnedHTTPS if scheme == "https" else _PinnedHTTP
-    connection = kind(host, port, address, settings.WEBHOOK_TIMEOUT_SECONDS)
+    seconds = settings.WEBHOOK_TIMEOUT_SECONDS
+    connection = kind(host, port, address, _Deadline(seconds))
     try:
         connection.request("POST", path, body=body, headers=headers)
         response = connection.getresponse()
         excerpt = response.read(EXCERPT_BYTES).decode("utf-8", "replace")
-        return Answer(response.status, excerpt, elapsed())
+        retry_after = (
+            retry_after_seconds(response.getheader("Retry-After"))
+            if response.status in (429, 503)
+            else None
+        )
+        return Answer(response.status, excerpt, elapsed(), retry_after)
+    except TimeoutError:
+        return Answer(None, f"TimeoutError: no complete answer within {seconds:g} s", elapsed())
     except (OSError, http.client.HTTPException) as error:
         return Answer(None, f"{type(error).__name__}: {error}"[:EXCERPT_BYTES], elapsed())
     finally:

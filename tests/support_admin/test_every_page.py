@@ -27,7 +27,7 @@ from oauth2_provider.models import get_application_model
 from accounts.models import User
 from tenants.models import Company
 from tokens.vendor_keys import vendor_key_issue
-from webhooks.models import WebhookDelivery
+from webhooks.models import WebhookCursor, WebhookDelivery
 from webhooks.services import endpoint_add
 
 AXES_ROW = {"user_agent": "curl", "ip_address": "192.0.2.1", "username": "someone@x.test"}
@@ -54,6 +54,12 @@ SAMPLES: dict[str, Callable[[], Model]] = {
         endpoint_add(url="http://127.0.0.1:9/hooks", actor="tests").endpoint
     ),
     "webhooks.webhookdelivery": _delivery,
+    "webhooks.webhookcursor": lambda: WebhookCursor.objects.create(
+        endpoint=endpoint_add(url="http://127.0.0.1:9/hooks", actor="tests").endpoint,
+        schema_name="acme",
+        paused_at=timezone.now(),
+        paused_reason="acme's events failing",
+    ),
     "oauth2_provider.application": lambda: get_application_model().objects.create(
         name="Okta",
         client_type="confidential",

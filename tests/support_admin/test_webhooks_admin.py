@@ -133,6 +133,37 @@ def test_enabling_a_disabled_endpoint_clears_its_failures(root: Client) -> None:
     assert endpoint.enabled and endpoint.failing_since is None and endpoint.disabled_at is None
 
 
+def test_a_paused_company_stream_shows_on_its_endpoint_and_is_resumed(
+    root: Client, acme: Company
+) -> None:
+    issued = endpoint_add(url="http://127.0.0.1:9/hooks", actor="tests")
+    cursor, _ = WebhookCursor.objects.get_or_create(
+        endpoint=issued.endpoint, schema_name=acme.schema_name
+    )
+    WebhookCursor.objects.filter(pk=cursor.pk).update(
+        paused_at=timezone.now(),
+        failing_since=timezone.now(),
+        retry_at=timezone.now(),
+        paused_reason="acme's events failing since 2026-12-06 10:00 UTC",
+    )
+
+    endpoints = root.get(ENDPOINTS).content.decode()
+    streams = root.get(
+        f"/admin/webhooks/webhookcursor/?endpoint__id__exact={issued.endpoint.pk}&paused=yes"
+    ).content.decode()
+    response = root.post(
+        "/admin/webhooks/webhookcursor/",
+        {"action": "resume", "_selected_action": [str(cursor.pk)]},
+    )
+
+    assert "1 paused" in endpoints
+    assert acme.schema_name in streams and "acme&#x27;s events failing since" in streams
+    assert response.status_code == 302
+    cursor.refresh_from_db()
+    assert (cursor.paused_at, cursor.paused_reason, cursor.failing_since) == (None, "", None)
+    assert cursor.retry_at is None
+
+
 def test_staff_who_may_only_look_cannot_rotate_or_resend(acme: Company) -> None:
     # A rotation shows the new secret: an action a view-only staffer must not be offered.
     from django.contrib.auth.models import Permission

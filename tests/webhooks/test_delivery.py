@@ -6,11 +6,16 @@ test_delivery_live.py."""
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
+import logging
+import time
 from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.test import Client
 from django.utils import timezone
+from django_tenants.utils import schema_context
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from events.relay import relay_until_idle
@@ -19,12 +24,20 @@ from events.selectors import company_events_after
 from tenants.models import Company
 from tests.conftest import max_queries
 from tests.scim_client import Scim
-from tests.webhooks.receiver import Receiver, receiving
+from tests.webhooks.receiver import Receiver, dripping, receiving
+from tokens.services import token_issue
 from webhooks import delivery
 from webhooks.delivery import deliver_stream, log_purge, streams_due
 from webhooks.models import WebhookCursor, WebhookDelivery, WebhookEndpoint
 from webhooks.secrets import decrypt
-from webhooks.services import WebhookError, delivery_resend, endpoint_add, secret_rotate
+from webhooks.services import (
+    WebhookError,
+    delivery_resend,
+    endpoint_add,
+    endpoint_update,
+    secret_rotate,
+    stream_resume,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -117,8 +130,37 @@ def test_a_failure_holds_later_events_back_until_it_is_delivered(acme: Company, 
     assert (failed.status, failed.attempts) == ("delivered", 2)
 
 
+_ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n" + b"ok" * 10
+
+
+@pytest.mark.parametrize(
+    "fast_bytes", [0, _ANSWER.index(b"ok")], ids=["the status line", "the body"]
+)
+def test_an_attempt_ends_at_its_deadline_however_slowly_the_answer_comes(
+    acme: Company, scim: Scim, settings: Any, fast_bytes: int
+) -> None:
+    # The timeout bounded each read: an answer sent a byte at a time held the worker for as
+    # long as the receiver liked, and was then recorded as delivered.
+    settings.WEBHOOK_TIMEOUT_SECONDS = 1
+    with dripping(_ANSWER, every=0.3, after=fast_bytes) as url:
+        issued = endpoint_add(url=url, company=acme, actor="tests")
+        _users(scim, "slow")
+        started = time.monotonic()
+
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+
+        took = time.monotonic() - started
+    assert took < 2
+    (row,) = WebhookDelivery.objects.filter(endpoint=issued.endpoint)
+    assert (row.status, row.response_status) == ("retrying", None)
+    assert "no complete answer within 1 s" in row.response_excerpt
+    assert 1000 <= (row.latency_ms or 0) < 2000
+    cursor = WebhookCursor.objects.get(endpoint=issued.endpoint)
+    assert cursor.retry_at is not None and cursor.retry_at > timezone.now()
+
+
 def test_an_endpoint_failing_too_long_is_disabled_and_support_is_told(
-    acme: Company, scim: Scim, settings: Any, mailoutbox: list[Any]
+    acme: Company, scim: Scim, settings: Any, mailoutbox: list[Any], caplog: Any
 ) -> None:
     settings.SUPPORT_EMAILS = ["support@headcount.test"]
     with receiving(status=503) as receiver:
@@ -128,12 +170,274 @@ def test_an_endpoint_failing_too_long_is_disabled_and_support_is_told(
             - dt.timedelta(seconds=settings.WEBHOOK_DISABLE_AFTER_SECONDS)
         )
         _users(scim, "gone")
-        deliver_stream(issued.endpoint.pk, acme.schema_name)
+        with caplog.at_level(logging.WARNING, logger="webhooks.delivery"):
+            deliver_stream(issued.endpoint.pk, acme.schema_name)
     endpoint = WebhookEndpoint.objects.get(pk=issued.endpoint.pk)
     assert not endpoint.enabled and endpoint.disabled_at is not None
+    (line,) = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert line.getMessage().startswith(f"Webhook endpoint disabled: {endpoint.pk}")
+    assert "failing since" in line.getMessage()
     (mail,) = mailoutbox
     assert mail.to == ["support@headcount.test"] and receiver.url in mail.subject
     assert streams_due() == []  # a disabled endpoint is not swept
+    # Its log says so, rather than "Retrying" with a next attempt that will not come.
+    (row,) = WebhookDelivery.objects.filter(endpoint=endpoint)
+    assert (row.status, row.next_attempt_at) == ("abandoned", None)
+    assert row.note.startswith("endpoint disabled: failing since")
+
+
+def test_a_resend_while_the_endpoint_is_disabled_waits_abandoned_and_goes_on_enable(
+    acme: Company, scim: Scim
+) -> None:
+    with receiving() as receiver:
+        issued = endpoint_add(url=receiver.url, company=acme, actor="tests")
+        _users(scim, "twice")
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+        _update(issued.endpoint, enabled=False)
+        row = WebhookDelivery.objects.get(endpoint=issued.endpoint)
+
+        delivery_resend(row)
+
+        row.refresh_from_db()
+        assert (row.status, row.next_attempt_at) == ("abandoned", None)
+        assert row.note == "endpoint disabled: disabled by support"
+        _update(issued.endpoint, enabled=True)
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+    assert len(receiver.accepted()) == 2
+    row.refresh_from_db()
+    assert (row.status, row.attempts) == ("delivered", 2)
+
+
+def test_a_410_gone_disables_the_endpoint_at_once(
+    acme: Company, scim: Scim, settings: Any, mailoutbox: list[Any], caplog: Any
+) -> None:
+    # Standard Webhooks: 410 Gone means the receiver wants no more webhooks from this sender.
+    settings.SUPPORT_EMAILS = ["support@headcount.test"]
+    with receiving(status=410) as receiver:
+        issued = endpoint_add(url=receiver.url, company=acme, actor="tests")
+        _users(scim, "bye1", "bye2")
+
+        with caplog.at_level(logging.WARNING, logger="webhooks.delivery"):
+            deliver_stream(issued.endpoint.pk, acme.schema_name)
+
+    endpoint = WebhookEndpoint.objects.get(pk=issued.endpoint.pk)
+    assert not endpoint.enabled
+    assert endpoint.disabled_reason == "the receiver answered 410 Gone"
+    (mail,) = mailoutbox
+    assert "410 Gone" in mail.body
+    (row,) = WebhookDelivery.objects.filter(endpoint=endpoint)
+    assert (row.status, row.response_status, row.next_attempt_at) == ("abandoned", 410, None)
+    assert row.note == "endpoint disabled: the receiver answered 410 Gone"
+    lines = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(lines) == 2
+    assert "answered 410 Gone to event" in lines[0] and acme.schema_name in lines[0]
+    assert lines[1].startswith(f"Webhook endpoint disabled: {endpoint.pk}")
+    assert streams_due() == []
+
+
+@pytest.mark.parametrize(
+    ("status", "retry_after", "waits"),
+    [
+        (503, "120", (119, 121)),
+        (429, "120", (119, 121)),
+        (503, "an HTTP-date 600 s ahead", (590, 601)),
+        (503, "86400", (3600, 3600)),  # never past the retry cap
+        (503, "0", (2.5, 5)),  # never sooner than the backoff
+        (503, "soon", (2.5, 5)),  # unreadable: the backoff
+        (500, "120", (2.5, 5)),  # only 429 and 503 ask to wait
+    ],
+)
+def test_a_retry_after_is_honoured_within_the_backoff_and_the_cap(
+    acme: Company, scim: Scim, settings: Any, status: int, retry_after: str, waits: Any
+) -> None:
+    settings.WEBHOOK_RETRY_BASE_SECONDS = 5
+    settings.WEBHOOK_RETRY_MAX_SECONDS = 3600
+    if retry_after.startswith("an HTTP-date"):
+        ahead = timezone.now() + dt.timedelta(seconds=600)
+        retry_after = email.utils.format_datetime(ahead, usegmt=True)
+    with receiving(status=status) as receiver:
+        receiver.headers = {"Retry-After": retry_after}
+        issued = endpoint_add(url=receiver.url, company=acme, actor="tests")
+        _users(scim, "later")
+
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+
+    (row,) = WebhookDelivery.objects.filter(endpoint=issued.endpoint)
+    cursor = WebhookCursor.objects.get(endpoint=issued.endpoint)
+    assert row.next_attempt_at == cursor.retry_at
+    assert cursor.retry_at is not None and row.last_attempt_at is not None
+    waited = (cursor.retry_at - row.last_attempt_at).total_seconds()
+    assert waits[0] <= waited <= waits[1]
+
+
+def test_disabling_abandons_the_log_rows_and_enabling_makes_them_due_again(
+    acme: Company, scim: Scim
+) -> None:
+    with receiving(status=500) as receiver:
+        issued = endpoint_add(url=receiver.url, company=acme, actor="tests")
+        _users(scim, "held")
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+        receiver.status = 204
+
+        _update(issued.endpoint, enabled=False)
+        (row,) = WebhookDelivery.objects.filter(endpoint=issued.endpoint)
+        assert (row.status, row.next_attempt_at) == ("abandoned", None)
+        assert row.note == "endpoint disabled: disabled by support"
+
+        _update(issued.endpoint, enabled=True)
+        row.refresh_from_db()
+        assert (row.status, row.note) == ("retrying", "")
+        assert row.next_attempt_at is not None and row.next_attempt_at <= timezone.now()
+        assert streams_due() == [(issued.endpoint.pk, acme.schema_name)]
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+    row.refresh_from_db()
+    assert (row.status, row.attempts) == ("delivered", 2)
+
+
+def test_a_failure_recorded_after_another_worker_disabled_the_endpoint_is_abandoned(
+    acme: Company, scim: Scim, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The endpoint fails for every company at once: a worker disables it while another's
+    # attempt is in flight; that attempt's row must not say "Retrying" either.
+    real_send = delivery.send
+
+    def send_while_disabled(*args: Any) -> Any:
+        _update(args[0], enabled=False)
+        return real_send(*args)
+
+    monkeypatch.setattr("webhooks.delivery.send", send_while_disabled)
+    with receiving(status=500) as receiver:
+        issued = endpoint_add(url=receiver.url, company=acme, actor="tests")
+        _users(scim, "late")
+
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+
+    (row,) = WebhookDelivery.objects.filter(endpoint=issued.endpoint)
+    assert (row.status, row.next_attempt_at, row.attempts) == ("abandoned", None, 1)
+    assert row.note == "endpoint disabled: disabled by support"
+
+
+def _update(endpoint: WebhookEndpoint, **changes: Any) -> None:
+    endpoint.refresh_from_db()
+    current = {
+        "url": endpoint.url,
+        "event_types": endpoint.event_types,
+        "format": endpoint.format,
+        "enabled": endpoint.enabled,
+    }
+    endpoint_update(endpoint, **{**current, **changes})
+
+
+def _due_now(endpoint: WebhookEndpoint) -> None:
+    WebhookCursor.objects.filter(endpoint=endpoint).update(retry_at=None)
+
+
+def test_new_event_types_apply_to_what_happens_after_the_change_not_to_the_backlog(
+    acme: Company, scim: Scim
+) -> None:
+    # Narrowing the types skipped the backlog already queued for the endpoint, silently, and
+    # left its failed row "Retrying" for ever.
+    with receiving(status=500) as receiver:
+        issued = endpoint_add(url=receiver.url, company=acme, actor="tests")
+        _users(scim, "queued1", "queued2")
+        deliver_stream(issued.endpoint.pk, acme.schema_name)  # fails on queued1
+        _update(issued.endpoint, event_types=["user.deleted"])
+        _users(scim, "after")
+        receiver.status = 204
+        _due_now(issued.endpoint)
+
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+
+        names = [b["data"]["userName"] for b in _bodies(receiver, issued.secret)]
+        assert names == ["queued1@acme.test", "queued2@acme.test"]
+        log = WebhookDelivery.objects.filter(endpoint=issued.endpoint).order_by("seq")
+        assert [(d.status, d.attempts) for d in log] == [("delivered", 2), ("delivered", 1)]
+
+        # Widening: the backlog keeps the narrow types, what follows gets the new ones.
+        receiver.status = 500
+        user_id = scim.get('/Users?filter=userName eq "after@acme.test"').json()["Resources"][0]
+        assert scim.delete(f"/Users/{user_id['id']}").status_code == 204
+        deliver_stream(issued.endpoint.pk, acme.schema_name)  # fails on the deletion
+        _update(issued.endpoint, event_types=[])
+        _users(scim, "widened")
+        receiver.status = 204
+        _due_now(issued.endpoint)
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+    kinds = [(b["type"], b["data"]["userName"]) for b in _bodies(receiver, issued.secret)]
+    assert kinds[2:] == [("user.deleted", "after@acme.test"), ("user.created", "widened@acme.test")]
+    assert streams_due() == []
+
+
+def test_a_row_passed_over_on_purpose_is_marked_skipped_with_the_reason(
+    acme: Company, scim: Scim
+) -> None:
+    with receiving() as receiver:
+        issued = endpoint_add(url=receiver.url, company=acme, actor="tests")
+        _users(scim, "once")
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+        _update(issued.endpoint, event_types=["user.deleted"])
+        row = WebhookDelivery.objects.get(endpoint=issued.endpoint)
+        delivery_resend(row)
+
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+
+    assert len(receiver.accepted()) == 1
+    row.refresh_from_db()
+    assert (row.status, row.next_attempt_at) == ("skipped", None)
+    assert row.note == "user.created is not among the endpoint's event types"
+    assert streams_due() == []
+
+
+def test_a_company_stream_failing_too_long_is_paused_while_the_others_flow(
+    acme: Company, outsider: Company, scim: Scim, client: Client, settings: Any, mailoutbox: Any
+) -> None:
+    # The receiver refuses acme's events and takes outsider's: each success of outsider's
+    # cleared the endpoint's failure record, so acme's stream was never given up on.
+    settings.SUPPORT_EMAILS = ["support@headcount.test"]
+    settings.WEBHOOK_DISABLE_AFTER_SECONDS = 1
+    with schema_context(outsider.schema_name):
+        other = Scim(client, token_issue(company=outsider, name="Okta", actor="t").secret)
+    other.base = "/t/outsider/scim/v2"
+    with receiving() as receiver:
+        receiver.status_of = lambda body: 500 if b'"company":"acme"' in body else 204
+        issued = endpoint_add(url=receiver.url, actor="tests")
+        endpoint = issued.endpoint.pk
+        _users(scim, "stuck1")
+        deliver_stream(endpoint, acme.schema_name)
+        assert other.post("/Users", {"userName": "ok1@outsider.test"}).status_code == 201
+        deliver_stream(endpoint, outsider.schema_name)
+        time.sleep(1.1)
+        WebhookCursor.objects.filter(schema_name=acme.schema_name).update(retry_at=None)
+
+        deliver_stream(endpoint, acme.schema_name)
+
+        assert WebhookEndpoint.objects.get(pk=endpoint).enabled
+        (mail,) = mailoutbox
+        assert "paused" in mail.subject and "acme" in mail.subject
+        assert "acme" in mail.body and receiver.url in mail.body
+        stream = WebhookCursor.objects.get(endpoint_id=endpoint, schema_name=acme.schema_name)
+        assert stream.paused_at is not None and "acme's events failing" in stream.paused_reason
+        (row,) = WebhookDelivery.objects.filter(schema_name=acme.schema_name)
+        assert (row.status, row.next_attempt_at) == ("abandoned", None)
+        assert row.note.startswith("stream paused: acme's events failing since")
+        WebhookCursor.objects.filter(pk=stream.pk).update(retry_at=None)
+        assert other.post("/Users", {"userName": "ok2@outsider.test"}).status_code == 201
+        assert streams_due() == [(endpoint, outsider.schema_name)]  # acme's waits for support
+        deliver_stream(endpoint, acme.schema_name)  # a stale task changes nothing
+        deliver_stream(endpoint, outsider.schema_name)
+        delivered = [b["data"]["userName"] for b in _bodies(receiver, issued.secret)]
+        assert delivered == ["ok1@outsider.test", "ok2@outsider.test"]
+
+        receiver.status_of = None
+        stream_resume(stream)
+        assert streams_due() == [(endpoint, acme.schema_name)]
+        deliver_stream(endpoint, acme.schema_name)
+    delivered = [b["data"]["userName"] for b in _bodies(receiver, issued.secret)]
+    assert delivered[2:] == ["stuck1@acme.test"]
+    stream.refresh_from_db()
+    assert (stream.paused_at, stream.failing_since) == (None, None)
+    row.refresh_from_db()
+    assert (row.status, row.note) == ("delivered", "")
 
 
 def test_secret_rotation_signs_with_both_during_the_grace_period(acme: Company, scim: Scim) -> None:
@@ -306,7 +610,10 @@ def test_webhook_add_prints_a_secret_that_is_stored_encrypted(acme: Company, cap
         call_command("webhook_add", "--url", "http://127.0.0.1:9/x", "--company", "nope")
 
 
-def test_retention_keeps_what_an_enabled_endpoint_has_not_got(acme: Company, scim: Scim) -> None:
+@pytest.mark.parametrize("stopped", ["endpoint disabled", "stream paused"])
+def test_retention_keeps_what_an_enabled_endpoint_has_not_got(
+    acme: Company, scim: Scim, stopped: str
+) -> None:
     with receiving(status=500) as receiver:
         issued = endpoint_add(url=receiver.url, company=acme, actor="tests")
         _users(scim, "kept")
@@ -319,8 +626,11 @@ def test_retention_keeps_what_an_enabled_endpoint_has_not_got(acme: Company, sci
         "kept@acme.test"
     ]
 
-    # A disabled endpoint holds nothing back.
-    WebhookEndpoint.objects.filter(pk=issued.endpoint.pk).update(enabled=False)
+    # A disabled endpoint, or a paused stream, holds nothing back.
+    if stopped == "endpoint disabled":
+        WebhookEndpoint.objects.filter(pk=issued.endpoint.pk).update(enabled=False)
+    else:
+        WebhookCursor.objects.filter(endpoint=issued.endpoint).update(paused_at=timezone.now())
     events_purge(30, now=later)
     assert company_events_after(acme.schema_name, 0, 10**6) == []
 
