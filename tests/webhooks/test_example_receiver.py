@@ -4,6 +4,8 @@ as it is."""
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
 import json
 import os
 import subprocess
@@ -20,6 +22,7 @@ from tests.live import ROOT, free_port
 from tests.scim_client import Scim
 from webhooks.delivery import deliver_stream
 from webhooks.models import WebhookDelivery
+from webhooks.payloads import signature
 from webhooks.services import delivery_resend, endpoint_add
 
 pytestmark = pytest.mark.django_db
@@ -88,3 +91,22 @@ def test_the_example_receiver_verifies_and_deduplicates(
         "attempts", "response_status"
     )
     assert sorted(statuses) == [(2, 204), (2, 204)]  # both re-sent, in order
+
+
+def test_the_set_rotation_snippet_verifies_the_header_with_either_secret() -> None:
+    page = (ROOT / "docs" / "integrate.md").read_text()
+    block = page.split("def header_verifies", 1)[1].split("\nif header_verifies", 1)[0]
+    namespace: dict[str, Any] = {}
+    exec("import base64, hashlib, hmac\ndef header_verifies" + block, namespace)  # noqa: S102 - the page's own code
+    old, new, other = (f"whsec_{base64.b64encode(bytes([n]) * 24).decode()}" for n in (1, 2, 3))
+    body, sent_at = b"header.claims.signature", dt.datetime.now(dt.UTC)
+    headers = {
+        "webhook-id": "msg_1",
+        "webhook-timestamp": str(int(sent_at.timestamp())),
+        "webhook-signature": signature([new, old], "msg_1", sent_at, body),
+    }
+
+    verifies = namespace["header_verifies"]
+    assert verifies(headers, body, old) and verifies(headers, body, new)
+    assert not verifies(headers, body, other)
+    assert not verifies(headers, body + b"x", old)
