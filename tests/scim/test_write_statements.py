@@ -324,12 +324,12 @@ def test_a_deactivation_giving_its_seat_to_the_next_in_line_records_both_in_orde
 
     assert scim.patch(f"/Users/{seated}", deactivate).status_code == 200
 
-    # The waitlist's create (its own statement with its event) within the deactivation's
-    # transaction, then the deactivation's event, written on its own after it.
+    # The deactivation's event, written on its own, then the waitlist's create (its own
+    # statement with its event), in the same transaction: the seat is freed before it is taken.
     events = company_events_after(acme.schema_name, before, 10_000)
     assert [(event.seq, event.type, event.user_name) for event in events] == [
-        (before + 1, "user.created", "lee@acme.test"),
-        (before + 2, "user.deactivated", "kim@acme.test"),
+        (before + 1, "user.deactivated", "kim@acme.test"),
+        (before + 2, "user.created", "lee@acme.test"),
     ]
     assert _ledger(seated)[-1] == ("patch", "succeeded", 200)
     lee = ProvisioningEvent.objects.filter(user_name="lee@acme.test").order_by("id")
