@@ -52,7 +52,6 @@ from scim_protocol.listing import ListParams
 from scim_protocol.schema import (
     BOOLEAN,
     COMPLEX,
-    DATETIME,
     GROUP,
     USER,
     Attribute,
@@ -161,9 +160,11 @@ def _column_term(term: Present | Comparison, column: Column) -> Q:
         parsed = _uuid(term.value)
         match = Q(**{column.field: parsed}) if parsed else Q(pk__in=[])
         return match if term.op == "eq" else ~match
+    if column.kind == "datetime" and term.value is not None:
+        return _moment_term(column.field, term, term.path)
     attribute = Attribute(
         term.path,  # the client's name for it in messages, not the column's
-        type={"bool": BOOLEAN, "datetime": DATETIME}.get(column.kind, "string"),
+        type=BOOLEAN if column.kind == "bool" else "string",
         case_exact=column.kind == "exact",
     )
     return _compare(
@@ -206,11 +207,6 @@ def _compare(
             raise InvalidFilter(f"{attribute.name} is a boolean: use eq or ne.")
         flag = _boolean(value, attribute.name)
         return _with_ne(Q(Exact(expression, flag)), op, expression, nullable)
-    if attribute.type == DATETIME:
-        moment = _datetime(value, attribute.name)
-        if op in _STRING_MATCH:
-            raise InvalidFilter(f"{attribute.name} is a date: use eq, ne, gt, ge, lt or le.")
-        return _ordered(expression, op, moment, nullable)
     if not isinstance(value, str):
         raise InvalidFilter(f"{attribute.name} is a string: compare it with a quoted value.")
     if stored_folded or not attribute.case_exact:
@@ -391,7 +387,15 @@ def _boolean(value: Any, name: str) -> bool:
     raise InvalidFilter(f"{name} is a boolean: compare it with true or false.")
 
 
-def _datetime(value: Any, name: str) -> dt.datetime:
+_MILLISECOND = dt.timedelta(milliseconds=1)
+# The seconds' fraction of an ISO 8601 date-time (the date has no "." or ",").
+_FRACTION = re.compile(r"\d[.,](\d+)")
+
+
+def _moment(value: Any, name: str) -> tuple[dt.datetime, bool]:
+    """A filter's date-time as (its millisecond, floored; whether it is that millisecond
+    exactly). Python keeps six digits of a fraction and drops the rest, so digits past the
+    millisecond are read from the text."""
     if not isinstance(value, str):
         raise InvalidFilter(f"{name} is a date: compare it with a quoted ISO 8601 date-time.")
     try:
@@ -400,7 +404,41 @@ def _datetime(value: Any, name: str) -> dt.datetime:
         raise InvalidFilter(
             f'"{value}" is not an ISO 8601 date-time (e.g. 2024-05-13T04:42:34Z).'
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    fraction = _FRACTION.search(value)
+    whole = fraction is None or not fraction.group(1)[3:].strip("0")
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000), whole
+
+
+def _moment_term(field: str, term: Comparison, name: str) -> Q:
+    """A term on meta.created or meta.lastModified, compared with the value the server shows:
+    the stored microseconds truncated to the millisecond (scim_protocol.user_resource
+    .scim_datetime). Compared to the microsecond instead, a delta sync's `lastModified gt
+    "<the last value it saw>"` would return that resource again on every run, and `eq` a
+    returned value would match nothing. With shown(t) = floor_ms(t), each comparison is a
+    range on the stored column, which its index serves."""
+    if term.op in _STRING_MATCH:
+        raise InvalidFilter(f"{name} is a date: use eq, ne, gt, ge, lt or le.")
+    floor, whole = _moment(term.value, name)
+    ceiling = floor if whole else floor + _MILLISECOND
+    after_floor = floor + _MILLISECOND
+    if term.op in ("eq", "ne"):
+        # Every shown value is a whole millisecond: a finer one is never equal to one.
+        equal = (
+            Q(GreaterThanOrEqual(F(field), floor)) & Q(LessThan(F(field), after_floor))
+            if whole
+            else _NOTHING
+        )
+        return equal if term.op == "eq" else ~equal
+    if term.op == "gt":
+        return Q(GreaterThanOrEqual(F(field), after_floor))
+    if term.op == "ge":
+        return Q(GreaterThanOrEqual(F(field), ceiling))
+    if term.op == "lt":
+        return Q(LessThan(F(field), ceiling))
+    if term.op == "le":
+        return Q(LessThan(F(field), after_floor))
+    raise InvalidFilter(f'Operator "{term.op}" does not apply here.')
 
 
 # --- groups ---------------------------------------------------------------------------------
