@@ -18,7 +18,8 @@ from dataclasses import dataclass, replace
 from functools import reduce
 from typing import Any
 
-from django.db.models import Exists, F, OrderBy, OuterRef, Q, QuerySet
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Exists, F, Func, OrderBy, OuterRef, Q, QuerySet, TextField
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Lower
 from django.db.models.lookups import (
@@ -32,6 +33,7 @@ from django.db.models.lookups import (
     LessThanOrEqual,
     StartsWith,
 )
+from django.db.models.sql.compiler import SQLCompiler
 
 from directory.columns import GROUP_COLUMNS, MEMBER_COLUMNS, Column
 from directory.models import Group, Member, Membership, MemberValue
@@ -511,6 +513,14 @@ def sort_expression(
         expression: Any = Lower(column.field) if column.kind == "ci" else F(column.field)
         if column.kind != "exact":
             return expression.desc() if descending else expression.asc()
+    elif path.attribute.name in ("meta", "groups"):
+        # Not in `attributes` (the server writes them on output): a JSON path would read NULL
+        # for every resource and order nothing.
+        raise InvalidValue(f"Cannot sort by {path.dotted}: sort by id or meta.created instead.")
+    elif path.attribute.multi_valued and path.sub_attribute is not None:
+        expression = _PrimaryOrFirst(
+            path.attribute.name, path.sub_attribute.name, folded=not path.sub_attribute.case_exact
+        )
     else:
         container: Any = "attributes"
         keys = [path.schema.id] if path.is_extension and path.schema else []
@@ -519,6 +529,38 @@ def sort_expression(
             container = KeyTransform(key, container)
         expression = Lower(KeyTextTransform(keys[-1], container))
     return expression.desc(nulls_last=True) if descending else expression.asc(nulls_last=True)
+
+
+class _PrimaryOrFirst(Func):
+    """A sub-attribute of a multi-valued attribute's primary value, else of its first (RFC
+    7644 §3.4.2.3), read from the member's own resource, in the order it is returned. No index
+    serves it: `sortBy=emails.value` is rare, and sorts every match."""
+
+    output_field = TextField()
+
+    def __init__(self, attribute: str, sub: str, *, folded: bool) -> None:
+        super().__init__(F("attributes"))
+        self.attribute, self.sub, self.folded = attribute, sub, folded
+
+    def as_sql(
+        self,
+        compiler: SQLCompiler,
+        connection: BaseDatabaseWrapper,
+        function: str | None = None,
+        template: str | None = None,
+        arg_joiner: str | None = None,
+        **extra_context: Any,
+    ) -> tuple[str, tuple[Any, ...]]:
+        column, params = compiler.compile(self.source_expressions[0])
+        pick = "lower(v.item ->> %s)" if self.folded else "v.item ->> %s"
+        # `column` is the compiled column reference; the names travel as parameters.
+        sql = (
+            f"(SELECT {pick} FROM jsonb_array_elements("  # noqa: S608
+            f"CASE jsonb_typeof({column} -> %s) WHEN 'array' THEN {column} -> %s END"
+            ") WITH ORDINALITY AS v(item, n)"
+            " ORDER BY v.item -> 'primary' = 'true'::jsonb DESC NULLS LAST, v.n LIMIT 1)"
+        )
+        return sql, (self.sub, *params, self.attribute, *params, self.attribute)
 
 
 def page(
@@ -564,9 +606,6 @@ def page(
 
 # --- the two lists ----------------------------------------------------------------------------
 
-# uuid columns (ids) have no sort order a client could want.
-MEMBER_SORT_COLUMNS = {path: c for path, c in MEMBER_COLUMNS.items() if c.kind != "uuid"}
-GROUP_SORT_COLUMNS = {path: c for path, c in GROUP_COLUMNS.items() if c.kind != "uuid"}
 # The stable order under any sortBy (and the whole order without one).
 MEMBER_PAGE_ORDER = ("seq",)
 GROUP_PAGE_ORDER = ("created_at", "id")
@@ -603,7 +642,7 @@ def members_list(params: ListParams, *, with_roles: bool) -> MemberPage:
     roles: dict[uuid.UUID, list[GroupRef]] | None = {} if with_roles else None
     order = [
         *(
-            [sort_expression(params.sort_by, MEMBER_SORT_COLUMNS, params.descending)]
+            [sort_expression(params.sort_by, MEMBER_COLUMNS, params.descending)]
             if params.sort_by
             else []
         ),
@@ -638,11 +677,11 @@ def _user_name_lookup(params: ListParams) -> str | None:
 def groups_list(params: ListParams) -> tuple[int, list[Group]]:
     """(totalResults, the page of groups) a SCIM list request asks for. Raises InvalidValue
     for a sortBy without a column, InvalidFilter for a filter it cannot run."""
-    if params.sort_by and params.sort_by.dotted not in GROUP_SORT_COLUMNS:
-        sortable = ", ".join(GROUP_SORT_COLUMNS)
+    if params.sort_by and params.sort_by.dotted not in GROUP_COLUMNS:
+        sortable = ", ".join(GROUP_COLUMNS)
         raise InvalidValue(f"Groups sort by {sortable}; not by {params.sort_by.dotted}.")
     order = (
-        [sort_expression(params.sort_by, GROUP_SORT_COLUMNS, params.descending)]
+        [sort_expression(params.sort_by, GROUP_COLUMNS, params.descending)]
         if params.sort_by
         else []
     )
@@ -664,7 +703,7 @@ def groups_list(params: ListParams) -> tuple[int, list[Group]]:
 # be followed by a cursor and are refused with the attributes that can.
 
 # Column kinds a cursor can carry, with the JSON form they travel in.
-_CURSOR_KINDS = ("ci", "bool", "datetime")
+_CURSOR_KINDS = ("ci", "bool", "datetime", "uuid")
 
 
 @dataclass(frozen=True)
@@ -759,7 +798,7 @@ def _members_by_cursor(params: ListParams, *, with_roles: bool) -> MemberPage:
     if params.filter is None and params.sort_by is None:
         (after,) = _from_json(params.after, [seq]) if params.after else (None,)
         return members_after(after, params.count, with_roles=with_roles)
-    keys = [*_cursor_sort_key(params, MEMBER_SORT_COLUMNS), seq]
+    keys = [*_cursor_sort_key(params, MEMBER_COLUMNS), seq]
     matching = Member.objects.all()
     if params.filter is not None:
         matching = matching.filter(users_q(params.filter))
@@ -784,7 +823,7 @@ def groups_by_cursor(params: ListParams) -> tuple[int, list[Group], list[Any] | 
     starts or None on the last page), for a cursor list request. Raises InvalidValue for a
     sort cursors cannot follow, InvalidFilter, InvalidCursor."""
     keys = [
-        *_cursor_sort_key(params, GROUP_SORT_COLUMNS),
+        *_cursor_sort_key(params, GROUP_COLUMNS),
         _Key(F("created_at"), _descending(params), "datetime"),
         _Key(F("id"), _descending(params), "uuid"),
     ]

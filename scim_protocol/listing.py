@@ -11,7 +11,7 @@ from scim_protocol.errors import InvalidCursor, InvalidFilter, InvalidValue
 from scim_protocol.filter import Comparison, Expr, parse_filter
 from scim_protocol.json_input import unstorable
 from scim_protocol.projection import parse_attribute_list
-from scim_protocol.schema import ResolvedAttribute, ResourceType
+from scim_protocol.schema import COMPLEX, ResolvedAttribute, ResourceType
 
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
@@ -97,7 +97,8 @@ def parse_list_params(
     sort_by = None
     if values.get("sortby"):
         sort_by = resource_type.resolve(str(values["sortby"]))
-        if sort_by is None or (sort_by.target.multi_valued and sort_by.sub_attribute is None):
+        if sort_by is None or sort_by.target.type == COMPLEX or sort_by.target.is_secret:
+            # A complex attribute has no single value to order by, a password none to read.
             raise InvalidValue(f'Cannot sort by "{values["sortby"]}".')
     order = str(values.get("sortorder") or "ascending").lower()
     if order not in ("ascending", "descending"):
