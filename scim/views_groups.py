@@ -23,21 +23,21 @@ from scim.views_base import (
 from scim_protocol.group_resource import group_to_scim
 from scim_protocol.listing import ListParams, list_response, parse_list_params
 from scim_protocol.patch import validate_patch_request
-from scim_protocol.projection import parse_attribute_list, project, wants
-from scim_protocol.schema import GROUP, ResolvedAttribute
+from scim_protocol.projection import AttributeList, parse_attribute_list, project, wants
+from scim_protocol.schema import GROUP
 from scim_protocol.user_resource import etag
 
 
 def _render(
     request: Request,
     groups: list[Group],
-    attributes: list[ResolvedAttribute],
-    excluded: list[ResolvedAttribute],
+    attributes: AttributeList,
+    excluded: AttributeList,
 ) -> list[dict[str, Any]]:
     base = scim_base(request)
     members = (
         service.group_members(g.id for g in groups)
-        if wants("members", attributes, excluded)
+        if wants("members", GROUP, attributes, excluded)
         else None
     )
     return [

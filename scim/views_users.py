@@ -26,22 +26,22 @@ from scim.views_base import (
 from scim_protocol.group_resource import Ref, user_groups
 from scim_protocol.listing import ListParams, list_response, parse_list_params
 from scim_protocol.patch import validate_patch_request
-from scim_protocol.projection import parse_attribute_list, project, wants
-from scim_protocol.schema import USER, ResolvedAttribute
+from scim_protocol.projection import AttributeList, parse_attribute_list, project, wants
+from scim_protocol.schema import USER
 from scim_protocol.user_resource import StoredUser, etag, user_to_scim
 
 
 def _render(
     base: str,
     members: Sequence[StoredUser],
-    attributes: list[ResolvedAttribute],
-    excluded: list[ResolvedAttribute],
+    attributes: AttributeList,
+    excluded: AttributeList,
     roles: Mapping[Any, Sequence[Ref]] | None = None,
 ) -> list[dict[str, Any]]:
     """The members as User resources; `base` is the company's SCIM base URL (scim_base: read
     once per response, as it is not free)."""
     if roles is None:
-        wanted = wants("groups", attributes, excluded)
+        wanted = wants("groups", USER, attributes, excluded)
         roles = member_groups(m.id for m in members) if wanted else {}
     return [
         project(
@@ -78,7 +78,9 @@ def _single(
 
 
 def _list(request: Request, params: ListParams) -> Response:
-    found = members_list(params, with_roles=wants("groups", params.attributes, params.excluded))
+    found = members_list(
+        params, with_roles=wants("groups", USER, params.attributes, params.excluded)
+    )
     resources = _render(
         scim_base(request), found.rows, params.attributes, params.excluded, found.roles
     )

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from scim_protocol.cursor import CursorCodec
 from scim_protocol.errors import InvalidCursor, InvalidFilter, InvalidValue
 from scim_protocol.filter import Comparison, Expr, parse_filter
 from scim_protocol.json_input import unstorable
-from scim_protocol.projection import parse_attribute_list
+from scim_protocol.projection import NOTHING_NAMED, AttributeList, parse_attribute_list
 from scim_protocol.schema import COMPLEX, ResolvedAttribute, ResourceType
 
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
@@ -29,8 +29,8 @@ class ListParams:
     filter: Expr | None = None
     sort_by: ResolvedAttribute | None = None
     descending: bool = False
-    attributes: list[ResolvedAttribute] = field(default_factory=list)
-    excluded: list[ResolvedAttribute] = field(default_factory=list)
+    attributes: AttributeList = NOTHING_NAMED
+    excluded: AttributeList = NOTHING_NAMED
     # Cursor paging (RFC 9865): `after` is None for index paging (startIndex), else the
     # position the client's cursor carries ([] for an empty cursor: the first page). `shape`
     # names the query a cursor belongs to (resource type, filter, sort).
