@@ -258,6 +258,20 @@ class RootSearchView(ScimView):
         )
 
 
+class MeView(ScimView):
+    """/Me (RFC 7644 §3.11) is optional; say so with 501. A credential here is an identity
+    provider's, not a user's, so there is no "me" to alias."""
+
+    def dispatch_any(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        raise errors.ScimError.with_status(
+            501,
+            "/Me is not supported: credentials belong to an identity provider, not a "
+            "user. Read the user at /Users/{id}.",
+        )
+
+    get = post = put = patch = delete = dispatch_any
+
+
 class UnknownEndpointView(ScimView):
     """Anything under scim/v2 that names no endpoint: a SCIM 404, once the caller is known."""
 
