@@ -158,7 +158,7 @@ def _column_term(term: Present | Comparison, column: Column) -> Q:
         return Q(**{f"{column.field}__isnull": False})
     if column.kind == "uuid":
         if term.op not in ("eq", "ne"):
-            raise InvalidFilter("id supports eq and ne only.")
+            raise InvalidFilter(f"{term.path} supports eq and ne only.")
         parsed = _uuid(term.value)
         match = Q(**{column.field: parsed}) if parsed else Q(pk__in=[])
         return match if term.op == "eq" else ~match
@@ -265,6 +265,9 @@ def _json_present(path: list[str]) -> Q:
 
 _VERSION_TAG = re.compile(r'(?:W/)?"(\d{1,9})"')
 _NOTHING = Q(pk__in=[])
+# A condition every row meets, for terms true of every resource. Not Q(): an empty Q adds no
+# condition, so its negation (`not (…)`) would match every row too.
+_EVERYTHING = Q(pk__isnull=False)
 
 
 def _meta_term(term: Present | Comparison, resolved: ResolvedAttribute, resource_type: str) -> Q:
@@ -272,9 +275,14 @@ def _meta_term(term: Present | Comparison, resolved: ResolvedAttribute, resource
     all or none; meta.version is the ETag of the `version` column (RFC 7644 §3.14)."""
     name = resolved.dotted
     if isinstance(term, Present):
-        return Q() if name in ("meta.resourceType", "meta.version") else _NOTHING
+        # Every resource has all three; meta.created and meta.lastModified are columns.
+        return (
+            _EVERYTHING
+            if name in ("meta.resourceType", "meta.version", "meta.location")
+            else _NOTHING
+        )
     if name == "meta.resourceType":
-        return Q() if _holds(resource_type, term.op, term.value, name) else _NOTHING
+        return _EVERYTHING if _holds(resource_type, term.op, term.value, name) else _NOTHING
     if name == "meta.version":
         if term.op not in ("eq", "ne"):
             raise InvalidFilter("meta.version supports eq and ne only.")
@@ -484,20 +492,20 @@ def _membership_q(expr: Expr) -> Q:
     name = expr.path.split(".")[-1].lower()
     if name == "value":
         if isinstance(expr, Present):
-            return Q()
-        return _column_term(expr, Column("member_id", "uuid"))
+            return _EVERYTHING
+        return _column_term(replace(expr, path="members.value"), Column("member_id", "uuid"))
     if name == "display":
         display = Attribute("display")
         if isinstance(expr, Present):
-            return Q()
+            return _EVERYTHING  # a member's display falls back to its userName
         return _compare(
             F("member__display_name"), display, expr.op, expr.value, nullable=False
         ) | _compare(F("member__user_name"), display, expr.op, expr.value, nullable=False)
     if name == "type":
         if isinstance(expr, Present):
-            return Q()
+            return _EVERYTHING
         matches_user = isinstance(expr.value, str) and expr.value.lower() == "user"
-        return Q() if (expr.op == "eq") == matches_user else Q(pk__in=[])
+        return _EVERYTHING if (expr.op == "eq") == matches_user else _NOTHING
     raise InvalidFilter(f'members has no sub-attribute "{expr.path}" to filter on.')
 
 

@@ -368,6 +368,12 @@ def test_filter_on_the_enterprise_extension(scim: Scim) -> None:
         ('meta.version eq "W/\\"1\\""', 1),
         ('meta.version ne "W/\\"1\\""', 1),
         ('meta.version eq "not a tag"', 0),
+        # Terms true of every user negate to false, not to "no condition".
+        ('not (meta.resourceType eq "User")', 0),
+        ("not (meta.resourceType pr)", 0),
+        ("not (meta.version pr)", 0),
+        ("meta.location pr", 2),
+        ("not (meta.location pr)", 0),
     ],
 )
 def test_filters_on_the_meta_the_server_sets(scim: Scim, filter_: str, matches: int) -> None:
