@@ -415,3 +415,14 @@ def test_group_writes_are_in_the_ledger(scim: Scim) -> None:
         ("patch", "succeeded", 204),
         ("delete", "succeeded", 204),
     ]
+
+
+def test_common_attributes_qualified_by_the_group_urn(scim: Scim) -> None:
+    engineering = group(scim, "Engineering", externalId="ext-1")
+    group(scim, "Sales", externalId="ext-2")
+
+    body = scim.get(
+        "/Groups?" + urlencode({"filter": f'{GROUP_SCHEMA}:externalId eq "ext-1"'})
+    ).json()
+
+    assert [g["id"] for g in body["Resources"]] == [engineering["id"]]

@@ -931,3 +931,24 @@ def test_a_filter_error_names_the_attribute_as_the_client_wrote_it(
     response = scim.get("/Users?" + urlencode({"filter": filter_}))
 
     assert named in assert_error(response, 400, "invalidFilter")["detail"]
+
+
+CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
+
+
+def test_common_attributes_qualified_by_the_core_urn(scim: Scim) -> None:
+    ada = create(scim, user_name="ada@okta.local", externalId="ext1")
+    create(scim, user_name="bob@okta.local", externalId="ext2")
+
+    by_external = scim.get("/Users?" + urlencode({"filter": f'{CORE}:externalId eq "ext1"'}))
+    by_id = scim.get("/Users?" + urlencode({"filter": f'{CORE}:id eq "{ada["id"]}"'}))
+    by_created = scim.get(
+        "/Users?" + urlencode({"filter": f'{CORE}:meta.created eq "{ada["meta"]["created"]}"'})
+    )
+    narrowed = scim.get(f"/Users/{ada['id']}?attributes={CORE}:externalId").json()
+    sorted_ = scim.get(f"/Users?sortBy={CORE}:externalId&sortOrder=descending").json()
+
+    for found in (by_external, by_id, by_created):
+        assert [r["id"] for r in found.json()["Resources"]] == [ada["id"]], found.content
+    assert narrowed == {"schemas": ada["schemas"], "id": ada["id"], "externalId": "ext1"}
+    assert [r["externalId"] for r in sorted_["Resources"]] == ["ext2", "ext1"]
