@@ -47,6 +47,9 @@ def _integer(raw: Any, name: str) -> int | None:
         return None
     if isinstance(raw, bool):
         raise InvalidValue(f"{name} must be an integer.")
+    if isinstance(raw, float) and raw.is_integer():
+        # A JSON number in a SearchRequest body: `1e2` and `100.0` are the integer 100.
+        return int(raw)
     try:
         return int(str(raw).strip())
     except ValueError:

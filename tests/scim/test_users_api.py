@@ -952,3 +952,29 @@ def test_common_attributes_qualified_by_the_core_urn(scim: Scim) -> None:
         assert [r["id"] for r in found.json()["Resources"]] == [ada["id"]], found.content
     assert narrowed == {"schemas": ada["schemas"], "id": ada["id"], "externalId": "ext1"}
     assert [r["externalId"] for r in sorted_["Resources"]] == ["ext2", "ext1"]
+
+
+@pytest.mark.parametrize(("count", "items"), [(1e2, 3), (2.0, 2), (0.0, 0)])
+def test_a_search_takes_an_integral_json_number_as_an_integer(
+    scim: Scim, count: float, items: int
+) -> None:
+    for name in ("a", "b", "c"):
+        create(scim, user_name=f"{name}@okta.local", externalId=name)
+    search = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]}
+
+    response = scim.post("/Users/.search", {**search, "count": count, "startIndex": 1.0})
+    fraction = scim.post("/Users/.search", {**search, "count": 1.5})
+
+    assert response.status_code == 200, response.content
+    assert len(response.json()["Resources"]) == items
+    assert_error(fraction, 400, "invalidValue")
+
+
+def test_a_search_count_written_with_an_exponent(scim: Scim) -> None:
+    create(scim)
+    body = '{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"count":1e2}'
+
+    response = scim.post("/Users/.search", body)
+
+    assert response.status_code == 200, response.content
+    assert response.json()["totalResults"] == 1
