@@ -512,10 +512,12 @@ def _membership_q(expr: Expr) -> Q:
 def sort_expression(
     path: ResolvedAttribute, columns: Mapping[str, Column], descending: bool
 ) -> OrderBy:
-    """ORDER BY for `sortBy`: a column when the attribute has one, else the JSONB value.
-    Case-insensitive attributes sort by lower(column), the expression their index holds (RFC
-    7644 §3.4.2.3 sorts by the attribute's caseExact). Only externalId of the columns can be
-    NULL; on the others NULLS LAST would stop PostgreSQL reading a descending index."""
+    """ORDER BY for `sortBy`: a column when the attribute has one, else the JSONB value (of a
+    multi-valued attribute, the primary value's, else the first's). Case-insensitive
+    attributes sort by lower(column), the expression their index holds (RFC 7644 §3.4.2.3
+    sorts by the attribute's caseExact). Only externalId of the columns can be NULL; on the
+    others NULLS LAST would stop PostgreSQL reading a descending index. Raises InvalidValue
+    for meta and groups sub-attributes without a column, which no stored value orders."""
     column = columns.get(path.dotted) if not path.is_extension else None
     if column is not None:
         expression: Any = Lower(column.field) if column.kind == "ci" else F(column.field)
@@ -638,8 +640,8 @@ def members_list(params: ListParams, *, with_roles: bool) -> MemberPage:
     Each shape of request takes its cheapest read: the position index for an unfiltered,
     unsorted list (every IdP's import), the prepared userName query for the check before a
     create, else a filtered, sorted page; with a cursor, a range scan after the cursor's key.
-    Raises InvalidFilter for a filter it cannot run, InvalidValue for a sort cursors cannot
-    follow, InvalidCursor for a cursor that does not fit the query."""
+    Raises InvalidFilter for a filter it cannot run, InvalidValue for a sort it cannot order
+    by or cursors cannot follow, InvalidCursor for a cursor that does not fit the query."""
     if params.by_cursor:
         return _members_by_cursor(params, with_roles=with_roles)
     if params.filter is None and params.sort_by is None:
