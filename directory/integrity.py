@@ -8,14 +8,12 @@ from contextlib import contextmanager
 from django.db import IntegrityError, models
 
 from scim_protocol import errors
+from scim_protocol.user_resource import etag_names
 
 
 def check_if_match(version: int, if_match: str | None, noun: str) -> None:
     """Raises PreconditionFailed unless `If-Match` is absent, `*`, or names `version`."""
-    if if_match is None or if_match.strip() == "*":
-        return
-    wanted = {tag.strip().removeprefix("W/").strip('"') for tag in if_match.split(",")}
-    if str(version) not in wanted:
+    if if_match is not None and not etag_names(if_match, version):
         raise errors.PreconditionFailed(
             f'The {noun} changed: its version is W/"{version}", not {if_match}.'
         )

@@ -18,7 +18,8 @@ from dataclasses import dataclass, replace
 from functools import reduce
 from typing import Any
 
-from django.db.models import Exists, F, OrderBy, OuterRef, Q, QuerySet
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Exists, F, Func, OrderBy, OuterRef, Q, QuerySet, TextField
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Lower
 from django.db.models.lookups import (
@@ -32,6 +33,7 @@ from django.db.models.lookups import (
     LessThanOrEqual,
     StartsWith,
 )
+from django.db.models.sql.compiler import SQLCompiler
 
 from directory.columns import GROUP_COLUMNS, MEMBER_COLUMNS, Column
 from directory.models import Group, Member, Membership, MemberValue
@@ -52,7 +54,6 @@ from scim_protocol.listing import ListParams
 from scim_protocol.schema import (
     BOOLEAN,
     COMPLEX,
-    DATETIME,
     GROUP,
     USER,
     Attribute,
@@ -157,13 +158,15 @@ def _column_term(term: Present | Comparison, column: Column) -> Q:
         return Q(**{f"{column.field}__isnull": False})
     if column.kind == "uuid":
         if term.op not in ("eq", "ne"):
-            raise InvalidFilter("id supports eq and ne only.")
+            raise InvalidFilter(f"{term.path} supports eq and ne only.")
         parsed = _uuid(term.value)
         match = Q(**{column.field: parsed}) if parsed else Q(pk__in=[])
         return match if term.op == "eq" else ~match
+    if column.kind == "datetime" and term.value is not None:
+        return _moment_term(column.field, term, term.path)
     attribute = Attribute(
         term.path,  # the client's name for it in messages, not the column's
-        type={"bool": BOOLEAN, "datetime": DATETIME}.get(column.kind, "string"),
+        type=BOOLEAN if column.kind == "bool" else "string",
         case_exact=column.kind == "exact",
     )
     return _compare(
@@ -206,11 +209,6 @@ def _compare(
             raise InvalidFilter(f"{attribute.name} is a boolean: use eq or ne.")
         flag = _boolean(value, attribute.name)
         return _with_ne(Q(Exact(expression, flag)), op, expression, nullable)
-    if attribute.type == DATETIME:
-        moment = _datetime(value, attribute.name)
-        if op in _STRING_MATCH:
-            raise InvalidFilter(f"{attribute.name} is a date: use eq, ne, gt, ge, lt or le.")
-        return _ordered(expression, op, moment, nullable)
     if not isinstance(value, str):
         raise InvalidFilter(f"{attribute.name} is a string: compare it with a quoted value.")
     if stored_folded or not attribute.case_exact:
@@ -267,6 +265,9 @@ def _json_present(path: list[str]) -> Q:
 
 _VERSION_TAG = re.compile(r'(?:W/)?"(\d{1,9})"')
 _NOTHING = Q(pk__in=[])
+# A condition every row meets, for terms true of every resource. Not Q(): an empty Q adds no
+# condition, so its negation (`not (…)`) would match every row too.
+_EVERYTHING = Q(pk__isnull=False)
 
 
 def _meta_term(term: Present | Comparison, resolved: ResolvedAttribute, resource_type: str) -> Q:
@@ -274,9 +275,14 @@ def _meta_term(term: Present | Comparison, resolved: ResolvedAttribute, resource
     all or none; meta.version is the ETag of the `version` column (RFC 7644 §3.14)."""
     name = resolved.dotted
     if isinstance(term, Present):
-        return Q() if name in ("meta.resourceType", "meta.version") else _NOTHING
+        # Every resource has all three; meta.created and meta.lastModified are columns.
+        return (
+            _EVERYTHING
+            if name in ("meta.resourceType", "meta.version", "meta.location")
+            else _NOTHING
+        )
     if name == "meta.resourceType":
-        return Q() if _holds(resource_type, term.op, term.value, name) else _NOTHING
+        return _EVERYTHING if _holds(resource_type, term.op, term.value, name) else _NOTHING
     if name == "meta.version":
         if term.op not in ("eq", "ne"):
             raise InvalidFilter("meta.version supports eq and ne only.")
@@ -391,7 +397,15 @@ def _boolean(value: Any, name: str) -> bool:
     raise InvalidFilter(f"{name} is a boolean: compare it with true or false.")
 
 
-def _datetime(value: Any, name: str) -> dt.datetime:
+_MILLISECOND = dt.timedelta(milliseconds=1)
+# The seconds' fraction of an ISO 8601 date-time (the date has no "." or ",").
+_FRACTION = re.compile(r"\d[.,](\d+)")
+
+
+def _moment(value: Any, name: str) -> tuple[dt.datetime, bool]:
+    """A filter's date-time as (its millisecond, floored; whether it is that millisecond
+    exactly). Python keeps six digits of a fraction and drops the rest, so digits past the
+    millisecond are read from the text."""
     if not isinstance(value, str):
         raise InvalidFilter(f"{name} is a date: compare it with a quoted ISO 8601 date-time.")
     try:
@@ -400,7 +414,41 @@ def _datetime(value: Any, name: str) -> dt.datetime:
         raise InvalidFilter(
             f'"{value}" is not an ISO 8601 date-time (e.g. 2024-05-13T04:42:34Z).'
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    fraction = _FRACTION.search(value)
+    whole = fraction is None or not fraction.group(1)[3:].strip("0")
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000), whole
+
+
+def _moment_term(field: str, term: Comparison, name: str) -> Q:
+    """A term on meta.created or meta.lastModified, compared with the value the server shows:
+    the stored microseconds truncated to the millisecond (scim_protocol.user_resource
+    .scim_datetime). Compared to the microsecond instead, a delta sync's `lastModified gt
+    "<the last value it saw>"` would return that resource again on every run, and `eq` a
+    returned value would match nothing. With shown(t) = floor_ms(t), each comparison is a
+    range on the stored column, which its index serves."""
+    if term.op in _STRING_MATCH:
+        raise InvalidFilter(f"{name} is a date: use eq, ne, gt, ge, lt or le.")
+    floor, whole = _moment(term.value, name)
+    ceiling = floor if whole else floor + _MILLISECOND
+    after_floor = floor + _MILLISECOND
+    if term.op in ("eq", "ne"):
+        # Every shown value is a whole millisecond: a finer one is never equal to one.
+        equal = (
+            Q(GreaterThanOrEqual(F(field), floor)) & Q(LessThan(F(field), after_floor))
+            if whole
+            else _NOTHING
+        )
+        return equal if term.op == "eq" else ~equal
+    if term.op == "gt":
+        return Q(GreaterThanOrEqual(F(field), after_floor))
+    if term.op == "ge":
+        return Q(GreaterThanOrEqual(F(field), ceiling))
+    if term.op == "lt":
+        return Q(LessThan(F(field), ceiling))
+    if term.op == "le":
+        return Q(LessThan(F(field), after_floor))
+    raise InvalidFilter(f'Operator "{term.op}" does not apply here.')
 
 
 # --- groups ---------------------------------------------------------------------------------
@@ -444,35 +492,45 @@ def _membership_q(expr: Expr) -> Q:
     name = expr.path.split(".")[-1].lower()
     if name == "value":
         if isinstance(expr, Present):
-            return Q()
-        return _column_term(expr, Column("member_id", "uuid"))
+            return _EVERYTHING
+        return _column_term(replace(expr, path="members.value"), Column("member_id", "uuid"))
     if name == "display":
         display = Attribute("display")
         if isinstance(expr, Present):
-            return Q()
+            return _EVERYTHING  # a member's display falls back to its userName
         return _compare(
             F("member__display_name"), display, expr.op, expr.value, nullable=False
         ) | _compare(F("member__user_name"), display, expr.op, expr.value, nullable=False)
     if name == "type":
         if isinstance(expr, Present):
-            return Q()
+            return _EVERYTHING
         matches_user = isinstance(expr.value, str) and expr.value.lower() == "user"
-        return Q() if (expr.op == "eq") == matches_user else Q(pk__in=[])
+        return _EVERYTHING if (expr.op == "eq") == matches_user else _NOTHING
     raise InvalidFilter(f'members has no sub-attribute "{expr.path}" to filter on.')
 
 
 def sort_expression(
     path: ResolvedAttribute, columns: Mapping[str, Column], descending: bool
 ) -> OrderBy:
-    """ORDER BY for `sortBy`: a column when the attribute has one, else the JSONB value.
-    Case-insensitive attributes sort by lower(column), the expression their index holds (RFC
-    7644 §3.4.2.3 sorts by the attribute's caseExact). Only externalId of the columns can be
-    NULL; on the others NULLS LAST would stop PostgreSQL reading a descending index."""
+    """ORDER BY for `sortBy`: a column when the attribute has one, else the JSONB value (of a
+    multi-valued attribute, the primary value's, else the first's). Case-insensitive
+    attributes sort by lower(column), the expression their index holds (RFC 7644 §3.4.2.3
+    sorts by the attribute's caseExact). Only externalId of the columns can be NULL; on the
+    others NULLS LAST would stop PostgreSQL reading a descending index. Raises InvalidValue
+    for meta and groups sub-attributes without a column, which no stored value orders."""
     column = columns.get(path.dotted) if not path.is_extension else None
     if column is not None:
         expression: Any = Lower(column.field) if column.kind == "ci" else F(column.field)
         if column.kind != "exact":
             return expression.desc() if descending else expression.asc()
+    elif path.attribute.name in ("meta", "groups"):
+        # Not in `attributes` (the server writes them on output): a JSON path would read NULL
+        # for every resource and order nothing.
+        raise InvalidValue(f"Cannot sort by {path.dotted}: sort by id or meta.created instead.")
+    elif path.attribute.multi_valued and path.sub_attribute is not None:
+        expression = _PrimaryOrFirst(
+            path.attribute.name, path.sub_attribute.name, folded=not path.sub_attribute.case_exact
+        )
     else:
         container: Any = "attributes"
         keys = [path.schema.id] if path.is_extension and path.schema else []
@@ -481,6 +539,38 @@ def sort_expression(
             container = KeyTransform(key, container)
         expression = Lower(KeyTextTransform(keys[-1], container))
     return expression.desc(nulls_last=True) if descending else expression.asc(nulls_last=True)
+
+
+class _PrimaryOrFirst(Func):
+    """A sub-attribute of a multi-valued attribute's primary value, else of its first (RFC
+    7644 §3.4.2.3), read from the member's own resource, in the order it is returned. No index
+    serves it: `sortBy=emails.value` is rare, and sorts every match."""
+
+    output_field = TextField()
+
+    def __init__(self, attribute: str, sub: str, *, folded: bool) -> None:
+        super().__init__(F("attributes"))
+        self.attribute, self.sub, self.folded = attribute, sub, folded
+
+    def as_sql(
+        self,
+        compiler: SQLCompiler,
+        connection: BaseDatabaseWrapper,
+        function: str | None = None,
+        template: str | None = None,
+        arg_joiner: str | None = None,
+        **extra_context: Any,
+    ) -> tuple[str, tuple[Any, ...]]:
+        column, params = compiler.compile(self.source_expressions[0])
+        pick = "lower(v.item ->> %s)" if self.folded else "v.item ->> %s"
+        # `column` is the compiled column reference; the names travel as parameters.
+        sql = (
+            f"(SELECT {pick} FROM jsonb_array_elements("  # noqa: S608
+            f"CASE jsonb_typeof({column} -> %s) WHEN 'array' THEN {column} -> %s END"
+            ") WITH ORDINALITY AS v(item, n)"
+            " ORDER BY v.item -> 'primary' = 'true'::jsonb DESC NULLS LAST, v.n LIMIT 1)"
+        )
+        return sql, (self.sub, *params, self.attribute, *params, self.attribute)
 
 
 def page(
@@ -526,9 +616,6 @@ def page(
 
 # --- the two lists ----------------------------------------------------------------------------
 
-# uuid columns (ids) have no sort order a client could want.
-MEMBER_SORT_COLUMNS = {path: c for path, c in MEMBER_COLUMNS.items() if c.kind != "uuid"}
-GROUP_SORT_COLUMNS = {path: c for path, c in GROUP_COLUMNS.items() if c.kind != "uuid"}
 # The stable order under any sortBy (and the whole order without one).
 MEMBER_PAGE_ORDER = ("seq",)
 GROUP_PAGE_ORDER = ("created_at", "id")
@@ -553,8 +640,8 @@ def members_list(params: ListParams, *, with_roles: bool) -> MemberPage:
     Each shape of request takes its cheapest read: the position index for an unfiltered,
     unsorted list (every IdP's import), the prepared userName query for the check before a
     create, else a filtered, sorted page; with a cursor, a range scan after the cursor's key.
-    Raises InvalidFilter for a filter it cannot run, InvalidValue for a sort cursors cannot
-    follow, InvalidCursor for a cursor that does not fit the query."""
+    Raises InvalidFilter for a filter it cannot run, InvalidValue for a sort it cannot order
+    by or cursors cannot follow, InvalidCursor for a cursor that does not fit the query."""
     if params.by_cursor:
         return _members_by_cursor(params, with_roles=with_roles)
     if params.filter is None and params.sort_by is None:
@@ -565,7 +652,7 @@ def members_list(params: ListParams, *, with_roles: bool) -> MemberPage:
     roles: dict[uuid.UUID, list[GroupRef]] | None = {} if with_roles else None
     order = [
         *(
-            [sort_expression(params.sort_by, MEMBER_SORT_COLUMNS, params.descending)]
+            [sort_expression(params.sort_by, MEMBER_COLUMNS, params.descending)]
             if params.sort_by
             else []
         ),
@@ -600,11 +687,11 @@ def _user_name_lookup(params: ListParams) -> str | None:
 def groups_list(params: ListParams) -> tuple[int, list[Group]]:
     """(totalResults, the page of groups) a SCIM list request asks for. Raises InvalidValue
     for a sortBy without a column, InvalidFilter for a filter it cannot run."""
-    if params.sort_by and params.sort_by.dotted not in GROUP_SORT_COLUMNS:
-        sortable = ", ".join(GROUP_SORT_COLUMNS)
+    if params.sort_by and params.sort_by.dotted not in GROUP_COLUMNS:
+        sortable = ", ".join(GROUP_COLUMNS)
         raise InvalidValue(f"Groups sort by {sortable}; not by {params.sort_by.dotted}.")
     order = (
-        [sort_expression(params.sort_by, GROUP_SORT_COLUMNS, params.descending)]
+        [sort_expression(params.sort_by, GROUP_COLUMNS, params.descending)]
         if params.sort_by
         else []
     )
@@ -626,7 +713,7 @@ def groups_list(params: ListParams) -> tuple[int, list[Group]]:
 # be followed by a cursor and are refused with the attributes that can.
 
 # Column kinds a cursor can carry, with the JSON form they travel in.
-_CURSOR_KINDS = ("ci", "bool", "datetime")
+_CURSOR_KINDS = ("ci", "bool", "datetime", "uuid")
 
 
 @dataclass(frozen=True)
@@ -721,7 +808,7 @@ def _members_by_cursor(params: ListParams, *, with_roles: bool) -> MemberPage:
     if params.filter is None and params.sort_by is None:
         (after,) = _from_json(params.after, [seq]) if params.after else (None,)
         return members_after(after, params.count, with_roles=with_roles)
-    keys = [*_cursor_sort_key(params, MEMBER_SORT_COLUMNS), seq]
+    keys = [*_cursor_sort_key(params, MEMBER_COLUMNS), seq]
     matching = Member.objects.all()
     if params.filter is not None:
         matching = matching.filter(users_q(params.filter))
@@ -746,7 +833,7 @@ def groups_by_cursor(params: ListParams) -> tuple[int, list[Group], list[Any] | 
     starts or None on the last page), for a cursor list request. Raises InvalidValue for a
     sort cursors cannot follow, InvalidFilter, InvalidCursor."""
     keys = [
-        *_cursor_sort_key(params, GROUP_SORT_COLUMNS),
+        *_cursor_sort_key(params, GROUP_COLUMNS),
         _Key(F("created_at"), _descending(params), "datetime"),
         _Key(F("id"), _descending(params), "uuid"),
     ]

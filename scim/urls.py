@@ -6,7 +6,7 @@ from django.urls import re_path
 from scim import views_discovery as discovery
 from scim import views_groups as groups
 from scim import views_users as users
-from scim.views_base import RootSearchView, UnknownEndpointView
+from scim.views_base import MeView, RootSearchView, UnknownEndpointView
 from scim.views_bulk import BulkView
 
 urlpatterns = [
@@ -18,6 +18,7 @@ urlpatterns = [
     re_path(r"^/Groups/(?P<group_id>[^/]+)/?$", groups.GroupView.as_view(), name="scim-group"),
     re_path(r"^/\.search/?$", RootSearchView.as_view(), name="scim-root-search"),
     re_path(r"^/Bulk/?$", BulkView.as_view(), name="scim-bulk"),
+    re_path(r"^/Me(?:/.*)?$", MeView.as_view(), name="scim-me"),
     re_path(
         r"^/ServiceProviderConfig/?$",
         discovery.ServiceProviderConfigView.as_view(),

@@ -31,7 +31,7 @@ from scim_protocol import errors
 from scim_protocol.cursor import CursorCodec
 from scim_protocol.json_input import MAX_DEPTH, check_json, unstorable
 from scim_protocol.listing import SEARCH_REQUEST
-from scim_protocol.user_resource import etag
+from scim_protocol.user_resource import etag, etag_names
 from tenants.links import scim_base_url
 from tenants.models import Company
 
@@ -198,11 +198,23 @@ def _authenticate(request: Request) -> None:
 
 
 def not_modified(request: Request, version: int) -> Response | None:
-    """304 when the client's If-None-Match names the current version (RFC 7644 §3.14)."""
-    tags = [tag.strip() for tag in request.META.get("HTTP_IF_NONE_MATCH", "").split(",")]
-    if etag(version) in tags:
+    """304 when the client's If-None-Match names the current version or is `*` (RFC 7644
+    §3.14, RFC 7232 §3.2)."""
+    header = request.META.get("HTTP_IF_NONE_MATCH")
+    if header is not None and etag_names(header, version):
         return Response(status=304, headers={"ETag": etag(version)})
     return None
+
+
+def check_if_none_match(request: Request, current_version: Callable[[], int]) -> None:
+    """Before a write: raises PreconditionFailed (412) when If-None-Match names the resource's
+    version or is `*` (RFC 7232 §3.2: the resource exists). `current_version` reads it (or
+    raises NotFound), only when the header is sent: no IdP sends it on a write."""
+    header = request.META.get("HTTP_IF_NONE_MATCH")
+    if header is not None and etag_names(header, version := current_version()):
+        raise errors.PreconditionFailed(
+            f'If-None-Match names the current version, W/"{version}": not changed.'
+        )
 
 
 def json_body(request: Request) -> Any:
@@ -256,6 +268,20 @@ class RootSearchView(ScimView):
             "Searching several resource types at once is not supported: "
             "POST to /Users/.search or /Groups/.search.",
         )
+
+
+class MeView(ScimView):
+    """/Me (RFC 7644 §3.11) is optional; say so with 501. A credential here is an identity
+    provider's, not a user's, so there is no "me" to alias."""
+
+    def dispatch_any(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        raise errors.ScimError.with_status(
+            501,
+            "/Me is not supported: credentials belong to an identity provider, not a "
+            "user. Read the user at /Users/{id}.",
+        )
+
+    get = post = put = patch = delete = dispatch_any
 
 
 class UnknownEndpointView(ScimView):

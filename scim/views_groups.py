@@ -14,6 +14,7 @@ from directory.search import groups_by_cursor, groups_list
 from scim.views_base import (
     ScimView,
     call_context,
+    check_if_none_match,
     cursor_codec,
     json_body,
     not_modified,
@@ -23,21 +24,21 @@ from scim.views_base import (
 from scim_protocol.group_resource import group_to_scim
 from scim_protocol.listing import ListParams, list_response, parse_list_params
 from scim_protocol.patch import validate_patch_request
-from scim_protocol.projection import parse_attribute_list, project, wants
-from scim_protocol.schema import GROUP, ResolvedAttribute
+from scim_protocol.projection import AttributeList, parse_attribute_list, project, wants
+from scim_protocol.schema import GROUP
 from scim_protocol.user_resource import etag
 
 
 def _render(
     request: Request,
     groups: list[Group],
-    attributes: list[ResolvedAttribute],
-    excluded: list[ResolvedAttribute],
+    attributes: AttributeList,
+    excluded: AttributeList,
 ) -> list[dict[str, Any]]:
     base = scim_base(request)
     members = (
         service.group_members(g.id for g in groups)
-        if wants("members", attributes, excluded)
+        if wants("members", GROUP, attributes, excluded)
         else None
     )
     return [
@@ -103,6 +104,7 @@ class GroupView(ScimView):
         return not_modified(request, group.version) or _single(request, group)
 
     def put(self, request: Request, group_id: str) -> Response:
+        check_if_none_match(request, lambda: service.group_get(group_id).version)
         group = service.group_replace(
             group_id=group_id,
             payload=json_body(request),
@@ -112,6 +114,7 @@ class GroupView(ScimView):
         return _single(request, group)
 
     def patch(self, request: Request, group_id: str) -> Response:
+        check_if_none_match(request, lambda: service.group_get(group_id).version)
         group = service.group_patch(
             group_id=group_id,
             operations=validate_patch_request(json_body(request)),
@@ -125,6 +128,7 @@ class GroupView(ScimView):
         return Response(status=204, headers={"ETag": etag(group.version)})
 
     def delete(self, request: Request, group_id: str) -> Response:
+        check_if_none_match(request, lambda: service.group_get(group_id).version)
         service.group_delete(
             group_id=group_id,
             context=call_context(request),

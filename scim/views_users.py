@@ -16,6 +16,7 @@ from directory.selectors import member_get_with_roles
 from scim.views_base import (
     ScimView,
     call_context,
+    check_if_none_match,
     company_of,
     cursor_codec,
     json_body,
@@ -26,22 +27,22 @@ from scim.views_base import (
 from scim_protocol.group_resource import Ref, user_groups
 from scim_protocol.listing import ListParams, list_response, parse_list_params
 from scim_protocol.patch import validate_patch_request
-from scim_protocol.projection import parse_attribute_list, project, wants
-from scim_protocol.schema import USER, ResolvedAttribute
+from scim_protocol.projection import AttributeList, parse_attribute_list, project, wants
+from scim_protocol.schema import USER
 from scim_protocol.user_resource import StoredUser, etag, user_to_scim
 
 
 def _render(
     base: str,
     members: Sequence[StoredUser],
-    attributes: list[ResolvedAttribute],
-    excluded: list[ResolvedAttribute],
+    attributes: AttributeList,
+    excluded: AttributeList,
     roles: Mapping[Any, Sequence[Ref]] | None = None,
 ) -> list[dict[str, Any]]:
     """The members as User resources; `base` is the company's SCIM base URL (scim_base: read
     once per response, as it is not free)."""
     if roles is None:
-        wanted = wants("groups", attributes, excluded)
+        wanted = wants("groups", USER, attributes, excluded)
         roles = member_groups(m.id for m in members) if wanted else {}
     return [
         project(
@@ -78,7 +79,9 @@ def _single(
 
 
 def _list(request: Request, params: ListParams) -> Response:
-    found = members_list(params, with_roles=wants("groups", params.attributes, params.excluded))
+    found = members_list(
+        params, with_roles=wants("groups", USER, params.attributes, params.excluded)
+    )
     resources = _render(
         scim_base(request), found.rows, params.attributes, params.excluded, found.roles
     )
@@ -90,6 +93,10 @@ def _list(request: Request, params: ListParams) -> Response:
         else cursor_codec(request).encode(found.next_after, params.shape)
     )
     return Response(list_response(found.total, None, resources, next_cursor=next_cursor))
+
+
+def _version(member_id: str) -> int:
+    return member_get_with_roles(member_id).member.version
 
 
 class UsersView(ScimView):
@@ -120,6 +127,7 @@ class UserView(ScimView):
         )
 
     def put(self, request: Request, member_id: str) -> Response:
+        check_if_none_match(request, lambda: _version(member_id))
         found = services.member_replace(
             company=company_of(request),
             member_id=member_id,
@@ -130,6 +138,7 @@ class UserView(ScimView):
         return _single(request, found.member, roles=found.roles)
 
     def patch(self, request: Request, member_id: str) -> Response:
+        check_if_none_match(request, lambda: _version(member_id))
         found = services.member_patch(
             company=company_of(request),
             member_id=member_id,
@@ -142,6 +151,7 @@ class UserView(ScimView):
         return _single(request, found.member, roles=found.roles)
 
     def delete(self, request: Request, member_id: str) -> Response:
+        check_if_none_match(request, lambda: _version(member_id))
         services.member_delete(
             company=company_of(request),
             member_id=member_id,

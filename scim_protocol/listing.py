@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from scim_protocol.cursor import CursorCodec
 from scim_protocol.errors import InvalidCursor, InvalidFilter, InvalidValue
 from scim_protocol.filter import Comparison, Expr, parse_filter
 from scim_protocol.json_input import unstorable
-from scim_protocol.projection import parse_attribute_list
-from scim_protocol.schema import ResolvedAttribute, ResourceType
+from scim_protocol.projection import NOTHING_NAMED, AttributeList, parse_attribute_list
+from scim_protocol.schema import COMPLEX, ResolvedAttribute, ResourceType
 
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
@@ -29,8 +29,8 @@ class ListParams:
     filter: Expr | None = None
     sort_by: ResolvedAttribute | None = None
     descending: bool = False
-    attributes: list[ResolvedAttribute] = field(default_factory=list)
-    excluded: list[ResolvedAttribute] = field(default_factory=list)
+    attributes: AttributeList = NOTHING_NAMED
+    excluded: AttributeList = NOTHING_NAMED
     # Cursor paging (RFC 9865): `after` is None for index paging (startIndex), else the
     # position the client's cursor carries ([] for an empty cursor: the first page). `shape`
     # names the query a cursor belongs to (resource type, filter, sort).
@@ -47,6 +47,9 @@ def _integer(raw: Any, name: str) -> int | None:
         return None
     if isinstance(raw, bool):
         raise InvalidValue(f"{name} must be an integer.")
+    if isinstance(raw, float) and raw.is_integer():
+        # A JSON number in a SearchRequest body: `1e2` and `100.0` are the integer 100.
+        return int(raw)
     try:
         return int(str(raw).strip())
     except ValueError:
@@ -97,7 +100,8 @@ def parse_list_params(
     sort_by = None
     if values.get("sortby"):
         sort_by = resource_type.resolve(str(values["sortby"]))
-        if sort_by is None or (sort_by.target.multi_valued and sort_by.sub_attribute is None):
+        if sort_by is None or sort_by.target.type == COMPLEX or sort_by.target.is_secret:
+            # A complex attribute has no single value to order by, a password none to read.
             raise InvalidValue(f'Cannot sort by "{values["sortby"]}".')
     order = str(values.get("sortorder") or "ascending").lower()
     if order not in ("ascending", "descending"):

@@ -323,6 +323,7 @@ class ResourceType:
         init=False, repr=False, compare=False
     )
     _resolved: dict[str, ResolvedAttribute | None] = field(init=False, repr=False, compare=False)
+    _common: dict[str, Attribute] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         by_urn: dict[str, Schema] = {}
@@ -336,15 +337,17 @@ class ResourceType:
         # An unqualified name is a common attribute, else the first schema's that has it: the
         # core schema's, then (IdPs also send extension attributes unqualified: Entra's path
         # "manager") an extension's.
-        unqualified: dict[str, tuple[Schema | None, Attribute]] = {}
-        for attribute in COMMON_ATTRIBUTES:
-            unqualified.setdefault(attribute.name.lower(), (None, attribute))
+        common = {attribute.name.lower(): attribute for attribute in COMMON_ATTRIBUTES}
+        unqualified: dict[str, tuple[Schema | None, Attribute]] = {
+            name: (None, attribute) for name, attribute in common.items()
+        }
         for schema in self.schemas:
             for attribute in schema.attributes:
                 unqualified.setdefault(attribute.name.lower(), (schema, attribute))
         object.__setattr__(self, "_by_urn", by_urn)
         object.__setattr__(self, "_urn_prefixes", prefixes)
         object.__setattr__(self, "_unqualified", unqualified)
+        object.__setattr__(self, "_common", common)
         object.__setattr__(self, "_resolved", {})
 
     @property
@@ -373,9 +376,12 @@ class ResourceType:
             if lowered.startswith(prefix):
                 attr_name, _, sub_name = path[len(prefix) :].partition(".")
                 attribute = schema.attribute(attr_name)
-                if attribute is None:
-                    return None
-                return self._with_sub(schema, attribute, sub_name)
+                if attribute is not None:
+                    return self._with_sub(schema, attribute, sub_name)
+                # RFC 7643 §3.1: id, externalId and meta belong to every resource's base
+                # schema, so `urn:…:core:2.0:User:externalId` names them too.
+                common = self._common.get(attr_name.lower()) if schema is self.schema else None
+                return None if common is None else self._with_sub(None, common, sub_name)
         attr_name, _, sub_name = path.partition(".")
         found = self._unqualified.get(attr_name.lower())
         if found is None:

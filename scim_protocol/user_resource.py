@@ -39,6 +39,17 @@ def etag(version: int) -> str:
     return f'W/"{version}"'
 
 
+def etag_names(header: str, version: int) -> bool:
+    """Whether an If-Match or If-None-Match header names `version`: `*` (any version of a
+    resource that exists), or its tag compared weakly (RFC 7232 §2.3.2: `"1"` and `W/"1"`
+    are the same), quotes optional as clients send them."""
+    for tag in header.split(","):
+        tag = tag.strip()
+        if tag == "*" or tag.removeprefix("W/").strip('"') == str(version):
+            return True
+    return False
+
+
 def user_to_scim(
     member: StoredUser, *, users_url: str, groups: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:

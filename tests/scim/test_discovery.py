@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
+import pytest
+
 from tests.scim_client import Scim, assert_error
 
 
@@ -75,3 +79,37 @@ def test_discovery_refuses_writes_with_405(scim: Scim) -> None:
 def test_unknown_endpoint_is_a_scim_404(scim: Scim) -> None:
     assert_error(scim.get("/Printers"), 404)
     assert_error(scim.get("/Users/x/y"), 404)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/Schemas",
+        "/ResourceTypes",
+        "/ServiceProviderConfig",
+        "/Schemas/urn:ietf:params:scim:schemas:core:2.0:User",
+        "/ResourceTypes/User",
+    ],
+)
+@pytest.mark.parametrize("name", ["filter", "Filter"])
+def test_a_filtered_discovery_request_is_forbidden(scim: Scim, path: str, name: str) -> None:
+    text = 'id eq "x"'
+
+    response = scim.get(f"{path}?{name}={quote(text)}")
+
+    assert_error(response, 403)
+
+
+def test_a_filter_on_discovery_is_refused_only_once_the_caller_is_known(scim: Scim) -> None:
+    response = scim.client.get(f"{scim.base}/Schemas?filter=x", HTTP_AUTHORIZATION="Bearer no")
+
+    assert_error(response, 401)
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "PUT", "PATCH", "DELETE"])
+@pytest.mark.parametrize("path", ["/Me", "/Me/", "/Me/anything"])
+def test_me_is_not_implemented(scim: Scim, method: str, path: str) -> None:
+    response = scim.send(method, path, {"schemas": []}) if method != "GET" else scim.get(path)
+
+    body = assert_error(response, 501)
+    assert "/Users/" in body["detail"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
@@ -299,6 +300,39 @@ def test_group_filters(scim: Scim, query: str) -> None:
     assert [g["id"] for g in body["Resources"]] == [engineering["id"]]
 
 
+@pytest.mark.parametrize(
+    ("filter_", "matches"),
+    [
+        ('members[not (type eq "User")]', []),
+        ("members[not (display pr)]", []),
+        ("members[not (value pr)]", []),
+        ('members[type eq "User"]', ["Engineering"]),
+        ('members[type ne "User"]', []),
+        ("members[display pr]", ["Engineering"]),
+        ('not (members[type eq "User"])', ["Sales"]),
+        ('not (meta.resourceType eq "Group")', []),
+        ("not (meta.version pr)", []),
+    ],
+)
+def test_terms_true_of_every_member_negate_to_false(
+    scim: Scim, filter_: str, matches: list[str]
+) -> None:
+    group(scim, "Engineering", [user(scim, "ada")])
+    group(scim, "Sales")
+
+    body = scim.get("/Groups?" + urlencode({"filter": filter_})).json()
+
+    assert sorted(g["displayName"] for g in body["Resources"]) == matches, body
+
+
+@pytest.mark.parametrize("filter_", ['members[value co "a0e"]', 'members.value sw "a0e"'])
+def test_an_operator_members_value_lacks_is_named_in_its_words(scim: Scim, filter_: str) -> None:
+    response = scim.get("/Groups?" + urlencode({"filter": filter_}))
+
+    detail = assert_error(response, 400, "invalidFilter")["detail"]
+    assert detail == "members.value supports eq and ne only."
+
+
 def test_entra_reads_groups_without_members(scim: Scim) -> None:
     ada = user(scim, "ada")
     created = group(scim, "displayName", [ada])
@@ -381,3 +415,14 @@ def test_group_writes_are_in_the_ledger(scim: Scim) -> None:
         ("patch", "succeeded", 204),
         ("delete", "succeeded", 204),
     ]
+
+
+def test_common_attributes_qualified_by_the_group_urn(scim: Scim) -> None:
+    engineering = group(scim, "Engineering", externalId="ext-1")
+    group(scim, "Sales", externalId="ext-2")
+
+    body = scim.get(
+        "/Groups?" + urlencode({"filter": f'{GROUP_SCHEMA}:externalId eq "ext-1"'})
+    ).json()
+
+    assert [g["id"] for g in body["Resources"]] == [engineering["id"]]

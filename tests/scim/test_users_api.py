@@ -368,6 +368,12 @@ def test_filter_on_the_enterprise_extension(scim: Scim) -> None:
         ('meta.version eq "W/\\"1\\""', 1),
         ('meta.version ne "W/\\"1\\""', 1),
         ('meta.version eq "not a tag"', 0),
+        # Terms true of every user negate to false, not to "no condition".
+        ('not (meta.resourceType eq "User")', 0),
+        ("not (meta.resourceType pr)", 0),
+        ("not (meta.version pr)", 0),
+        ("meta.location pr", 2),
+        ("not (meta.location pr)", 0),
     ],
 )
 def test_filters_on_the_meta_the_server_sets(scim: Scim, filter_: str, matches: int) -> None:
@@ -925,3 +931,50 @@ def test_a_filter_error_names_the_attribute_as_the_client_wrote_it(
     response = scim.get("/Users?" + urlencode({"filter": filter_}))
 
     assert named in assert_error(response, 400, "invalidFilter")["detail"]
+
+
+CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
+
+
+def test_common_attributes_qualified_by_the_core_urn(scim: Scim) -> None:
+    ada = create(scim, user_name="ada@okta.local", externalId="ext1")
+    create(scim, user_name="bob@okta.local", externalId="ext2")
+
+    by_external = scim.get("/Users?" + urlencode({"filter": f'{CORE}:externalId eq "ext1"'}))
+    by_id = scim.get("/Users?" + urlencode({"filter": f'{CORE}:id eq "{ada["id"]}"'}))
+    by_created = scim.get(
+        "/Users?" + urlencode({"filter": f'{CORE}:meta.created eq "{ada["meta"]["created"]}"'})
+    )
+    narrowed = scim.get(f"/Users/{ada['id']}?attributes={CORE}:externalId").json()
+    sorted_ = scim.get(f"/Users?sortBy={CORE}:externalId&sortOrder=descending").json()
+
+    for found in (by_external, by_id, by_created):
+        assert [r["id"] for r in found.json()["Resources"]] == [ada["id"]], found.content
+    assert narrowed == {"schemas": ada["schemas"], "id": ada["id"], "externalId": "ext1"}
+    assert [r["externalId"] for r in sorted_["Resources"]] == ["ext2", "ext1"]
+
+
+@pytest.mark.parametrize(("count", "items"), [(1e2, 3), (2.0, 2), (0.0, 0)])
+def test_a_search_takes_an_integral_json_number_as_an_integer(
+    scim: Scim, count: float, items: int
+) -> None:
+    for name in ("a", "b", "c"):
+        create(scim, user_name=f"{name}@okta.local", externalId=name)
+    search = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]}
+
+    response = scim.post("/Users/.search", {**search, "count": count, "startIndex": 1.0})
+    fraction = scim.post("/Users/.search", {**search, "count": 1.5})
+
+    assert response.status_code == 200, response.content
+    assert len(response.json()["Resources"]) == items
+    assert_error(fraction, 400, "invalidValue")
+
+
+def test_a_search_count_written_with_an_exponent(scim: Scim) -> None:
+    create(scim)
+    body = '{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"count":1e2}'
+
+    response = scim.post("/Users/.search", body)
+
+    assert response.status_code == 200, response.content
+    assert response.json()["totalResults"] == 1

@@ -50,7 +50,11 @@ def _reference_resolve(resource_type: ResourceType, path: str) -> ResolvedAttrib
         if path.lower().startswith(prefix):
             attr_name, _, sub_name = path[len(prefix) :].partition(".")
             attribute = named(schema.attributes, attr_name)
-            return None if attribute is None else with_sub(schema, attribute, sub_name)
+            if attribute is not None:
+                return with_sub(schema, attribute, sub_name)
+            # The common attributes under the base schema's URN, not an extension's.
+            common = named(COMMON_ATTRIBUTES, attr_name) if schema is resource_type.schema else None
+            return None if common is None else with_sub(None, common, sub_name)
     attr_name, _, sub_name = path.partition(".")
     common = named(COMMON_ATTRIBUTES, attr_name)
     if common is not None:
@@ -166,6 +170,9 @@ def test_resolve_answers_as_a_scan_of_the_definitions(resource_type: ResourceTyp
         ("id", None, "id", None),
         ("EXTERNALID", None, "externalId", None),
         ("meta.lastModified", None, "meta", "lastModified"),
+        (f"{CORE_USER}:externalId", None, "externalId", None),
+        (f"{CORE_USER}:ID", None, "id", None),
+        (f"{CORE_USER}:meta.created", None, "meta", "created"),
         # The core schema has displayName; the enterprise one does not take it over.
         ("displayName", USER_SCHEMA, "displayName", None),
     ],
@@ -186,6 +193,8 @@ def test_resolve_finds(path: str, schema: Schema | None, attribute: str, sub: st
         "name.nope",
         f"{ENTERPRISE_USER}:userName",  # a core attribute under the extension's URN
         f"{CORE_USER}:manager",  # an extension attribute under the core URN
+        f"{ENTERPRISE_USER}:externalId",  # a common attribute under an extension's URN
+        f"{CORE_USER}:meta.nope",
         f"{ENTERPRISE_USER}:",
         "members",  # a Group's
     ],
