@@ -4,7 +4,7 @@ manage their portal logins."""
 from __future__ import annotations
 
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -25,7 +25,13 @@ from directory.services import seat_limit_set
 from support_admin import oauth_clients as oauth_clients  # re-registers the OAuth clients' admin
 from support_admin import vendor_keys as vendor_keys  # registers the vendor API keys' admin
 from support_admin import webhooks as webhooks  # registers the webhook endpoints' admin
-from support_admin.forms import CompanyChangeForm, InviteForm, LoginChangeForm, ScimOffForm
+from support_admin.forms import (
+    CompanyAddForm,
+    CompanyChangeForm,
+    InviteForm,
+    LoginChangeForm,
+    ScimOffForm,
+)
 from tenants.links import site_origin
 from tenants.models import Company, CompanyEvent
 from tenants.portal_users import portal_login_invite, portal_login_update, portal_logins
@@ -40,6 +46,17 @@ from tokens.models import Credential, CredentialEvent
 # The site's origin while a company page renders: read-only fields get the object, not the
 # request, and the URLs support copies to a customer must be absolute.
 _origin: ContextVar[str] = ContextVar("support_admin_origin", default="")
+# Why the service refused the company the add form described, while that form is shown again.
+_refusal: ContextVar[ValidationError | None] = ContextVar("support_admin_refusal", default=None)
+
+
+class _CreationRefused(Exception):
+    """company_create refused a company whose form was valid: some refusals are known only
+    by trying (a deleted company's schema left behind, the same slug created meanwhile)."""
+
+    def __init__(self, error: ValidationError) -> None:
+        super().__init__(error)
+        self.error = error
 
 
 def actor_of(request: HttpRequest) -> str:
@@ -161,10 +178,10 @@ class CompanyAdmin(admin.ModelAdmin):
     def get_form(
         self, request: HttpRequest, obj: Company | None = None, change: bool = False, **kwargs: Any
     ) -> Any:
-        if obj is not None:
-            kwargs["form"] = CompanyChangeForm
+        kwargs["form"] = CompanyChangeForm if obj is not None else CompanyAddForm
         form = super().get_form(request, obj, change=change, **kwargs)
         if obj is None:
+            cast(type[CompanyAddForm], form).refusal = _refusal.get()
             origin = site_origin(request)
             # static/js/slug_urls.js fills in the slug as it is typed.
             form.base_fields["slug"].help_text = format_html(
@@ -186,7 +203,16 @@ class CompanyAdmin(admin.ModelAdmin):
     ) -> HttpResponse:
         token = _origin.set(site_origin(request))
         try:
-            response = super().changeform_view(request, object_id, form_url, extra_context)
+            try:
+                response = super().changeform_view(request, object_id, form_url, extra_context)
+            except _CreationRefused as refused:
+                # The attempt's transaction is rolled back; the same post again shows the
+                # form with the service's message (CompanyAddForm.refusal) instead of a 500.
+                refusal = _refusal.set(refused.error)
+                try:
+                    response = super().changeform_view(request, object_id, form_url, extra_context)
+                finally:
+                    _refusal.reset(refusal)
             if isinstance(response, TemplateResponse):
                 response.render()  # read-only fields read the origin while rendering
             return response
@@ -230,14 +256,17 @@ class CompanyAdmin(admin.ModelAdmin):
         actor = actor_of(request)
         data = form.cleaned_data
         if not change:
-            created = company_create(
-                slug=data["slug"],
-                name=data["name"],
-                seat_limit=data.get("seat_limit"),
-                scim_enabled=bool(data.get("scim_enabled"))
-                and self.has_switch_scim_permission(request),
-                actor=actor,
-            )
+            try:
+                created = company_create(
+                    slug=data["slug"],
+                    name=data["name"],
+                    seat_limit=data.get("seat_limit"),
+                    scim_enabled=bool(data.get("scim_enabled"))
+                    and self.has_switch_scim_permission(request),
+                    actor=actor,
+                )
+            except ValidationError as error:
+                raise _CreationRefused(error) from error
             obj.pk = created.pk
             obj.schema_name = created.schema_name
             return

@@ -35,6 +35,23 @@ def allowlist_choices() -> list[tuple[str, str]]:
     return choices
 
 
+class CompanyAddForm(forms.ModelForm):
+    """The add form of a company. `refusal`: why company_create refused this very post after
+    the form had passed (the admin shows the form again with it)."""
+
+    refusal: ValidationError | None = None
+
+    class Meta:
+        model = Company
+        fields = ("slug",)  # the admin passes the rest (get_fields)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.refusal is not None:
+            raise self.refusal
+        return data
+
+
 class CompanyChangeForm(forms.ModelForm):
     """The change form of a company."""
 

@@ -85,8 +85,10 @@ def company_create(
             # auto_drop_schema is off: a deleted company's schema stays until support drops
             # it, and a new company must not inherit its data.
             raise ValidationError(
-                f'The schema of a deleted company "{slug}" still exists; support must drop '
-                "it before the slug is used again.",
+                f'The schema of a deleted company "{slug}" ({company.schema_name}) still '
+                "exists; keep what must be kept, then drop it before the slug is used again: "
+                f'DROP SCHEMA "{company.schema_name}" CASCADE; (docs/operations.md, '
+                '"Removing a company").',
                 code="unique",
             )
         # A schema cloned ahead of time becomes the company's (a rename); failing that, it is
