@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from axes.handlers.proxy import AxesProxyHandler
 from axes.models import AccessLog
@@ -11,19 +12,35 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import CharField
 from django.http import HttpRequest
 
 from accounts.models import User, normalize_email_address
 from infra.client_ip import client_ip
 
 
+def _lengths_check(**values: str) -> None:
+    """Raises ValidationError for a value longer than its column (the email validator lets
+    through addresses of up to 320 characters; the column holds 254)."""
+    for name, value in values.items():
+        field = cast(CharField, User._meta.get_field(name))
+        limit = field.max_length or 0
+        if len(value) > limit:
+            label = field.verbose_name
+            raise ValidationError(
+                f"The {label} can be at most {limit} characters; this one has {len(value)}.",
+                code="max_length",
+            )
+
+
 def company_admin_create(*, email: str, password: str, role: str, full_name: str = "") -> User:
     """Create a portal user in the *current* schema (call it inside the company's schema).
 
-    Raises ValidationError for a malformed or taken email, an unknown role, or a password the
-    configured validators refuse.
+    Raises ValidationError for a malformed or taken email, an unknown role, an over-long email or
+    full name, or a password the configured validators refuse.
     """
     email = normalize_email_address(email)
+    _lengths_check(email=email, full_name=full_name)
     validate_email(email)
     if role not in User.Role.values:
         raise ValidationError(f'Unknown role "{role}".', code="invalid")
@@ -38,6 +55,7 @@ def company_admin_invite(*, email: str, role: str, full_name: str = "") -> User:
     """Create a portal user with no password yet (they choose one through the invitation's
     one-time link), in the *current* schema. Raises ValidationError as company_admin_create."""
     email = normalize_email_address(email)
+    _lengths_check(email=email, full_name=full_name)
     validate_email(email)
     if role not in User.Role.values:
         raise ValidationError(f'Unknown role "{role}".', code="invalid")

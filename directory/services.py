@@ -12,7 +12,6 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from django.db.models.functions import Lower
@@ -67,7 +66,7 @@ from scim_protocol.user_input import (
     reads_as_true,
 )
 from tenants.models import Company
-from tenants.services import company_update_settings
+from tenants.services import company_update_settings, seat_limit_check
 
 MULTI_VALUED = (
     "emails",
@@ -361,9 +360,9 @@ def seat_limit_set(*, company: Company, limit: int | None, actor: str, reason: s
     """Change the seat limit (None: unlimited), as support does in the admin and with
     `manage.py company_seats`, and provision the people on the waitlist that now fit, oldest
     first, in the same transaction. Returns how many were provisioned; `reason` goes into the
-    company's history with the change. Raises ValidationError for a negative limit."""
-    if limit is not None and limit < 0:
-        raise ValidationError("A seat limit cannot be negative.", code="invalid")
+    company's history with the change. Raises ValidationError for a limit the column cannot
+    hold (negative, or past a PostgreSQL integer)."""
+    seat_limit_check(limit)
     used = Company.objects.only("seats_used").get(pk=company.pk).seats_used
     room = drain_batch() if limit is None else min(max(0, limit - used), drain_batch())
     with schema_context(company.schema_name), transaction.atomic():

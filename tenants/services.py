@@ -35,6 +35,22 @@ POLICY_FIELDS = (
 )
 
 
+# Seat limits and rate limits are PostgreSQL integers: a larger number is refused here with a
+# message, not by the database with an error.
+INTEGER_MAX = 2_147_483_647
+
+
+def seat_limit_check(limit: int | None) -> None:
+    """Raises ValidationError for a seat limit the column cannot hold (None: unlimited)."""
+    if limit is not None and limit < 0:
+        raise ValidationError("A seat limit cannot be negative.", code="invalid")
+    if limit is not None and limit > INTEGER_MAX:
+        raise ValidationError(
+            f"A seat limit can be at most {INTEGER_MAX:,} (or unlimited); got {limit:,}.",
+            code="invalid",
+        )
+
+
 @dataclass(frozen=True)
 class InitialAdmin:
     email: str
@@ -61,8 +77,7 @@ def company_create(
     validate_company_slug(slug)
     if not name:
         raise ValidationError("A company name is required.", code="required")
-    if seat_limit is not None and seat_limit < 0:
-        raise ValidationError("A seat limit cannot be negative.", code="invalid")
+    seat_limit_check(seat_limit)
 
     now = timezone.now()
     with transaction.atomic():
@@ -195,8 +210,7 @@ def company_update_settings(
     current usage is allowed: nobody is deactivated, the periodic seat check flags the
     company instead (the support admin asks for a confirmation and a reason first)."""
     new_limit = None if clear_seat_limit else seat_limit
-    if new_limit is not None and new_limit < 0:
-        raise ValidationError("A seat limit cannot be negative.", code="invalid")
+    seat_limit_check(new_limit)
     if status is not None and status not in Company.Status.values:
         raise ValidationError(f'Unknown status "{status}".', code="invalid")
     if name is not None and not name.strip():
@@ -235,6 +249,11 @@ def company_update_settings(
                 raise ValidationError(f"Unknown policy {field!r}.", code="invalid")
             if field == "scim_rate_limit" and value is not None and int(value) < 0:  # type: ignore[call-overload]
                 raise ValidationError("A rate limit cannot be negative.", code="invalid")
+            if field == "scim_rate_limit" and value is not None and int(value) > INTEGER_MAX:  # type: ignore[call-overload]
+                raise ValidationError(
+                    f"A rate limit can be at most {INTEGER_MAX:,} requests per minute.",
+                    code="invalid",
+                )
             if field == "scim_delete_action" and value not in Company.DeleteAction.values:
                 raise ValidationError(f"Unknown DELETE action {value!r}.", code="invalid")
             if field in BRAKE_RANGES:

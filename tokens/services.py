@@ -79,6 +79,9 @@ def _require_scim_open(company: Company) -> None:
         raise CredentialsLocked(gate.detail)
 
 
+NAME_MAX_LENGTH = Credential._meta.get_field("name").max_length or 0
+
+
 def token_issue(
     *,
     company: Company,
@@ -93,11 +96,16 @@ def token_issue(
     Credential.Scope (read-only tokens may only read: scim/permissions.py).
 
     Raises CredentialsLocked while SCIM is off or the company suspended, ValidationError for
-    an empty or taken name or an expiry in the past.
+    an empty, over-long or taken name or an expiry in the past.
     """
     name = name.strip()
     if not name:
         raise ValidationError("Give the token a name.", code="required")
+    if len(name) > NAME_MAX_LENGTH:
+        raise ValidationError(
+            f"A token name can be at most {NAME_MAX_LENGTH} characters; this one has {len(name)}.",
+            code="max_length",
+        )
     if expires_at is not None and expires_at <= timezone.now():
         raise ValidationError("The expiry must be in the future.", code="invalid")
     if scope not in Credential.Scope.values:

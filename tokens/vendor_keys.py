@@ -26,14 +26,22 @@ class IssuedVendorKey:
     secret: str  # shown once, never stored
 
 
+NAME_MAX_LENGTH = VendorKey._meta.get_field("name").max_length or 0
+
+
 def vendor_key_issue(*, name: str, actor: str) -> IssuedVendorKey:
-    """A new key named `name`. Raises ValidationError for an empty name."""
+    """A new key named `name`. Raises ValidationError for an empty or over-long name."""
     name = name.strip()
     if not name:
         raise ValidationError("Give the key a name.", code="required")
+    if len(name) > NAME_MAX_LENGTH:
+        raise ValidationError(
+            f"A key name can be at most {NAME_MAX_LENGTH} characters; this one has {len(name)}.",
+            code="max_length",
+        )
     secret = secrets.generate_secret(secrets.VENDOR_KEY_PREFIX)
     key = VendorKey.objects.create(
-        name=name[:100],
+        name=name,
         display_prefix=secrets.display_prefix(secret, secrets.VENDOR_KEY_PREFIX),
         secret_hash=secrets.hash_secret(secret),
         created_by=actor,

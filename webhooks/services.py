@@ -40,7 +40,14 @@ ON CONFLICT (endpoint_id, schema_name) DO NOTHING
 """
 
 
+URL_MAX_LENGTH = WebhookEndpoint._meta.get_field("url").max_length or 0
+
+
 def url_check(url: str) -> None:
+    if len(url) > URL_MAX_LENGTH:
+        raise WebhookError(
+            f"The URL can be at most {URL_MAX_LENGTH} characters; this one has {len(url)}."
+        )
     try:
         resolve_checked(url)
     except UnsafeURL as error:
