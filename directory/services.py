@@ -41,10 +41,12 @@ from directory.selectors import (
 from directory.waitlist import (
     FORGET_MEMBER_CTE,
     SOMEONE_WAITING,
+    Drained,
     Prepared,
     drain_batch,
     waitlist_context,
     waitlist_drain,
+    waitlist_drained,
     waitlist_forget,
     waitlist_prepare,
     waitlisted,
@@ -356,11 +358,12 @@ def _deactivate_on_delete(
         _update_recorded(company, found, change, entry, context)
 
 
-def seat_limit_set(*, company: Company, limit: int | None, actor: str, reason: str = "") -> int:
+def seat_limit_set(*, company: Company, limit: int | None, actor: str, reason: str = "") -> Drained:
     """Change the seat limit (None: unlimited), as support does in the admin and with
     `manage.py company_seats`, and provision the people on the waitlist that now fit, oldest
-    first, in the same transaction. Returns how many were provisioned; `reason` goes into the
-    company's history with the change. Raises ValidationError for a limit the column cannot
+    first: a batch in the same transaction, the rest by the Celery task. Returns how many
+    were provisioned, are left to the task and still wait; `reason` goes into the company's
+    history with the change. Raises ValidationError for a limit the column cannot
     hold (negative, or past a PostgreSQL integer)."""
     seat_limit_check(limit)
     used = Company.objects.only("seats_used").get(pk=company.pk).seats_used
@@ -375,7 +378,8 @@ def seat_limit_set(*, company: Company, limit: int | None, actor: str, reason: s
             clear_seat_limit=limit is None,
             reason=reason,
         )
-        return waitlist_drain(company, prepared, _provision_waiting)
+        provisioned = waitlist_drain(company, prepared, _provision_waiting)
+        return waitlist_drained(company, provisioned)
 
 
 def waitlist_drain_now(company: Company) -> int:

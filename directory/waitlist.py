@@ -244,6 +244,40 @@ def free_seats(company: Company) -> int | None:
     return max(0, row.seat_limit - row.seats_used)
 
 
+@dataclass(frozen=True)
+class Drained:
+    """What a change that freed seats did for the waitlist: `now` provisioned in its own
+    transaction, `later` to be provisioned by the Celery task it queued (at most
+    WAITLIST_DRAIN_BATCH fit in one transaction), `waiting` still in line after both."""
+
+    now: int
+    later: int
+    waiting: int
+
+    def describe(self) -> str:
+        if not (self.now or self.later or self.waiting):
+            return "Nobody was waiting for a seat."
+        parts = [f"{self.now} provisioned from the waitlist now"]
+        if self.later:
+            parts.append(
+                f"{self.later} more are being provisioned in the background "
+                "(needs a running worker)"
+            )
+        parts.append(f"{self.waiting} still waiting" if self.waiting else "nobody still waiting")
+        return "; ".join(parts) + "."
+
+
+def waitlist_drained(company: Company, provisioned: int) -> Drained:
+    """After `waitlist_drain`, holding the seat lock: the `provisioned` people, and how the
+    rest of the line stands. Seats still free while people wait are the task's to fill:
+    the drain queued it, having stopped at the people it had not prepared (an IdP's create
+    can still take such a seat first, docs/operations.md)."""
+    waiting = waitlist_count()
+    room = free_seats(company)
+    later = waiting if room is None else min(room, waiting)
+    return Drained(now=provisioned, later=later, waiting=waiting - later)
+
+
 Provision = Callable[[Company, WaitlistEntry], None]
 
 

@@ -281,12 +281,14 @@ class CompanyAdmin(admin.ModelAdmin):
         )
         if data.get("seat_limit") != current.seat_limit:
             # Through the directory, so the people waiting for seats are provisioned.
-            seat_limit_set(
+            drained = seat_limit_set(
                 company=current,
                 limit=data.get("seat_limit"),
                 actor=actor,
                 reason=data.get("change_reason", ""),
             )
+            if drained.now or drained.later or drained.waiting:
+                self.message_user(request, f"Seat waitlist: {drained.describe()}", messages.INFO)
         if "scim_enabled" in form.changed_data and self.has_switch_scim_permission(request):
             company_set_scim(
                 company=current,

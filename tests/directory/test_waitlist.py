@@ -84,7 +84,7 @@ def test_raising_the_limit_provisions_the_oldest_that_fit_and_okta_links_them(
     for n in range(4):
         assert _user(scim, f"waiting{n}@acme.test").status_code == 403
 
-    provisioned = seat_limit_set(company=acme, limit=4, actor="support@vendor.test")
+    provisioned = seat_limit_set(company=acme, limit=4, actor="support@vendor.test").now
 
     assert provisioned == 2
     assert _waiting() == ["waiting2@acme.test", "waiting3@acme.test"]
@@ -179,7 +179,7 @@ def test_unlimited_seats_provision_everyone_waiting(scim: Scim, acme: Company) -
     for n in range(3):
         _user(scim, f"waiting{n}@acme.test")
 
-    assert seat_limit_set(company=acme, limit=None, actor="tests") == 3
+    assert seat_limit_set(company=acme, limit=None, actor="tests").now == 3
 
     assert _waiting() == [] and Member.objects.filter(active=True).count() == 4
 

@@ -95,7 +95,7 @@ def test_a_limit_raise_past_one_batch_is_drained_by_the_worker(
         def raise_limit() -> int:
             with django_db_blocker.unblock():
                 company = Company.objects.get(pk=live.company.pk)
-                return seat_limit_set(company=company, limit=5, actor="tests")
+                return seat_limit_set(company=company, limit=5, actor="tests").now
 
         assert in_thread(raise_limit) == 2
 

@@ -70,7 +70,7 @@ def test_a_failure_the_waitlist_resolved_reads_done_and_is_not_offered_for_retry
     acme: Company, waiting: WaitlistEntry
 ) -> None:
     refused = ProvisioningEvent.objects.get(outcome="failed", user_name="late@acme.test")
-    assert seat_limit_set(company=acme, limit=None, actor="tests") == 1
+    assert seat_limit_set(company=acme, limit=None, actor="tests").now == 1
     browser = _signed_in(acme, User.Role.ADMIN)
 
     log = browser.get("/t/acme/log/").content.decode()

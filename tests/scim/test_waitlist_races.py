@@ -90,8 +90,10 @@ def test_creates_past_the_seats_wait_in_line_and_freed_seats_go_to_the_oldest(
         return _db(
             django_db_blocker,
             live,
-            lambda: seat_limit_set(
-                company=Company.objects.get(pk=company_id), limit=15, actor="support"
+            lambda: (
+                seat_limit_set(
+                    company=Company.objects.get(pk=company_id), limit=15, actor="support"
+                ).now
             ),
         )
 

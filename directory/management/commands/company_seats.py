@@ -10,10 +10,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from django_tenants.utils import schema_context
 
 from directory.services import seat_limit_set
-from directory.waitlist import waitlist_count
 from tenants.management.commands._support import command_actor, get_company, validation_message
 
 
@@ -34,15 +32,12 @@ class Command(BaseCommand):
         limit: int | None = None if options["unlimited"] else options["limit"]
         before = "unlimited" if company.seat_limit is None else str(company.seat_limit)
         try:
-            provisioned = seat_limit_set(
+            drained = seat_limit_set(
                 company=company, limit=limit, actor=command_actor("company_seats")
             )
         except ValidationError as error:
             raise CommandError(validation_message(error)) from None
-        with schema_context(company.schema_name):
-            waiting = waitlist_count()
         after = "unlimited" if limit is None else str(limit)
         self.stdout.write(
-            f"Seat limit of {company.slug}: {before} -> {after}. "
-            f"{provisioned} provisioned from the waitlist, {waiting} still waiting."
+            f"Seat limit of {company.slug}: {before} -> {after}. {drained.describe()}"
         )
