@@ -22,6 +22,7 @@ from directory.brake import brake_release
 from directory.models import ProvisioningEvent, WaitlistEntry
 from directory.seat_check import seat_level, seat_level_now
 from directory.services import seat_limit_set
+from support_admin import history
 from support_admin import oauth_clients as oauth_clients  # re-registers the OAuth clients' admin
 from support_admin import vendor_keys as vendor_keys  # registers the vendor API keys' admin
 from support_admin import webhooks as webhooks  # registers the webhook endpoints' admin
@@ -88,7 +89,7 @@ class SeatLevelFilter(admin.SimpleListFilter):
 
 class CompanyEventInline(admin.TabularInline):
     model = CompanyEvent
-    fields = ("created_at", "action", "actor", "detail")
+    fields = ("created_at", "action", "actor", "what")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -101,6 +102,10 @@ class CompanyEventInline(admin.TabularInline):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.display(description="What")
+    def what(self, event: CompanyEvent) -> str:
+        return history.describe(event.action, event.detail)
 
 
 def _event_prefix(event: CredentialEvent) -> str:

@@ -124,9 +124,16 @@ def company_create(
         )
         if admin is not None:
             with schema_context(company.schema_name):
-                company_admin_create(
+                owner = company_admin_create(
                     email=admin.email, password=admin.password, role=User.Role.OWNER
                 )
+            # As tenants.portal_users records every other login.
+            CompanyEvent.objects.create(
+                company=company,
+                action=CompanyEvent.Action.LOGIN_ADDED,
+                actor=actor,
+                detail={"email": owner.email, "role": owner.role},
+            )
     return company
 
 
@@ -155,9 +162,17 @@ def _refill_pool() -> None:
 
 
 def company_set_scim(*, company: Company, enabled: bool, actor: str, reason: str = "") -> bool:
-    """Switch SCIM provisioning on or off, recording `reason` (when given) with the change.
-    Returns False when it was already in that state (nothing is recorded then). The effect
-    is immediate: the SCIM API reads the flag on every request."""
+    """Switch SCIM provisioning on or off, recording `reason` with the change. Returns False
+    when it was already in that state (nothing is recorded then). The effect is immediate:
+    the SCIM API reads the flag on every request.
+
+    Raises ValidationError when switching off without a reason: it refuses the company's
+    identity provider, and the history must say why (the admin asks for one too)."""
+    if not enabled and not reason.strip():
+        raise ValidationError(
+            "Switching SCIM provisioning off needs a reason, kept in the company's history.",
+            code="required",
+        )
     with transaction.atomic():
         locked = Company.objects.select_for_update().get(pk=company.pk)
         if locked.scim_enabled == enabled:

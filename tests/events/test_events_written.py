@@ -330,7 +330,7 @@ def test_a_freed_seat_is_an_event_before_the_waiting_persons_create(
 
 def test_company_level_events(acme: Company, outbox: Outbox) -> None:
     connection.set_schema_to_public()
-    company_set_scim(company=acme, enabled=False, actor="support@headcount.test")
+    company_set_scim(company=acme, enabled=False, actor="support@headcount.test", reason="Test")
     company_set_scim(company=acme, enabled=True, actor="support@headcount.test")
     with schema_context(acme.schema_name):
         issued = token_issue(company=acme, name="Entra", actor="owner@acme.test")

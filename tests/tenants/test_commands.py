@@ -90,9 +90,10 @@ def test_company_create_refuses_bad_input(db: None, args: list[str], message: st
 
 
 def test_company_scim_switches_and_records(acme: Company) -> None:
-    assert "switched off" in run("company_scim", "--slug", "acme", "--disable")
+    off = ("company_scim", "--slug", "acme", "--disable", "--reason", "Unpaid invoice")
+    assert "switched off" in run(*off)
     assert Company.objects.get(slug="acme").scim_enabled is False
-    assert "already off" in run("company_scim", "--slug", "acme", "--disable")
+    assert "already off" in run(*off)
     assert "switched on" in run("company_scim", "--slug", "acme", "--enable")
 
     actions = list(

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from tenants.management.commands._support import command_actor
 from tenants.models import Company
 from webhooks.models import WebhookEndpoint
 from webhooks.services import WebhookError, endpoint_add
@@ -38,7 +39,7 @@ class Command(BaseCommand):
                 company=company,
                 event_types=events,
                 format=options["format"],
-                actor="manage.py webhook_add",
+                actor=command_actor("webhook_add"),
             )
         except WebhookError as error:
             raise CommandError(str(error)) from error
