@@ -204,7 +204,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     list_display = [
         "created_at",
         "endpoint",
-        "schema_name",
+        "company",
         "seq",
         "event_type",
         "status",
@@ -230,6 +230,16 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookDelivery]:
+        # Rows name the company's schema (events are per schema); support knows slugs.
+        slug = Company.objects.filter(schema_name=OuterRef("schema_name")).values("slug")[:1]
+        return super().get_queryset(request).annotate(company_slug=Subquery(slug))
+
+    @admin.display(description="Company", ordering="schema_name")
+    def company(self, obj: WebhookDelivery) -> str:
+        # A company deleted since keeps its schema's name.
+        return getattr(obj, "company_slug", None) or obj.schema_name
 
     @admin.display(description="Response")
     def short_excerpt(self, obj: WebhookDelivery) -> str:
