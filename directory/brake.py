@@ -251,8 +251,9 @@ def _tell_people(company: Company) -> None:
         message=(
             f"Your identity provider deactivated or deleted {company.deprovision_window_count} "
             f"active users of {company.name} within "
-            f"{company.deprovision_brake_window_minutes} minutes, more than the brake allows "
-            f"({allowance(company)}). Further deactivations and deletions are held: nothing "
+            f"{company.deprovision_brake_window_minutes} minutes, the most the brake allows "
+            f"({allowance(company)}), and then asked for more. Further deactivations and "
+            "deletions are held: nothing "
             "more is changed, and the identity provider is asked to retry later.\n\n"
             "If this was a mistake (a mis-scoped assignment, a changed scoping filter), fix it "
             "in the identity provider, then release the brake. If it was meant, confirm it. "
