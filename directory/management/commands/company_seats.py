@@ -22,7 +22,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument("--slug", required=True)
+        parser.add_argument("--slug", required=True, help="the company's slug, e.g. acme")
         limit = parser.add_mutually_exclusive_group(required=True)
         limit.add_argument("--limit", type=int, help="Active users allowed (0 or more).")
         limit.add_argument("--unlimited", action="store_true", help="No seat limit.")

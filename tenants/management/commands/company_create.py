@@ -3,6 +3,7 @@ from __future__ import annotations
 from argparse import ArgumentParser, ArgumentTypeError
 from typing import Any
 
+from django.contrib.auth.password_validation import password_validators_help_texts
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
@@ -31,8 +32,16 @@ class Command(BaseCommand):
         parser.add_argument(
             "--scim-enabled", action="store_true", help="Switch SCIM provisioning on right away"
         )
-        parser.add_argument("--admin-email", help="Email of the company's first owner")
-        parser.add_argument("--admin-password", help="Password of the company's first owner")
+        parser.add_argument(
+            "--admin-email",
+            help="email of the company's first portal login, an Owner (more logins: "
+            "portal_user_add); needs --admin-password",
+        )
+        parser.add_argument(
+            "--admin-password",
+            help="that owner's password; needs --admin-email. "
+            + " ".join(password_validators_help_texts()),
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         email, password = options["admin_email"], options["admin_password"]

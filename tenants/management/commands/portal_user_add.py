@@ -19,9 +19,19 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--company", required=True, help="company slug")
-        parser.add_argument("--email", required=True)
-        parser.add_argument("--role", choices=User.Role.values, default=User.Role.ADMIN)
-        parser.add_argument("--name", default="", help="full name")
+        parser.add_argument(
+            "--email",
+            required=True,
+            help="their email, which they sign in with (at most 254 characters)",
+        )
+        parser.add_argument(
+            "--role",
+            choices=User.Role.values,
+            default=User.Role.ADMIN,
+            help="owner and admin manage credentials and logins, viewer only reads "
+            "(default: admin)",
+        )
+        parser.add_argument("--name", default="", help="full name (at most 200 characters)")
         parser.add_argument(
             "--password", help="initial password; omitted: a random one they must reset by email"
         )

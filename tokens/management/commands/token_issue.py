@@ -27,10 +27,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--name",
             required=True,
-            help="token name, unique among active tokens (with --basic, the pair's note: "
-            "a company has one Basic pair, named Basic credentials)",
+            help="token name (at most 100 characters), unique among active tokens (with "
+            "--basic, the pair's note: a company has one Basic pair, named Basic credentials)",
         )
-        parser.add_argument("--note", default="")
+        parser.add_argument(
+            "--note", default="", help="a note shown with the token on Access rights"
+        )
         parser.add_argument("--basic", action="store_true", help="issue Basic credentials instead")
         parser.add_argument(
             "--read-only",

@@ -21,7 +21,11 @@ class Command(BaseCommand):
     help = "Issue a read-only vendor API key for /api/v1/; prints only the secret."
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument("--name", required=True, help="who uses the key, e.g. the backend")
+        parser.add_argument(
+            "--name",
+            required=True,
+            help="who uses the key, e.g. the backend (at most 100 characters)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from events.outbox import EventType
 from tenants.management.commands._support import command_actor
 from tenants.models import Company
 from webhooks.models import WebhookEndpoint
@@ -17,13 +18,23 @@ class Command(BaseCommand):
     help = "Register a webhook endpoint; prints its whsec_ signing secret once."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--url", required=True)
+        parser.add_argument(
+            "--url",
+            required=True,
+            help="the receiver: https:// (http:// only in development), a public address, at "
+            "most 2000 characters",
+        )
         parser.add_argument("--company", help="A company's slug (default: all companies).")
         parser.add_argument(
-            "--events", default="", help="Event types, comma-separated (default: all)."
+            "--events",
+            default="",
+            help=f"Event types, comma-separated (default: all): {', '.join(EventType.ALL)}.",
         )
         parser.add_argument(
-            "--format", default="standard", choices=list(WebhookEndpoint.Format.values)
+            "--format",
+            default="standard",
+            choices=list(WebhookEndpoint.Format.values),
+            help="standard: Standard Webhooks JSON; set: RFC 9967 Security Event Tokens.",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
