@@ -55,8 +55,9 @@ def get_executor(codename: str | None = None) -> type:
 
 
 def up_to_date(schemas: Iterable[str], *, using: str = DEFAULT_DB_ALIAS) -> set[str]:
-    """Those of `schemas` whose django_migrations holds every migration on disk. Empty when
-    that cannot be told (a squashed migration on disk, a schema without the table)."""
+    """Those of `schemas` whose django_migrations holds every migration on disk; a schema
+    without the table (new: the base schema of a fresh database) is not. Empty when that
+    cannot be told: a squashed migration on disk, or a lookup that failed (logged)."""
     loader = MigrationLoader(None, ignore_no_migrations=True)
     if any(migration.replaces for migration in loader.disk_migrations.values()):
         return set()
@@ -68,11 +69,36 @@ def up_to_date(schemas: Iterable[str], *, using: str = DEFAULT_DB_ALIAS) -> set[
         # the connection usable.
         with transaction.atomic(using=using):
             for start in range(0, len(names), CHUNK):
-                current |= _current_in(connections[using], names[start : start + CHUNK], expected)
+                chunk = names[start : start + CHUNK]
+                # A schema without the table has nothing applied yet: normal on a fresh
+                # database, where it used to fail the lookup and log a warning every time.
+                recorded = _with_migrations_table(connections[using], chunk)
+                if len(recorded) < len(chunk):
+                    logger.debug(
+                        "%d schemas have no migrations recorded yet.", len(chunk) - len(recorded)
+                    )
+                current |= _current_in(
+                    connections[using], [s for s in chunk if s in recorded], expected
+                )
     except DatabaseError:
-        logger.warning("Could not tell which schemas are up to date; migrating all of them.")
+        # Not a new schema: a table that cannot be read (permissions, a damaged table).
+        logger.warning(
+            "Could not tell which schemas are up to date; migrating all of them.", exc_info=True
+        )
         return set()
     return current
+
+
+def _with_migrations_table(connection: Any, schemas: list[str]) -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT n.nspname FROM pg_catalog.pg_class c"
+            " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE c.relname = 'django_migrations' AND c.relkind IN ('r', 'p')"
+            " AND n.nspname = ANY(%s)",
+            [schemas],
+        )
+        return {row[0] for row in cursor.fetchall()}
 
 
 def _current_in(connection: Any, schemas: list[str], expected: list[str]) -> set[str]:

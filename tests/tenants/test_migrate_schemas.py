@@ -1,5 +1,7 @@
 """A no-op `migrate_schemas` visits no company schema; one missing a migration is migrated."""
 
+import logging
+
 import pytest
 from django.core.management import call_command
 from django.db import connection
@@ -60,10 +62,31 @@ def test_naming_an_app_visits_every_schema(
     assert f"standard:{acme.schema_name}]" in out
 
 
-def test_a_schema_without_its_migrations_table_is_not_called_current(acme: Company) -> None:
+def test_a_schema_without_its_migrations_table_is_not_called_current_quietly(
+    acme: Company, caplog: pytest.LogCaptureFixture
+) -> None:
+    # What every fresh database has: a schema with nothing migrated yet.
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE SCHEMA new_for_test")
+
+    with caplog.at_level(logging.DEBUG, logger="tenants.migration_executor"):
+        current = up_to_date([acme.schema_name, "new_for_test", "missing_for_test"])
+
+    assert current == {acme.schema_name}
+    assert not [r for r in caplog.records if r.levelno >= logging.INFO]
+
+
+def test_a_migrations_table_that_cannot_be_read_is_a_warning(
+    acme: Company, caplog: pytest.LogCaptureFixture
+) -> None:
     with connection.cursor() as cursor:
         cursor.execute("CREATE SCHEMA broken_for_test")
+        cursor.execute("CREATE TABLE broken_for_test.django_migrations (id integer)")
 
-    assert up_to_date([acme.schema_name, "broken_for_test"]) == set()
+    with caplog.at_level(logging.DEBUG, logger="tenants.migration_executor"):
+        assert up_to_date([acme.schema_name, "broken_for_test"]) == set()
+
+    (warning,) = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert "Could not tell which schemas are up to date" in warning.getMessage()
     # The failed lookup left the connection usable.
     assert up_to_date([acme.schema_name]) == {acme.schema_name}
