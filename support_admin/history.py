@@ -41,7 +41,10 @@ def _value(value: object) -> str:
     if isinstance(value, list):
         return ", ".join(str(item) for item in value) or "none"
     if isinstance(value, str):
-        when = parse_datetime(value) if "T" in value else None
+        try:
+            when = parse_datetime(value) if "T" in value else None
+        except ValueError:  # shaped like a time, but not one
+            when = None
         return moment(when) if when is not None else value
     return str(value)
 

@@ -64,6 +64,7 @@ Action = CompanyEvent.Action
         ),
         # Nothing recorded is hidden, whatever a later change adds.
         (Action.RENAMED, {"from": "A", "to": "B", "ticket": 42}, "Name: A → B. ticket: 42."),
+        (Action.RENAMED, {"from": "2026-13-45T99:00", "to": "B"}, "Name: 2026-13-45T99:00 → B."),
     ],
 )
 def test_each_entry_is_a_sentence(action: str, detail: dict[str, object], sentence: str) -> None:
