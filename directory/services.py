@@ -67,8 +67,8 @@ from scim_protocol.user_input import (
     quoted,
     reads_as_true,
 )
-from tenants.models import Company
-from tenants.services import company_update_settings, seat_limit_check
+from tenants.models import Company, CompanyEvent
+from tenants.services import company_event_extend, company_update_settings, seat_limit_check
 
 MULTI_VALUED = (
     "emails",
@@ -371,7 +371,7 @@ def seat_limit_set(*, company: Company, limit: int | None, actor: str, reason: s
     with schema_context(company.schema_name), transaction.atomic():
         prepared = waitlist_prepare(room)
         # Takes the seat lock (the company's row) and records the change.
-        company_update_settings(
+        changed = company_update_settings(
             company=company,
             actor=actor,
             seat_limit=limit,
@@ -379,7 +379,14 @@ def seat_limit_set(*, company: Company, limit: int | None, actor: str, reason: s
             reason=reason,
         )
         provisioned = waitlist_drain(company, prepared, _provision_waiting)
-        return waitlist_drained(company, provisioned)
+        drained = waitlist_drained(company, provisioned)
+        if "seat_limit" in changed and drained.anyone:
+            company_event_extend(
+                company=company,
+                action=CompanyEvent.Action.SEAT_LIMIT_CHANGED,
+                detail=drained.as_detail(),
+            )
+        return drained
 
 
 def waitlist_drain_now(company: Company) -> int:

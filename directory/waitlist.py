@@ -269,8 +269,20 @@ class Drained:
     later: int
     waiting: int
 
+    @property
+    def anyone(self) -> bool:
+        return bool(self.now or self.later or self.waiting)
+
+    def as_detail(self) -> dict[str, object]:
+        """For the company's history (support_admin.history reads these keys)."""
+        return {
+            "waitlist_now": self.now,
+            "waitlist_later": self.later,
+            "waitlist_waiting": self.waiting,
+        }
+
     def describe(self) -> str:
-        if not (self.now or self.later or self.waiting):
+        if not self.anyone:
             return "Nobody was waiting for a seat."
         parts = [f"{self.now} provisioned from the waitlist now"]
         if self.later:

@@ -292,7 +292,7 @@ class CompanyAdmin(admin.ModelAdmin):
                 actor=actor,
                 reason=data.get("change_reason", ""),
             )
-            if drained.now or drained.later or drained.waiting:
+            if drained.anyone:
                 self.message_user(request, f"Seat waitlist: {drained.describe()}", messages.INFO)
         if "scim_enabled" in form.changed_data and self.has_switch_scim_permission(request):
             company_set_scim(

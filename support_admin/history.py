@@ -110,6 +110,18 @@ def _tripped(detail: Mapping[str, object]) -> str:
     )
 
 
+def _seat_limit(detail: Mapping[str, object]) -> str:
+    text = _change("Seat limit", _seats)(detail)
+    if "waitlist_now" not in detail:
+        return text
+    later = detail.get("waitlist_later")
+    return (
+        f"{text}. Waitlist: {detail['waitlist_now']} provisioned at once"
+        + (f", {later} left to the background task" if later else "")
+        + f", {detail.get('waitlist_waiting')} still waiting"
+    )
+
+
 def _released(detail: Mapping[str, object]) -> str:
     return f"{detail.get('held')} held request(s), held since {_value(detail.get('held_since'))}"
 
@@ -119,7 +131,10 @@ _DESCRIBERS: dict[str, tuple[tuple[str, ...], Callable[[Mapping[str, object]], s
     Action.CREATED: (("name", "seat_limit", "scim_enabled"), _created),
     Action.SCIM_ENABLED: ((), lambda _: ""),
     Action.SCIM_DISABLED: ((), lambda _: ""),
-    Action.SEAT_LIMIT_CHANGED: (("from", "to"), _change("Seat limit", _seats)),
+    Action.SEAT_LIMIT_CHANGED: (
+        ("from", "to", "waitlist_now", "waitlist_later", "waitlist_waiting"),
+        _seat_limit,
+    ),
     Action.STATUS_CHANGED: (("from", "to"), _change("Status")),
     Action.RENAMED: (("from", "to"), _change("Name")),
     Action.POLICY_CHANGED: (("from", "to", "policy"), _policy),

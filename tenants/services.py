@@ -318,6 +318,16 @@ def _check_range(field: str, value: object) -> None:
         raise ValidationError(message, code="invalid")
 
 
+def company_event_extend(*, company: Company, action: str, detail: dict[str, object]) -> None:
+    """Add `detail` to the company's latest `action` entry: what is known only once the
+    change is made (the people a seat-limit raise provisioned). Call in the transaction that
+    recorded the entry, holding the company's row lock, so that the latest is that one."""
+    event = CompanyEvent.objects.filter(company=company, action=action).order_by("-id").first()
+    if event is not None:
+        event.detail = {**event.detail, **detail}
+        event.save(update_fields=["detail"])
+
+
 def _event(
     company: Company, action: str, actor: str, before: object, after: object
 ) -> CompanyEvent:

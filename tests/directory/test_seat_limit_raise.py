@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 
-from tenants.models import Company
+from tenants.models import Company, CompanyEvent
 from tests.directory.test_waitlist import _fill, _user, _waiting
 from tests.scim_client import Scim
 from tests.support_admin.test_admin import change_form, staff_member
@@ -38,6 +38,14 @@ def test_company_seats_says_what_is_provisioned_now_later_and_not(
         "provisioned in the background (needs a running worker); 2 still waiting."
     )
     assert len(_waiting()) == 5
+    event = CompanyEvent.objects.filter(company=acme, action="seat_limit_changed").first()
+    assert event is not None and event.detail == {
+        "from": 1,
+        "to": 6,
+        "waitlist_now": 2,
+        "waitlist_later": 3,
+        "waitlist_waiting": 2,
+    }
 
 
 def test_company_seats_unlimited_leaves_everyone_else_to_the_task(

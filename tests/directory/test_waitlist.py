@@ -214,7 +214,13 @@ def test_company_seats_command_raises_the_limit_and_drains(
     assert "1 provisioned from the waitlist" in capsys.readouterr().out
     event = CompanyEvent.objects.filter(company=acme, action="seat_limit_changed").first()
     assert event is not None and event.actor == "command:company_seats"
-    assert event.detail == {"from": 1, "to": 3}
+    assert event.detail == {
+        "from": 1,
+        "to": 3,
+        "waitlist_now": 1,
+        "waitlist_later": 0,
+        "waitlist_waiting": 0,
+    }
 
 
 def test_company_seats_command_unlimited(scim: Scim, acme: Company) -> None:

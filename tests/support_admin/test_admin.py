@@ -332,7 +332,14 @@ def test_raising_the_seat_limit_in_the_admin_provisions_the_waitlist(
         assert Member.objects.filter(user_name="waiting@acme.test", active=True).exists()
         assert not WaitlistEntry.objects.exists()
     event = CompanyEvent.objects.get(company_id=acme.pk, action="seat_limit_changed")
-    assert event.detail == {"from": 0, "to": 1} and event.actor == "lead@vendor.test"
+    assert event.actor == "lead@vendor.test"
+    assert event.detail == {
+        "from": 0,
+        "to": 1,
+        "waitlist_now": 1,
+        "waitlist_later": 0,
+        "waitlist_waiting": 0,
+    }
 
 
 @pytest.mark.parametrize(

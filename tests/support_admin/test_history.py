@@ -23,6 +23,18 @@ Action = CompanyEvent.Action
             "Status: active → suspended. Reason: Unpaid invoice.",
         ),
         (Action.SEAT_LIMIT_CHANGED, {"to": None, "from": 3}, "Seat limit: 3 → unlimited."),
+        (
+            Action.SEAT_LIMIT_CHANGED,
+            {
+                "from": 100,
+                "to": 500,
+                "waitlist_now": 100,
+                "waitlist_later": 175,
+                "waitlist_waiting": 2433,
+            },
+            "Seat limit: 100 → 500. Waitlist: 100 provisioned at once, 175 left to the "
+            "background task, 2433 still waiting.",
+        ),
         (Action.SCIM_DISABLED, {"reason": "Contract ended"}, "Reason: Contract ended."),
         (Action.SCIM_ENABLED, {}, ""),
         (Action.RENAMED, {"from": "Acme", "to": "Acme Inc"}, "Name: Acme → Acme Inc."),
