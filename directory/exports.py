@@ -179,6 +179,23 @@ def export_fail(export_id: str, error: str) -> None:
     )
 
 
+STORAGE_ERROR = "Could not write the file; tell support."
+
+
+def export_fail_storage(export_id: str, error: OSError) -> None:
+    """Fail an export whose file could not be written even after retries: the portal shows
+    the admin a sentence to pass on, the log tells support what to fix (it names the path)."""
+    logger.error(
+        "Export %s of %s could not be written: %s. Check that EXPORT_ROOT (%s) is a folder "
+        "the worker can write to, on a volume with free space, shared with the web processes.",
+        export_id,
+        connection.schema_name,  # type: ignore[attr-defined]
+        error,
+        settings.EXPORT_ROOT,
+    )
+    export_fail(export_id, STORAGE_ERROR)
+
+
 def exports_maintain() -> dict[str, int]:
     """Hourly, per company: delete expired exports (and their files); re-queue exports stuck
     in the queue (their message was lost, e.g. the broker was down)."""

@@ -16,22 +16,28 @@ from directory.seat_check import company_seat_check
 from tenants.models import Company
 from tenants.periodic import for_each_company
 
+EXPORT_WRITE_RETRIES = 5
+
 
 @shared_task(
     name="directory.tasks.export_ledger",
     bind=True,
     acks_late=True,
-    autoretry_for=(OSError,),
-    retry_backoff=True,
-    max_retries=5,
+    max_retries=EXPORT_WRITE_RETRIES,
 )
 def export_ledger(self: Any, export_id: str) -> int:
     """Write an export's CSV. Idempotent: a redelivered message (worker killed mid-export)
-    rewrites the file from scratch."""
+    rewrites the file from scratch. A file error (the folder unwritable, the disk full) is
+    tried again with a growing delay, EXPORT_WRITE_RETRIES times; then the export is failed,
+    so the portal stops waiting for it and says so."""
     try:
         return exports.export_run(export_id).rows_written
-    except OSError:
-        raise
+    except OSError as error:
+        if self.request.retries < EXPORT_WRITE_RETRIES:
+            # A network volume's hiccup passes; what does not is reported below.
+            raise self.retry(exc=error, countdown=2**self.request.retries) from error
+        exports.export_fail_storage(export_id, error)
+        return 0
     except Exception as error:
         exports.export_fail(export_id, f"The export failed: {type(error).__name__}. Try again.")
         raise
