@@ -429,6 +429,10 @@ LEDGER_RETENTION_DAYS = int(os.environ.get("LEDGER_RETENTION_DAYS", "90"))
 SIGN_IN_LOG_RETENTION_DAYS = int(os.environ.get("SIGN_IN_LOG_RETENTION_DAYS", "90"))
 EXPORT_ROOT = Path(os.environ.get("EXPORT_ROOT") or BASE_DIR / ".data" / "exports")
 EXPORT_TTL_HOURS = int(os.environ.get("EXPORT_TTL_HOURS", "24"))
+# A background job (an export, a retry of many failures) still queued after this many seconds
+# is shown in the portal as waiting for the Celery worker, with what to tell support. Read
+# from the job's own age: the portal never pings workers to say it.
+WORKER_WAIT_WARN_SECONDS = int(os.environ.get("WORKER_WAIT_WARN_SECONDS", "30"))
 SEAT_WARNING_PERCENT = int(os.environ.get("SEAT_WARNING_PERCENT", "80"))
 # People provisioned from the seat waitlist in the transaction that frees their seats; more
 # are provisioned by a Celery task right after (directory.waitlist), so a large limit raise

@@ -8,11 +8,14 @@ joined. Services keep the two in step; nothing else writes these tables.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.db.models import F, Func, Q, Value
 from django.db.models.functions import Collate, Lower
+from django.utils import timezone
 
 # Members per bucket of `Member.seq` values (bucket = seq // MEMBER_BUCKET_SIZE). The same
 # number is written in the triggers of migration 0005; change both or neither.
@@ -418,6 +421,16 @@ class LedgerExport(models.Model):
 
     def __str__(self) -> str:
         return f"export {self.id} ({self.status})"
+
+    @property
+    def waiting_for_worker(self) -> bool:
+        """Queued for longer than WORKER_WAIT_WARN_SECONDS: no worker has started it (all
+        busy, stopped, or not consuming the queue). Its age is the evidence, so saying so
+        costs no worker ping."""
+        waited = timezone.now() - self.created_at
+        return self.status == self.Status.QUEUED and waited > dt.timedelta(
+            seconds=settings.WORKER_WAIT_WARN_SECONDS
+        )
 
     @property
     def percent(self) -> int:

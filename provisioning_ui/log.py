@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -43,6 +44,16 @@ PAGE_SIZE = 50
 REFUSED_SHOWN = 20
 
 
+def worker_waiting_notice(job: str) -> str:
+    """What a job queued past WORKER_WAIT_WARN_SECONDS says (LedgerExport.waiting_for_worker):
+    who can fix it, and that nothing is lost meanwhile."""
+    return (
+        f"Waiting for the background worker: it has not started this {job} after "
+        f"{settings.WORKER_WAIT_WARN_SECONDS} seconds. Tell support to check the Celery "
+        f"worker; the {job} runs once it is back."
+    )
+
+
 @require_GET
 @login_required
 def provisioning_log(request: HttpRequest) -> HttpResponse:
@@ -64,6 +75,7 @@ def provisioning_log(request: HttpRequest) -> HttpResponse:
             **lifecycle_context(request, request.tenant),  # type: ignore[attr-defined]
             # Refused and failed requests, coalesced per minute (directory/traffic.py).
             "refused": traffic.tallies_recent(REFUSED_SHOWN),
+            "export_waiting_notice": worker_waiting_notice("export"),
         },
     )
 
@@ -96,6 +108,10 @@ def export_status(request: HttpRequest, export_id: str) -> JsonResponse:
             "rows_written": export.rows_written,
             "rows_total": export.rows_total,
             "error": export.error,
+            # The poller shows it and slows down: polling does not bring a worker back.
+            "waiting_for_worker": worker_waiting_notice("export")
+            if export.waiting_for_worker
+            else None,
             "download_url": reverse("export_download", args=[export.pk])
             if export.status == "done"
             else None,

@@ -24,10 +24,16 @@ if (filters && exportForm) {
   exportForm.addEventListener("submit", sync);
 }
 
-// Progress of exports being prepared: poll until ready, then show the download link.
+// Progress of exports being prepared: poll until ready, then show the download link. The
+// interval grows from 1 s (a small export is ready at once) to 5 s, and to 15 s while no
+// worker has started the export: a page left open must not ask every second for hours.
+const POLL_FIRST_MS = 1000;
+const POLL_MAX_MS = 5000;
+const POLL_WAITING_MAX_MS = 15000;
 document.querySelectorAll("tr[data-export]").forEach((row) => {
   const status = row.querySelector(".export-status");
   if (/Ready|Failed|failed/.test(status.textContent)) return;
+  let delay = POLL_FIRST_MS;
   const poll = async () => {
     const data = await (await fetch(row.dataset.export, {credentials: "same-origin"})).json();
     if (data.status === "done") {
@@ -36,8 +42,10 @@ document.querySelectorAll("tr[data-export]").forEach((row) => {
     } else if (data.status === "failed") {
       status.textContent = data.error || "Failed";
     } else {
-      status.textContent = `${data.status === "running" ? "Running" : "Queued"}… ${data.percent}%`;
-      setTimeout(poll, 1000);
+      if (data.waiting_for_worker) status.textContent = data.waiting_for_worker;
+      else status.textContent = `${data.status === "running" ? "Running" : "Queued"}… ${data.percent}%`;
+      delay = Math.min(delay * 1.5, data.waiting_for_worker ? POLL_WAITING_MAX_MS : POLL_MAX_MS);
+      setTimeout(poll, delay);
     }
   };
   poll();
