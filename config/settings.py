@@ -9,6 +9,7 @@ from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -176,6 +177,18 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_WORKER_CONCURRENCY = int(os.environ.get("CELERY_WORKER_CONCURRENCY") or 0) or None
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
+# Jobs a person asked for that can run for minutes (a retry of 1,000 failures, a large export)
+# go to the "batch" queue, so they cannot hold every worker process while beat's frequent
+# housekeeping (the events relay, the webhook sweep, the waitlist) waits on "celery". Both
+# are declared: a worker started without -Q consumes both (one worker still runs everything);
+# production runs one worker with -Q celery and one with -Q batch (docs/operations.md).
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+# Each with its own routing key: under one key, a message would be delivered to both.
+CELERY_TASK_QUEUES = (Queue("celery", routing_key="celery"), Queue("batch", routing_key="batch"))
+CELERY_TASK_ROUTES = {
+    "directory.tasks.ledger_retry_batch": {"queue": "batch"},
+    "directory.tasks.export_ledger": {"queue": "batch"},
+}
 
 # --- Application --------------------------------------------------------------------------
 

@@ -441,6 +441,52 @@ class LedgerExport(models.Model):
         return min(99, int(100 * self.rows_written / self.rows_total))
 
 
+class RetryBatch(models.Model):
+    """A "retry all failures of this kind" left to a Celery task (directory/retry.py). At
+    most one unfinished per kind, by a constraint: a second click while one is queued or
+    running is told so instead of replaying the same failures again. Its counts are the
+    progress the portal shows."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # The kind: the failures' HTTP status and scimType.
+    http_status = models.PositiveSmallIntegerField()
+    scim_type = models.CharField(max_length=32, blank=True)
+    requested_by = models.CharField(max_length=254)
+    total = models.PositiveIntegerField()
+    succeeded = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    refused = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["http_status", "scim_type"],
+                condition=Q(finished_at__isnull=True),
+                name="retry_batch_one_unfinished_per_kind",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"retry batch {self.id} ({self.http_status} {self.scim_type})"
+
+    @property
+    def tried(self) -> int:
+        return self.succeeded + self.failed + self.refused
+
+    @property
+    def waiting_for_worker(self) -> bool:
+        """Queued for longer than WORKER_WAIT_WARN_SECONDS and not started (as
+        LedgerExport.waiting_for_worker)."""
+        waited = timezone.now() - self.created_at
+        return self.started_at is None and waited > dt.timedelta(
+            seconds=settings.WORKER_WAIT_WARN_SECONDS
+        )
+
+
 class RequestTally(models.Model):
     """SCIM requests that were refused or failed, coalesced: one row per (minute, caller, cause,
     status) with a count, so a flood of bad requests costs one row a minute, not one per request.

@@ -11,7 +11,13 @@ from django.conf import settings
 from django.db import connection
 
 from directory import exports, traffic
-from directory.retry import ledger_retry_many, retry_report_send
+from directory.retry import (
+    ledger_retry_many,
+    retry_batch_finish,
+    retry_batch_progress,
+    retry_batch_start,
+    retry_report_send,
+)
 from directory.seat_check import company_seat_check
 from tenants.models import Company
 from tenants.periodic import for_each_company
@@ -76,12 +82,31 @@ def seat_check_all() -> dict[str, int]:
 
 
 @shared_task(name="directory.tasks.ledger_retry_batch", acks_late=True)
-def ledger_retry_batch(event_ids: list[int], actor: str) -> dict[str, int]:
+def ledger_retry_batch(
+    event_ids: list[int], actor: str, batch_id: str | None = None
+) -> dict[str, int]:
     """ "Retry all failures of this kind" when there are many (directory/retry.py), in the
     schema of the company that queued it; e-mails the report to `actor`. A redelivered
-    message retries nothing twice: a row retried successfully is refused the second time."""
+    message retries nothing twice: a row retried successfully is refused the second time.
+    `batch_id` names its RetryBatch (messages queued before there were any carry none):
+    progress goes there, and a batch finished or replaced meanwhile is not run."""
     company = Company.objects.get(schema_name=connection.schema_name)  # type: ignore[attr-defined]
-    report = ledger_retry_many(company=company, event_ids=event_ids, actor=actor)
+    if batch_id is not None and not retry_batch_start(batch_id):
+        return {}
+    try:
+        report = ledger_retry_many(
+            company=company,
+            event_ids=event_ids,
+            actor=actor,
+            progress=(lambda counts: retry_batch_progress(batch_id, counts)) if batch_id else None,
+        )
+    except Exception:
+        # An unfinished batch would refuse every later click of its kind.
+        if batch_id is not None:
+            retry_batch_finish(batch_id, None)
+        raise
+    if batch_id is not None:
+        retry_batch_finish(batch_id, report)
     retry_report_send(company, actor, report)
     return report.as_dict()
 

@@ -27,10 +27,12 @@ from directory.models import LedgerExport, ProvisioningEvent, RequestTally
 from directory.portal_selectors import export_live, exports_live, member_conflicting
 from directory.retry import (
     BULK_LIMIT,
+    RetryBatchRunning,
     RetryRefused,
     ledger_retry,
     ledger_retry_kind,
     log_entry,
+    retry_batches_running,
     retry_id,
     with_retry_state,
 )
@@ -76,6 +78,8 @@ def provisioning_log(request: HttpRequest) -> HttpResponse:
             # Refused and failed requests, coalesced per minute (directory/traffic.py).
             "refused": traffic.tallies_recent(REFUSED_SHOWN),
             "export_waiting_notice": worker_waiting_notice("export"),
+            "retry_batches": retry_batches_running(),
+            "retry_waiting_notice": worker_waiting_notice("retry"),
         },
     )
 
@@ -153,6 +157,7 @@ def log_entry_view(request: HttpRequest, event_id: str) -> HttpResponse:
             "entry": entry,
             "can_retry": request.user.can_manage_credentials,  # type: ignore[union-attr]
             "bulk_limit": BULK_LIMIT,
+            "retry_waiting_notice": worker_waiting_notice("retry"),
             **_explained(entry.event),
         },
     )
@@ -225,19 +230,33 @@ def log_retry_kind(request: HttpRequest) -> HttpResponse:
         messages.error(request, "Choose a kind of failure to retry.")
         return redirect("provisioning_log")
     scim_type = str(request.POST.get("scim_type", ""))[:32]
-    chosen, report = ledger_retry_kind(
-        company=request.tenant,  # type: ignore[attr-defined]
-        status=status,
-        scim_type=scim_type,
-        actor=actor_label(request),
-        request_id=getattr(request, "request_id", ""),
-    )
+    try:
+        chosen, report = ledger_retry_kind(
+            company=request.tenant,  # type: ignore[attr-defined]
+            status=status,
+            scim_type=scim_type,
+            actor=actor_label(request),
+            request_id=getattr(request, "request_id", ""),
+        )
+    except RetryBatchRunning as running:
+        batch = running.batch
+        progress = (
+            f": {batch.tried:,} of {batch.total:,} done so far"
+            if batch.started_at
+            else f" (queued, {batch.total:,} requests, not started yet)"
+        )
+        messages.info(
+            request,
+            f"A retry of these failures, asked by {batch.requested_by}, is running already"
+            f"{progress}. Nothing was added; its progress is shown below.",
+        )
+        return redirect(f"{reverse('provisioning_log')}?outcome=all")
     if chosen == 0:
         messages.info(request, "No failures of this kind are waiting to be retried.")
     elif report is None:
         messages.success(
             request,
-            f"Retrying {chosen} failed requests in the background. Each retry appears in the "
+            f"Retrying {chosen:,} failed requests in the background. Each retry appears in the "
             "log; you will get an e-mail with how many succeeded.",
         )
     else:
