@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -484,6 +485,18 @@ WEBHOOK_ISSUER = os.environ.get("WEBHOOK_ISSUER") or PUBLIC_BASE_URL or "https:/
 # Who hears about a disabled endpoint: SUPPORT_EMAILS (above) and Django's ADMINS, if set.
 ADMINS = [("Support", a) for a in os.environ.get("ADMINS", "").split(",") if a]
 
+
+# The entries beat sends every few seconds expire after two intervals: each run does all the
+# work due, so while no worker takes them (stopped, all busy) a queued one only duplicates the
+# next, and thousands an hour would be replayed when the worker is back. At least 5 s: the
+# expiry is a time of beat's clock that the worker's clock judges, and a worker a second or
+# two ahead must not drop every sweep. `expire_seconds`, not Celery's `expires`:
+# django-celery-beat's DatabaseScheduler reads only that key (the other is dropped without a
+# word) and stores it on the PeriodicTask row.
+def _expiring(interval: float) -> dict[str, int]:
+    return {"expire_seconds": max(5, math.ceil(2 * interval))}
+
+
 CELERY_BEAT_SCHEDULE = {
     "seat-check": {"task": "tenants.tasks.seat_check_all", "schedule": 3600.0},
     "ledger-retention": {"task": "directory.tasks.ledger_purge_all", "schedule": 24 * 3600.0},
@@ -498,10 +511,22 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.sign_in_logs_purge_old",
         "schedule": 24 * 3600.0,
     },
-    "schema-pool": {"task": "tenants.tasks.schema_pool_fill", "schedule": 60.0},
-    "events-relay": {"task": "events.tasks.relay", "schedule": float(EVENTS_RELAY_SECONDS)},
+    "schema-pool": {
+        "task": "tenants.tasks.schema_pool_fill",
+        "schedule": 60.0,
+        "options": _expiring(60),
+    },
+    "events-relay": {
+        "task": "events.tasks.relay",
+        "schedule": float(EVENTS_RELAY_SECONDS),
+        "options": _expiring(EVENTS_RELAY_SECONDS),
+    },
     "events-retention": {"task": "events.tasks.purge", "schedule": 24 * 3600.0},
-    "webhooks-sweep": {"task": "webhooks.tasks.sweep", "schedule": float(WEBHOOK_SWEEP_SECONDS)},
+    "webhooks-sweep": {
+        "task": "webhooks.tasks.sweep",
+        "schedule": float(WEBHOOK_SWEEP_SECONDS),
+        "options": _expiring(WEBHOOK_SWEEP_SECONDS),
+    },
     "webhooks-log-retention": {"task": "webhooks.tasks.log_purge", "schedule": 24 * 3600.0},
 }
 # Company schemas cloned ahead of time, so creating a company is a rename (tenants.schema_pool).
