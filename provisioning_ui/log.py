@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from directory import traffic
 from directory.diagnosis import (
     READ_ONLY,
+    Diagnosis,
     diagnose_credentials,
     diagnose_failure,
     diagnose_scim_off,
@@ -76,7 +77,9 @@ def provisioning_log(request: HttpRequest) -> HttpResponse:
             "can_retry": request.user.can_manage_credentials,  # type: ignore[union-attr]
             **lifecycle_context(request, request.tenant),  # type: ignore[attr-defined]
             # Refused and failed requests, coalesced per minute (directory/traffic.py).
-            "refused": traffic.tallies_recent(REFUSED_SHOWN),
+            "refused": [
+                (tally, _cause_title(tally)) for tally in traffic.tallies_recent(REFUSED_SHOWN)
+            ],
             "export_waiting_notice": worker_waiting_notice("export"),
             "retry_batches": retry_batches_running(),
             "retry_waiting_notice": worker_waiting_notice("retry"),
@@ -278,6 +281,33 @@ def _read_only_write(tally: RequestTally, credential: Credential | None) -> str:
     return ""
 
 
+def tally_diagnosis(tally: RequestTally, credential: Credential | None = None) -> Diagnosis:
+    """What a row of refused or failed requests means, as its detail page and the log's list
+    name it. Without `credential` (the list, which reads no credential per row) a 403 recorded
+    before its code was kept is not guessed to be a read-only token's."""
+    if tally.cause in traffic.REFUSED_CREDENTIAL:
+        return diagnose_credentials(
+            cause=tally.cause, credential=str(credential) if credential else ""
+        )
+    if tally.cause == RequestTally.Cause.SCIM_OFF:
+        return diagnose_scim_off(tally.detail, code=tally.error_code)
+    return diagnose_failure(
+        status=tally.status,
+        scim_type="",
+        detail=tally.detail,
+        resource_type="Group" if "/Groups" in tally.path else "User",
+        code=tally.error_code or _read_only_write(tally, credential),
+    )
+
+
+def _cause_title(tally: RequestTally) -> str:
+    """The list's words for a row: its credential refusal as recorded, anything else named
+    by its diagnosis ("Seat limit reached", "Deprovisioning paused"), as its page names it."""
+    if tally.cause in traffic.REFUSED_CREDENTIAL:
+        return tally.get_cause_display()
+    return tally_diagnosis(tally).title
+
+
 @require_GET
 @login_required
 def refused_entry(request: HttpRequest, tally_id: int) -> HttpResponse:
@@ -286,20 +316,7 @@ def refused_entry(request: HttpRequest, tally_id: int) -> HttpResponse:
     if tally is None:
         raise Http404("No such log entry.")
     credential = credential_get(str(tally.credential_id)) if tally.credential_id else None
-    if tally.cause in traffic.REFUSED_CREDENTIAL:
-        diagnosis = diagnose_credentials(
-            cause=tally.cause, credential=str(credential) if credential else ""
-        )
-    elif tally.cause == RequestTally.Cause.SCIM_OFF:
-        diagnosis = diagnose_scim_off(tally.detail, code=tally.error_code)
-    else:
-        diagnosis = diagnose_failure(
-            status=tally.status,
-            scim_type="",
-            detail=tally.detail,
-            resource_type="Group" if "/Groups" in tally.path else "User",
-            code=tally.error_code or _read_only_write(tally, credential),
-        )
+    diagnosis = tally_diagnosis(tally, credential)
     return render(
         request,
         "portal/refused_entry.html",
