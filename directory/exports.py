@@ -57,6 +57,33 @@ def clean_criteria(raw: dict[str, Any]) -> dict[str, str]:
     return criteria
 
 
+class ExportRefused(Exception):
+    """The selection cannot be exported; the message says why, for the company's admin."""
+
+
+def export_criteria(raw: dict[str, Any]) -> dict[str, str]:
+    """clean_criteria for an export, refusing what the log's filters pass over: a date that
+    does not parse (dropped, it would export every date) and From after To (an empty file).
+    Raises ExportRefused."""
+    for key, label in (("since", "From"), ("until", "To")):
+        value = str(raw.get(key) or "").strip()
+        try:
+            if value:
+                dt.date.fromisoformat(value)
+        except ValueError:
+            raise ExportRefused(
+                f"“{label}” is not a date: “{value[:40]}”. Use the form YYYY-MM-DD, or leave "
+                "it empty for no limit."
+            ) from None
+    criteria = clean_criteria(raw)
+    if criteria["since"] and criteria["until"] and criteria["since"] > criteria["until"]:
+        raise ExportRefused(
+            f"“From” ({criteria['since']}) is after “To” ({criteria['until']}), so no "
+            "failure could be in the file. Swap the dates, or clear one of them."
+        )
+    return criteria
+
+
 def ledger_events(criteria: dict[str, str]) -> QuerySet[ProvisioningEvent]:
     """Ledger rows matching the selection, newest first (indexed on outcome and time)."""
     events = ProvisioningEvent.objects.all()

@@ -23,7 +23,15 @@ from directory.diagnosis import (
     diagnose_failure,
     diagnose_scim_off,
 )
-from directory.exports import OPERATIONS, clean_criteria, export_path, export_request, ledger_events
+from directory.exports import (
+    OPERATIONS,
+    ExportRefused,
+    clean_criteria,
+    export_criteria,
+    export_path,
+    export_request,
+    ledger_events,
+)
 from directory.models import LedgerExport, ProvisioningEvent, RequestTally
 from directory.portal_selectors import export_live, exports_live, member_conflicting
 from directory.retry import (
@@ -90,7 +98,14 @@ def provisioning_log(request: HttpRequest) -> HttpResponse:
 @require_POST
 @login_required
 def export_create(request: HttpRequest) -> HttpResponse:
-    criteria = clean_criteria({"outcome": "failed", **request.POST.dict()})
+    raw = {"outcome": "failed", **request.POST.dict()}
+    try:
+        criteria = export_criteria(raw)
+    except ExportRefused as refusal:
+        messages.error(request, f"No export prepared: {refusal}")
+        # Back to the selection as sent, so what to correct is on screen.
+        keep = {key: str(raw.get(key) or "") for key in ("operation", "since", "until")}
+        return redirect(f"{reverse('provisioning_log')}?{urlencode(keep)}#exports")
     export = export_request(requested_by=actor_label(request), criteria=criteria)
     # Back to the same selection: the log shows what the file will hold.
     query = urlencode({**criteria, "export": export.pk})
