@@ -223,18 +223,28 @@ def export_fail_storage(export_id: str, error: OSError) -> None:
     export_fail(export_id, STORAGE_ERROR)
 
 
+# An expired export's row outlives its file this long, so its link says when it expired
+# instead of "No such export".
+EXPIRED_KEPT = dt.timedelta(days=7)
+
+
 def exports_maintain() -> dict[str, int]:
-    """Hourly, per company: delete expired exports (and their files); re-queue exports stuck
-    in the queue (their message was lost, e.g. the broker was down)."""
+    """Hourly, per company: delete the files of expired exports, and their rows a week later;
+    re-queue exports stuck in the queue (their message was lost, e.g. the broker was down)."""
     now = timezone.now()
-    expired = list(LedgerExport.objects.filter(expires_at__lte=now))
+    expired = list(
+        LedgerExport.objects.filter(expires_at__lte=now).exclude(status=LedgerExport.Status.EXPIRED)
+    )
     for export in expired:
         path = export_path(export)
         path.unlink(missing_ok=True)
         # Partial files left by attempts whose worker was killed.
         for leftover in path.parent.glob(f"{path.stem}.*.part"):
             leftover.unlink(missing_ok=True)
-    LedgerExport.objects.filter(pk__in=[e.pk for e in expired]).delete()
+    LedgerExport.objects.filter(pk__in=[e.pk for e in expired]).update(
+        status=LedgerExport.Status.EXPIRED, file_name=""
+    )
+    LedgerExport.objects.filter(expires_at__lte=now - EXPIRED_KEPT).delete()
     stuck = LedgerExport.objects.filter(
         status=LedgerExport.Status.QUEUED, created_at__lte=now - dt.timedelta(minutes=2)
     )

@@ -402,6 +402,8 @@ class LedgerExport(models.Model):
         RUNNING = "running", "Running"
         DONE = "done", "Ready"
         FAILED = "failed", "Failed"
+        # Its file deleted; the row stays a while, so its link can say when it expired.
+        EXPIRED = "expired", "Expired"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     requested_by = models.CharField(max_length=254)

@@ -67,11 +67,10 @@ def request_tallies_purge_all() -> int:
 @shared_task(name="directory.tasks.exports_purge_all")
 def exports_purge_all() -> dict[str, int]:
     """Expire old exports and re-queue stuck ones, in every company."""
-    totals = {"expired": 0, "requeued": 0}
+    totals: Counter[str] = Counter()
     for counts in for_each_company(lambda _company: exports.exports_maintain()):
-        for key, value in counts.items():
-            totals[key] += value
-    return totals
+        totals.update(counts)
+    return {"expired": 0, "requeued": 0, **totals}
 
 
 # The name is the one beat rows and queued messages know from before the task moved here.

@@ -11,8 +11,10 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from directory import traffic
@@ -33,7 +35,7 @@ from directory.exports import (
     ledger_events,
 )
 from directory.models import LedgerExport, ProvisioningEvent, RequestTally
-from directory.portal_selectors import export_live, exports_live, member_conflicting
+from directory.portal_selectors import export_get, exports_live, member_conflicting
 from directory.retry import (
     BULK_LIMIT,
     RetryBatchRunning,
@@ -112,17 +114,30 @@ def export_create(request: HttpRequest) -> HttpResponse:
     return redirect(f"{reverse('provisioning_log')}?{query}#exports")
 
 
+class ExportGone(Exception):
+    """The export expired: its file is deleted. The message says when, for the admin."""
+
+
 def _export_or_404(export_id: str) -> LedgerExport:
-    export = export_live(export_id)
+    """The export, unless unknown (404) or expired (ExportGone, which the views answer 410)."""
+    export = export_get(export_id)
     if export is None:
         raise Http404("No such export.")
+    if export.expires_at <= timezone.now():
+        raise ExportGone(
+            f"This export expired on {export.expires_at:%Y-%m-%d at %H:%M} UTC: files are kept "
+            f"for {settings.EXPORT_TTL_HOURS} hours. Prepare a new one from the provisioning log."
+        )
     return export
 
 
 @require_GET
 @login_required
 def export_status(request: HttpRequest, export_id: str) -> JsonResponse:
-    export = _export_or_404(export_id)
+    try:
+        export = _export_or_404(export_id)
+    except ExportGone as gone:
+        return JsonResponse({"status": "expired", "error": str(gone)}, status=410)
     return JsonResponse(
         {
             "status": export.status,
@@ -143,8 +158,11 @@ def export_status(request: HttpRequest, export_id: str) -> JsonResponse:
 
 @require_GET
 @login_required
-def export_download(request: HttpRequest, export_id: str) -> FileResponse:
-    export = _export_or_404(export_id)
+def export_download(request: HttpRequest, export_id: str) -> HttpResponseBase:
+    try:
+        export = _export_or_404(export_id)
+    except ExportGone as gone:
+        return HttpResponse(str(gone), status=410, content_type="text/plain; charset=utf-8")
     path = export_path(export)
     if export.status != LedgerExport.Status.DONE or not path.exists():
         raise Http404("This export is not ready.")

@@ -35,7 +35,27 @@ document.querySelectorAll("tr[data-export]").forEach((row) => {
   if (/Ready|Failed|failed/.test(status.textContent)) return;
   let delay = POLL_FIRST_MS;
   const poll = async () => {
-    const data = await (await fetch(row.dataset.export, {credentials: "same-origin"})).json();
+    let response;
+    try {
+      response = await fetch(row.dataset.export, {credentials: "same-origin"});
+    } catch {
+      // The network or the server is away for a moment: ask again later.
+      delay = Math.min(delay * 1.5, POLL_WAITING_MAX_MS);
+      setTimeout(poll, delay);
+      return;
+    }
+    if (response.status === 404 || response.status === 410) {
+      // Expired (410, which says when) or gone: say so and stop, rather than fall silent.
+      const data = await response.json().catch(() => ({}));
+      status.textContent = data.error || "This export is no longer available.";
+      return;
+    }
+    const data = response.ok ? await response.json().catch(() => null) : null;
+    if (data === null) {
+      delay = Math.min(delay * 1.5, POLL_WAITING_MAX_MS);
+      setTimeout(poll, delay);
+      return;
+    }
     if (data.status === "done") {
       status.textContent = `Ready (${data.rows_written} rows)`;
       row.querySelector(".export-link").innerHTML = `<a href="${data.download_url}">Download CSV</a>`;
