@@ -277,14 +277,14 @@ def log_retry_kind(request: HttpRequest) -> HttpResponse:
     except RetryBatchRunning as running:
         batch = running.batch
         progress = (
-            f": {batch.tried:,} of {batch.total:,} done so far"
+            f"running: {batch.tried:,} of {batch.total:,} done so far"
             if batch.started_at
-            else f" (queued, {batch.total:,} requests, not started yet)"
+            else f"queued ({batch.total:,} requests) and not started yet"
         )
         messages.info(
             request,
-            f"A retry of these failures, asked by {batch.requested_by}, is running already"
-            f"{progress}. Nothing was added; its progress is shown below.",
+            f"A retry of these failures, asked by {batch.requested_by}, is already {progress}. "
+            "Nothing was added; its progress is shown below.",
         )
         return redirect(f"{reverse('provisioning_log')}?outcome=all")
     if chosen == 0:

@@ -111,7 +111,7 @@ def test_the_second_click_says_a_retry_is_running_with_its_progress(
     entry = browser.get(f"/t/acme/log/{failure.pk}/").content.decode()
 
     assert (
-        "A retry of these failures, asked by admin@acme.test, is running already: 10 of 25 "
+        "A retry of these failures, asked by admin@acme.test, is already running: 10 of 25 "
         "done so far. Nothing was added"
     ) in messages_of(again)
     assert "running in the background, 10 of 25 done (7 succeeded)" in again.content.decode()
