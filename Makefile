@@ -73,8 +73,9 @@ serve: install
 	$(VENV)/bin/gunicorn config.wsgi:application --bind 0.0.0.0:$${PORT:-8000} \
 	  --workers $${WEB_WORKERS:-2} --access-logfile - --config python:config.gunicorn
 
+## Every queue by default; QUEUES=celery and QUEUES=batch run the two workers production runs.
 worker: install
-	$(VENV)/bin/celery -A config worker -l info
+	$(VENV)/bin/celery -A config worker -l info $(if $(QUEUES),-Q $(QUEUES) -n $(QUEUES)@%h)
 
 beat: install
 	$(VENV)/bin/celery -A config beat -l info

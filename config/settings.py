@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -176,6 +178,18 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_WORKER_CONCURRENCY = int(os.environ.get("CELERY_WORKER_CONCURRENCY") or 0) or None
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
+# Jobs a person asked for that can run for minutes (a retry of 1,000 failures, a large export)
+# go to the "batch" queue, so they cannot hold every worker process while beat's frequent
+# housekeeping (the events relay, the webhook sweep, the waitlist) waits on "celery". Both
+# are declared: a worker started without -Q consumes both (one worker still runs everything);
+# production runs one worker with -Q celery and one with -Q batch (docs/operations.md).
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+# Each with its own routing key: under one key, a message would be delivered to both.
+CELERY_TASK_QUEUES = (Queue("celery", routing_key="celery"), Queue("batch", routing_key="batch"))
+CELERY_TASK_ROUTES = {
+    "directory.tasks.ledger_retry_batch": {"queue": "batch"},
+    "directory.tasks.export_ledger": {"queue": "batch"},
+}
 
 # --- Application --------------------------------------------------------------------------
 
@@ -429,6 +443,10 @@ LEDGER_RETENTION_DAYS = int(os.environ.get("LEDGER_RETENTION_DAYS", "90"))
 SIGN_IN_LOG_RETENTION_DAYS = int(os.environ.get("SIGN_IN_LOG_RETENTION_DAYS", "90"))
 EXPORT_ROOT = Path(os.environ.get("EXPORT_ROOT") or BASE_DIR / ".data" / "exports")
 EXPORT_TTL_HOURS = int(os.environ.get("EXPORT_TTL_HOURS", "24"))
+# A background job (an export, a retry of many failures) still queued after this many seconds
+# is shown in the portal as waiting for the Celery worker, with what to tell support. Read
+# from the job's own age: the portal never pings workers to say it.
+WORKER_WAIT_WARN_SECONDS = int(os.environ.get("WORKER_WAIT_WARN_SECONDS", "30"))
 SEAT_WARNING_PERCENT = int(os.environ.get("SEAT_WARNING_PERCENT", "80"))
 # People provisioned from the seat waitlist in the transaction that frees their seats; more
 # are provisioned by a Celery task right after (directory.waitlist), so a large limit raise
@@ -467,6 +485,18 @@ WEBHOOK_ISSUER = os.environ.get("WEBHOOK_ISSUER") or PUBLIC_BASE_URL or "https:/
 # Who hears about a disabled endpoint: SUPPORT_EMAILS (above) and Django's ADMINS, if set.
 ADMINS = [("Support", a) for a in os.environ.get("ADMINS", "").split(",") if a]
 
+
+# The entries beat sends every few seconds expire after two intervals: each run does all the
+# work due, so while no worker takes them (stopped, all busy) a queued one only duplicates the
+# next, and thousands an hour would be replayed when the worker is back. At least 5 s: the
+# expiry is a time of beat's clock that the worker's clock judges, and a worker a second or
+# two ahead must not drop every sweep. `expire_seconds`, not Celery's `expires`:
+# django-celery-beat's DatabaseScheduler reads only that key (the other is dropped without a
+# word) and stores it on the PeriodicTask row.
+def _expiring(interval: float) -> dict[str, int]:
+    return {"expire_seconds": max(5, math.ceil(2 * interval))}
+
+
 CELERY_BEAT_SCHEDULE = {
     "seat-check": {"task": "tenants.tasks.seat_check_all", "schedule": 3600.0},
     "ledger-retention": {"task": "directory.tasks.ledger_purge_all", "schedule": 24 * 3600.0},
@@ -481,10 +511,22 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.sign_in_logs_purge_old",
         "schedule": 24 * 3600.0,
     },
-    "schema-pool": {"task": "tenants.tasks.schema_pool_fill", "schedule": 60.0},
-    "events-relay": {"task": "events.tasks.relay", "schedule": float(EVENTS_RELAY_SECONDS)},
+    "schema-pool": {
+        "task": "tenants.tasks.schema_pool_fill",
+        "schedule": 60.0,
+        "options": _expiring(60),
+    },
+    "events-relay": {
+        "task": "events.tasks.relay",
+        "schedule": float(EVENTS_RELAY_SECONDS),
+        "options": _expiring(EVENTS_RELAY_SECONDS),
+    },
     "events-retention": {"task": "events.tasks.purge", "schedule": 24 * 3600.0},
-    "webhooks-sweep": {"task": "webhooks.tasks.sweep", "schedule": float(WEBHOOK_SWEEP_SECONDS)},
+    "webhooks-sweep": {
+        "task": "webhooks.tasks.sweep",
+        "schedule": float(WEBHOOK_SWEEP_SECONDS),
+        "options": _expiring(WEBHOOK_SWEEP_SECONDS),
+    },
     "webhooks-log-retention": {"task": "webhooks.tasks.log_purge", "schedule": 24 * 3600.0},
 }
 # Company schemas cloned ahead of time, so creating a company is a rename (tenants.schema_pool).

@@ -32,6 +32,16 @@ def manage(*args: str, capture: bool = False) -> str:
     return result.stdout or ""
 
 
+def worker_commands(python: str) -> dict[str, list[str]]:
+    """Two workers, as production runs them (config/settings.py, CELERY_TASK_QUEUES): the
+    long jobs people ask for never hold up beat's housekeeping."""
+    worker = [python, "-m", "celery", "-A", "config", "worker", "-l", "info", "--concurrency", "2"]
+    return {
+        "worker": [*worker, "-Q", "celery", "-n", "main@%h"],
+        "worker-batch": [*worker, "-Q", "batch", "-n", "batch@%h"],
+    }
+
+
 def main() -> int:
     load_env_file(ROOT / ".env")
     os.environ.setdefault("DEBUG", "1")
@@ -81,18 +91,7 @@ Press Ctrl-C to stop.
 
     commands = {
         "web": [PYTHON, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-        "worker": [
-            PYTHON,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "-l",
-            "info",
-            "--concurrency",
-            "2",
-        ],
+        **worker_commands(PYTHON),
         "beat": [PYTHON, "-m", "celery", "-A", "config", "beat", "-l", "info"],
     }
     processes = {

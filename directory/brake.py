@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from functools import partial
-from typing import Any
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -41,6 +41,7 @@ class DeprovisioningHeld(ScimError):
     """A deactivation or deletion the brake held: nothing changed; retry after a release."""
 
     status = 503
+    code: ClassVar[str] = "deprovisioning_held"  # directory.diagnosis.DEPROVISIONING_HELD
     deliberate = True
     ledger_outcome = ProvisioningEvent.Outcome.HELD
     default_detail = "Deprovisioning is paused for this company."

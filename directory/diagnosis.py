@@ -21,6 +21,7 @@ CREDENTIALS = "credentials"
 SCIM_OFF = "scim_off"
 SUSPENDED = "suspended"  # a code only: diagnosed as SCIM_OFF, with its own title
 RATE_LIMITED = "rate_limited"
+DEPROVISIONING_HELD = "deprovisioning_held"
 NOT_FOUND = "not_found"
 SERVER_ERROR = "server_error"
 OTHER = "other"
@@ -90,6 +91,18 @@ def diagnose_failure(
         )
     if code in (SCIM_OFF, SUSPENDED):
         return diagnose_scim_off(detail, code=code)
+    if code == DEPROVISIONING_HELD:
+        return Diagnosis(
+            DEPROVISIONING_HELD,
+            "Deprovisioning paused",
+            "Your identity provider deactivated or deleted more users in a short time than "
+            "this company's deprovisioning brake allows, so Headcount held this request "
+            "(503) and changed nothing. The Overview lists the held requests.",
+            "If the removals are meant, an owner releases or confirms the brake on the "
+            "Overview and the identity provider's retries go through. If not, fix the "
+            "assignment or scoping change in your identity provider first.",
+            go_to="dashboard",
+        )
     if status == 403:
         return Diagnosis(
             FORBIDDEN,

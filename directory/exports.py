@@ -57,6 +57,33 @@ def clean_criteria(raw: dict[str, Any]) -> dict[str, str]:
     return criteria
 
 
+class ExportRefused(Exception):
+    """The selection cannot be exported; the message says why, for the company's admin."""
+
+
+def export_criteria(raw: dict[str, Any]) -> dict[str, str]:
+    """clean_criteria for an export, refusing what the log's filters pass over: a date that
+    does not parse (dropped, it would export every date) and From after To (an empty file).
+    Raises ExportRefused."""
+    for key, label in (("since", "From"), ("until", "To")):
+        value = str(raw.get(key) or "").strip()
+        try:
+            if value:
+                dt.date.fromisoformat(value)
+        except ValueError:
+            raise ExportRefused(
+                f"“{label}” is not a date: “{value[:40]}”. Use the form YYYY-MM-DD, or leave "
+                "it empty for no limit."
+            ) from None
+    criteria = clean_criteria(raw)
+    if criteria["since"] and criteria["until"] and criteria["since"] > criteria["until"]:
+        raise ExportRefused(
+            f"“From” ({criteria['since']}) is after “To” ({criteria['until']}), so no "
+            "failure could be in the file. Swap the dates, or clear one of them."
+        )
+    return criteria
+
+
 def ledger_events(criteria: dict[str, str]) -> QuerySet[ProvisioningEvent]:
     """Ledger rows matching the selection, newest first (indexed on outcome and time)."""
     events = ProvisioningEvent.objects.all()
@@ -179,18 +206,45 @@ def export_fail(export_id: str, error: str) -> None:
     )
 
 
+STORAGE_ERROR = "Could not write the file; tell support."
+
+
+def export_fail_storage(export_id: str, error: OSError) -> None:
+    """Fail an export whose file could not be written even after retries: the portal shows
+    the admin a sentence to pass on, the log tells support what to fix (it names the path)."""
+    logger.error(
+        "Export %s of %s could not be written: %s. Check that EXPORT_ROOT (%s) is a folder "
+        "the worker can write to, on a volume with free space, shared with the web processes.",
+        export_id,
+        connection.schema_name,  # type: ignore[attr-defined]
+        error,
+        settings.EXPORT_ROOT,
+    )
+    export_fail(export_id, STORAGE_ERROR)
+
+
+# An expired export's row outlives its file this long, so its link says when it expired
+# instead of "No such export".
+EXPIRED_KEPT = dt.timedelta(days=7)
+
+
 def exports_maintain() -> dict[str, int]:
-    """Hourly, per company: delete expired exports (and their files); re-queue exports stuck
-    in the queue (their message was lost, e.g. the broker was down)."""
+    """Hourly, per company: delete the files of expired exports, and their rows a week later;
+    re-queue exports stuck in the queue (their message was lost, e.g. the broker was down)."""
     now = timezone.now()
-    expired = list(LedgerExport.objects.filter(expires_at__lte=now))
+    expired = list(
+        LedgerExport.objects.filter(expires_at__lte=now).exclude(status=LedgerExport.Status.EXPIRED)
+    )
     for export in expired:
         path = export_path(export)
         path.unlink(missing_ok=True)
         # Partial files left by attempts whose worker was killed.
         for leftover in path.parent.glob(f"{path.stem}.*.part"):
             leftover.unlink(missing_ok=True)
-    LedgerExport.objects.filter(pk__in=[e.pk for e in expired]).delete()
+    LedgerExport.objects.filter(pk__in=[e.pk for e in expired]).update(
+        status=LedgerExport.Status.EXPIRED, file_name=""
+    )
+    LedgerExport.objects.filter(expires_at__lte=now - EXPIRED_KEPT).delete()
     stuck = LedgerExport.objects.filter(
         status=LedgerExport.Status.QUEUED, created_at__lte=now - dt.timedelta(minutes=2)
     )

@@ -8,11 +8,14 @@ joined. Services keep the two in step; nothing else writes these tables.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.db.models import F, Func, Q, Value
 from django.db.models.functions import Collate, Lower
+from django.utils import timezone
 
 # Members per bucket of `Member.seq` values (bucket = seq // MEMBER_BUCKET_SIZE). The same
 # number is written in the triggers of migration 0005; change both or neither.
@@ -399,6 +402,8 @@ class LedgerExport(models.Model):
         RUNNING = "running", "Running"
         DONE = "done", "Ready"
         FAILED = "failed", "Failed"
+        # Its file deleted; the row stays a while, so its link can say when it expired.
+        EXPIRED = "expired", "Expired"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     requested_by = models.CharField(max_length=254)
@@ -420,12 +425,68 @@ class LedgerExport(models.Model):
         return f"export {self.id} ({self.status})"
 
     @property
+    def waiting_for_worker(self) -> bool:
+        """Queued for longer than WORKER_WAIT_WARN_SECONDS: no worker has started it (all
+        busy, stopped, or not consuming the queue). Its age is the evidence, so saying so
+        costs no worker ping."""
+        waited = timezone.now() - self.created_at
+        return self.status == self.Status.QUEUED and waited > dt.timedelta(
+            seconds=settings.WORKER_WAIT_WARN_SECONDS
+        )
+
+    @property
     def percent(self) -> int:
         if self.status == self.Status.DONE:
             return 100
         if not self.rows_total:
             return 0
         return min(99, int(100 * self.rows_written / self.rows_total))
+
+
+class RetryBatch(models.Model):
+    """A "retry all failures of this kind" left to a Celery task (directory/retry.py). At
+    most one unfinished per kind, by a constraint: a second click while one is queued or
+    running is told so instead of replaying the same failures again. Its counts are the
+    progress the portal shows."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # The kind: the failures' HTTP status and scimType.
+    http_status = models.PositiveSmallIntegerField()
+    scim_type = models.CharField(max_length=32, blank=True)
+    requested_by = models.CharField(max_length=254)
+    total = models.PositiveIntegerField()
+    succeeded = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    refused = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["http_status", "scim_type"],
+                condition=Q(finished_at__isnull=True),
+                name="retry_batch_one_unfinished_per_kind",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"retry batch {self.id} ({self.http_status} {self.scim_type})"
+
+    @property
+    def tried(self) -> int:
+        return self.succeeded + self.failed + self.refused
+
+    @property
+    def waiting_for_worker(self) -> bool:
+        """Queued for longer than WORKER_WAIT_WARN_SECONDS and not started (as
+        LedgerExport.waiting_for_worker)."""
+        waited = timezone.now() - self.created_at
+        return self.started_at is None and waited > dt.timedelta(
+            seconds=settings.WORKER_WAIT_WARN_SECONDS
+        )
 
 
 class RequestTally(models.Model):

@@ -356,10 +356,11 @@ def exports_live(limit: int = 10) -> list[LedgerExport]:
     return list(_live_exports()[:limit])
 
 
-def export_live(export_id: str) -> LedgerExport | None:
-    """The export with this id unless it expired; None for an unknown or malformed id."""
+def export_get(export_id: str) -> LedgerExport | None:
+    """The export with this id, expired or not (an expired one's row outlives its file for a
+    while: exports.EXPIRED_KEPT); None for an unknown or malformed id."""
     parsed = parse_member_id(export_id)
-    return _live_exports().filter(pk=parsed).first() if parsed else None
+    return LedgerExport.objects.filter(pk=parsed).first() if parsed else None
 
 
 @dataclass(frozen=True)

@@ -19,20 +19,22 @@ nothing else locks ledger rows, so it cannot deadlock with them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import datetime as dt
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 from directory import groups, services
 from directory.ledger import TOO_LARGE_TO_KEEP, CallContext
-from directory.models import Group, Member, ProvisioningEvent
+from directory.models import Group, Member, ProvisioningEvent, RetryBatch
 from scim_protocol.errors import ScimError
 from scim_protocol.redaction import REDACTED
 from tenants.gate import scim_gate
@@ -45,10 +47,24 @@ RESOURCE_TYPES = ("User", "Group")
 # user or group); up to BULK_INLINE in the request, more in a Celery task.
 BULK_LIMIT = 1000
 BULK_INLINE = 20
+# A background batch writes its progress every this many retries (about a second's work).
+BATCH_PROGRESS_EVERY = 10
+# An unfinished batch that has written nothing for this long lost its task (the broker's data
+# was lost; a killed worker's message comes back within CELERY_VISIBILITY_TIMEOUT, 15 min):
+# a new click replaces it, and its message, should it turn up, finds it finished and stops.
+BATCH_ABANDONED_AFTER = dt.timedelta(minutes=20)
 
 
 class RetryRefused(Exception):
     """This log entry cannot be retried; the message says why, for the company's admins."""
+
+
+class RetryBatchRunning(Exception):
+    """A retry of this kind of failure is queued or running already (`batch`)."""
+
+    def __init__(self, batch: RetryBatch):
+        super().__init__(f"A retry of these failures is running already ({batch.pk}).")
+        self.batch = batch
 
 
 @dataclass(frozen=True)
@@ -261,6 +277,11 @@ def failures_to_retry(status: int, scim_type: str, limit: int = BULK_LIMIT) -> l
     request; one replay is enough): its newest request, which carries what the IdP wants
     now. They are ordered by each one's first failure, so the person who has waited longest
     gets a freed seat first."""
+    return _failures_chosen(status, scim_type, limit)[0]
+
+
+def _failures_chosen(status: int, scim_type: str, limit: int) -> tuple[list[int], int]:
+    """failures_to_retry, and how many failures it read (`limit` when there are more)."""
     rows = failures_of_kind(status, scim_type).values_list(
         "id",
         "created_at",
@@ -271,13 +292,15 @@ def failures_to_retry(status: int, scim_type: str, limit: int = BULK_LIMIT) -> l
         "display_name",
     )[:limit]
     newest: dict[tuple[str, str, str], int] = {}
+    read = 0
     first_failed: dict[tuple[str, str, str], tuple[Any, int]] = {}
     for event_id, created_at, operation, resource_type, resource_id, user_name, name in rows:
+        read += 1
         who = str(resource_id) if resource_id else (user_name or name).lower()
         key = (operation, resource_type, who or f"#{event_id}")
         newest.setdefault(key, event_id)
         first_failed[key] = (created_at, event_id)  # newest first: the last one is the oldest
-    return [newest[key] for key in sorted(newest, key=first_failed.__getitem__)]
+    return [newest[key] for key in sorted(newest, key=first_failed.__getitem__)], read
 
 
 def ledger_retry_kind(
@@ -285,7 +308,9 @@ def ledger_retry_kind(
 ) -> tuple[int, BulkRetryReport | None]:
     """ "Retry all failures of this kind": how many were chosen, and the report when they
     were few enough to retry now; otherwise they are queued for a Celery task (which
-    e-mails `actor` the report) once this transaction commits, and the report is None."""
+    e-mails `actor` the report) once this transaction commits, and the report is None.
+
+    Raises RetryBatchRunning when a batch of this kind is queued or running already."""
     event_ids = failures_to_retry(status, scim_type)
     if len(event_ids) <= BULK_INLINE:
         report = ledger_retry_many(
@@ -294,19 +319,79 @@ def ledger_retry_kind(
         return len(event_ids), report
     from directory.tasks import ledger_retry_batch
 
-    transaction.on_commit(lambda: ledger_retry_batch.delay(event_ids, actor))
+    batch = retry_batch_open(status=status, scim_type=scim_type, actor=actor, total=len(event_ids))
+    transaction.on_commit(lambda: ledger_retry_batch.delay(event_ids, actor, str(batch.pk)))
     return len(event_ids), None
 
 
+def retry_batch_open(*, status: int, scim_type: str, actor: str, total: int) -> RetryBatch:
+    """Record a background batch of this kind. The constraint decides, so two clicks at once
+    (two web workers) cannot both open one. Raises RetryBatchRunning with the unfinished one."""
+    unfinished = RetryBatch.objects.filter(
+        http_status=status, scim_type=scim_type, finished_at__isnull=True
+    )
+    now = timezone.now()
+    unfinished.filter(updated_at__lt=now - BATCH_ABANDONED_AFTER).update(finished_at=now)
+    try:
+        with transaction.atomic():
+            return RetryBatch.objects.create(
+                http_status=status, scim_type=scim_type, requested_by=actor, total=total
+            )
+    except IntegrityError:
+        running = unfinished.first()
+        if running is None:  # it finished in between: the click may open the next one
+            return retry_batch_open(status=status, scim_type=scim_type, actor=actor, total=total)
+        raise RetryBatchRunning(running) from None
+
+
+def retry_batch_running(status: int, scim_type: str) -> RetryBatch | None:
+    """The queued or running background batch of this kind, if any."""
+    return RetryBatch.objects.filter(
+        http_status=status, scim_type=scim_type, finished_at__isnull=True
+    ).first()
+
+
+def retry_batches_running() -> list[RetryBatch]:
+    """Every queued or running background batch (one per kind at most), oldest first."""
+    return list(RetryBatch.objects.filter(finished_at__isnull=True).order_by("created_at"))
+
+
+def retry_batch_start(batch_id: str) -> bool:
+    """The batch's task begins (or, redelivered, begins again): False when the batch is
+    finished or was replaced, and the task has nothing to do."""
+    now = timezone.now()
+    started = RetryBatch.objects.filter(pk=batch_id, finished_at__isnull=True)
+    return bool(started.update(started_at=now, updated_at=now))
+
+
+def retry_batch_progress(batch_id: str, report: BulkRetryReport) -> None:
+    RetryBatch.objects.filter(pk=batch_id).update(**report.as_dict(), updated_at=timezone.now())
+
+
+def retry_batch_finish(batch_id: str, report: BulkRetryReport | None) -> None:
+    """The batch is over, with its final counts (None: it failed, its counts stay as last
+    written): the next click of its kind opens a new one."""
+    counts = report.as_dict() if report is not None else {}
+    RetryBatch.objects.filter(pk=batch_id).update(**counts, finished_at=timezone.now())
+
+
 def ledger_retry_many(
-    *, company: Company, event_ids: Sequence[int], actor: str, request_id: str = ""
+    *,
+    company: Company,
+    event_ids: Sequence[int],
+    actor: str,
+    request_id: str = "",
+    progress: Callable[[BulkRetryReport], None] | None = None,
 ) -> BulkRetryReport:
     """Retry each of `event_ids` in turn (each in its own transaction, as the SCIM endpoint
     would apply them one by one). Rows that cannot be retried any more are counted as
     refused. Each retry's row gets its own request id, `<request_id>#<n>`, findable from the
-    web request's, as a /Bulk operation's is."""
+    web request's, as a /Bulk operation's is. `progress` gets the counts so far every
+    BATCH_PROGRESS_EVERY retries."""
     succeeded = failed = refused = 0
     for number, event_id in enumerate(event_ids, start=1):
+        if progress is not None and number > 1 and (number - 1) % BATCH_PROGRESS_EVERY == 0:
+            progress(BulkRetryReport(succeeded=succeeded, failed=failed, refused=refused))
         own_id = f"{request_id[:58]}#{number}" if request_id else ""
         try:
             result = ledger_retry(
@@ -364,13 +449,17 @@ def with_retry_state(events: QuerySet[ProvisioningEvent]) -> QuerySet[Provisioni
 @dataclass(frozen=True)
 class LogEntry:
     """One ledger row for its page: the row, the failure it retried, its retries (newest
-    first), why it cannot be retried (None: it can), and how many failures share its kind."""
+    first), why it cannot be retried (None: it can), how many failures of its kind "retry
+    all" would replay (`same_kind`), how many there are when BULK_LIMIT cuts them short
+    (`kind_total`, else 0), and the background retry of its kind under way."""
 
     event: ProvisioningEvent
     retry_of: ProvisioningEvent | None
     retries: list[ProvisioningEvent]
     refusal: str | None
     same_kind: int
+    kind_total: int = 0
+    batch: RetryBatch | None = None
 
 
 def log_entry(event_id: int) -> LogEntry | None:
@@ -382,11 +471,23 @@ def log_entry(event_id: int) -> LogEntry | None:
     )
     if event is None:
         return None
-    failed = event.outcome == ProvisioningEvent.Outcome.FAILED
+    if event.outcome != ProvisioningEvent.Outcome.FAILED:
+        return LogEntry(
+            event=event,
+            retry_of=event.retry_of,
+            retries=list(event.retries.order_by("-created_at", "-id")[:50]),
+            refusal=retry_refusal(event),
+            same_kind=0,
+        )
+    chosen, read = _failures_chosen(event.status, event.scim_type, BULK_LIMIT)
+    # Counted only past the cap: below it, what was read is all there is.
+    total = failures_of_kind(event.status, event.scim_type).count() if read == BULK_LIMIT else 0
     return LogEntry(
         event=event,
         retry_of=event.retry_of,
         retries=list(event.retries.order_by("-created_at", "-id")[:50]),
         refusal=retry_refusal(event),
-        same_kind=len(failures_to_retry(event.status, event.scim_type)) if failed else 0,
+        same_kind=len(chosen),
+        kind_total=total,
+        batch=retry_batch_running(event.status, event.scim_type),
     )

@@ -11,27 +11,39 @@ from django.conf import settings
 from django.db import connection
 
 from directory import exports, traffic
-from directory.retry import ledger_retry_many, retry_report_send
+from directory.retry import (
+    ledger_retry_many,
+    retry_batch_finish,
+    retry_batch_progress,
+    retry_batch_start,
+    retry_report_send,
+)
 from directory.seat_check import company_seat_check
 from tenants.models import Company
 from tenants.periodic import for_each_company
+
+EXPORT_WRITE_RETRIES = 5
 
 
 @shared_task(
     name="directory.tasks.export_ledger",
     bind=True,
     acks_late=True,
-    autoretry_for=(OSError,),
-    retry_backoff=True,
-    max_retries=5,
+    max_retries=EXPORT_WRITE_RETRIES,
 )
 def export_ledger(self: Any, export_id: str) -> int:
     """Write an export's CSV. Idempotent: a redelivered message (worker killed mid-export)
-    rewrites the file from scratch."""
+    rewrites the file from scratch. A file error (the folder unwritable, the disk full) is
+    tried again with a growing delay, EXPORT_WRITE_RETRIES times; then the export is failed,
+    so the portal stops waiting for it and says so."""
     try:
         return exports.export_run(export_id).rows_written
-    except OSError:
-        raise
+    except OSError as error:
+        if self.request.retries < EXPORT_WRITE_RETRIES:
+            # A network volume's hiccup passes; what does not is reported below.
+            raise self.retry(exc=error, countdown=2**self.request.retries) from error
+        exports.export_fail_storage(export_id, error)
+        return 0
     except Exception as error:
         exports.export_fail(export_id, f"The export failed: {type(error).__name__}. Try again.")
         raise
@@ -55,11 +67,10 @@ def request_tallies_purge_all() -> int:
 @shared_task(name="directory.tasks.exports_purge_all")
 def exports_purge_all() -> dict[str, int]:
     """Expire old exports and re-queue stuck ones, in every company."""
-    totals = {"expired": 0, "requeued": 0}
+    totals: Counter[str] = Counter()
     for counts in for_each_company(lambda _company: exports.exports_maintain()):
-        for key, value in counts.items():
-            totals[key] += value
-    return totals
+        totals.update(counts)
+    return {"expired": 0, "requeued": 0, **totals}
 
 
 # The name is the one beat rows and queued messages know from before the task moved here.
@@ -70,12 +81,31 @@ def seat_check_all() -> dict[str, int]:
 
 
 @shared_task(name="directory.tasks.ledger_retry_batch", acks_late=True)
-def ledger_retry_batch(event_ids: list[int], actor: str) -> dict[str, int]:
+def ledger_retry_batch(
+    event_ids: list[int], actor: str, batch_id: str | None = None
+) -> dict[str, int]:
     """ "Retry all failures of this kind" when there are many (directory/retry.py), in the
     schema of the company that queued it; e-mails the report to `actor`. A redelivered
-    message retries nothing twice: a row retried successfully is refused the second time."""
+    message retries nothing twice: a row retried successfully is refused the second time.
+    `batch_id` names its RetryBatch (messages queued before there were any carry none):
+    progress goes there, and a batch finished or replaced meanwhile is not run."""
     company = Company.objects.get(schema_name=connection.schema_name)  # type: ignore[attr-defined]
-    report = ledger_retry_many(company=company, event_ids=event_ids, actor=actor)
+    if batch_id is not None and not retry_batch_start(batch_id):
+        return {}
+    try:
+        report = ledger_retry_many(
+            company=company,
+            event_ids=event_ids,
+            actor=actor,
+            progress=(lambda counts: retry_batch_progress(batch_id, counts)) if batch_id else None,
+        )
+    except Exception:
+        # An unfinished batch would refuse every later click of its kind.
+        if batch_id is not None:
+            retry_batch_finish(batch_id, None)
+        raise
+    if batch_id is not None:
+        retry_batch_finish(batch_id, report)
     retry_report_send(company, actor, report)
     return report.as_dict()
 

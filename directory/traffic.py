@@ -17,6 +17,7 @@ import datetime as dt
 import logging
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
@@ -62,17 +63,27 @@ class RequestFacts:
     user_agent: str
 
 
+_ROW = "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 _UPSERT = f"""
 INSERT INTO {RequestTally._meta.db_table}
   (minute, caller, cause, status, credential_id, count, first_at, last_at, method, path,
    request_id, idp, detail, error_code)
-VALUES (%s, %s, %s, %s, %s, 1, %s, %s, %s, %s, %s, %s, %s, %s)
+VALUES {{rows}}
 ON CONFLICT (minute, caller, cause, status) DO UPDATE SET
-  count = {RequestTally._meta.db_table}.count + 1,
+  count = {RequestTally._meta.db_table}.count + EXCLUDED.count,
   last_at = EXCLUDED.last_at, method = EXCLUDED.method, path = EXCLUDED.path,
   request_id = EXCLUDED.request_id, idp = EXCLUDED.idp, detail = EXCLUDED.detail,
   error_code = EXCLUDED.error_code
 """  # noqa: S608 - the table name is ours; every value is a parameter
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One failed operation of a request that answered for several (a /Bulk's)."""
+
+    status: int
+    error_code: str = ""
+    detail: str = ""
 
 
 def tally_refusal(
@@ -84,34 +95,57 @@ def tally_refusal(
     detail: str = "",
     error_code: str = "",
 ) -> None:
-    """Count one refused or failed request in the current company's schema (one statement;
-    inside a savepoint, so a failure here never breaks the caller's transaction). A database
-    that cannot take it is logged, not raised: the caller's answer goes out regardless.
-    `error_code` names which of Headcount's own refusals it was (ScimError.code)."""
+    """Count one refused or failed request in the current company's schema (one statement,
+    _upsert). `error_code` names which of Headcount's own refusals it was (ScimError.code)."""
+    _upsert(caller, cause, request, {status: (1, Failure(status, error_code, detail))})
+
+
+def tally_failures(*, caller: Caller, request: RequestFacts, failures: list[Failure]) -> None:
+    """Count each failed operation of one request (a /Bulk answered 200 whose operations
+    failed) as a failed request, under its own status, with its own error code, in the same
+    single statement as tally_refusal. A row takes the last failure of its status for its
+    code and detail, as it does across requests."""
+    if not failures:
+        return
+    by_status: dict[int, tuple[int, Failure]] = {}
+    for failure in failures:
+        # One statement may not update a row twice: the statuses are folded here first.
+        seen, _last = by_status.get(failure.status, (0, failure))
+        by_status[failure.status] = (seen + 1, failure)
+    _upsert(caller, Cause.FAILED, request, by_status)
+
+
+def _upsert(
+    caller: Caller, cause: str, request: RequestFacts, by_status: dict[int, tuple[int, Failure]]
+) -> None:
+    """One INSERT … ON CONFLICT of `count` requests per status, inside a savepoint, so a
+    failure here never breaks the caller's transaction. A database that cannot take it is
+    logged, not raised: the caller's answer goes out regardless."""
     if caller.internal:
         return
     now = timezone.now()
     minute = now.replace(second=0, microsecond=0)
+    params: list[Any] = []
+    for status, (count, failure) in by_status.items():
+        params += [
+            minute,
+            caller.key[:150],
+            cause,
+            status,
+            caller.credential_id,
+            count,
+            now,
+            now,
+            request.method[:8],
+            request.path[:300],
+            request.request_id[:64],
+            request.user_agent[:200],
+            failure.detail[:2000],
+            failure.error_code[:32],
+        ]
     try:
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(
-                _UPSERT,
-                [
-                    minute,
-                    caller.key[:150],
-                    cause,
-                    status,
-                    caller.credential_id,
-                    now,
-                    now,
-                    request.method[:8],
-                    request.path[:300],
-                    request.request_id[:64],
-                    request.user_agent[:200],
-                    detail[:2000],
-                    error_code[:32],
-                ],
-            )
+            cursor.execute(_UPSERT.format(rows=", ".join([_ROW] * len(by_status))), params)
     except DatabaseError as error:
         logger.warning("A refused SCIM request could not be counted: %s", type(error).__name__)
 

@@ -5,31 +5,45 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from directory import traffic
 from directory.diagnosis import (
     READ_ONLY,
+    Diagnosis,
     diagnose_credentials,
     diagnose_failure,
     diagnose_scim_off,
 )
-from directory.exports import OPERATIONS, clean_criteria, export_path, export_request, ledger_events
+from directory.exports import (
+    OPERATIONS,
+    ExportRefused,
+    clean_criteria,
+    export_criteria,
+    export_path,
+    export_request,
+    ledger_events,
+)
 from directory.models import LedgerExport, ProvisioningEvent, RequestTally
-from directory.portal_selectors import export_live, exports_live, member_conflicting
+from directory.portal_selectors import export_get, exports_live, member_conflicting
 from directory.retry import (
     BULK_LIMIT,
+    RetryBatchRunning,
     RetryRefused,
     ledger_retry,
     ledger_retry_kind,
     log_entry,
+    retry_batches_running,
     retry_id,
     with_retry_state,
 )
@@ -41,6 +55,16 @@ from tokens.selectors import credential_get
 
 PAGE_SIZE = 50
 REFUSED_SHOWN = 20
+
+
+def worker_waiting_notice(job: str) -> str:
+    """What a job queued past WORKER_WAIT_WARN_SECONDS says (LedgerExport.waiting_for_worker):
+    who can fix it, and that nothing is lost meanwhile."""
+    return (
+        f"Waiting for the background worker: it has not started this {job} after "
+        f"{settings.WORKER_WAIT_WARN_SECONDS} seconds. Tell support to check the Celery "
+        f"worker; the {job} runs once it is back."
+    )
 
 
 @require_GET
@@ -63,7 +87,12 @@ def provisioning_log(request: HttpRequest) -> HttpResponse:
             "can_retry": request.user.can_manage_credentials,  # type: ignore[union-attr]
             **lifecycle_context(request, request.tenant),  # type: ignore[attr-defined]
             # Refused and failed requests, coalesced per minute (directory/traffic.py).
-            "refused": traffic.tallies_recent(REFUSED_SHOWN),
+            "refused": [
+                (tally, _cause_title(tally)) for tally in traffic.tallies_recent(REFUSED_SHOWN)
+            ],
+            "export_waiting_notice": worker_waiting_notice("export"),
+            "retry_batches": retry_batches_running(),
+            "retry_waiting_notice": worker_waiting_notice("retry"),
         },
     )
 
@@ -71,24 +100,44 @@ def provisioning_log(request: HttpRequest) -> HttpResponse:
 @require_POST
 @login_required
 def export_create(request: HttpRequest) -> HttpResponse:
-    criteria = clean_criteria({"outcome": "failed", **request.POST.dict()})
+    raw = {"outcome": "failed", **request.POST.dict()}
+    try:
+        criteria = export_criteria(raw)
+    except ExportRefused as refusal:
+        messages.error(request, f"No export prepared: {refusal}")
+        # Back to the selection as sent, so what to correct is on screen.
+        keep = {key: str(raw.get(key) or "") for key in ("operation", "since", "until")}
+        return redirect(f"{reverse('provisioning_log')}?{urlencode(keep)}#exports")
     export = export_request(requested_by=actor_label(request), criteria=criteria)
     # Back to the same selection: the log shows what the file will hold.
     query = urlencode({**criteria, "export": export.pk})
     return redirect(f"{reverse('provisioning_log')}?{query}#exports")
 
 
+class ExportGone(Exception):
+    """The export expired: its file is deleted. The message says when, for the admin."""
+
+
 def _export_or_404(export_id: str) -> LedgerExport:
-    export = export_live(export_id)
+    """The export, unless unknown (404) or expired (ExportGone, which the views answer 410)."""
+    export = export_get(export_id)
     if export is None:
         raise Http404("No such export.")
+    if export.expires_at <= timezone.now():
+        raise ExportGone(
+            f"This export expired on {export.expires_at:%Y-%m-%d at %H:%M} UTC: files are kept "
+            f"for {settings.EXPORT_TTL_HOURS} hours. Prepare a new one from the provisioning log."
+        )
     return export
 
 
 @require_GET
 @login_required
 def export_status(request: HttpRequest, export_id: str) -> JsonResponse:
-    export = _export_or_404(export_id)
+    try:
+        export = _export_or_404(export_id)
+    except ExportGone as gone:
+        return JsonResponse({"status": "expired", "error": str(gone)}, status=410)
     return JsonResponse(
         {
             "status": export.status,
@@ -96,6 +145,10 @@ def export_status(request: HttpRequest, export_id: str) -> JsonResponse:
             "rows_written": export.rows_written,
             "rows_total": export.rows_total,
             "error": export.error,
+            # The poller shows it and slows down: polling does not bring a worker back.
+            "waiting_for_worker": worker_waiting_notice("export")
+            if export.waiting_for_worker
+            else None,
             "download_url": reverse("export_download", args=[export.pk])
             if export.status == "done"
             else None,
@@ -105,8 +158,11 @@ def export_status(request: HttpRequest, export_id: str) -> JsonResponse:
 
 @require_GET
 @login_required
-def export_download(request: HttpRequest, export_id: str) -> FileResponse:
-    export = _export_or_404(export_id)
+def export_download(request: HttpRequest, export_id: str) -> HttpResponseBase:
+    try:
+        export = _export_or_404(export_id)
+    except ExportGone as gone:
+        return HttpResponse(str(gone), status=410, content_type="text/plain; charset=utf-8")
     path = export_path(export)
     if export.status != LedgerExport.Status.DONE or not path.exists():
         raise Http404("This export is not ready.")
@@ -137,6 +193,7 @@ def log_entry_view(request: HttpRequest, event_id: str) -> HttpResponse:
             "entry": entry,
             "can_retry": request.user.can_manage_credentials,  # type: ignore[union-attr]
             "bulk_limit": BULK_LIMIT,
+            "retry_waiting_notice": worker_waiting_notice("retry"),
             **_explained(entry.event),
         },
     )
@@ -209,19 +266,33 @@ def log_retry_kind(request: HttpRequest) -> HttpResponse:
         messages.error(request, "Choose a kind of failure to retry.")
         return redirect("provisioning_log")
     scim_type = str(request.POST.get("scim_type", ""))[:32]
-    chosen, report = ledger_retry_kind(
-        company=request.tenant,  # type: ignore[attr-defined]
-        status=status,
-        scim_type=scim_type,
-        actor=actor_label(request),
-        request_id=getattr(request, "request_id", ""),
-    )
+    try:
+        chosen, report = ledger_retry_kind(
+            company=request.tenant,  # type: ignore[attr-defined]
+            status=status,
+            scim_type=scim_type,
+            actor=actor_label(request),
+            request_id=getattr(request, "request_id", ""),
+        )
+    except RetryBatchRunning as running:
+        batch = running.batch
+        progress = (
+            f"running: {batch.tried:,} of {batch.total:,} done so far"
+            if batch.started_at
+            else f"queued ({batch.total:,} requests) and not started yet"
+        )
+        messages.info(
+            request,
+            f"A retry of these failures, asked by {batch.requested_by}, is already {progress}. "
+            "Nothing was added; its progress is shown below.",
+        )
+        return redirect(f"{reverse('provisioning_log')}?outcome=all")
     if chosen == 0:
         messages.info(request, "No failures of this kind are waiting to be retried.")
     elif report is None:
         messages.success(
             request,
-            f"Retrying {chosen} failed requests in the background. Each retry appears in the "
+            f"Retrying {chosen:,} failed requests in the background. Each retry appears in the "
             "log; you will get an e-mail with how many succeeded.",
         )
     else:
@@ -243,6 +314,33 @@ def _read_only_write(tally: RequestTally, credential: Credential | None) -> str:
     return ""
 
 
+def tally_diagnosis(tally: RequestTally, credential: Credential | None = None) -> Diagnosis:
+    """What a row of refused or failed requests means, as its detail page and the log's list
+    name it. Without `credential` (the list, which reads no credential per row) a 403 recorded
+    before its code was kept is not guessed to be a read-only token's."""
+    if tally.cause in traffic.REFUSED_CREDENTIAL:
+        return diagnose_credentials(
+            cause=tally.cause, credential=str(credential) if credential else ""
+        )
+    if tally.cause == RequestTally.Cause.SCIM_OFF:
+        return diagnose_scim_off(tally.detail, code=tally.error_code)
+    return diagnose_failure(
+        status=tally.status,
+        scim_type="",
+        detail=tally.detail,
+        resource_type="Group" if "/Groups" in tally.path else "User",
+        code=tally.error_code or _read_only_write(tally, credential),
+    )
+
+
+def _cause_title(tally: RequestTally) -> str:
+    """The list's words for a row: its credential refusal as recorded, anything else named
+    by its diagnosis ("Seat limit reached", "Deprovisioning paused"), as its page names it."""
+    if tally.cause in traffic.REFUSED_CREDENTIAL:
+        return tally.get_cause_display()
+    return tally_diagnosis(tally).title
+
+
 @require_GET
 @login_required
 def refused_entry(request: HttpRequest, tally_id: int) -> HttpResponse:
@@ -251,20 +349,7 @@ def refused_entry(request: HttpRequest, tally_id: int) -> HttpResponse:
     if tally is None:
         raise Http404("No such log entry.")
     credential = credential_get(str(tally.credential_id)) if tally.credential_id else None
-    if tally.cause in traffic.REFUSED_CREDENTIAL:
-        diagnosis = diagnose_credentials(
-            cause=tally.cause, credential=str(credential) if credential else ""
-        )
-    elif tally.cause == RequestTally.Cause.SCIM_OFF:
-        diagnosis = diagnose_scim_off(tally.detail, code=tally.error_code)
-    else:
-        diagnosis = diagnose_failure(
-            status=tally.status,
-            scim_type="",
-            detail=tally.detail,
-            resource_type="Group" if "/Groups" in tally.path else "User",
-            code=tally.error_code or _read_only_write(tally, credential),
-        )
+    diagnosis = tally_diagnosis(tally, credential)
     return render(
         request,
         "portal/refused_entry.html",

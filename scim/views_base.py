@@ -119,8 +119,24 @@ class ScimView(APIView):
         caller = getattr(django_request, "scim_caller", traffic.NO_CALLER)
         user_agent = request.META.get("HTTP_USER_AGENT", "")
         if response.status_code < 400:
-            traffic.count_success(
-                schema=company_of(request).schema_name, caller=caller, user_agent=user_agent
+            # A /Bulk answers 200 whatever its operations did: its failed operations are
+            # failures the company must see (BulkView.operations_failed), and one whose
+            # operations all failed succeeded at nothing.
+            failed: list[traffic.Failure] = getattr(self, "operations_failed", [])
+            succeeded: int = getattr(self, "operations_succeeded", 0)
+            if not failed or succeeded:
+                traffic.count_success(
+                    schema=company_of(request).schema_name, caller=caller, user_agent=user_agent
+                )
+            traffic.tally_failures(
+                caller=caller,
+                request=traffic.RequestFacts(
+                    method=request.method or "",
+                    path=django_request.path,
+                    request_id=getattr(django_request, "request_id", ""),
+                    user_agent=user_agent,
+                ),
+                failures=failed,
             )
             return response
         refused_by = getattr(self, "_refused_by", None)

@@ -12,7 +12,7 @@ from typing import Any
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from directory import groups, services
+from directory import groups, services, traffic
 from directory.ledger import CallContext, Subject, ledger_failure
 from directory.selectors import parse_member_id
 from infra.client_ip import client_ip
@@ -36,8 +36,17 @@ logger = logging.getLogger(__name__)
 _LEDGER_OPERATION = {"POST": "create", "PUT": "replace", "PATCH": "patch", "DELETE": "delete"}
 
 
+def _failure(error: errors.ScimError) -> traffic.Failure:
+    # As a single request's tally keeps it: the text only of a 403, a refusal in Headcount's
+    # own words; any other may quote the request.
+    return traffic.Failure(error.status, error.code, error.detail if error.status == 403 else "")
+
+
 class BulkView(ScimView):
     def post(self, request: Request) -> Response:
+        # Read by ScimView.finalize_response, which tallies them as the company's failures.
+        self.operations_failed: list[traffic.Failure] = []
+        self.operations_succeeded = 0
         # Before the body is parsed: a body over maxPayloadSize costs no JSON parsing.
         declared = str(request.META.get("CONTENT_LENGTH") or "0")
         check_payload_size(int(declared) if declared.isdigit() else 0)
@@ -73,8 +82,9 @@ class BulkView(ScimView):
 
         def perform(operation: Operation, target: str | None, data: Any) -> Outcome:
             try:
-                return _perform(request, operation, target, data, own_context(operation))
-            except errors.ScimError:
+                outcome = _perform(request, operation, target, data, own_context(operation))
+            except errors.ScimError as error:
+                self.operations_failed.append(_failure(error))
                 raise
             except Exception:
                 # One broken operation must not lose the results of those already done.
@@ -83,15 +93,23 @@ class BulkView(ScimView):
                     operation.index + 1,
                     context.request_id,
                 )
-                raise errors.ScimError.with_status(
+                failure = errors.ScimError.with_status(
                     500, f"Internal error. Quote request id {context.request_id} to support."
-                ) from None
+                )
+                self.operations_failed.append(_failure(failure))
+                raise failure from None
+            self.operations_succeeded += 1
+            return outcome
+
+        def refuse(operation: Operation, error: errors.ScimError) -> None:
+            self.operations_failed.append(_failure(error))
+            _refused(operation, error, own_context(operation))
 
         body = run_bulk(
             bulk,
             perform,
             location=lambda resource, resource_id: f"{base}/{resource}/{resource_id}",
-            refuse=lambda operation, error: _refused(operation, error, own_context(operation)),
+            refuse=refuse,
         )
         return Response(body, status=200)
 

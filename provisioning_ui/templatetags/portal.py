@@ -64,6 +64,12 @@ def when(value: dt.datetime | dt.date | None, seconds: bool = False) -> SafeStri
 
 
 @register.filter
+def thousands(number: int) -> str:
+    """1000 as "1,000": counts people read at a glance."""
+    return f"{number:,}"
+
+
+@register.filter
 def export_scope(criteria: dict[str, str]) -> str:
     """What an export of the failed operations holds, in words (static/js/exports.js says the
     same while the selection changes)."""

@@ -12,8 +12,8 @@ from django.db import transaction
 from django_tenants.utils import schema_context
 
 from accounts.models import User
-from directory.models import Member, ProvisioningEvent
-from directory.retry import BULK_INLINE, ledger_retry_kind
+from directory.models import Member, ProvisioningEvent, RetryBatch
+from directory.retry import BULK_INLINE, RetryBatchRunning, ledger_retry_kind
 from tenants.models import Company
 from tests.live import IdP, in_thread, live_scim_company
 
@@ -59,6 +59,9 @@ def test_many_seat_limit_failures_are_retried_in_the_worker(
 
         chosen, report = in_thread(raise_and_retry)
         assert (chosen, report) == (FAILURES, None)
+        # Clicked again while the worker is at it: refused, nothing replayed twice.
+        with pytest.raises(RetryBatchRunning):
+            in_thread(raise_and_retry)
 
         def retried() -> tuple[int, int]:
             with django_db_blocker.unblock(), schema_context(live.company.schema_name):
@@ -76,6 +79,13 @@ def test_many_seat_limit_failures_are_retried_in_the_worker(
             time.sleep(0.2)
 
         assert in_thread(retried) == (FAILURES, FAILURES - 2)
+
+        def batch() -> tuple[bool, int, int, int]:
+            with django_db_blocker.unblock(), schema_context(live.company.schema_name):
+                row = RetryBatch.objects.get()
+                return row.finished_at is not None, row.succeeded, row.failed, row.refused
+
+        assert in_thread(batch) == (True, FAILURES - 2, 2, 0)
         log = worker_log(base)
         assert report_line in log, log[-3000:]
         assert f"retry of {FAILURES} failed requests at {live.company.name}" in log

@@ -93,8 +93,9 @@ PAGES = {
     "/t/acme/groups/": 5,  # count, page with member counts
     "/t/acme/groups/{group}/": 6,  # group, count, page
     "/t/acme/access/": 6,  # credentials, OAuth connections, audit trail
-    "/t/acme/log/": 8,  # count, page, exports, the seat waitlist, refused requests
-    "/t/acme/log/?outcome=warned": 8,
+    # count, page, exports, the seat waitlist, refused requests, background retries
+    "/t/acme/log/": 9,
+    "/t/acme/log/?outcome=warned": 9,
     "/t/acme/log/{failed}/": 8,  # as {failure}, and the existing user it collided with
     "/t/acme/log/refused/{refused}/": 5,  # the tally row, its credential
     "/t/acme/log/exports/{export}/": 4,
