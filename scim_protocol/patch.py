@@ -16,6 +16,10 @@ dotted or URN keys, readOnly `id` inside a group rename, member removal by a `va
 `emails[type eq "work"].value` on a user with no work email, manager as `[{"value": id}]` or a
 bare id, and `null` / `""` meaning "clear".
 
+add and replace on a singular complex attribute (`name`, `manager`) alike set the sub-attributes
+the value names and keep the others (RFC 7644 §3.5.2.3); one named `null` is unassigned. A
+multi-valued attribute's replace replaces the whole list.
+
 Values are placed as sent, without type coercion (the caller normalises "True"/"False" and
 validates types); only their shape is fixed up: complex values are objects with canonical
 sub-attribute names, without null members, readOnly sub-attributes or unknown sub-attributes.
@@ -279,10 +283,10 @@ def _write(resource: dict[str, Any], op: str, target: _Target, value: Any) -> No
     elif target.attribute.multi_valued:
         _write_multi(container, op, target.attribute, value)
     else:
-        _write_single(container, op, target.attribute, value)
+        _write_single(container, target.attribute, value)
 
 
-def _write_single(container: dict[str, Any], op: str, attribute: Attribute, value: Any) -> None:
+def _write_single(container: dict[str, Any], attribute: Attribute, value: Any) -> None:
     value = _unwrap(value, attribute)
     existing = container.get(attribute.name)
     if not attribute.is_complex:
@@ -290,14 +294,16 @@ def _write_single(container: dict[str, Any], op: str, attribute: Attribute, valu
     else:
         new = _complex_value(value, attribute)
         same_referent = "value" not in new or new.get("value") == _get(existing, "value")
-        if op == "add" and isinstance(existing, Mapping) and same_referent:
-            # add merges sub-attributes; but a different `value` (a new manager) is a new
-            # referent whose old `$ref` / `displayName` must not survive.
-            new = {**existing, **new}
-        if not new:  # e.g. {"$ref": null}: nothing left to store
-            if op == "replace":
-                _check_removable(attribute, existing)
-                container.pop(attribute.name, None)
+        if isinstance(existing, Mapping) and same_referent:
+            # add and replace alike leave the sub-attributes the value does not name unchanged
+            # (RFC 7644 §3.5.2.1, §3.5.2.3), and one it names null is unassigned (RFC 7643
+            # §2.5). A different `value` (a new manager) is a new referent whose old `$ref` /
+            # `displayName` must not survive.
+            cleared = _nulled(value, attribute)
+            new = {**{k: v for k, v in existing.items() if k not in cleared}, **new}
+        if not new:  # every sub-attribute unassigned: nothing left to store
+            _check_removable(attribute, existing)
+            container.pop(attribute.name, None)
             return
     _check_immutable(attribute, existing, new)
     container[attribute.name] = new
@@ -584,6 +590,18 @@ def _complex_value(value: Any, attribute: Attribute) -> dict[str, Any]:
         # Entra's validator sends the manager as a bare id: "value": "<id>".
         return {"value": value}
     raise InvalidValue(f"'{attribute.name}' takes an object value.")
+
+
+def _nulled(value: Any, attribute: Attribute) -> set[str]:
+    """The canonical names of the sub-attributes `value` gives as null."""
+    if not isinstance(value, Mapping):
+        return set()
+    named = (
+        attribute.sub(name)
+        for name, item in value.items()
+        if item is None and isinstance(name, str)
+    )
+    return {sub.name for sub in named if sub is not None and sub.mutability != READ_ONLY}
 
 
 def _get(item: Any, name: str) -> Any:

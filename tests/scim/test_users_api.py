@@ -619,6 +619,46 @@ def test_entra_attribute_updates(scim: Scim) -> None:
     )
 
 
+def test_replace_of_a_complex_attribute_keeps_the_sub_attributes_it_does_not_name(
+    scim: Scim, acme: Company
+) -> None:
+    boss = create(scim, user_name="boss@okta.local", externalId="boss")
+    created = create(
+        scim,
+        user_name="a@okta.local",
+        externalId="a",
+        **{ENTERPRISE: {"manager": {"value": boss["id"], "displayName": "The Boss"}}},
+    )
+    url = f"/Users/{created['id']}"
+
+    def patch(*operations: dict) -> dict:
+        response = scim.patch(url, {"schemas": [PATCH_OP], "Operations": list(operations)})
+        assert response.status_code == 200, response.content
+        return response.json()
+
+    given = patch({"op": "replace", "path": "name", "value": {"givenName": "NewG"}})
+    family = patch({"op": "replace", "value": {"name": {"familyName": "NewF"}}})
+    manager = patch(
+        {"op": "replace", "path": f"{ENTERPRISE}:manager", "value": {"displayName": "X"}}
+    )
+    # Entra sends nulls: that sub-attribute is unassigned, the others are kept.
+    unassigned = patch(
+        {"op": "Replace", "path": "name", "value": {"givenName": None, "familyName": "F2"}}
+    )
+
+    assert given["name"] == {"givenName": "NewG", "familyName": "User"}
+    assert family["name"] == {"givenName": "NewG", "familyName": "NewF"}
+    assert manager[ENTERPRISE]["manager"] == {
+        "value": boss["id"],
+        "$ref": boss["meta"]["location"],
+        "displayName": "X",
+    }
+    assert unassigned["name"] == {"familyName": "F2"}
+    assert scim.get(url).json() == unassigned
+    with schema_context(acme.schema_name):
+        assert str(Member.objects.get(pk=created["id"]).manager_id) == boss["id"]
+
+
 def test_patch_is_atomic(scim: Scim) -> None:
     created = create(scim)
     body = {

@@ -651,14 +651,75 @@ def test_paths_are_case_insensitive_and_written_with_canonical_names() -> None:
     }
 
 
-def test_add_to_a_complex_attribute_merges_and_replace_replaces() -> None:
+@pytest.mark.parametrize("op", ["add", "replace", "Replace"])
+def test_add_and_replace_on_a_complex_attribute_keep_the_sub_attributes_not_named(op: str) -> None:
     user = _user()
 
-    added = _patch(user, {"op": "add", "path": "name", "value": {"middleName": "Jane"}})
-    replaced = _patch(user, {"op": "replace", "path": "name", "value": {"middleName": "Jane"}})
+    result = _patch(user, {"op": op, "path": "name", "value": {"givenName": "NewG"}})
 
-    assert added["name"] == {"givenName": "Barbara", "familyName": "Jensen", "middleName": "Jane"}
-    assert replaced["name"] == {"middleName": "Jane"}
+    # RFC 7644 §3.5.2.3: "Sub-attributes that are not specified in the value parameter are
+    # left unchanged."
+    assert result["name"] == {"givenName": "NewG", "familyName": "Jensen"}
+
+
+def test_pathless_replace_of_a_complex_attribute_keeps_the_sub_attributes_not_named() -> None:
+    user = _user()
+
+    result = _patch(user, {"op": "replace", "value": {"name": {"familyName": "NewF"}}})
+
+    assert result["name"] == {"givenName": "Barbara", "familyName": "NewF"}
+
+
+def test_replace_of_the_managers_display_name_keeps_the_manager() -> None:
+    manager = {"value": MANAGER, "$ref": f"https://e/Users/{MANAGER}", "displayName": "Old"}
+    user = {"userName": "x", ENTERPRISE_USER: {"manager": manager}}
+
+    by_path = _patch(
+        user, {"op": "replace", "path": f"{ENTERPRISE_USER}:manager", "value": {"displayName": "X"}}
+    )
+    pathless = _patch(
+        user, {"op": "replace", "value": {ENTERPRISE_USER: {"manager": {"displayName": "X"}}}}
+    )
+
+    assert by_path[ENTERPRISE_USER]["manager"] == {**manager, "displayName": "X"}
+    assert pathless == by_path
+
+
+def test_replace_with_a_null_sub_attribute_unassigns_it_and_keeps_the_others() -> None:
+    user = {"userName": "x", "name": {"givenName": "G", "familyName": "F", "middleName": "M"}}
+
+    result = _patch(
+        user, {"op": "Replace", "path": "name", "value": {"givenName": None, "familyName": "F2"}}
+    )
+
+    assert result["name"] == {"familyName": "F2", "middleName": "M"}
+
+
+def test_replace_unassigning_every_sub_attribute_removes_the_attribute() -> None:
+    user = {"userName": "x", "name": {"givenName": "G", "familyName": "F"}}
+
+    result = _patch(
+        user, {"op": "replace", "path": "name", "value": {"givenName": None, "familyName": None}}
+    )
+
+    assert result == {"userName": "x"}
+
+
+def test_replace_naming_no_known_sub_attribute_changes_nothing() -> None:
+    user = _user()
+
+    result = _patch(user, {"op": "replace", "path": "name", "value": {"nickname": "B"}})
+
+    assert result == user
+
+
+def test_replace_with_a_new_manager_does_not_keep_the_old_managers_ref_or_name() -> None:
+    old = {"value": "old", "$ref": "https://e/Users/old", "displayName": "Old Boss"}
+    user = {"userName": "x", ENTERPRISE_USER: {"manager": old}}
+
+    result = _patch(user, {"op": "replace", "path": "manager", "value": {"value": MANAGER}})
+
+    assert result[ENTERPRISE_USER]["manager"] == {"value": MANAGER}
 
 
 def test_add_to_a_singular_attribute_replaces_its_value() -> None:
