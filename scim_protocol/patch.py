@@ -328,7 +328,7 @@ def _write_multi(container: dict[str, Any], op: str, attribute: Attribute, value
     new = [item for item in new if item != {}]
     existing = _values(container, attribute)
     values = [] if op == "replace" else list(existing)
-    written = _append_new(values, new)
+    written = _append_new(values, new, _folds_values(attribute))
     _check_immutable(attribute, existing or None, values)
     _keep_one_primary(values, written)
     _store_values(container, attribute, values)
@@ -403,12 +403,13 @@ def _remove(resource: dict[str, Any], target: _Target, value: Any) -> None:
         listed = [
             _complex_value(item, attribute) if attribute.is_complex else item for item in given
         ]
-        gone_keys = _value_keys(listed)
-        gone_others = [item for item in listed if _value_key(item) is None]
+        fold = _folds_values(attribute)
+        gone_keys = _value_keys(listed, fold)
+        gone_others = [item for item in listed if _value_key(item, fold) is None]
         values = [
             item
             for item in _values(container, attribute)
-            if _value_key(item) not in gone_keys
+            if _value_key(item, fold) not in gone_keys
             and not any(_same_value(gone, item) for gone in gone_others)
         ]
         _store_values(container, attribute, values)
@@ -608,28 +609,39 @@ def _get(item: Any, name: str) -> Any:
     return item.get(name) if isinstance(item, Mapping) else None
 
 
-def _value_key(item: Any) -> str | None:
-    """A string "value" sub-attribute, usable as a set key (groups have thousands of members)."""
+def _folds_values(attribute: Attribute) -> bool:
+    """Whether the attribute's values are the same value in any case (`value` not caseExact,
+    RFC 7643 §2.4: "USER3@EX.COM" is already there when "user3@ex.com" is). Folded as the
+    value filters fold them (scim_protocol.filter)."""
+    value = attribute.sub("value")
+    return value is not None and not value.case_exact
+
+
+def _value_key(item: Any, fold: bool) -> str | None:
+    """A string "value" sub-attribute, usable as a set key (groups have thousands of members);
+    casefolded when `fold`."""
     # Concrete-type checks: an ABC check (Mapping) costs ten times more, per member, per op.
     value = item.get("value") if isinstance(item, dict) else None
-    return value if isinstance(value, str) else None
+    if not isinstance(value, str):
+        return None
+    return value.casefold() if fold else value
 
 
-def _value_keys(items: list[Any]) -> set[str]:
-    """The string "value"s of `items` (one comprehension: this runs over every member)."""
-    return {
-        item["value"]
-        for item in items
-        if isinstance(item, dict) and isinstance(item.get("value"), str)
-    }
+def _value_keys(items: list[Any], fold: bool) -> set[str]:
+    """The `_value_key`s of `items` (one comprehension: this runs over every member)."""
+    values = (item.get("value") for item in items if isinstance(item, dict))
+    if fold:
+        return {value.casefold() for value in values if isinstance(value, str)}
+    return {value for value in values if isinstance(value, str)}
 
 
-def _append_new(values: list[Any], new: list[Any]) -> set[int]:
-    """Append the items of `new` not already in `values`; return the indexes appended."""
-    seen = _value_keys(values)
+def _append_new(values: list[Any], new: list[Any], fold: bool) -> set[int]:
+    """Append the items of `new` not already in `values` (their "value"s compared casefolded
+    when `fold`); return the indexes appended."""
+    seen = _value_keys(values, fold)
     written: set[int] = set()
     for item in new:
-        key = _value_key(item)
+        key = _value_key(item, fold)
         if key is not None and key in seen:
             continue
         if key is None and any(_same_value(item, kept) for kept in values):

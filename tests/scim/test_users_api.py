@@ -659,6 +659,17 @@ def test_replace_of_a_complex_attribute_keeps_the_sub_attributes_it_does_not_nam
         assert str(Member.objects.get(pk=created["id"]).manager_id) == boss["id"]
 
 
+def test_adding_an_email_already_there_in_another_case_adds_nothing(scim: Scim) -> None:
+    created = create(scim, emails=[{"value": "user3@ex.com", "type": "work", "primary": True}])
+    add = {"op": "add", "path": "emails", "value": [{"value": "USER3@EX.COM", "type": "work"}]}
+
+    response = scim.patch(f"/Users/{created['id']}", {"schemas": [PATCH_OP], "Operations": [add]})
+
+    assert response.status_code == 200, response.content
+    assert response.json()["emails"] == created["emails"]
+    assert scim.get(f"/Users/{created['id']}").json()["emails"] == created["emails"]
+
+
 def test_patch_is_atomic(scim: Scim) -> None:
     created = create(scim)
     body = {

@@ -16,7 +16,7 @@ from scim_protocol.errors import (
     PayloadTooLarge,
 )
 from scim_protocol.patch import MAX_OPERATIONS, PATCH_OP, apply_patch, validate_patch_request
-from scim_protocol.schema import ENTERPRISE_USER, GROUP, USER, ResourceType
+from scim_protocol.schema import ENTERPRISE_USER, GROUP, USER, Attribute, ResourceType, Schema
 
 BABS = "2819c223-7f76-453a-919d-413861904646"
 JAMES = "08e1d05d-121c-4561-8b96-473d93df9210"
@@ -826,6 +826,50 @@ def test_adding_an_existing_email_value_changes_nothing() -> None:
     )
 
     assert result == user
+
+
+@pytest.mark.parametrize("op", ["add", "replace"])
+def test_an_email_differing_only_in_case_is_the_same_email(op: str) -> None:
+    user = {"userName": "x", "emails": [{"value": "user3@ex.com", "type": "work"}]}
+    again = [{"value": "USER3@EX.COM", "type": "work"}, {"value": "User3@Ex.Com"}]
+
+    result = _patch(user, {"op": op, "path": "emails", "value": again})
+
+    # add keeps the value there; replace keeps the first of the values it was given
+    assert len(result["emails"]) == 1
+    assert result == user if op == "add" else result["emails"] == [again[0]]
+
+
+def test_removing_an_email_by_value_ignores_case() -> None:
+    user = _user()
+
+    result = _patch(
+        user, {"op": "remove", "path": "emails", "value": [{"value": "BABS@Jensen.ORG"}]}
+    )
+
+    assert result["emails"] == [user["emails"][0]]
+
+
+def test_case_exact_values_differing_in_case_are_different_values() -> None:
+    keys = Attribute(
+        "keys",
+        type="complex",
+        multi_valued=True,
+        sub_attributes=(Attribute("value", case_exact=True),),
+    )
+    # A core schema (attributes at the top level) with a caseExact multi-valued attribute: the
+    # User and Group schemas have none.
+    schema = Schema(GROUP.schema.id, "Group", "", (keys,))
+    resource_type = ResourceType("Group", "/Groups", schema)
+    thing = {"keys": [{"value": "AbC"}]}
+
+    result = _patch(
+        thing,
+        {"op": "add", "path": "keys", "value": [{"value": "abc"}, {"value": "AbC"}]},
+        resource_type=resource_type,
+    )
+
+    assert result["keys"] == [{"value": "AbC"}, {"value": "abc"}]
 
 
 def test_removing_an_absent_member_changes_nothing() -> None:
