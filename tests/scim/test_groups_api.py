@@ -208,6 +208,27 @@ def test_unknown_member_is_400_and_nothing_is_applied(scim: Scim, outsider: Any)
     assert Group.objects.get(pk=created["id"]).display_name == "Test SCIMv2"
 
 
+def test_a_member_given_only_by_ref_is_400_and_nothing_is_applied(scim: Scim) -> None:
+    ada, bob = user(scim, "ada"), user(scim, "bob")
+    created = group(scim, members=[ada])
+    by_ref = [{"$ref": f"http://testserver/t/acme/scim/v2/Users/{bob}"}]
+
+    fast = patch(scim, created["id"], {"op": "add", "path": "members", "value": by_ref})
+    general = patch(
+        scim,
+        created["id"],
+        {"op": "replace", "path": "displayName", "value": "Changed"},
+        {"op": "add", "path": "members", "value": by_ref},
+        {"op": "replace", "path": "externalId", "value": "x"},
+    )
+    posted = scim.post("/Groups", {"displayName": "Other", "members": by_ref})
+
+    for response in (fast, general, posted):
+        assert '"$ref" alone' in assert_error(response, 400, "invalidValue")["detail"]
+    assert member_ids(created["id"]) == {ada}
+    assert Group.objects.get(pk=created["id"]).display_name == "Test SCIMv2"
+
+
 def test_patch_with_attributes_answers_200_with_members_only_if_asked(scim: Scim) -> None:
     ada = user(scim, "ada")
     created = group(scim)
