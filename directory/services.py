@@ -464,6 +464,8 @@ class _Change:
 
     was_active: bool
     before: dict[str, Any]
+    # The version the member was read at: an optimistic write expects it still there.
+    version_read: int
     waiting: list[uuid.UUID]
     values_changed: bool
     # A manager reference naming the member itself, left out (`_link_manager`).
@@ -489,17 +491,25 @@ def _update_prepare(
         )
     if not locked and (renamed or not was_active or resource.get("active") is not True):
         raise _NeedsLocks
-    current_manager = member.manager_id
+    current_manager = (member.manager_id, member.manager_ref)
+    version_read = member.version
     _apply(member, resource)
     own = _link_manager(
-        member, resource, current=current_manager, locking=locked, strict=company.scim_strict
+        member, resource, current=current_manager[0], locking=locked, strict=company.scim_strict
     )
     waiting = members_waiting_for(member.id, member.user_name) if renamed else []
-    member.version += 1
-    member.updated_at = timezone.now()
+    # RFC 7644 §3.5.2: an update that changes nothing keeps the version and lastModified, so a
+    # client's ETag stays good. The same truth as "no event" (change_events.user_updating).
+    if change_events.changed_attributes(before, member.attributes) or current_manager != (
+        member.manager_id,
+        member.manager_ref,
+    ):
+        member.version += 1
+        member.updated_at = timezone.now()
     return _Change(
         was_active=was_active,
         before=before,
+        version_read=version_read,
         waiting=waiting,
         # The searchable copies of emails, phone numbers… are rewritten only when those
         # changed (not on the deactivations and reactivations that most updates are).
@@ -550,7 +560,7 @@ def _update_write(
             freeing=company if deactivated else None,
             forgetting=forgetting,
             along=along,
-            expected=member.version - 1 if optimistic else None,
+            expected=change.version_read if optimistic else None,
             last=optimistic and (rides or along is not None),
         )
     except SeatLimitReached as full:
