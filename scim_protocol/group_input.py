@@ -34,15 +34,17 @@ def _key(payload: Mapping[str, Any], name: str) -> Any:
 
 def normalize_group(payload: Any) -> GroupInput:
     """Core attributes may also arrive nested under the Group schema's URN. Raises
-    InvalidSyntax for a body that is not an object, InvalidValue for a missing
-    displayName, a displayName or externalId over MAX_NAME_LENGTH, a malformed members list,
-    more than MAX_MEMBERS_PER_REQUEST members, a member value that is not a user id or a member
-    given by `$ref` alone."""
+    InvalidSyntax for a body that is not an object, InvalidValue for a displayName missing,
+    blank or not a string, a displayName or externalId over MAX_NAME_LENGTH, a malformed
+    members list, more than MAX_MEMBERS_PER_REQUEST members, a member value that is not a user
+    id or a member given by `$ref` alone."""
     if not isinstance(payload, Mapping):
         raise InvalidSyntax("The request body must be a JSON object.")
     payload = core_unnested(payload, GROUP)
     display_name = _key(payload, "displayName")
-    if not isinstance(display_name, str) or not display_name.strip():
+    if display_name is not None and not isinstance(display_name, str):
+        raise InvalidValue("displayName must be a string.")
+    if display_name is None or not display_name.strip():
         raise InvalidValue("displayName is required.")
     external_id = _key(payload, "externalId")
     if external_id is not None and (

@@ -288,6 +288,23 @@ def test_a_member_given_only_by_ref_is_400_and_nothing_is_applied(scim: Scim) ->
     assert Group.objects.get(pk=created["id"]).display_name == "Test SCIMv2"
 
 
+@pytest.mark.parametrize(
+    ("name", "detail"),
+    [(5, "displayName must be a string."), (" ", "displayName is required."), (None, None)],
+)
+def test_a_rename_to_no_name_or_a_non_string_says_which(
+    scim: Scim, name: Any, detail: str | None
+) -> None:
+    created = group(scim)
+
+    response = patch(scim, created["id"], {"op": "replace", "path": "displayName", "value": name})
+
+    # null removes displayName, which is required (RFC 7643 §4.2).
+    assert detail is None or detail in assert_error(response, 400)["detail"]
+    assert response.status_code == 400
+    assert Group.objects.get(pk=created["id"]).display_name == "Test SCIMv2"
+
+
 def test_patch_with_attributes_answers_200_with_members_only_if_asked(scim: Scim) -> None:
     ada = user(scim, "ada")
     created = group(scim)
