@@ -533,13 +533,22 @@ def _update_write(
     member's row, the waiting reports' adoption, then `recording` (its event and ledger row,
     built before the seat lock: from there to the commit the company's other writers wait),
     in the member's statement when nothing comes after it; `along` (a ledger row with no
-    event to carry it, of an update that leaves `active` as it was) rides there instead.
+    event to carry it, of an update that leaves `active` as it was) rides there instead, or,
+    when the member does not change at all (and keeps no waiting reactivation to delete),
+    is written alone.
     Raises SeatLimitReached (a waitlisted reactivation) and DeprovisioningHeld.
 
     `optimistic` (of a member read without its lock, by `_member_update`): the statement
     writes only if the member's version is still the one read, and is the transaction's
     last; returns False when it wrote nothing (the member changed meanwhile). Otherwise
     returns True."""
+    if along is not None and member.active and member.version == change.version_read:
+        # Nothing of the member changes (its version stayed: `_update_prepare`): the ledger
+        # row is the whole write, and the member's row is not written again. (A user kept
+        # deactivated still takes the statement below: it deletes a waiting reactivation.)
+        with prepared_cursor() as cursor, ending_transaction() if optimistic else nullcontext():
+            cursor.execute(along.sql, along.params)
+        return True
     # With no reports to adopt, the member's statement is the update's last, and the event
     # and ledger row ride in it (one round trip less).
     rides = recording is not None and recording.bound and not change.waiting
