@@ -213,20 +213,24 @@ def _apply_plan(group: Group, plan: list[Step]) -> tuple[list[MemberKeys], list[
     _lock_members([member_id for kind, added in plan if kind == "add" for member_id, _ in added])
     added: dict[uuid.UUID, MemberKeys] = {}
     removed: dict[uuid.UUID, MemberKeys] = {}
+    before = (group.display_name, group.external_id)
+    # Whether any membership row was written, even if the PATCH nets out (removed and added
+    # again: the row and its display are new).
+    rows_written = False
     for kind, argument in plan:
         if kind == "rename":
             group.display_name = argument.strip()
         elif kind == "add":
             for keys in _add_members(group, argument):
+                rows_written = True
                 if removed.pop(keys[0], None) is None:
                     added[keys[0]] = keys
         elif kind == "remove" and argument:
             for keys in _remove_members(group, argument):
+                rows_written = True
                 if added.pop(keys[0], None) is None:
                     removed[keys[0]] = keys
-    group.version += 1
-    group.updated_at = timezone.now()
-    _save(group, insert=False)
+    _save_if_changed(group, before, rows_written)
     return list(added.values()), list(removed.values())
 
 
@@ -322,11 +326,23 @@ def _update(
     group: Group, data: GroupInput, *, current: dict[uuid.UUID, str]
 ) -> tuple[list[MemberKeys], list[MemberKeys]]:
     _lock_members([member_id for member_id, _ in data.members if member_id not in current])
+    before = (group.display_name, group.external_id)
     group.display_name, group.external_id = data.display_name, data.external_id
+    added, removed = _set_members(group, data.members, current=current)
+    _save_if_changed(group, before, bool(added or removed))
+    return added, removed
+
+
+def _save_if_changed(group: Group, before: tuple[str, str | None], members_changed: bool) -> None:
+    """Save the group with a new version and lastModified if its name, externalId or
+    members changed. RFC 7644 §3.5.2: an update that changes nothing keeps both (a client's
+    ETag stays good; Okta re-sends the group's name with every membership push), and writes
+    no row."""
+    if not members_changed and (group.display_name, group.external_id) == before:
+        return
     group.version += 1
     group.updated_at = timezone.now()
     _save(group, insert=False)
-    return _set_members(group, data.members, current=current)
 
 
 def _save(group: Group, *, insert: bool) -> None:

@@ -474,6 +474,8 @@ class _Change:
 
     was_active: bool
     before: dict[str, Any]
+    # The version the member was read at: an optimistic write expects it still there.
+    version_read: int
     waiting: list[uuid.UUID]
     values_changed: bool
     # A manager reference naming the member itself, left out (`_link_manager`).
@@ -499,17 +501,25 @@ def _update_prepare(
         )
     if not locked and (renamed or not was_active or resource.get("active") is not True):
         raise _NeedsLocks
-    current_manager = member.manager_id
+    current_manager = (member.manager_id, member.manager_ref)
+    version_read = member.version
     _apply(member, resource)
     own = _link_manager(
-        member, resource, current=current_manager, locking=locked, strict=company.scim_strict
+        member, resource, current=current_manager[0], locking=locked, strict=company.scim_strict
     )
     waiting = members_waiting_for(member.id, member.user_name) if renamed else []
-    member.version += 1
-    member.updated_at = timezone.now()
+    # RFC 7644 §3.5.2: an update that changes nothing keeps the version and lastModified, so a
+    # client's ETag stays good. The same truth as "no event" (change_events.user_updating).
+    if change_events.changed_attributes(before, member.attributes) or current_manager != (
+        member.manager_id,
+        member.manager_ref,
+    ):
+        member.version += 1
+        member.updated_at = timezone.now()
     return _Change(
         was_active=was_active,
         before=before,
+        version_read=version_read,
         waiting=waiting,
         # The searchable copies of emails, phone numbers… are rewritten only when those
         # changed (not on the deactivations and reactivations that most updates are).
@@ -533,13 +543,22 @@ def _update_write(
     member's row, the waiting reports' adoption, then `recording` (its event and ledger row,
     built before the seat lock: from there to the commit the company's other writers wait),
     in the member's statement when nothing comes after it; `along` (a ledger row with no
-    event to carry it, of an update that leaves `active` as it was) rides there instead.
+    event to carry it, of an update that leaves `active` as it was) rides there instead, or,
+    when the member does not change at all (and keeps no waiting reactivation to delete),
+    is written alone.
     Raises SeatLimitReached (a waitlisted reactivation) and DeprovisioningHeld.
 
     `optimistic` (of a member read without its lock, by `_member_update`): the statement
     writes only if the member's version is still the one read, and is the transaction's
     last; returns False when it wrote nothing (the member changed meanwhile). Otherwise
     returns True."""
+    if along is not None and member.active and member.version == change.version_read:
+        # Nothing of the member changes (its version stayed: `_update_prepare`): the ledger
+        # row is the whole write, and the member's row is not written again. (A user kept
+        # deactivated still takes the statement below: it deletes a waiting reactivation.)
+        with prepared_cursor() as cursor, ending_transaction() if optimistic else nullcontext():
+            cursor.execute(along.sql, along.params)
+        return True
     # With no reports to adopt, the member's statement is the update's last, and the event
     # and ledger row ride in it (one round trip less).
     rides = recording is not None and recording.bound and not change.waiting
@@ -560,7 +579,7 @@ def _update_write(
             freeing=company if deactivated else None,
             forgetting=forgetting,
             along=along,
-            expected=member.version - 1 if optimistic else None,
+            expected=change.version_read if optimistic else None,
             last=optimistic and (rides or along is not None),
         )
     except SeatLimitReached as full:

@@ -34,14 +34,17 @@ def _key(payload: Mapping[str, Any], name: str) -> Any:
 
 def normalize_group(payload: Any) -> GroupInput:
     """Core attributes may also arrive nested under the Group schema's URN. Raises
-    InvalidSyntax for a body that is not an object, InvalidValue for a missing
-    displayName, a displayName or externalId over MAX_NAME_LENGTH, a malformed members list,
-    more than MAX_MEMBERS_PER_REQUEST members or a member value that is not a user id."""
+    InvalidSyntax for a body that is not an object, InvalidValue for a displayName missing,
+    blank or not a string, a displayName or externalId over MAX_NAME_LENGTH, a malformed
+    members list, more than MAX_MEMBERS_PER_REQUEST members, a member value that is not a user
+    id or a member given by `$ref` alone."""
     if not isinstance(payload, Mapping):
         raise InvalidSyntax("The request body must be a JSON object.")
     payload = core_unnested(payload, GROUP)
     display_name = _key(payload, "displayName")
-    if not isinstance(display_name, str) or not display_name.strip():
+    if display_name is not None and not isinstance(display_name, str):
+        raise InvalidValue("displayName must be a string.")
+    if display_name is None or not display_name.strip():
         raise InvalidValue("displayName is required.")
     external_id = _key(payload, "externalId")
     if external_id is not None and (
@@ -61,7 +64,8 @@ def normalize_group(payload: Any) -> GroupInput:
 
 
 def members_of(raw: Any) -> tuple[tuple[uuid.UUID, str], ...]:
-    """The (user id, display) pairs of a members list ([{"value": id, …}, …] or bare ids)."""
+    """The (user id, display) pairs of a members list ([{"value": id, …}, …] or bare ids).
+    Raises InvalidValue as normalize_group says of members."""
     if raw is None or raw == "":
         return ()
     items = raw if isinstance(raw, list) else [raw]
@@ -74,6 +78,12 @@ def members_of(raw: Any) -> tuple[tuple[uuid.UUID, str], ...]:
     for item in items:
         value = _key(item, "value") if isinstance(item, Mapping) else item
         display = _key(item, "display") if isinstance(item, Mapping) else None
+        if value in (None, "") and isinstance(item, Mapping) and _key(item, "$ref"):
+            # RFC 7643 §4.2: `value` identifies the member, `$ref` is only its URI. Adding
+            # nothing with a 200 would leave the client believing the member was added.
+            raise InvalidValue(
+                'members[].value is required: the id of the user (a "$ref" alone is not read).'
+            )
         if value in (None, ""):
             continue
         if not isinstance(value, str):

@@ -16,6 +16,10 @@ dotted or URN keys, readOnly `id` inside a group rename, member removal by a `va
 `emails[type eq "work"].value` on a user with no work email, manager as `[{"value": id}]` or a
 bare id, and `null` / `""` meaning "clear".
 
+add and replace on a singular complex attribute (`name`, `manager`) alike set the sub-attributes
+the value names and keep the others (RFC 7644 §3.5.2.3); one named `null` is unassigned. A
+multi-valued attribute's replace replaces the whole list.
+
 Values are placed as sent, without type coercion (the caller normalises "True"/"False" and
 validates types); only their shape is fixed up: complex values are objects with canonical
 sub-attribute names, without null members, readOnly sub-attributes or unknown sub-attributes.
@@ -279,10 +283,10 @@ def _write(resource: dict[str, Any], op: str, target: _Target, value: Any) -> No
     elif target.attribute.multi_valued:
         _write_multi(container, op, target.attribute, value)
     else:
-        _write_single(container, op, target.attribute, value)
+        _write_single(container, target.attribute, value)
 
 
-def _write_single(container: dict[str, Any], op: str, attribute: Attribute, value: Any) -> None:
+def _write_single(container: dict[str, Any], attribute: Attribute, value: Any) -> None:
     value = _unwrap(value, attribute)
     existing = container.get(attribute.name)
     if not attribute.is_complex:
@@ -290,14 +294,16 @@ def _write_single(container: dict[str, Any], op: str, attribute: Attribute, valu
     else:
         new = _complex_value(value, attribute)
         same_referent = "value" not in new or new.get("value") == _get(existing, "value")
-        if op == "add" and isinstance(existing, Mapping) and same_referent:
-            # add merges sub-attributes; but a different `value` (a new manager) is a new
-            # referent whose old `$ref` / `displayName` must not survive.
-            new = {**existing, **new}
-        if not new:  # e.g. {"$ref": null}: nothing left to store
-            if op == "replace":
-                _check_removable(attribute, existing)
-                container.pop(attribute.name, None)
+        if isinstance(existing, Mapping) and same_referent:
+            # add and replace alike leave the sub-attributes the value does not name unchanged
+            # (RFC 7644 §3.5.2.1, §3.5.2.3), and one it names null is unassigned (RFC 7643
+            # §2.5). A different `value` (a new manager) is a new referent whose old `$ref` /
+            # `displayName` must not survive.
+            cleared = _nulled(value, attribute)
+            new = {**{k: v for k, v in existing.items() if k not in cleared}, **new}
+        if not new:  # every sub-attribute unassigned: nothing left to store
+            _check_removable(attribute, existing)
+            container.pop(attribute.name, None)
             return
     _check_immutable(attribute, existing, new)
     container[attribute.name] = new
@@ -322,7 +328,7 @@ def _write_multi(container: dict[str, Any], op: str, attribute: Attribute, value
     new = [item for item in new if item != {}]
     existing = _values(container, attribute)
     values = [] if op == "replace" else list(existing)
-    written = _append_new(values, new)
+    written = _append_new(values, new, _folds_values(attribute))
     _check_immutable(attribute, existing or None, values)
     _keep_one_primary(values, written)
     _store_values(container, attribute, values)
@@ -397,12 +403,13 @@ def _remove(resource: dict[str, Any], target: _Target, value: Any) -> None:
         listed = [
             _complex_value(item, attribute) if attribute.is_complex else item for item in given
         ]
-        gone_keys = _value_keys(listed)
-        gone_others = [item for item in listed if _value_key(item) is None]
+        fold = _folds_values(attribute)
+        gone_keys = _value_keys(listed, fold)
+        gone_others = [item for item in listed if _value_key(item, fold) is None]
         values = [
             item
             for item in _values(container, attribute)
-            if _value_key(item) not in gone_keys
+            if _value_key(item, fold) not in gone_keys
             and not any(_same_value(gone, item) for gone in gone_others)
         ]
         _store_values(container, attribute, values)
@@ -586,32 +593,55 @@ def _complex_value(value: Any, attribute: Attribute) -> dict[str, Any]:
     raise InvalidValue(f"'{attribute.name}' takes an object value.")
 
 
+def _nulled(value: Any, attribute: Attribute) -> set[str]:
+    """The canonical names of the sub-attributes `value` gives as null."""
+    if not isinstance(value, Mapping):
+        return set()
+    named = (
+        attribute.sub(name)
+        for name, item in value.items()
+        if item is None and isinstance(name, str)
+    )
+    return {sub.name for sub in named if sub is not None and sub.mutability != READ_ONLY}
+
+
 def _get(item: Any, name: str) -> Any:
     return item.get(name) if isinstance(item, Mapping) else None
 
 
-def _value_key(item: Any) -> str | None:
-    """A string "value" sub-attribute, usable as a set key (groups have thousands of members)."""
+def _folds_values(attribute: Attribute) -> bool:
+    """Whether the attribute's values are the same value in any case (`value` not caseExact,
+    RFC 7643 §2.4: "USER3@EX.COM" is already there when "user3@ex.com" is). Folded as the
+    value filters fold them (scim_protocol.filter)."""
+    value = attribute.sub("value")
+    return value is not None and not value.case_exact
+
+
+def _value_key(item: Any, fold: bool) -> str | None:
+    """A string "value" sub-attribute, usable as a set key (groups have thousands of members);
+    casefolded when `fold`."""
     # Concrete-type checks: an ABC check (Mapping) costs ten times more, per member, per op.
     value = item.get("value") if isinstance(item, dict) else None
-    return value if isinstance(value, str) else None
+    if not isinstance(value, str):
+        return None
+    return value.casefold() if fold else value
 
 
-def _value_keys(items: list[Any]) -> set[str]:
-    """The string "value"s of `items` (one comprehension: this runs over every member)."""
-    return {
-        item["value"]
-        for item in items
-        if isinstance(item, dict) and isinstance(item.get("value"), str)
-    }
+def _value_keys(items: list[Any], fold: bool) -> set[str]:
+    """The `_value_key`s of `items` (one comprehension: this runs over every member)."""
+    values = (item.get("value") for item in items if isinstance(item, dict))
+    if fold:
+        return {value.casefold() for value in values if isinstance(value, str)}
+    return {value for value in values if isinstance(value, str)}
 
 
-def _append_new(values: list[Any], new: list[Any]) -> set[int]:
-    """Append the items of `new` not already in `values`; return the indexes appended."""
-    seen = _value_keys(values)
+def _append_new(values: list[Any], new: list[Any], fold: bool) -> set[int]:
+    """Append the items of `new` not already in `values` (their "value"s compared casefolded
+    when `fold`); return the indexes appended."""
+    seen = _value_keys(values, fold)
     written: set[int] = set()
     for item in new:
-        key = _value_key(item)
+        key = _value_key(item, fold)
         if key is not None and key in seen:
             continue
         if key is None and any(_same_value(item, kept) for kept in values):

@@ -57,6 +57,10 @@ MAX_RESOURCE_BYTES = 32 * 1024
 
 # Always kept whatever the allow-list says: identity providers match users on them.
 ALWAYS_KEPT = frozenset({"username", "externalid", "active"})
+# A boolean written as a string is read when it can only mean one thing (noted as a Reading):
+# Entra sends `active` as "True"/"False" and its validator sends `primary` as a string, and a
+# person is not refused for a loosely filled value. Filters stay strict (true / false): a
+# filter is the client's own query, and refusing it refuses no one.
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
 

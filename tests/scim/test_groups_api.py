@@ -36,9 +36,9 @@ def group(
     return response.json()
 
 
-def patch(scim: Scim, group_id: str, *operations: dict[str, Any]) -> Any:
+def patch(scim: Scim, group_id: str, *operations: dict[str, Any], **headers: str) -> Any:
     return scim.patch(
-        f"/Groups/{group_id}", {"schemas": [PATCH_OP], "Operations": list(operations)}
+        f"/Groups/{group_id}", {"schemas": [PATCH_OP], "Operations": list(operations)}, **headers
     )
 
 
@@ -182,6 +182,65 @@ def test_adding_a_present_member_and_removing_an_absent_one_are_no_ops(scim: Sci
     assert member_ids(created["id"]) == {ada}
 
 
+def test_group_writes_that_change_nothing_keep_the_version_and_last_modified(scim: Scim) -> None:
+    ada, bob = user(scim, "ada"), user(scim, "bob")
+    created = group(scim, members=[ada], externalId="g-1")
+    gid = created["id"]
+    rename = {"op": "replace", "value": {"id": gid, "displayName": "Test SCIMv2"}}
+    unchanged = [
+        # Okta sends its rename with every membership update.
+        [rename],
+        [{"op": "add", "path": "members", "value": [{"value": ada}]}],
+        [{"op": "remove", "path": f'members[value eq "{bob}"]'}],
+        [{"op": "Remove", "path": "members", "value": [{"value": bob}]}],
+        [rename, {"op": "add", "path": "members", "value": [{"value": ada}]}],
+        # The general path (not the SQL fast path).
+        [{"op": "replace", "path": "externalId", "value": "g-1"}],
+        [{"op": "add", "path": "members", "value": [{"value": ada.upper()}]}, rename],
+    ]
+
+    answers = [
+        patch(scim, gid, *operations, HTTP_IF_MATCH=created["meta"]["version"])
+        for operations in unchanged
+    ]
+    put = scim.put(f"/Groups/{gid}", {**created, "members": [{"value": ada}]})
+
+    for answer in answers:
+        assert answer.status_code == 204, answer.content
+        assert answer["ETag"] == created["meta"]["version"]
+    assert put.status_code == 200 and put.json() == created
+    assert scim.get(f"/Groups/{gid}").json() == created
+    rows = ProvisioningEvent.objects.filter(resource_id=gid).order_by("id")
+    assert list(rows.values_list("operation", "outcome", "status")) == [
+        ("create", "succeeded", 201),
+        *[("patch", "succeeded", 204)] * len(unchanged),
+        ("replace", "succeeded", 200),
+    ]
+
+
+def test_group_writes_that_change_something_move_the_version(scim: Scim) -> None:
+    ada, bob = user(scim, "ada"), user(scim, "bob")
+    created = group(scim, members=[ada])
+    gid = created["id"]
+
+    added = patch(scim, gid, {"op": "add", "path": "members", "value": [{"value": bob}]})
+    after_add = scim.get(f"/Groups/{gid}").json()["meta"]
+    renamed = patch(scim, gid, {"op": "replace", "path": "displayName", "value": "Other"})
+    after_rename = scim.get(f"/Groups/{gid}").json()["meta"]
+    removed = patch(scim, gid, {"op": "remove", "path": f'members[value eq "{bob}"]'})
+    after_remove = scim.get(f"/Groups/{gid}").json()["meta"]
+
+    versions = [
+        created["meta"]["version"],
+        *(m["version"] for m in (after_add, after_rename, after_remove)),
+    ]
+    assert len(set(versions)) == 4
+    assert [added["ETag"], renamed["ETag"], removed["ETag"]] == versions[1:]
+    assert (
+        after_remove["lastModified"] > after_add["lastModified"] > created["meta"]["lastModified"]
+    )
+
+
 def test_unknown_member_is_400_and_nothing_is_applied(scim: Scim, outsider: Any) -> None:
     ada, bob = user(scim, "ada"), user(scim, "bob")
     created = group(scim, members=[ada])
@@ -206,6 +265,44 @@ def test_unknown_member_is_400_and_nothing_is_applied(scim: Scim, outsider: Any)
     )
     assert_error(not_a_uuid, 400, "invalidValue")
     assert member_ids(created["id"]) == {ada}
+    assert Group.objects.get(pk=created["id"]).display_name == "Test SCIMv2"
+
+
+def test_a_member_given_only_by_ref_is_400_and_nothing_is_applied(scim: Scim) -> None:
+    ada, bob = user(scim, "ada"), user(scim, "bob")
+    created = group(scim, members=[ada])
+    by_ref = [{"$ref": f"http://testserver/t/acme/scim/v2/Users/{bob}"}]
+
+    fast = patch(scim, created["id"], {"op": "add", "path": "members", "value": by_ref})
+    general = patch(
+        scim,
+        created["id"],
+        {"op": "replace", "path": "displayName", "value": "Changed"},
+        {"op": "add", "path": "members", "value": by_ref},
+        {"op": "replace", "path": "externalId", "value": "x"},
+    )
+    posted = scim.post("/Groups", {"displayName": "Other", "members": by_ref})
+
+    for response in (fast, general, posted):
+        assert '"$ref" alone' in assert_error(response, 400, "invalidValue")["detail"]
+    assert member_ids(created["id"]) == {ada}
+    assert Group.objects.get(pk=created["id"]).display_name == "Test SCIMv2"
+
+
+@pytest.mark.parametrize(
+    ("name", "detail"),
+    [(5, "displayName must be a string."), (" ", "displayName is required."), (None, None)],
+)
+def test_a_rename_to_no_name_or_a_non_string_says_which(
+    scim: Scim, name: Any, detail: str | None
+) -> None:
+    created = group(scim)
+
+    response = patch(scim, created["id"], {"op": "replace", "path": "displayName", "value": name})
+
+    # null removes displayName, which is required (RFC 7643 §4.2).
+    assert detail is None or detail in assert_error(response, 400)["detail"]
+    assert response.status_code == 400
     assert Group.objects.get(pk=created["id"]).display_name == "Test SCIMv2"
 
 

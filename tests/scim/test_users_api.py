@@ -625,6 +625,57 @@ def test_entra_attribute_updates(scim: Scim) -> None:
     )
 
 
+def test_replace_of_a_complex_attribute_keeps_the_sub_attributes_it_does_not_name(
+    scim: Scim, acme: Company
+) -> None:
+    boss = create(scim, user_name="boss@okta.local", externalId="boss")
+    created = create(
+        scim,
+        user_name="a@okta.local",
+        externalId="a",
+        **{ENTERPRISE: {"manager": {"value": boss["id"], "displayName": "The Boss"}}},
+    )
+    url = f"/Users/{created['id']}"
+
+    def patch(*operations: dict) -> dict:
+        response = scim.patch(url, {"schemas": [PATCH_OP], "Operations": list(operations)})
+        assert response.status_code == 200, response.content
+        return response.json()
+
+    given = patch({"op": "replace", "path": "name", "value": {"givenName": "NewG"}})
+    family = patch({"op": "replace", "value": {"name": {"familyName": "NewF"}}})
+    manager = patch(
+        {"op": "replace", "path": f"{ENTERPRISE}:manager", "value": {"displayName": "X"}}
+    )
+    # Entra sends nulls: that sub-attribute is unassigned, the others are kept.
+    unassigned = patch(
+        {"op": "Replace", "path": "name", "value": {"givenName": None, "familyName": "F2"}}
+    )
+
+    assert given["name"] == {"givenName": "NewG", "familyName": "User"}
+    assert family["name"] == {"givenName": "NewG", "familyName": "NewF"}
+    assert manager[ENTERPRISE]["manager"] == {
+        "value": boss["id"],
+        "$ref": boss["meta"]["location"],
+        "displayName": "X",
+    }
+    assert unassigned["name"] == {"familyName": "F2"}
+    assert scim.get(url).json() == unassigned
+    with schema_context(acme.schema_name):
+        assert str(Member.objects.get(pk=created["id"]).manager_id) == boss["id"]
+
+
+def test_adding_an_email_already_there_in_another_case_adds_nothing(scim: Scim) -> None:
+    created = create(scim, emails=[{"value": "user3@ex.com", "type": "work", "primary": True}])
+    add = {"op": "add", "path": "emails", "value": [{"value": "USER3@EX.COM", "type": "work"}]}
+
+    response = scim.patch(f"/Users/{created['id']}", {"schemas": [PATCH_OP], "Operations": [add]})
+
+    assert response.status_code == 200, response.content
+    assert response.json()["emails"] == created["emails"]
+    assert scim.get(f"/Users/{created['id']}").json()["emails"] == created["emails"]
+
+
 def test_patch_is_atomic(scim: Scim) -> None:
     created = create(scim)
     body = {
@@ -679,6 +730,84 @@ def test_if_match_mismatch_is_412(scim: Scim) -> None:
 
     assert_error(stale, 412)
     assert fresh.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "operations",
+    [
+        [{"op": "replace", "path": "title", "value": "Engineer"}],
+        [{"op": "add", "path": "emails", "value": [{"value": "ada@acme.test", "type": "work"}]}],
+        [{"op": "add", "path": "emails", "value": [{"value": "ADA@ACME.TEST", "type": "work"}]}],
+        [{"op": "replace", "value": {"active": True, "name": {"givenName": "Ada"}}}],
+        [{"op": "Replace", "path": "active", "value": "True"}],
+        [{"op": "remove", "path": "nickName"}],
+    ],
+)
+def test_a_patch_that_changes_nothing_keeps_the_version_and_last_modified(
+    scim: Scim, operations: list[dict[str, Any]]
+) -> None:
+    created = create(scim, user_name="ada@acme.test", title="Engineer", name={"givenName": "Ada"})
+    url = f"/Users/{created['id']}"
+
+    # With the ETag the client holds: RFC 7644 §3.5.2.1, "this operation SHALL NOT change the
+    # modify timestamp of the resource", so If-Match still matches afterwards.
+    response = scim.patch(
+        url,
+        {"schemas": [PATCH_OP], "Operations": operations},
+        HTTP_IF_MATCH=created["meta"]["version"],
+    )
+    again = scim.patch(
+        url,
+        {"schemas": [PATCH_OP], "Operations": operations},
+        HTTP_IF_MATCH=created["meta"]["version"],
+    )
+
+    assert response.status_code == again.status_code == 200, response.content
+    assert response.json() == again.json() == scim.get(url).json() == created
+    assert response["ETag"] == created["meta"]["version"]
+    rows = ProvisioningEvent.objects.filter(resource_id=created["id"]).order_by("id")
+    assert list(rows.values_list("operation", "outcome", "status")) == [
+        ("create", "succeeded", 201),
+        ("patch", "succeeded", 200),
+        ("patch", "succeeded", 200),
+    ]
+
+
+def test_a_put_of_the_same_user_keeps_the_version_and_last_modified(scim: Scim) -> None:
+    created = create(scim)
+
+    response = scim.put(f"/Users/{created['id']}", created)
+
+    assert response.status_code == 200, response.content
+    assert response.json() == created
+    assert response["ETag"] == created["meta"]["version"]
+
+
+def test_patching_a_deactivated_user_inactive_again_keeps_the_version(scim: Scim) -> None:
+    created = create(scim)
+    url = f"/Users/{created['id']}"
+    deactivate = {
+        "schemas": [PATCH_OP],
+        "Operations": [{"op": "replace", "value": {"active": False}}],
+    }
+    off = scim.patch(url, deactivate).json()
+
+    again = scim.patch(url, deactivate)
+
+    assert again.status_code == 200 and again.json() == off
+    assert off["meta"]["version"] != created["meta"]["version"]
+
+
+def test_a_patch_that_changes_something_moves_the_version_and_last_modified(scim: Scim) -> None:
+    created = create(scim, title="Engineer")
+
+    changed = scim.patch(
+        f"/Users/{created['id']}",
+        {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "title", "value": "CTO"}]},
+    ).json()
+
+    assert changed["meta"]["version"] != created["meta"]["version"]
+    assert changed["meta"]["lastModified"] > created["meta"]["lastModified"]
 
 
 # --- manager ----------------------------------------------------------------------------------

@@ -10,9 +10,9 @@ deactivation gives its seat back under the brake there (directory.brake.DEPROVIS
 when nobody waits for a seat, and a reactivation takes its seat there; when someone does, or
 the brake holds, that statement writes nothing and the deactivation takes the long way: the
 waitlist's head prepared, the seat, the member, the head provisioned, then the event and
-ledger row on their own. An update that changes nothing has no event: its ledger row rides
-in the member's statement alone, with, for a user kept deactivated, the deletion of its
-waiting reactivation."""
+ledger row on their own. An update that changes nothing has no event and keeps its version: its ledger row is
+written alone, or, for a user kept deactivated, rides in the member's statement with the
+deletion of its waiting reactivation."""
 
 from __future__ import annotations
 
@@ -159,12 +159,15 @@ def test_a_put_is_two_statements_with_a_change_or_without(scim: Scim, acme: Comp
     with max_queries(BEFORE_THE_VIEW + SAVEPOINT + 2) as counted:
         response = scim.put(f"/Users/{uid}", renamed)
     assert response.status_code == 200, counted.statements
-    # The same again: no change event, and the ledger row rides in the member's statement
-    # on its own.
+    # The same again: no change event, no new version, and the member's row is not written:
+    # the ledger row is the whole write.
     with max_queries(BEFORE_THE_VIEW + SAVEPOINT + 2) as counted:
         again = scim.put(f"/Users/{uid}", renamed)
 
     assert again.status_code == 200, counted.statements
+    assert again.json()["meta"] == response.json()["meta"]
+    assert not [sql for sql in counted.statements if "UPDATE directory_member" in sql]
+    assert [sql for sql in counted.statements if "INSERT INTO directory_provisioningevent" in sql]
     assert _ledger(uid) == [
         ("create", "succeeded", 201),
         ("replace", "succeeded", 200),

@@ -16,7 +16,7 @@ from scim_protocol.errors import (
     PayloadTooLarge,
 )
 from scim_protocol.patch import MAX_OPERATIONS, PATCH_OP, apply_patch, validate_patch_request
-from scim_protocol.schema import ENTERPRISE_USER, GROUP, USER, ResourceType
+from scim_protocol.schema import ENTERPRISE_USER, GROUP, USER, Attribute, ResourceType, Schema
 
 BABS = "2819c223-7f76-453a-919d-413861904646"
 JAMES = "08e1d05d-121c-4561-8b96-473d93df9210"
@@ -651,14 +651,75 @@ def test_paths_are_case_insensitive_and_written_with_canonical_names() -> None:
     }
 
 
-def test_add_to_a_complex_attribute_merges_and_replace_replaces() -> None:
+@pytest.mark.parametrize("op", ["add", "replace", "Replace"])
+def test_add_and_replace_on_a_complex_attribute_keep_the_sub_attributes_not_named(op: str) -> None:
     user = _user()
 
-    added = _patch(user, {"op": "add", "path": "name", "value": {"middleName": "Jane"}})
-    replaced = _patch(user, {"op": "replace", "path": "name", "value": {"middleName": "Jane"}})
+    result = _patch(user, {"op": op, "path": "name", "value": {"givenName": "NewG"}})
 
-    assert added["name"] == {"givenName": "Barbara", "familyName": "Jensen", "middleName": "Jane"}
-    assert replaced["name"] == {"middleName": "Jane"}
+    # RFC 7644 §3.5.2.3: "Sub-attributes that are not specified in the value parameter are
+    # left unchanged."
+    assert result["name"] == {"givenName": "NewG", "familyName": "Jensen"}
+
+
+def test_pathless_replace_of_a_complex_attribute_keeps_the_sub_attributes_not_named() -> None:
+    user = _user()
+
+    result = _patch(user, {"op": "replace", "value": {"name": {"familyName": "NewF"}}})
+
+    assert result["name"] == {"givenName": "Barbara", "familyName": "NewF"}
+
+
+def test_replace_of_the_managers_display_name_keeps_the_manager() -> None:
+    manager = {"value": MANAGER, "$ref": f"https://e/Users/{MANAGER}", "displayName": "Old"}
+    user = {"userName": "x", ENTERPRISE_USER: {"manager": manager}}
+
+    by_path = _patch(
+        user, {"op": "replace", "path": f"{ENTERPRISE_USER}:manager", "value": {"displayName": "X"}}
+    )
+    pathless = _patch(
+        user, {"op": "replace", "value": {ENTERPRISE_USER: {"manager": {"displayName": "X"}}}}
+    )
+
+    assert by_path[ENTERPRISE_USER]["manager"] == {**manager, "displayName": "X"}
+    assert pathless == by_path
+
+
+def test_replace_with_a_null_sub_attribute_unassigns_it_and_keeps_the_others() -> None:
+    user = {"userName": "x", "name": {"givenName": "G", "familyName": "F", "middleName": "M"}}
+
+    result = _patch(
+        user, {"op": "Replace", "path": "name", "value": {"givenName": None, "familyName": "F2"}}
+    )
+
+    assert result["name"] == {"familyName": "F2", "middleName": "M"}
+
+
+def test_replace_unassigning_every_sub_attribute_removes_the_attribute() -> None:
+    user = {"userName": "x", "name": {"givenName": "G", "familyName": "F"}}
+
+    result = _patch(
+        user, {"op": "replace", "path": "name", "value": {"givenName": None, "familyName": None}}
+    )
+
+    assert result == {"userName": "x"}
+
+
+def test_replace_naming_no_known_sub_attribute_changes_nothing() -> None:
+    user = _user()
+
+    result = _patch(user, {"op": "replace", "path": "name", "value": {"nickname": "B"}})
+
+    assert result == user
+
+
+def test_replace_with_a_new_manager_does_not_keep_the_old_managers_ref_or_name() -> None:
+    old = {"value": "old", "$ref": "https://e/Users/old", "displayName": "Old Boss"}
+    user = {"userName": "x", ENTERPRISE_USER: {"manager": old}}
+
+    result = _patch(user, {"op": "replace", "path": "manager", "value": {"value": MANAGER}})
+
+    assert result[ENTERPRISE_USER]["manager"] == {"value": MANAGER}
 
 
 def test_add_to_a_singular_attribute_replaces_its_value() -> None:
@@ -765,6 +826,50 @@ def test_adding_an_existing_email_value_changes_nothing() -> None:
     )
 
     assert result == user
+
+
+@pytest.mark.parametrize("op", ["add", "replace"])
+def test_an_email_differing_only_in_case_is_the_same_email(op: str) -> None:
+    user = {"userName": "x", "emails": [{"value": "user3@ex.com", "type": "work"}]}
+    again = [{"value": "USER3@EX.COM", "type": "work"}, {"value": "User3@Ex.Com"}]
+
+    result = _patch(user, {"op": op, "path": "emails", "value": again})
+
+    # add keeps the value there; replace keeps the first of the values it was given
+    assert len(result["emails"]) == 1
+    assert result == user if op == "add" else result["emails"] == [again[0]]
+
+
+def test_removing_an_email_by_value_ignores_case() -> None:
+    user = _user()
+
+    result = _patch(
+        user, {"op": "remove", "path": "emails", "value": [{"value": "BABS@Jensen.ORG"}]}
+    )
+
+    assert result["emails"] == [user["emails"][0]]
+
+
+def test_case_exact_values_differing_in_case_are_different_values() -> None:
+    keys = Attribute(
+        "keys",
+        type="complex",
+        multi_valued=True,
+        sub_attributes=(Attribute("value", case_exact=True),),
+    )
+    # A core schema (attributes at the top level) with a caseExact multi-valued attribute: the
+    # User and Group schemas have none.
+    schema = Schema(GROUP.schema.id, "Group", "", (keys,))
+    resource_type = ResourceType("Group", "/Groups", schema)
+    thing = {"keys": [{"value": "AbC"}]}
+
+    result = _patch(
+        thing,
+        {"op": "add", "path": "keys", "value": [{"value": "abc"}, {"value": "AbC"}]},
+        resource_type=resource_type,
+    )
+
+    assert result["keys"] == [{"value": "AbC"}, {"value": "abc"}]
 
 
 def test_removing_an_absent_member_changes_nothing() -> None:
