@@ -64,6 +64,19 @@ class WebhookEndpointForm(forms.ModelForm):
         return data
 
 
+class _Recorded:
+    """Rows the delivery machinery writes: support reads them and acts through actions only."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin):
     form = WebhookEndpointForm
@@ -200,7 +213,7 @@ def _secret_page(
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(_Recorded, admin.ModelAdmin):
     list_display = [
         "created_at",
         "endpoint",
@@ -221,15 +234,6 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     list_per_page = 100
     show_full_result_count = False  # the log grows without bound: no COUNT(*) per page
     actions = ["resend"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookDelivery]:
         # Rows name the company's schema (events are per schema); support knows slugs.
@@ -278,7 +282,7 @@ class _PausedFilter(admin.SimpleListFilter):
 
 
 @admin.register(WebhookCursor)
-class WebhookCursorAdmin(admin.ModelAdmin):
+class WebhookCursorAdmin(_Recorded, admin.ModelAdmin):
     """Each endpoint's company streams: how far each is delivered, since when it fails, and
     whether it is paused (an endpoint refusing one company's events while taking others')."""
 
@@ -298,15 +302,6 @@ class WebhookCursorAdmin(admin.ModelAdmin):
     list_per_page = 100
     show_full_result_count = False
     actions = ["resume"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def has_resume_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("webhooks.change_webhookendpoint")
