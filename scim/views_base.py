@@ -66,6 +66,17 @@ def call_context(request: Request) -> CallContext:
     )
 
 
+def _facts(request: Request, user_agent: str) -> traffic.RequestFacts:
+    """What the company's request log keeps of a request it counts as refused or failed."""
+    django_request = request._request
+    return traffic.RequestFacts(
+        method=request.method or "",
+        path=django_request.path,
+        request_id=getattr(django_request, "request_id", ""),
+        user_agent=user_agent,
+    )
+
+
 class ScimRequest(Request):
     """DRF's request, reading what every SCIM request reads of Django's request (its headers
     and method) directly: DRF hands each such read on through `__getattr__`, a Python call
@@ -128,16 +139,10 @@ class ScimView(APIView):
                 traffic.count_success(
                     schema=company_of(request).schema_name, caller=caller, user_agent=user_agent
                 )
-            traffic.tally_failures(
-                caller=caller,
-                request=traffic.RequestFacts(
-                    method=request.method or "",
-                    path=django_request.path,
-                    request_id=getattr(django_request, "request_id", ""),
-                    user_agent=user_agent,
-                ),
-                failures=failed,
-            )
+            if failed:
+                traffic.tally_failures(
+                    caller=caller, request=_facts(request, user_agent), failures=failed
+                )
             return response
         refused_by = getattr(self, "_refused_by", None)
         detail = ""
@@ -161,12 +166,7 @@ class ScimView(APIView):
             caller=caller,
             cause=cause,
             status=response.status_code,
-            request=traffic.RequestFacts(
-                method=request.method or "",
-                path=django_request.path,
-                request_id=getattr(django_request, "request_id", ""),
-                user_agent=user_agent,
-            ),
+            request=_facts(request, user_agent),
             detail=detail,
             error_code=error_code,
         )
