@@ -552,11 +552,18 @@ def _update_write(
     writes only if the member's version is still the one read, and is the transaction's
     last; returns False when it wrote nothing (the member changed meanwhile). Otherwise
     returns True."""
-    if along is not None and member.active and member.version == change.version_read:
-        # Nothing of the member changes (its version stayed: `_update_prepare`): the ledger
-        # row is the whole write, and the member's row is not written again. (A user kept
-        # deactivated still takes the statement below: it deletes a waiting reactivation.)
-        with prepared_cursor() as cursor, ending_transaction() if optimistic else nullcontext():
+    if (
+        along is not None
+        and not optimistic
+        and member.active
+        and member.version == change.version_read
+    ):
+        # Nothing of the member changes (its version stayed: `_update_prepare`) and its row is
+        # locked: the ledger row is the whole write. Read without the lock (`optimistic`), the
+        # member's statement below still runs, as the check that nobody changed it meanwhile
+        # (else this answer would hide their change and pass an If-Match it no longer meets).
+        # (A user kept deactivated also takes it: it deletes a waiting reactivation.)
+        with prepared_cursor() as cursor:
             cursor.execute(along.sql, along.params)
         return True
     # With no reports to adopt, the member's statement is the update's last, and the event

@@ -159,14 +159,13 @@ def test_a_put_is_two_statements_with_a_change_or_without(scim: Scim, acme: Comp
     with max_queries(BEFORE_THE_VIEW + SAVEPOINT + 2) as counted:
         response = scim.put(f"/Users/{uid}", renamed)
     assert response.status_code == 200, counted.statements
-    # The same again: no change event, no new version, and the member's row is not written:
-    # the ledger row is the whole write.
+    # The same again: no change event, no new version (the member's statement, read without
+    # its lock, still checks that nobody changed it meanwhile).
     with max_queries(BEFORE_THE_VIEW + SAVEPOINT + 2) as counted:
         again = scim.put(f"/Users/{uid}", renamed)
 
     assert again.status_code == 200, counted.statements
     assert again.json()["meta"] == response.json()["meta"]
-    assert not [sql for sql in counted.statements if "UPDATE directory_member" in sql]
     assert [sql for sql in counted.statements if "INSERT INTO directory_provisioningevent" in sql]
     assert _ledger(uid) == [
         ("create", "succeeded", 201),
@@ -174,6 +173,37 @@ def test_a_put_is_two_statements_with_a_change_or_without(scim: Scim, acme: Comp
         ("replace", "succeeded", 200),
     ]
     assert _events(acme, uid) == ["user.created", "user.updated"]
+
+
+def test_a_put_that_changes_nothing_as_read_still_loses_no_change_made_meanwhile(
+    scim: Scim, acme: Company, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from directory import services
+
+    uid = scim.post("/Users", okta_user("flo@acme.test", title="Engineer")).json()["id"]
+    etag = scim.get(f"/Users/{uid}").json()["meta"]["version"]
+    read = services.member_get_with_roles
+    stale = read(uid)  # what the PUT's unlocked read will have seen ...
+    member = Member.objects.get(pk=uid)  # ... before another writer committed this
+    member.attributes = {**member.attributes, "title": "Director"}
+    member.version += 1
+    member.save(update_fields=["attributes", "version"])
+
+    def read_before_the_other_write(member_id: str, **kwargs: object) -> object:
+        return read(member_id, **kwargs) if kwargs.get("for_update") else stale
+
+    monkeypatch.setattr(services, "member_get_with_roles", read_before_the_other_write)
+    same = okta_user("flo@acme.test", title="Engineer")  # no change to what it read
+
+    refused = scim.put(f"/Users/{uid}", same, HTTP_IF_MATCH=etag)
+    replaced = scim.put(f"/Users/{uid}", same)
+
+    # The If-Match named the version the other writer replaced: 412, not a 200 that hid it;
+    # without one, the PUT is applied over the other change, not dropped as "no change".
+    assert refused.status_code == 412, refused.content
+    assert replaced.status_code == 200 and replaced.json()["title"] == "Engineer"
+    assert replaced.json()["meta"]["version"] != etag
+    assert Member.objects.get(pk=uid).attributes["title"] == "Engineer"
 
 
 def test_a_refused_create_leaves_its_failure_row_and_no_success_row(
