@@ -254,6 +254,27 @@ def test_a_cursor_past_the_end_is_refused_and_one_past_retention_is_410(
     assert f"after={head}" in all_gone.json()["error"]["message"]
 
 
+def test_a_write_committing_while_an_up_to_date_page_is_read_is_not_an_expired_cursor(
+    scim: Scim, acme: Company, vendor: Vendor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vendor_api import views
+
+    _events(scim, 1)
+    head = company_events_after(acme.schema_name, 0, 10**6)[-1].seq
+    read_head = views.company_stream_head
+
+    def head_after_a_write(schema_name: str) -> int:
+        _events(scim, 1)  # commits between the page's read and the head's
+        connection.set_schema_to_public()
+        return read_head(schema_name)
+
+    monkeypatch.setattr(views, "company_stream_head", head_after_a_write)
+    page = vendor.get("/events", company="acme", after=head)
+
+    assert page.status_code == 200, page.content
+    assert page.json()["next"] == str(head)  # the new event comes with the next poll
+
+
 def test_an_empty_list_page_gives_back_a_cursor_to_pass_on(
     scim: Scim, acme: Company, vendor: Vendor
 ) -> None:
