@@ -430,8 +430,11 @@ def _moment_term(field: str, term: Comparison, name: str) -> Q:
     if term.op in _STRING_MATCH:
         raise InvalidFilter(f"{name} is a date: use eq, ne, gt, ge, lt or le.")
     floor, whole = _moment(term.value, name)
-    ceiling = floor if whole else floor + _MILLISECOND
-    after_floor = floor + _MILLISECOND
+    try:
+        after_floor = floor + _MILLISECOND
+    except OverflowError:  # the last millisecond of year 9999: nothing is stored after it
+        after_floor = dt.datetime.max.replace(tzinfo=dt.UTC)
+    ceiling = floor if whole else after_floor
     if term.op in ("eq", "ne"):
         # Every shown value is a whole millisecond: a finer one is never equal to one.
         equal = (

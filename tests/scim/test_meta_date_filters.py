@@ -117,3 +117,14 @@ def test_a_string_operator_on_a_date_is_refused(scim: Scim, user: str) -> None:
     response = scim.get(f"/Users?filter={quote(text)}")
 
     assert_error(response, 400, "invalidFilter")
+
+
+@pytest.mark.parametrize(
+    ("op", "matches"), [("eq", False), ("gt", False), ("le", True), ("lt", True), ("ne", True)]
+)
+def test_the_last_millisecond_of_the_calendar_is_a_date_like_any_other(
+    scim: Scim, user: str, op: str, matches: bool
+) -> None:
+    found = _ids(scim, "Users", f'meta.lastModified {op} "9999-12-31T23:59:59.999Z"')
+
+    assert found == ({user} if matches else set())
