@@ -90,7 +90,7 @@ def retry_after_seconds(value: str | None, *, now: dt.datetime | None = None) ->
     if not value or not value.strip():
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # str.isdigit() also takes "²", which float() refuses
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)

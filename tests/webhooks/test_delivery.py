@@ -244,6 +244,7 @@ def test_a_410_gone_disables_the_endpoint_at_once(
         (503, "86400", (3600, 3600)),  # never past the retry cap
         (503, "0", (2.5, 5)),  # never sooner than the backoff
         (503, "soon", (2.5, 5)),  # unreadable: the backoff
+        (503, "\u00b2", (2.5, 5)),  # a digit to str.isdigit(), not to float()
         (500, "120", (2.5, 5)),  # only 429 and 503 ask to wait
     ],
 )
