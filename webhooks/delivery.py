@@ -27,6 +27,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -43,6 +44,12 @@ from webhooks.secrets import decrypt
 BATCH = 200
 
 logger = logging.getLogger(__name__)
+
+
+def _host(endpoint: WebhookEndpoint) -> str:
+    """The endpoint as a log line names it: its host, never its URL (receivers put tokens in
+    paths and query strings)."""
+    return urlsplit(endpoint.url).hostname or "?"
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -331,7 +338,7 @@ class _Stream:
             logger.warning(
                 "Webhook endpoint %s (%s) answered 410 Gone to event %s of %s: disabling it",
                 self.endpoint.pk,
-                self.endpoint.url,
+                _host(self.endpoint),
                 event.id,
                 self.cursor.schema_name,
             )
@@ -419,7 +426,7 @@ def endpoint_disable(endpoint: WebhookEndpoint, *, reason: str) -> None:
             deliveries_abandon(endpoint.pk, note=f"endpoint disabled: {reason}")
     if not changed:
         return  # another worker disabled it (and wrote the e-mail)
-    logger.warning("Webhook endpoint disabled: %s (%s): %s", endpoint.pk, endpoint.url, reason)
+    logger.warning("Webhook endpoint disabled: %s (%s): %s", endpoint.pk, _host(endpoint), reason)
     _tell_support(
         subject=f"Webhook endpoint disabled: {endpoint.url}",
         message=(
@@ -449,7 +456,7 @@ def stream_pause(
     logger.warning(
         "Webhook stream paused: endpoint %s (%s), company %s (schema %s): %s",
         endpoint.pk,
-        endpoint.url,
+        _host(endpoint),
         company,
         cursor.schema_name,
         reason,
