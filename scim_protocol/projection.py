@@ -131,26 +131,36 @@ def _keep_only(
             )
         elif schema.id in resource:
             kept[schema.id] = resource[schema.id]
+    # A multi-valued attribute's values are built once all its wanted sub-attributes are known
+    # (`emails.value,emails.type` keeps both of each email), unless it is wanted whole.
+    multi: dict[tuple[int, str], tuple[dict[str, Any], str, list[Any], list[str]]] = {}
     for path in wanted.paths:
         source = _container(resource, path)
         if source is None or path.attribute.name not in source:
             continue
         target = kept if not path.is_extension else kept.setdefault(path.schema.id, {})  # type: ignore[union-attr]
-        value = source[path.attribute.name]
+        name, value = path.attribute.name, source[path.attribute.name]
         if path.sub_attribute is None:
-            target[path.attribute.name] = value
+            target[name] = value
         elif isinstance(value, dict) and path.sub_attribute.name in value:
-            target.setdefault(path.attribute.name, {})[path.sub_attribute.name] = value[
-                path.sub_attribute.name
-            ]
+            if target.get(name) is not value:  # not already wanted whole
+                target.setdefault(name, {})[path.sub_attribute.name] = value[
+                    path.sub_attribute.name
+                ]
         elif isinstance(value, list):
-            subs = [
-                {path.sub_attribute.name: v[path.sub_attribute.name]}
-                for v in value
-                if isinstance(v, dict) and path.sub_attribute.name in v
-            ]
-            if subs:
-                target[path.attribute.name] = subs
+            multi.setdefault((id(target), name), (target, name, value, []))[3].append(
+                path.sub_attribute.name
+            )
+    for target, name, value, subs in multi.values():
+        if target.get(name) is value:
+            continue
+        items = [
+            {sub: item[sub] for sub in subs if sub in item}
+            for item in value
+            if isinstance(item, dict)
+        ]
+        if items := [item for item in items if item]:
+            target[name] = items
     return kept
 
 

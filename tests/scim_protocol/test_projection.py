@@ -78,3 +78,25 @@ def test_wants_reads_schemas_and_whole_attributes() -> None:
     assert asks("members.value", "")
     assert not asks("displayName", "")
     assert not asks("schemas", "")
+
+
+@pytest.mark.parametrize(
+    ("attributes", "emails"),
+    [
+        ("emails.value,emails.type", [{"value": "ada@x.test", "type": "work"}]),
+        ("emails.type,emails.value", [{"type": "work", "value": "ada@x.test"}]),
+        ("emails,emails.value", RESOURCE["emails"]),
+        ("emails.value,emails", RESOURCE["emails"]),
+        (f"{CORE_USER},emails.value", RESOURCE["emails"]),
+    ],
+)
+def test_sub_attributes_of_one_multi_valued_attribute_add_up(
+    attributes: str, emails: list[Any]
+) -> None:
+    assert _project(attributes=attributes)["emails"] == emails
+
+
+def test_sub_attributes_of_a_complex_attribute_add_up_and_whole_wins() -> None:
+    assert _project(attributes="name.givenName,name.familyName")["name"] == RESOURCE["name"]
+    assert _project(attributes="name,name.givenName")["name"] == RESOURCE["name"]
+    assert RESOURCE["name"] == {"givenName": "Ada", "familyName": "Lovelace"}
