@@ -91,16 +91,16 @@ def user_updating(
     member: Member,
     roles: Sequence[GroupRef],
     *,
-    before: dict[str, Any],
+    changed: Sequence[str],
     was_active: bool,
     entry: LedgerEntry,
 ) -> Emission | None:
     """user.deactivated / user.reactivated when `active` flipped, else user.updated, with the
     ledger's success row (`entry.succeeding` first): a statement built from the member as the
-    update will write it, for the caller to run after its last write. None when the update
-    changes no attribute (an IdP re-sending the same user; the ledger row is then written on
-    its own)."""
-    changed = changed_attributes(before, member.attributes)
+    update will write it, for the caller to run after its last write. `changed`: the
+    attributes it changes (`changed_attributes`, which the update also keeps its version by).
+    None when it changes none (an IdP re-sending the same user; the ledger row is then
+    written on its own)."""
     if not changed:
         return None
     if was_active and not member.active:

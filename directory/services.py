@@ -473,7 +473,7 @@ class _Change:
     """An update worked out (`_update_prepare`) and not yet written (`_update_write`)."""
 
     was_active: bool
-    before: dict[str, Any]
+    changed: list[str]  # the attributes it changes (change_events.changed_attributes)
     # The version the member was read at: an optimistic write expects it still there.
     version_read: int
     waiting: list[uuid.UUID]
@@ -510,15 +510,13 @@ def _update_prepare(
     waiting = members_waiting_for(member.id, member.user_name) if renamed else []
     # RFC 7644 §3.5.2: an update that changes nothing keeps the version and lastModified, so a
     # client's ETag stays good. The same truth as "no event" (change_events.user_updating).
-    if change_events.changed_attributes(before, member.attributes) or current_manager != (
-        member.manager_id,
-        member.manager_ref,
-    ):
+    changed = change_events.changed_attributes(before, member.attributes)
+    if changed or current_manager != (member.manager_id, member.manager_ref):
         member.version += 1
         member.updated_at = timezone.now()
     return _Change(
         was_active=was_active,
-        before=before,
+        changed=changed,
         version_read=version_read,
         waiting=waiting,
         # The searchable copies of emails, phone numbers… are rewritten only when those
@@ -641,7 +639,7 @@ def _update_recorded(
         company,
         found.member,
         found.roles,
-        before=change.before,
+        changed=change.changed,
         was_active=change.was_active,
         entry=entry,
     )
