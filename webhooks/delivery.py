@@ -35,7 +35,7 @@ from django.db import connection, transaction
 from django.db.models import Subquery
 from django.utils import timezone
 
-from events.selectors import Event, company_events_after
+from events.selectors import Event, company_events_after, company_stream_head
 from tenants.models import Company
 from webhooks import payloads, transport
 from webhooks.models import WebhookCursor, WebhookDelivery, WebhookEndpoint
@@ -500,7 +500,18 @@ def deliveries_resume(endpoint_id: uuid.UUID, *, schema_name: str = "") -> int:
     )
     if schema_name:
         rows = rows.filter(schema_name=schema_name)
-    return rows.update(
+    # A row whose event retention dropped meanwhile (a paused stream or a disabled endpoint
+    # holds nothing back) would stay Retrying for good: delivery resumes past it.
+    schemas = set(rows.values_list("schema_name", flat=True).distinct())
+    for schema in schemas & set(Company.objects.values_list("schema_name", flat=True)):
+        oldest = company_events_after(schema, 0, 1)
+        kept_from = oldest[0].seq if oldest else company_stream_head(schema) + 1
+        rows.filter(schema_name=schema, seq__lt=kept_from).update(
+            status=WebhookDelivery.Status.ABANDONED,
+            next_attempt_at=None,
+            note="past retention: the event is no longer kept",
+        )
+    return rows.exclude(note="past retention: the event is no longer kept").update(
         status=WebhookDelivery.Status.RETRYING, next_attempt_at=timezone.now(), note=""
     )
 

@@ -295,6 +295,25 @@ def test_disabling_abandons_the_log_rows_and_enabling_makes_them_due_again(
     assert (row.status, row.attempts) == ("delivered", 2)
 
 
+def test_enabling_after_retention_dropped_the_events_leaves_their_rows_abandoned(
+    acme: Company, scim: Scim
+) -> None:
+    with receiving(status=500) as receiver:
+        issued = endpoint_add(url=receiver.url, company=acme, actor="tests")
+        _users(scim, "held")
+        deliver_stream(issued.endpoint.pk, acme.schema_name)
+        _update(issued.endpoint, enabled=False)
+        relay_until_idle()
+        events_purge(30, now=timezone.now() + dt.timedelta(days=31))  # a disabled one holds none
+
+        _update(issued.endpoint, enabled=True)
+
+    (row,) = WebhookDelivery.objects.filter(endpoint=issued.endpoint)
+    # Not "Retrying" for good with an event delivery can never reach again.
+    assert (row.status, row.next_attempt_at) == ("abandoned", None)
+    assert row.note == "past retention: the event is no longer kept"
+
+
 def test_a_failure_recorded_after_another_worker_disabled_the_endpoint_is_abandoned(
     acme: Company, scim: Scim, monkeypatch: pytest.MonkeyPatch
 ) -> None:
