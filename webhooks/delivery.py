@@ -486,6 +486,9 @@ def deliveries_abandon(endpoint_id: uuid.UUID, *, note: str, schema_name: str = 
     )
 
 
+_PAST_RETENTION = "past retention: the event is no longer kept"
+
+
 def deliveries_resume(endpoint_id: uuid.UUID, *, schema_name: str = "") -> int:
     """Make the Abandoned (and Retrying) rows of an endpoint, or of one of its streams, due now:
     delivery resumes at once from the first unacknowledged event. A stream still paused keeps
@@ -509,9 +512,9 @@ def deliveries_resume(endpoint_id: uuid.UUID, *, schema_name: str = "") -> int:
         rows.filter(schema_name=schema, seq__lt=kept_from).update(
             status=WebhookDelivery.Status.ABANDONED,
             next_attempt_at=None,
-            note="past retention: the event is no longer kept",
+            note=_PAST_RETENTION,
         )
-    return rows.exclude(note="past retention: the event is no longer kept").update(
+    return rows.exclude(note=_PAST_RETENTION).update(
         status=WebhookDelivery.Status.RETRYING, next_attempt_at=timezone.now(), note=""
     )
 
