@@ -54,7 +54,7 @@ test: install
 	$(PY) -m devstack.test $(ARGS)
 
 ## The suites that reach the compiled queries and prepared statements again, with both
-## switched off (plain Django). CI runs the whole suite so, on its embedded lane.
+## switched off (plain Django). CI runs these and more so, on its embedded lane (.ci/run).
 test-unprepared: install
 	PREPARED_QUERIES=0 DB_PREPARED_STATEMENTS=0 $(PY) -m devstack.test tests/scim tests/tokens tests/infra \
 	  tests/security/test_isolation_matrix.py -p no:cacheprovider -q $(ARGS)
