@@ -47,8 +47,8 @@ logger = logging.getLogger(__name__)
 
 
 def _host(endpoint: WebhookEndpoint) -> str:
-    """The endpoint as a log line names it: its host, never its URL (receivers put tokens in
-    paths and query strings)."""
+    """The endpoint as a log line or a support e-mail names it: its host, never its URL
+    (receivers put tokens in paths and query strings; e-mail is kept and forwarded)."""
     return urlsplit(endpoint.url).hostname or "?"
 
 
@@ -428,9 +428,9 @@ def endpoint_disable(endpoint: WebhookEndpoint, *, reason: str) -> None:
         return  # another worker disabled it (and wrote the e-mail)
     logger.warning("Webhook endpoint disabled: %s (%s): %s", endpoint.pk, _host(endpoint), reason)
     _tell_support(
-        subject=f"Webhook endpoint disabled: {endpoint.url}",
+        subject=f"Webhook endpoint disabled: {_host(endpoint)}",
         message=(
-            f"The webhook endpoint {endpoint.url} (id {endpoint.pk}) was disabled: "
+            f"The webhook endpoint at {_host(endpoint)} (id {endpoint.pk}) was disabled: "
             f"{reason}.\n\nIts events are kept; enable it in the support admin once it "
             "answers again, and delivery resumes where it stopped."
         ),
@@ -462,9 +462,9 @@ def stream_pause(
         reason,
     )
     _tell_support(
-        subject=f"Webhook stream paused: {company} to {endpoint.url}",
+        subject=f"Webhook stream paused: {company} to {_host(endpoint)}",
         message=(
-            f"The webhook endpoint {endpoint.url} (id {endpoint.pk}) takes other companies' "
+            f"The webhook endpoint at {_host(endpoint)} (id {endpoint.pk}) takes other companies' "
             f"events but not {company}'s (schema {cursor.schema_name}), so that company's "
             f"stream was paused: {reason}.\n\nIts events are kept; once the receiver takes "
             "them, resume the stream in the support admin (Webhook streams) and delivery "

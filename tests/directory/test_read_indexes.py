@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from urllib.parse import quote
 
-from django.db import connection
+import pytest
+from django.db import connection, transaction
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -126,6 +127,21 @@ def _seed() -> dict[str, str]:
         for table in WRITE_HOT[:4]:
             cursor.execute(f"ANALYZE {table}")
     return {"first": str(first), "second": str(second), "group": str(group)}
+
+
+@pytest.fixture(scope="module")
+def seeded(
+    django_db_setup: None, django_db_blocker: pytest.FixtureRequest
+) -> Iterator[dict[str, str]]:
+    """The seeded company, once for the module (it takes seconds): each test's transaction is
+    a savepoint inside this one, so what a test writes is gone for the next, and the seed is
+    gone for the next module."""
+    with django_db_blocker.unblock(), transaction.atomic():  # type: ignore[attr-defined]
+        connection.set_tenant(Company.objects.get(slug="acme"))
+        ids = _seed()
+        connection.set_schema_to_public()
+        yield ids
+        transaction.set_rollback(True)
 
 
 def _plans(run: Callable[[], object], tables: tuple[str, ...]) -> list[str]:
@@ -294,8 +310,7 @@ def _user_pages(scim: Scim, query: str) -> None:
         assert response.status_code == 200, response.content
 
 
-def test_each_user_filter_reads_an_index(scim: Scim) -> None:
-    seeded = _seed()
+def test_each_user_filter_reads_an_index(scim: Scim, seeded: dict[str, str]) -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT user_name FROM directory_member WHERE id = %s", [seeded["first"]])
         (user_name,) = cursor.fetchone()
@@ -311,9 +326,8 @@ def test_each_user_filter_reads_an_index(scim: Scim) -> None:
         _no_scan(plans, ("directory_member", "directory_membervalue"))
 
 
+@pytest.mark.usefixtures("seeded")
 def test_each_user_sort_reads_an_index(scim: Scim) -> None:
-    _seed()
-
     for sort_by in USER_SORTS:
         for order in ("ascending", "descending"):
             query = f"sortBy={sort_by}&sortOrder={order}"
@@ -325,9 +339,9 @@ def test_each_user_sort_reads_an_index(scim: Scim) -> None:
             assert not _sorts_the_members(plans), plans
 
 
+@pytest.mark.usefixtures("seeded")
 def test_each_members_page_sort_and_filter_reads_an_index(acme: Company) -> None:
     connection.set_tenant(acme)
-    _seed()
     views = [
         {"sort": sort, "state": state}
         for sort in (*MEMBER_SORTS, *(f"-{key}" for key in MEMBER_SORTS))
@@ -347,9 +361,9 @@ def test_each_members_page_sort_and_filter_reads_an_index(acme: Company) -> None
             assert not _sorts_the_members(plans), (view, plans)
 
 
+@pytest.mark.usefixtures("seeded")
 def test_the_members_page_sorts_and_searches_emails_through_one_index(acme: Company) -> None:
     connection.set_tenant(acme)
-    _seed()
 
     for sort in ("email", "-email"):
         plans = _plans(
@@ -364,8 +378,9 @@ def test_the_members_page_sorts_and_searches_emails_through_one_index(acme: Comp
     assert any("member_email" in plan for plan in plans), plans
 
 
-def test_a_group_and_its_members_are_read_through_the_membership_indexes(scim: Scim) -> None:
-    seeded = _seed()
+def test_a_group_and_its_members_are_read_through_the_membership_indexes(
+    scim: Scim, seeded: dict[str, str]
+) -> None:
     removal = {
         "schemas": [PATCH_OP],
         "Operations": [{"op": "remove", "path": f'members[value eq "{seeded["second"]}"]'}],
@@ -386,10 +401,8 @@ def test_a_group_and_its_members_are_read_through_the_membership_indexes(scim: S
 
 
 def test_deleting_a_user_reaches_its_values_memberships_and_reports_through_indexes(
-    scim: Scim,
+    scim: Scim, seeded: dict[str, str]
 ) -> None:
-    seeded = _seed()
-
     plans = _plans(
         lambda: scim.delete(f"/Users/{seeded['second']}"),
         ("directory_membervalue", "directory_membership", "directory_waitlistentry", "manager_id"),
@@ -414,11 +427,8 @@ def test_deleting_a_user_reaches_its_values_memberships_and_reports_through_inde
         assert index in read, read
 
 
-def test_a_new_user_finds_the_reports_waiting_for_it_through_the_pending_index(
-    scim: Scim,
-) -> None:
-    _seed()
-
+@pytest.mark.usefixtures("seeded")
+def test_a_new_user_finds_the_reports_waiting_for_it_through_the_pending_index(scim: Scim) -> None:
     plans = _plans(
         lambda: scim.post("/Users", okta_user("Pending3@example.com", externalId="p3")),
         ("manager_ref",),
@@ -429,11 +439,9 @@ def test_a_new_user_finds_the_reports_waiting_for_it_through_the_pending_index(
     assert Member.objects.filter(manager__user_name="Pending3@example.com").count() == 20
 
 
-def test_a_ledger_rows_retries_and_the_retention_purge_read_the_retry_index(
-    acme: Company,
-) -> None:
+@pytest.mark.usefixtures("seeded")
+def test_a_ledger_rows_retries_and_the_retention_purge_read_the_retry_index(acme: Company) -> None:
     connection.set_tenant(acme)
-    _seed()
     retried = ProvisioningEvent.objects.filter(retry_of__isnull=False).order_by("id").first()
     assert retried is not None
 
@@ -444,11 +452,11 @@ def test_a_ledger_rows_retries_and_the_retention_purge_read_the_retry_index(
     assert any("provisioning_retry_of" in plan for plan in plans), plans
 
 
+@pytest.mark.usefixtures("seeded")
 def test_the_ledgers_failures_and_held_requests_read_the_index_of_rows_that_did_not_succeed(
     acme: Company,
 ) -> None:
     connection.set_tenant(acme)
-    _seed()
     held_since = timezone.now() - dt.timedelta(hours=1)
     Company.objects.filter(pk=acme.pk).update(deprovision_held_since=held_since)
     acme.refresh_from_db()
