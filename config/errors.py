@@ -4,38 +4,50 @@ shares with middleware is infra/scim_edge.py; which database errors are 503s, in
 Django calls the handler for any exception no view handled, including those raised by middleware
 (the company lookup in routing, the session save). A database that cannot be reached is not
 a bug: it is a 503 the client should retry, with a SCIM error body on the SCIM API (identity
-providers parse it) and a readable page in the portal.
+providers parse it) and a readable page in the portal. So is a statement stopped by the
+statement timeout (DB_STATEMENT_TIMEOUT_SECONDS), which says so.
 """
 
 from __future__ import annotations
 
 import sys
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.views import defaults
 
-from infra.db_errors import RETRY_AFTER_SECONDS, database_unavailable
+from infra.db_errors import RETRY_AFTER_SECONDS, database_unavailable, statement_timed_out
 from infra.scim_edge import is_scim_path, scim_error_response
-from scim_protocol.errors import ServiceUnavailable
+from scim_protocol.errors import ServiceUnavailable, TimedOut
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    unavailable = database_unavailable(sys.exc_info()[1])
+    error = sys.exc_info()[1]
+    timed_out = statement_timed_out(error)
+    unavailable = timed_out or database_unavailable(error)
     if is_scim_path(request.path):
         status = 503 if unavailable else 500
-        detail = (
-            ServiceUnavailable.default_detail
-            if unavailable
-            else "Internal error. Quote request id "
-            f"{getattr(request, 'request_id', '-')} to support."
-        )
+        if timed_out:
+            detail = TimedOut(settings.DB_STATEMENT_TIMEOUT_SECONDS).detail
+        elif unavailable:
+            detail = ServiceUnavailable.default_detail
+        else:
+            detail = (
+                f"Internal error. Quote request id {getattr(request, 'request_id', '-')} "
+                "to support."
+            )
         response: HttpResponse = scim_error_response(status, detail)
     elif unavailable:
         # No request context: the context processors would query the database again.
-        response = HttpResponse(render_to_string("503.html"), status=503)
+        response = HttpResponse(
+            render_to_string(
+                "503.html",
+                {"timed_out": timed_out, "seconds": settings.DB_STATEMENT_TIMEOUT_SECONDS},
+            ),
+            status=503,
+        )
     else:
         return defaults.server_error(request)
-    if unavailable:
-        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response

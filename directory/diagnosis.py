@@ -22,6 +22,7 @@ SCIM_OFF = "scim_off"
 SUSPENDED = "suspended"  # a code only: diagnosed as SCIM_OFF, with its own title
 RATE_LIMITED = "rate_limited"
 DEPROVISIONING_HELD = "deprovisioning_held"
+TIMED_OUT = "timed_out"
 NOT_FOUND = "not_found"
 SERVER_ERROR = "server_error"
 OTHER = "other"
@@ -102,6 +103,19 @@ def diagnose_failure(
             "Overview and the identity provider's retries go through. If not, fix the "
             "assignment or scoping change in your identity provider first.",
             go_to="dashboard",
+        )
+    if code == TIMED_OUT:
+        return Diagnosis(
+            TIMED_OUT,
+            "Request took too long",
+            "Headcount stopped a request that ran longer than it allows (a limit that keeps "
+            "one costly request from slowing everyone's) and answered 503; the identity "
+            "provider may retry it.",
+            "Identity providers' own reads and writes stay far below the limit. If this "
+            "repeats, it is usually a script or a tool sending a broad filter or a sort on "
+            "a large directory: narrow it. If your identity provider's own requests time "
+            "out, send the request id to Headcount support.",
+            go_to="support",
         )
     if status == 403:
         return Diagnosis(

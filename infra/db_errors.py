@@ -19,8 +19,8 @@ _RETRYABLE_STATES = ("08", "57P01", "57P02", "57P03", "40001", "40P01", "53300",
 def database_unavailable(error: BaseException | None) -> bool:
     """Whether `error` means "the database cannot serve this right now" (a 503 to retry)
     rather than a bug (a 500): a lost or refused connection, a server shutting down or out of
-    connections or memory, a deadlock. Other OperationalErrors (disk full, statement
-    cancelled …) stay 500s."""
+    connections or memory, a deadlock. Other OperationalErrors (disk full …) stay 500s; a
+    statement cancelled by the statement timeout is `statement_timed_out`."""
     if isinstance(error, InterfaceError):
         return True
     if not isinstance(error, OperationalError):
@@ -28,3 +28,12 @@ def database_unavailable(error: BaseException | None) -> bool:
     state = getattr(error.__cause__, "sqlstate", None)
     # No SQLSTATE: psycopg could not reach the server or lost it mid-query.
     return state is None or state.startswith(_RETRYABLE_STATES)
+
+
+def statement_timed_out(error: BaseException | None) -> bool:
+    """Whether `error` is PostgreSQL cancelling a statement that ran past this process's
+    statement timeout (DB_STATEMENT_TIMEOUT_SECONDS; SQLSTATE 57014, query_canceled)."""
+    return (
+        isinstance(error, OperationalError)
+        and getattr(error.__cause__, "sqlstate", None) == "57014"
+    )

@@ -16,9 +16,10 @@ from rest_framework.views import APIView
 from directory import traffic
 from directory.ledger import CallContext
 from infra.client_ip import client_ip
+from infra.db_errors import statement_timed_out
 from scim import throttling
 from scim.authentication import ScimCredentialAuthentication, UnknownCredential, basic_username
-from scim.exceptions import scim_exception_handler
+from scim.exceptions import scim_exception_handler, timed_out
 from scim.media import (
     PlainJSONParser,
     ScimContentNegotiation,
@@ -117,6 +118,9 @@ class ScimView(APIView):
         return scim_exception_handler
 
     def handle_exception(self, exc: Exception) -> Response:
+        if statement_timed_out(exc):
+            # Our limit, not a fault: the company's log says so (directory.diagnosis).
+            exc = timed_out()
         self._refused_by = exc
         return super().handle_exception(exc)
 

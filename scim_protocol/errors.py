@@ -182,3 +182,17 @@ class TooManyRequests(ScimError):
 class ServiceUnavailable(ScimError):
     status = 503
     default_detail = "The service is temporarily unavailable. Retry later."
+
+
+class TimedOut(ServiceUnavailable):
+    """A request stopped by the server's statement timeout: a limit, answered on purpose."""
+
+    code: ClassVar[str] = "timed_out"  # directory.diagnosis.TIMED_OUT
+    deliberate = True
+
+    def __init__(self, seconds: float, *, headers: dict[str, str] | None = None):
+        super().__init__(
+            f"The request took longer than this server allows ({seconds:g} s) and was "
+            "stopped. Narrow its filter or sort, or retry later.",
+            headers=headers,
+        )

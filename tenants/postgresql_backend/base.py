@@ -308,6 +308,17 @@ class DatabaseWrapper(TenantDatabaseWrapper):
             connection.adapters.register_loader("timestamptz", _UtcTimestamptzLoader)
         return connection
 
+    def _configure_connection(self, connection: Any) -> bool:
+        """Django's set-up of a new connection, and this process's statement timeout
+        (DB_STATEMENT_TIMEOUT_SECONDS): one `SET` per connection, which the connection keeps
+        for its life, rather than one per request or transaction."""
+        commit = bool(super()._configure_connection(connection))
+        seconds = settings.DB_STATEMENT_TIMEOUT_SECONDS
+        if seconds > 0:
+            connection.execute(f"SET statement_timeout = {max(1, round(seconds * 1000))}")
+            commit = True
+        return commit
+
     def first_read(self, read: Callable[[], T]) -> T:
         """`read()`, the first statement of a web request, checking the kept connection on
         the way instead of the health check's `SELECT 1` round trip (CONN_HEALTH_CHECKS).
