@@ -575,18 +575,36 @@ def streams_kicked(streams: list[tuple[uuid.UUID, str]]) -> None:
         )
 
 
+# The delivery log's rows the purge takes, oldest kept first: delivered ones past the log's
+# retention; skipped ones too (passed over on purpose, never sent); abandoned ones once their
+# event is past the events' retention as well, since before that enabling the endpoint or
+# resuming the stream would send them. A statement per kind, each through its own index.
+_PURGE_SQL = (
+    "DELETE FROM public.webhooks_webhookdelivery WHERE id IN ("
+    " SELECT id FROM public.webhooks_webhookdelivery WHERE delivered_at < %(log)s LIMIT 10000)",
+    "DELETE FROM public.webhooks_webhookdelivery WHERE id IN ("
+    " SELECT id FROM public.webhooks_webhookdelivery"
+    " WHERE status <> 'delivered' AND ("
+    "  (status = 'skipped' AND created_at < %(log)s)"
+    "  OR (status = 'abandoned' AND created_at < %(events)s))"
+    " LIMIT 10000)",
+)
+
+
 def log_purge(days: int, *, now: dt.datetime | None = None) -> int:
-    """Delete delivered log rows older than `days`, in chunks (no long lock on the table)."""
-    cutoff = (now or timezone.now()) - dt.timedelta(days=days)
+    """Delete the delivery log's rows older than `days` that nothing will send again
+    (`_PURGE_SQL`), in chunks (no long lock on the table). Retrying rows stay."""
+    now = now or timezone.now()
+    cutoffs = {
+        "log": now - dt.timedelta(days=days),
+        "events": now - dt.timedelta(days=max(days, settings.EVENT_RETENTION_DAYS)),
+    }
     deleted = 0
-    while True:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "DELETE FROM public.webhooks_webhookdelivery WHERE id IN ("
-                " SELECT id FROM public.webhooks_webhookdelivery"
-                " WHERE delivered_at < %s LIMIT 10000)",
-                [cutoff],
-            )
-            deleted += cursor.rowcount
-            if cursor.rowcount < 10000:
-                return deleted
+    for statement in _PURGE_SQL:
+        while True:
+            with connection.cursor() as cursor:
+                cursor.execute(statement, cutoffs)
+                deleted += cursor.rowcount
+                if cursor.rowcount < 10000:
+                    break
+    return deleted

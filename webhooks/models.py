@@ -140,6 +140,14 @@ class WebhookDelivery(models.Model):
             models.Index(fields=["endpoint", "-id"], name="webhookdelivery_log"),
             # The daily purge of delivered rows (webhooks.tasks.log_purge).
             models.Index(fields=["delivered_at"], name="webhookdelivery_delivered_at"),
+            # The rows not delivered (retrying, abandoned, skipped), a few among an endpoint's
+            # delivered ones: what disabling, enabling and resuming change, and what the
+            # purge takes besides delivered rows, each without reading the endpoint's log.
+            models.Index(
+                fields=["endpoint", "schema_name"],
+                name="webhookdelivery_unsettled",
+                condition=~models.Q(status="delivered"),
+            ),
         ]
 
     def __str__(self) -> str:

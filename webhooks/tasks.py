@@ -37,6 +37,7 @@ def sweep(self: Any) -> int:
 
 @shared_task(name="webhooks.tasks.log_purge", ignore_result=True)
 def log_purge() -> int:
-    """Drop delivered rows of the delivery log older than WEBHOOK_LOG_RETENTION_DAYS (beat:
+    """Drop the delivery log's rows older than WEBHOOK_LOG_RETENTION_DAYS that nothing will
+    send again: delivered and skipped ones, and abandoned ones whose event is gone too (beat:
     daily). Rows still retrying stay."""
     return purge(settings.WEBHOOK_LOG_RETENTION_DAYS)

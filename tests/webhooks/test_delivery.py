@@ -9,11 +9,14 @@ import datetime as dt
 import email.utils
 import logging
 import time
+import uuid
 from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tenants.utils import schema_context
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -680,6 +683,72 @@ def test_delivered_log_rows_are_purged_after_retention_retrying_ones_stay(
     assert list(
         WebhookDelivery.objects.filter(endpoint=issued.endpoint).values_list("status", flat=True)
     ) == ["retrying"]
+
+
+def test_skipped_rows_go_with_the_log_and_abandoned_ones_once_their_event_is_gone(
+    acme: Company, settings: Any
+) -> None:
+    # Nothing will send either again: without this they stayed in the log for good.
+    settings.EVENT_RETENTION_DAYS = 30
+    endpoint = endpoint_add(url="http://127.0.0.1:9/hook", company=acme, actor="tests").endpoint
+    for seq, status in enumerate(("skipped", "abandoned", "retrying"), start=1):
+        WebhookDelivery.objects.create(
+            endpoint=endpoint,
+            schema_name=acme.schema_name,
+            seq=seq,
+            event_id=uuid.uuid4(),
+            event_type="user.created",
+            status=status,
+        )
+
+    def left(days_later: int) -> list[str]:
+        log_purge(14, now=timezone.now() + dt.timedelta(days=days_later))
+        return sorted(WebhookDelivery.objects.values_list("status", flat=True))
+
+    assert left(13) == ["abandoned", "retrying", "skipped"]
+    # Enabling the endpoint would still send the abandoned row's event, which is kept.
+    assert left(15) == ["abandoned", "retrying"]
+    assert left(31) == ["retrying"]
+
+
+def test_disabling_enabling_and_purging_read_the_undelivered_rows_not_the_log(
+    acme: Company,
+) -> None:
+    endpoint = endpoint_add(url="http://127.0.0.1:9/hook", company=acme, actor="tests").endpoint
+    with connection.cursor() as cursor:
+        # A busy endpoint's log: many delivered rows, a few not.
+        cursor.execute(
+            """
+            INSERT INTO public.webhooks_webhookdelivery (endpoint_id, schema_name, seq,
+                event_id, event_type, status, attempts, response_excerpt, created_at,
+                delivered_at)
+            SELECT %s, %s, i, gen_random_uuid(), 'user.created',
+                CASE WHEN i %% 1000 = 0 THEN 'retrying' ELSE 'delivered' END, 1, '', now(),
+                CASE WHEN i %% 1000 = 0 THEN NULL ELSE now() END
+            FROM generate_series(1, 50000) AS i
+            """,
+            [endpoint.pk, acme.schema_name],
+        )
+        cursor.execute("ANALYZE public.webhooks_webhookdelivery")
+
+    def plans(run: Any) -> str:
+        with CaptureQueriesContext(connection) as captured:
+            run()
+        explained = []
+        with connection.cursor() as cursor:
+            for statement in captured.captured_queries:
+                if "webhooks_webhookdelivery" in statement["sql"]:
+                    cursor.execute("EXPLAIN " + statement["sql"])
+                    explained.append("\n".join(row[0] for row in cursor.fetchall()))
+        assert explained
+        return "\n".join(explained)
+
+    read = plans(lambda: delivery.deliveries_abandon(endpoint.pk, note="disabled"))
+    read += plans(lambda: delivery.deliveries_resume(endpoint.pk))
+    read += plans(lambda: log_purge(14))
+
+    assert "Seq Scan on webhooks_webhookdelivery" not in read, read
+    assert "webhookdelivery_unsettled" in read
 
 
 def test_the_sweeper_and_the_log_purge_are_scheduled_under_their_pinned_names(
