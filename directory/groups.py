@@ -16,7 +16,7 @@ from django.utils import timezone
 from directory import change_events
 from directory.change_events import MemberKeys
 from directory.errors import GroupNotFound
-from directory.integrity import check_if_match, save_unique
+from directory.integrity import check_preconditions, save_unique
 from directory.ledger import CallContext, Subject, recorded
 from directory.models import Group, Membership
 from directory.selectors import GroupRef, MemberRef, members_referenced, parse_member_id
@@ -95,13 +95,20 @@ def group_create(*, payload: Any, context: CallContext) -> Group:
 
 
 def group_replace(
-    *, group_id: str, payload: Any, context: CallContext, if_match: str | None = None
+    *,
+    group_id: str,
+    payload: Any,
+    context: CallContext,
+    if_match: str | None = None,
+    if_none_match: str | None = None,
 ) -> Group:
-    """PUT /Groups/{id}: new displayName, externalId and the whole member list."""
+    """PUT /Groups/{id}: new displayName, externalId and the whole member list. `if_match`
+    and `if_none_match` are the request's preconditions, checked against the locked group
+    (PreconditionFailed)."""
     subject = Subject.from_payload("Group", payload, parse_member_id(group_id))
     with recorded("replace", subject, context, payload) as entry:
         group = group_get(group_id, for_update=True)
-        check_if_match(group.version, if_match, "group")
+        check_preconditions(group.version, "group", if_match=if_match, if_none_match=if_none_match)
         before = (group.display_name, group.external_id)
         added, removed = _update(group, normalize_group(payload), current=_current_members(group))
         entry.succeeded(_subject(group), 200)
@@ -110,17 +117,22 @@ def group_replace(
 
 
 def group_patch(
-    *, group_id: str, operations: Sequence[Any], context: CallContext, if_match: str | None = None
+    *,
+    group_id: str,
+    operations: Sequence[Any],
+    context: CallContext,
+    if_match: str | None = None,
+    if_none_match: str | None = None,
 ) -> Group:
     """PATCH /Groups/{id} in every dialect (Okta's remove-by-filter then add, Entra's value
     arrays, renames whose value carries the readOnly id). Atomic: an unknown member id or any
-    bad operation changes nothing (400)."""
+    bad operation changes nothing (400). Preconditions as group_replace's."""
     with recorded(
         "patch", Subject("Group", parse_member_id(group_id)), context, list(operations)
     ) as entry:
         group = group_get(group_id, for_update=True)
         entry.subject = _subject(group)
-        check_if_match(group.version, if_match, "group")
+        check_preconditions(group.version, "group", if_match=if_match, if_none_match=if_none_match)
         before = (group.display_name, group.external_id)
         plan = membership_plan(operations)
         if plan is not None:
@@ -134,13 +146,19 @@ def group_patch(
     return group
 
 
-def group_delete(*, group_id: str, context: CallContext, if_match: str | None = None) -> None:
+def group_delete(
+    *,
+    group_id: str,
+    context: CallContext,
+    if_match: str | None = None,
+    if_none_match: str | None = None,
+) -> None:
     """DELETE (Okta's "unlink and delete", Entra's delete): the role disappears from every
-    member; the members themselves are untouched."""
+    member; the members themselves are untouched. Preconditions as group_replace's."""
     with recorded("delete", Subject("Group", parse_member_id(group_id)), context) as entry:
         group = group_get(group_id, for_update=True)
         entry.subject = _subject(group)
-        check_if_match(group.version, if_match, "group")
+        check_preconditions(group.version, "group", if_match=if_match, if_none_match=if_none_match)
         group.delete()
         entry.succeeded(entry.subject, 204)
         change_events.group_deleted(entry.subject, entry)

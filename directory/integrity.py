@@ -11,11 +11,24 @@ from scim_protocol import errors
 from scim_protocol.user_resource import etag_names
 
 
-def check_if_match(version: int, if_match: str | None, noun: str) -> None:
-    """Raises PreconditionFailed unless `If-Match` is absent, `*`, or names `version`."""
+def check_preconditions(
+    version: int, noun: str, *, if_match: str | None, if_none_match: str | None
+) -> None:
+    """Raises PreconditionFailed unless a write's preconditions hold for `version`: If-Match
+    absent, `*` or naming it; If-None-Match absent or naming neither it nor `*` (RFC 7232
+    §3.2: the resource exists). Checked in RFC 7232 §6's order.
+
+    `version` must be the one the write replaces: read under the row's lock, or read without
+    it by a write whose statement then writes only if the version is still that one. A
+    version read earlier would miss a write committed in between (RFC 7232 §5: the
+    condition holds for the representation the write changes)."""
     if if_match is not None and not etag_names(if_match, version):
         raise errors.PreconditionFailed(
             f'The {noun} changed: its version is W/"{version}", not {if_match}.'
+        )
+    if if_none_match is not None and etag_names(if_none_match, version):
+        raise errors.PreconditionFailed(
+            f'If-None-Match names the current version, W/"{version}": not changed.'
         )
 
 

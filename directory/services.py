@@ -22,7 +22,7 @@ from directory import change_events
 from directory.brake import DEPROVISION_ONE_CTE, deprovision_params, deprovision_take
 from directory.columns import member_column_values
 from directory.errors import MemberNotFound
-from directory.integrity import check_if_match, unique_keys
+from directory.integrity import check_preconditions, unique_keys
 from directory.ledger import CallContext, LedgerEntry, Subject, recorded
 from directory.models import MEMBER_BUCKET_SIZE, Member, WaitlistEntry
 from directory.seats import TAKE_ONE_CTE, SeatLimitReached, seats_refused
@@ -156,11 +156,13 @@ def member_replace(
     payload: Any,
     context: CallContext,
     if_match: str | None = None,
+    if_none_match: str | None = None,
 ) -> MemberWithRoles:
     """PUT: replace the member with the User in `payload` (readOnly id/meta/groups and
     `password` are ignored); returns the member and its groups, read with the member (a
     user's write never changes them; `_member_update` says when that read takes the row
-    lock). Raises NotFound, PreconditionFailed, Mutability
+    lock). `if_match` and `if_none_match` are the request's preconditions, checked against
+    the version the write replaces. Raises NotFound, PreconditionFailed, Mutability
     (userName immutable by company policy), Uniqueness, SeatLimitReached (reactivation),
     InvalidValue."""
     subject = Subject.from_payload("User", payload, parse_member_id(member_id))
@@ -178,7 +180,14 @@ def member_replace(
         # the waitlist are involved, so the member is locked from the start.
         optimistic = not (isinstance(payload, dict) and payload.get("active") is False)
         return _member_update(
-            company, member_id, entry, context, revise, if_match=if_match, optimistic=optimistic
+            company,
+            member_id,
+            entry,
+            context,
+            revise,
+            if_match=if_match,
+            if_none_match=if_none_match,
+            optimistic=optimistic,
         )
 
 
@@ -189,6 +198,7 @@ def member_patch(
     operations: Sequence[Any],
     context: CallContext,
     if_match: str | None = None,
+    if_none_match: str | None = None,
 ) -> MemberWithRoles:
     """PATCH: apply the operations to the stored User, atomically (any failing operation
     changes nothing); returns what member_replace returns. Raises what member_replace raises,
@@ -217,6 +227,7 @@ def member_patch(
             context,
             revise,
             if_match=if_match,
+            if_none_match=if_none_match,
             optimistic=not _may_deactivate(operations),
             subject_from_member=True,
         )
@@ -258,6 +269,7 @@ def _member_update(
     revise: Callable[[Member], _Revision],
     *,
     if_match: str | None,
+    if_none_match: str | None,
     optimistic: bool,
     subject_from_member: bool = False,
 ) -> MemberWithRoles:
@@ -270,7 +282,11 @@ def _member_update(
     held between the read and the write. Only an update that locks nothing but the member's
     row can: one that keeps the member active, its userName (a rename locks the reports
     waiting for it) and its manager (a new one is locked). Otherwise, or when the member
-    changed meanwhile, it reads the member locked and writes in the transaction."""
+    changed meanwhile, it reads the member locked and writes in the transaction.
+
+    The preconditions (`if_match`, `if_none_match`) are checked on each try against the
+    version it read: the version the write replaces, as the optimistic statement writes
+    only if it is still there, and the locked try checks them again."""
 
     def attempt(locked: bool) -> MemberWithRoles | None:
         """One try: None when an optimistic one cannot be (`_NeedsLocks`) or found the
@@ -281,7 +297,9 @@ def _member_update(
                 member = found.member
                 if subject_from_member:
                     entry.subject = _subject(member)
-                check_if_match(member.version, if_match, "user")
+                check_preconditions(
+                    member.version, "user", if_match=if_match, if_none_match=if_none_match
+                )
                 resource, warnings, readings = revise(member)
                 change = _update_prepare(company, member, resource, locked=locked)
         except _NeedsLocks:
@@ -300,19 +318,25 @@ def _member_update(
 
 
 def member_delete(
-    *, company: Company, member_id: str, context: CallContext, if_match: str | None = None
+    *,
+    company: Company,
+    member_id: str,
+    context: CallContext,
+    if_match: str | None = None,
+    if_none_match: str | None = None,
 ) -> None:
     """DELETE, as the company's deprovisioning policy says (`Company.scim_delete_action`):
     delete (Entra's hard delete: a later GET is 404) or deactivate and keep the member (a
     later GET shows `active: false`; the IdP can reactivate them). Either frees the seat, and
-    the ledger row says which happened. Raises NotFound, PreconditionFailed."""
+    the ledger row says which happened. Preconditions as member_replace's, against the
+    locked member. Raises NotFound, PreconditionFailed."""
     with recorded("delete", Subject("User", parse_member_id(member_id)), context) as entry:
         if company.scim_delete_action == Company.DeleteAction.DEACTIVATE:
-            _deactivate_on_delete(company, member_id, if_match, entry, context)
+            _deactivate_on_delete(company, member_id, if_match, if_none_match, entry, context)
             return
         member = member_get(member_id, for_update=True)
         entry.subject = _subject(member)
-        check_if_match(member.version, if_match, "user")
+        check_preconditions(member.version, "user", if_match=if_match, if_none_match=if_none_match)
         # Its reports' rows (their manager becomes empty) before the seat lock: the order
         # every write takes (directory.selectors). No new report can appear meanwhile: naming
         # this member as manager takes FOR KEY SHARE on its row, which waits for this delete.
@@ -335,6 +359,7 @@ def _deactivate_on_delete(
     company: Company,
     member_id: str,
     if_match: str | None,
+    if_none_match: str | None,
     entry: LedgerEntry,
     context: CallContext,
 ) -> None:
@@ -344,7 +369,7 @@ def _deactivate_on_delete(
     found = member_get_with_roles(member_id, for_update=True)
     member = found.member
     entry.subject = _subject(member)
-    check_if_match(member.version, if_match, "user")
+    check_preconditions(member.version, "user", if_match=if_match, if_none_match=if_none_match)
     active = member.active
     if active:
         change = _update_prepare(company, member, {**member.attributes, "active": False})
@@ -559,7 +584,8 @@ def _update_write(
         # Nothing of the member changes (its version stayed: `_update_prepare`) and its row is
         # locked: the ledger row is the whole write. Read without the lock (`optimistic`), the
         # member's statement below still runs, as the check that nobody changed it meanwhile
-        # (else this answer would hide their change and pass an If-Match it no longer meets).
+        # (else this answer would hide their change and pass an If-Match or If-None-Match
+        # it no longer meets).
         # (A user kept deactivated also takes it: it deletes a waiting reactivation.)
         with prepared_cursor() as cursor:
             cursor.execute(along.sql, along.params)

@@ -219,22 +219,12 @@ def _authenticate(request: Request) -> None:
 
 def not_modified(request: Request, version: int) -> Response | None:
     """304 when the client's If-None-Match names the current version or is `*` (RFC 7644
-    §3.14, RFC 7232 §3.2)."""
+    §3.14, RFC 7232 §3.2). For a read only: a write's preconditions are the service's, checked
+    against the row the write replaces (directory.integrity.check_preconditions)."""
     header = request.META.get("HTTP_IF_NONE_MATCH")
     if header is not None and etag_names(header, version):
         return Response(status=304, headers={"ETag": etag(version)})
     return None
-
-
-def check_if_none_match(request: Request, current_version: Callable[[], int]) -> None:
-    """Before a write: raises PreconditionFailed (412) when If-None-Match names the resource's
-    version or is `*` (RFC 7232 §3.2: the resource exists). `current_version` reads it (or
-    raises NotFound), only when the header is sent: no IdP sends it on a write."""
-    header = request.META.get("HTTP_IF_NONE_MATCH")
-    if header is not None and etag_names(header, version := current_version()):
-        raise errors.PreconditionFailed(
-            f'If-None-Match names the current version, W/"{version}": not changed.'
-        )
 
 
 def json_body(request: Request) -> Any:

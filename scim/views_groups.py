@@ -14,7 +14,6 @@ from directory.search import groups_by_cursor, groups_list
 from scim.views_base import (
     ScimView,
     call_context,
-    check_if_none_match,
     cursor_codec,
     json_body,
     not_modified,
@@ -104,22 +103,22 @@ class GroupView(ScimView):
         return not_modified(request, group.version) or _single(request, group)
 
     def put(self, request: Request, group_id: str) -> Response:
-        check_if_none_match(request, lambda: service.group_get(group_id).version)
         group = service.group_replace(
             group_id=group_id,
             payload=json_body(request),
             context=call_context(request),
             if_match=request.META.get("HTTP_IF_MATCH"),
+            if_none_match=request.META.get("HTTP_IF_NONE_MATCH"),
         )
         return _single(request, group)
 
     def patch(self, request: Request, group_id: str) -> Response:
-        check_if_none_match(request, lambda: service.group_get(group_id).version)
         group = service.group_patch(
             group_id=group_id,
             operations=validate_patch_request(json_body(request)),
             context=call_context(request),
             if_match=request.META.get("HTTP_IF_MATCH"),
+            if_none_match=request.META.get("HTTP_IF_NONE_MATCH"),
         )
         # 204 as Entra prefers; a client that names attributes gets the group (members only
         # when it asks for them).
@@ -128,10 +127,10 @@ class GroupView(ScimView):
         return Response(status=204, headers={"ETag": etag(group.version)})
 
     def delete(self, request: Request, group_id: str) -> Response:
-        check_if_none_match(request, lambda: service.group_get(group_id).version)
         service.group_delete(
             group_id=group_id,
             context=call_context(request),
             if_match=request.META.get("HTTP_IF_MATCH"),
+            if_none_match=request.META.get("HTTP_IF_NONE_MATCH"),
         )
         return Response(status=204)

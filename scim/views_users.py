@@ -16,7 +16,6 @@ from directory.selectors import member_get_with_roles
 from scim.views_base import (
     ScimView,
     call_context,
-    check_if_none_match,
     company_of,
     cursor_codec,
     json_body,
@@ -95,10 +94,6 @@ def _list(request: Request, params: ListParams) -> Response:
     return Response(list_response(found.total, None, resources, next_cursor=next_cursor))
 
 
-def _version(member_id: str) -> int:
-    return member_get_with_roles(member_id).member.version
-
-
 class UsersView(ScimView):
     def get(self, request: Request) -> Response:
         return _list(request, parse_list_params(request.query_params, USER, cursor_codec(request)))
@@ -127,35 +122,35 @@ class UserView(ScimView):
         )
 
     def put(self, request: Request, member_id: str) -> Response:
-        check_if_none_match(request, lambda: _version(member_id))
         found = services.member_replace(
             company=company_of(request),
             member_id=member_id,
             payload=json_body(request),
             context=call_context(request),
             if_match=request.META.get("HTTP_IF_MATCH"),
+            if_none_match=request.META.get("HTTP_IF_NONE_MATCH"),
         )
         return _single(request, found.member, roles=found.roles)
 
     def patch(self, request: Request, member_id: str) -> Response:
-        check_if_none_match(request, lambda: _version(member_id))
         found = services.member_patch(
             company=company_of(request),
             member_id=member_id,
             operations=validate_patch_request(json_body(request)),
             context=call_context(request),
             if_match=request.META.get("HTTP_IF_MATCH"),
+            if_none_match=request.META.get("HTTP_IF_NONE_MATCH"),
         )
         if "return=minimal" in request.META.get("HTTP_PREFER", "").replace(" ", "").lower():
             return Response(status=204, headers={"ETag": etag(found.member.version)})
         return _single(request, found.member, roles=found.roles)
 
     def delete(self, request: Request, member_id: str) -> Response:
-        check_if_none_match(request, lambda: _version(member_id))
         services.member_delete(
             company=company_of(request),
             member_id=member_id,
             context=call_context(request),
             if_match=request.META.get("HTTP_IF_MATCH"),
+            if_none_match=request.META.get("HTTP_IF_NONE_MATCH"),
         )
         return Response(status=204)

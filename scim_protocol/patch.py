@@ -17,7 +17,9 @@ dotted or URN keys, readOnly `id` inside a group rename, member removal by a `va
 bare id, and `null` / `""` meaning "clear".
 
 add and replace on a singular complex attribute (`name`, `manager`) alike set the sub-attributes
-the value names and keep the others (RFC 7644 §3.5.2.3); one named `null` is unassigned. A
+the value names and keep the others (RFC 7644 §3.5.2.3); one named `null` is unassigned. So do
+they on the values a filter selects (`addresses[type eq "work"]`); a selected value left with
+nothing, or without its `value`, is dropped, as a remove of that sub-attribute drops it. A
 multi-valued attribute's replace replaces the whole list.
 
 Values are placed as sent, without type coercion (the caller normalises "True"/"False" and
@@ -339,13 +341,24 @@ def _write_selected(container: dict[str, Any], op: str, target: _Target, value: 
     attribute = target.attribute
     values = _values(container, attribute)
     selected = _select(values, target)
+    dropped: set[int] = set()
     if target.sub is None:
-        patch = _complex_value(_unwrap(value, attribute), attribute)
+        value = _unwrap(value, attribute)
+        patch = _complex_value(value, attribute)
+        # As on a singular complex attribute (`_write_single`): a sub-attribute named null is
+        # unassigned, and the selected values keep the ones not named.
+        cleared = _nulled(value, attribute) - patch.keys()
         if not selected:
             raise NoTarget(f"No value of '{attribute.name}' matches the path '{target.path}'.")
         for index in selected:
-            _check_immutable_subs(attribute, values[index], patch)
-            values[index] = {**values[index], **patch}
+            item = values[index]
+            _check_removable_subs(attribute, item, cleared)
+            _check_immutable_subs(attribute, item, patch)
+            values[index] = {**{k: v for k, v in item.items() if k not in cleared}, **patch}
+            # A value left empty, or without its `value`, means nothing, as after a remove
+            # of that sub-attribute (`_remove`): it is dropped.
+            if not values[index] or "value" in cleared:
+                dropped.add(index)
     else:
         sub = target.sub
         sub_value = _simple_value(_unwrap(value, sub), sub)
@@ -360,8 +373,8 @@ def _write_selected(container: dict[str, Any], op: str, target: _Target, value: 
             for index in selected:
                 _check_immutable(sub, values[index].get(sub.name), sub_value)
                 values[index] = {**values[index], sub.name: sub_value}
-    _keep_one_primary(values, set(selected))
-    _store_values(container, attribute, values)
+    _keep_one_primary(values, set(selected) - dropped)
+    _store_values(container, attribute, [v for i, v in enumerate(values) if i not in dropped])
 
 
 def _remove(resource: dict[str, Any], target: _Target, value: Any) -> None:
@@ -487,6 +500,15 @@ def _check_removable(attribute: Attribute, existing: Any) -> None:
         raise Mutability(f"'{attribute.name}' is required and cannot be removed.")
     if attribute.mutability == IMMUTABLE and existing is not None:
         raise Mutability(f"'{attribute.name}' is immutable and cannot be removed.")
+
+
+def _check_removable_subs(
+    attribute: Attribute, existing: Mapping[str, Any], names: set[str]
+) -> None:
+    for name in names:
+        sub = attribute.sub(name)
+        if sub is not None:
+            _check_removable(sub, existing.get(name))
 
 
 # --- Values -----------------------------------------------------------------------------------

@@ -277,3 +277,46 @@ def test_an_update_racing_another_loses_neither(
     records = _records(live, "raced@example.test")
     assert records["ledger"] == [("succeeded", 201), ("succeeded", 200), ("succeeded", 200)]
     assert records["events"] == ["user.created", "user.updated", "user.updated"]
+
+
+def test_if_none_match_is_evaluated_against_the_version_an_optimistic_update_writes(
+    live: LiveCompany, requests: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from directory import services
+
+    def race(scim: Scim) -> tuple[Any, Any]:
+        created = scim.post("/Users", okta_user("guarded@example.test")).json()
+        path = f"/Users/{created['id']}"
+        prepare = services._update_prepare
+        raced: list[int] = []
+
+        def prepare_after_another_write(*args: Any, **kwargs: Any) -> Any:
+            # Between this update's unlocked read (version 1, which the header does not
+            # name) and its version-checked statement, another one commits version 2.
+            if not kwargs.get("locked", True) and not raced:
+                raced.append(0)
+                raced[0] = requests(
+                    lambda other: other.patch(path, _patch("title", "Racer")).status_code
+                )
+            return prepare(*args, **kwargs)
+
+        monkeypatch.setattr(services, "_update_prepare", prepare_after_another_write)
+        response = scim.patch(
+            path, _patch("displayName", "Guarded Renamed"), HTTP_IF_NONE_MATCH='W/"2"'
+        )
+        assert raced == [200]
+        return response, scim.get(path).json()
+
+    response, stored = requests(race)
+
+    # Its statement found the version changed and wrote nothing; read again under the lock,
+    # the user was at the version the header names.
+    assert response.status_code == 412, response.content
+    assert (
+        response.json()["detail"] == 'If-None-Match names the current version, W/"2": not changed.'
+    )
+    assert (stored["title"], stored["displayName"]) == ("Racer", "Test User")
+    assert stored["meta"]["version"] == 'W/"2"'
+    records = _records(live, "guarded@example.test")
+    assert records["ledger"] == [("succeeded", 201), ("succeeded", 200), ("failed", 412)]
+    assert records["events"] == ["user.created", "user.updated"]

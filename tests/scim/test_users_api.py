@@ -810,6 +810,31 @@ def test_a_patch_that_changes_something_moves_the_version_and_last_modified(scim
     assert changed["meta"]["lastModified"] > created["meta"]["lastModified"]
 
 
+def test_a_null_sub_attribute_in_a_filtered_patch_value_is_unassigned_there_only(
+    scim: Scim,
+) -> None:
+    work = {"type": "work", "streetAddress": "100 Universal City Plaza", "locality": "Hollywood"}
+    home = {"type": "home", "streetAddress": "1 Elm St", "locality": "Burbank"}
+    created = create(scim, addresses=[work, home])
+    url = f"/Users/{created['id']}"
+    unassign = {
+        "op": "replace",
+        "path": 'addresses[type eq "work"]',
+        "value": {"streetAddress": None},
+    }
+
+    response = scim.patch(url, {"schemas": [PATCH_OP], "Operations": [unassign]})
+
+    assert response.status_code == 200, response.content
+    stored_work, stored_home = created["addresses"]
+    kept = [{k: v for k, v in stored_work.items() if k != "streetAddress"}, stored_home]
+    assert "streetAddress" in stored_work and kept[0]["locality"] == "Hollywood"
+    assert response.json()["addresses"] == kept
+    assert scim.get(url).json()["addresses"] == kept
+    assert Member.objects.get(pk=created["id"]).attributes["addresses"] == kept
+    assert response.json()["meta"]["version"] != created["meta"]["version"]
+
+
 # --- manager ----------------------------------------------------------------------------------
 
 

@@ -705,6 +705,94 @@ def test_replace_unassigning_every_sub_attribute_removes_the_attribute() -> None
     assert result == {"userName": "x"}
 
 
+def _user_with_two_addresses() -> dict[str, Any]:
+    home = {"type": "home", "streetAddress": "1 Elm St", "locality": "Burbank"}
+    return {**_user(), "addresses": [*_user()["addresses"], home]}
+
+
+@pytest.mark.parametrize("op", ["add", "replace", "Replace"])
+def test_a_null_sub_attribute_in_a_filtered_value_unassigns_it_there_only(op: str) -> None:
+    user = _user_with_two_addresses()
+
+    result = _patch(
+        user, {"op": op, "path": 'addresses[type eq "work"]', "value": {"streetAddress": None}}
+    )
+
+    # As on a singular complex attribute: null is unassigned (RFC 7644 §3.5.2), the
+    # sub-attributes not named and the values the filter does not select are kept.
+    assert result["addresses"] == [
+        {"type": "work", "postalCode": "91608"},
+        user["addresses"][1],
+    ]
+
+
+@pytest.mark.parametrize("op", ["add", "replace"])
+def test_a_null_sub_attribute_path_of_a_filtered_value_unassigns_it_there_only(op: str) -> None:
+    user = _user_with_two_addresses()
+
+    by_sub_path = _patch(
+        user, {"op": op, "path": 'addresses[type eq "work"].streetAddress', "value": None}
+    )
+    by_value = _patch(
+        user, {"op": op, "path": 'addresses[type eq "work"]', "value": {"streetAddress": None}}
+    )
+
+    assert by_sub_path == by_value
+    assert by_sub_path["addresses"][0] == {"type": "work", "postalCode": "91608"}
+
+
+def test_a_filtered_value_may_unassign_one_sub_attribute_and_set_another() -> None:
+    user = _user_with_two_addresses()
+
+    result = _patch(
+        user,
+        {
+            "op": "replace",
+            "path": 'addresses[type eq "work"]',
+            "value": {"streetAddress": None, "postalcode": "90210", "locality": "Hollywood"},
+        },
+    )
+
+    assert result["addresses"][0] == {
+        "type": "work",
+        "postalCode": "90210",
+        "locality": "Hollywood",
+    }
+    assert result["addresses"][1] == user["addresses"][1]
+
+
+def test_a_filtered_value_with_every_sub_attribute_unassigned_is_dropped() -> None:
+    user = _user_with_two_addresses()
+    unassigned = {"type": None, "streetAddress": None, "postalCode": None}
+
+    result = _patch(
+        user, {"op": "replace", "path": 'addresses[type eq "work"]', "value": unassigned}
+    )
+
+    assert result["addresses"] == [user["addresses"][1]]
+
+
+def test_a_filtered_value_whose_value_is_unassigned_is_dropped() -> None:
+    user = _user()
+
+    result = _patch(
+        user, {"op": "replace", "path": 'emails[type eq "work"]', "value": {"value": None}}
+    )
+
+    # As `emails[type eq "work"].value` set to null: an email without an address means nothing.
+    assert result["emails"] == [{"value": "babs@jensen.org", "type": "home"}]
+
+
+def test_a_null_sub_attribute_in_a_filtered_value_matching_nothing_is_no_target() -> None:
+    user = _user()
+
+    with pytest.raises(NoTarget):
+        _patch(
+            user,
+            {"op": "replace", "path": 'addresses[type eq "home"]', "value": {"locality": None}},
+        )
+
+
 def test_replace_naming_no_known_sub_attribute_changes_nothing() -> None:
     user = _user()
 
@@ -989,6 +1077,12 @@ def test_immutable_member_value_cannot_be_replaced_or_removed() -> None:
             {"op": "remove", "path": f'members[value eq "{BABS}"].value'},
             resource_type=GROUP,
         )
+    with pytest.raises(Mutability):
+        _patch(
+            group,
+            {"op": "replace", "path": f'members[value eq "{BABS}"]', "value": {"value": None}},
+            resource_type=GROUP,
+        )
 
 
 def test_immutable_member_type_may_be_added_when_absent() -> None:
@@ -1109,6 +1203,7 @@ _EVERY_KIND_OF_WRITE = [
     (USER, {"op": "replace", "path": "emails", "value": [{"value": "only@x.com"}]}),
     (USER, {"op": "replace", "path": 'emails[type eq "work"].value', "value": "n@x.com"}),
     (USER, {"op": "replace", "path": 'emails[type eq "home"]', "value": {"primary": True}}),
+    (USER, {"op": "replace", "path": 'addresses[type eq "work"]', "value": {"postalCode": None}}),
     (USER, {"op": "add", "path": 'phoneNumbers[type eq "work"].value', "value": "555"}),
     (USER, {"op": "remove", "path": 'emails[type eq "home"]'}),
     (USER, {"op": "remove", "path": 'emails[type eq "work"].primary'}),
