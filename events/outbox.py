@@ -60,6 +60,8 @@ class EventType:
     SEAT_LIMIT_REACHED = "company.seat_limit_reached"
     SCIM_ENABLED = "company.scim_enabled"
     SCIM_DISABLED = "company.scim_disabled"
+    COMPANY_SUSPENDED = "company.suspended"
+    COMPANY_REACTIVATED = "company.reactivated"
     CREDENTIAL_CREATED = "company.credential_created"
     CREDENTIAL_REVOKED = "company.credential_revoked"
     CREDENTIAL_REGENERATED = "company.credential_regenerated"
@@ -79,6 +81,8 @@ class EventType:
         SEAT_LIMIT_REACHED,
         SCIM_ENABLED,
         SCIM_DISABLED,
+        COMPANY_SUSPENDED,
+        COMPANY_REACTIVATED,
         CREDENTIAL_CREATED,
         CREDENTIAL_REVOKED,
         CREDENTIAL_REGENERATED,

@@ -223,7 +223,11 @@ def company_update_settings(
     """Change a company's name, seat limit or status, recording each change (with `reason`,
     when given). Returns the names of the fields that changed. Lowering the limit below
     current usage is allowed: nobody is deactivated, the periodic seat check flags the
-    company instead (the support admin asks for a confirmation and a reason first)."""
+    company instead (the support admin asks for a confirmation and a reason first).
+
+    Raises ValidationError when suspending without a reason: it refuses the company's
+    identity provider and admins, and the history must say why (as for SCIM switched off).
+    A change of status is a vendor event (company.suspended / company.reactivated)."""
     new_limit = None if clear_seat_limit else seat_limit
     seat_limit_check(new_limit)
     if status is not None and status not in Company.Status.values:
@@ -254,11 +258,30 @@ def company_update_settings(
             locked.seat_limit = new_limit
             changed.append("seat_limit")
         if status is not None and status != locked.status:
+            suspending = status == Company.Status.SUSPENDED
+            if suspending and not reason.strip():
+                raise ValidationError(
+                    "Suspending a company needs a reason, kept in the company's history.",
+                    code="required",
+                )
             events.append(
                 _event(locked, CompanyEvent.Action.STATUS_CHANGED, actor, locked.status, status)
             )
             locked.status = status
             changed.append("status")
+            emit(
+                [
+                    NewEvent(
+                        type=EventType.COMPANY_SUSPENDED
+                        if suspending
+                        else EventType.COMPANY_REACTIVATED,
+                        resource_type="Company",
+                        data={"company": locked.slug, "status": status, "actor": actor},
+                    )
+                ],
+                origin=Origin(),
+                schema_name=locked.schema_name,
+            )
         for field, value in (policies or {}).items():
             if field not in POLICY_FIELDS:
                 raise ValidationError(f"Unknown policy {field!r}.", code="invalid")

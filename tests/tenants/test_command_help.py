@@ -14,6 +14,7 @@ SUPPORT_COMMANDS = [
     "company_list",
     "company_scim",
     "company_seats",
+    "company_status",
     "portal_user_add",
     "token_issue",
     "vendor_key_issue",

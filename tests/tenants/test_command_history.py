@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 
+from events.selectors import company_events_after
 from tenants.models import Company, CompanyEvent
 from webhooks.models import WebhookEndpoint
 
@@ -28,6 +29,40 @@ def test_company_scim_disable_needs_a_reason_and_keeps_it(acme: Company) -> None
 
     event = CompanyEvent.objects.get(company=acme, action=CompanyEvent.Action.SCIM_DISABLED)
     assert (event.actor, event.detail) == ("command:company_scim", {"reason": "Unpaid invoice"})
+
+
+def test_company_status_suspends_with_a_reason_and_tells_the_vendor(acme: Company) -> None:
+    # Suspending refuses the company's identity provider: the history must say why, and the
+    # vendor's app, which gates its own product by it, hears of it as of SCIM switched off.
+    with pytest.raises(CommandError, match="needs a reason"):
+        run("company_status", "--slug", "acme", "--suspend")
+    assert Company.objects.get(pk=acme.pk).status == "active"
+
+    said = run("company_status", "--slug", "acme", "--suspend", "--reason", "Unpaid invoice")
+    again = run("company_status", "--slug", "acme", "--suspend", "--reason", "Unpaid invoice")
+    back = run("company_status", "--slug", "acme", "--activate")
+
+    assert said.startswith("acme suspended: its identity provider is refused (403)")
+    assert again.strip() == "acme was already suspended."
+    assert back.strip() == "acme is active again."
+    history = CompanyEvent.objects.filter(
+        company=acme, action=CompanyEvent.Action.STATUS_CHANGED
+    ).order_by("id")
+    assert [(e.actor, e.detail.get("reason")) for e in history] == [
+        ("command:company_status", "Unpaid invoice"),
+        ("command:company_status", None),
+    ]
+    events = company_events_after(acme.schema_name, 0, 100)
+    assert [(e.type, e.data) for e in events] == [
+        (
+            "company.suspended",
+            {"company": "acme", "status": "suspended", "actor": "command:company_status"},
+        ),
+        (
+            "company.reactivated",
+            {"company": "acme", "status": "active", "actor": "command:company_status"},
+        ),
+    ]
 
 
 def test_company_create_records_its_first_owner_as_a_login_added(db: None) -> None:
