@@ -80,6 +80,19 @@ def _require_scim_open(company: Company) -> None:
 
 
 NAME_MAX_LENGTH = Credential._meta.get_field("name").max_length or 0
+NOTE_MAX_LENGTH = Credential._meta.get_field("note").max_length or 0
+
+
+def _note(note: str) -> str:
+    """The note as stored; ValidationError past its limit (a text column: PostgreSQL would
+    store any length, so the limit holds here, for the command as for the forms)."""
+    note = note.strip()
+    if len(note) > NOTE_MAX_LENGTH:
+        raise ValidationError(
+            f"A note can be at most {NOTE_MAX_LENGTH:,} characters; this one has {len(note):,}.",
+            code="max_length",
+        )
+    return note
 
 
 def token_issue(
@@ -96,7 +109,7 @@ def token_issue(
     Credential.Scope (read-only tokens may only read: scim/permissions.py).
 
     Raises CredentialsLocked while SCIM is off or the company suspended, ValidationError for
-    an empty, over-long or taken name or an expiry in the past.
+    an empty, over-long or taken name, an over-long note or an expiry in the past.
     """
     name = name.strip()
     if not name:
@@ -110,12 +123,13 @@ def token_issue(
         raise ValidationError("The expiry must be in the future.", code="invalid")
     if scope not in Credential.Scope.values:
         raise ValidationError(f"Unknown scope {scope!r}.", code="invalid")
+    note = _note(note)
     _require_scim_open(company)
     secret = secrets.generate_secret(secrets.BEARER_PREFIX)
     credential = Credential(
         kind=Credential.Kind.TOKEN,
         name=name,
-        note=note.strip(),
+        note=note,
         display_prefix=secrets.display_prefix(secret, secrets.BEARER_PREFIX),
         secret_hash=secrets.hash_secret(secret),
         created_by=actor,
@@ -175,14 +189,15 @@ def basic_issue(
     """Issue the company's Basic credentials (one pair at a time).
 
     Raises CredentialsLocked while SCIM is off or the company suspended, ValidationError when
-    a pair exists already.
+    a pair exists already or for an over-long note.
     """
+    note = _note(note)
     _require_scim_open(company)
     secret = secrets.generate_secret(secrets.BASIC_SECRET_PREFIX)
     credential = Credential(
         kind=Credential.Kind.BASIC,
         name=BASIC_DEFAULT_NAME,
-        note=note.strip(),
+        note=note,
         username=secrets.generate_basic_username(),
         display_prefix=secrets.display_prefix(secret, secrets.BASIC_SECRET_PREFIX),
         secret_hash=secrets.hash_secret(secret),

@@ -46,6 +46,18 @@ def test_token_issue_refuses_a_name_past_100_characters(acme: Company) -> None:
     assert not Credential.objects.filter(name__startswith="xxx").exists()
 
 
+@pytest.mark.parametrize("basic", [False, True])
+def test_token_issue_refuses_a_note_past_1000_characters(acme: Company, basic: bool) -> None:
+    # A text column holds any length: without the service's check the note was stored whole.
+    kind = ["--basic"] if basic else []
+    message = refused(
+        "token_issue", "--company", "acme", "--name", "Okta", "--note", "n" * 1001, *kind
+    )
+
+    assert message == "A note can be at most 1,000 characters; this one has 1,001."
+    assert not Credential.objects.filter(note__startswith="nnn").exists()
+
+
 @pytest.mark.parametrize(
     ("option", "value", "message"),
     [

@@ -31,7 +31,9 @@ class Command(BaseCommand):
             "--basic, the pair's note: a company has one Basic pair, named Basic credentials)",
         )
         parser.add_argument(
-            "--note", default="", help="a note shown with the token on Access rights"
+            "--note",
+            default="",
+            help="a note shown with the token on Access rights (at most 1,000 characters)",
         )
         parser.add_argument("--basic", action="store_true", help="issue Basic credentials instead")
         parser.add_argument(
