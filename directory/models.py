@@ -480,6 +480,13 @@ class RetryBatch(models.Model):
         return self.succeeded + self.failed + self.refused
 
     @property
+    def state(self) -> str:
+        """queued, running or done; done also when its task stopped early (`tried` < `total`)."""
+        if self.finished_at is not None:
+            return "done"
+        return "running" if self.started_at is not None else "queued"
+
+    @property
     def waiting_for_worker(self) -> bool:
         """Queued for longer than WORKER_WAIT_WARN_SECONDS and not started (as
         LedgerExport.waiting_for_worker)."""

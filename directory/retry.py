@@ -35,6 +35,7 @@ from django.utils import timezone
 from directory import groups, services
 from directory.ledger import TOO_LARGE_TO_KEEP, CallContext
 from directory.models import Group, Member, ProvisioningEvent, RetryBatch
+from directory.selectors import parse_member_id
 from scim_protocol.errors import ScimError
 from scim_protocol.redaction import REDACTED
 from tenants.gate import scim_gate
@@ -349,6 +350,12 @@ def retry_batch_running(status: int, scim_type: str) -> RetryBatch | None:
     return RetryBatch.objects.filter(
         http_status=status, scim_type=scim_type, finished_at__isnull=True
     ).first()
+
+
+def retry_batch_get(batch_id: str) -> RetryBatch | None:
+    """The batch with this id, finished or not; None for an unknown or malformed id."""
+    parsed = parse_member_id(batch_id)
+    return RetryBatch.objects.filter(pk=parsed).first() if parsed else None
 
 
 def retry_batches_running() -> list[RetryBatch]:

@@ -13,6 +13,7 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -43,6 +44,7 @@ from directory.retry import (
     ledger_retry,
     ledger_retry_kind,
     log_entry,
+    retry_batch_get,
     retry_batches_running,
     retry_id,
     with_retry_state,
@@ -302,6 +304,34 @@ def log_retry_kind(request: HttpRequest) -> HttpResponse:
             f"again, {report.refused} could not be retried.",
         )
     return redirect(f"{reverse('provisioning_log')}?outcome=all")
+
+
+@require_GET
+@login_required
+def retry_batch_status(request: HttpRequest, batch_id: str) -> JsonResponse:
+    """A background retry's progress for static/js/retry_batches.js. Whoever sees the log
+    sees its notice, so no retry role is needed to follow it."""
+    batch = retry_batch_get(batch_id)
+    if batch is None:
+        raise Http404("No such retry.")
+    # The page's own partial, so the sentence cannot drift between the page and the poller.
+    notice = render_to_string(
+        "portal/_retry_batch_notice.html",
+        {"batch": batch, "retry_waiting_notice": worker_waiting_notice("retry")},
+    )
+    return JsonResponse(
+        {
+            "state": batch.state,
+            "total": batch.total,
+            "tried": batch.tried,
+            "succeeded": batch.succeeded,
+            "failed": batch.failed,
+            "refused": batch.refused,
+            # The poller slows down: polling does not bring a worker back.
+            "waiting_for_worker": batch.waiting_for_worker,
+            "notice": notice,
+        }
+    )
 
 
 def _read_only_write(tally: RequestTally, credential: Credential | None) -> str:

@@ -13,6 +13,7 @@ urlpatterns = [
     path("log/refused/<int:tally_id>/", log.refused_entry, name="refused_entry"),
     path("log/exports/", log.export_create, name="export_create"),
     path("log/retry/", log.log_retry_kind, name="log_retry_kind"),
+    path("log/retry/<str:batch_id>/", log.retry_batch_status, name="retry_batch_status"),
     path("log/<str:event_id>/", log.log_entry_view, name="log_entry"),
     path("log/<str:event_id>/retry/", log.log_entry_retry, name="log_entry_retry"),
     path("log/exports/<str:export_id>/", log.export_status, name="export_status"),

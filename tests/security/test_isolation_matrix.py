@@ -14,7 +14,7 @@ import pytest
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from directory.models import Group, LedgerExport, Member, ProvisioningEvent
+from directory.models import Group, LedgerExport, Member, ProvisioningEvent, RetryBatch
 from tenants.models import Company
 from tests.conftest import TEST_PASSWORD, make_portal_user
 from tests.served_client import ServedClient
@@ -311,6 +311,7 @@ def test_a_read_only_token_reads_everywhere_and_writes_nowhere(
         "groups/{group}/",
         "log/exports/{export}/",
         "log/exports/{export}/download/",
+        "log/retry/{batch}/",
         "access/credentials/{credential}/revoke/",
         "access/tokens/{token}/rotate/",
         "access/tokens/{token}/rotation/confirm/",
@@ -323,6 +324,7 @@ def test_another_companys_objects_are_404_in_the_portal(
         export = LedgerExport.objects.create(
             requested_by="x", criteria={}, expires_at=timezone.now() + dt.timedelta(hours=1)
         )
+        batch = RetryBatch.objects.create(http_status=403, scim_type="", requested_by="x", total=25)
         credential = Credential.objects.first()
         token = Credential.objects.filter(kind="token", revoked_at__isnull=True).first()
         assert token is not None
@@ -335,6 +337,7 @@ def test_another_companys_objects_are_404_in_the_portal(
         user=world["user"]["id"],
         group=world["group"]["id"],
         export=export.pk,
+        batch=batch.pk,
         credential=credential.pk,
         token=token.pk,
     )
