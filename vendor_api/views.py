@@ -20,12 +20,17 @@ from directory.cursor_pages import groups_after, members_after
 from directory.errors import GroupNotFound, MemberNotFound
 from directory.groups import group_get
 from directory.selectors import member_get_with_roles
+from events.outbox import EventType
 from events.selectors import (
+    TYPES_SCAN,
     Event,
+    EventPage,
     company_events_after,
+    company_events_of_types,
     company_stream_head,
     feed_after,
     feed_head,
+    feed_of_types,
 )
 from scim_protocol.group_resource import group_to_scim, user_groups
 from scim_protocol.user_resource import user_to_scim
@@ -70,6 +75,19 @@ def _int(request: Request, name: str, default: int, *, lowest: int, highest: int
     return int(raw)
 
 
+def _types(request: Request) -> list[str]:
+    """The event types of `types` (comma-separated), each once; none for an empty value."""
+    names = (name.strip() for name in ",".join(request.query_params.getlist("types")).split(","))
+    wanted = list(dict.fromkeys(name for name in names if name))
+    unknown = [name for name in wanted if name not in EventType.ALL]
+    if unknown:
+        raise BadParameter(
+            f"`types` has unknown event types: {', '.join(unknown)}. "
+            f"The event types are {', '.join(EventType.ALL)}."
+        )
+    return wanted
+
+
 def _company(slug: str) -> Company:
     company = company_for_slug(slug)
     if company is None:
@@ -104,41 +122,66 @@ class EventsView(VendorView):
             "Events in order: of all companies by their place in the feed (filled by the "
             "relay within seconds of the change), or of one company (`company`) by its own "
             "`seq`, complete as soon as the change commits. Start with no `after`, then pass "
-            "the `next` of each page. A cursor belongs to the query it came from."
+            "the `next` of each page. A cursor belongs to the query it came from.\n\n"
+            "With `types`, a page holds only events of those types, found among at most the "
+            f"next {TYPES_SCAN:,} events after `after`; `next` is the place after the last event "
+            "looked at, so **a page can hold fewer than `limit` events, or none, while "
+            "`hasMore` is true**: keep following `next` until `hasMore` is false. The cursor is "
+            "a place in the unfiltered order: the same `next` works with other `types`, or "
+            "none."
         ),
         parameters=[
             OpenApiParameter("after", str, description="The `next` of the previous page."),
             _LIMIT,
             OpenApiParameter("company", str, description="Only this company's events (slug)."),
+            OpenApiParameter(
+                "types",
+                str,
+                many=True,
+                explode=False,
+                style="form",
+                enum=EventType.ALL,
+                description=(
+                    "Only events of these types, comma-separated "
+                    "(`types=user.deactivated,user.deleted`); empty or absent: every type. "
+                    "An unknown type is refused (400)."
+                ),
+            ),
         ],
         responses={200: shapes.EventPageSerializer, 410: shapes.ErrorSerializer, **_ERRORS},
     )
     def get(self, request: Request) -> Response:
         after = _int(request, "after", 0, lowest=0, highest=2**63 - 1)
         limit = _int(request, "limit", DEFAULT_LIMIT, lowest=1, highest=MAX_EVENTS)
+        types = _types(request)
         slug = request.query_params.get("company")
         if slug:
             company = _company(slug)
-            events = company_events_after(company.schema_name, after, limit + 1)
-            if after and (not events or events[0].seq != after + 1):
-                _check_company_cursor(company, after, events)
+            if types:
+                page = company_events_of_types(company.schema_name, after, types, limit)
+            else:
+                events = company_events_after(company.schema_name, after, limit + 1)
+                page = EventPage.of(events, after, limit)
+            if after and page.first != after + 1:
+                _check_company_cursor(company, after, page.first)
             slugs = {company.schema_name: company.slug}
-            last = events[min(len(events), limit) - 1].seq if events else after
         else:
-            events = feed_after(after, limit + 1)
-            if after and not events and after > feed_head():
+            if types:
+                page = feed_of_types(after, types, limit)
+            else:
+                page = EventPage.of(feed_after(after, limit + 1), after, limit)
+            if after and page.first is None and after > feed_head():
                 raise BadParameter(_PAST_THE_END)
             slugs = dict(
                 Company.objects.filter(
-                    schema_name__in={event.schema_name for event in events}
+                    schema_name__in={event.schema_name for event in page.events}
                 ).values_list("schema_name", "slug")
             )
-            last = (events[min(len(events), limit) - 1].position or after) if events else after
         return Response(
             {
-                "events": [_event(event, slugs) for event in events[:limit]],
-                "next": str(last),
-                "hasMore": len(events) > limit,
+                "events": [_event(event, slugs) for event in page.events],
+                "next": str(page.next),
+                "hasMore": page.more,
             }
         )
 
@@ -149,20 +192,22 @@ _PAST_THE_END = (
 )
 
 
-def _check_company_cursor(company: Company, after: int, events: list[Event]) -> None:
+def _check_company_cursor(company: Company, after: int, first: int | None) -> None:
     """A company's seqs have no gaps (events.outbox), so a page that does not start right
-    after the cursor is either past the stream's end or missing what retention dropped."""
+    after the cursor (`first`: the seq of the first event after it, of any type) is either
+    past the stream's end or missing what retention dropped."""
     head = company_stream_head(company.schema_name)
     if after > head:
         raise BadParameter(_PAST_THE_END)
-    if not events and after < head:
+    if first is None and after < head:
         # Read after the events: a write may have committed between the two reads. Its
         # event is there now unless retention dropped it.
         events = company_events_after(company.schema_name, after, 1)
         if events and events[0].seq == after + 1:
             return
-    if events or after < head:
-        resume = events[0].seq - 1 if events else head
+        first = events[0].seq if events else None
+    if first is not None or after < head:
+        resume = first - 1 if first is not None else head
         raise CursorExpired(
             "Events after this cursor are older than the retention period and gone: re-read "
             f"the directory (members, groups), then continue with `after={resume}`."

@@ -469,3 +469,61 @@ def test_the_ledgers_failures_and_held_requests_read_the_index_of_rows_that_did_
 
     _no_scan(plans, ("directory_provisioningevent",))
     assert all("provisioning_not_succeeded" in plan for plan in plans), plans
+
+
+EVENTS = 100_000
+
+
+@pytest.fixture
+def outbox_and_feed(acme: Company) -> Iterator[None]:
+    """EVENTS events in acme's outbox and as many in the feed, one in a hundred a deletion,
+    with SCIM-like data, analysed (inside the test's transaction: gone after it)."""
+    with connection.cursor() as cursor:
+        for table, key in (
+            ('"co_acme".events_changeevent', "seq"),
+            ("public.events_feed_feedevent", "position"),
+        ):
+            extra = ", schema_name, seq" if key == "position" else ""
+            value = ", 'co_acme', i" if key == "position" else ""
+            cursor.execute(
+                f"""
+                INSERT INTO {table} ({key}, id, type, occurred_at, resource_type, resource_id,
+                    external_id, user_name, display_name, changed, data, request_id, idp{extra})
+                SELECT i, gen_random_uuid(),
+                    CASE WHEN i %% 100 = 0 THEN 'user.deleted' ELSE 'user.updated' END,
+                    now(), 'User', gen_random_uuid(), 'ext-' || i, 'u' || i || '@example.com',
+                    'User ' || i, '["title"]',
+                    jsonb_build_object('userName', 'u' || i || '@example.com',
+                        'title', 'Engineer ' || i, 'groups', '[]'::jsonb,
+                        'meta', jsonb_build_object('version', 'W/"2"', 'location', '/Users/x')),
+                    'req-' || i, 'Okta SCIM Client 1.0.0'{value}
+                FROM generate_series(1 + 10000000, %s + 10000000) AS i
+                """,  # noqa: S608 - constants only
+                [EVENTS],
+            )
+            cursor.execute(f"ANALYZE {table}")
+    connection.set_schema_to_public()
+    yield
+
+
+@pytest.mark.usefixtures("outbox_and_feed")
+def test_a_read_of_some_event_types_walks_only_the_primary_key_range_after_the_cursor(
+    acme: Company,
+) -> None:
+    from events.selectors import company_events_of_types, feed_of_types
+
+    plans = []
+    for after in (0, 10_000_000 + EVENTS // 2):
+        plans += _plans(
+            lambda: company_events_of_types(acme.schema_name, after, ["user.deleted"], 100),  # noqa: B023
+            ("events_changeevent",),
+        )
+        plans += _plans(
+            lambda: feed_of_types(after, ["user.deleted"], 100),  # noqa: B023
+            ("events_feed_feedevent",),
+        )
+
+    _no_scan(plans, ("events_changeevent", "events_feed_feedevent"))
+    read = "\n".join(plans)
+    assert read.count("events_changeevent_pkey") >= 2 * 3, read
+    assert read.count("events_feed_feedevent_pkey") >= 2 * 3, read

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,10 +20,10 @@ from events.models import ChangeEvent
 from events.outbox import EventType
 from events.relay import relay_until_idle
 from events.retention import events_purge
-from events.selectors import company_events_after
+from events.selectors import TYPES_SCAN, company_events_after
 from tenants.models import Company
 from tests.conftest import TEST_PASSWORD, max_queries
-from tests.scim_client import Scim, okta_user
+from tests.scim_client import PATCH_OP, Scim, okta_user
 from tokens.vendor_keys import vendor_key_issue, vendor_key_revoke
 
 pytestmark = pytest.mark.django_db
@@ -359,3 +360,224 @@ def test_retention_drops_old_events_but_never_unrelayed_ones(scim: Scim, acme: C
     assert not FeedEvent.objects.filter(occurred_at__lt=later - dt.timedelta(days=30)).exists()
     left = company_events_after(acme.schema_name, 0, 10**6)
     assert [str(event.resource_id) for event in left] == waiting
+
+
+# Reading some event types: `types`. Its pages are windows of the unfiltered order, so a
+# small window (TYPES_SCAN) shows sparse and empty pages with a handful of SCIM writes.
+GONE = f"{EventType.USER_DEACTIVATED},{EventType.USER_DELETED}"
+
+
+def _deactivate(scim: Scim, user_id: str) -> None:
+    body = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "value": {"active": False}}]}
+    assert scim.patch(f"/Users/{user_id}", body).status_code == 200
+
+
+def _leavers(scim: Scim) -> None:
+    """Users created, and now and then one deactivated or deleted: the types a consumer of
+    leavers wants are sparse, with runs longer than a small window between them and two
+    side by side."""
+    first = _events(scim, 4)
+    _deactivate(scim, first[0])
+    later = _events(scim, 7)
+    assert scim.delete(f"/Users/{first[1]}").status_code == 204
+    _deactivate(scim, first[2])
+    assert scim.delete(f"/Users/{first[3]}").status_code == 204
+    _events(scim, 2)
+    _deactivate(scim, later[0])
+
+
+def _follow(vendor: Vendor, after: str, **params: Any) -> list[dict[str, Any]]:
+    """Every page from `after`, following `next` until `hasMore` is false."""
+    pages = []
+    while True:
+        with max_queries(5):
+            response = vendor.get("/events", after=after, **params)
+        assert response.status_code == 200, response.content
+        body = response.json()
+        pages.append({**body, "after": int(after)})
+        after = body["next"]
+        if not body["hasMore"]:
+            return pages
+
+
+def _seqs(pages: list[dict[str, Any]], key: str = "seq") -> list[int]:
+    return [event[key] for page in pages for event in page["events"]]
+
+
+def test_a_company_s_events_of_some_types_come_in_windows_of_the_unfiltered_order(
+    scim: Scim, acme: Company, vendor: Vendor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("events.selectors.TYPES_SCAN", 3)
+    start = _head(acme)
+    _leavers(scim)
+    every = company_events_after(acme.schema_name, start, 10**6)
+    wanted = [
+        e.seq for e in every if e.type in (EventType.USER_DEACTIVATED, EventType.USER_DELETED)
+    ]
+
+    pages = _follow(vendor, str(start), company="acme", types=GONE, limit=2)
+
+    assert _seqs(pages) == wanted and len(wanted) == 5
+    for page in pages:
+        assert {event["type"] for event in page["events"]} <= set(GONE.split(","))
+        # Each page looked at no more than the window, and its `next` covers what it showed.
+        assert page["after"] < int(page["next"]) <= page["after"] + 3
+        assert all(page["after"] < event["seq"] <= int(page["next"]) for event in page["events"])
+    assert any(page["events"] == [] and page["hasMore"] for page in pages)
+    # Two leavers side by side in one window fill a page of limit=1: `next` is the last shown.
+    cut = vendor.get("/events", company="acme", after=wanted[1] - 1, types=GONE, limit=1).json()
+    assert [e["seq"] for e in cut["events"]] == [wanted[1]]
+    assert cut["next"] == str(wanted[1]) and cut["hasMore"]
+    assert pages[-1]["next"] == str(every[-1].seq) and not pages[-1]["hasMore"]
+    # Up to date: the same cursor back, as without a filter.
+    again = vendor.get("/events", company="acme", after=pages[-1]["next"], types=GONE).json()
+    assert again == {"events": [], "next": pages[-1]["next"], "hasMore": False}
+
+
+def test_all_companies_events_of_some_types_come_in_windows_of_the_feed(
+    scim: Scim, acme: Company, outsider: Company, vendor: Vendor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("events.selectors.TYPES_SCAN", 3)
+    relay_until_idle()
+    start = _feed_end(vendor)
+    outsider_scim = Scim(scim.client, _outsider_token(outsider), "/t/outsider/scim/v2")
+    _leavers(scim)
+    gone = outsider_scim.post("/Users", okta_user("o@outsider.test")).json()["id"]
+    assert outsider_scim.delete(f"/Users/{gone}").status_code == 204
+    relay_until_idle()
+    unfiltered = _follow(vendor, start, limit=1000)
+    every = [event for page in unfiltered for event in page["events"]]
+
+    pages = _follow(vendor, start, types=GONE, limit=2)
+
+    shown = [event for page in pages for event in page["events"]]
+    assert [(e["company"], e["seq"]) for e in shown] == [
+        (e["company"], e["seq"]) for e in every if e["type"] in GONE.split(",")
+    ]
+    assert [e["company"] for e in shown].count("outsider") == 1 and len(shown) == 6
+    assert any(page["events"] == [] and page["hasMore"] for page in pages)
+    assert pages[-1]["next"] == unfiltered[-1]["next"] and not pages[-1]["hasMore"]
+
+
+def test_a_consumer_can_switch_filters_on_the_same_cursor_and_lose_nothing(
+    scim: Scim, acme: Company, vendor: Vendor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("events.selectors.TYPES_SCAN", 3)
+    start = _head(acme)
+    _leavers(scim)
+    every = company_events_after(acme.schema_name, start, 10**6)
+
+    # Leavers only for two pages, then everything from the cursor those pages gave back.
+    first = vendor.get("/events", company="acme", after=start, types=GONE).json()
+    second = vendor.get("/events", company="acme", after=first["next"], types=GONE).json()
+    rest = _follow(vendor, second["next"], company="acme", limit=2)
+    # And back: everything for a page, then leavers only.
+    unfiltered = vendor.get("/events", company="acme", after=start, limit=4).json()
+    leavers = _follow(vendor, unfiltered["next"], company="acme", types=GONE)
+
+    switched = [e["seq"] for e in first["events"] + second["events"]] + _seqs(rest)
+    cut = int(second["next"])
+    assert switched == [e.seq for e in every if e.seq > cut or e.type in GONE.split(",")]
+    assert _seqs(leavers) == [e.seq for e in every[4:] if e.type in GONE.split(",")]
+
+
+def test_unknown_event_types_are_refused_and_an_empty_list_is_every_type(
+    scim: Scim, acme: Company, vendor: Vendor
+) -> None:
+    _events(scim, 2)
+    relay_until_idle()
+
+    for params in ({"company": "acme"}, {}):
+        refused = vendor.get("/events", types="user.deleted,user.fired,Group.Created", **params)
+        assert refused.status_code == 400, params
+        error = refused.json()["error"]
+        assert error["code"] == "invalid_parameter"
+        assert error["message"].startswith("`types` has unknown event types: user.fired, Group.")
+        assert all(name in error["message"] for name in EventType.ALL)
+        assert vendor.get("/events", types=" ,", **params).json() == (
+            vendor.get("/events", **params).json()
+        )
+        assert vendor.get("/events", types="", **params).json() == (
+            vendor.get("/events", **params).json()
+        )
+
+
+def test_a_read_of_some_types_looks_at_no_more_events_than_the_bound(
+    acme: Company, vendor: Vendor
+) -> None:
+    start = _head(acme)
+    _bulk_events(acme, start, TYPES_SCAN + 5, EventType.USER_UPDATED)
+
+    with max_queries(5):
+        body = vendor.get("/events", company="acme", after=start, types=GONE, limit=1000).json()
+    rest = vendor.get("/events", company="acme", after=body["next"], types=GONE).json()
+
+    assert body == {"events": [], "next": str(start + TYPES_SCAN), "hasMore": True}
+    assert rest == {"events": [], "next": str(start + TYPES_SCAN + 5), "hasMore": False}
+
+
+def test_a_filter_keeps_the_cursor_checks(scim: Scim, acme: Company, vendor: Vendor) -> None:
+    _events(scim, 3)
+    relay_until_idle()
+    head = _head(acme)
+    feed = _feed_end(vendor)
+
+    for params in ({"company": "acme", "after": head + 1}, {"after": int(feed) + 1}):
+        refused = vendor.get("/events", types=GONE, **params)
+        assert refused.status_code == 400, params
+        assert "past the newest event" in refused.json()["error"]["message"]
+    with schema_context(acme.schema_name):
+        ChangeEvent.objects.filter(seq__lt=head).delete()
+    expired = vendor.get("/events", company="acme", after=head - 3, types=GONE)
+    assert expired.status_code == 410
+    assert f"after={head - 1}" in expired.json()["error"]["message"]
+    kept = vendor.get("/events", company="acme", after=head - 1, types=GONE).json()
+    assert kept == {"events": [], "next": str(head), "hasMore": False}
+
+
+def test_the_openapi_schema_declares_the_types_and_the_sparse_pages(vendor: Vendor) -> None:
+    schema = Client().get("/api/v1/schema/", {"format": "json"}).json()
+
+    operation = schema["paths"]["/api/v1/events"]["get"]
+    types = next(p for p in operation["parameters"] if p["name"] == "types")
+    assert sorted(types["schema"]["items"]["enum"]) == sorted(EventType.ALL)
+    assert types["explode"] is False
+    assert (
+        "fewer than `limit` events, or none, while `hasMore` is true" in (operation["description"])
+    )
+    # The guide states the bound as a number: keep it the one in force.
+    guide = (Path(__file__).parents[2] / "docs" / "integrate.md").read_text()
+    assert f"at most {TYPES_SCAN:,} of them" in guide
+
+
+def _head(company: Company) -> int:
+    events = company_events_after(company.schema_name, 0, 10**6)
+    return events[-1].seq if events else 0
+
+
+def _feed_end(vendor: Vendor) -> str:
+    page = vendor.get("/events", limit=1000).json()
+    while page["hasMore"]:
+        page = vendor.get("/events", after=page["next"], limit=1000).json()
+    return str(page["next"])
+
+
+def _bulk_events(company: Company, after: int, count: int, kind: str) -> None:
+    """`count` events of `kind` after seq `after`, written as the outbox would (SQL: a real
+    window's worth of SCIM writes would take minutes)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {connection.ops.quote_name(company.schema_name)}.events_changeevent
+                (seq, id, type, occurred_at, resource_type, resource_id, external_id,
+                user_name, display_name, changed, data, request_id, idp)
+            SELECT %s + i, gen_random_uuid(), %s, now(), 'User', gen_random_uuid(), '',
+                'bulk' || i || '@acme.test', '', '[]', '{{}}', '', ''
+            FROM generate_series(1, %s) AS i
+            """,  # noqa: S608 - quoted name
+            [after, kind, count],
+        )
+        cursor.execute(
+            "UPDATE public.events_feed_eventstream SET last_seq = %s WHERE schema_name = %s",
+            [after + count, company.schema_name],
+        )
