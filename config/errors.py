@@ -49,5 +49,6 @@ def server_error(request: HttpRequest) -> HttpResponse:
         )
     else:
         return defaults.server_error(request)
-    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    if unavailable:  # a bug's 500 is not retried on our word
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response

@@ -16,14 +16,12 @@ from typing import Any
 max_requests = int(os.environ.get("WEB_MAX_REQUESTS", "100000"))
 max_requests_jitter = max_requests // 10
 timeout = int(os.environ.get("WEB_TIMEOUT", "30"))
-# PostgreSQL ends a web request's statement before gunicorn would kill its worker for it
-# (config/settings.py, DB_STATEMENT_TIMEOUT_SECONDS): the caller gets a 503 that says why.
-# gunicorn sets it in its own environment before it loads the application; the variable,
-# when set, wins.
-raw_env = [
-    "DB_STATEMENT_TIMEOUT_SECONDS="
-    + os.environ.get("DB_STATEMENT_TIMEOUT_SECONDS", str(max(1, timeout - 5)))
-]
+# PostgreSQL ends a web request's statement before gunicorn would kill its worker for it: the
+# caller gets a 503 that says why (config/settings.py, DB_STATEMENT_TIMEOUT_SECONDS, which
+# gunicorn sets in its own environment before it loads the application). Only here: Celery,
+# commands and migrations share the deployment's environment and must not get the limit.
+_web_statement_timeout = os.environ.get("WEB_STATEMENT_TIMEOUT_SECONDS") or str(max(1, timeout - 5))
+raw_env = [f"DB_STATEMENT_TIMEOUT_SECONDS={_web_statement_timeout}"]
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # The access log (`--access-logfile -`) redacts tokens, codes and secrets in URLs.
 logger_class = "config.access_log.RedactingLogger"

@@ -131,11 +131,12 @@ DATABASES: dict[str, dict[str, Any]] = {
     }
 }
 DB_HEALTH_CHECK_BY_FIRST_READ = env_bool("DB_HEALTH_CHECK_BY_FIRST_READ", True)
-# PostgreSQL cancels a statement of this process that runs longer (0: never). The web server
-# sets it below its worker timeout (config/gunicorn.py), so a request too costly to answer (a
-# sort no index serves, on a big company) ends as a 503 the caller can read and the worker
-# goes on serving, instead of the worker being killed while its statement runs on. Workers,
-# commands and migrations keep 0: their long statements are meant.
+# PostgreSQL cancels a statement of this process that runs longer (0: never). Set by the web
+# server for itself only (config/gunicorn.py, from WEB_STATEMENT_TIMEOUT_SECONDS or below its
+# worker timeout), so a request too costly to answer (a sort no index serves, on a big
+# company) ends as a 503 the caller can read and the worker goes on serving, instead of the
+# worker being killed while its statement runs on. Workers, commands and migrations keep 0:
+# their long statements are meant.
 DB_STATEMENT_TIMEOUT_SECONDS = float(os.environ.get("DB_STATEMENT_TIMEOUT_SECONDS", "0"))
 if not 0 <= DB_STATEMENT_TIMEOUT_SECONDS < 24 * 3600:
     raise ImproperlyConfigured("DB_STATEMENT_TIMEOUT_SECONDS must be from 0 to a day.")

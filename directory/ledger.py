@@ -10,11 +10,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from directory.models import ProvisioningEvent
 from events.outbox import Along
+from infra.db_errors import statement_timed_out, timed_out
 from infra.prepared_query import prepared_cursor
 from scim_protocol.errors import ScimError
 from scim_protocol.readings import Reading
@@ -276,3 +277,12 @@ def recorded(
             for remember in getattr(error, "after_rollback", ()):
                 remember()
         raise
+    except OperationalError as error:
+        if not statement_timed_out(error):
+            raise
+        # Stopped by the web server's statement timeout: a refusal like any other, in the
+        # log with its request (retried from there once the cause is gone).
+        refusal = timed_out()
+        with transaction.atomic():
+            ledger_failure(operation, entry.subject, context, refusal, payload)
+        raise refusal from error

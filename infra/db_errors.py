@@ -3,7 +3,10 @@ should retry) rather than a bug (a 500). Used by the SCIM exception handler and 
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
+
+from scim_protocol.errors import TimedOut
 
 RETRY_AFTER_SECONDS = 5
 
@@ -32,8 +35,19 @@ def database_unavailable(error: BaseException | None) -> bool:
 
 def statement_timed_out(error: BaseException | None) -> bool:
     """Whether `error` is PostgreSQL cancelling a statement that ran past this process's
-    statement timeout (DB_STATEMENT_TIMEOUT_SECONDS; SQLSTATE 57014, query_canceled)."""
+    statement timeout (DB_STATEMENT_TIMEOUT_SECONDS; SQLSTATE 57014, query_canceled). Without
+    a timeout set, a cancel came from elsewhere (an operator's pg_cancel_backend): not ours
+    to explain as a limit."""
     return (
-        isinstance(error, OperationalError)
+        settings.DB_STATEMENT_TIMEOUT_SECONDS > 0
+        and isinstance(error, OperationalError)
         and getattr(error.__cause__, "sqlstate", None) == "57014"
+    )
+
+
+def timed_out() -> TimedOut:
+    """The refusal of a request whose statement ran past DB_STATEMENT_TIMEOUT_SECONDS, the
+    limit named, with a retry offered (a lock it waited on may be free by then)."""
+    return TimedOut(
+        settings.DB_STATEMENT_TIMEOUT_SECONDS, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
     )

@@ -11,7 +11,12 @@ from django.http import Http404
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
-from infra.db_errors import RETRY_AFTER_SECONDS, database_unavailable, statement_timed_out
+from infra.db_errors import (
+    RETRY_AFTER_SECONDS,
+    database_unavailable,
+    statement_timed_out,
+    timed_out,
+)
 from infra.refusals import refusal_mark
 from scim_protocol import errors
 
@@ -53,14 +58,6 @@ def _to_scim_error(exc: Exception) -> errors.ScimError | None:
     if isinstance(exc, drf.APIException):
         return errors.ScimError.with_status(exc.status_code, str(exc.detail))
     return None
-
-
-def timed_out() -> errors.TimedOut:
-    """The answer to a request whose statement ran past DB_STATEMENT_TIMEOUT_SECONDS, with a
-    retry offered (a lock it waited on may be free by then)."""
-    return errors.TimedOut(
-        settings.DB_STATEMENT_TIMEOUT_SECONDS, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
-    )
 
 
 def scim_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:

@@ -16,10 +16,10 @@ from rest_framework.views import APIView
 from directory import traffic
 from directory.ledger import CallContext
 from infra.client_ip import client_ip
-from infra.db_errors import statement_timed_out
+from infra.db_errors import statement_timed_out, timed_out
 from scim import throttling
 from scim.authentication import ScimCredentialAuthentication, UnknownCredential, basic_username
-from scim.exceptions import scim_exception_handler, timed_out
+from scim.exceptions import scim_exception_handler
 from scim.media import (
     PlainJSONParser,
     ScimContentNegotiation,

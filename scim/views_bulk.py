@@ -16,6 +16,7 @@ from directory import groups, services, traffic
 from directory.ledger import CallContext, Subject, ledger_failure
 from directory.selectors import parse_member_id
 from infra.client_ip import client_ip
+from infra.db_errors import RETRY_AFTER_SECONDS, database_unavailable
 from scim import throttling
 from scim.views_base import ScimView, call_context, company_of, json_body, scim_base
 from scim_protocol import errors
@@ -86,7 +87,15 @@ class BulkView(ScimView):
             except errors.ScimError as error:
                 self.operations_failed.append(_failure(error))
                 raise
-            except Exception:
+            except Exception as error:
+                if database_unavailable(error):
+                    # Away, not broken: the IdP retries the operation when told so.
+                    logger.warning("Database unavailable in bulk operation %s", error)
+                    away = errors.ServiceUnavailable(
+                        headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
+                    )
+                    self.operations_failed.append(_failure(away))
+                    raise away from None
                 # One broken operation must not lose the results of those already done.
                 logger.exception(
                     "Unhandled error in bulk operation %s (request id %s)",

@@ -9,7 +9,12 @@ from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
-from infra.db_errors import RETRY_AFTER_SECONDS, database_unavailable
+from infra.db_errors import (
+    RETRY_AFTER_SECONDS,
+    database_unavailable,
+    statement_timed_out,
+    timed_out,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +75,12 @@ def vendor_exception_handler(exc: Exception, context: dict[str, Any]) -> Respons
             error_body(exc.status_code, code, _message(exc.detail)),
             status=exc.status_code,
             headers=headers,
+        )
+    if statement_timed_out(exc):
+        return Response(
+            error_body(503, "timed_out", timed_out().detail),
+            status=503,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
     if database_unavailable(exc):
         return Response(

@@ -279,3 +279,33 @@ def test_a_bulk_larger_than_a_minutes_budget_is_413_not_a_429_forever(
     body = assert_error(reply, 413, "tooLarge")
     assert "at most 5" in body["detail"]
     assert not Member.objects.filter(user_name__startswith="rate").exists()
+
+
+def test_an_operation_meeting_a_database_outage_is_a_503_to_retry_not_a_500(
+    scim: Scim, monkeypatch: Any
+) -> None:
+    # The server shutting down mid-bulk (SQLSTATE 57P01): the IdP must retry the operation,
+    # not report a bug; the operations done before it stand.
+    from django.db import OperationalError
+    from psycopg import errors as pg_errors
+
+    from scim import views_bulk
+
+    create = views_bulk.services.member_create
+    calls = []
+
+    def away_on_the_second(**kwargs: Any) -> Any:
+        calls.append(kwargs)
+        if len(calls) == 2:
+            error = OperationalError("terminating connection due to administrator command")
+            error.__cause__ = pg_errors.AdminShutdown()
+            raise error
+        return create(**kwargs)
+
+    monkeypatch.setattr(views_bulk.services, "member_create", away_on_the_second)
+
+    first, second = send(scim, bulk([create_user("a", "first"), create_user("b", "second")]))
+
+    assert first["status"] == "201"
+    assert second["status"] == "503"
+    assert second["response"]["detail"] == "The service is temporarily unavailable. Retry later."

@@ -18,15 +18,16 @@ from django_tenants.utils import schema_context
 
 from config.errors import server_error
 from directory.diagnosis import diagnose_failure
-from directory.models import Member, RequestTally
+from directory.models import Member, ProvisioningEvent, RequestTally
 from infra.db_errors import statement_timed_out
 from tests.live import ROOT, IdP, gunicorn_server, in_thread, live_scim_company
+from vendor_api.errors import vendor_exception_handler
 
 pytestmark = pytest.mark.django_db
 
 
 def _gunicorn_settings(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, Any]:
-    for name in ("WEB_TIMEOUT", "DB_STATEMENT_TIMEOUT_SECONDS"):
+    for name in ("WEB_TIMEOUT", "WEB_STATEMENT_TIMEOUT_SECONDS", "DB_STATEMENT_TIMEOUT_SECONDS"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -40,9 +41,12 @@ def test_the_web_server_stops_statements_before_it_would_kill_the_worker(
     assert _gunicorn_settings(monkeypatch, WEB_TIMEOUT="60")["raw_env"] == [
         "DB_STATEMENT_TIMEOUT_SECONDS=55"
     ]
-    # Set by the operator, it wins.
-    chosen = _gunicorn_settings(monkeypatch, DB_STATEMENT_TIMEOUT_SECONDS="7.5")
+    chosen = _gunicorn_settings(monkeypatch, WEB_STATEMENT_TIMEOUT_SECONDS="7.5")
     assert chosen["raw_env"] == ["DB_STATEMENT_TIMEOUT_SECONDS=7.5"]
+    # The deployment's shared environment (docker-compose gives web, worker, beat and migrate
+    # one) cannot set it for every process: the web server sets its own.
+    shared = _gunicorn_settings(monkeypatch, DB_STATEMENT_TIMEOUT_SECONDS="3")
+    assert shared["raw_env"] == ["DB_STATEMENT_TIMEOUT_SECONDS=25"]
 
 
 def test_a_connection_has_the_processs_timeout_and_none_by_default(settings: Any) -> None:
@@ -90,15 +94,26 @@ def test_a_statement_stopped_outside_a_view_is_a_503_that_says_so(
     assert says in response.content.decode()
 
 
+def test_a_bug_is_a_500_without_a_retry_after() -> None:
+    # A retry would meet the same bug: the 503s only say when to come back.
+    try:
+        raise ValueError("a bug")
+    except ValueError:
+        response = server_error(RequestFactory().get("/t/acme/scim/v2/Users"))
+
+    assert response.status_code == 500
+    assert not response.has_header("Retry-After")
+
+
 @pytest.mark.live
 def test_a_write_waiting_past_the_timeout_is_a_503_and_the_server_serves_on(
     django_db_blocker: Any, tmp_path: Path
 ) -> None:
     # A lock held longer than the limit: the statement waits on it, as one a costly sort or
-    # filter runs, and PostgreSQL stops it at the limit. WEB_TIMEOUT 6 gives 1 s.
+    # filter runs, and PostgreSQL stops it at the limit.
     with (
         live_scim_company(django_db_blocker) as live,
-        gunicorn_server(tmp_path, WEB_TIMEOUT="6") as server,
+        gunicorn_server(tmp_path, WEB_STATEMENT_TIMEOUT_SECONDS="2") as server,
     ):
         idp = IdP.bearer(server, live)
         created = idp.call("POST", "/Users", {"userName": "ada@example.com", "active": True})
@@ -143,9 +158,18 @@ def test_a_write_waiting_past_the_timeout_is_a_503_and_the_server_serves_on(
 
         rows = in_thread(tallied)
 
+        def logged() -> list[ProvisioningEvent]:
+            with django_db_blocker.unblock(), schema_context(live.company.schema_name):
+                try:
+                    return list(ProvisioningEvent.objects.filter(operation="patch"))
+                finally:
+                    connection.close()
+
+        ledger = in_thread(logged)
+
     assert stopped.status == 503, stopped.body
     assert stopped.body["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
-    assert "took longer than this server allows (1 s)" in stopped.body["detail"]
+    assert "took longer than this server allows (2 s)" in stopped.body["detail"]
     assert stopped.headers["Retry-After"] == "5"
     # Nothing was written, the server answers on, and gunicorn killed no worker.
     assert after.status == 200 and after.body["active"] is True
@@ -161,3 +185,39 @@ def test_a_write_waiting_past_the_timeout_is_a_503_and_the_server_serves_on(
         code=row.error_code,
     )
     assert diagnosis.title == "Request took too long"
+    # And in the provisioning log, with its request, like any refused write.
+    (entry,) = ledger
+    assert (entry.outcome, entry.status) == ("failed", 503)
+    assert "took longer than this server allows (2 s)" in entry.detail
+
+
+def _stopped_statement() -> OperationalError:
+    """A real cancel by PostgreSQL's statement timeout, inside a savepoint (the test's
+    transaction goes on)."""
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL statement_timeout = 50")
+            cursor.execute("SELECT pg_sleep(5)")
+    except OperationalError as error:
+        return error
+    raise AssertionError("the statement was not stopped")
+
+
+def test_the_vendor_api_answers_a_stopped_statement_with_a_503_that_says_so(
+    settings: Any,
+) -> None:
+    settings.DB_STATEMENT_TIMEOUT_SECONDS = 25
+
+    response = vendor_exception_handler(_stopped_statement(), {})
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert response.data["error"]["code"] == "timed_out"
+    assert "(25 s)" in response.data["error"]["message"]
+
+
+def test_a_cancel_not_from_the_timeout_is_not_called_one(settings: Any) -> None:
+    # Without a limit set (workers, commands), a cancel came from an operator: no "0 s" limit.
+    settings.DB_STATEMENT_TIMEOUT_SECONDS = 0
+
+    assert not statement_timed_out(_stopped_statement())
