@@ -83,11 +83,15 @@ def _log_refusal(request: Any, error: errors.ScimError) -> None:
     line Django would write for it (infra/refusals.py)."""
     http_request = getattr(request, "_request", request)  # DRF's Request wraps Django's
     tenant = getattr(http_request, "tenant", None)
+    # The method and path (not the query: a filter may quote someone) say which request, so
+    # a costly one that timed out can be found and reproduced.
     logger.warning(
-        "%s at %s: %s (request id %s)",
+        "%s at %s: %s (%s %s, request id %s)",
         type(error).__name__,
         getattr(tenant, "schema_name", "-"),
         error.detail,
+        getattr(http_request, "method", "-"),
+        getattr(http_request, "path", "-"),
         getattr(http_request, "request_id", "-"),
     )
     if http_request is not None:

@@ -97,6 +97,7 @@ def test_a_held_request_is_one_warning_naming_the_company_not_a_server_error(
     (held,) = [r for r in caplog.records if "DeprovisioningHeld" in r.getMessage()]
     assert held.levelno == logging.WARNING
     assert acme.schema_name in held.getMessage() and "paused" in held.getMessage()
+    assert f"(PATCH /t/acme/scim/v2/Users/{thirty[10]}, request id" in held.getMessage()
 
 
 def test_release_lets_the_idps_retries_through_and_starts_a_new_window(
