@@ -30,7 +30,7 @@ from scim.media import (
 from scim.permissions import ScimClientPermission
 from scim_protocol import errors
 from scim_protocol.cursor import CursorCodec
-from scim_protocol.json_input import MAX_DEPTH, check_and_normalize_json, unstorable
+from scim_protocol.json_input import MAX_DEPTH, check_json, unstorable
 from scim_protocol.listing import SEARCH_REQUEST
 from scim_protocol.user_resource import etag, etag_names
 from tenants.links import scim_base_url
@@ -230,7 +230,7 @@ def not_modified(request: Request, version: int) -> Response | None:
 def json_body(request: Request) -> Any:
     """The parsed JSON body; an empty body is a client error, not an empty object."""
     data = _parsed_body(request)
-    check_and_normalize_json(data)
+    check_json(data)
     return data
 
 
@@ -256,7 +256,7 @@ def search_request(request: Request) -> dict[str, Any]:
                 raise errors.InvalidFilter(
                     "The filter holds a NUL character or an unpaired surrogate."
                 )
-    check_and_normalize_json(body)
+    check_json(body)
     schemas = body.get("schemas") if isinstance(body, dict) else None
     if not isinstance(schemas, list) or SEARCH_REQUEST.lower() not in [
         str(schema).lower() for schema in schemas

@@ -9,7 +9,7 @@ from typing import Any
 from scim_protocol.cursor import CursorCodec
 from scim_protocol.errors import InvalidCursor, InvalidFilter, InvalidValue
 from scim_protocol.filter import Comparison, Expr, parse_filter
-from scim_protocol.json_input import nfc, unstorable
+from scim_protocol.json_input import unstorable
 from scim_protocol.projection import NOTHING_NAMED, AttributeList, parse_attribute_list
 from scim_protocol.schema import COMPLEX, ResolvedAttribute, ResourceType
 
@@ -97,8 +97,6 @@ def parse_list_params(
     raw_filter = values.get("filter")
     if raw_filter is not None and not isinstance(raw_filter, str):
         raise InvalidValue("filter must be a string.")
-    if raw_filter is not None:
-        raw_filter = nfc(raw_filter)  # compared with values stored in NFC
     sort_by = None
     if values.get("sortby"):
         sort_by = resource_type.resolve(str(values["sortby"]))
