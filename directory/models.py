@@ -443,6 +443,13 @@ class LedgerExport(models.Model):
         return min(99, int(100 * self.rows_written / self.rows_total))
 
 
+# An unfinished retry batch that has written nothing for this long lost its task (the broker's
+# data was lost; a killed worker's message comes back within CELERY_VISIBILITY_TIMEOUT, 15
+# min): a new click replaces it, its message, should it turn up, finds it finished and stops,
+# and the portal shows it as stopped rather than running for ever.
+BATCH_ABANDONED_AFTER = dt.timedelta(minutes=20)
+
+
 class RetryBatch(models.Model):
     """A "retry all failures of this kind" left to a Celery task (directory/retry.py). At
     most one unfinished per kind, by a constraint: a second click while one is queued or
@@ -480,9 +487,17 @@ class RetryBatch(models.Model):
         return self.succeeded + self.failed + self.refused
 
     @property
+    def ended(self) -> bool:
+        """Finished, or started and then silent past BATCH_ABANDONED_AFTER (its task lost)."""
+        if self.finished_at is not None:
+            return True
+        silent = timezone.now() - self.updated_at
+        return self.started_at is not None and silent > BATCH_ABANDONED_AFTER
+
+    @property
     def state(self) -> str:
         """queued, running or done; done also when its task stopped early (`tried` < `total`)."""
-        if self.finished_at is not None:
+        if self.ended:
             return "done"
         return "running" if self.started_at is not None else "queued"
 

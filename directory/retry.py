@@ -19,7 +19,6 @@ nothing else locks ledger rows, so it cannot deadlock with them.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
@@ -34,7 +33,13 @@ from django.utils import timezone
 
 from directory import groups, services
 from directory.ledger import TOO_LARGE_TO_KEEP, CallContext
-from directory.models import Group, Member, ProvisioningEvent, RetryBatch
+from directory.models import (
+    BATCH_ABANDONED_AFTER,
+    Group,
+    Member,
+    ProvisioningEvent,
+    RetryBatch,
+)
 from directory.selectors import parse_member_id
 from scim_protocol.errors import ScimError
 from scim_protocol.redaction import REDACTED
@@ -50,10 +55,6 @@ BULK_LIMIT = 1000
 BULK_INLINE = 20
 # A background batch writes its progress every this many retries (about a second's work).
 BATCH_PROGRESS_EVERY = 10
-# An unfinished batch that has written nothing for this long lost its task (the broker's data
-# was lost; a killed worker's message comes back within CELERY_VISIBILITY_TIMEOUT, 15 min):
-# a new click replaces it, and its message, should it turn up, finds it finished and stops.
-BATCH_ABANDONED_AFTER = dt.timedelta(minutes=20)
 
 
 class RetryRefused(Exception):

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from accounts.models import User
-from directory.models import RetryBatch
+from directory.models import BATCH_ABANDONED_AFTER, RetryBatch
 from tenants.models import Company
 from tests.conftest import max_queries
 from tests.provisioning_ui.test_access_rights import signed_in
@@ -107,6 +107,25 @@ def test_a_batch_whose_task_stopped_early_says_how_far_it_got(acme: Company) -> 
     assert data["state"] == "done"
     assert "Retry stopped after 10 of 25: 10 succeeded, 0 failed again." in data["notice"]
     assert "could not be retried" not in data["notice"]
+
+
+def test_a_batch_whose_task_was_lost_ends_as_stopped_and_the_poller_stops(
+    acme: Company,
+) -> None:
+    # Its worker died and its message was lost: without this it read "running" for ever,
+    # and an open log page polled it every few seconds for as long as it stayed open.
+    browser = signed_in(acme)
+    batch = batch_of(acme, started_at=timezone.now(), succeeded=10)
+    silent = timezone.now() - BATCH_ABANDONED_AFTER - dt.timedelta(minutes=1)
+    with schema_context(acme.schema_name):
+        RetryBatch.objects.filter(pk=batch.pk).update(updated_at=silent)
+
+    data = browser.get(f"/t/acme/log/retry/{batch.pk}/").json()
+    page = browser.get("/t/acme/log/?outcome=all").content.decode()
+
+    assert data["state"] == "done"
+    assert "Retry stopped after 10 of 25" in data["notice"]
+    assert "Retry stopped after 10 of 25" in notice_on_page(page)
 
 
 def test_a_viewer_follows_the_progress_the_page_shows_them(acme: Company) -> None:
