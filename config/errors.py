@@ -17,38 +17,37 @@ from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.views import defaults
 
-from infra.db_errors import RETRY_AFTER_SECONDS, database_unavailable, statement_timed_out
+from infra.db_errors import database_refusal
 from infra.scim_edge import is_scim_path, scim_error_response
-from scim_protocol.errors import ServiceUnavailable, TimedOut
+from scim_protocol.errors import TimedOut
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    error = sys.exc_info()[1]
-    timed_out = statement_timed_out(error)
-    unavailable = timed_out or database_unavailable(error)
+    refusal = database_refusal(sys.exc_info()[1])
     if is_scim_path(request.path):
-        status = 503 if unavailable else 500
-        if timed_out:
-            detail = TimedOut(settings.DB_STATEMENT_TIMEOUT_SECONDS).detail
-        elif unavailable:
-            detail = ServiceUnavailable.default_detail
+        if refusal is not None:
+            response: HttpResponse = scim_error_response(refusal.status, refusal.detail)
         else:
-            detail = (
+            response = scim_error_response(
+                500,
                 f"Internal error. Quote request id {getattr(request, 'request_id', '-')} "
-                "to support."
+                "to support.",
             )
-        response: HttpResponse = scim_error_response(status, detail)
-    elif unavailable:
+    elif refusal is not None:
         # No request context: the context processors would query the database again.
         response = HttpResponse(
             render_to_string(
                 "503.html",
-                {"timed_out": timed_out, "seconds": settings.DB_STATEMENT_TIMEOUT_SECONDS},
+                {
+                    "timed_out": isinstance(refusal, TimedOut),
+                    "seconds": settings.DB_STATEMENT_TIMEOUT_SECONDS,
+                },
             ),
             status=503,
         )
     else:
         return defaults.server_error(request)
-    if unavailable:  # a bug's 500 is not retried on our word
-        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    if refusal is not None:  # a bug's 500 is not retried on our word
+        for name, value in refusal.headers.items():
+            response[name] = value
     return response

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from scim_protocol.errors import TimedOut
+from scim_protocol.errors import ScimError, ServiceUnavailable, TimedOut
 
 RETRY_AFTER_SECONDS = 5
 
@@ -51,3 +51,18 @@ def timed_out() -> TimedOut:
     return TimedOut(
         settings.DB_STATEMENT_TIMEOUT_SECONDS, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
     )
+
+
+def unavailable() -> ServiceUnavailable:
+    """The refusal of a request the database could not serve right now: retry shortly."""
+    return ServiceUnavailable(headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+def database_refusal(error: BaseException | None) -> ScimError | None:
+    """What a database error answers, a 503 either way: a statement stopped by the statement
+    timeout (`timed_out`), or the database away (`unavailable`); None for any other (a bug)."""
+    if statement_timed_out(error):
+        return timed_out()
+    if database_unavailable(error):
+        return unavailable()
+    return None

@@ -11,12 +11,7 @@ from django.http import Http404
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
-from infra.db_errors import (
-    RETRY_AFTER_SECONDS,
-    database_unavailable,
-    statement_timed_out,
-    timed_out,
-)
+from infra.db_errors import database_unavailable, unavailable
 from infra.refusals import refusal_mark
 from scim_protocol import errors
 
@@ -48,13 +43,13 @@ def _to_scim_error(exc: Exception) -> errors.ScimError | None:
         wait = getattr(exc, "wait", None)
         headers = {"Retry-After": str(int(wait) + 1)} if wait is not None else {}
         return errors.TooManyRequests(headers=headers)
-    if statement_timed_out(exc):
-        return timed_out()
+    # A statement stopped by the statement timeout arrives as TimedOut already
+    # (ScimView.handle_exception, so that the company's tally names it).
     if database_unavailable(exc):
         # The database is away (restarting, failing over) or lost a race: retry, not a bug.
         # Logged all the same, so an outage shows in the log with its cause.
         logger.warning("Database unavailable: answering 503 (%s)", exc, exc_info=True)
-        return errors.ServiceUnavailable(headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+        return unavailable()
     if isinstance(exc, drf.APIException):
         return errors.ScimError.with_status(exc.status_code, str(exc.detail))
     return None

@@ -16,12 +16,7 @@ from directory import groups, services, traffic
 from directory.ledger import CallContext, Subject, ledger_failure
 from directory.selectors import parse_member_id
 from infra.client_ip import client_ip
-from infra.db_errors import (
-    RETRY_AFTER_SECONDS,
-    database_unavailable,
-    statement_timed_out,
-    timed_out,
-)
+from infra.db_errors import database_refusal
 from scim import throttling
 from scim.views_base import ScimView, call_context, company_of, json_body, scim_base
 from scim_protocol import errors
@@ -93,17 +88,11 @@ class BulkView(ScimView):
                 self.operations_failed.append(_failure(error))
                 raise
             except Exception as error:
-                if statement_timed_out(error) or database_unavailable(error):
+                away = database_refusal(error)
+                if away is not None:
                     # Stopped by the statement timeout, or the database away: not broken, the
                     # IdP retries the operation when told so.
                     logger.warning("Bulk operation %s not done: %s", operation.index + 1, error)
-                    away = (
-                        timed_out()
-                        if statement_timed_out(error)
-                        else errors.ServiceUnavailable(
-                            headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
-                        )
-                    )
                     self.operations_failed.append(_failure(away))
                     raise away from None
                 # One broken operation must not lose the results of those already done.
