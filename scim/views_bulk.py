@@ -16,7 +16,7 @@ from directory import groups, services, traffic
 from directory.ledger import CallContext, Subject, ledger_failure
 from directory.selectors import parse_member_id
 from infra.client_ip import client_ip
-from infra.db_errors import database_refusal
+from infra.db_errors import RETRY_AFTER_SECONDS, database_refusal
 from scim import throttling
 from scim.views_base import ScimView, call_context, company_of, json_body, scim_base
 from scim_protocol import errors
@@ -81,7 +81,16 @@ class BulkView(ScimView):
             own_id = f"{context.request_id[:58]}#{operation.index + 1}"
             return dataclasses.replace(context, request_id=own_id)
 
+        # The first operation the database could not serve (gone, or a statement stopped by
+        # the statement timeout): the rest are answered 503 untried, since each would wait
+        # its own connect or statement timeout and the bulk would outrun the web server's.
+        refused_by_database: list[int] = []
+
         def perform(operation: Operation, target: str | None, data: Any) -> Outcome:
+            if refused_by_database:
+                untried = untried_after(refused_by_database[0])
+                self.operations_failed.append(_failure(untried))
+                raise untried
             try:
                 outcome = _perform(request, operation, target, data, own_context(operation))
             except errors.ScimError as error:
@@ -93,6 +102,7 @@ class BulkView(ScimView):
                     # Stopped by the statement timeout, or the database away: not broken, the
                     # IdP retries the operation when told so.
                     logger.warning("Bulk operation %s not done: %s", operation.index + 1, error)
+                    refused_by_database.append(operation.index)
                     self.operations_failed.append(_failure(away))
                     raise away from None
                 # One broken operation must not lose the results of those already done.
@@ -146,6 +156,16 @@ def _patch_operations(operation: Operation, data: Any, context: CallContext) -> 
     except errors.ScimError as error:
         _refused(operation, error, context)
         raise
+
+
+def untried_after(index: int) -> errors.ServiceUnavailable:
+    """The answer to a bulk operation not tried because the database could not serve an
+    earlier one (`index`, counted from 0 as in the request): a 503 to retry."""
+    return errors.ServiceUnavailable(
+        f"Not tried: the database could not serve Operations[{index}] of this request. "
+        "Retry this operation later.",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 def _perform(

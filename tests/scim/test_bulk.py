@@ -315,8 +315,18 @@ def test_an_operation_meeting_a_database_outage_is_a_503_to_retry_not_a_500(
 
     monkeypatch.setattr(views_bulk.services, "member_create", away_on_the_second)
 
-    first, second = send(scim, bulk([create_user("a", "first"), create_user("b", "second")]))
+    first, second, third = send(
+        scim,
+        bulk([create_user("a", "first"), create_user("b", "second"), create_user("c", "third")]),
+    )
 
     assert first["status"] == "201"
     assert second["status"] == "503"
     assert detail in second["response"]["detail"]
+    # The rest are not tried: each would wait its own timeout, and the bulk would outrun the
+    # web server's. The IdP is told to retry them.
+    assert third["status"] == "503"
+    assert "Not tried" in third["response"]["detail"]
+    assert "Operations[1]" in third["response"]["detail"]
+    assert len(calls) == 2
+    assert not Member.objects.filter(user_name="third@bulk.test").exists()
