@@ -16,7 +16,7 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from directory.models import LedgerExport, ProvisioningEvent
+from directory.models import LedgerExport, ProvisioningEvent, RetryBatch
 from directory.selectors import parse_member_id
 
 logger = logging.getLogger(__name__)
@@ -253,7 +253,9 @@ def exports_maintain() -> dict[str, int]:
 
 
 def ledger_purge(retention_days: int) -> int:
-    """Delete ledger rows older than the retention period; returns how many."""
+    """Delete ledger rows older than the retention period, and the finished "Retry all"
+    batches of that age (their failures are among the rows); returns how many ledger rows."""
     cutoff = timezone.now() - dt.timedelta(days=retention_days)
     deleted, _ = ProvisioningEvent.objects.filter(created_at__lt=cutoff).delete()
+    RetryBatch.objects.filter(finished_at__lt=cutoff).delete()
     return deleted

@@ -33,7 +33,10 @@ document.querySelectorAll("tr[data-export]").forEach((row) => {
     onStatus: (data) => {
       if (data.status === "done") {
         status.textContent = `Ready (${data.rows_written} rows)`;
-        row.querySelector(".export-link").innerHTML = `<a href="${data.download_url}">Download CSV</a>`;
+        const link = document.createElement("a");
+        link.href = data.download_url;
+        link.textContent = "Download CSV";
+        row.querySelector(".export-link").replaceChildren(link);
         return "over";
       }
       if (data.status === "failed") {

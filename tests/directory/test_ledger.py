@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from directory.exports import clean_criteria, export_path, export_run, ledger_events, ledger_purge
 from directory.ledger import Subject
-from directory.models import LedgerExport, ProvisioningEvent
+from directory.models import LedgerExport, ProvisioningEvent, RetryBatch
 from tenants.models import Company
 from tests.scim_client import PATCH_OP, Scim, okta_user
 
@@ -117,6 +117,27 @@ def test_retention_purge_keeps_recent_rows(scim: Scim) -> None:
 
     assert deleted == 1
     assert list(ProvisioningEvent.objects.values_list("user_name", flat=True)) == ["b@okta.local"]
+
+
+def test_retention_purge_drops_retry_batches_finished_before_it_and_keeps_the_rest(
+    scim: Scim,
+) -> None:
+    # A "Retry all" batch names failures of the ledger: once they are purged, so is it. One
+    # still unfinished (queued, running) stays whatever its age.
+    long_ago = timezone.now() - dt.timedelta(days=91)
+    old, recent, unfinished = (
+        RetryBatch.objects.create(
+            http_status=status, scim_type="", requested_by="admin@acme.test", total=300
+        )
+        for status in (400, 409, 500)
+    )
+    RetryBatch.objects.filter(pk=old.pk).update(finished_at=long_ago)
+    RetryBatch.objects.filter(pk=recent.pk).update(finished_at=timezone.now())
+    RetryBatch.objects.filter(pk=unfinished.pk).update(created_at=long_ago, updated_at=long_ago)
+
+    ledger_purge(90)
+
+    assert set(RetryBatch.objects.values_list("pk", flat=True)) == {recent.pk, unfinished.pk}
 
 
 def test_a_rows_subject_reads_names_case_insensitively_first_spelling_first() -> None:
