@@ -277,16 +277,11 @@ def log_retry_kind(request: HttpRequest) -> HttpResponse:
             request_id=getattr(request, "request_id", ""),
         )
     except RetryBatchRunning as running:
-        batch = running.batch
-        progress = (
-            f"running: {batch.tried:,} of {batch.total:,} done so far"
-            if batch.started_at
-            else f"queued ({batch.total:,} requests) and not started yet"
-        )
+        # No counts here: the notice below keeps them live, and this message would go stale.
         messages.info(
             request,
-            f"A retry of these failures, asked by {batch.requested_by}, is already {progress}. "
-            "Nothing was added; its progress is shown below.",
+            f"A retry of these failures, asked by {running.batch.requested_by}, is already "
+            "under way. Nothing was added; its progress is shown below.",
         )
         return redirect(f"{reverse('provisioning_log')}?outcome=all")
     if chosen == 0:
