@@ -88,7 +88,7 @@ class BulkView(ScimView):
 
         def perform(operation: Operation, target: str | None, data: Any) -> Outcome:
             if refused_by_database:
-                untried = untried_after(refused_by_database[0])
+                untried = _untried_after(refused_by_database[0])
                 self.operations_failed.append(_failure(untried))
                 raise untried
             try:
@@ -158,7 +158,7 @@ def _patch_operations(operation: Operation, data: Any, context: CallContext) -> 
         raise
 
 
-def untried_after(index: int) -> errors.ServiceUnavailable:
+def _untried_after(index: int) -> errors.ServiceUnavailable:
     """The answer to a bulk operation not tried because the database could not serve an
     earlier one (`index`, counted from 0 as in the request): a 503 to retry."""
     return errors.ServiceUnavailable(
