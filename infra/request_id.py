@@ -1,5 +1,7 @@
 """A request id on every request and response (`X-Request-ID`), so a SCIM error quoted by a
-customer can be found in the logs. An id sent by a trusted proxy is kept when it looks sane."""
+customer can be found in the logs. An id the caller sends (the identity provider, or a proxy in
+front) is kept when it looks sane, so its logs and ours name the same request; it is the caller's
+word, not a unique key: a caller that reuses one shares it between its requests' ledger rows."""
 
 from __future__ import annotations
 
