@@ -121,6 +121,17 @@ class BulkView(ScimView):
 
         def refuse(operation: Operation, error: errors.ScimError) -> None:
             self.operations_failed.append(_failure(error))
+            if refused_by_database:
+                # Its ledger row would wait on the database that could not serve an earlier
+                # operation, and fail the whole bulk with it; its answer says why all the same.
+                logger.warning(
+                    "Bulk operation %s refused (%s); no ledger row: the database could not "
+                    "serve operation %s",
+                    operation.index + 1,
+                    error.status,
+                    refused_by_database[0] + 1,
+                )
+                return
             _refused(operation, error, own_context(operation))
 
         body = run_bulk(

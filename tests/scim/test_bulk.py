@@ -330,3 +330,46 @@ def test_an_operation_meeting_a_database_outage_is_a_503_to_retry_not_a_500(
     assert "Operations[1]" in third["response"]["detail"]
     assert len(calls) == 2
     assert not Member.objects.filter(user_name="third@bulk.test").exists()
+
+
+def test_an_operation_refused_after_the_database_went_away_keeps_the_bulks_answers(
+    scim: Scim, monkeypatch: Any
+) -> None:
+    # The database goes away at the second operation; the third is malformed, so it is
+    # refused before running, and its ledger row would meet the same outage. The bulk still
+    # answers each operation (the first stays done) instead of one 503 for all of them.
+    from django.db import OperationalError
+    from psycopg import errors as pg_errors
+
+    from scim import views_bulk
+
+    create, record = views_bulk.services.member_create, views_bulk.ledger_failure
+    away = []
+
+    def gone() -> OperationalError:
+        error = OperationalError("the server is shutting down")
+        error.__cause__ = pg_errors.AdminShutdown()
+        return error
+
+    def away_on_the_second(**kwargs: Any) -> Any:
+        if kwargs["payload"]["userName"] == "second@bulk.test":
+            away.append(True)
+            raise gone()
+        return create(**kwargs)
+
+    def ledger(*args: Any, **kwargs: Any) -> Any:
+        if away:
+            raise gone()
+        return record(*args, **kwargs)
+
+    monkeypatch.setattr(views_bulk.services, "member_create", away_on_the_second)
+    monkeypatch.setattr(views_bulk, "ledger_failure", ledger)
+    malformed = {"method": "FETCH", "path": "/Users", "bulkId": "c", "data": {}}
+
+    first, second, third = send(
+        scim, bulk([create_user("a", "first"), create_user("b", "second"), malformed])
+    )
+
+    assert [first["status"], second["status"], third["status"]] == ["201", "503", "400"]
+    assert "method must be one of" in third["response"]["detail"]
+    assert Member.objects.filter(user_name="first@bulk.test").exists()
