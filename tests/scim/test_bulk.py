@@ -11,6 +11,7 @@ import pytest
 from directory.models import Group, Member, ProvisioningEvent
 from scim_protocol.bulk import MAX_OPERATIONS, MAX_PAYLOAD_BYTES
 from tenants.models import Company
+from tests.database_errors import raised_by_django
 from tests.scim_client import PATCH_OP, Scim, assert_error, okta_user
 
 BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
@@ -296,7 +297,6 @@ def test_an_operation_meeting_a_database_outage_is_a_503_to_retry_not_a_500(
     # The server shutting down mid-bulk (SQLSTATE 57P01), or a statement stopped by the web
     # server's statement timeout (57014): the IdP must retry the operation, not report a bug;
     # the operations done before it stand.
-    from django.db import OperationalError
     from psycopg import errors as pg_errors
 
     from scim import views_bulk
@@ -308,9 +308,7 @@ def test_an_operation_meeting_a_database_outage_is_a_503_to_retry_not_a_500(
     def away_on_the_second(**kwargs: Any) -> Any:
         calls.append(kwargs)
         if len(calls) == 2:
-            error = OperationalError("the database stopped the statement")
-            error.__cause__ = getattr(pg_errors, cause)()
-            raise error
+            raise raised_by_django(getattr(pg_errors, cause)())
         return create(**kwargs)
 
     monkeypatch.setattr(views_bulk.services, "member_create", away_on_the_second)
@@ -338,7 +336,6 @@ def test_an_operation_refused_after_the_database_went_away_keeps_the_bulks_answe
     # The database goes away at the second operation; the third is malformed, so it is
     # refused before running, and its ledger row would meet the same outage. The bulk still
     # answers each operation (the first stays done) instead of one 503 for all of them.
-    from django.db import OperationalError
     from psycopg import errors as pg_errors
 
     from scim import views_bulk
@@ -346,20 +343,15 @@ def test_an_operation_refused_after_the_database_went_away_keeps_the_bulks_answe
     create, record = views_bulk.services.member_create, views_bulk.ledger_failure
     away = []
 
-    def gone() -> OperationalError:
-        error = OperationalError("the server is shutting down")
-        error.__cause__ = pg_errors.AdminShutdown()
-        return error
-
     def away_on_the_second(**kwargs: Any) -> Any:
         if kwargs["payload"]["userName"] == "second@bulk.test":
             away.append(True)
-            raise gone()
+            raise raised_by_django(pg_errors.AdminShutdown())
         return create(**kwargs)
 
     def ledger(*args: Any, **kwargs: Any) -> Any:
         if away:
-            raise gone()
+            raise raised_by_django(pg_errors.AdminShutdown())
         return record(*args, **kwargs)
 
     monkeypatch.setattr(views_bulk.services, "member_create", away_on_the_second)

@@ -11,13 +11,12 @@ import pytest
 from django.db import OperationalError
 
 from tenants.models import Company
+from tests.database_errors import raised_by_django
 from tests.scim_client import Scim, assert_error
 
 
 def _unavailable() -> OperationalError:
-    error = OperationalError("connection lost")
-    error.__cause__ = psycopg.OperationalError("connection lost")
-    return error
+    return raised_by_django(psycopg.OperationalError("connection lost"))
 
 
 @pytest.mark.parametrize(("raised", "status"), [(RuntimeError("bug"), 500), (_unavailable(), 503)])

@@ -96,14 +96,9 @@ def test_a_database_outage_is_a_503_and_the_server_recovers_by_itself(
 
 def test_only_database_errors_worth_a_retry_are_503s() -> None:
     import psycopg
-    from django.db import OperationalError
 
     from infra.db_errors import database_unavailable
-
-    def raised_by_django(cause: Exception) -> OperationalError:
-        error = OperationalError(str(cause))
-        error.__cause__ = cause
-        return error
+    from tests.database_errors import raised_by_django
 
     retry = [
         psycopg.OperationalError("connection refused"),  # no SQLSTATE: never reached
