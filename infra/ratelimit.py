@@ -39,6 +39,7 @@ import time
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import redis
 from django.conf import settings
@@ -128,8 +129,7 @@ return result
 """
 
 
-@dataclass(frozen=True)
-class Limit:
+class Limit(NamedTuple):
     """At most `per_minute` requests under `key`; `cost` 0 only checks (adds nothing).
     `leased`: this process may admit requests from units reserved in advance (see the
     module's docstring); only for limits where a small early refusal is acceptable."""
@@ -291,6 +291,9 @@ def limiter() -> RateLimiter | None:
     if not settings.RATE_LIMIT_ENABLED:
         return None
     url = settings.RATE_LIMIT_REDIS_URL
+    found = _limiters.get(url)
+    if found is not None:
+        return found
     with _limiters_lock:
         if url not in _limiters:
             _limiters[url] = RateLimiter(url)

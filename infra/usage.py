@@ -136,6 +136,9 @@ _counters_lock = threading.Lock()
 def usage_counter() -> UsageCounter:
     """The process-wide counter on settings.RATE_LIMIT_REDIS_URL (the rate limiter's Redis)."""
     url = settings.RATE_LIMIT_REDIS_URL
+    found = _counters.get(url)
+    if found is not None:
+        return found
     with _counters_lock:
         if url not in _counters:
             _counters[url] = UsageCounter(url, flush_seconds=settings.SCIM_USAGE_FLUSH_SECONDS)

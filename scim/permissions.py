@@ -6,7 +6,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
 from scim_protocol import errors
-from tenants.gate import scim_gate
+from tenants.gate import gate_open, scim_gate
 from tokens.models import Credential
 
 
@@ -16,15 +16,17 @@ class ScimClientPermission(BasePermission):
     request, so a revoke or a switch-off takes effect on the next call."""
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        if request.auth is None:
+        credential = request.auth
+        if credential is None:
             raise errors.NotAuthenticated()
-        gate = scim_gate(request._request.tenant)  # type: ignore[attr-defined]
-        if not gate.open:
+        company = request._request.tenant  # type: ignore[attr-defined]
+        if not gate_open(company):
+            gate = scim_gate(company)
             shut = errors.CompanySuspended if gate.suspended else errors.ProvisioningDisabled
             raise shut(gate.detail)
         if (
-            isinstance(request.auth, Credential)
-            and request.auth.is_read_only
+            isinstance(credential, Credential)
+            and credential.is_read_only
             and request.method not in SAFE_METHODS
             and not (request.method == "POST" and getattr(view, "reads_by_post", False))
         ):

@@ -190,9 +190,10 @@ class ScimView(APIView):
                 )
             raise
         if request.auth is not None:
+            caller: traffic.Caller = django_request.scim_caller  # type: ignore[attr-defined]
             throttling.admit(
                 company,
-                str(request.auth.pk),
+                caller.key,  # the credential's id, as text (Caller.of)
                 client_ip(django_request),
                 basic_username(django_request),
             )

@@ -114,7 +114,8 @@ class RouteRead(Protocol):
 
     def sql(self, schema: str) -> str:
         """A SELECT of `width` columns and at most one row, naming the tables of `schema`
-        (a quoted identifier) explicitly."""
+        (a quoted identifier) explicitly. Its first column is never NULL in a row it finds
+        (a primary key, say): the joined statement's NULL there means it found none."""
         ...
 
     def receive(self, row: tuple[Any, ...] | None) -> None:
@@ -189,7 +190,7 @@ def company_for_route(slug: str, read: RouteRead | None = None) -> Any:
                 row = select.run(slug, read, schema)
             if row is not None and row[select.schema_index] == schema:
                 part = row[select.rows.width :]
-                read.receive(None if all(value is None for value in part) else tuple(part))
+                read.receive(None if part[0] is None else part)
     if schema is None:
         row = select.run(slug)
     if row is None:

@@ -26,6 +26,12 @@ _TOKEN_BY_HASH: PreparedQuery[Credential] = PreparedQuery(
 )
 
 
+# (schema, column) → the statement CredentialRead.sql gives, built once: routing joins it to
+# its own by the statement's text (tenants.middleware). Bounded as routing's caches are.
+_SQL: dict[tuple[str, str], str] = {}
+MAX_KEPT_STATEMENTS = 4096
+
+
 class CredentialRead:
     """The credential a presented Bearer token or Basic username names, revoked or not, read
     by the company routing's own statement (tenants.middleware.RouteRead): the company and
@@ -59,11 +65,17 @@ class CredentialRead:
         return cls._rows
 
     def sql(self, schema: str) -> str:
-        table = f'{schema}."{Credential._meta.db_table}"'
-        return (
-            f"SELECT {self._select} FROM {table} credential "  # noqa: S608
-            f'WHERE credential.kind = %s AND credential."{self.column}" = %s LIMIT 1'
-        )
+        key = (schema, self.column)
+        sql = _SQL.get(key)
+        if sql is None:
+            if len(_SQL) >= MAX_KEPT_STATEMENTS:
+                _SQL.clear()
+            table = f'{schema}."{Credential._meta.db_table}"'
+            sql = _SQL[key] = (
+                f"SELECT {self._select} FROM {table} credential "  # noqa: S608
+                f'WHERE credential.kind = %s AND credential."{self.column}" = %s LIMIT 1'
+            )
+        return sql
 
     def receive(self, row: tuple[Any, ...] | None) -> None:
         self.done = True

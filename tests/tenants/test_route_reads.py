@@ -136,6 +136,22 @@ def test_a_token_revoked_between_two_requests_is_refused_at_once(
     assert sum("tokens_credential" in sql for sql in statements(queries)) == 1
 
 
+def test_a_token_the_company_never_issued_is_refused_from_the_same_read(
+    acme: Company, client: Client
+) -> None:
+    issued = issue_token(acme)
+    client.get(SPC.format(slug="acme"), **bearer(issued.secret))  # the schema is learned
+    unknown = generate_secret(BEARER_PREFIX)  # well formed: it gets the read
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(SPC.format(slug="acme"), **bearer(unknown))
+
+    assert response.status_code == 401
+    # The route's statement found no credential (its columns NULL): that is the answer, with
+    # no lookup of its own (and the refusal's record too: tallies aside).
+    assert sum("tokens_credential" in sql for sql in statements(queries)) == 1
+
+
 def test_a_schema_dropped_by_another_process_is_learned_again(
     acme: Company, django_db_blocker: Any, remembered: dict[str, str]
 ) -> None:
