@@ -77,12 +77,7 @@ class ModelInstances:
     def build(self, db: str, values: Sequence[Any]) -> Any:
         """The instance of `values`, loaded from the database `db`."""
         model = self.model
-        if (
-            not self._plain
-            or not settings.PREPARED_QUERIES
-            or pre_init.has_listeners(model)
-            or post_init.has_listeners(model)
-        ):
+        if not self._plain or not settings.PREPARED_QUERIES or _init_listened(model):
             return model.from_db(db, self.attnames, values)
         state = ModelState()
         state.adding = False
@@ -92,6 +87,17 @@ class ModelInstances:
         new._state = state
         new.__dict__.update(zip(self.attnames, values, strict=True))
         return new
+
+
+def _init_listened(model: type[Model]) -> bool:
+    """Whether a receiver of `pre_init` or `post_init` would see an instance of `model`.
+    Usually no receiver of either is connected at all (none of Django's own apps connect one
+    for models without image fields): then two list reads answer, where `has_listeners`
+    looks the model up in each signal's weak-keyed cache, a weak reference made per call,
+    for every instance built."""
+    if not pre_init.receivers and not post_init.receivers:
+        return False
+    return pre_init.has_listeners(model) or post_init.has_listeners(model)
 
 
 def _built_plainly(model: type[Model], attnames: list[str]) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from typing import Any
@@ -94,6 +95,12 @@ class ScimRequest(Request):
         return self._request.method
 
 
+@functools.cache
+def _shared(classes: tuple[type, ...]) -> list[Any]:
+    """One instance of each of `classes`, for every request of every view that names them."""
+    return [cls() for cls in classes]
+
+
 class ScimView(APIView):
     authentication_classes = [ScimCredentialAuthentication]
     permission_classes = [ScimClientPermission]
@@ -113,6 +120,21 @@ class ScimView(APIView):
             negotiator=self.get_content_negotiator(),
             parser_context=self.get_parser_context(request),
         )
+
+    # DRF makes a new instance of each authentication, permission, parser and renderer class
+    # for every request (four lists, six objects here); ours keep no state between calls,
+    # so every request of a view shares one of each.
+    def get_authenticators(self) -> list[Any]:
+        return _shared(tuple(self.authentication_classes))
+
+    def get_permissions(self) -> list[Any]:
+        return _shared(tuple(self.permission_classes))
+
+    def get_parsers(self) -> list[Any]:
+        return _shared(tuple(self.parser_classes))
+
+    def get_renderers(self) -> list[Any]:
+        return _shared(tuple(self.renderer_classes))
 
     def get_exception_handler(self) -> Callable[[Exception, dict[str, Any]], Response]:
         return scim_exception_handler

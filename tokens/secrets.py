@@ -55,17 +55,22 @@ def generate_basic_username() -> str:
     )
 
 
-def is_well_formed(secret: str, prefix: str) -> bool:
-    """True when `secret` has the prefix, length, alphabet and a matching checksum."""
-    expected_length = len(prefix) + _RANDOM_LENGTH + _CHECKSUM_LENGTH
-    if len(secret) != expected_length or not secret.startswith(prefix):
+def has_shape(secret: str, prefix: str) -> bool:
+    """True when `secret` has the prefix, length and alphabet of a secret we issue; its
+    checksum unchecked (is_well_formed checks both)."""
+    if len(secret) != len(prefix) + _RANDOM_LENGTH + _CHECKSUM_LENGTH:
         return False
-    body = secret[len(prefix) : -_CHECKSUM_LENGTH]
     # The alphabet is exactly ASCII's letters and digits: two C-level checks, not a Python
     # loop (this runs on every SCIM request). isascii() first: isalnum() also takes other
     # scripts' letters and digits.
-    if not (body.isascii() and body.isalnum()):
+    return secret.startswith(prefix) and secret.isascii() and secret[len(prefix) :].isalnum()
+
+
+def is_well_formed(secret: str, prefix: str) -> bool:
+    """True when `secret` has the prefix, length, alphabet and a matching checksum."""
+    if not has_shape(secret, prefix):
         return False
+    body = secret[len(prefix) : -_CHECKSUM_LENGTH]
     return hmac.compare_digest(secret[-_CHECKSUM_LENGTH:], _checksum(prefix + body))
 
 

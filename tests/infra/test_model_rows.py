@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from django.db import connection
-from django.db.models.signals import post_init
+from django.db.models.signals import post_init, pre_init
 
 from infra.model_rows import ModelRows
 from tenants.models import Company
@@ -78,3 +78,23 @@ def test_a_post_init_receiver_still_sees_every_instance(acme: Company, settings:
         post_init.disconnect(receiver, sender=Credential)
 
     assert seen == [built]
+
+
+def test_a_pre_init_receiver_of_every_model_sees_each_instance(
+    acme: Company, settings: Any
+) -> None:
+    settings.PREPARED_QUERIES = True
+    issued = token_issue(company=acme, name="Okta", actor="tests")
+    rows = ModelRows(Credential)
+    seen: list[type[Any]] = []
+
+    def receiver(sender: type[Any], **kwargs: Any) -> None:
+        seen.append(sender)
+
+    pre_init.connect(receiver)  # no sender: every model's instances
+    try:
+        rows.instance(_row(rows, Credential, issued.credential.pk))
+    finally:
+        pre_init.disconnect(receiver)
+
+    assert seen == [Credential]

@@ -201,6 +201,21 @@ def test_a_malformed_token_keeps_nothing_of_what_was_sent(acme: Company, client:
     assert (row.caller, row.count) == ("malformed token", 2)
 
 
+def test_a_mistyped_token_is_recorded_as_malformed_not_as_unknown(
+    acme: Company, client: Client
+) -> None:
+    # Its shape is ours, so routing looks its hash up with the route; its checksum still
+    # tells support it was mistyped, and keeps its characters out of the record.
+    token = generate_secret(BEARER_PREFIX)
+    typo = token[:-1] + ("x" if token[-1] != "x" else "y")
+    client.get(SPC)  # learn the schema: the next request's read rides with the route
+
+    call(client, typo)
+
+    (row,) = [row for row in tallies(acme) if row.cause != "no_credential"]
+    assert (row.caller, row.cause, row.status) == ("malformed token", "rejected", 401)
+
+
 def test_a_secret_pasted_as_the_basic_username_is_not_kept(acme: Company, client: Client) -> None:
     # People swap the fields or paste the token into the username: only a username of the
     # shape Headcount issues is kept.
