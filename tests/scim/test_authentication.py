@@ -250,6 +250,22 @@ def test_token_issue_command_refuses_while_scim_is_off(acme: Company) -> None:
         call_command("token_issue", "--company", "nobody", "--name", "x", stdout=StringIO())
 
 
+def test_a_token_ending_outside_ascii_is_a_401_not_a_server_error(
+    acme: Company, client: Client
+) -> None:
+    # A header is read as Latin-1: any byte can arrive. Its checksum is compared in constant
+    # time, which raises on non-ASCII text; both requests, the second with the schema known
+    # to routing, must refuse it as any malformed token.
+    issue_token(acme)
+    token = f"hct_{'a' * 32}ABCDE\u00e9"
+
+    for _ in range(2):
+        response = client.get(SPC.format(slug="acme"), **bearer(token))
+
+        assert response.status_code == 401, response.content
+        assert response.json()["schemas"] == [ERROR]
+
+
 @pytest.mark.parametrize("where", ["username", "secret"])
 def test_a_nul_hidden_in_basic_credentials_is_a_401_not_a_server_error(
     acme: Company, client: Client, where: str

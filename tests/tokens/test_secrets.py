@@ -66,3 +66,13 @@ def test_basic_usernames_are_readable_and_random() -> None:
 
     assert len(names) == 100
     assert all(name.startswith("scim-") and name.islower() for name in names)
+
+
+@pytest.mark.parametrize("character", ["é", "٣", "\x00"])
+def test_a_checksum_outside_ascii_is_not_well_formed_and_never_an_error(character: str) -> None:
+    # The checksum is compared in constant time, which refuses (raises on) non-ASCII text:
+    # such a token must be refused as malformed before that.
+    token = f"hct_{'a' * 32}ABCDE{character}"
+
+    assert not secrets.is_well_formed(token, secrets.BEARER_PREFIX)
+    assert not secrets.has_shape(token, secrets.BEARER_PREFIX)
